@@ -1,0 +1,69 @@
+// Builds the extension, the CLI, and (with --tests / --bench) the test and benchmark bundles.
+// Tests are bundled too: p-limit is ESM-only, and bundling lets plain mocha run the CommonJS output.
+const esbuild = require('esbuild');
+const fs = require('fs');
+const path = require('path');
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+const tests = process.argv.includes('--tests');
+const bench = process.argv.includes('--bench');
+
+/** Every `*.ts` file under `dir` whose name ends with `suffix`. */
+function findFiles(dir, suffix) {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { recursive: true })
+    .map((f) => path.join(dir, String(f)))
+    .filter((f) => f.endsWith(suffix));
+}
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  external: ['vscode'],
+  logLevel: 'warning',
+  sourcemap: production ? false : 'linked',
+  minify: production,
+  sourcesContent: false,
+};
+
+async function main() {
+  const builds = [
+    { ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' },
+    { ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  ];
+  if (tests) {
+    builds.push({
+      ...common,
+      entryPoints: [...findFiles('test/unit', '.test.ts'), ...findFiles('test/support', '.ts')],
+      outdir: 'out/test',
+      outbase: 'test',
+      external: ['vscode', 'mocha'],
+      sourcemap: 'inline',
+    });
+    const integration = [...findFiles('test/integration', '.ts')];
+    if (integration.length) {
+      builds.push({ ...common, entryPoints: integration, outdir: 'out/test/integration', outbase: 'test/integration', external: ['vscode', 'mocha'], sourcemap: 'inline' });
+    }
+  }
+  if (bench) {
+    builds.push({ ...common, entryPoints: findFiles('bench', '.ts'), outdir: 'out/bench', outbase: 'bench', sourcemap: 'inline' });
+  }
+  if (watch) {
+    for (const b of builds) {
+      const ctx = await esbuild.context(b);
+      await ctx.watch();
+    }
+    console.log('[watch] watching for changes');
+    return;
+  }
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+  fs.chmodSync('dist/cli.js', 0o755);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
