@@ -1,0 +1,44 @@
+/** Shared shapes of the engine. Plain data only: everything here is JSON-serialisable. */
+
+/** A file the user selected, already read as text. */
+export interface SourceFile {
+  /** Path relative to the run's root, with forward slashes. Used in prompts and outputs. */
+  readonly path: string;
+  readonly text: string;
+}
+
+/** One token-bounded piece of a file. `text === file.text.slice(start, end)`. */
+export interface Chunk {
+  /** Unique within a run: `${fileIndex}:${index}` style ids are produced by the planner. */
+  readonly id: string;
+  readonly path: string;
+  /** Position of this chunk within its file (0-based). */
+  readonly index: number;
+  /** UTF-16 offsets `[start, end)` into the file text. */
+  readonly start: number;
+  readonly end: number;
+  /** 1-based inclusive line range. */
+  readonly startLine: number;
+  readonly endLine: number;
+  /** Characters at the start of this chunk that repeat the end of the previous chunk (0 for the first). */
+  readonly overlap: number;
+  /** Token count of `text` by the run's tokenizer. */
+  readonly tokens: number;
+  readonly text: string;
+}
+
+/** Several chunks sent in one model request. */
+export interface Batch {
+  readonly id: string;
+  readonly chunks: readonly Chunk[];
+  /** Tokens of the whole request: prompt, protocol wrapping and chunks. */
+  readonly tokens: number;
+}
+
+export type ChunkStatus = 'succeeded' | 'failed' | 'canceled';
+
+/** Token usage reported by a provider for one request. */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+}
