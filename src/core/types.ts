@@ -7,8 +7,8 @@ export interface SourceFile {
   readonly text: string;
 }
 
-/** One token-bounded piece of a file. `text === file.text.slice(start, end)`. */
-export interface Chunk {
+/** Where a chunk lies in its file, without its text (plans keep only these, so memory stays small). */
+export interface ChunkRef {
   /** Unique within a run: `${fileIndex}:${index}` style ids are produced by the planner. */
   readonly id: string;
   readonly path: string;
@@ -22,15 +22,19 @@ export interface Chunk {
   readonly endLine: number;
   /** Characters at the start of this chunk that repeat the end of the previous chunk (0 for the first). */
   readonly overlap: number;
-  /** Token count of `text` by the run's tokenizer. */
+  /** Token count of the chunk's text by the run's tokenizer. */
   readonly tokens: number;
+}
+
+/** One token-bounded piece of a file. `text === file.text.slice(start, end)`. */
+export interface Chunk extends ChunkRef {
   readonly text: string;
 }
 
-/** Several chunks sent in one model request. */
-export interface Batch {
+/** Several chunks sent in one model request. Plans hold `Batch<ChunkRef>`; requests need `Batch<Chunk>`. */
+export interface Batch<C extends ChunkRef = ChunkRef> {
   readonly id: string;
-  readonly chunks: readonly Chunk[];
+  readonly chunks: readonly C[];
   /** Tokens of the whole request: prompt, protocol wrapping and chunks. */
   readonly tokens: number;
 }
