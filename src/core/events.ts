@@ -1,0 +1,55 @@
+import type { ErrorKind } from './errors';
+import type { WaitReason } from './rateLimit';
+import type { ChunkRef, ChunkStatus } from './types';
+
+/** How one chunk ended. Exactly one per chunk of a run. */
+export interface ChunkOutcome {
+  readonly chunk: ChunkRef;
+  readonly status: ChunkStatus;
+  /** The model's output, for `succeeded` only. */
+  readonly output?: string;
+  readonly error?: { kind: ErrorKind; message: string };
+  /** Requests this chunk was part of. */
+  readonly attempts: number;
+  /** The request that produced the outcome (a split or a retry gets an id of its own). */
+  readonly batchId: string;
+  /** This chunk's share of the request's reported usage. */
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly latencyMs: number;
+}
+
+/** The progress of a run, as a typed stream: enough for a progress bar with an ETA and a log. */
+export type RunEvent =
+  | { type: 'run-started'; chunks: number; batches: number; concurrency: number }
+  | { type: 'batch-started'; batchId: string; chunkIds: string[]; tokens: number; attempt: number }
+  | {
+      type: 'batch-finished';
+      batchId: string;
+      chunkIds: string[];
+      ok: boolean;
+      tokens: number;
+      inputTokens: number;
+      outputTokens: number;
+      latencyMs: number;
+      error?: { kind: ErrorKind; message: string };
+    }
+  | { type: 'chunk-finished'; outcome: ChunkOutcome }
+  | { type: 'retry-scheduled'; batchId: string; chunkIds: string[]; delayMs: number; reason: ErrorKind; attempt: number }
+  | { type: 'batch-split'; batchId: string; into: string[]; reason: ErrorKind }
+  | { type: 'concurrency-changed'; from: number; to: number; reason: 'rate-limited' | 'recovered' }
+  | { type: 'waiting'; delayMs: number; reason: WaitReason }
+  | { type: 'reply-warning'; batchId: string; message: string }
+  | { type: 'run-finished'; summary: ExecutionSummary };
+
+export interface ExecutionSummary {
+  succeeded: number;
+  failed: number;
+  canceled: number;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  durationMs: number;
+  /** Set when an error no retry can fix ended the run early. */
+  fatal?: { kind: ErrorKind; message: string };
+}

@@ -1,0 +1,95 @@
+import { CHUNK_CLOSER, chunkOpener, instructions } from './protocol';
+import type { Tokenizer } from './tokenizer';
+import type { Batch, ChunkRef } from './types';
+
+export interface PackOptions {
+  /** Most chunks in one request (default 4). */
+  chunksPerBatch: number;
+  /** Most input tokens in one request, prompt and wrapping included (default 32,768). */
+  maxBatchTokens: number;
+  /** The model's context window, when known: lowers the budget. */
+  contextWindow?: number;
+  /** Tokens left for the reply inside the context window. */
+  maxOutputTokens?: number;
+}
+
+export const DEFAULT_PACK_OPTIONS: PackOptions = { chunksPerBatch: 4, maxBatchTokens: 32768 };
+
+/** Tokens a chat message costs beyond its content (role and framing), and slack for token seams. */
+const MESSAGE_FRAMING = 8;
+const SEAM_MARGIN = 2;
+
+/** Input tokens one request may carry: `maxBatchTokens`, lowered by a known context window minus the reply. */
+export function batchBudget(options: PackOptions): number {
+  let budget = options.maxBatchTokens;
+  if (options.contextWindow) {
+    budget = Math.min(budget, options.contextWindow - (options.maxOutputTokens ?? 0));
+  }
+  return Math.max(1, budget);
+}
+
+/** Tokens of everything in a request that is not a chunk: the prompt, the instructions, the framing. */
+export function requestOverhead(prompt: string, tokenizer: Tokenizer, chunksPerBatch: number): number {
+  return tokenizer.count(`${prompt.trim()}\n\n${instructions(chunksPerBatch)}`) + 2 * MESSAGE_FRAMING + SEAM_MARGIN;
+}
+
+/** Tokens one chunk costs inside a request: its text plus its wrapper. */
+export function chunkCost(chunk: ChunkRef, tokenizer: Tokenizer): number {
+  return chunk.tokens + tokenizer.count(chunkOpener(chunk)) + tokenizer.count(CHUNK_CLOSER) + SEAM_MARGIN;
+}
+
+/**
+ * Packs chunks, in the order given, into batches of at most `chunksPerBatch` chunks and `budget`
+ * tokens (overhead included). A chunk too large for any batch still gets a batch of its own: the
+ * executor splits it when the model refuses it. Feed chunks with `add`, then `flush` at the end.
+ */
+export class BatchPacker<C extends ChunkRef = ChunkRef> {
+  private current: C[] = [];
+  private currentTokens = 0;
+  private nextId = 1;
+  private readonly budget: number;
+  private readonly overhead: number;
+
+  constructor(
+    prompt: string,
+    private readonly tokenizer: Tokenizer,
+    private readonly options: PackOptions,
+  ) {
+    this.budget = batchBudget(options);
+    this.overhead = requestOverhead(prompt, tokenizer, options.chunksPerBatch);
+  }
+
+  /** Adds a chunk; returns the batch it closed, if adding it closed one. */
+  add(chunk: C): Batch<C> | undefined {
+    const cost = chunkCost(chunk, this.tokenizer);
+    let closed: Batch<C> | undefined;
+    const full = this.current.length >= this.options.chunksPerBatch;
+    const tooBig = this.current.length > 0 && this.overhead + this.currentTokens + cost > this.budget;
+    if (full || tooBig) closed = this.flush();
+    this.current.push(chunk);
+    this.currentTokens += cost;
+    return closed;
+  }
+
+  /** Closes the batch being filled, if any. */
+  flush(): Batch<C> | undefined {
+    if (this.current.length === 0) return undefined;
+    const batch: Batch<C> = { id: `b${this.nextId++}`, chunks: this.current, tokens: this.overhead + this.currentTokens };
+    this.current = [];
+    this.currentTokens = 0;
+    return batch;
+  }
+}
+
+/** Packs all chunks at once (see `BatchPacker`). */
+export function packBatches<C extends ChunkRef>(chunks: Iterable<C>, prompt: string, tokenizer: Tokenizer, options: PackOptions): Batch<C>[] {
+  const packer = new BatchPacker<C>(prompt, tokenizer, options);
+  const batches: Batch<C>[] = [];
+  for (const c of chunks) {
+    const closed = packer.add(c);
+    if (closed) batches.push(closed);
+  }
+  const last = packer.flush();
+  if (last) batches.push(last);
+  return batches;
+}

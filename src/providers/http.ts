@@ -1,0 +1,105 @@
+import { CanceledError, TimeoutError, TransientError } from '../core/errors';
+
+/** A JSON reply: status, headers, parsed body (undefined when not JSON) and raw text. */
+export interface HttpReply {
+  status: number;
+  headers: Headers;
+  body: unknown;
+  text: string;
+}
+
+/**
+ * POSTs JSON with `fetch` and reads the whole reply. Network failures (reset, refused, DNS) become
+ * `TransientError`; an abort becomes `CanceledError` (the executor tells timeouts from cancels by its
+ * own signals). Secrets in `redact` are removed from any message this produces.
+ */
+export async function postJson(url: string, payload: unknown, headers: Record<string, string>, signal: AbortSignal, redact: readonly string[] = []): Promise<HttpReply> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+      body: JSON.stringify(payload),
+      signal,
+    });
+  } catch (e) {
+    throw networkError(e, url, signal, redact);
+  }
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (e) {
+    throw networkError(e, url, signal, redact);
+  }
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  return { status: res.status, headers: res.headers, body, text };
+}
+
+function networkError(e: unknown, url: string, signal: AbortSignal, redact: readonly string[]): Error {
+  if (signal.aborted) {
+    const reason: unknown = signal.reason;
+    if (reason instanceof DOMException && reason.name === 'TimeoutError') return new TimeoutError('The request timed out.');
+    return new CanceledError();
+  }
+  const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
+  const detail = cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e));
+  return new TransientError(redactSecrets(`Could not reach ${originOf(url)} (${detail}).`, redact), undefined, { cause: e });
+}
+
+export function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'the endpoint';
+  }
+}
+
+/** Replaces every occurrence of each secret (of 4+ characters) with `***`. */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) {
+    if (s && s.length >= 4) out = out.split(s).join('***');
+  }
+  return out;
+}
+
+/** Parses a duration header: plain seconds ("20", "1.5"), or Go-style ("6m0s", "20ms", "1h2m3.5s"). */
+export function parseDurationMs(value: string | null | undefined): number | undefined {
+  if (value == null) return undefined;
+  const v = value.trim();
+  if (v === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
+  let total = 0;
+  let matched = '';
+  for (const m of v.matchAll(re)) {
+    const n = Number(m[1]);
+    total += m[2] === 'h' ? n * 3_600_000 : m[2] === 'm' ? n * 60_000 : m[2] === 's' ? n * 1000 : n;
+    matched += m[0];
+  }
+  return matched === v ? Math.round(total) : undefined;
+}
+
+/** `retry-after-ms`, else `retry-after` (seconds or an HTTP date), in milliseconds. */
+export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
+  const ms = headers.get('retry-after-ms');
+  if (ms && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.round(Number(ms));
+  const ra = headers.get('retry-after');
+  if (!ra) return undefined;
+  if (/^\d+(\.\d+)?$/.test(ra.trim())) return Math.round(Number(ra) * 1000);
+  const date = Date.parse(ra);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** A finite non-negative number from a header, or undefined. */
+export function numberHeader(headers: Headers, name: string): number | undefined {
+  const v = headers.get(name);
+  if (v == null || v.trim() === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}

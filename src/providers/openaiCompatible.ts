@@ -1,0 +1,137 @@
+import {
+  AuthError,
+  BadReplyError,
+  ContextOverflowError,
+  InvalidRequestError,
+  ModelNotFoundError,
+  QuotaExceededError,
+  RateLimitedError,
+  TransientError,
+  type BatchPromptError,
+} from '../core/errors';
+import type { ChatModel, ChatRequest, ChatResponse, RateLimitInfo } from '../core/model';
+import { numberHeader, originOf, parseDurationMs, postJson, redactSecrets, retryAfterMs, type HttpReply } from './http';
+
+export interface OpenAICompatibleOptions {
+  /** Endpoint id for records and logs. */
+  id?: string;
+  /** e.g. `https://api.openai.com/v1`, `http://127.0.0.1:1234/v1`; `/chat/completions` is appended. */
+  baseUrl: string;
+  model: string;
+  apiKey?: string;
+  contextWindow?: number;
+  maxOutputTokens?: number;
+  temperature?: number;
+  /** Extra headers for this endpoint. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * Any OpenAI-compatible chat endpoint (OpenAI, OpenRouter, LM Studio, vLLM, llama.cpp server). Errors
+ * are typed from the status and the body's `error.code` / `error.type`; rate-limit headers are
+ * reported with each reply so the limiter can slow down before a 429.
+ */
+export class OpenAICompatibleModel implements ChatModel {
+  readonly id: string;
+  readonly contextWindow?: number;
+  readonly maxOutputTokens?: number;
+  readonly supportsSystemMessage = true;
+  private readonly url: string;
+
+  constructor(private readonly options: OpenAICompatibleOptions) {
+    this.id = options.id ?? `${originOf(options.baseUrl)}#${options.model}`;
+    this.contextWindow = options.contextWindow;
+    this.maxOutputTokens = options.maxOutputTokens;
+    this.url = `${options.baseUrl.replace(/\/+$/, '')}/chat/completions`;
+  }
+
+  async complete(request: ChatRequest, { signal }: { signal: AbortSignal }): Promise<ChatResponse> {
+    const payload: Record<string, unknown> = { model: this.options.model, messages: request.messages, stream: false };
+    const maxTokens = request.maxOutputTokens ?? this.options.maxOutputTokens;
+    if (maxTokens) payload.max_tokens = maxTokens;
+    if (this.options.temperature !== undefined) payload.temperature = this.options.temperature;
+    const headers: Record<string, string> = { ...this.options.headers };
+    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
+    const reply = await postJson(this.url, payload, headers, signal, this.secrets());
+    if (reply.status < 200 || reply.status >= 300) throw openAIError(reply, this.secrets());
+    return parseChatCompletion(reply);
+  }
+
+  private secrets(): string[] {
+    return this.options.apiKey ? [this.options.apiKey] : [];
+  }
+}
+
+interface OpenAIErrorBody {
+  error?: { message?: string; type?: string; code?: string | number | null } | string;
+  message?: string;
+}
+
+/** The error object of an OpenAI-style body: `{ error: { message, type, code } }` (or a bare string). */
+export function errorFields(body: unknown): { message?: string; type?: string; code?: string } {
+  const b = (body ?? {}) as OpenAIErrorBody;
+  if (typeof b.error === 'string') return { message: b.error };
+  const e = b.error ?? {};
+  return { message: e.message ?? b.message, type: e.type ?? undefined, code: e.code == null ? undefined : String(e.code) };
+}
+
+/** Maps an OpenAI-compatible error reply to a typed error. */
+export function openAIError(reply: HttpReply, secrets: readonly string[] = []): BatchPromptError {
+  const { message, type, code } = errorFields(reply.body);
+  const status = reply.status;
+  const detail = redactSecrets((message ?? reply.text.slice(0, 200)) || `HTTP ${status}`, secrets);
+  const say = (s: string) => `${s} (HTTP ${status}${code ? `, ${code}` : ''}): ${detail}`;
+  const opts = { status };
+  if (code === 'insufficient_quota' || type === 'insufficient_quota') {
+    return new QuotaExceededError(say('The account has no quota left; add credit or raise the limit, then run again'), opts);
+  }
+  if (code === 'context_length_exceeded' || type === 'exceed_context_size_error' || code === 'string_above_max_length') {
+    return new ContextOverflowError(say('The request is larger than the model accepts'), opts);
+  }
+  // Servers such as vLLM say it only in words, with a 400: status and message together decide.
+  if (status === 400 && /maximum context length|context (size|window|length)|too many tokens|prompt is too long/i.test(message ?? '')) {
+    return new ContextOverflowError(say('The request is larger than the model accepts'), opts);
+  }
+  if (status === 401 || status === 403 || code === 'invalid_api_key') {
+    return new AuthError(say('The endpoint refused the API key; set a valid key'), opts);
+  }
+  if (status === 404 || code === 'model_not_found' || code === 'DeploymentNotFound') {
+    return new ModelNotFoundError(say('The model was not found at this endpoint; check its name'), opts);
+  }
+  if (status === 429) return new RateLimitedError(say('Rate limited'), retryAfterMs(reply.headers), opts);
+  if (status === 408 || status === 409 || status >= 500) return new TransientError(say('The endpoint failed'), retryAfterMs(reply.headers), opts);
+  return new InvalidRequestError(say('The endpoint refused the request'), opts);
+}
+
+/** The rate-limit headers OpenAI and Azure send (`x-ratelimit-*`). */
+export function openAIRateLimit(headers: Headers): RateLimitInfo | undefined {
+  const info: RateLimitInfo = {
+    remainingRequests: numberHeader(headers, 'x-ratelimit-remaining-requests'),
+    remainingTokens: numberHeader(headers, 'x-ratelimit-remaining-tokens'),
+    resetRequestsMs: parseDurationMs(headers.get('x-ratelimit-reset-requests')),
+    resetTokensMs: parseDurationMs(headers.get('x-ratelimit-reset-tokens')),
+  };
+  return Object.values(info).some((v) => v !== undefined) ? info : undefined;
+}
+
+interface ChatCompletionBody {
+  choices?: { message?: { content?: string | null }; finish_reason?: string | null }[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number };
+}
+
+/** Reads a `chat.completion` body; a body without a message is a `BadReplyError` (retried). */
+export function parseChatCompletion(reply: HttpReply): ChatResponse {
+  const body = reply.body as ChatCompletionBody | undefined;
+  const choice = body?.choices?.[0];
+  const content = choice?.message?.content;
+  if (typeof content !== 'string') {
+    throw new BadReplyError(`The endpoint's reply has no message (HTTP ${reply.status}): ${reply.text.slice(0, 120)}`);
+  }
+  const fr = choice?.finish_reason;
+  return {
+    text: content,
+    usage: { inputTokens: body?.usage?.prompt_tokens ?? 0, outputTokens: body?.usage?.completion_tokens ?? 0 },
+    finishReason: fr === 'length' ? 'length' : fr === 'stop' || fr == null ? 'stop' : 'other',
+    rateLimit: openAIRateLimit(reply.headers),
+  };
+}

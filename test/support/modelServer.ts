@@ -1,0 +1,143 @@
+/**
+ * A scriptable OpenAI-compatible model server on 127.0.0.1 for tests: it reads the chunks of each
+ * request (the protocol's `<chunk id path lines>` format) and, by default, answers every chunk with
+ * `OUT[id]` followed by the chunk's text upper-cased. A `script` decides per request: answer, delay,
+ * fail with a status and body, hang, reset the connection, overflow above a token limit, drop results.
+ */
+import * as http from 'http';
+import type { AddressInfo } from 'net';
+
+export interface RequestChunk {
+  id: string;
+  path: string;
+  lines: string;
+  text: string;
+}
+
+export interface ServedRequest {
+  /** 1-based order of arrival. */
+  n: number;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: { model?: string; messages?: { role: string; content: string }[]; max_tokens?: number; [k: string]: unknown };
+  chunks: RequestChunk[];
+  /** Characters of all message contents: a stand-in for tokens. */
+  chars: number;
+  receivedAt: number;
+}
+
+export type Behaviour =
+  | { kind: 'ok'; delayMs?: number; drop?: string[]; extra?: string; reply?: string; finishReason?: string; headers?: Record<string, string> }
+  | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string>; delayMs?: number }
+  | { kind: 'hang' }
+  | { kind: 'reset' };
+
+export type Script = (req: ServedRequest) => Behaviour | undefined;
+
+const CHUNK_RE = /<chunk id="([^"]*)" path="([^"]*)" lines="([^"]*)">\n([\s\S]*?)\n<\/chunk>/g;
+
+export function parseChunks(content: string): RequestChunk[] {
+  return [...content.matchAll(CHUNK_RE)].map((m) => ({ id: m[1], path: m[2], lines: m[3], text: m[4] }));
+}
+
+/** The default answer for one chunk. */
+export function defaultOutput(chunk: RequestChunk): string {
+  return `OUT[${chunk.id}]\n${chunk.text.toUpperCase()}`;
+}
+
+export function replyFor(chunks: RequestChunk[], drop: string[] = []): string {
+  return chunks
+    .filter((c) => !drop.includes(c.id))
+    .map((c) => `<result id="${c.id}">\n${defaultOutput(c)}\n</result>`)
+    .join('\n');
+}
+
+export class ModelServer {
+  readonly requests: ServedRequest[] = [];
+  script: Script = () => undefined;
+  /** Requests with more message characters than this get a 400 `context_length_exceeded`. */
+  maxChars = Infinity;
+  private server?: http.Server;
+  private readonly sockets = new Set<import('net').Socket>();
+  private inFlight = 0;
+  /** Most requests seen in flight at once. */
+  peakInFlight = 0;
+
+  async start(): Promise<string> {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}/v1`;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** Ids of every chunk the server was sent, in arrival order (with repeats). */
+  sentChunkIds(): string[] {
+    return this.requests.flatMap((r) => r.chunks.map((c) => c.id));
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const raw = await new Promise<string>((resolve) => {
+      let data = '';
+      req.setEncoding('utf8');
+      req.on('data', (d: string) => (data += d));
+      req.on('end', () => resolve(data));
+    });
+    let body: ServedRequest['body'] = {};
+    try {
+      body = JSON.parse(raw) as ServedRequest['body'];
+    } catch {
+      // served as an empty body
+    }
+    const content = (body.messages ?? []).map((m) => m.content).join('\n');
+    const served: ServedRequest = {
+      n: this.requests.length + 1,
+      url: req.url ?? '',
+      headers: req.headers,
+      body,
+      chunks: parseChunks(content),
+      chars: content.length,
+      receivedAt: Date.now(),
+    };
+    this.requests.push(served);
+    this.inFlight++;
+    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
+    res.on('close', () => this.inFlight--);
+
+    let b: Behaviour = this.script(served) ?? { kind: 'ok' };
+    if (b.kind === 'ok' && served.chars > this.maxChars) {
+      b = { kind: 'status', status: 400, body: { error: { message: `This model's maximum context length is ${this.maxChars} tokens.`, type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' } } };
+    }
+    if (b.kind === 'hang') return;
+    if (b.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (b.delayMs) await new Promise((r) => setTimeout(r, b.delayMs));
+    if (res.destroyed) return;
+    if (b.kind === 'status') {
+      res.writeHead(b.status, { 'content-type': 'application/json', ...b.headers });
+      res.end(JSON.stringify(b.body ?? { error: { message: `status ${b.status}`, type: 'server_error', code: null } }));
+      return;
+    }
+    const text = b.reply ?? (b.extra ?? '') + replyFor(served.chunks, b.drop);
+    res.writeHead(200, { 'content-type': 'application/json', ...b.headers });
+    res.end(
+      JSON.stringify({
+        id: `chatcmpl-${served.n}`,
+        object: 'chat.completion',
+        created: Math.floor(Date.now() / 1000),
+        model: body.model ?? 'test',
+        choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: b.finishReason ?? 'stop' }],
+        usage: { prompt_tokens: Math.ceil(served.chars / 4), completion_tokens: Math.ceil(text.length / 4), total_tokens: Math.ceil((served.chars + text.length) / 4) },
+      }),
+    );
+  }
+}
