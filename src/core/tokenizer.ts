@@ -1,0 +1,248 @@
+/**
+ * Token counting for chunk budgets.
+ *
+ * Every BPE implementation is quadratic on long runs without whitespace, so text is first cut into
+ * short *segments* (lines, or pieces of at most ~512 UTF-16 units) and a count is the sum of the
+ * library's counts of the segments. The same segmentation drives the chunker's cut points, which is
+ * what makes a chunk's count equal to the sum of its segments' counts.
+ */
+
+/** Encodings the engine can count with; both ship inside the bundle (no download at run time). */
+export type EncodingName = 'o200k_base' | 'cl100k_base';
+
+/** Counts tokens of text the way the chunker does. */
+export interface Tokenizer {
+  readonly encoding: EncodingName;
+  /**
+   * Tokens in `text`: the sum of the library's counts over `text`'s segments (see `nextCut`).
+   * Special-token strings such as `<|endoftext|>` count as ordinary text, never throw.
+   * Equals the bare library count on ordinary source except around blank lines and long runs
+   * without whitespace, where it may differ by a few tokens.
+   */
+  count(text: string): number;
+}
+
+/** A segment reaching this many UTF-16 units is cut before its next whitespace after a non-whitespace. */
+export const SOFT_SEGMENT_LENGTH = 256;
+/** A segment reaching this many UTF-16 units is cut anyway (never inside a surrogate pair or CRLF). */
+export const HARD_SEGMENT_LENGTH = 512;
+
+/** How a segment ended; larger is a better place for a chunk to end. */
+export const CutKind = {
+  /** Forced cut inside a long run without whitespace. */
+  Hard: 0,
+  /** Before a whitespace character that follows a non-whitespace one. */
+  Whitespace: 1,
+  /** After a "\n". */
+  LineEnd: 2,
+  /** After a "\n" ending a line of whitespace only (a paragraph break). */
+  BlankLine: 3,
+  /** The end of the text. */
+  End: 4,
+} as const;
+export type CutKind = (typeof CutKind)[keyof typeof CutKind];
+
+const LF = 10;
+const CR = 13;
+
+/** Whitespace as the tokenizers' `\s` sees it, minus CR and LF (lines end segments on their own). */
+function isSpace(c: number): boolean {
+  if (c === 32 || c === 9) return true;
+  if (c < 128) return c === 11 || c === 12;
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 ||
+    c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff || c === 0x85;
+}
+
+/** True when a cut at `i` would split a surrogate pair or a CRLF. */
+function splitsPair(text: string, i: number): boolean {
+  const before = text.charCodeAt(i - 1);
+  const after = text.charCodeAt(i);
+  return (before === CR && after === LF) ||
+    (before >= 0xd800 && before <= 0xdbff && after >= 0xdc00 && after <= 0xdfff);
+}
+
+function isNewline(c: number): boolean {
+  return c === LF || c === CR;
+}
+
+function isSpaceOrNewline(c: number): boolean {
+  return c === LF || c === CR || isSpace(c);
+}
+
+function isAsciiPunctuation(c: number): boolean {
+  return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126);
+}
+
+/** How far past a line break we look for a line of only spaces (bounded, so segmentation stays linear). */
+const BLANK_LOOKAHEAD = 64;
+
+/**
+ * Whether the "\n" just before `i` ends the segment that began at `start`. It does not where the
+ * tokenizers' pre-tokenizer would join it to what follows: a run of line breaks ("\n\n"), a following
+ * line of only spaces ("\n  \n"), or, for o200k, punctuation + line breaks + slashes ("};\n//").
+ * Reads only `text[start, i]` and, while the segment is short, the next line if it is only spaces;
+ * a segment never ends inside what is read, which keeps cuts the same on any cut-aligned substring.
+ */
+function endsLine(text: string, start: number, i: number): boolean {
+  const c = text.charCodeAt(i);
+  if (c === LF || c === CR) return false;
+  if (c === 47 /* / */) {
+    let j = i - 1;
+    while (j > start && isNewline(text.charCodeAt(j - 1))) j--;
+    return !(j > start && isAsciiPunctuation(text.charCodeAt(j - 1)));
+  }
+  if ((c === 32 || c === 9) && i - start + BLANK_LOOKAHEAD < SOFT_SEGMENT_LENGTH) {
+    const limit = Math.min(i + BLANK_LOOKAHEAD, text.length);
+    for (let j = i + 1; j < limit; j++) {
+      const d = text.charCodeAt(j);
+      if (d === LF || d === CR) return false;
+      if (d !== 32 && d !== 9) return true;
+    }
+  }
+  return true;
+}
+
+/**
+ * End of the segment that starts at `start` (exclusive). Linear in the segment's length.
+ * The decision depends only on the text from `start` to the cut (and the next character), so
+ * segmenting any substring that starts and ends at cut points reproduces exactly the same cuts.
+ */
+export function nextCut(text: string, start: number): number {
+  const n = text.length;
+  let i = start;
+  // Short segment: only a line end cuts.
+  const soft = Math.min(start + SOFT_SEGMENT_LENGTH, n);
+  while (i < soft) {
+    if (text.charCodeAt(i++) === LF && endsLine(text, start, i)) return i;
+  }
+  // Long segment: also cut before whitespace that follows non-whitespace.
+  const hard = Math.min(start + HARD_SEGMENT_LENGTH, n);
+  let prevSpace = i > start && isSpaceOrNewline(text.charCodeAt(i - 1));
+  while (i < hard) {
+    const c = text.charCodeAt(i++);
+    if (c === LF) {
+      if (endsLine(text, start, i)) return i;
+      prevSpace = true;
+    } else if (isSpace(c)) {
+      if (!prevSpace) return i - 1;
+      prevSpace = true;
+    } else {
+      prevSpace = c === CR;
+    }
+  }
+  if (i >= n) return n;
+  // Very long run: hard cut, stepping over a surrogate pair's second half or a CRLF's LF.
+  return splitsPair(text, i) ? i + 1 : i;
+}
+
+/** Kind of the cut that ends the segment `text[start, end)` (`end` must come from `nextCut`). */
+export function cutKind(text: string, start: number, end: number): CutKind {
+  if (end >= text.length) return CutKind.End;
+  if (text.charCodeAt(end - 1) === LF) {
+    // A blank line: the segment's last line holds only whitespace.
+    for (let i = end - 2; i >= start - 1; i--) {
+      const c = i < 0 ? LF : text.charCodeAt(i);
+      if (c === LF) return CutKind.BlankLine;
+      if (c !== CR && !isSpace(c)) return CutKind.LineEnd;
+    }
+    return CutKind.LineEnd;
+  }
+  return isSpace(text.charCodeAt(end)) && !isSpaceOrNewline(text.charCodeAt(end - 1)) ? CutKind.Whitespace : CutKind.Hard;
+}
+
+/** Segments of `text`: `ends[i]` is where segment i ends (it starts at `ends[i - 1]` or 0). */
+export interface Segmentation {
+  readonly ends: number[];
+  readonly kinds: CutKind[];
+}
+
+/** Cuts `text` into segments (see `nextCut`). Linear; an empty text has no segment. */
+export function segmentBoundaries(text: string): Segmentation {
+  const ends: number[] = [];
+  const kinds: CutKind[] = [];
+  for (let start = 0; start < text.length;) {
+    const end = nextCut(text, start);
+    ends.push(end);
+    kinds.push(cutKind(text, start, end));
+    start = end;
+  }
+  return { ends, kinds };
+}
+
+/** The part of gpt-tokenizer's encoding API this module uses. */
+interface EncodingApi {
+  countTokens(text: string, options: { disallowedSpecial: Set<string> }): number;
+}
+
+/** Special-token strings in files are text: disallow nothing, allow nothing. */
+const AS_TEXT = { disallowedSpecial: new Set<string>() };
+
+/** Segment counts repeat a lot (source repeats lines); the memo is cleared past this size. */
+const MEMO_LIMIT = 200_000;
+
+function loadEncoding(encoding: EncodingName): EncodingApi {
+  // Required here, not imported at the top: the rank tables are megabytes and only the one in use
+  // should be evaluated, on first use. esbuild bundles both, so nothing is fetched at run time.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  switch (encoding) {
+    case 'o200k_base':
+      return require('gpt-tokenizer/encoding/o200k_base') as EncodingApi;
+    case 'cl100k_base':
+      return require('gpt-tokenizer/encoding/cl100k_base') as EncodingApi;
+  }
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  throw new RangeError(`unknown encoding: ${String(encoding)}`);
+}
+
+class SegmentedTokenizer implements Tokenizer {
+  private api: EncodingApi | undefined;
+  private readonly memo = new Map<string, number>();
+
+  constructor(readonly encoding: EncodingName) {}
+
+  count(text: string): number {
+    // Only segments are memoised, and a segment segments to itself, so a hit is exact.
+    if (text.length <= HARD_SEGMENT_LENGTH + 1) {
+      const hit = this.memo.get(text);
+      if (hit !== undefined) return hit;
+    }
+    let total = 0;
+    for (let start = 0; start < text.length;) {
+      const end = nextCut(text, start);
+      total += this.countSegment(start === 0 && end === text.length ? text : text.slice(start, end));
+      start = end;
+    }
+    return total;
+  }
+
+  private countSegment(segment: string): number {
+    let n = this.memo.get(segment);
+    if (n === undefined) {
+      this.api ??= loadEncoding(this.encoding);
+      n = this.api.countTokens(segment, AS_TEXT);
+      if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
+      this.memo.set(segment, n);
+    }
+    return n;
+  }
+}
+
+// A cache, not state: one tokenizer (and one memo) per encoding for the process's lifetime.
+const tokenizers = new Map<EncodingName, Tokenizer>();
+
+/**
+ * The shared tokenizer for `encoding` (default o200k_base, the GPT-4o/GPT-5 family).
+ * Cheap to call: the encoding's rank table is loaded on the first `count`, once per process.
+ * @throws RangeError for an unknown encoding name.
+ */
+export function getTokenizer(encoding: EncodingName = 'o200k_base'): Tokenizer {
+  if (encoding !== 'o200k_base' && encoding !== 'cl100k_base') {
+    throw new RangeError(`unknown encoding: ${String(encoding)}`);
+  }
+  let t = tokenizers.get(encoding);
+  if (!t) {
+    t = new SegmentedTokenizer(encoding);
+    tokenizers.set(encoding, t);
+  }
+  return t;
+}
