@@ -3,3 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm ci --no-audit --no-fund
+# The real VS Code (code-server), Node 24 and Chromium for the integration and UI tiers; cached
+# outside the clone, so a second run on the same machine takes a second.
+bash scripts/setup-vscode-host.sh
