@@ -16,6 +16,7 @@ export type ErrorKind =
   | 'truncated'
   | 'invalid-request'
   | 'canceled'
+  | 'source-changed'
   | 'config';
 
 /** Kinds that no retry can fix: they end the whole run at once. */
@@ -148,6 +149,14 @@ export class CanceledError extends BatchPromptError {
   }
   static is(e: unknown): e is CanceledError {
     return isKind(e, 'canceled');
+  }
+}
+
+/** A file changed or went away between planning and sending: its chunks fail, the run goes on. */
+export class SourceChangedError extends BatchPromptError {
+  readonly kind = 'source-changed' as const;
+  static is(e: unknown): e is SourceChangedError {
+    return isKind(e, 'source-changed');
   }
 }
 

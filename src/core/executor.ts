@@ -1,10 +1,11 @@
 import { splitChunk } from './chunker';
-import { BatchPromptError, ContextOverflowError, describeError, TimeoutError, type ErrorKind } from './errors';
+import { BatchPromptError, ContextOverflowError, describeError, SourceChangedError, TimeoutError, type ErrorKind } from './errors';
 import type { ChunkOutcome, ExecutionSummary, RunEvent } from './events';
 import type { ChatModel, ChatResponse } from './model';
 import { chunkCost, requestOverhead } from './packer';
 import { buildMessages, parseReply } from './protocol';
 import { AdaptiveConcurrency, backoffDelay, realClock, RequestGate, type Clock } from './rateLimit';
+import { joinOutputs } from './text';
 import type { Tokenizer } from './tokenizer';
 import type { Batch, Chunk, ChunkRef } from './types';
 
@@ -175,7 +176,7 @@ class Execution {
       chunks = await Promise.all(unit.items.map((i) => this.textOf(i)));
     } catch (e) {
       // The file went away or changed under us: those chunks fail, the run goes on.
-      await this.failUnit(unit, { kind: 'invalid-request', message: `Could not read the chunk's file: ${describeError(e).message}` }, 0, 0);
+      await this.failUnit(unit, SourceChangedError.is(e) ? describeError(e) : { kind: 'source-changed', message: `Could not read the chunk's file: ${describeError(e).message}` }, 0, 0);
       return;
     }
     const tokens = this.overhead(unit.items.length) + unit.items.reduce((n, i) => n + chunkCost(i.ref, this.o.tokenizer), 0);
@@ -343,12 +344,3 @@ function stripText(c: Chunk): ChunkRef {
   return ref;
 }
 
-/** Joins the outputs of a split chunk's parts in order, with a line break between them when missing. */
-export function joinOutputs(outputs: readonly string[]): string {
-  let out = '';
-  for (const o of outputs) {
-    if (out && !out.endsWith('\n') && o && !o.startsWith('\n')) out += '\n';
-    out += o;
-  }
-  return out;
-}

@@ -1,0 +1,134 @@
+import { createHash } from 'crypto';
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { chunkFile, type ChunkOptions } from './chunker';
+import { SourceChangedError } from './errors';
+import { batchBudget, BatchPacker, chunkCost, requestOverhead, type PackOptions } from './packer';
+import type { Tokenizer } from './tokenizer';
+import type { Batch, ChunkRef, SourceFile } from './types';
+
+export interface PlanOptions {
+  prompt: string;
+  tokenizer: Tokenizer;
+  chunk: ChunkOptions;
+  pack: PackOptions;
+}
+
+export interface PlannedFile {
+  path: string;
+  chars: number;
+  tokens: number;
+  /** sha256 of the text, to notice a file that changes before its chunks are sent. */
+  hash: string;
+  chunks: ChunkRef[];
+}
+
+/** Files, chunks (ranges only, no text) and batches of a run, with its totals. No model is called. */
+export interface Plan {
+  files: PlannedFile[];
+  /** Files that gave no chunk (empty text). */
+  empty: string[];
+  batches: Batch<ChunkRef>[];
+  /** The chunk budget actually used: the setting, lowered when a request could not hold one chunk. */
+  chunkTokens: number;
+  totals: { files: number; chunks: number; batches: number; requests: number; chunkTokens: number; inputTokens: number };
+}
+
+/** Room for one chunk's wrapper (ids, path, line numbers) when sizing chunks to the request budget. */
+const WRAPPER_ALLOWANCE = 64;
+
+export function hashText(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * Plans a run: chunks every file, packs the chunks in file order, and totals tokens. Chunk texts are
+ * dropped as soon as a file is chunked, so a plan's memory is its ranges, not the corpus. The chunk
+ * budget is lowered when the request budget (a small context window, a long prompt) could not hold a
+ * full chunk.
+ */
+export function createPlan(files: Iterable<SourceFile>, options: PlanOptions): Plan {
+  const room = batchBudget(options.pack) - requestOverhead(options.prompt, options.tokenizer, 1) - WRAPPER_ALLOWANCE;
+  const chunkTokens = Math.max(16, Math.min(options.chunk.chunkTokens, room));
+  const chunkOptions: ChunkOptions = { chunkTokens, overlapTokens: Math.min(options.chunk.overlapTokens, Math.floor(chunkTokens / 4)) };
+  const packer = new BatchPacker<ChunkRef>(options.prompt, options.tokenizer, options.pack);
+  const planned: PlannedFile[] = [];
+  const empty: string[] = [];
+  const batches: Batch<ChunkRef>[] = [];
+  let fileIndex = 0;
+  let tokens = 0;
+  for (const file of files) {
+    const chunks = chunkFile(file, fileIndex++, options.tokenizer, chunkOptions).map(({ text: _t, ...ref }) => ref as ChunkRef);
+    if (chunks.length === 0) {
+      empty.push(file.path);
+      continue;
+    }
+    const fileTokens = chunks.reduce((n, c) => n + c.tokens - (c.overlap ? 0 : 0), 0);
+    tokens += fileTokens;
+    planned.push({ path: file.path, chars: file.text.length, tokens: fileTokens, hash: hashText(file.text), chunks });
+    for (const c of chunks) {
+      const closed = packer.add(c);
+      if (closed) batches.push(closed);
+    }
+  }
+  const last = packer.flush();
+  if (last) batches.push(last);
+  const chunkCount = planned.reduce((n, f) => n + f.chunks.length, 0);
+  return {
+    files: planned,
+    empty,
+    batches,
+    chunkTokens,
+    totals: {
+      files: planned.length,
+      chunks: chunkCount,
+      batches: batches.length,
+      requests: batches.length,
+      chunkTokens: tokens,
+      inputTokens: batches.reduce((n, b) => n + b.tokens, 0),
+    },
+  };
+}
+
+/** Cost of sending one chunk, wrapper included (re-exported for estimates). */
+export { chunkCost };
+
+/**
+ * Reads chunk texts from disk just before they are sent, checking that each file is still the one
+ * that was planned. Keeps the last few files in memory, so a run's memory does not grow with the corpus.
+ */
+export class FileChunkSource {
+  private readonly cache = new Map<string, string>();
+  private readonly hashes: Map<string, string>;
+
+  constructor(
+    private readonly root: string,
+    files: readonly Pick<PlannedFile, 'path' | 'hash'>[],
+    private readonly cacheSize = 8,
+  ) {
+    this.hashes = new Map(files.map((f) => [f.path, f.hash]));
+  }
+
+  async text(chunk: ChunkRef): Promise<string> {
+    let text = this.cache.get(chunk.path);
+    if (text === undefined) {
+      try {
+        text = await fs.readFile(path.join(this.root, ...chunk.path.split('/')), 'utf8');
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new SourceChangedError(code === 'ENOENT' ? `${chunk.path} was deleted after the run was planned.` : `${chunk.path} could not be read (${code ?? String(e)}).`);
+      }
+      const expected = this.hashes.get(chunk.path);
+      if (expected && hashText(text) !== expected) {
+        throw new SourceChangedError(`${chunk.path} changed after the run was planned; run the prompt on it again.`);
+      }
+      this.cache.set(chunk.path, text);
+      if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
+    } else {
+      // Refresh its place in the LRU order.
+      this.cache.delete(chunk.path);
+      this.cache.set(chunk.path, text);
+    }
+    return text.slice(chunk.start, chunk.end);
+  }
+}
