@@ -43,9 +43,20 @@ async function main() {
       external: ['vscode', 'mocha'],
       sourcemap: 'inline',
     });
-    const integration = [...findFiles('test/integration', '.ts')];
+    // Integration tests run inside the extension host: the suite entry bundles mocha (ESM-only in
+    // v12), the test files use its globals and import only 'vscode' from the host.
+    const integration = findFiles('test/integration', '.test.ts');
     if (integration.length) {
-      builds.push({ ...common, entryPoints: integration, outdir: 'out/test/integration', outbase: 'test/integration', external: ['vscode', 'mocha'], sourcemap: 'inline' });
+      const dirs = { outdir: 'out/test/integration', outbase: 'test/integration', sourcemap: 'inline' };
+      builds.push({ ...common, ...dirs, entryPoints: ['test/integration/suite/index.ts'], external: ['vscode'],
+        // mocha's parallel mode (unused here) resolves worker files at run time.
+        logOverride: { 'require-resolve-not-external': 'silent' } });
+      builds.push({ ...common, ...dirs, entryPoints: integration, external: ['vscode', 'mocha'] });
+    }
+    // UI tests run in plain Node (mocha in scripts/tiers/ui.js) and drive Chromium through playwright-core.
+    const ui = findFiles('test/ui', '.test.ts');
+    if (ui.length) {
+      builds.push({ ...common, entryPoints: ui, outdir: 'out/test/ui', outbase: 'test/ui', external: ['vscode', 'mocha', 'playwright-core'], sourcemap: 'inline' });
     }
   }
   if (bench) {

@@ -1,0 +1,21 @@
+// Integration tier: mocha inside the real extension host of code-server, the extension loaded from the
+// working tree (dist/ and out/test/integration/ built by `node esbuild.js --tests`). See
+// scripts/vscode-host/extensionTests.js for how the run is driven and how the counts come back.
+const fs = require('fs');
+const path = require('path');
+const { runExtensionTests } = require('../vscode-host/extensionTests');
+const { locateHost, missingHostError } = require('../vscode-host/paths');
+
+/** @returns {Promise<{passed:number, failed:number, skipped:number}>} */
+exports.run = async function run(root) {
+  if (process.env.BATCH_PROMPT_SKIP_HOST_TIERS) {
+    console.log('  skipped: BATCH_PROMPT_SKIP_HOST_TIERS is set');
+    return { passed: 0, failed: 0, skipped: 1 };
+  }
+  if (!locateHost()) throw missingHostError();
+  const testsPath = path.join(root, 'out/test/integration/suite/index.js');
+  if (!fs.existsSync(testsPath)) throw new Error(`${testsPath} is missing: run \`node esbuild.js --tests\``);
+  const r = await runExtensionTests({ root, testsPath, name: 'integration' });
+  console.log(`  integration: exit code ${r.exitCode}, ${r.seconds.toFixed(1)} s, peak memory (PSS) of the processes it started ${r.peakMemoryMB} MB, logs in ${path.relative(root, r.runDir)}`);
+  return { passed: r.passed, failed: r.failed, skipped: r.skipped };
+};
