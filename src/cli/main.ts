@@ -1,9 +1,179 @@
-/** Entry of the `batch-prompt` command line. Returns the process exit code. */
-export async function main(argv: string[]): Promise<number> {
-  if (argv.includes('--version')) {
-    process.stdout.write('0.1.0\n');
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { collectFiles, type SkippedFile } from '../core/files';
+import type { RunEvent } from '../core/events';
+import { createPlan, type Plan } from '../core/plan';
+import { newRunId, runPlan } from '../core/run';
+import { getTokenizer } from '../core/tokenizer';
+import { OpenAICompatibleModel } from '../providers/openaiCompatible';
+import { parseCli, USAGE, UsageError, type CliOptions } from './options';
+import { formatDuration, ProgressTracker } from './progress';
+
+const VERSION = '0.1.0';
+
+interface Io {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** Aborts the run (Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+/** Entry of the `batch-prompt` command line. Returns the process exit code (0, 1 fatal, 2 some failed). */
+export async function main(argv: string[], io: Io = defaultIo()): Promise<number> {
+  let opts: CliOptions;
+  try {
+    opts = parseCli(argv, io.env);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`batch-prompt: ${e.message}\n\n${USAGE}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  if (opts.command === 'help') {
+    io.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  process.stderr.write('usage: batch-prompt <plan|run> [options] <paths…>\n');
-  return 1;
+  if (opts.command === 'version') {
+    io.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const prompt = opts.command === 'run' ? await readPrompt(opts, io.cwd) : '';
+  const collected = await collectFiles(opts.inputs, { cwd: io.cwd, maxFileBytes: opts.maxFileBytes, respectGitignore: opts.respectGitignore, signal: io.signal });
+  reportSkipped(collected.skipped, io);
+  const tokenizer = getTokenizer(opts.encoding);
+  const plan = createPlan(collected.files, {
+    prompt,
+    tokenizer,
+    chunk: { chunkTokens: opts.chunkTokens, overlapTokens: opts.overlap },
+    pack: { chunksPerBatch: opts.chunksPerBatch, maxBatchTokens: opts.maxBatchTokens, contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens },
+  });
+  if (opts.command === 'plan') {
+    printPlan(plan, collected.skipped, opts, io);
+    return 0;
+  }
+  if (plan.totals.chunks === 0) {
+    io.stderr.write('batch-prompt: no text to send: every file named was skipped or empty (see above).\n');
+    return 1;
+  }
+  const apiKey = io.env.OPENAI_API_KEY || undefined;
+  if (!apiKey && new URL(opts.baseUrl).hostname === 'api.openai.com') {
+    io.stderr.write('batch-prompt: set OPENAI_API_KEY in the environment to use api.openai.com.\n');
+    return 1;
+  }
+  const model = new OpenAICompatibleModel({ baseUrl: opts.baseUrl, model: opts.model!, apiKey, contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens });
+  const dir = path.resolve(io.cwd, opts.out ?? path.join('.batch-prompt', 'runs', newRunId()));
+  const progress = new ProgressDisplay(io);
+  const { summary } = await runPlan(plan, {
+    root: io.cwd,
+    dir,
+    prompt,
+    model,
+    modelInfo: { id: model.id, provider: 'openai', model: opts.model, baseUrl: opts.baseUrl },
+    tokenizer,
+    parameters: {
+      maxConcurrency: opts.concurrency,
+      maxRetries: opts.maxRetries,
+      requestTimeoutMs: opts.timeoutSeconds * 1000,
+      requestsPerMinute: opts.rpm,
+      tokensPerMinute: opts.tpm,
+      chunkTokens: opts.chunkTokens,
+      overlapTokens: opts.overlap,
+      chunksPerBatch: opts.chunksPerBatch,
+      maxBatchTokens: opts.maxBatchTokens,
+    },
+    signal: io.signal,
+    onEvent: (e) => progress.onEvent(e),
+  });
+  progress.end();
+  const counts = `${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.canceled} canceled`;
+  io.stdout.write(`Run ${summary.runId}: ${counts} in ${formatDuration(summary.durationMs)} (${summary.requests} requests, ${summary.inputTokens} input / ${summary.outputTokens} output tokens)\n`);
+  io.stdout.write(`Results: ${dir}\n`);
+  const incomplete = summary.files.filter((f) => f.status === 'incomplete');
+  if (incomplete.length) {
+    io.stdout.write(`Incomplete files (${incomplete.length}): ${incomplete.slice(0, 10).map((f) => f.path).join(', ')}${incomplete.length > 10 ? ', …' : ''}; details in run.jsonl\n`);
+  }
+  if (summary.fatal) {
+    io.stderr.write(`batch-prompt: ${summary.fatal.message}\n`);
+    return 1;
+  }
+  return summary.failed + summary.canceled > 0 ? 2 : 0;
+}
+
+async function readPrompt(opts: CliOptions, cwd: string): Promise<string> {
+  const text = opts.prompt ?? (await fs.readFile(path.resolve(cwd, opts.promptFile!), 'utf8').catch(() => {
+    throw new UsageError(`Cannot read the prompt file ${opts.promptFile}.`);
+  }));
+  if (!text.trim()) throw new UsageError('The prompt is empty.');
+  return text;
+}
+
+function reportSkipped(skipped: SkippedFile[], io: Io): void {
+  if (!skipped.length) return;
+  io.stderr.write(`Skipped ${skipped.length} file(s), never sent:\n`);
+  for (const s of skipped.slice(0, 20)) io.stderr.write(`  ${s.path}: ${s.reason} (${s.detail})\n`);
+  if (skipped.length > 20) io.stderr.write(`  … and ${skipped.length - 20} more\n`);
+}
+
+function printPlan(plan: Plan, skipped: SkippedFile[], opts: CliOptions, io: Io): void {
+  if (opts.json) {
+    io.stdout.write(
+      `${JSON.stringify(
+        {
+          totals: plan.totals,
+          chunkTokens: plan.chunkTokens,
+          files: plan.files.map((f) => ({ path: f.path, tokens: f.tokens, chunks: f.chunks.map(({ id, start, end, startLine, endLine, tokens, overlap }) => ({ id, start, end, startLine, endLine, tokens, overlap })) })),
+          batches: plan.batches.map((b) => ({ id: b.id, tokens: b.tokens, chunks: b.chunks.map((c) => c.id) })),
+          empty: plan.empty,
+          skipped,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    return;
+  }
+  for (const f of plan.files) io.stdout.write(`${f.path}: ${f.tokens} tokens, ${f.chunks.length} chunk(s)\n`);
+  for (const e of plan.empty) io.stdout.write(`${e}: empty, skipped\n`);
+  const t = plan.totals;
+  io.stdout.write(`\n${t.files} files, ${t.chunks} chunks, ${t.batches} batches = ${t.requests} requests, ${t.inputTokens} input tokens (prompt and wrapping included)\n`);
+}
+
+/** A redrawn bar on a terminal; one line per finished request otherwise. */
+class ProgressDisplay {
+  private readonly tracker = new ProgressTracker();
+  private lastDraw = 0;
+
+  constructor(private readonly io: Io) {}
+
+  onEvent(e: RunEvent): void {
+    this.tracker.update(e);
+    if (this.io.stderr.isTTY) {
+      const now = Date.now();
+      if (now - this.lastDraw > 100 || e.type === 'run-finished') {
+        this.lastDraw = now;
+        const t = this.tracker;
+        const width = 24;
+        const filled = t.total ? Math.round((t.done / t.total) * width) : 0;
+        this.io.stderr.write(`\r\x1b[K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${t.describe()}`);
+      }
+      return;
+    }
+    if (e.type === 'batch-finished') {
+      const what = e.ok ? `ok, ${e.inputTokens}→${e.outputTokens} tokens` : `failed: ${e.error?.kind}`;
+      this.io.stderr.write(`${e.batchId} (${e.chunkIds.length} chunks) ${what} in ${formatDuration(e.latencyMs)} · ${this.tracker.describe()}\n`);
+    } else if (e.type === 'retry-scheduled') {
+      this.io.stderr.write(`${e.batchId}: ${e.reason}, retry ${e.attempt} in ${formatDuration(e.delayMs)}\n`);
+    }
+  }
+
+  end(): void {
+    if (this.io.stderr.isTTY) this.io.stderr.write('\n');
+  }
+}
+
+function defaultIo(): Io {
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
 }

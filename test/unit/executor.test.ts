@@ -25,7 +25,7 @@ function plan(files: SourceFile[], chunkTokens = 8192, chunksPerBatch = 4, maxBa
 }
 
 /** Runs and collects everything; asserts the invariant of every run: each chunk ends exactly once. */
-async function run(server: ModelServer, baseUrl: string, batches: Batch<Chunk>[], extra: Partial<ExecutorOptions> = {}) {
+async function run(_server: ModelServer, baseUrl: string, batches: Batch<Chunk>[], extra: Partial<ExecutorOptions> = {}) {
   const outcomes: ChunkOutcome[] = [];
   const events: { at: number; e: RunEvent }[] = [];
   const model = extra.model ?? new OpenAICompatibleModel({ baseUrl, model: 'test', apiKey: KEY });

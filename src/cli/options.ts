@@ -1,0 +1,148 @@
+import { parseArgs } from 'util';
+import { DEFAULT_CHUNK_OPTIONS } from '../core/chunker';
+import { DEFAULT_MAX_FILE_BYTES } from '../core/files';
+import { DEFAULT_PACK_OPTIONS } from '../core/packer';
+import type { EncodingName } from '../core/tokenizer';
+
+export const USAGE = `usage:
+  batch-prompt plan [options] <paths or globs…> [--json]
+  batch-prompt run  [options] (--prompt TEXT | --prompt-file FILE) <paths or globs…>
+
+model (run):
+  --base-url URL         OpenAI-compatible endpoint (default $OPENAI_BASE_URL or https://api.openai.com/v1)
+  --model NAME           model name (default $OPENAI_MODEL)
+  --context-window N     the model's context window in tokens, when known
+  --max-output-tokens N  tokens reserved for each reply
+  (the key is read from $OPENAI_API_KEY, never from an option)
+run:
+  --out DIR              run folder to create (default .batch-prompt/runs/<run id>)
+  --concurrency N        requests in flight at most (default 4)
+  --max-retries N        retries of a transient failure (default 3)
+  --timeout S            seconds per request (default 120)
+  --rpm N / --tpm N      requests / tokens per minute budget
+chunks and batches (plan and run):
+  --chunk-tokens N       tokens per chunk (default ${DEFAULT_CHUNK_OPTIONS.chunkTokens})
+  --overlap N            tokens repeated between chunks (default ${DEFAULT_CHUNK_OPTIONS.overlapTokens})
+  --chunks-per-batch N   chunks per request (default ${DEFAULT_PACK_OPTIONS.chunksPerBatch})
+  --max-batch-tokens N   tokens per request (default ${DEFAULT_PACK_OPTIONS.maxBatchTokens})
+  --encoding NAME        o200k_base (default) or cl100k_base
+  --max-file-kb N        skip larger files (default ${DEFAULT_MAX_FILE_BYTES / 1024})
+  --no-gitignore         also read files that .gitignore excludes
+exit codes: 0 every chunk succeeded, 2 some failed (recorded), 1 fatal error`;
+
+export interface CliOptions {
+  command: 'plan' | 'run' | 'help' | 'version';
+  inputs: string[];
+  json: boolean;
+  prompt?: string;
+  promptFile?: string;
+  baseUrl: string;
+  model?: string;
+  contextWindow?: number;
+  maxOutputTokens?: number;
+  out?: string;
+  concurrency: number;
+  maxRetries: number;
+  timeoutSeconds: number;
+  rpm?: number;
+  tpm?: number;
+  chunkTokens: number;
+  overlap: number;
+  chunksPerBatch: number;
+  maxBatchTokens: number;
+  encoding: EncodingName;
+  maxFileBytes: number;
+  respectGitignore: boolean;
+}
+
+/** A mistake in the command line: printed with the usage, exit code 1. */
+export class UsageError extends Error {}
+
+function int(name: string, value: string | undefined, min: number, fallback?: number): number | undefined {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number of at least ${min}, got "${value}".`);
+  return n;
+}
+
+export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean' },
+        prompt: { type: 'string' },
+        'prompt-file': { type: 'string' },
+        'base-url': { type: 'string' },
+        model: { type: 'string' },
+        'context-window': { type: 'string' },
+        'max-output-tokens': { type: 'string' },
+        out: { type: 'string' },
+        concurrency: { type: 'string' },
+        'max-retries': { type: 'string' },
+        timeout: { type: 'string' },
+        rpm: { type: 'string' },
+        tpm: { type: 'string' },
+        'chunk-tokens': { type: 'string' },
+        overlap: { type: 'string' },
+        'chunks-per-batch': { type: 'string' },
+        'max-batch-tokens': { type: 'string' },
+        encoding: { type: 'string' },
+        'max-file-kb': { type: 'string' },
+        'no-gitignore': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  const [command, ...inputs] = parsed.positionals;
+  const cmd = v.help || command === 'help' ? 'help' : v.version ? 'version' : command;
+  if (cmd !== 'plan' && cmd !== 'run' && cmd !== 'help' && cmd !== 'version') {
+    throw new UsageError(command ? `Unknown command "${command}".` : 'Name a command: plan or run.');
+  }
+  const encoding = (v.encoding ?? 'o200k_base') as EncodingName;
+  if (encoding !== 'o200k_base' && encoding !== 'cl100k_base') throw new UsageError(`--encoding must be o200k_base or cl100k_base, got "${v.encoding}".`);
+  const opts: CliOptions = {
+    command: cmd,
+    inputs,
+    json: v.json ?? false,
+    prompt: v.prompt,
+    promptFile: v['prompt-file'],
+    baseUrl: v['base-url'] ?? env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1',
+    model: v.model ?? env.OPENAI_MODEL,
+    contextWindow: int('context-window', v['context-window'], 256),
+    maxOutputTokens: int('max-output-tokens', v['max-output-tokens'], 1),
+    out: v.out,
+    concurrency: int('concurrency', v.concurrency, 1, 4)!,
+    maxRetries: int('max-retries', v['max-retries'], 0, 3)!,
+    timeoutSeconds: int('timeout', v.timeout, 1, 120)!,
+    rpm: int('rpm', v.rpm, 1),
+    tpm: int('tpm', v.tpm, 1),
+    chunkTokens: int('chunk-tokens', v['chunk-tokens'], 16, DEFAULT_CHUNK_OPTIONS.chunkTokens)!,
+    overlap: int('overlap', v.overlap, 0, DEFAULT_CHUNK_OPTIONS.overlapTokens)!,
+    chunksPerBatch: int('chunks-per-batch', v['chunks-per-batch'], 1, DEFAULT_PACK_OPTIONS.chunksPerBatch)!,
+    maxBatchTokens: int('max-batch-tokens', v['max-batch-tokens'], 64, DEFAULT_PACK_OPTIONS.maxBatchTokens)!,
+    encoding,
+    maxFileBytes: int('max-file-kb', v['max-file-kb'], 1, DEFAULT_MAX_FILE_BYTES / 1024)! * 1024,
+    respectGitignore: !v['no-gitignore'],
+  };
+  if (opts.command === 'plan' || opts.command === 'run') {
+    if (inputs.length === 0) throw new UsageError('Name at least one file, folder or glob.');
+  }
+  if (opts.command === 'run') {
+    if ((opts.prompt === undefined) === (opts.promptFile === undefined)) throw new UsageError('Give exactly one of --prompt TEXT or --prompt-file FILE.');
+    if (!opts.model) throw new UsageError('Name the model with --model (or $OPENAI_MODEL).');
+    try {
+      new URL(opts.baseUrl);
+    } catch {
+      throw new UsageError(`--base-url is not a URL: "${opts.baseUrl}".`);
+    }
+  }
+  if (opts.overlap >= opts.chunkTokens) throw new UsageError('--overlap must be smaller than --chunk-tokens.');
+  return opts;
+}

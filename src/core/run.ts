@@ -1,0 +1,84 @@
+import { randomBytes } from 'crypto';
+import type { ChunkOutcome, RunEvent } from './events';
+import { executeBatches } from './executor';
+import type { ChatModel } from './model';
+import { FileChunkSource, type Plan } from './plan';
+import { PROTOCOL_VERSION } from './protocol';
+import { RunStore, type RunMeta, type RunSummary } from './runStore';
+import type { Tokenizer } from './tokenizer';
+
+export interface RunParameters {
+  maxConcurrency: number;
+  maxRetries: number;
+  requestTimeoutMs: number;
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
+  chunkTokens: number;
+  overlapTokens: number;
+  chunksPerBatch: number;
+  maxBatchTokens: number;
+}
+
+export interface RunOptions {
+  /** Folder the plan's paths are relative to. */
+  root: string;
+  /** The run folder to create. */
+  dir: string;
+  prompt: string;
+  model: ChatModel;
+  /** How the model is described in `run.json` (never a key). */
+  modelInfo: RunMeta['model'];
+  tokenizer: Tokenizer;
+  parameters: RunParameters;
+  signal?: AbortSignal;
+  onEvent?: (event: RunEvent) => void;
+  onOutcome?: (outcome: ChunkOutcome) => void;
+}
+
+/** A run id that sorts by time: `20261122-140501-a1b2`. */
+export function newRunId(now = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
+  return `${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+/**
+ * Runs a plan into a new run folder: chunk texts are read from disk as their batch is sent, every
+ * outcome is recorded as it arrives, and `summary.json` closes the run. Never throws because chunks
+ * failed; a fatal error (bad key, …) is in the summary's `fatal`.
+ */
+export async function runPlan(plan: Plan, options: RunOptions): Promise<{ summary: RunSummary; store: RunStore }> {
+  const runId = options.dir.split(/[\\/]/).filter(Boolean).pop() ?? newRunId();
+  const store = await RunStore.create(options.dir, {
+    runId,
+    createdAt: new Date().toISOString(),
+    root: options.root,
+    prompt: options.prompt,
+    model: options.modelInfo,
+    encoding: options.tokenizer.encoding,
+    protocolVersion: PROTOCOL_VERSION,
+    parameters: { ...options.parameters, chunkTokens: plan.chunkTokens },
+    files: plan.files.map((f) => ({ path: f.path, chunks: f.chunks })),
+  });
+  const source = new FileChunkSource(options.root, plan.files);
+  const p = options.parameters;
+  const execution = await executeBatches(plan.batches, {
+    prompt: options.prompt,
+    model: options.model,
+    tokenizer: options.tokenizer,
+    maxConcurrency: p.maxConcurrency,
+    maxRetries: p.maxRetries,
+    requestTimeoutMs: p.requestTimeoutMs,
+    requestsPerMinute: p.requestsPerMinute,
+    tokensPerMinute: p.tokensPerMinute,
+    signal: options.signal,
+    loadText: (c) => source.text(c),
+    onEvent: options.onEvent,
+    onOutcome: async (o) => {
+      await store.record(o);
+      options.onOutcome?.(o);
+    },
+  });
+  const summary = await store.finish(execution);
+  return { summary, store };
+}

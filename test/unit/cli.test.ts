@@ -1,0 +1,139 @@
+import * as assert from 'assert';
+import { spawn } from 'child_process';
+import { promises as fs } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ModelServer } from '../support/modelServer';
+
+const CLI = path.resolve(__dirname, '../../../dist/cli.js');
+const KEY = 'sk-cli-SECRET-abcdef123456';
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], cwd: string, env: Record<string, string> = {}, onStart?: (child: import('child_process').ChildProcess) => void): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    onStart?.(child);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function workspace(): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-cli-'));
+  await fs.mkdir(path.join(dir, 'src/nested'), { recursive: true });
+  await fs.writeFile(path.join(dir, 'src/a.ts'), 'export const a = 1;\n'.repeat(30));
+  await fs.writeFile(path.join(dir, 'src/nested/b.py'), 'def b():\n    return "b"\n'.repeat(20));
+  await fs.writeFile(path.join(dir, 'src/c.md'), '# Title\n\nSome prose.\n');
+  await fs.writeFile(path.join(dir, 'src/empty.txt'), '');
+  await fs.writeFile(path.join(dir, 'src/image.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0x0d]));
+  await fs.writeFile(path.join(dir, 'src/ignored.log'), 'secret log\n');
+  await fs.writeFile(path.join(dir, '.gitignore'), '*.log\n');
+  return dir;
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  return (await fs.readdir(dir, { recursive: true })).map(String).sort();
+}
+
+describe('batch-prompt CLI', function () {
+  this.timeout(30_000);
+  const server = new ModelServer();
+  let baseUrl = '';
+  let ws = '';
+  before(async () => (baseUrl = await server.start()));
+  after(() => server.stop());
+  beforeEach(async () => {
+    server.script = () => undefined;
+    server.requests.length = 0;
+    ws = await workspace();
+  });
+  afterEach(() => fs.rm(ws, { recursive: true, force: true }));
+
+  it('plan lists files, chunks and batches without calling a model', async () => {
+    const r = await cli(['plan', 'src', '--json', '--chunk-tokens', '64', '--overlap', '8'], ws);
+    assert.strictEqual(r.code, 0, r.stderr);
+    const plan = JSON.parse(r.stdout) as { totals: { files: number; chunks: number; batches: number }; files: { path: string; chunks: { tokens: number }[] }[]; skipped: { path: string; reason: string }[]; empty: string[] };
+    assert.deepStrictEqual(plan.files.map((f) => f.path), ['src/a.ts', 'src/c.md', 'src/nested/b.py']);
+    assert.ok(plan.totals.chunks > 3);
+    for (const f of plan.files) for (const c of f.chunks) assert.ok(c.tokens <= 64);
+    assert.deepStrictEqual(plan.skipped.map((s) => `${s.path}:${s.reason}`).sort(), ['src/empty.txt:empty', 'src/image.png:binary']);
+    assert.strictEqual(server.requests.length, 0);
+  });
+
+  it('run writes one output per file, run.jsonl and summary.json, and exits 0', async () => {
+    const r = await cli(['run', '--prompt', 'Upper-case it.', '--base-url', baseUrl, '--model', 'm', '--out', 'results', '--chunk-tokens', '64', '--overlap', '0', 'src'], ws, { OPENAI_API_KEY: KEY });
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.match(r.stderr, /image\.png: binary/);
+    const out = path.join(ws, 'results');
+    const a = await fs.readFile(path.join(out, 'outputs/src/a.ts'), 'utf8');
+    assert.ok(a.startsWith('OUT[1.1]\nEXPORT CONST A = 1;'), a.slice(0, 80));
+    const records = (await fs.readFile(path.join(out, 'run.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const summary = JSON.parse(await fs.readFile(path.join(out, 'summary.json'), 'utf8')) as { status: string; succeeded: number };
+    assert.strictEqual(summary.status, 'succeeded');
+    assert.strictEqual(records.length, summary.succeeded);
+    for (const k of ['chunkId', 'path', 'start', 'end', 'startLine', 'endLine', 'tokens', 'status', 'attempts', 'inputTokens', 'outputTokens', 'latencyMs', 'batchId']) {
+      assert.ok(k in records[0], `run.jsonl has ${k}`);
+    }
+    const sent = server.requests.map((q) => JSON.stringify(q.body)).join('');
+    assert.ok(!sent.includes('secret log'), 'gitignored files are not sent');
+    assert.ok(!(await listFiles(out)).some((f) => f.includes('.tmp-')), 'no temporary file left');
+  });
+
+  it('exits 2 and marks the file incomplete when a chunk fails', async () => {
+    server.script = (q) => (q.chunks.some((c) => c.path === 'src/c.md') ? { kind: 'status', status: 400, body: { error: { message: 'bad input', type: 'invalid_request_error', code: 'invalid_value' } } } : undefined);
+    const r = await cli(['run', '--prompt', 'x', '--base-url', baseUrl, '--model', 'm', '--out', 'o', '--chunks-per-batch', '1', 'src'], ws);
+    assert.strictEqual(r.code, 2, r.stderr);
+    const files = await listFiles(path.join(ws, 'o/outputs/src'));
+    assert.ok(files.includes('c.md.incomplete') && !files.includes('c.md'), files.join(','));
+    assert.match(await fs.readFile(path.join(ws, 'o/outputs/src/c.md.incomplete'), 'utf8'), /<<<batch-prompt: chunk 2\.1 \(lines 1-3\) failed: .*bad input/);
+    assert.match(r.stdout, /Incomplete files \(1\): src\/c\.md/);
+  });
+
+  it('exits 1 with a one-line reason on a bad key, and the key appears nowhere', async () => {
+    server.script = () => ({ kind: 'status', status: 401, body: { error: { message: `Incorrect API key provided: ${KEY}`, type: 'invalid_request_error', code: 'invalid_api_key' } } });
+    const r = await cli(['run', '--prompt', 'x', '--base-url', baseUrl, '--model', 'm', '--out', 'o', 'src'], ws, { OPENAI_API_KEY: KEY });
+    assert.strictEqual(r.code, 1);
+    assert.match(r.stderr, /batch-prompt: The endpoint refused the API key/);
+    assert.ok(!r.stderr.includes(KEY) && !r.stdout.includes(KEY));
+    for (const f of await listFiles(path.join(ws, 'o'))) {
+      const p = path.join(ws, 'o', f);
+      if ((await fs.stat(p)).isFile()) assert.ok(!(await fs.readFile(p, 'utf8')).includes(KEY), `${f} holds the key`);
+    }
+  });
+
+  it('refuses usage mistakes with a clear message', async () => {
+    const r = await cli(['run', '--base-url', baseUrl, '--model', 'm', 'src'], ws);
+    assert.strictEqual(r.code, 1);
+    assert.match(r.stderr, /Give exactly one of --prompt TEXT or --prompt-file FILE/);
+    const k = await cli(['run', '--prompt', 'x', '--model', 'm', 'src'], ws);
+    assert.strictEqual(k.code, 1);
+    assert.match(k.stderr, /set OPENAI_API_KEY/);
+  });
+
+  it('Ctrl-C cancels cleanly: finished results kept, the rest recorded as canceled', async () => {
+    server.script = (q) => (q.n === 1 ? undefined : { kind: 'hang' });
+    let sent = 0;
+    const r = await cli(['run', '--prompt', 'x', '--base-url', baseUrl, '--model', 'm', '--out', 'o', '--chunks-per-batch', '1', '--concurrency', '1', 'src'], ws, {}, (child) => {
+      const timer = setInterval(() => {
+        if (server.requests.length >= 2 && sent++ === 0) {
+          clearInterval(timer);
+          child.kill('SIGINT');
+        }
+      }, 10);
+    });
+    assert.strictEqual(r.code, 2, r.stderr);
+    const summary = JSON.parse(await fs.readFile(path.join(ws, 'o/summary.json'), 'utf8')) as { succeeded: number; canceled: number; status: string };
+    assert.strictEqual(summary.succeeded, 1);
+    assert.strictEqual(summary.canceled, 2);
+    assert.strictEqual(summary.status, 'canceled');
+    assert.strictEqual(server.requests.length, 2, 'no request after Ctrl-C');
+  });
+});
