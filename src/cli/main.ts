@@ -2,7 +2,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { collectFiles, type SkippedFile } from '../core/files';
 import type { RunEvent } from '../core/events';
-import { createPlan, type Plan } from '../core/plan';
+import { Planner, type Plan } from '../core/plan';
 import { newRunId, runPlan } from '../core/run';
 import { getTokenizer } from '../core/tokenizer';
 import { OpenAICompatibleModel } from '../providers/openaiCompatible';
@@ -41,15 +41,17 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     return 0;
   }
   const prompt = opts.command === 'run' ? await readPrompt(opts, io.cwd) : '';
-  const collected = await collectFiles(opts.inputs, { cwd: io.cwd, maxFileBytes: opts.maxFileBytes, respectGitignore: opts.respectGitignore, signal: io.signal });
-  reportSkipped(collected.skipped, io);
   const tokenizer = getTokenizer(opts.encoding);
-  const plan = createPlan(collected.files, {
+  const planner = new Planner({
     prompt,
     tokenizer,
     chunk: { chunkTokens: opts.chunkTokens, overlapTokens: opts.overlap },
     pack: { chunksPerBatch: opts.chunksPerBatch, maxBatchTokens: opts.maxBatchTokens, contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens },
   });
+  // Files stream into the planner one at a time: the corpus is never held in memory.
+  const collected = await collectFiles(opts.inputs, { cwd: io.cwd, maxFileBytes: opts.maxFileBytes, respectGitignore: opts.respectGitignore, signal: io.signal, onFile: (f) => planner.add(f) });
+  reportSkipped(collected.skipped, io);
+  const plan = planner.finish();
   if (opts.command === 'plan') {
     printPlan(plan, collected.skipped, opts, io);
     return 0;

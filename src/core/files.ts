@@ -18,6 +18,11 @@ export interface CollectOptions {
   /** Honour `.gitignore` files while walking folders and globs. Default true. */
   respectGitignore?: boolean;
   signal?: AbortSignal;
+  /**
+   * Streams each text file here, in order, instead of keeping it in `files` (which is then empty), so
+   * that a caller who only needs each text once (the planner) holds one file at a time.
+   */
+  onFile?: (file: SourceFile) => void;
 }
 
 export type SkipReason = 'binary' | 'too-large' | 'empty' | 'unreadable' | 'outside-root' | 'not-found';
@@ -82,7 +87,7 @@ export async function collectFiles(inputs: string[], options: CollectOptions): P
   signal?.throwIfAborted();
   const collector = new Collector(options.cwd, await fs.promises.realpath(options.cwd), options.respectGitignore !== false, signal);
   await collector.resolveInputs(inputs);
-  return collector.read(maxFileBytes);
+  return collector.read(maxFileBytes, options.onFile);
 }
 
 class Collector {
@@ -164,7 +169,7 @@ class Collector {
   }
 
   /** Reads the candidates in path order, one at a time. */
-  async read(maxFileBytes: number): Promise<CollectResult> {
+  async read(maxFileBytes: number, onFile?: (file: SourceFile) => void): Promise<CollectResult> {
     type Entry = { rel: string; abs: string; real: string; size: number };
     const entries: Entry[] = [];
     for (const rel of [...this.candidates.keys()].sort(compare)) {
@@ -220,7 +225,10 @@ class Collector {
         this.skip(e.rel, 'empty', 'the file is empty (0 bytes); nothing to send');
       } else {
         const text = decode(bytes, decoder);
-        if (typeof text === 'string') files.push({ path: e.rel, text });
+        if (typeof text === 'string') {
+          if (onFile) onFile({ path: e.rel, text });
+          else files.push({ path: e.rel, text });
+        }
         else this.skip(e.rel, 'binary', text.detail);
       }
     }

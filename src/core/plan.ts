@@ -3,7 +3,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { chunkFile, type ChunkOptions } from './chunker';
 import { SourceChangedError } from './errors';
-import { batchBudget, BatchPacker, chunkCost, requestOverhead, type PackOptions } from './packer';
+import { batchBudget, BatchPacker, requestOverhead, type PackOptions } from './packer';
 import type { Tokenizer } from './tokenizer';
 import type { Batch, ChunkRef, SourceFile } from './types';
 
@@ -42,56 +42,67 @@ export function hashText(text: string): string {
 }
 
 /**
- * Plans a run: chunks every file, packs the chunks in file order, and totals tokens. Chunk texts are
- * dropped as soon as a file is chunked, so a plan's memory is its ranges, not the corpus. The chunk
- * budget is lowered when the request budget (a small context window, a long prompt) could not hold a
- * full chunk.
+ * Plans a run, one file at a time: chunks every file, packs the chunks in file order, and totals
+ * tokens. Chunk texts are dropped as soon as a file is chunked, so a plan's memory is its ranges, not
+ * the corpus. The chunk budget is lowered when the request budget (a small context window, a long
+ * prompt) could not hold a full chunk.
  */
-export function createPlan(files: Iterable<SourceFile>, options: PlanOptions): Plan {
-  const room = batchBudget(options.pack) - requestOverhead(options.prompt, options.tokenizer, 1) - WRAPPER_ALLOWANCE;
-  const chunkTokens = Math.max(16, Math.min(options.chunk.chunkTokens, room));
-  const chunkOptions: ChunkOptions = { chunkTokens, overlapTokens: Math.min(options.chunk.overlapTokens, Math.floor(chunkTokens / 4)) };
-  const packer = new BatchPacker<ChunkRef>(options.prompt, options.tokenizer, options.pack);
-  const planned: PlannedFile[] = [];
-  const empty: string[] = [];
-  const batches: Batch<ChunkRef>[] = [];
-  let fileIndex = 0;
-  let tokens = 0;
-  for (const file of files) {
-    const chunks = chunkFile(file, fileIndex++, options.tokenizer, chunkOptions).map(({ text: _t, ...ref }) => ref as ChunkRef);
+export class Planner {
+  private readonly chunkOptions: ChunkOptions;
+  private readonly packer: BatchPacker<ChunkRef>;
+  private readonly files: PlannedFile[] = [];
+  private readonly empty: string[] = [];
+  private readonly batches: Batch<ChunkRef>[] = [];
+  private fileIndex = 0;
+
+  constructor(private readonly options: PlanOptions) {
+    const room = batchBudget(options.pack) - requestOverhead(options.prompt, options.tokenizer, 1) - WRAPPER_ALLOWANCE;
+    const chunkTokens = Math.max(16, Math.min(options.chunk.chunkTokens, room));
+    this.chunkOptions = { chunkTokens, overlapTokens: Math.min(options.chunk.overlapTokens, Math.floor(chunkTokens / 4)) };
+    this.packer = new BatchPacker<ChunkRef>(options.prompt, options.tokenizer, options.pack);
+  }
+
+  add(file: SourceFile): void {
+    const chunks = chunkFile(file, this.fileIndex++, this.options.tokenizer, this.chunkOptions).map(({ text: _t, ...ref }) => ref as ChunkRef);
     if (chunks.length === 0) {
-      empty.push(file.path);
-      continue;
+      this.empty.push(file.path);
+      return;
     }
-    const fileTokens = chunks.reduce((n, c) => n + c.tokens - (c.overlap ? 0 : 0), 0);
-    tokens += fileTokens;
-    planned.push({ path: file.path, chars: file.text.length, tokens: fileTokens, hash: hashText(file.text), chunks });
+    const tokens = chunks.reduce((n, c) => n + c.tokens, 0);
+    this.files.push({ path: file.path, chars: file.text.length, tokens, hash: hashText(file.text), chunks });
     for (const c of chunks) {
-      const closed = packer.add(c);
-      if (closed) batches.push(closed);
+      const closed = this.packer.add(c);
+      if (closed) this.batches.push(closed);
     }
   }
-  const last = packer.flush();
-  if (last) batches.push(last);
-  const chunkCount = planned.reduce((n, f) => n + f.chunks.length, 0);
-  return {
-    files: planned,
-    empty,
-    batches,
-    chunkTokens,
-    totals: {
-      files: planned.length,
-      chunks: chunkCount,
-      batches: batches.length,
-      requests: batches.length,
-      chunkTokens: tokens,
-      inputTokens: batches.reduce((n, b) => n + b.tokens, 0),
-    },
-  };
+
+  finish(): Plan {
+    const last = this.packer.flush();
+    if (last) this.batches.push(last);
+    const chunkCount = this.files.reduce((n, f) => n + f.chunks.length, 0);
+    return {
+      files: this.files,
+      empty: this.empty,
+      batches: this.batches,
+      chunkTokens: this.chunkOptions.chunkTokens,
+      totals: {
+        files: this.files.length,
+        chunks: chunkCount,
+        batches: this.batches.length,
+        requests: this.batches.length,
+        chunkTokens: this.files.reduce((n, f) => n + f.tokens, 0),
+        inputTokens: this.batches.reduce((n, b) => n + b.tokens, 0),
+      },
+    };
+  }
 }
 
-/** Cost of sending one chunk, wrapper included (re-exported for estimates). */
-export { chunkCost };
+/** Plans files already in memory (see `Planner`). */
+export function createPlan(files: Iterable<SourceFile>, options: PlanOptions): Plan {
+  const planner = new Planner(options);
+  for (const f of files) planner.add(f);
+  return planner.finish();
+}
 
 /**
  * Reads chunk texts from disk just before they are sent, checking that each file is still the one
