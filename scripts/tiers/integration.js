@@ -15,7 +15,10 @@ exports.run = async function run(root) {
   if (!locateHost()) throw missingHostError();
   const testsPath = path.join(root, 'out/test/integration/suite/index.js');
   if (!fs.existsSync(testsPath)) throw new Error(`${testsPath} is missing: run \`node esbuild.js --tests\``);
-  const r = await runExtensionTests({ root, testsPath, name: 'integration' });
+  // Test selection and timeouts reach the extension host through its environment.
+  const extensionEnvironment = {};
+  for (const k of ['BATCH_PROMPT_TEST_GREP', 'BATCH_PROMPT_TEST_TIMEOUT_MS']) if (process.env[k]) extensionEnvironment[k] = process.env[k];
+  const r = await runExtensionTests({ root, testsPath, name: 'integration', extensionEnvironment });
   console.log(`  integration: exit code ${r.exitCode}, ${r.seconds.toFixed(1)} s, peak memory (PSS) of the processes it started ${r.peakMemoryMB} MB, logs in ${path.relative(root, r.runDir)}`);
   return { passed: r.passed, failed: r.failed, skipped: r.skipped };
 };

@@ -17,6 +17,8 @@ function packageExtension(root) {
   const started = Date.now();
   const r = spawnSync('npm', ['run', '--silent', 'package'], {
     cwd: root,
+    // npm's debug log goes with the run's files, not into ~/.npm/_logs.
+    env: { ...process.env, npm_config_logs_dir: path.join(root, '.vscode-test', 'npm-logs') },
     encoding: 'utf8',
     timeout: 180000,
     killSignal: 'SIGKILL',
@@ -77,7 +79,7 @@ exports.run = async function run(root) {
   try {
     // Without the smoke-test driver flag: it would hide the notification toasts the scenarios check.
     server = await startCodeServer({ root, name: 'ui', installExtensions: [vsix] });
-    browser = await launchChromiumServer();
+    browser = await launchChromiumServer({ runDir: server.profile.dir });
     process.env.BATCH_PROMPT_ROOT = root;
     process.env.BATCH_PROMPT_UI_URL = `${server.url}/?folder=${encodeURIComponent(server.profile.workspace)}`;
     process.env.BATCH_PROMPT_UI_BROWSER = browser.wsEndpoint;

@@ -1,5 +1,7 @@
 // Debian's Chromium driven by playwright-core (the `playwright` package's browser download cannot run
 // here). Playwright starts the browser in its own process group and kills it when this process exits.
+const fs = require('fs');
+const path = require('path');
 const { locateHost, CHROMIUM } = require('./paths');
 const { trackGroup, stopGroup, withTimeout } = require('./processes');
 
@@ -14,15 +16,23 @@ const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 
-function launchOptions(timeoutMs) {
+/**
+ * Chromium writes crash-report settings, a dconf cache and singleton sockets under the XDG folders,
+ * HOME and TMPDIR: point them all into the run's folder.
+ */
+function launchOptions(runDir, timeoutMs) {
   const host = locateHost();
-  return { executablePath: host ? host.chromium : CHROMIUM, args: CHROMIUM_ARGS, timeout: timeoutMs, headless: true };
+  const dir = path.join(runDir, 'chromium');
+  const env = { ...process.env, HOME: path.join(dir, 'home'), TMPDIR: path.join(dir, 'tmp') };
+  for (const x of ['config', 'cache', 'data']) env[`XDG_${x.toUpperCase()}_HOME`] = path.join(dir, x);
+  for (const d of [env.HOME, env.TMPDIR, env.XDG_CONFIG_HOME, env.XDG_CACHE_HOME, env.XDG_DATA_HOME]) fs.mkdirSync(d, { recursive: true });
+  return { executablePath: host ? host.chromium : CHROMIUM, args: CHROMIUM_ARGS, timeout: timeoutMs, headless: true, env };
 }
 
-/** Launches headless Chromium in this process; `timeoutMs` bounds the launch. */
-async function launchChromium({ timeoutMs = 30000 } = {}) {
+/** Launches headless Chromium, its files under `runDir`; `timeoutMs` bounds the launch. */
+async function launchChromium({ runDir, timeoutMs = 30000 }) {
   const { chromium } = require('playwright-core');
-  return chromium.launch(launchOptions(timeoutMs));
+  return chromium.launch(launchOptions(runDir, timeoutMs));
 }
 
 /**
@@ -30,9 +40,9 @@ async function launchChromium({ timeoutMs = 30000 } = {}) {
  * The browser's process group is tracked, so it is killed at exit even if close() is never reached.
  * @returns {Promise<{wsEndpoint: string, close: () => Promise<void>}>}
  */
-async function launchChromiumServer({ timeoutMs = 30000 } = {}) {
+async function launchChromiumServer({ runDir, timeoutMs = 30000 }) {
   const { chromium } = require('playwright-core');
-  const server = await chromium.launchServer(launchOptions(timeoutMs));
+  const server = await chromium.launchServer(launchOptions(runDir, timeoutMs));
   const pid = server.process().pid;
   trackGroup(pid);
   return {

@@ -70,7 +70,7 @@ async function runExtensionTests(opts) {
     server = await startCodeServer({ root: opts.root, name: opts.name || 'integration', smokeTestDriver: true });
     runDir = server.profile.dir;
     const workbenchLog = fs.createWriteStream(path.join(runDir, 'workbench.log'));
-    browser = await launchChromium();
+    browser = await launchChromium({ runDir });
     const page = await browser.newPage();
 
     const output = suiteOutputReader((line) => console.log(`    ${line}`.trimEnd()));
@@ -98,7 +98,8 @@ async function runExtensionTests(opts) {
       ['extensionDevelopmentPath', remoteUri(server.port, opts.root)],
       ['extensionTestsPath', remoteUri(server.port, opts.testsPath)],
     ];
-    if (opts.extensionEnvironment) payload.push(['extensionEnvironment', JSON.stringify(opts.extensionEnvironment)]);
+    const extensionEnvironment = { BATCH_PROMPT_TAG_OUTPUT: '1', ...opts.extensionEnvironment };
+    payload.push(['extensionEnvironment', JSON.stringify(extensionEnvironment)]);
     const url = `${server.url}/?folder=${encodeURIComponent(server.profile.workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
     await page.goto(url, { timeout: 60000 });
     exitCode = await withTimeout(

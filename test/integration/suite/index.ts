@@ -31,8 +31,11 @@ function testFiles(dir: string): string[] {
 export function run(): Promise<void> {
   const original = console.log;
   let seq = 0;
+  // Tagged only when the code-server runner asks (through the host's environment); in desktop VS Code
+  // (npm run test:electron) the host's console goes to the terminal as it is.
+  const tagOutput = process.env.BATCH_PROMPT_TAG_OUTPUT === '1';
   const tagged = (...args: unknown[]): void => {
-    for (const line of format(...args).split('\n')) original(`${OUTPUT_MARKER} ${++seq} ${line}`);
+    for (const line of format(...args).split('\n')) original(tagOutput ? `${OUTPUT_MARKER} ${++seq} ${line}` : line);
   };
   // The reporter writes through Base.consoleLog (captured when mocha loaded); tests through console.log.
   (Mocha.reporters.Base as unknown as { consoleLog: typeof console.log }).consoleLog = tagged;
