@@ -1,0 +1,46 @@
+// Peak memory of a plan and of a run as the corpus grows: each measurement in a fresh process.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { CORPUS_ROOTS } from './corpus';
+import { startServerProcess, table } from './util';
+
+function du(dir: string): number {
+  let n = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) n += fs.statSync(path.join(e.parentPath, e.name)).size;
+  }
+  return n;
+}
+
+export async function runMemoryBench(): Promise<void> {
+  const modules = path.resolve(__dirname, '../../node_modules');
+  const roots = CORPUS_ROOTS.filter((r) => fs.existsSync(path.join(modules, r)));
+  // Growing corpora: the first root, then more roots, then all of them.
+  const sets = [roots.slice(1), roots.slice(0, 1), roots];
+  const server = await startServerProcess(0);
+  const rows: (string | number)[][] = [['corpus', 'MB', 'plan peak RSS MB', 'plan peak heap MB', 'run peak RSS MB', 'run peak heap MB', 'run seconds']];
+  try {
+    for (const set of sets) {
+      const mb = set.reduce((n, r) => n + du(path.join(modules, r)), 0) / 1048576;
+      const measure = (mode: 'plan' | 'run') => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bp-bench-'));
+        try {
+          const r = spawnSync(process.execPath, [path.join(__dirname, 'memoryChild.js'), server.url, path.join(out, 'run'), modules, ...set], { env: { ...process.env, BENCH_MODE: mode }, encoding: 'utf8', maxBuffer: 1 << 20 });
+          return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { peakRss: number; peakHeap: number; seconds: number; code: number };
+        } finally {
+          fs.rmSync(out, { recursive: true, force: true });
+        }
+      };
+      const p = measure('plan');
+      const r = measure('run');
+      const label = set.length === roots.length ? 'all roots' : set.join('+').slice(0, 40);
+      rows.push([label, mb.toFixed(1), (p.peakRss / 1048576).toFixed(0), (p.peakHeap / 1048576).toFixed(0), (r.peakRss / 1048576).toFixed(0), (r.peakHeap / 1048576).toFixed(0), `${r.seconds.toFixed(1)} (exit ${r.code})`]);
+    }
+  } finally {
+    server.stop();
+  }
+  console.log('\n## Memory: plan and run over growing corpora (fresh process each; local server answers at once)');
+  console.log(table(rows));
+}

@@ -1,0 +1,22 @@
+// One measured run in a fresh process: `node out/bench/memoryChild.js BASE_URL OUT_DIR CWD INPUT…`.
+// Plans and runs the CLI's path over INPUT (relative to CWD) and prints peak RSS and heap as JSON.
+import { main } from '../src/cli/main';
+
+const [baseUrl, outDir, cwd, ...inputs] = process.argv.slice(2);
+let peakRss = 0;
+let peakHeap = 0;
+const sample = () => {
+  const m = process.memoryUsage();
+  peakRss = Math.max(peakRss, m.rss);
+  peakHeap = Math.max(peakHeap, m.heapUsed);
+};
+const timer = setInterval(sample, 10);
+const sink = { write: () => true } as unknown as NodeJS.WritableStream;
+const mode = process.env.BENCH_MODE === 'plan' ? 'plan' : 'run';
+const args = mode === 'plan' ? ['plan', '--no-gitignore', ...inputs] : ['run', '--prompt', 'Explain.', '--base-url', baseUrl, '--model', 'bench', '--out', outDir, '--concurrency', '8', '--no-gitignore', ...inputs];
+const t0 = performance.now();
+void main(args, { stdout: sink, stderr: sink, env: {}, cwd }).then((code) => {
+  sample();
+  clearInterval(timer);
+  process.stdout.write(`${JSON.stringify({ code, peakRss, peakHeap, seconds: (performance.now() - t0) / 1000 })}\n`);
+});
