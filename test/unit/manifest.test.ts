@@ -19,3 +19,71 @@ describe('package.json manifest', () => {
     assert.ok(!(manifest.activationEvents ?? []).includes('*'));
   });
 });
+
+import { Commands, Views } from '../../src/vscode/ids';
+import { normalizeSettings, SETTING_KEYS, SETTINGS_SCHEMA, SETTINGS_SECTION } from '../../src/vscode/settingsSchema';
+
+describe('manifest and code agree', () => {
+  const contributed = manifest.contributes;
+
+  it('every command constant is contributed, and every contributed command has a constant', () => {
+    const inManifest = (contributed.commands as { command: string }[]).map((c) => c.command).sort();
+    assert.deepStrictEqual(inManifest, Object.values(Commands).sort());
+  });
+
+  it('item-only commands are hidden from the palette; every menu names a contributed command', () => {
+    const hidden = (contributed.menus.commandPalette as { command: string; when: string }[]).filter((m) => m.when === 'false').map((m) => m.command);
+    for (const id of [Commands.retry, Commands.revealChunk, Commands.runOnSelection]) assert.ok(hidden.includes(id), `${id} hidden`);
+    const known = new Set(Object.values(Commands) as string[]);
+    for (const [menu, items] of Object.entries(contributed.menus as Record<string, { command: string }[]>)) {
+      for (const item of items) assert.ok(known.has(item.command), `${menu} names ${item.command}`);
+    }
+  });
+
+  it('the Failed Chunks view is contributed with its container icon', () => {
+    assert.strictEqual(contributed.views.batchPrompt[0].id, Views.failures);
+    const icon = contributed.viewsContainers.activitybar[0].icon as string;
+    assert.ok(fs.existsSync(path.join(root, icon)), icon);
+  });
+
+  it('the settings the code reads are exactly the contributed ones, with the same defaults and bounds', () => {
+    const props = contributed.configuration.properties as Record<string, { default: unknown; minimum?: number; maximum?: number; markdownDescription?: string }>;
+    assert.deepStrictEqual(Object.keys(props).sort(), SETTING_KEYS.map((k) => `${SETTINGS_SECTION}.${k}`).sort());
+    for (const key of SETTING_KEYS) {
+      const p = props[`${SETTINGS_SECTION}.${key}`];
+      const s = SETTINGS_SCHEMA[key] as { default: unknown; min?: number; max?: number };
+      assert.deepStrictEqual(p.default, s.default, `${key} default`);
+      assert.strictEqual(p.minimum, s.min, `${key} minimum`);
+      assert.strictEqual(p.maximum, s.max, `${key} maximum`);
+      assert.ok(p.markdownDescription, `${key} has a description`);
+    }
+  });
+
+  it('endpoints and the output folder are restricted in untrusted workspaces', () => {
+    const restricted = manifest.capabilities.untrustedWorkspaces.restrictedConfigurations as string[];
+    assert.ok(restricted.includes('batchPrompt.models'));
+    assert.ok(restricted.includes('batchPrompt.outputDirectory'));
+  });
+
+  it('normalises settings: clamps numbers, falls back on wrong types, drops invalid endpoints with a reason', () => {
+    const raw: Record<string, unknown> = {
+      chunkTokens: 10,
+      maxConcurrency: 'lots',
+      respectGitignore: false,
+      models: [
+        { id: 'ok', provider: 'openai', model: 'gpt', baseUrl: 'http://127.0.0.1:1/v1', headers: { a: 'b', n: 1 } },
+        { id: 'bad id!', provider: 'openai', model: 'x' },
+        { id: 'p', provider: 'nope', model: 'x' },
+        { id: 'u', provider: 'openai', model: 'x', baseUrl: 'file:///etc/passwd' },
+        { id: 'ok', provider: 'ollama', model: 'dup' },
+      ],
+    };
+    const problems: string[] = [];
+    const s = normalizeSettings((k) => raw[k], problems);
+    assert.strictEqual(s.chunkTokens, 256);
+    assert.strictEqual(s.maxConcurrency, 4);
+    assert.strictEqual(s.respectGitignore, false);
+    assert.deepStrictEqual(s.models, [{ id: 'ok', provider: 'openai', model: 'gpt', baseUrl: 'http://127.0.0.1:1/v1', headers: { a: 'b' } }]);
+    assert.strictEqual(problems.length, 4, problems.join('\n'));
+  });
+});

@@ -1,0 +1,28 @@
+/** Ids contributed in package.json; a unit test checks that the two lists match. */
+export const Commands = {
+  runOnFiles: 'batchPrompt.runOnFiles',
+  runOnSelection: 'batchPrompt.runOnSelection',
+  runOnFile: 'batchPrompt.runOnFile',
+  runLast: 'batchPrompt.runLast',
+  cancelRun: 'batchPrompt.cancelRun',
+  estimateRun: 'batchPrompt.estimateRun',
+  showLog: 'batchPrompt.showLog',
+  setApiKey: 'batchPrompt.setApiKey',
+  clearApiKey: 'batchPrompt.clearApiKey',
+  openResults: 'batchPrompt.openResults',
+  retry: 'batchPrompt.retry',
+  retryAll: 'batchPrompt.retryAll',
+  clearFailures: 'batchPrompt.clearFailures',
+  revealChunk: 'batchPrompt.revealChunk',
+  showVersion: 'batchPrompt.showVersion',
+} as const;
+
+export type CommandId = (typeof Commands)[keyof typeof Commands];
+
+export const Views = {
+  failures: 'batchPrompt.failures',
+} as const;
+
+export const ContextKeys = {
+  running: 'batchPrompt.running',
+} as const;
