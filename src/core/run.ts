@@ -2,10 +2,12 @@ import { randomBytes } from 'crypto';
 import type { ChunkOutcome, RunEvent } from './events';
 import { executeBatches } from './executor';
 import type { ChatModel } from './model';
+import { packBatches } from './packer';
 import { FileChunkSource, type Plan } from './plan';
 import { PROTOCOL_VERSION } from './protocol';
 import { RunStore, type RunMeta, type RunSummary } from './runStore';
 import type { Tokenizer } from './tokenizer';
+import type { Batch, ChunkRef } from './types';
 
 export interface RunParameters {
   maxConcurrency: number;
@@ -58,11 +60,47 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<{ summar
     encoding: options.tokenizer.encoding,
     protocolVersion: PROTOCOL_VERSION,
     parameters: { ...options.parameters, chunkTokens: plan.chunkTokens },
-    files: plan.files.map((f) => ({ path: f.path, chunks: f.chunks })),
+    files: plan.files.map((f) => ({ path: f.path, hash: f.hash, chunks: f.chunks })),
   });
-  const source = new FileChunkSource(options.root, plan.files);
+  return execute(store, plan.batches, options);
+}
+
+export interface RetryOptions extends Omit<RunOptions, 'dir' | 'root' | 'prompt' | 'modelInfo' | 'parameters'> {
+  /** Chunks to retry; all whose latest status is not `succeeded` when omitted. */
+  chunkIds?: readonly string[];
+  /** Overrides of the run's recorded parameters (for example a lower concurrency). */
+  parameters?: Partial<RunParameters>;
+}
+
+/**
+ * Sends again the chunks of a run folder that did not succeed (or the ones named), with the run's own
+ * prompt and parameters, through the normal path: packed, limited, retried, recorded. Each file's
+ * output is completed in place when its last chunk succeeds. A file edited since the run fails its
+ * chunks with `source-changed` rather than mixing two versions.
+ */
+export async function retryChunks(dir: string, options: RetryOptions): Promise<{ summary: RunSummary; store: RunStore }> {
+  const store = await RunStore.open(dir);
+  const wanted = options.chunkIds ? new Set(options.chunkIds) : undefined;
+  const chunks = store.unfinishedChunks().filter((c) => !wanted || wanted.has(c.id));
+  const meta = store.meta;
+  const parameters = { ...(meta.parameters as unknown as RunParameters), ...options.parameters };
+  const batches = packBatches(chunks, meta.prompt, options.tokenizer, {
+    chunksPerBatch: parameters.chunksPerBatch,
+    maxBatchTokens: parameters.maxBatchTokens,
+    contextWindow: options.model.contextWindow,
+    maxOutputTokens: options.model.maxOutputTokens,
+  }).map((b) => ({ ...b, id: `r${b.id}` }));
+  return execute(store, batches, { ...options, root: meta.root, prompt: meta.prompt, parameters });
+}
+
+async function execute(
+  store: RunStore,
+  batches: Batch<ChunkRef>[],
+  options: Pick<RunOptions, 'root' | 'prompt' | 'model' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome'>,
+): Promise<{ summary: RunSummary; store: RunStore }> {
+  const source = new FileChunkSource(options.root, store.meta.files);
   const p = options.parameters;
-  const execution = await executeBatches(plan.batches, {
+  const execution = await executeBatches(batches, {
     prompt: options.prompt,
     model: options.model,
     tokenizer: options.tokenizer,

@@ -17,8 +17,8 @@ export interface RunMeta {
   encoding: string;
   protocolVersion: number;
   parameters: Record<string, number | string | boolean | undefined>;
-  /** Every planned file with its chunks in order (ids and ranges, no text). */
-  files: { path: string; chunks: ChunkRef[] }[];
+  /** Every planned file with its text's sha256 and its chunks in order (ids and ranges, no text). */
+  files: { path: string; hash: string; chunks: ChunkRef[] }[];
 }
 
 /** One line of `run.jsonl`: one chunk outcome. A later line for the same chunk (a retry) supersedes it. */

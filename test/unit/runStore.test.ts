@@ -25,8 +25,8 @@ function meta(): RunMeta {
     protocolVersion: 1,
     parameters: {},
     files: [
-      { path: 'src/a.ts', chunks: [a1, a2] },
-      { path: 'b.md', chunks: [b1] },
+      { path: 'src/a.ts', hash: '', chunks: [a1, a2] },
+      { path: 'b.md', hash: '', chunks: [b1] },
     ],
   };
 }
