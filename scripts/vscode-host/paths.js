@@ -40,13 +40,28 @@ function missingHostError() {
   );
 }
 
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+}
+
 /**
- * A fresh folder for one run of one tier under the project's ignored `.vscode-test/` folder; the
- * previous run's folder of that name is removed first (its logs stay until the next run).
+ * A fresh folder for one run of one tier, `.vscode-test/runs/<name>-<pid>/` in the project's ignored
+ * folder. The pid keeps runs started at the same time in one working tree apart; folders of earlier
+ * runs whose process has ended are removed first (so a run's logs stay until the next run).
  */
 function freshRunDir(root, name) {
-  const dir = path.join(root, '.vscode-test', 'runs', name);
-  fs.rmSync(dir, { recursive: true, force: true });
+  const runs = path.join(root, '.vscode-test', 'runs');
+  fs.mkdirSync(runs, { recursive: true });
+  for (const entry of fs.readdirSync(runs)) {
+    const m = new RegExp(`^${name}-(\\d+)$`).exec(entry);
+    if (m && (Number(m[1]) === process.pid || !alive(Number(m[1])))) fs.rmSync(path.join(runs, entry), { recursive: true, force: true });
+  }
+  const dir = path.join(runs, `${name}-${process.pid}`);
   fs.mkdirSync(dir, { recursive: true });
   return dir;
 }

@@ -16,11 +16,9 @@ describe('Batch Prompt: Show Version (extension host)', () => {
     assert.strictEqual(extension().isActive, true);
   });
 
-  it('registers every command it contributes', async () => {
-    const registered = new Set(await vscode.commands.getCommands(true));
-    const contributed: { command: string }[] = extension().packageJSON.contributes?.commands ?? [];
-    assert.ok(contributed.length > 0);
-    for (const { command } of contributed) assert.ok(registered.has(command), `${command} is registered`);
+  it('registers batchPrompt.showVersion', async () => {
+    const registered = await vscode.commands.getCommands(true);
+    assert.ok(registered.includes('batchPrompt.showVersion'));
   });
 
   it('batchPrompt.showVersion returns the package version', async () => {
