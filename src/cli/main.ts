@@ -7,7 +7,7 @@ import { newRunId, runPlan } from '../core/run';
 import { getTokenizer } from '../core/tokenizer';
 import { OpenAICompatibleModel } from '../providers/openaiCompatible';
 import { parseCli, USAGE, UsageError, type CliOptions } from './options';
-import { formatDuration, ProgressTracker } from './progress';
+import { formatDuration, ProgressTracker } from '../core/progress';
 
 const VERSION = '0.1.0';
 

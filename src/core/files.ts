@@ -90,6 +90,20 @@ export async function collectFiles(inputs: string[], options: CollectOptions): P
   return collector.read(maxFileBytes, options.onFile);
 }
 
+/**
+ * Keeps the files (paths relative to `cwd`) that no `.gitignore` excludes, by the same rules as the
+ * folder walk (a file inside an excluded folder is excluded; `.git` and `node_modules` folders too).
+ * For callers that list files another way, such as VS Code's `findFiles`.
+ */
+export async function filterGitignored(cwd: string, relativePaths: readonly string[]): Promise<string[]> {
+  const collector = new Collector(cwd, await fs.promises.realpath(cwd), true, undefined);
+  const kept: string[] = [];
+  for (const rel of relativePaths) {
+    if (!(await collector.isExcluded(path.join(collector.rootPath, rel), false))) kept.push(rel);
+  }
+  return kept;
+}
+
 class Collector {
   /** Candidate files by relative path: absolute path under `root`. */
   private readonly candidates = new Map<string, string>();
@@ -107,6 +121,30 @@ class Collector {
     private readonly useGitignore: boolean,
     private readonly signal: AbortSignal | undefined,
   ) {}
+
+  get rootPath(): string {
+    return this.root;
+  }
+
+  private readonly excludedDirs = new Map<string, Promise<boolean>>();
+
+  /** Whether `.gitignore` rules (or a never-walked folder) exclude `abs`, looking at every folder above it. */
+  isExcluded(abs: string, isDir: boolean): Promise<boolean> {
+    const check = async (): Promise<boolean> => {
+      const parent = path.dirname(abs);
+      if (parent === abs || !abs.startsWith(this.root) || abs === this.root) return false;
+      if (isDir && NEVER_WALKED.has(path.basename(abs))) return true;
+      if (parent !== this.root && parent.startsWith(this.root) && (await this.isExcluded(parent, true))) return true;
+      return isIgnored(await this.rulesInside(parent), abs, isDir);
+    };
+    if (!isDir) return check();
+    let known = this.excludedDirs.get(abs);
+    if (!known) {
+      known = check();
+      this.excludedDirs.set(abs, known);
+    }
+    return known;
+  }
 
   async resolveInputs(inputs: string[]): Promise<void> {
     // Globs sharing a literal folder share one walk.

@@ -104,19 +104,29 @@ export function createPlan(files: Iterable<SourceFile>, options: PlanOptions): P
   return planner.finish();
 }
 
+/** Reads a file of the run by its run-relative path (from disk, or through VS Code's file system). */
+export type FileReader = (relativePath: string) => Promise<string>;
+
+/** Reads run-relative paths under `root` from disk. */
+export function diskReader(root: string): FileReader {
+  return (p) => fs.readFile(path.join(root, ...p.split('/')), 'utf8');
+}
+
 /**
- * Reads chunk texts from disk just before they are sent, checking that each file is still the one
- * that was planned. Keeps the last few files in memory, so a run's memory does not grow with the corpus.
+ * Reads chunk texts just before they are sent, checking that each file is still the one that was
+ * planned. Keeps the last few files in memory, so a run's memory does not grow with the corpus.
  */
 export class FileChunkSource {
   private readonly cache = new Map<string, string>();
   private readonly hashes: Map<string, string>;
+  private readonly read: FileReader;
 
   constructor(
-    private readonly root: string,
+    rootOrReader: string | FileReader,
     files: readonly Pick<PlannedFile, 'path' | 'hash'>[],
     private readonly cacheSize = 8,
   ) {
+    this.read = typeof rootOrReader === 'string' ? diskReader(rootOrReader) : rootOrReader;
     this.hashes = new Map(files.map((f) => [f.path, f.hash]));
   }
 
@@ -124,10 +134,11 @@ export class FileChunkSource {
     let text = this.cache.get(chunk.path);
     if (text === undefined) {
       try {
-        text = await fs.readFile(path.join(this.root, ...chunk.path.split('/')), 'utf8');
+        text = await this.read(chunk.path);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        throw new SourceChangedError(code === 'ENOENT' ? `${chunk.path} was deleted after the run was planned.` : `${chunk.path} could not be read (${code ?? String(e)}).`);
+        const gone = code === 'ENOENT' || code === 'FileNotFound' || (e as Error).name === 'EntryNotFound (FileSystemError)';
+        throw new SourceChangedError(gone ? `${chunk.path} was deleted after the run was planned.` : `${chunk.path} could not be read (${code ?? String(e)}).`);
       }
       const expected = this.hashes.get(chunk.path);
       if (expected && hashText(text) !== expected) {

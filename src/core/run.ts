@@ -3,7 +3,7 @@ import type { ChunkOutcome, RunEvent } from './events';
 import { executeBatches } from './executor';
 import type { ChatModel } from './model';
 import { packBatches } from './packer';
-import { FileChunkSource, type Plan } from './plan';
+import { FileChunkSource, type FileReader, type Plan } from './plan';
 import { PROTOCOL_VERSION } from './protocol';
 import { RunStore, type RunMeta, type RunSummary } from './runStore';
 import type { Tokenizer } from './tokenizer';
@@ -22,8 +22,10 @@ export interface RunParameters {
 }
 
 export interface RunOptions {
-  /** Folder the plan's paths are relative to. */
+  /** Folder the plan's paths are relative to (recorded in run.json). */
   root: string;
+  /** Reads a run-relative path; from `root` on disk by default. */
+  read?: FileReader;
   /** The run folder to create. */
   dir: string;
   prompt: string;
@@ -96,9 +98,9 @@ export async function retryChunks(dir: string, options: RetryOptions): Promise<{
 async function execute(
   store: RunStore,
   batches: Batch<ChunkRef>[],
-  options: Pick<RunOptions, 'root' | 'prompt' | 'model' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome'>,
+  options: Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome'>,
 ): Promise<{ summary: RunSummary; store: RunStore }> {
-  const source = new FileChunkSource(options.root, store.meta.files);
+  const source = new FileChunkSource(options.read ?? options.root, store.meta.files);
   const p = options.parameters;
   const execution = await executeBatches(batches, {
     prompt: options.prompt,

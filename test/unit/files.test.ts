@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { collectFiles, type CollectResult, type SkippedFile } from '../../src/core/files';
+import { collectFiles, filterGitignored, type CollectResult, type SkippedFile } from '../../src/core/files';
 
 /** Creates `files` (path -> content) under a new temporary folder and returns the folder. */
 function makeTree(files: Record<string, string | Buffer>): string {
@@ -250,5 +250,24 @@ describe('collectFiles', () => {
     const reason = new Error('stop');
     controller.abort(reason);
     await assert.rejects(collectFiles(['.'], { cwd, signal: controller.signal }), (e) => e === reason);
+  });
+});
+
+describe('filterGitignored', () => {
+  it('drops what .gitignore files exclude, also inside excluded folders, as the walk does', async () => {
+    const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'bp-filter-'));
+    try {
+      const write = async (rel: string, text = 'x\n') => {
+        await fs.promises.mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
+        await fs.promises.writeFile(path.join(dir, rel), text);
+      };
+      await write('.gitignore', '*.log\nbuild/\n');
+      await write('sub/.gitignore', '!keep.log\n');
+      const files = ['a.ts', 'x.log', 'build/out.js', 'build/deep/more.js', 'sub/keep.log', 'sub/y.log', 'node_modules/m.js', 'sub/b.ts'];
+      for (const f of files) await write(f);
+      assert.deepStrictEqual(await filterGitignored(dir, files), ['a.ts', 'sub/keep.log', 'sub/b.ts']);
+    } finally {
+      await fs.promises.rm(dir, { recursive: true, force: true });
+    }
   });
 });
