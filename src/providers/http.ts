@@ -18,7 +18,7 @@ export async function postJson(url: string, payload: unknown, headers: Record<st
   try {
     res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+      headers: lowerCaseHeaders({ 'content-type': 'application/json', accept: 'application/json' }, headers),
       body: JSON.stringify(payload),
       signal,
     });
@@ -49,6 +49,39 @@ function networkError(e: unknown, url: string, signal: AbortSignal, redact: read
   const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
   const detail = cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e));
   return new TransientError(redactSecrets(`Could not reach ${originOf(url)} (${detail}).`, redact), undefined, { cause: e });
+}
+
+/**
+ * Merges header records by lower-cased name, later records winning. Plain objects are case-sensitive
+ * but HTTP names are not: `{ Authorization: a, authorization: b }` would otherwise be sent as "a, b".
+ */
+export function lowerCaseHeaders(...records: (Record<string, string> | undefined)[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const r of records) for (const [k, v] of Object.entries(r ?? {})) out[k.toLowerCase()] = v;
+  return out;
+}
+
+/**
+ * The headers of one request: the endpoint's custom headers, then the provider's own auth headers,
+ * which always win (a custom header of the same name, in any case, is dropped, never merged). Without
+ * a key the provider sends no auth header, so a custom one (a gateway token) goes out as configured.
+ */
+export function requestHeaders(custom: Record<string, string> | undefined, auth: Record<string, string>): Record<string, string> {
+  return lowerCaseHeaders(custom, auth);
+}
+
+/** Values of custom headers that look like credentials, to redact from messages like the key itself. */
+export function credentialHeaderValues(headers: Record<string, string> | undefined): string[] {
+  return Object.entries(headers ?? {})
+    .filter(([k]) => /auth|key|token|secret|cookie/i.test(k))
+    .flatMap(([, v]) => [v, v.replace(/^(Bearer|Basic)\s+/i, '')]);
+}
+
+/** Milliseconds from `now` until an RFC 3339 time (`2025-08-21T12:40:59Z`), never negative. */
+export function msUntil(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (value == null || value.trim() === '') return undefined;
+  const t = Date.parse(value.trim());
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
 
 export function originOf(url: string): string {

@@ -10,14 +10,25 @@ import {
   type BatchPromptError,
 } from '../core/errors';
 import type { ChatModel, ChatRequest, ChatResponse, RateLimitInfo } from '../core/model';
-import { numberHeader, originOf, parseDurationMs, postJson, redactSecrets, retryAfterMs, type HttpReply } from './http';
+import { credentialHeaderValues, numberHeader, originOf, parseDurationMs, postJson, redactSecrets, requestHeaders, retryAfterMs, type HttpReply } from './http';
+
+/** Azure OpenAI's latest GA `api-version` of the data-plane inference API (chat completions). */
+export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
 
 export interface OpenAICompatibleOptions {
   /** Endpoint id for records and logs. */
   id?: string;
-  /** e.g. `https://api.openai.com/v1`, `http://127.0.0.1:1234/v1`; `/chat/completions` is appended. */
+  /** `openai` (default): any OpenAI-style server. `azure`: Azure OpenAI's deployment URLs and `api-key` header. */
+  provider?: 'openai' | 'azure';
+  /**
+   * openai: e.g. `https://api.openai.com/v1`, `http://127.0.0.1:1234/v1`; `/chat/completions` is appended.
+   * azure: the resource endpoint, e.g. `https://my-resource.openai.azure.com`.
+   */
   baseUrl: string;
+  /** Model name; on Azure the deployment name. */
   model: string;
+  /** Azure only: the `api-version` query parameter (default `AZURE_DEFAULT_API_VERSION`). */
+  apiVersion?: string;
   apiKey?: string;
   contextWindow?: number;
   maxOutputTokens?: number;
@@ -27,9 +38,11 @@ export interface OpenAICompatibleOptions {
 }
 
 /**
- * Any OpenAI-compatible chat endpoint (OpenAI, OpenRouter, LM Studio, vLLM, llama.cpp server). Errors
- * are typed from the status and the body's `error.code` / `error.type`; rate-limit headers are
- * reported with each reply so the limiter can slow down before a 429.
+ * Any OpenAI-compatible chat endpoint (OpenAI, OpenRouter, LM Studio, vLLM, llama.cpp server) and Azure
+ * OpenAI (`provider: 'azure'`). Errors are typed from the status and the body's `error.code` /
+ * `error.type`; rate-limit headers are reported with each reply so the limiter can slow down before a
+ * 429. Custom headers never replace the key's header: a custom `Authorization` (or, on Azure,
+ * `api-key`) is dropped when a key is set, and sent as configured when none is.
  */
 export class OpenAICompatibleModel implements ChatModel {
   readonly id: string;
@@ -42,7 +55,7 @@ export class OpenAICompatibleModel implements ChatModel {
     this.id = options.id ?? `${originOf(options.baseUrl)}#${options.model}`;
     this.contextWindow = options.contextWindow;
     this.maxOutputTokens = options.maxOutputTokens;
-    this.url = `${options.baseUrl.replace(/\/+$/, '')}/chat/completions`;
+    this.url = options.provider === 'azure' ? azureChatUrl(options.baseUrl, options.model, options.apiVersion) : `${options.baseUrl.replace(/\/+$/, '')}/chat/completions`;
   }
 
   async complete(request: ChatRequest, { signal }: { signal: AbortSignal }): Promise<ChatResponse> {
@@ -50,16 +63,43 @@ export class OpenAICompatibleModel implements ChatModel {
     const maxTokens = request.maxOutputTokens ?? this.options.maxOutputTokens;
     if (maxTokens) payload.max_tokens = maxTokens;
     if (this.options.temperature !== undefined) payload.temperature = this.options.temperature;
-    const headers: Record<string, string> = { ...this.options.headers };
-    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
-    const reply = await postJson(this.url, payload, headers, signal, this.secrets());
-    if (reply.status < 200 || reply.status >= 300) throw openAIError(reply, this.secrets());
+    const azure = this.options.provider === 'azure';
+    const auth: Record<string, string> = {};
+    if (this.options.apiKey) auth[azure ? 'api-key' : 'authorization'] = azure ? this.options.apiKey : `Bearer ${this.options.apiKey}`;
+    const reply = await postJson(this.url, payload, requestHeaders(this.options.headers, auth), signal, this.secrets());
+    if (reply.status < 200 || reply.status >= 300) throw azure ? azureError(reply, this.secrets()) : openAIError(reply, this.secrets());
     return parseChatCompletion(reply);
   }
 
   private secrets(): string[] {
-    return this.options.apiKey ? [this.options.apiKey] : [];
+    return [...(this.options.apiKey ? [this.options.apiKey] : []), ...credentialHeaderValues(this.options.headers)];
   }
+}
+
+/** `{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=…` (a trailing `/openai` is tolerated). */
+export function azureChatUrl(baseUrl: string, deployment: string, apiVersion = AZURE_DEFAULT_API_VERSION): string {
+  const root = baseUrl.replace(/\/+$/, '').replace(/\/openai$/i, '');
+  return `${root}/openai/deployments/${encodeURIComponent(deployment)}/chat/completions?api-version=${encodeURIComponent(apiVersion)}`;
+}
+
+/**
+ * Azure OpenAI's errors: `{ error: { code, message } }` with codes such as `DeploymentNotFound` (404),
+ * `"429"` (rate limit, with `retry-after`; the message says "Please retry after N seconds", read only
+ * when no header gives the wait), `"401"`, `content_filter`, `context_length_exceeded`. Kinds come from
+ * `openAIError`; the deployment gets its own hint.
+ */
+export function azureError(reply: HttpReply, secrets: readonly string[] = []): BatchPromptError {
+  const { message, code } = errorFields(reply.body);
+  const status = reply.status;
+  const detail = redactSecrets((message ?? reply.text.slice(0, 200)) || `HTTP ${status}`, secrets);
+  if (code === 'DeploymentNotFound') {
+    return new ModelNotFoundError(`The Azure deployment was not found (HTTP ${status}, DeploymentNotFound); the model name must be the deployment's name: ${detail}`, { status });
+  }
+  if (status === 429 && code !== 'insufficient_quota' && retryAfterMs(reply.headers) === undefined) {
+    const m = /retry after (\d+(?:\.\d+)?) seconds?/i.exec(message ?? '');
+    if (m) return new RateLimitedError(`Rate limited (HTTP 429${code ? `, ${code}` : ''}): ${detail}`, Math.round(Number(m[1]) * 1000), { status });
+  }
+  return openAIError(reply, secrets);
 }
 
 interface OpenAIErrorBody {
