@@ -1,0 +1,166 @@
+import {
+  AuthError,
+  BadReplyError,
+  ContextOverflowError,
+  InvalidRequestError,
+  ModelNotFoundError,
+  QuotaExceededError,
+  RateLimitedError,
+  TransientError,
+  type BatchPromptError,
+} from '../core/errors';
+import type { ChatModel, ChatRequest, ChatResponse, RateLimitInfo } from '../core/model';
+import { credentialHeaderValues, msUntil, numberHeader, originOf, postJson, redactSecrets, requestHeaders, retryAfterMs, type HttpReply } from './http';
+
+export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
+export const ANTHROPIC_VERSION = '2023-06-01';
+/** `max_tokens` is required by the Messages API; this is sent when neither the request nor the endpoint sets one. */
+export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
+
+export interface AnthropicOptions {
+  /** Endpoint id for records and logs. */
+  id?: string;
+  /** Default `https://api.anthropic.com`; `/v1/messages` is appended. */
+  baseUrl?: string;
+  model: string;
+  apiKey?: string;
+  contextWindow?: number;
+  maxOutputTokens?: number;
+  temperature?: number;
+  /** Extra headers; `x-api-key` and `anthropic-version` are the provider's and always win. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * Anthropic's Messages API (`POST /v1/messages`, non-streaming). System messages become the top-level
+ * `system` field; the reply's text blocks are joined. Errors are typed from the status and the body's
+ * `error.type`; `anthropic-ratelimit-*` headers are reported with each reply.
+ */
+export class AnthropicModel implements ChatModel {
+  readonly id: string;
+  readonly contextWindow?: number;
+  readonly maxOutputTokens?: number;
+  readonly supportsSystemMessage = true;
+  private readonly url: string;
+
+  constructor(private readonly options: AnthropicOptions) {
+    const base = (options.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL).replace(/\/+$/, '');
+    this.id = options.id ?? `${originOf(base)}#${options.model}`;
+    this.contextWindow = options.contextWindow;
+    this.maxOutputTokens = options.maxOutputTokens;
+    this.url = `${base}/v1/messages`;
+  }
+
+  async complete(request: ChatRequest, { signal }: { signal: AbortSignal }): Promise<ChatResponse> {
+    const system = request.messages.filter((m) => m.role === 'system').map((m) => m.content);
+    const messages = request.messages.filter((m) => m.role !== 'system').map((m) => ({ role: m.role, content: m.content }));
+    const payload: Record<string, unknown> = {
+      model: this.options.model,
+      max_tokens: request.maxOutputTokens ?? this.options.maxOutputTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
+      messages,
+      stream: false,
+    };
+    if (system.length) payload.system = system.join('\n\n');
+    const temperature = request.temperature ?? this.options.temperature;
+    if (temperature !== undefined) payload.temperature = temperature;
+    const auth: Record<string, string> = { 'anthropic-version': ANTHROPIC_VERSION };
+    if (this.options.apiKey) auth['x-api-key'] = this.options.apiKey;
+    const reply = await postJson(this.url, payload, requestHeaders(this.options.headers, auth), signal, this.secrets());
+    if (reply.status < 200 || reply.status >= 300) throw anthropicError(reply, this.secrets());
+    return parseAnthropicMessage(reply);
+  }
+
+  private secrets(): string[] {
+    return [...(this.options.apiKey ? [this.options.apiKey] : []), ...credentialHeaderValues(this.options.headers)];
+  }
+}
+
+interface AnthropicErrorBody {
+  type?: string;
+  error?: { type?: string; message?: string; details?: { error_code?: string } | null };
+}
+
+/**
+ * Maps an Anthropic error reply (`{ type: "error", error: { type, message }, request_id }`) to a typed
+ * error. Status and `error.type` decide; the message only tells "prompt is too long" and an exhausted
+ * credit balance apart from other 400 `invalid_request_error`s.
+ */
+export function anthropicError(reply: HttpReply, secrets: readonly string[] = []): BatchPromptError {
+  const body = (reply.body ?? {}) as AnthropicErrorBody;
+  const type = body.error?.type;
+  const message = body.error?.message;
+  const status = reply.status;
+  const detail = redactSecrets((message ?? reply.text.slice(0, 200)) || `HTTP ${status}`, secrets);
+  const say = (s: string) => `${s} (HTTP ${status}${type ? `, ${type}` : ''}): ${detail}`;
+  const opts = { status };
+  if (status === 413 || type === 'request_too_large') return new ContextOverflowError(say('The request is larger than Anthropic accepts'), opts);
+  if (status === 400 && (type === 'invalid_request_error' || type === undefined)) {
+    if (/prompt is too long|context (window|length)|too many (input )?tokens/i.test(message ?? '')) {
+      return new ContextOverflowError(say("The request is larger than the model's context window"), opts);
+    }
+    if (/credit balance|spend(ing)? limit|usage limits?/i.test(message ?? '')) {
+      return new QuotaExceededError(say('The Anthropic account cannot spend more; add credit or raise the limit, then run again'), opts);
+    }
+    return new InvalidRequestError(say('Anthropic refused the request'), opts);
+  }
+  if (status === 402 || type === 'billing_error') return new QuotaExceededError(say('The Anthropic account cannot spend more; add credit or raise the limit, then run again'), opts);
+  if (status === 401 || type === 'authentication_error') return new AuthError(say('Anthropic refused the API key; set a valid key'), opts);
+  if (status === 403 || type === 'permission_error') return new AuthError(say('The API key may not use this model or resource'), opts);
+  if (status === 404 || type === 'not_found_error') return new ModelNotFoundError(say('The model was not found at Anthropic; check its name'), opts);
+  if (status === 429 || type === 'rate_limit_error') {
+    if (body.error?.details?.error_code === 'enforced_spend_limit_reached') {
+      return new QuotaExceededError(say('The Anthropic spend limit is reached; raise it, then run again'), opts);
+    }
+    return new RateLimitedError(say('Rate limited'), retryAfterMs(reply.headers), opts);
+  }
+  if (status === 529 || type === 'overloaded_error' || type === 'api_error' || status === 408 || status === 409 || status >= 500) {
+    return new TransientError(say('Anthropic failed or is overloaded'), retryAfterMs(reply.headers), opts);
+  }
+  return new InvalidRequestError(say('Anthropic refused the request'), opts);
+}
+
+/**
+ * `anthropic-ratelimit-*` headers: remaining counts and RFC 3339 reset times (converted to ms from
+ * `now`). The token budget is the smaller of `tokens` (the most restrictive limit in effect) and
+ * `input-tokens`, since the limiter spends it on request tokens.
+ */
+export function anthropicRateLimit(headers: Headers, now = Date.now()): RateLimitInfo | undefined {
+  const h = (name: string) => `anthropic-ratelimit-${name}`;
+  const budgets = (['tokens', 'input-tokens'] as const)
+    .map((k) => ({ remaining: numberHeader(headers, h(`${k}-remaining`)), resetMs: msUntil(headers.get(h(`${k}-reset`)), now) }))
+    .filter((b) => b.remaining !== undefined)
+    .sort((a, b) => a.remaining! - b.remaining!);
+  const info: RateLimitInfo = {
+    remainingRequests: numberHeader(headers, h('requests-remaining')),
+    remainingTokens: budgets[0]?.remaining,
+    resetRequestsMs: msUntil(headers.get(h('requests-reset')), now),
+    resetTokensMs: budgets[0]?.resetMs,
+  };
+  return Object.values(info).some((v) => v !== undefined) ? info : undefined;
+}
+
+interface AnthropicMessageBody {
+  type?: string;
+  content?: { type?: string; text?: string }[];
+  stop_reason?: string | null;
+  usage?: { input_tokens?: number; output_tokens?: number };
+}
+
+/** Reads a Messages API reply; a body without a `content` array is a `BadReplyError` (retried). */
+export function parseAnthropicMessage(reply: HttpReply): ChatResponse {
+  const body = reply.body as AnthropicMessageBody | undefined;
+  if (!body || !Array.isArray(body.content)) {
+    throw new BadReplyError(`Anthropic's reply has no content (HTTP ${reply.status}): ${reply.text.slice(0, 120)}`);
+  }
+  const text = body.content
+    .filter((b) => b.type === 'text' && typeof b.text === 'string')
+    .map((b) => b.text)
+    .join('');
+  const sr = body.stop_reason;
+  return {
+    text,
+    usage: { inputTokens: body.usage?.input_tokens ?? 0, outputTokens: body.usage?.output_tokens ?? 0 },
+    finishReason: sr === 'max_tokens' ? 'length' : sr === 'end_turn' || sr === 'stop_sequence' || sr == null ? 'stop' : 'other',
+    rateLimit: anthropicRateLimit(reply.headers),
+  };
+}

@@ -1,0 +1,189 @@
+import { BadReplyError, ConfigError, InvalidRequestError, ModelNotFoundError, TransientError, TruncatedError, type BatchPromptError } from '../core/errors';
+import type { ChatMessage, ChatModel, ChatRequest, ChatResponse } from '../core/model';
+import { credentialHeaderValues, originOf, postJson, redactSecrets, requestHeaders, retryAfterMs, type HttpReply } from './http';
+
+export const OLLAMA_DEFAULT_BASE_URL = 'http://127.0.0.1:11434';
+/** `num_ctx` is rounded up to a multiple of this: fewer distinct sizes, fewer model reloads. */
+export const NUM_CTX_STEP = 1024;
+/** A reply whose `prompt_eval_count` is below this share of the request's low estimate was cut. */
+export const TRUNCATION_RATIO = 0.85;
+
+export interface OllamaOptions {
+  /** Endpoint id for records and logs. */
+  id?: string;
+  /** The server root, default `http://127.0.0.1:11434`; `/api/chat` is appended. */
+  baseUrl?: string;
+  model: string;
+  /** The most `num_ctx` may be (the model's or the machine's limit); `num_ctx` is never sent above it. */
+  contextWindow?: number;
+  /** Sent as `options.num_predict`, and reserved for the reply in `num_ctx`. */
+  maxOutputTokens?: number;
+  temperature?: number;
+  headers?: Record<string, string>;
+  /**
+   * Counts tokens of a text (the run's tokenizer). Ollama's models use other tokenizers, so the count
+   * is widened by margins (see `estimateRequestTokens`); without it a character heuristic is used.
+   */
+  tokenCounter?: (text: string) => number;
+}
+
+/** Tokens of a request, three ways: `high` sizes `num_ctx` (should never be short), `low` judges truncation (should never be long). */
+export interface TokenEstimate {
+  central: number;
+  high: number;
+  low: number;
+}
+
+/** Chat template tokens per message (role markers, separators), and for the whole prompt. */
+const PER_MESSAGE = 8;
+const PER_PROMPT = 32;
+
+/**
+ * Estimates a request's tokens in Ollama's model. With a counter: `high` = count × 1.3 (tokenizers with
+ * smaller vocabularies, Llama 2's or Mistral's, need up to ~30% more tokens than o200k on code),
+ * `low` = count × 0.8. Without: ASCII characters at 3 (high) / 6 (low) per token, other characters
+ * (CJK and the like, often a token or more each) at 1.5 (high) / ⅓ (low) tokens per character.
+ */
+export function estimateRequestTokens(messages: readonly ChatMessage[], counter?: (text: string) => number): TokenEstimate {
+  const overhead = PER_PROMPT + PER_MESSAGE * messages.length;
+  if (counter) {
+    const n = messages.reduce((sum, m) => sum + counter(m.content), 0);
+    return { central: n + overhead, high: Math.ceil(n * 1.3) + overhead, low: Math.floor(n * 0.8) };
+  }
+  let ascii = 0;
+  let other = 0;
+  for (const m of messages) {
+    for (let i = 0; i < m.content.length; i++) {
+      if (m.content.charCodeAt(i) < 0x80) ascii++;
+      else other++;
+    }
+  }
+  return {
+    central: Math.ceil(ascii / 4 + other) + overhead,
+    high: Math.ceil(ascii / 3 + other * 1.5) + overhead,
+    low: Math.floor(ascii / 6 + other / 3),
+  };
+}
+
+/**
+ * Ollama's native chat API (`POST /api/chat`, `stream: false`, no key).
+ *
+ * Ollama's default context is 2,048–4,096 tokens and it silently cuts longer prompts, still answering
+ * 200 (ollama/ollama#3839, #8099). So each request carries `options.num_ctx` sized for it: the high
+ * estimate of its tokens plus room for the reply (`maxOutputTokens`, else as many tokens as the
+ * request, at least 1,024), rounded up to a multiple of 1,024 and capped by `contextWindow`. `num_ctx`
+ * never shrinks within one model instance: Ollama reloads the model whenever it changes.
+ *
+ * Truncation rule: a reply is a `TruncatedError`, never a success, when it reports a
+ * `prompt_eval_count` below 85% of the request's low estimate. The low estimate undercounts real
+ * tokens (margins above), so an uncut prompt stays above it, while a cut one keeps at most `num_ctx`
+ * tokens (recent Ollama keeps about half of it), far below. A reply without `prompt_eval_count` (old
+ * Ollama omits it when the whole prompt came from its cache) is not judged.
+ */
+export class OllamaModel implements ChatModel {
+  readonly id: string;
+  readonly contextWindow?: number;
+  readonly maxOutputTokens?: number;
+  readonly supportsSystemMessage = true;
+  private readonly url: string;
+  private readonly origin: string;
+  /** Largest `num_ctx` sent so far. */
+  private numCtx = 0;
+
+  constructor(private readonly options: OllamaOptions) {
+    const base = (options.baseUrl ?? OLLAMA_DEFAULT_BASE_URL).replace(/\/+$/, '');
+    this.origin = originOf(base);
+    this.id = options.id ?? `${this.origin}#${options.model}`;
+    this.contextWindow = options.contextWindow;
+    this.maxOutputTokens = options.maxOutputTokens;
+    this.url = `${base}/api/chat`;
+  }
+
+  /** The `num_ctx` a request of these messages would be sent with now (also the next high-water mark). */
+  numCtxFor(request: ChatRequest): number {
+    const est = estimateRequestTokens(request.messages, this.options.tokenCounter);
+    return this.sizeNumCtx(est, request.maxOutputTokens ?? this.options.maxOutputTokens);
+  }
+
+  async complete(request: ChatRequest, { signal }: { signal: AbortSignal }): Promise<ChatResponse> {
+    const est = estimateRequestTokens(request.messages, this.options.tokenCounter);
+    const maxOutput = request.maxOutputTokens ?? this.options.maxOutputTokens;
+    const numCtx = this.sizeNumCtx(est, maxOutput);
+    this.numCtx = numCtx;
+    const modelOptions: Record<string, number> = { num_ctx: numCtx };
+    if (maxOutput) modelOptions.num_predict = maxOutput;
+    const temperature = request.temperature ?? this.options.temperature;
+    if (temperature !== undefined) modelOptions.temperature = temperature;
+    const payload = { model: this.options.model, messages: request.messages.map((m) => ({ role: m.role, content: m.content })), stream: false, options: modelOptions };
+    const secrets = credentialHeaderValues(this.options.headers);
+    let reply: HttpReply;
+    try {
+      reply = await postJson(this.url, payload, requestHeaders(this.options.headers, {}), signal, secrets);
+    } catch (e) {
+      // Network failures come back as status-less transient errors: say what to do about them.
+      if (TransientError.is(e) && e.status === undefined) {
+        throw new TransientError(`Ollama does not answer at ${this.origin}: start it with \`ollama serve\` (or fix the base URL). ${e.message}`, undefined, { cause: e });
+      }
+      throw e;
+    }
+    if (reply.status < 200 || reply.status >= 300) throw ollamaError(reply, this.options.model, secrets);
+    return parseOllamaChat(reply, est, numCtx);
+  }
+
+  private sizeNumCtx(est: TokenEstimate, maxOutput: number | undefined): number {
+    const reply = maxOutput ?? Math.max(1024, est.central);
+    let n = Math.ceil((est.high + reply) / NUM_CTX_STEP) * NUM_CTX_STEP;
+    n = Math.max(n, this.numCtx);
+    return this.options.contextWindow ? Math.min(n, this.options.contextWindow) : n;
+  }
+}
+
+/** Maps an Ollama error reply (`{ "error": "..." }`) to a typed error. */
+export function ollamaError(reply: HttpReply, model: string, secrets: readonly string[] = []): BatchPromptError {
+  const b = reply.body as { error?: unknown } | undefined;
+  const message = typeof b?.error === 'string' ? b.error : undefined;
+  const status = reply.status;
+  const detail = redactSecrets((message ?? reply.text.slice(0, 200)) || `HTTP ${status}`, secrets);
+  const opts = { status };
+  if (status === 404) {
+    // Ollama answers 404 `model "x" not found, try pulling it first`; a 404 without such a body means
+    // there is no /api/chat here (another server, or a base URL ending in /v1).
+    if (/model\b.*\bnot found|not found, try pulling/i.test(message ?? '')) {
+      return new ModelNotFoundError(`Ollama has no model "${model}"; run \`ollama pull ${model}\` (HTTP 404): ${detail}`, opts);
+    }
+    return new ConfigError(`No Ollama chat API at this URL (HTTP 404 for /api/chat); the base URL must be the server root, e.g. ${OLLAMA_DEFAULT_BASE_URL}: ${detail}`, opts);
+  }
+  if (status === 408 || status === 429 || status >= 500) return new TransientError(`Ollama failed (HTTP ${status}): ${detail}`, retryAfterMs(reply.headers), opts);
+  return new InvalidRequestError(`Ollama refused the request (HTTP ${status}): ${detail}`, opts);
+}
+
+interface OllamaChatBody {
+  message?: { role?: string; content?: string };
+  done?: boolean;
+  done_reason?: string;
+  prompt_eval_count?: number;
+  eval_count?: number;
+  error?: string;
+}
+
+/** Reads an `/api/chat` reply, judging truncation against the request's estimate (see `OllamaModel`). */
+export function parseOllamaChat(reply: HttpReply, est: TokenEstimate, numCtx: number): ChatResponse {
+  const body = reply.body as OllamaChatBody | undefined;
+  const content = body?.message?.content;
+  if (typeof content !== 'string') {
+    throw new BadReplyError(`Ollama's reply has no message (HTTP ${reply.status}): ${reply.text.slice(0, 120)}`);
+  }
+  const evaluated = body?.prompt_eval_count;
+  if (typeof evaluated === 'number' && evaluated > 0 && evaluated < TRUNCATION_RATIO * est.low) {
+    throw new TruncatedError(
+      `Ollama read only ${evaluated} tokens of a request of about ${est.central} (num_ctx ${numCtx}): it cut the prompt. ` +
+        'Raise the context window the model may use, or send smaller batches.',
+    );
+  }
+  const dr = body?.done_reason;
+  return {
+    text: content,
+    usage: { inputTokens: evaluated ?? 0, outputTokens: body?.eval_count ?? 0 },
+    finishReason: dr === 'length' ? 'length' : dr === 'stop' || dr == null ? 'stop' : 'other',
+  };
+}
