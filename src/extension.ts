@@ -1,18 +1,19 @@
 import * as vscode from 'vscode';
+import { Log } from './vscode/log';
+import { ModelService } from './vscode/models';
+import { registerRunCommands } from './vscode/runCommands';
+import { RunService } from './vscode/runService';
+import { KeyStore } from './vscode/secrets';
+import { StatusBarController } from './vscode/statusBar';
 
-/** Command ids contributed in package.json. */
-export const Commands = {
-  showVersion: 'batchPrompt.showVersion',
-} as const;
-
+/** Builds the services and calls each feature's register function. Nothing else happens here. */
 export function activate(context: vscode.ExtensionContext): void {
-  context.subscriptions.push(
-    vscode.commands.registerCommand(Commands.showVersion, () => {
-      const version = String(context.extension.packageJSON.version ?? 'unknown');
-      void vscode.window.showInformationMessage(`Batch Prompt ${version}`);
-      return version;
-    }),
-  );
+  const log = new Log();
+  const keys = new KeyStore(context.secrets, log);
+  const models = new ModelService(context.workspaceState, keys, log);
+  const runs = new RunService(context.workspaceState, context.globalState, models, log);
+  context.subscriptions.push(log, runs, new StatusBarController(runs));
+  registerRunCommands(context, runs, keys, models, log);
 }
 
 export function deactivate(): void {

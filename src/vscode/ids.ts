@@ -14,6 +14,7 @@ export const Commands = {
   retryAll: 'batchPrompt.retryAll',
   clearFailures: 'batchPrompt.clearFailures',
   revealChunk: 'batchPrompt.revealChunk',
+  showRunActions: 'batchPrompt.showRunActions',
   showVersion: 'batchPrompt.showVersion',
 } as const;
 

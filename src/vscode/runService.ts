@@ -1,0 +1,484 @@
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { writeFileAtomic } from '../core/atomicFile';
+import { BatchPromptError } from '../core/errors';
+import type { ChunkOutcome, RunEvent } from '../core/events';
+import type { ChatModel } from '../core/model';
+import { Planner, type Plan } from '../core/plan';
+import { formatDuration, ProgressTracker } from '../core/progress';
+import { costOf, formatCost, renderReport, type Prices } from '../core/report';
+import { newRunId, retryChunks, runPlan, type RunParameters } from '../core/run';
+import { readRecords, RunStore, type RunSummary } from '../core/runStore';
+import { getTokenizer } from '../core/tokenizer';
+import { expandSelection, findByGlob, readFiles, RunRoots, type ReadResult } from './fileSelection';
+import { Commands, ContextKeys } from './ids';
+import type { Log } from './log';
+import { MissingKeyError, type ModelChoice, type ModelService } from './models';
+import { pickPrompt, type ChosenPrompt } from './prompts';
+import { readSettings } from './settings';
+import type { Settings } from './settingsSchema';
+
+/** What to run: files (or a glob), and optionally the prompt and model already chosen. */
+export interface RunRequest {
+  uris?: vscode.Uri[];
+  glob?: string;
+  prompt?: ChosenPrompt;
+  modelId?: string;
+}
+
+/** A run (or retry) in progress. */
+export interface ActiveRun {
+  readonly id: string;
+  readonly dir: vscode.Uri;
+  readonly label: string;
+  readonly tracker: ProgressTracker;
+  readonly controller: AbortController;
+  readonly startedAt: number;
+  /** Start times of recent requests, for requests per minute. */
+  readonly starts: number[];
+}
+
+export interface FinishedRun {
+  dir: vscode.Uri;
+  summary: RunSummary;
+}
+
+const LAST_RUN_KEY = 'batchPrompt.lastRun';
+const REPORT_FILE = 'report.md';
+
+/**
+ * Runs prompts over files: asks for what is missing (files, prompt, model), plans, confirms, runs with a
+ * cancellable progress notification, writes the report, and tells the status bar and the Failed Chunks
+ * view through its events. One run at a time per window unless `allowParallelRuns`.
+ */
+export class RunService implements vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<ActiveRun | undefined>();
+  private readonly finished = new vscode.EventEmitter<FinishedRun>();
+  private readonly recorded = new vscode.EventEmitter<{ dir: vscode.Uri; outcome: ChunkOutcome }>();
+  /** Fires on progress of any run (throttled by the listeners themselves) and when runs start or end. */
+  readonly onDidChange = this.changed.event;
+  readonly onDidFinish = this.finished.event;
+  readonly onDidRecord = this.recorded.event;
+  readonly active = new Set<ActiveRun>();
+  /** The last finished run, for "Open Results". */
+  lastFinished?: FinishedRun;
+
+  constructor(
+    private readonly workspaceState: vscode.Memento,
+    private readonly globalState: vscode.Memento,
+    private readonly models: ModelService,
+    private readonly log: Log,
+  ) {}
+
+  dispose(): void {
+    this.cancelAll();
+    this.changed.dispose();
+    this.finished.dispose();
+    this.recorded.dispose();
+  }
+
+  cancelAll(): void {
+    for (const run of this.active) run.controller.abort();
+  }
+
+  /** Runs a prompt over files; resolves when the run ends (undefined when the user stopped before it began). */
+  async start(request: RunRequest): Promise<RunSummary | undefined> {
+    if (!(await this.mayStart())) return undefined;
+    const settings = this.settings();
+    const roots = RunRoots.current();
+    if (!roots.primary) {
+      void vscode.window.showErrorMessage('Batch Prompt needs an open folder: open the folder that holds your files, then run again.');
+      return undefined;
+    }
+    const uris = request.uris ? await expandSelection(request.uris) : await findByGlob(request.glob ?? settings.defaultInclude);
+    if (uris.length === 0) {
+      void vscode.window.showWarningMessage('Batch Prompt: no file matches (files.exclude and search.exclude apply). Pick other files or another glob.');
+      return undefined;
+    }
+    const prompt = request.prompt ?? (await pickPrompt(this.globalState));
+    if (!prompt) return undefined;
+    const choice = request.modelId ? await this.models.find(settings, request.modelId) : await this.models.pick(settings, prompt.model);
+    if (!choice) {
+      if (request.modelId) void vscode.window.showErrorMessage(`Batch Prompt: the model "${request.modelId}" is no longer offered; run with another model.`);
+      return undefined;
+    }
+    const tokenizer = getTokenizer();
+    let model: ChatModel;
+    try {
+      model = await this.models.resolve(choice, tokenizer);
+    } catch (e) {
+      await this.reportStartError(e);
+      return undefined;
+    }
+    const planned = await this.plan(uris, roots, settings, prompt.text, model);
+    if (!planned) return undefined;
+    const { plan, read } = planned;
+    if (plan.totals.chunks === 0) {
+      void vscode.window.showWarningMessage(`Batch Prompt: nothing to send. ${describeSkipped(read, plan)}`);
+      return undefined;
+    }
+    const prices = pricesOf(choice);
+    if (!(await this.confirm(plan, read, settings, prices, choice))) return undefined;
+    const runsRoot = this.runsRoot(settings, roots);
+    if (!runsRoot) return undefined;
+    await this.workspaceState.update(LAST_RUN_KEY, { uris: request.uris?.map((u) => u.toString()), glob: request.glob, prompt, modelId: choice.id });
+    const dir = vscode.Uri.joinPath(runsRoot, newRunId());
+    const parameters = parametersOf(settings);
+    return this.track(dir, prompt.label, plan.totals.chunks, prices, model, async (run, onEvent) => {
+      const { summary } = await runPlan(plan, {
+        root: roots.primary!.uri.fsPath,
+        read: roots.reader(),
+        dir: dir.fsPath,
+        prompt: prompt.text,
+        model,
+        modelInfo: { id: choice.id, provider: choice.endpoint?.provider ?? 'vscode-lm', model: choice.endpoint?.model ?? choice.chat?.family, ...(choice.endpoint?.baseUrl ? { baseUrl: choice.endpoint.baseUrl } : {}) },
+        tokenizer,
+        parameters,
+        signal: run.controller.signal,
+        onEvent,
+        onOutcome: (outcome) => this.recorded.fire({ dir, outcome }),
+      });
+      return summary;
+    });
+  }
+
+  /** Runs the last request again (same files or glob, prompt and model). */
+  async runLast(): Promise<RunSummary | undefined> {
+    const last = this.workspaceState.get<{ uris?: string[]; glob?: string; prompt: ChosenPrompt; modelId: string }>(LAST_RUN_KEY);
+    if (!last) {
+      void vscode.window.showInformationMessage('Batch Prompt has not run in this workspace yet. Use "Run Prompt on Files…" first.');
+      return undefined;
+    }
+    return this.start({ uris: last.uris?.map((u) => vscode.Uri.parse(u)), glob: last.glob, prompt: last.prompt, modelId: last.modelId });
+  }
+
+  /** The plan only, shown as a Markdown document: files, chunks, requests, tokens, cost, skipped files. */
+  async estimate(request: RunRequest): Promise<Plan | undefined> {
+    const settings = this.settings();
+    const roots = RunRoots.current();
+    if (!roots.primary) return undefined;
+    const glob = request.glob ?? (request.uris ? undefined : await vscode.window.showInputBox({ title: 'Batch Prompt: estimate files', value: settings.defaultInclude, prompt: 'Glob of the files to estimate' }));
+    if (!request.uris && !glob) return undefined;
+    const uris = request.uris ? await expandSelection(request.uris) : await findByGlob(glob!);
+    const prompt = request.prompt ?? (await pickPrompt(this.globalState));
+    if (!prompt) return undefined;
+    const choice = await this.models.pick(settings, prompt.model);
+    const window = choice?.endpoint?.contextWindow ?? (choice?.chat ? Math.floor(choice.chat.maxInputTokens * 0.9) : undefined);
+    const planned = await this.plan(uris, roots, settings, prompt.text, { contextWindow: window, maxOutputTokens: choice?.endpoint?.maxOutputTokens });
+    if (!planned) return undefined;
+    const { plan, read } = planned;
+    const prices = choice ? pricesOf(choice) : {};
+    const t = plan.totals;
+    const md = [
+      '# Batch Prompt estimate',
+      '',
+      `Prompt: ${prompt.label} · Model: ${choice?.label ?? 'none chosen'}`,
+      '',
+      '| | |',
+      '|---|---|',
+      `| Files | ${t.files} |`,
+      `| Chunks | ${t.chunks} (at most ${plan.chunkTokens} tokens each) |`,
+      `| Requests (batches) | ${t.requests} |`,
+      `| Input tokens | ${t.inputTokens} (prompt and wrapping included) |`,
+      `| Input cost | ${formatCost(costOf(t.inputTokens, 0, prices))} |`,
+      `| Skipped | ${describeSkipped(read, plan)} |`,
+      '',
+      '| File | Tokens | Chunks |',
+      '|---|---:|---:|',
+      ...plan.files.map((f) => `| ${f.path} | ${f.tokens} | ${f.chunks.length} |`),
+      ...read.skipped.map((s) => `| ${s.path} | skipped: ${s.reason} (${s.detail}) | 0 |`),
+    ].join('\n');
+    const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: md });
+    await vscode.window.showTextDocument(doc, { preview: true });
+    return plan;
+  }
+
+  /** Sends again a run's chunks that did not succeed (or the ones named), with the run's model. */
+  async retry(dir: vscode.Uri, chunkIds?: readonly string[]): Promise<RunSummary | undefined> {
+    if (!(await this.mayStart())) return undefined;
+    let store: RunStore;
+    try {
+      store = await RunStore.open(dir.fsPath);
+    } catch {
+      void vscode.window.showErrorMessage(`Batch Prompt: ${dir.fsPath} is not a run folder any more.`);
+      return undefined;
+    }
+    const settings = this.settings();
+    const choice = await this.models.find(settings, store.meta.model.id);
+    if (!choice) {
+      void vscode.window.showErrorMessage(`Batch Prompt: the run's model "${store.meta.model.id}" is not offered any more (check the setting batchPrompt.models).`);
+      return undefined;
+    }
+    const tokenizer = getTokenizer(store.meta.encoding === 'cl100k_base' ? 'cl100k_base' : 'o200k_base');
+    let model: ChatModel;
+    try {
+      model = await this.models.resolve(choice, tokenizer);
+    } catch (e) {
+      await this.reportStartError(e);
+      return undefined;
+    }
+    const pending = store.unfinishedChunks().filter((c) => !chunkIds || chunkIds.includes(c.id)).length;
+    if (pending === 0) return undefined;
+    const roots = RunRoots.current();
+    return this.track(dir, `retry of ${store.meta.runId}`, pending, pricesOf(choice), model, async (run, onEvent) => {
+      const { summary } = await retryChunks(dir.fsPath, {
+        model,
+        tokenizer,
+        read: roots.reader(),
+        chunkIds,
+        parameters: { maxConcurrency: settings.maxConcurrency, maxRetries: settings.maxRetries, requestTimeoutMs: settings.requestTimeoutSeconds * 1000 },
+        signal: run.controller.signal,
+        onEvent,
+        onOutcome: (outcome) => this.recorded.fire({ dir, outcome }),
+      });
+      return summary;
+    });
+  }
+
+  /** Opens a run's report (the last run's by default). */
+  async openResults(dir?: vscode.Uri): Promise<void> {
+    const target = dir ?? this.lastFinished?.dir ?? (await this.latestRunDir());
+    if (!target) {
+      void vscode.window.showInformationMessage('Batch Prompt has no results yet in this workspace.');
+      return;
+    }
+    const report = vscode.Uri.joinPath(target, REPORT_FILE);
+    try {
+      await vscode.workspace.fs.stat(report);
+    } catch {
+      await this.writeReport(target);
+    }
+    await vscode.commands.executeCommand('markdown.showPreview', report).then(undefined, async () => {
+      await vscode.window.showTextDocument(report);
+    });
+  }
+
+  /** The folder runs are written to; refuses (with a message) one that escapes the workspace. */
+  runsRoot(settings: Settings = this.settings(), roots = RunRoots.current()): vscode.Uri | undefined {
+    const folder = roots.primary;
+    if (!folder) return undefined;
+    const base = folder.uri.fsPath;
+    const target = path.resolve(base, settings.outputDirectory);
+    const rel = path.relative(base, target);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) {
+      void vscode.window.showErrorMessage(`Batch Prompt: the output folder "${settings.outputDirectory}" is outside the workspace; set batchPrompt.outputDirectory to a folder inside it.`);
+      return undefined;
+    }
+    return vscode.Uri.file(target);
+  }
+
+  private settings(): Settings {
+    const problems: string[] = [];
+    const settings = readSettings(undefined, problems);
+    for (const p of problems) this.log.warn(`Setting ignored: ${p}`);
+    return settings;
+  }
+
+  private async mayStart(): Promise<boolean> {
+    if (this.active.size === 0 || this.settings().allowParallelRuns) return true;
+    const run = [...this.active][0];
+    const start = 'Start Another';
+    const answer = await vscode.window.showWarningMessage(
+      `Batch Prompt is already running (${run.tracker.describe()}). Start another run at the same time?`,
+      { modal: true, detail: 'Set batchPrompt.allowParallelRuns to skip this question.' },
+      start,
+    );
+    return answer === start;
+  }
+
+  private async reportStartError(e: unknown): Promise<void> {
+    if (e instanceof MissingKeyError) {
+      this.log.warn(e.message);
+      const set = 'Set API Key';
+      const answer = await vscode.window.showErrorMessage(`Batch Prompt: ${e.message} The run did not start.`, set);
+      if (answer === set) await vscode.commands.executeCommand(Commands.setApiKey, e.endpoint.id);
+      return;
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    this.log.error(`Could not start: ${message}`);
+    void this.showError(message);
+  }
+
+  private async showError(message: string): Promise<void> {
+    const open = 'Open Log';
+    if ((await vscode.window.showErrorMessage(`Batch Prompt: ${this.log.redact(message)}`, open)) === open) this.log.show();
+  }
+
+  /** Reads and plans the files, with a cancellable "Planning" notification for large selections. */
+  private async plan(uris: vscode.Uri[], roots: RunRoots, settings: Settings, prompt: string, model: Pick<ChatModel, 'contextWindow' | 'maxOutputTokens'>): Promise<{ plan: Plan; read: ReadResult } | undefined> {
+    const tokenizer = getTokenizer();
+    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Batch Prompt: reading ${uris.length} files`, cancellable: true }, async (_progress, token) => {
+      const controller = new AbortController();
+      token.onCancellationRequested(() => controller.abort());
+      const planner = new Planner({
+        prompt,
+        tokenizer,
+        chunk: { chunkTokens: settings.chunkTokens, overlapTokens: settings.overlapTokens },
+        pack: { chunksPerBatch: settings.chunksPerBatch, maxBatchTokens: settings.maxBatchTokens, contextWindow: model.contextWindow, maxOutputTokens: model.maxOutputTokens },
+      });
+      try {
+        const read = await readFiles(uris, roots, settings, (f) => planner.add(f), controller.signal);
+        return { plan: planner.finish(), read };
+      } catch (e) {
+        if (controller.signal.aborted) return undefined;
+        throw e;
+      }
+    });
+  }
+
+  private async confirm(plan: Plan, read: ReadResult, settings: Settings, prices: Prices, choice: ModelChoice): Promise<boolean> {
+    const t = plan.totals;
+    if (t.requests < settings.confirmAbove) return true;
+    const cost = costOf(t.inputTokens, 0, prices);
+    const send = `Send ${t.requests} Request${t.requests === 1 ? '' : 's'}`;
+    const answer = await vscode.window.showInformationMessage(
+      `Batch Prompt: send ${t.chunks} chunks of ${t.files} files to ${choice.label} in ${t.requests} requests?`,
+      {
+        modal: true,
+        detail: [`About ${t.inputTokens.toLocaleString('en-US')} input tokens${cost !== undefined ? `, ${formatCost(cost)} of input` : ''}.`, describeSkipped(read, plan), `Asked from ${settings.confirmAbove} requests up (batchPrompt.confirmAbove).`].join('\n'),
+      },
+      send,
+    );
+    return answer === send;
+  }
+
+  /** Runs `work` with the progress notification, the events, the log and the final report. */
+  private async track(dir: vscode.Uri, label: string, chunks: number, prices: Prices, model: ChatModel, work: (run: ActiveRun, onEvent: (e: RunEvent) => void) => Promise<RunSummary>): Promise<RunSummary | undefined> {
+    const run: ActiveRun = { id: path.basename(dir.fsPath), dir, label, tracker: new ProgressTracker(), controller: new AbortController(), startedAt: Date.now(), starts: [] };
+    this.active.add(run);
+    await vscode.commands.executeCommand('setContext', ContextKeys.running, true);
+    this.changed.fire(run);
+    this.log.info(`Run ${run.id} (${label}): ${chunks} chunks on ${model.id}, results in ${dir.fsPath}`);
+    let summary: RunSummary | undefined;
+    try {
+      summary = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'Batch Prompt', cancellable: true },
+        async (progress, token) => {
+          token.onCancellationRequested(() => run.controller.abort());
+          let reported = 0;
+          const report = () => {
+            const pct = run.tracker.total ? (run.tracker.done / run.tracker.total) * 100 : 0;
+            progress.report({ message: run.tracker.describe(), increment: pct - reported });
+            reported = pct;
+          };
+          // Refreshes waits ("resuming in 12 s") and the ETA between batches.
+          const timer = setInterval(report, 1000);
+          try {
+            return await work(run, (e) => {
+              run.tracker.update(e);
+              this.logEvent(e, model);
+              if (e.type === 'batch-started') {
+                const now = Date.now();
+                run.starts.push(now);
+                while (run.starts.length && run.starts[0] < now - 60_000) run.starts.shift();
+              }
+              if (e.type === 'batch-finished' || e.type === 'waiting' || e.type === 'run-started') {
+                report();
+                this.changed.fire(run);
+              }
+            });
+          } finally {
+            clearInterval(timer);
+          }
+        },
+      );
+    } catch (e) {
+      this.log.error(`Run ${run.id} failed: ${BatchPromptError.isAny(e) ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      void this.showError(`the run stopped: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      this.active.delete(run);
+      await vscode.commands.executeCommand('setContext', ContextKeys.running, this.active.size > 0);
+    }
+    if (summary) {
+      await this.writeReport(dir, prices).catch((e: unknown) => this.log.error(`Could not write the report: ${String(e)}`));
+      this.lastFinished = { dir, summary };
+      this.finished.fire({ dir, summary });
+      this.log.info(`Run ${run.id} finished: ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.canceled} canceled in ${formatDuration(summary.durationMs)}; ${summary.inputTokens} input / ${summary.outputTokens} output tokens.`);
+      void this.announce(dir, summary);
+    }
+    this.changed.fire(undefined);
+    return summary;
+  }
+
+  private logEvent(e: RunEvent, model: ChatModel): void {
+    if (e.type === 'batch-finished') {
+      const window = model.contextWindow ?? 0;
+      const context = window ? ` (${Math.round((e.tokens / window) * 100)}% of the context)` : '';
+      const outcome = e.ok ? `ok, ${e.inputTokens} in / ${e.outputTokens} out` : `${e.error?.kind}: ${e.error?.message}`;
+      this.log.info(`${e.batchId}: ${e.chunkIds.length} chunks, ${e.tokens} tokens${context}, ${formatDuration(e.latencyMs)}, ${outcome}`);
+    } else if (e.type === 'retry-scheduled') {
+      this.log.warn(`${e.batchId}: ${e.reason}; attempt ${e.attempt} in ${formatDuration(e.delayMs)}`);
+    } else if (e.type === 'batch-split') {
+      this.log.warn(`${e.batchId}: ${e.reason}; split into ${e.into.join(', ')}`);
+    } else if (e.type === 'concurrency-changed') {
+      this.log.info(`Concurrency ${e.from} → ${e.to} (${e.reason})`);
+    } else if (e.type === 'reply-warning') {
+      this.log.warn(`${e.batchId}: ${e.message}`);
+    } else if (e.type === 'chunk-finished' && e.outcome.status === 'failed') {
+      this.log.warn(`${e.outcome.chunk.path} lines ${e.outcome.chunk.startLine}-${e.outcome.chunk.endLine} failed after ${e.outcome.attempts} attempt(s): ${e.outcome.error?.kind}: ${e.outcome.error?.message}`);
+    }
+  }
+
+  private async announce(dir: vscode.Uri, summary: RunSummary): Promise<void> {
+    const open = 'Open Results';
+    const failures = 'Show Failures';
+    const text = `Batch Prompt: ${summary.succeeded} of ${summary.succeeded + summary.failed + summary.canceled} chunks succeeded${summary.failed ? `, ${summary.failed} failed` : ''}${summary.canceled ? `, ${summary.canceled} canceled` : ''} (${formatDuration(summary.durationMs)}).`;
+    if (summary.fatal) {
+      const answer = await vscode.window.showErrorMessage(`${text} ${summary.fatal.message}`, open, 'Open Log');
+      if (answer === open) await this.openResults(dir);
+      else if (answer === 'Open Log') this.log.show();
+      return;
+    }
+    const buttons = summary.failed + summary.canceled > 0 ? [open, failures] : [open];
+    const show = summary.failed ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    const answer = await show(text, ...buttons);
+    if (answer === open) await this.openResults(dir);
+    if (answer === failures) await vscode.commands.executeCommand('batchPrompt.failures.focus');
+  }
+
+  private async writeReport(dir: vscode.Uri, prices: Prices = {}): Promise<void> {
+    const store = await RunStore.open(dir.fsPath);
+    const summary = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(dir, 'summary.json')))) as RunSummary;
+    await writeFileAtomic(path.join(dir.fsPath, REPORT_FILE), renderReport(store.meta, summary, await readRecords(dir.fsPath), prices));
+  }
+
+  private async latestRunDir(): Promise<vscode.Uri | undefined> {
+    const root = this.runsRoot();
+    if (!root) return undefined;
+    try {
+      const entries = await vscode.workspace.fs.readDirectory(root);
+      const dirs = entries.filter(([, t]) => t === vscode.FileType.Directory).map(([n]) => n).sort();
+      return dirs.length ? vscode.Uri.joinPath(root, dirs[dirs.length - 1]) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function parametersOf(s: Settings): RunParameters {
+  return {
+    maxConcurrency: s.maxConcurrency,
+    maxRetries: s.maxRetries,
+    requestTimeoutMs: s.requestTimeoutSeconds * 1000,
+    requestsPerMinute: s.requestsPerMinute || undefined,
+    tokensPerMinute: s.tokensPerMinute || undefined,
+    chunkTokens: s.chunkTokens,
+    overlapTokens: s.overlapTokens,
+    chunksPerBatch: s.chunksPerBatch,
+    maxBatchTokens: s.maxBatchTokens,
+  };
+}
+
+function pricesOf(choice: ModelChoice): Prices {
+  return { inputCostPerMTok: choice.endpoint?.inputCostPerMTok, outputCostPerMTok: choice.endpoint?.outputCostPerMTok };
+}
+
+function describeSkipped(read: ReadResult, plan: Plan): string {
+  const byReason = new Map<string, number>();
+  for (const s of read.skipped) byReason.set(s.reason, (byReason.get(s.reason) ?? 0) + 1);
+  const parts = [...byReason].map(([r, n]) => `${n} ${r}`);
+  if (plan.empty.length) parts.push(`${plan.empty.length} empty`);
+  if (read.gitignored) parts.push(`${read.gitignored} gitignored`);
+  if (read.outside) parts.push(`${read.outside} outside the workspace`);
+  return parts.length ? `Skipped: ${parts.join(', ')}.` : 'No file skipped.';
+}
