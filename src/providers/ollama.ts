@@ -7,6 +7,8 @@ export const OLLAMA_DEFAULT_BASE_URL = 'http://127.0.0.1:11434';
 export const NUM_CTX_STEP = 1024;
 /** A reply whose `prompt_eval_count` is below this share of the request's low estimate was cut. */
 export const TRUNCATION_RATIO = 0.85;
+/** Ollama's smallest context (its oldest default): a request whose high estimate fits in it cannot have been cut. */
+export const MIN_OLLAMA_CONTEXT = 2048;
 
 export interface OllamaOptions {
   /** Endpoint id for records and logs. */
@@ -41,8 +43,9 @@ const PER_PROMPT = 32;
 /**
  * Estimates a request's tokens in Ollama's model. With a counter: `high` = count × 1.3 (tokenizers with
  * smaller vocabularies, Llama 2's or Mistral's, need up to ~30% more tokens than o200k on code),
- * `low` = count × 0.8. Without: ASCII characters at 3 (high) / 6 (low) per token, other characters
- * (CJK and the like, often a token or more each) at 1.5 (high) / ⅓ (low) tokens per character.
+ * `low` = count × 0.8. Without: ASCII characters at 3 (high) / 7 (low) characters a token (prose and
+ * code run at 3–4.5), other characters at 1.5 (high) / 0.2 (low) tokens each (CJK is about one token a
+ * character, Cyrillic or Greek three to five characters a token).
  */
 export function estimateRequestTokens(messages: readonly ChatMessage[], counter?: (text: string) => number): TokenEstimate {
   const overhead = PER_PROMPT + PER_MESSAGE * messages.length;
@@ -61,7 +64,7 @@ export function estimateRequestTokens(messages: readonly ChatMessage[], counter?
   return {
     central: Math.ceil(ascii / 4 + other) + overhead,
     high: Math.ceil(ascii / 3 + other * 1.5) + overhead,
-    low: Math.floor(ascii / 6 + other / 3),
+    low: Math.floor(ascii / 7 + other / 5),
   };
 }
 
@@ -77,8 +80,10 @@ export function estimateRequestTokens(messages: readonly ChatMessage[], counter?
  * Truncation rule: a reply is a `TruncatedError`, never a success, when it reports a
  * `prompt_eval_count` below 85% of the request's low estimate. The low estimate undercounts real
  * tokens (margins above), so an uncut prompt stays above it, while a cut one keeps at most `num_ctx`
- * tokens (recent Ollama keeps about half of it), far below. A reply without `prompt_eval_count` (old
- * Ollama omits it when the whole prompt came from its cache) is not judged.
+ * tokens (recent Ollama keeps about half of it), far below. Not judged: a reply without
+ * `prompt_eval_count` (old Ollama omits it when the whole prompt came from its cache), and a request
+ * whose high estimate fits in `MIN_OLLAMA_CONTEXT` (no context is smaller; small requests are where a
+ * template's overhead makes estimates least reliable).
  */
 export class OllamaModel implements ChatModel {
   readonly id: string;
@@ -174,10 +179,10 @@ export function parseOllamaChat(reply: HttpReply, est: TokenEstimate, numCtx: nu
     throw new BadReplyError(`Ollama's reply has no message (HTTP ${reply.status}): ${reply.text.slice(0, 120)}`);
   }
   const evaluated = body?.prompt_eval_count;
-  if (typeof evaluated === 'number' && evaluated > 0 && evaluated < TRUNCATION_RATIO * est.low) {
+  if (typeof evaluated === 'number' && evaluated > 0 && est.high > MIN_OLLAMA_CONTEXT && evaluated < TRUNCATION_RATIO * est.low) {
     throw new TruncatedError(
-      `Ollama read only ${evaluated} tokens of a request of about ${est.central} (num_ctx ${numCtx}): it cut the prompt. ` +
-        'Raise the context window the model may use, or send smaller batches.',
+      `Ollama read only ${evaluated} of about ${est.central} prompt tokens (num_ctx ${numCtx}): it cut the prompt, so the reply is not used. ` +
+        "The model's context is probably smaller: set the endpoint's context window to it.",
     );
   }
   const dr = body?.done_reason;

@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import { AuthError, ContextOverflowError, InvalidRequestError, ModelNotFoundError, QuotaExceededError, RateLimitedError, TransientError, BadReplyError } from '../../src/core/errors';
 import { parseDurationMs, retryAfterMs } from '../../src/providers/http';
-import { OpenAICompatibleModel } from '../../src/providers/openaiCompatible';
+import { AZURE_DEFAULT_API_VERSION, azureChatUrl, OpenAICompatibleModel } from '../../src/providers/openaiCompatible';
 import { ModelServer } from '../support/modelServer';
 
 const KEY = 'sk-test-SECRET-0123456789abcdef';
@@ -75,5 +75,80 @@ describe('OpenAI-compatible provider', () => {
     assert.strictEqual(parseDurationMs('soon'), undefined);
     const now = Date.parse('2026-01-01T00:00:00Z');
     assert.strictEqual(retryAfterMs(new Headers({ 'retry-after': 'Thu, 01 Jan 2026 00:00:05 GMT' }), now), 5000);
+  });
+});
+
+describe('Azure OpenAI (OpenAI-compatible, provider azure)', () => {
+  const server = new ModelServer();
+  let endpoint = '';
+  before(async () => (endpoint = (await server.start()).replace(/\/v1$/, '')));
+  after(() => server.stop());
+  beforeEach(() => {
+    server.script = () => undefined;
+    server.requests.length = 0;
+  });
+
+  const azure = (o: Partial<ConstructorParameters<typeof OpenAICompatibleModel>[0]> = {}) => new OpenAICompatibleModel({ provider: 'azure', baseUrl: endpoint, model: 'my gpt-4o', apiKey: KEY, ...o });
+  const ask = (m = azure()) => m.complete({ messages: [{ role: 'user', content: 'hi' }] }, { signal: new AbortController().signal });
+  const fail = (m = azure()) => ask(m).then(() => undefined, (e: unknown) => e);
+
+  it(`POSTs to the deployment URL with api-version ${AZURE_DEFAULT_API_VERSION} and the api-key header, never Authorization`, async () => {
+    server.script = () => ({ kind: 'ok', reply: 'hello', headers: { 'x-ratelimit-remaining-requests': '12', 'x-ratelimit-remaining-tokens': '0' } });
+    const res = await ask();
+    assert.strictEqual(res.text, 'hello');
+    assert.deepStrictEqual(res.rateLimit, { remainingRequests: 12, remainingTokens: 0, resetRequestsMs: undefined, resetTokensMs: undefined });
+    const req = server.requests[0];
+    assert.strictEqual(req.url, `/openai/deployments/my%20gpt-4o/chat/completions?api-version=${AZURE_DEFAULT_API_VERSION}`);
+    assert.strictEqual(req.headers['api-key'], KEY);
+    assert.strictEqual(req.headers.authorization, undefined);
+  });
+
+  it('takes a configured api-version and tolerates a base URL ending in /openai/', async () => {
+    assert.strictEqual(azureChatUrl('https://r.openai.azure.com/openai/', 'dep', '2025-01-01-preview'), 'https://r.openai.azure.com/openai/deployments/dep/chat/completions?api-version=2025-01-01-preview');
+    await ask(azure({ apiVersion: '2024-06-01' }));
+    assert.match(server.requests[0].url, /\?api-version=2024-06-01$/);
+  });
+
+  const cases: [string, number, unknown, Record<string, string>, (e: unknown) => boolean][] = [
+    ['404 DeploymentNotFound → model-not-found (fatal)', 404, { error: { code: 'DeploymentNotFound', message: 'The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.' } }, {}, (e) => ModelNotFoundError.is(e) && e.fatal && /deployment/.test(e.message)],
+    ['429 with retry-after → rate-limited', 429, { error: { code: '429', message: 'Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 6 seconds.' } }, { 'retry-after': '6' }, (e) => RateLimitedError.is(e) && e.retryAfterMs === 6000],
+    ['429 without header → wait read from the message', 429, { error: { code: '429', message: 'Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded call rate limit of your current OpenAI S0 pricing tier. Please retry after 9 seconds.' } }, {}, (e) => RateLimitedError.is(e) && e.retryAfterMs === 9000],
+    ['401 → auth', 401, { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.' } }, {}, AuthError.is],
+    ['400 context_length_exceeded → overflow', 400, { error: { message: "This model's maximum context length is 128000 tokens.", type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' } }, {}, ContextOverflowError.is],
+    ['400 content_filter → invalid request', 400, { error: { message: "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.", type: null, param: 'prompt', code: 'content_filter', status: 400 } }, {}, InvalidRequestError.is],
+  ];
+  for (const [name, status, body, headers, check] of cases) {
+    it(`maps ${name}`, async () => {
+      server.script = () => ({ kind: 'status', status, body, headers });
+      const err = await fail();
+      assert.ok(check(err), `got ${String(err)}`);
+      assert.ok(!String((err as Error).message).includes(KEY));
+    });
+  }
+});
+
+describe('custom headers and the key', () => {
+  const server = new ModelServer();
+  let baseUrl = '';
+  before(async () => (baseUrl = await server.start()));
+  after(() => server.stop());
+  beforeEach(() => (server.requests.length = 0));
+  const ask = (m: OpenAICompatibleModel) => m.complete({ messages: [{ role: 'user', content: 'hi' }] }, { signal: new AbortController().signal });
+
+  it('sends custom headers, but the key header wins over a custom one of the same name in any case (never merged)', async () => {
+    await ask(new OpenAICompatibleModel({ baseUrl, model: 'm', apiKey: KEY, headers: { Authorization: 'Bearer custom', 'X-Title': 'batch' } }));
+    assert.strictEqual(server.requests[0].headers.authorization, `Bearer ${KEY}`);
+    assert.strictEqual(server.requests[0].headers['x-title'], 'batch');
+    await ask(new OpenAICompatibleModel({ provider: 'azure', baseUrl: baseUrl.replace(/\/v1$/, ''), model: 'd', apiKey: KEY, headers: { 'API-KEY': 'custom' } }));
+    assert.strictEqual(server.requests[1].headers['api-key'], KEY);
+  });
+
+  it('without a key a custom Authorization header (a gateway token) is sent as configured, and redacted from errors', async () => {
+    server.script = () => ({ kind: 'status', status: 401, body: { error: { message: 'bad token gw-SECRET-424242', type: 'invalid_request_error', code: 'invalid_api_key' } } });
+    const m = new OpenAICompatibleModel({ baseUrl, model: 'm', headers: { authorization: 'Bearer gw-SECRET-424242' } });
+    const err = await ask(m).then(() => undefined, (e: unknown) => e);
+    assert.strictEqual(server.requests[0].headers.authorization, 'Bearer gw-SECRET-424242');
+    assert.ok(AuthError.is(err) && !err.message.includes('gw-SECRET-424242'), String(err));
+    server.script = () => undefined;
   });
 });

@@ -1,0 +1,120 @@
+/**
+ * A fake Anthropic Messages API on 127.0.0.1 for tests. `POST /v1/messages` answers like the real API:
+ * `{ id, type: "message", role, model, content: [{ type: "text", text }], stop_reason, usage }` on
+ * success, `{ type: "error", error: { type, message }, request_id }` on failure. By default every chunk
+ * of the request (the protocol's format, in the user message) is answered like `ModelServer` does.
+ */
+import * as http from 'http';
+import type { AddressInfo } from 'net';
+import { parseChunks, replyFor, type RequestChunk } from './modelServer';
+
+export interface AnthropicRequest {
+  n: number;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: { model?: string; max_tokens?: number; system?: string; messages?: { role: string; content: string }[]; stream?: boolean; [k: string]: unknown };
+  chunks: RequestChunk[];
+}
+
+export type AnthropicBehaviour =
+  | { kind: 'ok'; reply?: string; stopReason?: string; headers?: Record<string, string>; blocks?: unknown[] }
+  | { kind: 'error'; status: number; type: string; message: string; headers?: Record<string, string>; details?: unknown }
+  | { kind: 'raw'; status: number; body: string; headers?: Record<string, string> }
+  | { kind: 'reset' };
+
+export type AnthropicScript = (req: AnthropicRequest) => AnthropicBehaviour | undefined;
+
+export class AnthropicServer {
+  readonly requests: AnthropicRequest[] = [];
+  script: AnthropicScript = () => undefined;
+  private server?: http.Server;
+  private readonly sockets = new Set<import('net').Socket>();
+
+  /** Starts on a free port; returns the base URL (no `/v1`). */
+  async start(): Promise<string> {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const raw = await new Promise<string>((resolve) => {
+      let data = '';
+      req.setEncoding('utf8');
+      req.on('data', (d: string) => (data += d));
+      req.on('end', () => resolve(data));
+    });
+    let body: AnthropicRequest['body'] = {};
+    try {
+      body = JSON.parse(raw) as AnthropicRequest['body'];
+    } catch {
+      // served as an empty body
+    }
+    const content = (body.messages ?? []).map((m) => m.content).join('\n');
+    const served: AnthropicRequest = { n: this.requests.length + 1, url: req.url ?? '', headers: req.headers, body, chunks: parseChunks(content) };
+    this.requests.push(served);
+    const requestId = `req_fake${String(served.n).padStart(6, '0')}`;
+    const json = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'request-id': requestId, ...headers });
+      res.end(JSON.stringify(payload));
+    };
+    if (req.method !== 'POST' || served.url !== '/v1/messages') {
+      json(404, { type: 'error', error: { type: 'not_found_error', message: 'Not found' }, request_id: requestId });
+      return;
+    }
+    // The real API checks these before anything else.
+    if (!req.headers['x-api-key']) {
+      json(401, { type: 'error', error: { type: 'authentication_error', message: 'x-api-key header is required' }, request_id: requestId });
+      return;
+    }
+    if (!req.headers['anthropic-version']) {
+      json(400, { type: 'error', error: { type: 'invalid_request_error', message: 'anthropic-version: header is required' }, request_id: requestId });
+      return;
+    }
+    if (typeof body.max_tokens !== 'number') {
+      json(400, { type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required' }, request_id: requestId });
+      return;
+    }
+    const b = this.script(served) ?? { kind: 'ok' };
+    if (b.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (b.kind === 'raw') {
+      res.writeHead(b.status, { 'content-type': 'text/html', ...b.headers });
+      res.end(b.body);
+      return;
+    }
+    if (b.kind === 'error') {
+      const error: Record<string, unknown> = { type: b.type, message: b.message };
+      if (b.details !== undefined) error.details = b.details;
+      json(b.status, { type: 'error', error, request_id: requestId }, b.headers);
+      return;
+    }
+    const text = b.reply ?? replyFor(served.chunks);
+    const chars = (body.system ?? '').length + content.length;
+    json(
+      200,
+      {
+        id: `msg_fake${served.n}`,
+        type: 'message',
+        role: 'assistant',
+        model: body.model ?? 'claude-test',
+        content: b.blocks ?? [{ type: 'text', text }],
+        stop_reason: b.stopReason ?? 'end_turn',
+        stop_sequence: null,
+        usage: { input_tokens: Math.ceil(chars / 4), output_tokens: Math.ceil(text.length / 4) },
+      },
+      b.headers,
+    );
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * A fake Ollama server on 127.0.0.1 for tests. `POST /api/chat` (stream false) answers like Ollama:
+ * `{ model, created_at, message: { role, content }, done: true, done_reason, prompt_eval_count,
+ * eval_count, … }`, and errors as `{ "error": "…" }`. Like the real server it silently cuts a prompt
+ * longer than its context (`options.num_ctx`, else `defaultNumCtx`, never above `maxNumCtx`): it then
+ * keeps half the context, reports that as `prompt_eval_count`, and answers 200 with a confused reply.
+ * Its "tokenizer" is 4 characters per token.
+ */
+import * as http from 'http';
+import type { AddressInfo } from 'net';
+import { parseChunks, replyFor, type RequestChunk } from './modelServer';
+
+export interface OllamaRequest {
+  n: number;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: { model?: string; messages?: { role: string; content: string }[]; stream?: boolean; options?: { num_ctx?: number; num_predict?: number; [k: string]: unknown }; [k: string]: unknown };
+  chunks: RequestChunk[];
+  /** Prompt tokens by the fake's tokenizer (4 characters a token, all messages). */
+  tokens: number;
+}
+
+export type OllamaBehaviour =
+  | { kind: 'ok'; reply?: string; doneReason?: string; promptEvalCount?: number | null }
+  | { kind: 'error'; status: number; error: string }
+  | { kind: 'raw'; status: number; body: string }
+  | { kind: 'reset' };
+
+export type OllamaScript = (req: OllamaRequest) => OllamaBehaviour | undefined;
+
+export const CONFUSED_REPLY = "It looks like you've shared part of a file, but I'm not sure what you'd like me to do with it.";
+
+export class OllamaServer {
+  readonly requests: OllamaRequest[] = [];
+  script: OllamaScript = () => undefined;
+  /** Models the server has pulled; others get a 404. */
+  models = new Set(['llama3.2']);
+  /** Context used when a request sends no num_ctx. */
+  defaultNumCtx = 2048;
+  /** The model's own limit: a larger num_ctx is lowered to it. */
+  maxNumCtx = Infinity;
+  private server?: http.Server;
+  private readonly sockets = new Set<import('net').Socket>();
+
+  async start(): Promise<string> {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const raw = await new Promise<string>((resolve) => {
+      let data = '';
+      req.setEncoding('utf8');
+      req.on('data', (d: string) => (data += d));
+      req.on('end', () => resolve(data));
+    });
+    let body: OllamaRequest['body'] = {};
+    try {
+      body = JSON.parse(raw) as OllamaRequest['body'];
+    } catch {
+      // served as an empty body
+    }
+    const messages = body.messages ?? [];
+    const content = messages.map((m) => m.content).join('\n');
+    const served: OllamaRequest = {
+      n: this.requests.length + 1,
+      url: req.url ?? '',
+      headers: req.headers,
+      body,
+      chunks: parseChunks(content),
+      tokens: Math.ceil(messages.reduce((s, m) => s + m.content.length, 0) / 4),
+    };
+    this.requests.push(served);
+    const json = (status: number, payload: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify(payload));
+    };
+    if (req.method !== 'POST' || served.url !== '/api/chat') {
+      // Go's default mux answers unknown paths in plain text.
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('404 page not found');
+      return;
+    }
+    const model = body.model ?? '';
+    if (!this.models.has(model)) {
+      json(404, { error: `model "${model}" not found, try pulling it first` });
+      return;
+    }
+    const b = this.script(served) ?? { kind: 'ok' };
+    if (b.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (b.kind === 'raw') {
+      res.writeHead(b.status, { 'content-type': 'text/plain' });
+      res.end(b.body);
+      return;
+    }
+    if (b.kind === 'error') {
+      json(b.status, { error: b.error });
+      return;
+    }
+    const numCtx = Math.min(body.options?.num_ctx ?? this.defaultNumCtx, this.maxNumCtx);
+    const cut = served.tokens > numCtx;
+    const text = b.reply ?? (cut ? CONFUSED_REPLY : replyFor(served.chunks));
+    const promptEvalCount = b.promptEvalCount !== undefined ? b.promptEvalCount : cut ? Math.floor(numCtx / 2) : served.tokens;
+    const reply: Record<string, unknown> = {
+      model,
+      created_at: new Date().toISOString(),
+      message: { role: 'assistant', content: text },
+      done: true,
+      done_reason: b.doneReason ?? 'stop',
+      total_duration: 4_648_158_584,
+      load_duration: 4_071_084,
+      prompt_eval_duration: 439_038_000,
+      eval_count: Math.ceil(text.length / 4),
+      eval_duration: 4_196_918_000,
+    };
+    if (promptEvalCount !== null) reply.prompt_eval_count = promptEvalCount;
+    json(200, reply);
+  }
+}
