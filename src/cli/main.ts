@@ -4,9 +4,13 @@ import { collectFiles, type SkippedFile } from '../core/files';
 import type { RunEvent } from '../core/events';
 import { Planner, type Plan } from '../core/plan';
 import { newRunId, runPlan } from '../core/run';
-import { getTokenizer } from '../core/tokenizer';
-import { OpenAICompatibleModel } from '../providers/openaiCompatible';
-import { parseCli, USAGE, UsageError, type CliOptions } from './options';
+import { ConfigError } from '../core/errors';
+import type { ChatModel } from '../core/model';
+import { getTokenizer, type Tokenizer } from '../core/tokenizer';
+import type { EndpointConfig } from '../providers/endpoint';
+import { createModel, needsApiKey } from '../providers/factory';
+import { originOf } from '../providers/http';
+import { apiKeyFromEnv, parseCli, USAGE, UsageError, type CliOptions } from './options';
 import { formatDuration, ProgressTracker } from '../core/progress';
 
 const VERSION = '0.1.0';
@@ -42,6 +46,9 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   }
   const prompt = opts.command === 'run' ? await readPrompt(opts, io.cwd) : '';
   const tokenizer = getTokenizer(opts.encoding);
+  // The model is chosen before any file is read: a missing key stops the run at once.
+  const model = opts.command === 'run' ? selectModel(opts, tokenizer, io) : undefined;
+  if (opts.command === 'run' && !model) return 1;
   const planner = new Planner({
     prompt,
     tokenizer,
@@ -60,20 +67,14 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     io.stderr.write('batch-prompt: no text to send: every file named was skipped or empty (see above).\n');
     return 1;
   }
-  const apiKey = io.env.OPENAI_API_KEY || undefined;
-  if (!apiKey && new URL(opts.baseUrl).hostname === 'api.openai.com') {
-    io.stderr.write('batch-prompt: set OPENAI_API_KEY in the environment to use api.openai.com.\n');
-    return 1;
-  }
-  const model = new OpenAICompatibleModel({ baseUrl: opts.baseUrl, model: opts.model!, apiKey, contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens });
   const dir = path.resolve(io.cwd, opts.out ?? path.join('.batch-prompt', 'runs', newRunId()));
   const progress = new ProgressDisplay(io);
   const { summary } = await runPlan(plan, {
     root: io.cwd,
     dir,
     prompt,
-    model,
-    modelInfo: { id: model.id, provider: 'openai', model: opts.model, baseUrl: opts.baseUrl },
+    model: model!,
+    modelInfo: { id: model!.id, provider: opts.provider, model: opts.model, baseUrl: opts.baseUrl },
     tokenizer,
     parameters: {
       maxConcurrency: opts.concurrency,
@@ -102,6 +103,31 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     return 1;
   }
   return summary.failed + summary.canceled > 0 ? 2 : 0;
+}
+
+/** The run's model, or undefined after a one-line reason on stderr (a missing key: no request is made). */
+function selectModel(opts: CliOptions, tokenizer: Tokenizer, io: Io): ChatModel | undefined {
+  const endpoint: EndpointConfig = {
+    id: `${originOf(opts.baseUrl)}#${opts.model!}`,
+    provider: opts.provider,
+    baseUrl: opts.baseUrl,
+    model: opts.model!,
+    contextWindow: opts.contextWindow,
+    maxOutputTokens: opts.maxOutputTokens,
+    apiVersion: opts.apiVersion,
+  };
+  const { key, envVar } = apiKeyFromEnv(opts.provider, io.env);
+  if (needsApiKey(endpoint) && !key) {
+    io.stderr.write(`batch-prompt: set ${envVar} in the environment: the ${opts.provider} provider at ${originOf(opts.baseUrl)} needs an API key.\n`);
+    return undefined;
+  }
+  try {
+    return createModel(endpoint, key, { tokenCounter: (text) => tokenizer.count(text) });
+  } catch (e) {
+    if (!ConfigError.is(e)) throw e;
+    io.stderr.write(`batch-prompt: ${e.message}\n`);
+    return undefined;
+  }
 }
 
 async function readPrompt(opts: CliOptions, cwd: string): Promise<string> {

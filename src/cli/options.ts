@@ -3,17 +3,25 @@ import { DEFAULT_CHUNK_OPTIONS } from '../core/chunker';
 import { DEFAULT_MAX_FILE_BYTES } from '../core/files';
 import { DEFAULT_PACK_OPTIONS } from '../core/packer';
 import type { EncodingName } from '../core/tokenizer';
+import { PROVIDER_KINDS, type ProviderKind } from '../providers/endpoint';
+import { defaultBaseUrl } from '../providers/factory';
+import { AZURE_DEFAULT_API_VERSION } from '../providers/openaiCompatible';
 
 export const USAGE = `usage:
   batch-prompt plan [options] <paths or globs…> [--json]
   batch-prompt run  [options] (--prompt TEXT | --prompt-file FILE) <paths or globs…>
 
 model (run):
-  --base-url URL         OpenAI-compatible endpoint (default $OPENAI_BASE_URL or https://api.openai.com/v1)
-  --model NAME           model name (default $OPENAI_MODEL)
-  --context-window N     the model's context window in tokens, when known
+  --provider NAME        openai (default: any OpenAI-compatible server), azure, anthropic or ollama
+  --base-url URL         the endpoint; defaults: openai $OPENAI_BASE_URL or https://api.openai.com/v1,
+                         azure $AZURE_OPENAI_ENDPOINT (https://<resource>.openai.azure.com, required),
+                         anthropic https://api.anthropic.com, ollama http://127.0.0.1:11434
+  --model NAME           model name; azure: the deployment name (openai default $OPENAI_MODEL)
+  --api-version V        azure only: the api-version (default ${AZURE_DEFAULT_API_VERSION})
+  --context-window N     the model's context window in tokens, when known (ollama: num_ctx never exceeds it)
   --max-output-tokens N  tokens reserved for each reply
-  (the key is read from $OPENAI_API_KEY, never from an option)
+  keys are read from the environment, never from an option: openai $OPENAI_API_KEY (optional on
+  localhost), azure $AZURE_OPENAI_API_KEY (or $OPENAI_API_KEY), anthropic $ANTHROPIC_API_KEY, ollama none
 run:
   --out DIR              run folder to create (default .batch-prompt/runs/<run id>)
   --concurrency N        requests in flight at most (default 4)
@@ -36,7 +44,10 @@ export interface CliOptions {
   json: boolean;
   prompt?: string;
   promptFile?: string;
+  provider: ProviderKind;
+  /** Empty only for an Azure plan without an endpoint (a run refuses it). */
   baseUrl: string;
+  apiVersion?: string;
   model?: string;
   contextWindow?: number;
   maxOutputTokens?: number;
@@ -75,7 +86,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
         json: { type: 'boolean' },
         prompt: { type: 'string' },
         'prompt-file': { type: 'string' },
+        provider: { type: 'string' },
         'base-url': { type: 'string' },
+        'api-version': { type: 'string' },
         model: { type: 'string' },
         'context-window': { type: 'string' },
         'max-output-tokens': { type: 'string' },
@@ -107,14 +120,20 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
   }
   const encoding = (v.encoding ?? 'o200k_base') as EncodingName;
   if (encoding !== 'o200k_base' && encoding !== 'cl100k_base') throw new UsageError(`--encoding must be o200k_base or cl100k_base, got "${v.encoding}".`);
+  const provider = (v.provider ?? 'openai') as ProviderKind;
+  if (!PROVIDER_KINDS.includes(provider)) throw new UsageError(`--provider must be one of ${PROVIDER_KINDS.join(', ')}, got "${v.provider}".`);
+  if (v['api-version'] !== undefined && provider !== 'azure') throw new UsageError('--api-version is for --provider azure only.');
+  const baseUrl = v['base-url'] ?? (provider === 'openai' ? env.OPENAI_BASE_URL : provider === 'azure' ? env.AZURE_OPENAI_ENDPOINT : undefined) ?? defaultBaseUrl(provider) ?? '';
   const opts: CliOptions = {
     command: cmd,
     inputs,
     json: v.json ?? false,
     prompt: v.prompt,
     promptFile: v['prompt-file'],
-    baseUrl: v['base-url'] ?? env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1',
-    model: v.model ?? env.OPENAI_MODEL,
+    provider,
+    baseUrl,
+    apiVersion: v['api-version'],
+    model: v.model ?? (provider === 'openai' ? env.OPENAI_MODEL : undefined),
     contextWindow: int('context-window', v['context-window'], 256),
     maxOutputTokens: int('max-output-tokens', v['max-output-tokens'], 1),
     out: v.out,
@@ -136,7 +155,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
   }
   if (opts.command === 'run') {
     if ((opts.prompt === undefined) === (opts.promptFile === undefined)) throw new UsageError('Give exactly one of --prompt TEXT or --prompt-file FILE.');
-    if (!opts.model) throw new UsageError('Name the model with --model (or $OPENAI_MODEL).');
+    if (!opts.model) throw new UsageError(provider === 'openai' ? 'Name the model with --model (or $OPENAI_MODEL).' : provider === 'azure' ? 'Name the deployment with --model.' : 'Name the model with --model.');
+    if (!opts.baseUrl) throw new UsageError('Azure needs its endpoint: --base-url https://<resource>.openai.azure.com (or $AZURE_OPENAI_ENDPOINT).');
     try {
       new URL(opts.baseUrl);
     } catch {
@@ -145,4 +165,19 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
   }
   if (opts.overlap >= opts.chunkTokens) throw new UsageError('--overlap must be smaller than --chunk-tokens.');
   return opts;
+}
+
+/** Environment variables a provider's key is read from, in order; the first is the one to name. */
+export const API_KEY_ENV: Readonly<Record<ProviderKind, readonly string[]>> = {
+  openai: ['OPENAI_API_KEY'],
+  azure: ['AZURE_OPENAI_API_KEY', 'OPENAI_API_KEY'],
+  anthropic: ['ANTHROPIC_API_KEY'],
+  ollama: [],
+};
+
+/** The provider's key from the environment (empty values ignored), and the variable to name when it is missing. */
+export function apiKeyFromEnv(provider: ProviderKind, env: NodeJS.ProcessEnv): { key?: string; envVar?: string } {
+  const names = API_KEY_ENV[provider];
+  const key = names.map((n) => env[n]).find((v) => v);
+  return { key: key || undefined, envVar: names[0] };
 }
