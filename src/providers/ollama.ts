@@ -104,12 +104,6 @@ export class OllamaModel implements ChatModel {
     this.url = `${base}/api/chat`;
   }
 
-  /** The `num_ctx` a request of these messages would be sent with now (also the next high-water mark). */
-  numCtxFor(request: ChatRequest): number {
-    const est = estimateRequestTokens(request.messages, this.options.tokenCounter);
-    return this.sizeNumCtx(est, request.maxOutputTokens ?? this.options.maxOutputTokens);
-  }
-
   async complete(request: ChatRequest, { signal }: { signal: AbortSignal }): Promise<ChatResponse> {
     const est = estimateRequestTokens(request.messages, this.options.tokenCounter);
     const maxOutput = request.maxOutputTokens ?? this.options.maxOutputTokens;
