@@ -107,7 +107,7 @@ export class RunService implements vscode.Disposable {
     try {
       model = await this.models.resolve(choice, tokenizer);
     } catch (e) {
-      await this.reportStartError(e);
+      this.reportStartError(e);
       return undefined;
     }
     const planned = await this.plan(uris, roots, settings, prompt.text, model);
@@ -214,7 +214,7 @@ export class RunService implements vscode.Disposable {
     try {
       model = await this.models.resolve(choice, tokenizer);
     } catch (e) {
-      await this.reportStartError(e);
+      this.reportStartError(e);
       return undefined;
     }
     const pending = store.unfinishedChunks().filter((c) => !chunkIds || chunkIds.includes(c.id)).length;
@@ -286,17 +286,23 @@ export class RunService implements vscode.Disposable {
     return answer === start;
   }
 
-  private async reportStartError(e: unknown): Promise<void> {
+  /** Tells the user why the run could not start; never waits for the message (nobody may click it). */
+  private reportStartError(e: unknown): void {
     if (e instanceof MissingKeyError) {
       this.log.warn(e.message);
-      const set = 'Set API Key';
-      const answer = await vscode.window.showErrorMessage(`Batch Prompt: ${e.message} The run did not start.`, set);
-      if (answer === set) await vscode.commands.executeCommand(Commands.setApiKey, e.endpoint.id);
+      void this.offerSetKey(e);
       return;
     }
     const message = e instanceof Error ? e.message : String(e);
     this.log.error(`Could not start: ${message}`);
     void this.showError(message);
+  }
+
+  private async offerSetKey(e: MissingKeyError): Promise<void> {
+    const set = 'Set API Key';
+    if ((await vscode.window.showErrorMessage(`Batch Prompt: ${e.message} The run did not start.`, set)) === set) {
+      await vscode.commands.executeCommand(Commands.setApiKey, e.endpoint.id);
+    }
   }
 
   private async showError(message: string): Promise<void> {
