@@ -62,6 +62,8 @@ interface FileState {
   /** Latest status per chunk id. */
   status: Map<string, ChunkStatus>;
   errors: Map<string, { kind: ErrorKind; message: string }>;
+  /** This file's output writes, one at a time: a retry records its chunks concurrently. */
+  writing: Promise<void>;
 }
 
 /**
@@ -79,7 +81,7 @@ export class RunStore {
     readonly dir: string,
     readonly meta: RunMeta,
   ) {
-    for (const f of meta.files) this.files.set(f.path, { path: f.path, chunks: f.chunks, status: new Map(), errors: new Map() });
+    for (const f of meta.files) this.files.set(f.path, { path: f.path, chunks: f.chunks, status: new Map(), errors: new Map(), writing: Promise.resolve() });
   }
 
   /** Creates the run folder and writes `run.json`. Refuses a folder that already holds a run. */
@@ -137,7 +139,13 @@ export class RunStore {
     file.status.set(c.id, outcome.status);
     if (outcome.error) file.errors.set(c.id, outcome.error);
     else file.errors.delete(c.id);
-    if (file.status.size === file.chunks.length) await this.writeOutput(file);
+    if (file.status.size === file.chunks.length) {
+      // Serialised: two overlapping writes could each remove the other's form (complete vs .incomplete),
+      // leaving no output, or a stale one. Each write reads the statuses when its turn comes.
+      const next = file.writing.then(() => this.writeOutput(file));
+      file.writing = next.catch(() => undefined);
+      await next;
+    }
   }
 
   /** Chunks whose latest status is not `succeeded` (for retry). */

@@ -220,12 +220,13 @@ describe('FailuresModel', () => {
     const model = newModel();
     await model.ensureLoaded();
     const retry = await RunStore.open(dir);
-    await retry.record(outcome(a2, 'succeeded'));
-    await retry.record(outcome(a3, 'succeeded'));
+    // As the executor does: outcomes of concurrent requests are recorded concurrently.
+    await Promise.all([retry.record(outcome(a2, 'succeeded')), retry.record(outcome(a3, 'succeeded'))]);
     await retry.finish(NO_EXECUTION);
     await model.refreshRun(dir);
     assert.deepStrictEqual(model.runs(), []);
     assert.strictEqual(await fs.readFile(retry.outputPath('src/a.ts'), 'utf8'), 'out 1.1\nout 1.2\nout 1.3', 'the output is complete in place');
+    await assert.rejects(fs.access(retry.outputPath('src/a.ts', 'incomplete')), 'the incomplete form is gone');
   });
 
   it('keeps an outcome that arrives while the disk is being read', async () => {
@@ -294,5 +295,28 @@ describe('FailuresModel', () => {
     assert.strictEqual(shortReason({ status: 'failed', error: { kind: 'source-changed', message: '' } }), 'file changed');
     assert.strictEqual(shortReason({ status: 'failed', error: { kind: 'auth', message: '' } }), 'auth');
     assert.strictEqual(shortReason({ status: 'canceled', error: { kind: 'canceled', message: 'Canceled' } }), 'canceled');
+  });
+});
+
+// Found by the Failed Chunks integration test: a retry records a file's chunks concurrently, and two
+// overlapping output writes used to remove each other's form (no output, or a stale .incomplete).
+describe('RunStore: a retry completing a file through concurrent records', () => {
+  it('leaves the complete output and no .incomplete form', async () => {
+    const chunks = [0, 1, 2, 3].map((i) => ref(`1.${i + 1}`, 'a.txt', i));
+    const base = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-retry-race-'));
+    try {
+      // Overlap is timing-dependent; several trials made it show about every other time before the fix.
+      for (let trial = 0; trial < 10; trial++) {
+        const dir = path.join(base, String(trial));
+        const store = await RunStore.create(dir, { ...meta(String(trial)), files: [{ path: 'a.txt', hash: '', chunks }] });
+        for (const c of chunks) await store.record(outcome(c, 'failed'));
+        const retry = await RunStore.open(dir);
+        await Promise.all(chunks.map((c) => retry.record(outcome(c, 'succeeded'))));
+        assert.strictEqual(await fs.readFile(retry.outputPath('a.txt'), 'utf8'), chunks.map((c) => `out ${c.id}`).join('\n'), `trial ${trial}`);
+        await assert.rejects(fs.access(retry.outputPath('a.txt', 'incomplete')), `trial ${trial}: no .incomplete form`);
+      }
+    } finally {
+      await fs.rm(base, { recursive: true, force: true });
+    }
   });
 });
