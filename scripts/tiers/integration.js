@@ -18,7 +18,10 @@ exports.run = async function run(root) {
   // Test selection and timeouts reach the extension host through its environment.
   const extensionEnvironment = {};
   for (const k of ['BATCH_PROMPT_TEST_GREP', 'BATCH_PROMPT_TEST_TIMEOUT_MS']) if (process.env[k]) extensionEnvironment[k] = process.env[k];
-  const r = await runExtensionTests({ root, testsPath, name: 'integration', extensionEnvironment });
+  // A test-only manifest beside the extension: VS Code accepts a language model provider only for a
+  // vendor some manifest contributes, and the product's own manifest must not (languageModelApi.test.ts).
+  const companionExtensions = [path.join(root, 'test/fixtures/lm-provider-extension')];
+  const r = await runExtensionTests({ root, testsPath, name: 'integration', extensionEnvironment, companionExtensions });
   console.log(`  integration: exit code ${r.exitCode}, ${r.seconds.toFixed(1)} s, peak memory (PSS) of the processes it started ${r.peakMemoryMB} MB, logs in ${path.relative(root, r.runDir)}`);
   return { passed: r.passed, failed: r.failed, skipped: r.skipped };
 };

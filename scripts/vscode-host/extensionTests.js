@@ -49,12 +49,28 @@ function suiteOutputReader(print) {
 }
 
 /**
+ * The extensionDevelopmentPath to load: the project alone, or, with companions, a folder of links to
+ * the project and each companion. The workbench keeps one extensionDevelopmentPath of the payload
+ * (the last), and a folder without a package.json is scanned as several extensions; the extension
+ * host maps code to its extension by real path, so the project's files still belong to it.
+ */
+function developmentPath(runDir, root, companions = []) {
+  if (!companions.length) return root;
+  const dir = path.join(runDir, 'dev-extensions');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const target of [root, ...companions]) fs.symlinkSync(target, path.join(dir, path.basename(target)), 'dir');
+  return dir;
+}
+
+/**
  * @param {object} opts
  * @param {string} opts.root project root (the extension under test)
  * @param {string} opts.testsPath absolute path of the built extensionTestsPath module
  * @param {string} [opts.name] run folder name under .vscode-test/runs
  * @param {number} [opts.timeoutMs] bound on the whole run once the page is open
  * @param {Record<string,string>} [opts.extensionEnvironment] environment for the extension host
+ * @param {string[]} [opts.companionExtensions] further development extensions to load (test-only
+ *   manifests, such as a language model vendor the tests register a provider for)
  * @returns {Promise<{passed:number, failed:number, skipped:number, exitCode:number|null, seconds:number, peakMemoryMB:number, runDir:string}>}
  */
 async function runExtensionTests(opts) {
@@ -95,7 +111,7 @@ async function runExtensionTests(opts) {
     page.on('pageerror', (e) => workbenchLog.write(`[pageerror] ${e.message}\n`));
 
     const payload = [
-      ['extensionDevelopmentPath', remoteUri(server.port, opts.root)],
+      ['extensionDevelopmentPath', remoteUri(server.port, developmentPath(runDir, opts.root, opts.companionExtensions))],
       ['extensionTestsPath', remoteUri(server.port, opts.testsPath)],
     ];
     const extensionEnvironment = { BATCH_PROMPT_TAG_OUTPUT: '1', ...opts.extensionEnvironment };
