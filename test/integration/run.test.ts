@@ -1,0 +1,174 @@
+// Runs through the real commands, against a scriptable OpenAI-compatible server on 127.0.0.1: what a
+// run writes and where, which files it reads, cancelling, and a missing API key.
+import * as assert from 'assert';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { defaultOutput, ModelServer } from '../support/modelServer';
+import { activateExtension, runOnFiles, runOnSelection, settlesWithin, until } from './support/extension';
+import { outside, recordFsWrites } from './support/fsWrites';
+import { spyMessages } from './support/messages';
+import { resetSettings, setSettings, useLocalEndpoint } from './support/settings';
+import { listFiles, removeTree, RunFolder, runFolders, workspaceRoot, writeTree } from './support/workspace';
+
+const PROMPT = 'Upper-case every chunk.';
+
+/** Files a run must send (paths relative to the workspace). */
+const TEXT_FILES: Record<string, string> = {
+  'corpus/.gitignore': 'ignored/\n*.secret\n',
+  'corpus/a.txt': 'alpha\nbeta\n',
+  'corpus/src/b.md': '# Title\n\nsome text\n',
+  'corpus/src/deep/c.ts': 'export const c = 1;\n',
+  'corpus/src-other/d.txt': 'a sibling folder whose name starts like src\n',
+};
+
+/** Files a run must leave out, and why. */
+const LEFT_OUT: Record<string, string | Uint8Array> = {
+  'corpus/image.png': new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52]), // binary
+  'corpus/empty.txt': '', // empty
+  'corpus/ignored/e.txt': 'gitignored folder\n', // .gitignore: ignored/
+  'corpus/notes.secret': 'gitignored pattern\n', // .gitignore: *.secret
+  'corpus/hidden-by-files-exclude/f.txt': 'files.exclude\n',
+  'corpus/hidden-by-search-exclude/g.txt': 'search.exclude\n',
+};
+
+function writeCorpus(): void {
+  const files: Record<string, string | Uint8Array> = { ...TEXT_FILES, ...LEFT_OUT };
+  writeTree('corpus', Object.fromEntries(Object.entries(files).map(([p, c]) => [p.slice('corpus/'.length), c])));
+}
+
+describe('Runs (extension host, local model server)', function () {
+  let server: ModelServer;
+  let baseUrl: string;
+
+  before(async () => {
+    await activateExtension();
+    writeCorpus();
+  });
+
+  after(() => {
+    removeTree('corpus');
+  });
+
+  beforeEach(async () => {
+    server = new ModelServer();
+    baseUrl = await server.start();
+    await setSettings('files', { exclude: { '**/hidden-by-files-exclude': true } });
+    await setSettings('search', { exclude: { '**/hidden-by-search-exclude': true } });
+  });
+
+  afterEach(async () => {
+    await resetSettings();
+    await server.stop();
+  });
+
+  it('writes one output per text file, run.jsonl, summary.json and report.md into its run folder, and nothing elsewhere', async () => {
+    await useLocalEndpoint(baseUrl);
+    const root = workspaceRoot();
+    const before = new Set(listFiles(root));
+    const writes = recordFsWrites();
+    let summary;
+    try {
+      summary = await runOnFiles({ glob: 'corpus/**', prompt: PROMPT, modelId: 'local' });
+    } finally {
+      writes.restore();
+    }
+    assert.ok(summary, 'the command resolves with the run summary');
+    const sent = Object.keys(TEXT_FILES).sort();
+    assert.strictEqual(summary.status, 'succeeded');
+    assert.strictEqual(summary.succeeded, sent.length);
+    assert.deepStrictEqual(summary.files.map((f) => f.path).sort(), sent);
+
+    // The server saw exactly the text files: binary, empty, gitignored and excluded files never left.
+    assert.deepStrictEqual([...new Set(server.requests.flatMap((r) => r.chunks.map((c) => c.path)))].sort(), sent);
+    assert.ok(server.requests.every((r) => r.body.messages?.some((m) => m.content.includes(PROMPT))), 'every request carries the prompt');
+
+    const run = RunFolder.of(summary);
+    assert.strictEqual(path.dirname(run.dir), path.join(root, '.batch-prompt', 'runs'), 'default batchPrompt.outputDirectory');
+    const files = run.files();
+    for (const f of ['run.json', 'run.jsonl', 'summary.json', 'report.md']) assert.ok(files.includes(f), `${f} in ${files.join(', ')}`);
+    assert.deepStrictEqual(files.filter((f) => f.startsWith('outputs/')), sent.map((p) => `outputs/${p}`).sort(), 'one output per text file, none for the others');
+    assert.deepStrictEqual(files.filter((f) => f.includes('.tmp-')), [], 'no temporary file left');
+
+    // Each output is the server's answer for its file's chunks.
+    for (const p of sent) {
+      const chunks = server.requests.flatMap((r) => r.chunks).filter((c) => c.path === p);
+      assert.strictEqual(chunks.length, 1, `${p} is one chunk`);
+      assert.strictEqual(run.output(p).trimEnd(), defaultOutput(chunks[0]).trimEnd(), `output of ${p}`);
+    }
+    const records = run.records();
+    assert.deepStrictEqual(records.map((r) => r.path).sort(), sent);
+    assert.ok(records.every((r) => r.status === 'succeeded' && !path.isAbsolute(r.path) && !r.path.startsWith('..')), 'records: succeeded, workspace-relative paths');
+    assert.deepStrictEqual(run.summary(), JSON.parse(JSON.stringify(summary)), 'summary.json is what the command returned');
+    const report = run.read('report.md');
+    for (const p of sent) assert.ok(report.includes(p), `report.md lists ${p}`);
+
+    // Nothing written outside the run folder: neither by the extension's own file calls, nor in the workspace.
+    assert.ok(writes.paths.length > 0, 'the recorder saw the run being written');
+    assert.deepStrictEqual(outside(writes.paths, run.dir), [], 'files the extension wrote outside its run folder');
+    const added = listFiles(root).filter((f) => !before.has(f));
+    const runRel = path.relative(root, run.dir).split(path.sep).join('/');
+    assert.deepStrictEqual(added.filter((f) => !f.startsWith(`${runRel}/`)), [], 'new workspace files outside the run folder');
+  });
+
+  it('runOnSelection over a folder covers exactly the files under it', async () => {
+    await useLocalEndpoint(baseUrl);
+    const src = vscode.Uri.file(path.join(workspaceRoot(), 'corpus', 'src'));
+    const summary = await runOnSelection(src, [src], { prompt: PROMPT, modelId: 'local' });
+    assert.ok(summary, 'the command resolves with the run summary');
+    const expected = ['corpus/src/b.md', 'corpus/src/deep/c.ts'];
+    assert.deepStrictEqual(summary.files.map((f) => f.path).sort(), expected);
+    assert.deepStrictEqual(server.sentChunkIds().length, expected.length);
+    assert.deepStrictEqual([...new Set(server.requests.flatMap((r) => r.chunks.map((c) => c.path)))].sort(), expected);
+    assert.strictEqual(summary.succeeded, expected.length);
+  });
+
+  it('cancelRun mid-run: the command resolves at once, finished results kept, the rest canceled', async () => {
+    // One chunk per request, one request at a time: two answers, then the server hangs.
+    await useLocalEndpoint(baseUrl, { chunksPerBatch: 1, maxConcurrency: 1, maxRetries: 0 });
+    server.script = (r) => (r.n <= 2 ? undefined : { kind: 'hang' });
+    const running = runOnFiles({ glob: 'corpus/**', prompt: PROMPT, modelId: 'local' });
+    await until(() => server.requests.length === 3, 10000, 'the third request (which hangs)');
+    await vscode.commands.executeCommand('batchPrompt.cancelRun');
+    const summary = await settlesWithin(running, 3000, 'the run after cancelRun');
+    assert.ok(summary, 'the command resolves with the summary of the canceled run');
+    const total = Object.keys(TEXT_FILES).length;
+    assert.strictEqual(summary.succeeded, 2);
+    assert.strictEqual(summary.failed, 0);
+    assert.strictEqual(summary.canceled, total - 2);
+    assert.strictEqual(summary.status, 'canceled');
+    assert.strictEqual(server.requests.length, 3, 'nothing is sent after the cancel');
+
+    const run = RunFolder.of(summary);
+    const onDisk = run.summary();
+    assert.strictEqual(onDisk.canceled, total - 2);
+    assert.strictEqual(onDisk.status, 'canceled');
+    const answered = server.requests.slice(0, 2).map((r) => r.chunks[0]);
+    for (const c of answered) assert.strictEqual(run.output(c.path).trimEnd(), defaultOutput(c).trimEnd(), `finished result of ${c.path} kept`);
+    const complete = onDisk.files.filter((f) => f.status === 'complete').map((f) => f.path).sort();
+    assert.deepStrictEqual(complete, answered.map((c) => c.path).sort());
+    const records = run.records();
+    assert.deepStrictEqual(records.filter((r) => r.status === 'succeeded').map((r) => r.path).sort(), complete);
+    assert.ok(records.every((r) => r.status !== 'failed'), 'a canceled chunk is not a failure');
+  });
+
+  it('an endpoint without its API key: the run does not start, the message offers "Set API Key"', async () => {
+    await setSettings('batchPrompt', { models: [{ id: 'claude', provider: 'anthropic', baseUrl, model: 'claude-test' }], confirmAbove: 100000 });
+    await vscode.commands.executeCommand('batchPrompt.clearApiKey', 'claude');
+    const runsBefore = runFolders();
+    const messages = spyMessages();
+    let summary;
+    try {
+      // Nobody clicks the message: the command must not wait for it.
+      summary = await settlesWithin(runOnFiles({ glob: 'corpus/**', prompt: PROMPT, modelId: 'claude' }), 5000, 'runOnFiles without a key');
+    } finally {
+      messages.restore();
+    }
+    assert.strictEqual(summary, undefined);
+    assert.strictEqual(server.requests.length, 0, 'no request reached any server');
+    assert.deepStrictEqual(runFolders(), runsBefore, 'no run folder was created');
+    const error = messages.shown.find((m) => m.kind === 'error');
+    assert.ok(error, `an error message is shown (saw ${JSON.stringify(messages.shown)})`);
+    assert.match(error.message, /API key/);
+    assert.ok(error.items.includes('Set API Key'), `it offers "Set API Key" (items: ${error.items.join(', ')})`);
+  });
+});

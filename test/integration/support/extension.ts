@@ -1,0 +1,54 @@
+// The extension under test, activated once, and typed wrappers around the commands the tests drive.
+import * as assert from 'assert';
+import * as vscode from 'vscode';
+import type { RunSummary } from '../../../src/core/runStore';
+
+export const EXTENSION_ID = 'batch-prompt.batch-prompt';
+
+export async function activateExtension(): Promise<vscode.Extension<unknown>> {
+  const ext = vscode.extensions.getExtension(EXTENSION_ID);
+  assert.ok(ext, `extension ${EXTENSION_ID} is loaded from the working tree`);
+  await ext.activate();
+  return ext;
+}
+
+export interface RunArgs {
+  glob?: string;
+  prompt?: string;
+  modelId?: string;
+}
+
+/** `batchPrompt.runOnFiles` with every question answered: resolves with the run summary, or undefined. */
+export function runOnFiles(args: RunArgs): Thenable<RunSummary | undefined> {
+  return vscode.commands.executeCommand<RunSummary | undefined>('batchPrompt.runOnFiles', args);
+}
+
+/** `batchPrompt.runOnSelection` as the Explorer calls it: (clicked, all selected), plus the answers. */
+export function runOnSelection(clicked: vscode.Uri, selected: vscode.Uri[], args: RunArgs): Thenable<RunSummary | undefined> {
+  return vscode.commands.executeCommand<RunSummary | undefined>('batchPrompt.runOnSelection', clicked, selected, args);
+}
+
+/**
+ * Rejects when `p` has not settled after `ms`: a bound that turns a hang into a readable failure (the
+ * tests never assert how long something took).
+ */
+export async function settlesWithin<T>(p: Thenable<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([Promise.resolve(p), bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Resolves when `condition` holds, polling; rejects with `what` after `ms`. */
+export async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
