@@ -188,6 +188,29 @@ describe('Failed Chunks view (extension host, local model server)', function () 
     assert.ok(!joined.includes('<<<batch-prompt'), 'no marker of a missing chunk is left');
   });
 
+  it('Retry on a chunk that fails again keeps it listed; Retry All Failed sends what is listed', async () => {
+    failBad = true;
+    const summary = await runOnFiles(`${FIXTURE}/bad.txt`);
+    const run = await runNodeOf(summary.runId);
+    assert.ok(run);
+    const [file] = await api.provider.getChildren(run);
+    const [first] = await api.provider.getChildren(file);
+    assert.ok(first.kind === 'chunk');
+
+    const again = await vscode.commands.executeCommand<RunSummary | undefined>('batchPrompt.retry', first);
+    assert.strictEqual(again?.failed, summary.failed, 'the chunk failed again');
+    assert.strictEqual(server.requests[server.requests.length - 1].chunks.map((c) => c.id).join(), first.chunk.chunkId, 'only that chunk was sent');
+    const still = (await runNodeOf(summary.runId))?.run.files[0].chunks.find((c) => c.chunkId === first.chunk.chunkId);
+    assert.ok(still, 'still listed');
+    assert.ok(still.at! > first.chunk.at!, 'with its new outcome');
+
+    failBad = false;
+    const all = await vscode.commands.executeCommand<RunSummary[]>('batchPrompt.retryAll');
+    const mine = all.find((s) => s.runId === summary.runId);
+    assert.strictEqual(mine?.status, 'succeeded');
+    assert.strictEqual(await runNodeOf(summary.runId), undefined, 'the run left the view');
+  });
+
   it('lists canceled chunks, and Clear Failures hides them, also after the folders are read again', async () => {
     fs.writeFileSync(path.join(root, FIXTURE, 'slow.txt'), text('slow', 5));
     hangSlow = true;
