@@ -172,6 +172,7 @@ export function segmentBoundaries(text: string): Segmentation {
 /** The part of gpt-tokenizer's encoding API this module uses. */
 interface EncodingApi {
   countTokens(text: string, options: { disallowedSpecial: Set<string> }): number;
+  clearMergeCache(): void;
 }
 
 /** Special-token strings in files are text: disallow nothing, allow nothing. */
@@ -179,6 +180,14 @@ const AS_TEXT = { disallowedSpecial: new Set<string>() };
 
 /** Segment counts repeat a lot (source repeats lines); the memo is cleared past this size. */
 const MEMO_LIMIT = 200_000;
+
+/**
+ * gpt-tokenizer keeps an LRU cache of 100k merged pieces in a Map; once full, every eviction scans the
+ * Map's deleted slots, which made text with many unique pieces (base64) several times slower. Each
+ * character counted adds at most one entry, so clearing it every this many characters keeps it from
+ * ever filling.
+ */
+const LIBRARY_CACHE_CLEAR_CHARS = 100_000;
 
 function loadEncoding(encoding: EncodingName): EncodingApi {
   // Required here, not imported at the top: the rank tables are megabytes and only the one in use
@@ -197,6 +206,7 @@ function loadEncoding(encoding: EncodingName): EncodingApi {
 class SegmentedTokenizer implements Tokenizer {
   private api: EncodingApi | undefined;
   private readonly memo = new Map<string, number>();
+  private unseenChars = 0;
 
   constructor(readonly encoding: EncodingName) {}
 
@@ -209,22 +219,37 @@ class SegmentedTokenizer implements Tokenizer {
     let total = 0;
     for (let start = 0; start < text.length;) {
       const end = nextCut(text, start);
-      total += this.countSegment(start === 0 && end === text.length ? text : text.slice(start, end));
+      if (start === 0 && end === text.length) return this.countUnseen(text); // one segment, known missing
+      const segment = text.slice(start, end);
+      total += this.memo.get(segment) ?? this.countUnseen(segment);
       start = end;
     }
     return total;
   }
 
-  private countSegment(segment: string): number {
-    let n = this.memo.get(segment);
-    if (n === undefined) {
-      this.api ??= loadEncoding(this.encoding);
-      n = this.api.countTokens(segment, AS_TEXT);
-      if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
-      this.memo.set(segment, n);
+  private countUnseen(segment: string): number {
+    this.api ??= loadEncoding(this.encoding);
+    this.unseenChars += segment.length;
+    if (this.unseenChars > LIBRARY_CACHE_CLEAR_CHARS) {
+      this.api.clearMergeCache();
+      this.unseenChars = segment.length;
     }
+    const n = this.api.countTokens(segment, AS_TEXT);
+    if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
+    this.memo.set(segment, n);
     return n;
   }
+}
+
+/**
+ * A new tokenizer for `encoding` with its own memo; prefer the shared `getTokenizer`.
+ * (Benchmarks use this to start each measurement from an empty memo.)
+ */
+export function createTokenizer(encoding: EncodingName = 'o200k_base'): Tokenizer {
+  if (encoding !== 'o200k_base' && encoding !== 'cl100k_base') {
+    throw new RangeError(`unknown encoding: ${String(encoding)}`);
+  }
+  return new SegmentedTokenizer(encoding);
 }
 
 // A cache, not state: one tokenizer (and one memo) per encoding for the process's lifetime.
@@ -236,12 +261,9 @@ const tokenizers = new Map<EncodingName, Tokenizer>();
  * @throws RangeError for an unknown encoding name.
  */
 export function getTokenizer(encoding: EncodingName = 'o200k_base'): Tokenizer {
-  if (encoding !== 'o200k_base' && encoding !== 'cl100k_base') {
-    throw new RangeError(`unknown encoding: ${String(encoding)}`);
-  }
   let t = tokenizers.get(encoding);
   if (!t) {
-    t = new SegmentedTokenizer(encoding);
+    t = createTokenizer(encoding);
     tokenizers.set(encoding, t);
   }
   return t;
