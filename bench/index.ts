@@ -1,6 +1,8 @@
 // Benchmarks: printed figures only, never assertions (see README, "Benchmarks").
+import { runChunkingBench } from './chunking';
+
 async function main(): Promise<void> {
-  console.log('benchmarks: none yet');
+  await runChunkingBench();
 }
 
 void main();
