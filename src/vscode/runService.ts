@@ -1,3 +1,4 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { writeFileAtomic } from '../core/atomicFile';
@@ -259,7 +260,8 @@ export class RunService implements vscode.Disposable {
     if (!folder) return undefined;
     const base = folder.uri.fsPath;
     const target = path.resolve(base, settings.outputDirectory);
-    const rel = path.relative(base, target);
+    // Real paths: a folder of the workspace that links elsewhere is outside too.
+    const rel = path.relative(realPathOf(base), realPathOf(target));
     if (rel.startsWith('..') || path.isAbsolute(rel)) {
       void vscode.window.showErrorMessage(`Batch Prompt: the output folder "${settings.outputDirectory}" is outside the workspace; set batchPrompt.outputDirectory to a folder inside it.`);
       return undefined;
@@ -457,6 +459,19 @@ export class RunService implements vscode.Disposable {
       return dirs.length ? vscode.Uri.joinPath(root, dirs[dirs.length - 1]) : undefined;
     } catch {
       return undefined;
+    }
+  }
+}
+
+/** `p` with the links of its longest existing ancestor resolved (the rest may not exist yet). */
+function realPathOf(p: string): string {
+  const rest: string[] = [];
+  for (let dir = p; ; dir = path.dirname(dir)) {
+    try {
+      return path.join(fs.realpathSync(dir), ...rest);
+    } catch {
+      if (path.dirname(dir) === dir) return p;
+      rest.unshift(path.basename(dir));
     }
   }
 }
