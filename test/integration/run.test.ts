@@ -3,10 +3,11 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { AnthropicServer } from '../support/anthropicServer';
 import { defaultOutput, ModelServer } from '../support/modelServer';
 import { activateExtension, runOnFiles, runOnSelection, settlesWithin, until } from './support/extension';
 import { outside, recordFsWrites } from './support/fsWrites';
-import { spyMessages } from './support/messages';
+import { spyMessages, stubInputBox } from './support/messages';
 import { resetSettings, setSettings, useLocalEndpoint } from './support/settings';
 import { listFiles, removeTree, RunFolder, runFolders, workspaceRoot, writeTree } from './support/workspace';
 
@@ -43,21 +44,22 @@ describe('Runs (extension host, local model server)', function () {
   before(async () => {
     await activateExtension();
     writeCorpus();
+    await setSettings('files', { exclude: { '**/hidden-by-files-exclude': true } });
+    await setSettings('search', { exclude: { '**/hidden-by-search-exclude': true } });
   });
 
-  after(() => {
+  after(async () => {
+    await resetSettings();
     removeTree('corpus');
   });
 
   beforeEach(async () => {
     server = new ModelServer();
     baseUrl = await server.start();
-    await setSettings('files', { exclude: { '**/hidden-by-files-exclude': true } });
-    await setSettings('search', { exclude: { '**/hidden-by-search-exclude': true } });
   });
 
   afterEach(async () => {
-    await resetSettings();
+    await resetSettings('batchPrompt');
     await server.stop();
   });
 
@@ -151,24 +153,60 @@ describe('Runs (extension host, local model server)', function () {
     assert.ok(records.every((r) => r.status !== 'failed'), 'a canceled chunk is not a failure');
   });
 
-  it('an endpoint without its API key: the run does not start, the message offers "Set API Key"', async () => {
-    await setSettings('batchPrompt', { models: [{ id: 'claude', provider: 'anthropic', baseUrl, model: 'claude-test' }], confirmAbove: 100000 });
-    await vscode.commands.executeCommand('batchPrompt.clearApiKey', 'claude');
-    const runsBefore = runFolders();
-    const messages = spyMessages();
-    let summary;
-    try {
-      // Nobody clicks the message: the command must not wait for it.
-      summary = await settlesWithin(runOnFiles({ glob: 'corpus/**', prompt: PROMPT, modelId: 'claude' }), 5000, 'runOnFiles without a key');
-    } finally {
-      messages.restore();
-    }
-    assert.strictEqual(summary, undefined);
-    assert.strictEqual(server.requests.length, 0, 'no request reached any server');
-    assert.deepStrictEqual(runFolders(), runsBefore, 'no run folder was created');
-    const error = messages.shown.find((m) => m.kind === 'error');
-    assert.ok(error, `an error message is shown (saw ${JSON.stringify(messages.shown)})`);
-    assert.match(error.message, /API key/);
-    assert.ok(error.items.includes('Set API Key'), `it offers "Set API Key" (items: ${error.items.join(', ')})`);
+  describe('an endpoint that needs an API key (anthropic)', () => {
+    let anthropic: AnthropicServer;
+    const KEY = 'sk-ant-test-0123456789';
+
+    beforeEach(async () => {
+      anthropic = new AnthropicServer();
+      const url = await anthropic.start();
+      await setSettings('batchPrompt', { models: [{ id: 'claude', provider: 'anthropic', baseUrl: url, model: 'claude-test' }], confirmAbove: 100000 });
+      await vscode.commands.executeCommand('batchPrompt.clearApiKey', 'claude');
+    });
+
+    afterEach(async () => {
+      await vscode.commands.executeCommand('batchPrompt.clearApiKey', 'claude');
+      await anthropic.stop();
+    });
+
+    it('without its key: the run does not start, the command resolves, the message offers "Set API Key"', async () => {
+      const runsBefore = runFolders();
+      const messages = spyMessages();
+      let summary;
+      try {
+        // Nobody clicks the message: the command must not wait for it.
+        summary = await settlesWithin(runOnFiles({ glob: 'corpus/**', prompt: PROMPT, modelId: 'claude' }), 5000, 'runOnFiles without a key');
+      } finally {
+        messages.restore();
+      }
+      assert.strictEqual(summary, undefined);
+      assert.strictEqual(anthropic.requests.length + server.requests.length, 0, 'no request reached any server');
+      assert.deepStrictEqual(runFolders(), runsBefore, 'no run folder was created');
+      const error = messages.shown.find((m) => m.kind === 'error');
+      assert.ok(error, `an error message is shown (saw ${JSON.stringify(messages.shown)})`);
+      assert.match(error.message, /API key/);
+      assert.ok(error.items.includes('Set API Key'), `it offers "Set API Key" (items: ${error.items.join(', ')})`);
+    });
+
+    it('"Set API Key" asks for the key and stores it; the next run sends it and writes it nowhere', async () => {
+      const messages = spyMessages((m) => (m.items.includes('Set API Key') ? 'Set API Key' : undefined));
+      const input = stubInputBox(KEY);
+      try {
+        assert.strictEqual(await runOnFiles({ glob: 'corpus/**', prompt: PROMPT, modelId: 'claude' }), undefined);
+        await until(() => messages.shown.some((m) => /API key stored/.test(m.message)), 5000, 'the key to be stored');
+      } finally {
+        messages.restore();
+        input.restore();
+      }
+      assert.strictEqual(input.asked.length, 1);
+      assert.ok(input.asked[0].password, 'the key is typed into a password box');
+
+      const summary = await runOnFiles({ glob: 'corpus/**', prompt: PROMPT, modelId: 'claude' });
+      assert.ok(summary);
+      assert.strictEqual(summary.status, 'succeeded');
+      assert.ok(anthropic.requests.length > 0 && anthropic.requests.every((r) => r.headers['x-api-key'] === KEY), 'every request carries the stored key');
+      const run = RunFolder.of(summary);
+      for (const f of run.files()) assert.ok(!run.read(f).includes(KEY), `${f} does not contain the key`);
+    });
   });
 });

@@ -55,3 +55,15 @@ export function spyMessages(answer?: (m: ShownMessage) => string | undefined): M
     },
   };
 }
+
+/** Answers every `window.showInputBox` with `value` (as if typed and confirmed) until restored. */
+export function stubInputBox(value: string | undefined): { readonly asked: vscode.InputBoxOptions[]; restore(): void } {
+  const win = vscode.window as unknown as { showInputBox: (o?: vscode.InputBoxOptions) => Thenable<string | undefined> };
+  const original = win.showInputBox;
+  const asked: vscode.InputBoxOptions[] = [];
+  win.showInputBox = async (options?: vscode.InputBoxOptions) => {
+    asked.push(options ?? {});
+    return value;
+  };
+  return { asked, restore: () => (win.showInputBox = original) };
+}

@@ -7,19 +7,25 @@ const touched = new Set<string>();
 /** Sets `section.key` settings in the user settings; `resetSettings()` removes them again. */
 export async function setSettings(section: string, values: Record<string, unknown>): Promise<void> {
   const config = vscode.workspace.getConfiguration(section);
-  for (const [key, value] of Object.entries(values)) {
-    touched.add(`${section}.${key}`);
-    await config.update(key, value, vscode.ConfigurationTarget.Global);
-  }
+  // VS Code queues writes to settings.json; sending them together saves a round trip each.
+  await Promise.all(
+    Object.entries(values).map(([key, value]) => {
+      touched.add(`${section}.${key}`);
+      return config.update(key, value, vscode.ConfigurationTarget.Global);
+    }),
+  );
 }
 
-/** Removes every setting `setSettings` wrote since the last reset. */
-export async function resetSettings(): Promise<void> {
-  for (const full of touched) {
-    const dot = full.lastIndexOf('.');
-    await vscode.workspace.getConfiguration(full.slice(0, dot)).update(full.slice(dot + 1), undefined, vscode.ConfigurationTarget.Global);
-  }
-  touched.clear();
+/** Removes the settings `setSettings` wrote since they were last reset (those of `section` only, if given). */
+export async function resetSettings(section?: string): Promise<void> {
+  const keys = [...touched].filter((k) => !section || k.startsWith(`${section}.`));
+  for (const k of keys) touched.delete(k);
+  await Promise.all(
+    keys.map((full) => {
+      const dot = full.lastIndexOf('.');
+      return vscode.workspace.getConfiguration(full.slice(0, dot)).update(full.slice(dot + 1), undefined, vscode.ConfigurationTarget.Global);
+    }),
+  );
 }
 
 /** An OpenAI-compatible endpoint on this machine (no key needed), `confirmAbove` high so no modal dialog blocks. */
