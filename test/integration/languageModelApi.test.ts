@@ -78,7 +78,7 @@ describe('Language Model API adapter (fake LanguageModelChat)', () => {
     const pending = model.complete({ messages: [{ role: 'user', content: 'x' }] }, { signal: controller.signal });
     await until(() => token !== undefined, 2000, 'sendRequest');
     controller.abort();
-    await assert.rejects(pending, (e: Error) => kindOf(e) === 'canceled');
+    await assert.rejects(settlesWithin(pending, 2000, 'complete() after the abort'), (e: Error) => kindOf(e) === 'canceled');
     assert.strictEqual(token!.isCancellationRequested, true);
 
     const blocked = new LanguageModelApiModel(fakeChat(async () => {

@@ -124,6 +124,16 @@ describe('Runs (extension host, local model server)', function () {
     assert.strictEqual(summary.succeeded, expected.length);
   });
 
+  it('runOnSelection over a folder and a file honours files.exclude, search.exclude and .gitignore like a glob', async () => {
+    await useLocalEndpoint(baseUrl);
+    const corpus = vscode.Uri.file(path.join(workspaceRoot(), 'corpus'));
+    const file = vscode.Uri.file(path.join(workspaceRoot(), 'corpus', 'a.txt'));
+    const summary = await runOnSelection(corpus, [corpus, file], { prompt: PROMPT, modelId: 'local' });
+    assert.ok(summary, 'the command resolves with the run summary');
+    assert.deepStrictEqual(summary.files.map((f) => f.path).sort(), Object.keys(TEXT_FILES).sort(), 'each file once; binary, empty, excluded and gitignored ones left out');
+    assert.strictEqual(server.sentChunkIds().length, Object.keys(TEXT_FILES).length);
+  });
+
   it('cancelRun mid-run: the command resolves at once, finished results kept, the rest canceled', async () => {
     // One chunk per request, one request at a time: two answers, then the server hangs.
     await useLocalEndpoint(baseUrl, { chunksPerBatch: 1, maxConcurrency: 1, maxRetries: 0 });
