@@ -98,17 +98,19 @@ export interface ReadResult {
 /**
  * Reads the text files among `uris` one at a time into `onFile` (run-relative paths): binary, empty and
  * oversized files are skipped and listed; `.gitignore` is honoured when the setting says so; nothing
- * outside the workspace is read.
+ * outside the workspace is read, nor anything in the runs folder (`outputDirectory`: earlier results).
  */
 export async function readFiles(uris: readonly vscode.Uri[], roots: RunRoots, settings: Settings, onFile: (f: SourceFile) => void, signal?: AbortSignal): Promise<ReadResult> {
   const byFolder = new Map<vscode.WorkspaceFolder, string[]>();
   let outside = 0;
+  const runsDir = roots.primary ? path.resolve(roots.primary.uri.fsPath, settings.outputDirectory) : undefined;
   for (const uri of uris) {
     const folder = vscode.workspace.getWorkspaceFolder(uri);
     if (uri.scheme !== 'file' || !folder || roots.pathOf(uri) === undefined) {
       outside++;
       continue;
     }
+    if (runsDir && isInside(runsDir, uri.fsPath)) continue;
     const list = byFolder.get(folder) ?? [];
     list.push(path.relative(folder.uri.fsPath, uri.fsPath));
     byFolder.set(folder, list);
@@ -129,4 +131,9 @@ export async function readFiles(uris: readonly vscode.Uri[], roots: RunRoots, se
     skipped.push(...result.skipped.map((s) => ({ ...s, path: prefix + s.path })));
   }
   return { skipped, outside, gitignored };
+}
+
+function isInside(dir: string, file: string): boolean {
+  const rel = path.relative(dir, file);
+  return rel !== '' && !rel.startsWith(`..${path.sep}`) && rel !== '..' && !path.isAbsolute(rel);
 }
