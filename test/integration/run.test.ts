@@ -112,6 +112,19 @@ describe('Runs (extension host, local model server)', function () {
     assert.deepStrictEqual(added.filter((f) => !f.startsWith(`${runRel}/`)), [], 'new workspace files outside the run folder');
   });
 
+  it('never reads the outputs of earlier runs as input', async () => {
+    // respectGitignore off: the tier's workspace lies inside this repository, whose .gitignore lists
+    // .batch-prompt/; a user's workspace usually has no such line.
+    await useLocalEndpoint(baseUrl, { respectGitignore: false });
+    const first = await runOnFiles({ glob: 'corpus/src/**', prompt: PROMPT, modelId: 'local' });
+    assert.ok(first);
+    server.requests.length = 0;
+    const second = await runOnFiles({ glob: '**/b.md', prompt: PROMPT, modelId: 'local' });
+    assert.ok(second, 'the command resolves with the run summary');
+    assert.deepStrictEqual(second.files.map((f) => f.path), ['corpus/src/b.md'], 'only the source file, not its output under .batch-prompt/');
+    assert.deepStrictEqual(server.requests.flatMap((r) => r.chunks.map((c) => c.path)), ['corpus/src/b.md']);
+  });
+
   it('runOnSelection over a folder covers exactly the files under it', async () => {
     await useLocalEndpoint(baseUrl);
     const src = vscode.Uri.file(path.join(workspaceRoot(), 'corpus', 'src'));
