@@ -1,8 +1,27 @@
 // Benchmarks: printed figures only, never assertions (see README, "Benchmarks").
+//   npm run bench                 everything
+//   npm run bench -- chunking     one part (chunking | executor | memory)
 import { runChunkingBench } from './chunking';
+import { runExecutorBench } from './executor';
+import { runMemoryBench } from './memory';
+
+const parts: Record<string, () => Promise<void>> = {
+  chunking: runChunkingBench,
+  executor: runExecutorBench,
+  memory: runMemoryBench,
+};
 
 async function main(): Promise<void> {
-  await runChunkingBench();
+  const wanted = process.argv.slice(2).filter((a) => a in parts);
+  for (const [name, run] of Object.entries(parts)) {
+    if (wanted.length === 0 || wanted.includes(name)) await run();
+  }
 }
 
-void main();
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
