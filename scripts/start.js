@@ -64,9 +64,22 @@ function writeJson(file, value) {
 
 const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
+/**
+ * The environment without what `npm start` (npm's run-script) adds: the host set-up runs its own npm
+ * under Node 24, and an inherited npm_config_user_agent ("node/v20") makes code-server's postinstall
+ * refuse to install; npm_config_prefix and the lifecycle variables would mislead it too.
+ */
+function withoutNpmScriptEnv() {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) {
+    if (/^npm_(config_(user_agent|node_gyp|prefix|global_prefix|local_prefix)|lifecycle_|package_|execpath$|node_execpath$|command$)/.test(k)) delete env[k];
+  }
+  return env;
+}
+
 /** Runs a command; its output is shown when it fails, or always with `inherit`. Exits when it fails. */
-function run(cmd, args, what, { inherit = false } = {}) {
-  const r = spawnSync(cmd, args, { cwd: root, stdio: inherit ? 'inherit' : 'pipe', encoding: 'utf8' });
+function run(cmd, args, what, { inherit = false, env = process.env } = {}) {
+  const r = spawnSync(cmd, args, { cwd: root, env, stdio: inherit ? 'inherit' : 'pipe', encoding: 'utf8' });
   if (r.status !== 0) {
     if (!inherit) process.stderr.write(`${r.stdout || ''}${r.stderr || ''}`);
     fail(`${what} failed (${r.error ? r.error.message : r.signal || `exit ${r.status}`}).`);
@@ -248,7 +261,7 @@ async function main() {
   if (!fs.existsSync(VSIX)) fail(`npm run package did not write ${VSIX}.`);
 
   step('checking the VS Code host (scripts/setup-vscode-host.sh; minutes the first time, then cached)');
-  run('bash', [path.join(root, 'scripts', 'setup-vscode-host.sh')], 'scripts/setup-vscode-host.sh', { inherit: true });
+  run('bash', [path.join(root, 'scripts', 'setup-vscode-host.sh')], 'scripts/setup-vscode-host.sh', { inherit: true, env: withoutNpmScriptEnv() });
   const host = locateHost();
   if (!host) throw missingHostError();
 

@@ -28,7 +28,7 @@ copy of sample/ there, and prints the URL to open in a browser. Ctrl-C stops it.
   -h, --help        this text
 
 Keys: OPENAI_API_KEY / ANTHROPIC_API_KEY are never written to settings; run "Batch Prompt: Set API Key"
-once in the window (endpoints on 127.0.0.1 need no key). Without --base-url, a local Ollama on
+in the window, once per browser (endpoints on 127.0.0.1 need no key). Without --base-url, a local Ollama on
 127.0.0.1:11434 is offered by the extension itself, then VS Code's Language Model API models.`;
 
 class UsageError extends Error {}
@@ -143,9 +143,9 @@ function chooseModels({ endpoint, env, ollama, userEndpoints = 0 }) {
     const lines = [`Model: ${endpoint.model} at ${endpoint.baseUrl} (${endpoint.provider}), as the endpoint "${endpoint.id}" in the profile's "batchPrompt.models".`];
     if (needsApiKey(endpoint)) {
       const variable = KEY_ENV[endpoint.provider];
-      const where = env[variable] ? `paste the key from $${variable}` : `$${variable} is not set here; paste your key`;
+      const where = env[variable] ? `paste the key from $${variable}` : `paste your key ($${variable} is not set here)`;
       lines.push(
-        `Key: keys are never written to settings files, and this script cannot fill VS Code's secret storage. In the window, press F1, run "Batch Prompt: Set API Key", choose "${endpoint.id}" and ${where} (once: it is kept for this endpoint). A run without it stops with a "Set API Key" button.`,
+        `Key: keys are never written to settings files, and this script cannot fill VS Code's secret storage. In the window, press F1, run "Batch Prompt: Set API Key", choose "${endpoint.id}" and ${where}. VS Code in a browser keeps secrets in that browser's storage for this address, so another browser, a private window or another port asks again: a run without the key stops with a "Set API Key" button.`,
       );
     } else {
       lines.push(endpoint.provider === 'ollama' ? 'Key: Ollama needs none.' : 'Key: none needed for an endpoint on this machine.');
