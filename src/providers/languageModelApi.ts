@@ -29,6 +29,16 @@ export class LanguageModelApiModel implements ChatModel {
     return this.chat.countTokens(text);
   }
 
+  /** The API reports no usage: both sides are counted with the model's own counter (strings, not messages). */
+  private async usage(input: string, output: string, token: vscode.CancellationToken): Promise<{ inputTokens: number; outputTokens: number }> {
+    try {
+      const [inputTokens, outputTokens] = await Promise.all([this.chat.countTokens(input, token), this.chat.countTokens(output, token)]);
+      return { inputTokens, outputTokens };
+    } catch {
+      return { inputTokens: 0, outputTokens: 0 };
+    }
+  }
+
   async complete(request: ChatRequest, { signal }: { signal: AbortSignal }): Promise<ChatResponse> {
     if (signal.aborted) throw new CanceledError();
     const text = request.messages.map((m) => m.content).join('\n\n');
@@ -43,7 +53,7 @@ export class LanguageModelApiModel implements ChatModel {
         out += part;
       }
       if (signal.aborted) throw new CanceledError();
-      return { text: out, finishReason: 'stop' };
+      return { text: out, finishReason: 'stop', usage: await this.usage(text, out, cts.token) };
     } catch (e) {
       throw mapLanguageModelError(e, signal);
     } finally {

@@ -61,6 +61,7 @@ describe('Language Model API adapter (fake LanguageModelChat)', () => {
     assert.strictEqual(model.contextWindow, 900, '90% of maxInputTokens');
     const reply = await model.complete({ messages: [{ role: 'user', content: 'PROMPT' }, { role: 'user', content: 'CHUNKS' }] }, { signal: new AbortController().signal });
     assert.strictEqual(reply.text, '<result id="a">done</result>');
+    assert.deepStrictEqual(reply.usage, { inputTokens: 'PROMPT\n\nCHUNKS'.length, outputTokens: reply.text.length }, 'usage counted by the model, as strings');
     assert.strictEqual(sent.length, 1);
     assert.strictEqual(sent[0].role, vscode.LanguageModelChatMessageRole.User);
     const text = sent[0].content.map((p) => (p instanceof vscode.LanguageModelTextPart ? p.value : '')).join('');
