@@ -43,6 +43,7 @@ export abstract class BatchPromptError extends Error {
   }
 }
 
+/** Each class's static `is` (an arrow, so it can be passed around unbound) checks the kind, not the class. */
 function isKind(e: unknown, kind: ErrorKind): boolean {
   return BatchPromptError.isAny(e) && e.kind === kind;
 }
@@ -53,49 +54,37 @@ export class RateLimitedError extends BatchPromptError {
   constructor(message: string, readonly retryAfterMs?: number, options?: { cause?: unknown; status?: number }) {
     super(message, options);
   }
-  static is(e: unknown): e is RateLimitedError {
-    return isKind(e, 'rate-limited');
-  }
+  static readonly is = (e: unknown): e is RateLimitedError => isKind(e, 'rate-limited');
 }
 
 /** The request does not fit the model's context window: split it, never resend it unchanged. */
 export class ContextOverflowError extends BatchPromptError {
   readonly kind = 'context-overflow' as const;
-  static is(e: unknown): e is ContextOverflowError {
-    return isKind(e, 'context-overflow');
-  }
+  static readonly is = (e: unknown): e is ContextOverflowError => isKind(e, 'context-overflow');
 }
 
 /** Bad or missing credentials (401/403). Fatal. */
 export class AuthError extends BatchPromptError {
   readonly kind = 'auth' as const;
-  static is(e: unknown): e is AuthError {
-    return isKind(e, 'auth');
-  }
+  static readonly is = (e: unknown): e is AuthError => isKind(e, 'auth');
 }
 
 /** The account's quota is exhausted (a 429 that no wait fixes). Fatal. */
 export class QuotaExceededError extends BatchPromptError {
   readonly kind = 'quota' as const;
-  static is(e: unknown): e is QuotaExceededError {
-    return isKind(e, 'quota');
-  }
+  static readonly is = (e: unknown): e is QuotaExceededError => isKind(e, 'quota');
 }
 
 /** The model or deployment does not exist. Fatal. */
 export class ModelNotFoundError extends BatchPromptError {
   readonly kind = 'model-not-found' as const;
-  static is(e: unknown): e is ModelNotFoundError {
-    return isKind(e, 'model-not-found');
-  }
+  static readonly is = (e: unknown): e is ModelNotFoundError => isKind(e, 'model-not-found');
 }
 
 /** The user has not allowed this extension to use the model. Fatal. */
 export class NoPermissionError extends BatchPromptError {
   readonly kind = 'no-permission' as const;
-  static is(e: unknown): e is NoPermissionError {
-    return isKind(e, 'no-permission');
-  }
+  static readonly is = (e: unknown): e is NoPermissionError => isKind(e, 'no-permission');
 }
 
 /** A failure that may pass on retry: 408, 409, 5xx, a reset connection, a malformed body. */
@@ -104,41 +93,31 @@ export class TransientError extends BatchPromptError {
   constructor(message: string, readonly retryAfterMs?: number, options?: { cause?: unknown; status?: number }) {
     super(message, options);
   }
-  static is(e: unknown): e is TransientError {
-    return isKind(e, 'transient');
-  }
+  static readonly is = (e: unknown): e is TransientError => isKind(e, 'transient');
 }
 
 /** The request took longer than the per-request timeout. Retried like a transient error. */
 export class TimeoutError extends BatchPromptError {
   readonly kind = 'timeout' as const;
-  static is(e: unknown): e is TimeoutError {
-    return isKind(e, 'timeout');
-  }
+  static readonly is = (e: unknown): e is TimeoutError => isKind(e, 'timeout');
 }
 
 /** The model answered, but not in the protocol's shape (a result missing, a reply cut off). */
 export class BadReplyError extends BatchPromptError {
   readonly kind = 'bad-reply' as const;
-  static is(e: unknown): e is BadReplyError {
-    return isKind(e, 'bad-reply');
-  }
+  static readonly is = (e: unknown): e is BadReplyError => isKind(e, 'bad-reply');
 }
 
 /** The provider visibly cut the prompt (Ollama's silent truncation). Never a success. */
 export class TruncatedError extends BatchPromptError {
   readonly kind = 'truncated' as const;
-  static is(e: unknown): e is TruncatedError {
-    return isKind(e, 'truncated');
-  }
+  static readonly is = (e: unknown): e is TruncatedError => isKind(e, 'truncated');
 }
 
 /** A request the provider refuses for a reason a retry cannot fix (other 4xx). Fails the chunks, not the run. */
 export class InvalidRequestError extends BatchPromptError {
   readonly kind = 'invalid-request' as const;
-  static is(e: unknown): e is InvalidRequestError {
-    return isKind(e, 'invalid-request');
-  }
+  static readonly is = (e: unknown): e is InvalidRequestError => isKind(e, 'invalid-request');
 }
 
 /** Cancellation requested by the user. Not a failure: chunks end `canceled`. */
@@ -147,25 +126,19 @@ export class CanceledError extends BatchPromptError {
   constructor(message = 'Canceled') {
     super(message);
   }
-  static is(e: unknown): e is CanceledError {
-    return isKind(e, 'canceled');
-  }
+  static readonly is = (e: unknown): e is CanceledError => isKind(e, 'canceled');
 }
 
 /** A file changed or went away between planning and sending: its chunks fail, the run goes on. */
 export class SourceChangedError extends BatchPromptError {
   readonly kind = 'source-changed' as const;
-  static is(e: unknown): e is SourceChangedError {
-    return isKind(e, 'source-changed');
-  }
+  static readonly is = (e: unknown): e is SourceChangedError => isKind(e, 'source-changed');
 }
 
 /** Settings or inputs that make the run impossible (no files, no model, a missing key). Fatal. */
 export class ConfigError extends BatchPromptError {
   readonly kind = 'config' as const;
-  static is(e: unknown): e is ConfigError {
-    return isKind(e, 'config');
-  }
+  static readonly is = (e: unknown): e is ConfigError => isKind(e, 'config');
 }
 
 /** The recorded form of an error: `{ kind, message }`, with unknown errors mapped to `transient`. */
