@@ -10,7 +10,7 @@ import { formatDuration, ProgressTracker } from '../core/progress';
 import { costOf, formatCost, renderReport, type Prices } from '../core/report';
 import { newRunId, retryChunks, runPlan, type RunParameters } from '../core/run';
 import { readRecords, RunStore, type RunSummary } from '../core/runStore';
-import { getTokenizer } from '../core/tokenizer';
+import { getTokenizer, type Tokenizer } from '../core/tokenizer';
 import { expandSelection, findByGlob, readFiles, RunRoots, type ReadResult } from './fileSelection';
 import { Commands, ContextKeys } from './ids';
 import type { Log } from './log';
@@ -104,13 +104,8 @@ export class RunService implements vscode.Disposable {
       return undefined;
     }
     const tokenizer = getTokenizer();
-    let model: ChatModel;
-    try {
-      model = await this.models.resolve(choice, tokenizer);
-    } catch (e) {
-      this.reportStartError(e);
-      return undefined;
-    }
+    const model = await this.resolveModel(choice, tokenizer);
+    if (!model) return undefined;
     const planned = await this.plan(uris, roots, settings, prompt.text, model);
     if (!planned) return undefined;
     const { plan, read } = planned;
@@ -211,13 +206,8 @@ export class RunService implements vscode.Disposable {
       return undefined;
     }
     const tokenizer = getTokenizer(store.meta.encoding === 'cl100k_base' ? 'cl100k_base' : 'o200k_base');
-    let model: ChatModel;
-    try {
-      model = await this.models.resolve(choice, tokenizer);
-    } catch (e) {
-      this.reportStartError(e);
-      return undefined;
-    }
+    const model = await this.resolveModel(choice, tokenizer);
+    if (!model) return undefined;
     const pending = store.unfinishedChunks().filter((c) => !chunkIds || chunkIds.includes(c.id)).length;
     if (pending === 0) return undefined;
     const roots = RunRoots.current();
@@ -289,6 +279,16 @@ export class RunService implements vscode.Disposable {
   }
 
   /** Tells the user why the run could not start; never waits for the message (nobody may click it). */
+  /** The choice's chat model, or undefined after telling the user why not (a missing key offers "Set API Key"). */
+  private async resolveModel(choice: ModelChoice, tokenizer: Tokenizer): Promise<ChatModel | undefined> {
+    try {
+      return await this.models.resolve(choice, tokenizer);
+    } catch (e) {
+      this.reportStartError(e);
+      return undefined;
+    }
+  }
+
   private reportStartError(e: unknown): void {
     if (e instanceof MissingKeyError) {
       this.log.warn(e.message);
