@@ -78,18 +78,22 @@ exports.run = async function run(root) {
   const saved = { ...process.env };
   try {
     // Without the smoke-test driver flag: it would hide the notification toasts the scenarios check.
-    server = await startCodeServer({ root, name: 'ui', installExtensions: [vsix] });
+    server = await startCodeServer({ root, name: 'ui', installExtensions: [vsix], workspaceFrom: path.join(root, 'test/fixtures/ui-workspace') });
     browser = await launchChromiumServer({ runDir: server.profile.dir });
     process.env.BATCH_PROMPT_ROOT = root;
     process.env.BATCH_PROMPT_UI_URL = `${server.url}/?folder=${encodeURIComponent(server.profile.workspace)}`;
     process.env.BATCH_PROMPT_UI_BROWSER = browser.wsEndpoint;
     process.env.BATCH_PROMPT_UI_RESULTS = path.join(root, 'test-results', 'ui');
+    // Scenarios write their user settings (model endpoints on their own local servers) before opening
+    // a window, and read what a run wrote in the workspace.
+    process.env.BATCH_PROMPT_UI_WORKSPACE = server.profile.workspace;
+    process.env.BATCH_PROMPT_UI_USER_SETTINGS = path.join(server.profile.userData, 'User', 'settings.json');
     const r = await runMocha(files, Number(process.env.BATCH_PROMPT_UI_TIMEOUT_MS) || 600000);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     console.log(`  ui: ${seconds} s with packaging, peak memory (PSS) of the processes it started ${mem.stop()} MB, logs in ${path.relative(root, server.profile.dir)}`);
     return r;
   } finally {
-    for (const k of ['BATCH_PROMPT_ROOT', 'BATCH_PROMPT_UI_URL', 'BATCH_PROMPT_UI_BROWSER', 'BATCH_PROMPT_UI_RESULTS']) {
+    for (const k of ['BATCH_PROMPT_ROOT', 'BATCH_PROMPT_UI_URL', 'BATCH_PROMPT_UI_BROWSER', 'BATCH_PROMPT_UI_RESULTS', 'BATCH_PROMPT_UI_WORKSPACE', 'BATCH_PROMPT_UI_USER_SETTINGS']) {
       if (k in saved) process.env[k] = saved[k];
       else delete process.env[k];
     }

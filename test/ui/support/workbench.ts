@@ -109,6 +109,102 @@ export class Workbench {
     return toast;
   }
 
+  /** A notification toast containing `text`, as a locator (not waited for). */
+  notification(text: string | RegExp): Locator {
+    return this.page.locator('.notifications-toasts .notification-toast', { hasText: text }).first();
+  }
+
+  /** Clicks the button `name` of a notification toast. */
+  async clickNotificationButton(toast: Locator, name: string): Promise<void> {
+    await toast.hover();
+    await toast.locator('.notification-list-item-buttons-container .monaco-button', { hasText: name }).first().click();
+  }
+
+  /** The quick input widget: the palette, quick picks and input boxes. */
+  get quickInput(): Locator {
+    return this.page.locator('.quick-input-widget');
+  }
+
+  /** Waits for a quick pick or input box whose title contains `title`; returns its text field. */
+  async waitForQuickInput(title: string | RegExp, timeoutMs = 15000): Promise<Locator> {
+    await this.quickInput.locator('.quick-input-title', { hasText: title }).waitFor({ state: 'visible', timeout: timeoutMs });
+    return this.quickInput.locator('input.input');
+  }
+
+  /** The message under a quick input's field (an input box's prompt or validation message). */
+  get quickInputMessage(): Locator {
+    return this.quickInput.locator('.quick-input-message');
+  }
+
+  /**
+   * In the open quick pick, types `filter` (default: none) and accepts the row whose label contains
+   * `label`. The row is clicked, as a user would.
+   */
+  async pickQuickItem(label: string | RegExp, filter?: string): Promise<void> {
+    if (filter !== undefined) await this.quickInput.locator('input.input').fill(filter);
+    const row = this.quickInput.locator('.quick-input-list .monaco-list-row', { has: this.page.locator('.label-name, .monaco-highlighted-label', { hasText: label }) }).first();
+    await row.waitFor({ state: 'visible' });
+    await row.click();
+  }
+
+  /** A modal dialog's box, containing `text`. */
+  dialog(text: string | RegExp): Locator {
+    return this.page.locator('.monaco-dialog-box', { hasText: text }).first();
+  }
+
+  /** The status-bar entry whose text matches. */
+  statusBarItem(text: string | RegExp): Locator {
+    return this.page.locator('#workbench\\.parts\\.statusbar .statusbar-item', { hasText: text }).first();
+  }
+
+  /** A row of the Explorer, by the file or folder name shown. */
+  explorerRow(name: string): Locator {
+    return this.page.locator('.explorer-folders-view .monaco-list-row', { has: this.page.locator('.label-name', { hasText: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) }).first();
+  }
+
+  /** Right-clicks `row` and clicks the context menu's item `label`. */
+  async contextMenu(row: Locator, label: string): Promise<void> {
+    await row.click({ button: 'right' });
+    const item = this.page.locator('.monaco-menu .action-item', { hasText: label }).first();
+    await item.waitFor({ state: 'visible' });
+    await this.screenshot(`context-menu-${label}`);
+    await item.click();
+  }
+
+  /** Opens the view container of the activity bar whose title starts with `title` (e.g. "Batch Prompt"). */
+  async openActivity(title: string): Promise<void> {
+    const item = this.page.locator(`.activitybar .action-item .action-label[aria-label^="${title}"]`).first();
+    await item.click();
+    await this.page.locator('#workbench\\.parts\\.sidebar .composite.title', { hasText: title }).or(this.page.locator('#workbench\\.parts\\.sidebar .pane-header', { hasText: title })).first().waitFor({ state: 'visible' });
+  }
+
+  /** The rows of the tree views in the side bar. */
+  get sideBarRows(): Locator {
+    return this.page.locator('#workbench\\.parts\\.sidebar .monaco-list-row');
+  }
+
+  /** Hovers `row` and clicks its inline action `name` (e.g. Retry in the Failed Chunks view). */
+  async clickInlineAction(row: Locator, name: string): Promise<void> {
+    await row.hover();
+    const action = row.locator(`.actions .action-label[aria-label="${name}"], .actions .action-label[title="${name}"]`).first();
+    await action.waitFor({ state: 'visible' });
+    await this.screenshot(`inline-${name}`);
+    await action.click();
+  }
+
+  /** What is on screen, for the log of a failed scenario: toasts, quick input, status bar. */
+  async describeState(): Promise<string> {
+    const texts = async (l: Locator) => (await l.allInnerTexts().catch(() => [])).map((t) => t.replace(/\s+/g, ' ').trim()).filter(Boolean);
+    const lines = [
+      `notifications: ${JSON.stringify(await texts(this.page.locator('.notifications-toasts .notification-toast')))}`,
+      `quick input: ${JSON.stringify(await texts(this.page.locator('.quick-input-widget:visible')))}`,
+      `dialogs: ${JSON.stringify(await texts(this.page.locator('.monaco-dialog-box')))}`,
+      `status bar: ${JSON.stringify(await texts(this.page.locator('#workbench\\.parts\\.statusbar .statusbar-item')))}`,
+      `side bar rows: ${JSON.stringify(await texts(this.sideBarRows))}`,
+    ];
+    return lines.join('\n');
+  }
+
   async close(): Promise<void> {
     await this.context.close().catch(() => undefined);
     await this.browser.close().catch(() => undefined);
@@ -116,17 +212,22 @@ export class Workbench {
 }
 
 /**
- * Call inside a `describe`: opens a fresh workbench before the scenario's tests, saves a screenshot
- * of a failed test, and closes the workbench afterwards. Returns a getter for the tests.
+ * Call inside a `describe`: opens a fresh workbench before the scenario's tests (after `prepare`, which
+ * may write settings or files), saves a screenshot and the state of the screen when a test fails, and
+ * closes the workbench afterwards. Returns a getter for the tests.
  */
-export function useWorkbench(scenario: string): () => Workbench {
+export function useWorkbench(scenario: string, options: { prepare?: () => void | Promise<void> } = {}): () => Workbench {
   let wb: Workbench | undefined;
   before(async function () {
     this.timeout(120000);
+    await options.prepare?.();
     wb = await Workbench.open(scenario);
   });
   afterEach(async function () {
-    if (wb && this.currentTest?.state === 'failed') await wb.screenshot('failed').catch(() => undefined);
+    if (wb && this.currentTest?.state === 'failed') {
+      await wb.screenshot('failed').catch(() => undefined);
+      console.log((await wb.describeState().catch((e: unknown) => String(e))).replace(/^/gm, '      '));
+    }
   });
   after(async () => {
     await wb?.close();
