@@ -2,6 +2,7 @@
 // generated pathological files (long runs without whitespace).
 import * as fs from 'fs';
 import * as path from 'path';
+import { O200K_TOKEN_SPLIT_REGEX } from 'gpt-tokenizer/encodingParams/constants';
 import type { SourceFile } from '../src/core/types';
 
 /** Folders under node_modules read for the real corpus, in this order. */
@@ -57,15 +58,13 @@ export function realCorpus(root: string): Corpus {
   return { files, bytes, roots };
 }
 
-/** Longest run of characters without whitespace: what makes a bare BPE encode quadratic. */
-export function longestRun(text: string): number {
+/**
+ * Longest piece the o200k pre-tokenizer makes of `text`: BPE is quadratic in a piece's length, so
+ * this is what makes a bare encode slow (a run of one letter, or of emoji, is one piece; base64 is not).
+ */
+export function longestPiece(text: string): number {
   let best = 0;
-  let run = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 32 || c === 10 || c === 9 || c === 13) run = 0;
-    else if (++run > best) best = run;
-  }
+  for (const [piece] of text.matchAll(O200K_TOKEN_SPLIT_REGEX)) best = Math.max(best, piece.length);
   return best;
 }
 

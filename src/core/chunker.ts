@@ -5,7 +5,7 @@
  * segment counted once, and chunks end only at segment ends, so a chunk's count is the sum of its
  * segments' counts (exactly `tokenizer.count(chunk.text)`). Linear in the file's length.
  */
-import { CutKind, cutKind, nextCut, type Tokenizer } from './tokenizer';
+import { CutKind, cutKind, nextCut, segmentCounter, type Tokenizer } from './tokenizer';
 import type { Chunk, SourceFile } from './types';
 
 /** Budget of one chunk. */
@@ -49,10 +49,11 @@ export function chunkFile(file: SourceFile, fileIndex: number, tokenizer: Tokeni
   const pos = [0];
   const cum = [0];
   const kinds: CutKind[] = [];
+  const countSegment = segmentCounter(tokenizer);
   for (let start = 0; start < text.length;) {
     const end = nextCut(text, start);
     kinds.push(cutKind(text, start, end));
-    cum.push(cum[cum.length - 1] + tokenizer.count(start === 0 && end === text.length ? text : text.slice(start, end)));
+    cum.push(cum[cum.length - 1] + countSegment(start === 0 && end === text.length ? text : text.slice(start, end)));
     pos.push(end);
     start = end;
   }

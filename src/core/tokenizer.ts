@@ -220,11 +220,15 @@ class SegmentedTokenizer implements Tokenizer {
     for (let start = 0; start < text.length;) {
       const end = nextCut(text, start);
       if (start === 0 && end === text.length) return this.countUnseen(text); // one segment, known missing
-      const segment = text.slice(start, end);
-      total += this.memo.get(segment) ?? this.countUnseen(segment);
+      total += this.countSegment(text.slice(start, end));
       start = end;
     }
     return total;
+  }
+
+  /** Count of one segment (as cut by `nextCut`), without segmenting it again. */
+  countSegment(segment: string): number {
+    return this.memo.get(segment) ?? this.countUnseen(segment);
   }
 
   private countUnseen(segment: string): number {
@@ -236,7 +240,8 @@ class SegmentedTokenizer implements Tokenizer {
     }
     const n = this.api.countTokens(segment, AS_TEXT);
     if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
-    this.memo.set(segment, n);
+    // A slice would keep its whole file alive in the memo: store a copy (V8 flattens the concatenation).
+    this.memo.set(segment.length < 13 ? segment : (' ' + segment).slice(1), n);
     return n;
   }
 }
@@ -250,6 +255,14 @@ export function createTokenizer(encoding: EncodingName = 'o200k_base'): Tokenize
     throw new RangeError(`unknown encoding: ${String(encoding)}`);
   }
   return new SegmentedTokenizer(encoding);
+}
+
+/**
+ * Counts one segment (a piece `nextCut` delimits) of text, skipping the re-segmentation `count` does;
+ * for the chunker, which has already segmented the file.
+ */
+export function segmentCounter(tokenizer: Tokenizer): (segment: string) => number {
+  return tokenizer instanceof SegmentedTokenizer ? (s) => tokenizer.countSegment(s) : (s) => tokenizer.count(s);
 }
 
 // A cache, not state: one tokenizer (and one memo) per encoding for the process's lifetime.
