@@ -109,7 +109,7 @@ export async function runChunkingBench(): Promise<void> {
       ordinaryBareMsPerMb = ms[1] / mb;
     }
     const mbs = ms.map((t) => fmt(mb / (t / 1000)));
-    speedRows.push([encoding, mbs[0], mbs[1], mbs[2], `${fmt(1 / ratio[1], 2)}x`, String(chunks)]);
+    speedRows.push([encoding, mbs[0], mbs[1], mbs[2], `${fmt(ratio[1], 2)}x`, String(chunks)]);
 
     const tokenizer = createTokenizer(encoding);
     let same = 0;
