@@ -24,3 +24,43 @@ export async function writeFileAtomic(file: string, data: string): Promise<void>
     throw e;
   }
 }
+
+const TEMP_RE = /\.tmp-(\d+)-\d+$/;
+
+/** Whether `name` is one of `writeFileAtomic`'s temporary files, and the id of the process that made it. */
+export function tempFileOwner(name: string): number | undefined {
+  const m = TEMP_RE.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Whether a process with this id runs on this machine (a zombie counts until it is reaped). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary files a killed writer left under `dir` (recursively). With `all`, every one
+ * (the caller owns the folder); otherwise only those of processes no longer alive. Returns how many.
+ */
+export async function removeStaleTempFiles(dir: string, options: { all?: boolean } = {}): Promise<number> {
+  let names: string[];
+  try {
+    names = (await fs.readdir(dir, { recursive: true })).map(String);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const pid = tempFileOwner(path.basename(name));
+    if (pid === undefined || (!options.all && processAlive(pid))) continue;
+    await fs.rm(path.join(dir, name), { force: true });
+    removed++;
+  }
+  return removed;
+}

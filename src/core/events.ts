@@ -17,6 +17,8 @@ export interface ChunkOutcome {
   readonly inputTokens: number;
   readonly outputTokens: number;
   readonly latencyMs: number;
+  /** Taken from the result cache instead of the model (0 tokens, 0 attempts). */
+  readonly cached?: boolean;
 }
 
 /** The progress of a run, as a typed stream: enough for a progress bar with an ETA and a log. */

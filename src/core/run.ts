@@ -5,6 +5,7 @@ import type { ChatModel } from './model';
 import { packBatches } from './packer';
 import { FileChunkSource, type FileReader, type Plan } from './plan';
 import { PROTOCOL_VERSION } from './protocol';
+import { resultKey, type ResultCache } from './resultCache';
 import { RunStore, type RunMeta, type RunSummary } from './runStore';
 import type { Tokenizer } from './tokenizer';
 import type { Batch, ChunkRef } from './types';
@@ -37,6 +38,11 @@ export interface RunOptions {
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   onOutcome?: (outcome: ChunkOutcome) => void;
+  /**
+   * Results of earlier runs: a chunk whose key (prompt, model, generation parameters, protocol, path
+   * and text) is found is recorded `cached` and not sent; every chunk that succeeds is stored.
+   */
+  cache?: ResultCache;
 }
 
 /** A run id that sorts by time: `20261122-140501-a1b2`. */
@@ -64,7 +70,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<{ summar
     parameters: { ...options.parameters, chunkTokens: plan.chunkTokens },
     files: plan.files.map((f) => ({ path: f.path, hash: f.hash, chunks: f.chunks })),
   });
-  return execute(store, plan.batches, options);
+  return execute(store, plan.batches, options, 'b');
 }
 
 export interface RetryOptions extends Omit<RunOptions, 'dir' | 'root' | 'prompt' | 'modelInfo' | 'parameters'> {
@@ -81,27 +87,85 @@ export interface RetryOptions extends Omit<RunOptions, 'dir' | 'root' | 'prompt'
  * chunks with `source-changed` rather than mixing two versions.
  */
 export async function retryChunks(dir: string, options: RetryOptions): Promise<{ summary: RunSummary; store: RunStore }> {
-  const store = await RunStore.open(dir);
+  const store = await RunStore.openForUpdate(dir);
   const wanted = options.chunkIds ? new Set(options.chunkIds) : undefined;
   const chunks = store.unfinishedChunks().filter((c) => !wanted || wanted.has(c.id));
   const meta = store.meta;
-  const parameters = { ...(meta.parameters as unknown as RunParameters), ...options.parameters };
-  const batches = packBatches(chunks, meta.prompt, options.tokenizer, {
-    chunksPerBatch: parameters.chunksPerBatch,
-    maxBatchTokens: parameters.maxBatchTokens,
-    contextWindow: options.model.contextWindow,
-    maxOutputTokens: options.model.maxOutputTokens,
-  }).map((b) => ({ ...b, id: `r${b.id}` }));
-  return execute(store, batches, { ...options, root: meta.root, prompt: meta.prompt, parameters });
+  const parameters = { ...(meta.parameters as unknown as RunParameters), ...definedOnly(options.parameters ?? {}) };
+  let batches: Batch<ChunkRef>[];
+  try {
+    batches = packBatches(chunks, meta.prompt, options.tokenizer, {
+      chunksPerBatch: parameters.chunksPerBatch,
+      maxBatchTokens: parameters.maxBatchTokens,
+      contextWindow: options.model.contextWindow,
+      maxOutputTokens: options.model.maxOutputTokens,
+    }).map((b) => ({ ...b, id: `r${b.id}` }));
+  } catch (e) {
+    await store.release();
+    throw e;
+  }
+  return execute(store, batches, { ...options, root: meta.root, prompt: meta.prompt, parameters }, 'r');
 }
 
-async function execute(
-  store: RunStore,
-  batches: Batch<ChunkRef>[],
-  options: Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome'>,
-): Promise<{ summary: RunSummary; store: RunStore }> {
+/**
+ * Continues a run interrupted by a crash, a closed window or `kill -9`, from its folder alone (see
+ * `RunStore.openForUpdate` for what is repaired first): every chunk that has not succeeded is sent, a
+ * chunk that succeeded never again, and `summary.json` closes the run. Refused while another live
+ * process writes the folder.
+ */
+export function resumeRun(dir: string, options: Omit<RetryOptions, 'chunkIds'>): Promise<{ summary: RunSummary; store: RunStore }> {
+  return retryChunks(dir, options);
+}
+
+type ExecuteOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache'>;
+
+async function execute(store: RunStore, batches: Batch<ChunkRef>[], options: ExecuteOptions, batchPrefix: string): Promise<{ summary: RunSummary; store: RunStore }> {
+  try {
+    return await executeWithStore(store, batches, options, batchPrefix);
+  } finally {
+    await store.release();
+  }
+}
+
+async function executeWithStore(store: RunStore, planned: Batch<ChunkRef>[], options: ExecuteOptions, batchPrefix: string): Promise<{ summary: RunSummary; store: RunStore }> {
   const source = new FileChunkSource(options.read ?? options.root, store.meta.files);
   const p = options.parameters;
+  const cache = options.cache;
+  const keys = new Map<string, string>();
+  let batches = planned;
+  if (cache) {
+    const misses: ChunkRef[] = [];
+    for (const b of planned) {
+      for (const c of b.chunks) {
+        let text: string;
+        try {
+          text = await source.text(c);
+        } catch {
+          misses.push(c); // the executor reports why it cannot be read
+          continue;
+        }
+        const key = resultKey({ prompt: options.prompt, model: store.meta.model, generation: { maxOutputTokens: options.model.maxOutputTokens }, path: c.path, text });
+        keys.set(c.id, key);
+        const output = await cache.get(key);
+        if (output === undefined) {
+          misses.push(c);
+          continue;
+        }
+        const outcome: ChunkOutcome = { chunk: c, status: 'succeeded', output, cached: true, attempts: 0, batchId: 'cache', inputTokens: 0, outputTokens: 0, latencyMs: 0 };
+        await store.record(outcome);
+        options.onOutcome?.(outcome);
+      }
+    }
+    if (misses.length < planned.reduce((n, b) => n + b.chunks.length, 0)) {
+      // Only the chunks not found are sent, packed again so that no request goes out half empty.
+      batches = packBatches(misses, options.prompt, options.tokenizer, {
+        chunksPerBatch: p.chunksPerBatch,
+        maxBatchTokens: p.maxBatchTokens,
+        contextWindow: options.model.contextWindow,
+        maxOutputTokens: options.model.maxOutputTokens,
+      }).map((b) => ({ ...b, id: `${batchPrefix}${b.id.replace(/^b/, '')}` }));
+    }
+  }
   const execution = await executeBatches(batches, {
     prompt: options.prompt,
     model: options.model,
@@ -116,9 +180,20 @@ async function execute(
     onEvent: options.onEvent,
     onOutcome: async (o) => {
       await store.record(o);
+      const key = keys.get(o.chunk.id);
+      if (cache && key && o.status === 'succeeded' && o.output !== undefined) {
+        // A cache that cannot be written costs a future request, never this run.
+        await cache.put(key, o.output).catch(() => undefined);
+      }
       options.onOutcome?.(o);
     },
   });
   const summary = await store.finish(execution);
+  await cache?.prune().catch(() => undefined);
   return { summary, store };
+}
+
+/** The entries whose value is not undefined (an override left out keeps the recorded value). */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,6 +1,7 @@
 import { promises as fs } from 'fs';
+import * as os from 'os';
 import * as path from 'path';
-import { writeFileAtomic } from './atomicFile';
+import { processAlive, removeStaleTempFiles, writeFileAtomic } from './atomicFile';
 import type { ErrorKind } from './errors';
 import { joinOutputs } from './text';
 import type { ChunkOutcome, ExecutionSummary } from './events';
@@ -13,7 +14,12 @@ export interface RunMeta {
   /** Folder the file paths are relative to. */
   root: string;
   prompt: string;
-  model: { id: string; provider?: string; model?: string; baseUrl?: string };
+  /**
+   * The endpoint, enough to rebuild the model without the settings (never a key, never headers, which
+   * may hold one): `provider` is `openai`, `azure`, `anthropic`, `ollama` or `vscode-lm`.
+   * `contextWindow`, `maxOutputTokens` and `apiVersion` are absent from runs made before resume existed.
+   */
+  model: { id: string; provider?: string; model?: string; baseUrl?: string; contextWindow?: number; maxOutputTokens?: number; apiVersion?: string };
   encoding: string;
   protocolVersion: number;
   parameters: Record<string, number | string | boolean | undefined>;
@@ -38,6 +44,10 @@ export interface RunRecord {
   latencyMs: number;
   batchId: string;
   at: string;
+  /** Taken from the result cache: nothing was sent (0 tokens, 0 attempts). */
+  cached?: true;
+  /** Found as `chunks/ID.out` by a resume after a crash between the output and its journal line. */
+  recovered?: true;
 }
 
 export type FileStatus = 'complete' | 'incomplete';
@@ -47,11 +57,15 @@ export interface RunSummary extends ExecutionSummary {
   status: 'succeeded' | 'partial' | 'canceled' | 'failed';
   files: { path: string; status: FileStatus; output: string }[];
   finishedAt: string;
+  /** Chunks whose latest result came from the result cache. */
+  cached?: number;
 }
 
 export const RUN_FILE = 'run.json';
 export const RECORDS_FILE = 'run.jsonl';
 export const SUMMARY_FILE = 'summary.json';
+/** Present while a process writes the run folder: `{ pid, hostname, at }`. */
+export const LOCK_FILE = 'run.lock';
 const CHUNKS_DIR = 'chunks';
 const OUTPUTS_DIR = 'outputs';
 const INCOMPLETE_SUFFIX = '.incomplete';
@@ -62,6 +76,8 @@ interface FileState {
   /** Latest status per chunk id. */
   status: Map<string, ChunkStatus>;
   errors: Map<string, { kind: ErrorKind; message: string }>;
+  /** Chunks whose latest result came from the cache. */
+  cached: Set<string>;
   /** This file's output writes, one at a time: a retry records its chunks concurrently. */
   writing: Promise<void>;
 }
@@ -76,12 +92,13 @@ interface FileState {
 export class RunStore {
   private readonly files = new Map<string, FileState>();
   private appendChain: Promise<void> = Promise.resolve();
+  private locked = false;
 
   private constructor(
     readonly dir: string,
     readonly meta: RunMeta,
   ) {
-    for (const f of meta.files) this.files.set(f.path, { path: f.path, chunks: f.chunks, status: new Map(), errors: new Map(), writing: Promise.resolve() });
+    for (const f of meta.files) this.files.set(f.path, { path: f.path, chunks: f.chunks, status: new Map(), errors: new Map(), cached: new Set(), writing: Promise.resolve() });
   }
 
   /** Creates the run folder and writes `run.json`. Refuses a folder that already holds a run. */
@@ -93,8 +110,78 @@ export class RunStore {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
-    await writeFileAtomic(path.join(dir, RUN_FILE), JSON.stringify(meta, null, 2));
-    return new RunStore(dir, meta);
+    await acquireRunLock(dir);
+    try {
+      await writeFileAtomic(path.join(dir, RUN_FILE), JSON.stringify(meta, null, 2));
+    } catch (e) {
+      await releaseRunLock(dir);
+      throw e;
+    }
+    const store = new RunStore(dir, meta);
+    store.locked = true;
+    return store;
+  }
+
+  /**
+   * Opens a run folder to write more into it (resume, retry). Takes its lock (refused while another
+   * live process holds it), then repairs what a crash can leave: temporary files are removed, a torn
+   * last journal line is closed so the next line stays whole, a chunk recorded `succeeded` whose
+   * `chunks/ID.out` is missing goes back to pending, a `chunks/ID.out` without its journal line (a
+   * crash between the two) is adopted as succeeded, and the outputs of files whose chunks have all
+   * ended are rewritten when missing or stale. Call `finish()` (or `release()`) to drop the lock.
+   */
+  static async openForUpdate(dir: string): Promise<RunStore> {
+    await fs.access(path.join(dir, RUN_FILE));
+    await acquireRunLock(dir);
+    try {
+      await removeStaleTempFiles(dir, { all: true });
+      await closeTornJournal(dir);
+      const store = await RunStore.open(dir);
+      store.locked = true;
+      await store.recover();
+      return store;
+    } catch (e) {
+      await releaseRunLock(dir);
+      throw e;
+    }
+  }
+
+  /** Drops the folder's lock (after `finish()`, or when a run ends by an exception). */
+  async release(): Promise<void> {
+    if (!this.locked) return;
+    this.locked = false;
+    await this.appendChain;
+    await releaseRunLock(this.dir);
+  }
+
+  private async recover(): Promise<void> {
+    let present: Set<string>;
+    try {
+      present = new Set(await fs.readdir(path.join(this.dir, CHUNKS_DIR)));
+    } catch {
+      present = new Set();
+    }
+    for (const f of this.files.values()) {
+      for (const c of f.chunks) {
+        const has = present.has(path.basename(this.chunkOutputPath(c.id)));
+        const status = f.status.get(c.id);
+        if (status === 'succeeded' && !has) {
+          f.status.delete(c.id);
+          f.errors.delete(c.id);
+          f.cached.delete(c.id);
+        } else if (status !== 'succeeded' && has) {
+          await this.append(recordOf({ chunk: c, status: 'succeeded', attempts: 0, batchId: 'recovered', inputTokens: 0, outputTokens: 0, latencyMs: 0 }, { recovered: true }));
+          f.status.set(c.id, 'succeeded');
+          f.errors.delete(c.id);
+          f.cached.delete(c.id);
+        }
+      }
+      if (f.status.size !== f.chunks.length) continue;
+      const complete = this.fileStatus(f.path) === 'complete';
+      if (!complete || !(await exists(this.outputPath(f.path))) || (await exists(this.outputPath(f.path, 'incomplete')))) {
+        await this.writeOutput(f);
+      }
+    }
   }
 
   /** Opens an existing run folder, with every chunk's latest recorded status. */
@@ -106,6 +193,8 @@ export class RunStore {
       f?.status.set(r.chunkId, r.status);
       if (r.error) f?.errors.set(r.chunkId, r.error);
       else f?.errors.delete(r.chunkId);
+      if (r.cached) f?.cached.add(r.chunkId);
+      else f?.cached.delete(r.chunkId);
     }
     return store;
   }
@@ -116,29 +205,14 @@ export class RunStore {
     if (outcome.status === 'succeeded') {
       await writeFileAtomic(this.chunkOutputPath(c.id), outcome.output ?? '');
     }
-    const record: RunRecord = {
-      chunkId: c.id,
-      path: c.path,
-      start: c.start,
-      end: c.end,
-      startLine: c.startLine,
-      endLine: c.endLine,
-      tokens: c.tokens,
-      status: outcome.status,
-      attempts: outcome.attempts,
-      ...(outcome.error ? { error: outcome.error } : {}),
-      inputTokens: outcome.inputTokens,
-      outputTokens: outcome.outputTokens,
-      latencyMs: outcome.latencyMs,
-      batchId: outcome.batchId,
-      at: new Date().toISOString(),
-    };
-    await this.append(record);
+    await this.append(recordOf(outcome, outcome.cached ? { cached: true } : {}));
     const file = this.files.get(c.path);
     if (!file) return;
     file.status.set(c.id, outcome.status);
     if (outcome.error) file.errors.set(c.id, outcome.error);
     else file.errors.delete(c.id);
+    if (outcome.cached) file.cached.add(c.id);
+    else file.cached.delete(c.id);
     if (file.status.size === file.chunks.length) {
       // Serialised: two overlapping writes could each remove the other's form (complete vs .incomplete),
       // leaving no output, or a stale one. Each write reads the statuses when its turn comes.
@@ -209,19 +283,123 @@ export class RunStore {
     let failed = 0;
     let canceled = 0;
     let succeeded = 0;
+    let cached = 0;
     for (const f of this.files.values()) {
       for (const c of f.chunks) {
         const s = f.status.get(c.id);
+        if (s === 'succeeded' && f.cached.has(c.id)) cached++;
         if (s === 'succeeded') succeeded++;
         else if (s === 'failed') failed++;
         else canceled++;
       }
     }
     const status: RunSummary['status'] = execution.fatal ? 'failed' : failed === 0 && canceled === 0 ? 'succeeded' : failed === 0 ? 'canceled' : 'partial';
-    const summary: RunSummary = { ...execution, succeeded, failed, canceled, runId: this.meta.runId, status, files, finishedAt: new Date().toISOString() };
+    const summary: RunSummary = { ...execution, succeeded, failed, canceled, ...(cached ? { cached } : {}), runId: this.meta.runId, status, files, finishedAt: new Date().toISOString() };
     await writeFileAtomic(path.join(this.dir, SUMMARY_FILE), JSON.stringify(summary, null, 2));
+    await this.release();
     return summary;
   }
+}
+
+function recordOf(outcome: ChunkOutcome, extra: Pick<RunRecord, 'cached' | 'recovered'>): RunRecord {
+  const c = outcome.chunk;
+  return {
+    chunkId: c.id,
+    path: c.path,
+    start: c.start,
+    end: c.end,
+    startLine: c.startLine,
+    endLine: c.endLine,
+    tokens: c.tokens,
+    status: outcome.status,
+    attempts: outcome.attempts,
+    ...(outcome.error ? { error: outcome.error } : {}),
+    inputTokens: outcome.inputTokens,
+    outputTokens: outcome.outputTokens,
+    latencyMs: outcome.latencyMs,
+    batchId: outcome.batchId,
+    at: new Date().toISOString(),
+    ...extra,
+  };
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A crash mid-append leaves a last line without its newline: close it, or the next line would join it. */
+async function closeTornJournal(dir: string): Promise<void> {
+  const file = path.join(dir, RECORDS_FILE);
+  let handle;
+  try {
+    handle = await fs.open(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  let torn = false;
+  try {
+    const { size } = await handle.stat();
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      await handle.read(last, 0, 1, size - 1);
+      torn = last[0] !== 0x0a;
+    }
+  } finally {
+    await handle.close();
+  }
+  if (torn) await fs.appendFile(file, '\n', 'utf8');
+}
+
+/** Who holds a run folder's lock, when that process is still alive on this machine. */
+export async function runLockHolder(dir: string): Promise<{ pid: number; hostname: string; at: string } | undefined> {
+  let lock: { pid: number; hostname: string; at: string };
+  try {
+    lock = JSON.parse(await fs.readFile(path.join(dir, LOCK_FILE), 'utf8')) as typeof lock;
+  } catch {
+    return undefined;
+  }
+  // Another machine's process cannot be checked: its lock is taken as stale (a container rebuilt, a reboot).
+  if (typeof lock?.pid !== 'number' || lock.hostname !== os.hostname()) return undefined;
+  return processAlive(lock.pid) ? lock : undefined;
+}
+
+/** Thrown when a run folder is being written by another live process. */
+export class RunLockedError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly pid: number,
+  ) {
+    super(`${dir} is being written by process ${pid} (a run in progress); wait for it to end, or stop it first.`);
+  }
+  static readonly is = (e: unknown): e is RunLockedError => e instanceof RunLockedError;
+}
+
+async function acquireRunLock(dir: string): Promise<void> {
+  const file = path.join(dir, LOCK_FILE);
+  const body = JSON.stringify({ pid: process.pid, hostname: os.hostname(), at: new Date().toISOString() });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await fs.writeFile(file, body, { flag: 'wx' });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const holder = await runLockHolder(dir);
+    if (holder) throw new RunLockedError(dir, holder.pid);
+    // A dead process's lock (kill -9, a crash, a closed window): take it over.
+    await fs.rm(file, { force: true });
+  }
+  throw new RunLockedError(dir, -1);
+}
+
+async function releaseRunLock(dir: string): Promise<void> {
+  await fs.rm(path.join(dir, LOCK_FILE), { force: true });
 }
 
 /** Reads `run.jsonl`, skipping a torn last line (a crash mid-append) and any line that is not JSON. */
