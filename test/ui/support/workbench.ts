@@ -103,7 +103,7 @@ export class Workbench {
   }
 
   /** Waits for a notification toast containing `text`, with its fade-in animation finished. */
-  async waitForNotification(text: string, timeoutMs = 15000): Promise<Locator> {
+  async waitForNotification(text: string | RegExp, timeoutMs = 15000): Promise<Locator> {
     const toast = this.page.locator('.notifications-toasts .notification-toast.notification-fade-in-done', { hasText: text }).first();
     await toast.waitFor({ state: 'visible', timeout: timeoutMs });
     return toast;
@@ -162,11 +162,25 @@ export class Workbench {
     return this.page.locator('.explorer-folders-view .monaco-list-row', { has: this.page.locator('.label-name', { hasText: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) }).first();
   }
 
-  /** Right-clicks `row` and clicks the context menu's item `label`. */
-  async contextMenu(row: Locator, label: string): Promise<void> {
-    await row.click({ button: 'right' });
+  /**
+   * Right-clicks `row` and clicks the context menu's item `label`. Retries while the menu lacks it: an
+   * open menu does not change, and installed extensions add their items a few seconds after the
+   * workbench appears.
+   */
+  async contextMenu(row: Locator, label: string, timeoutMs = 30000): Promise<void> {
     const item = this.page.locator('.monaco-menu .action-item', { hasText: label }).first();
-    await item.waitFor({ state: 'visible' });
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await row.click({ button: 'right' });
+      try {
+        await item.waitFor({ state: 'visible', timeout: 3000 });
+        break;
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+        await this.page.keyboard.press('Escape');
+        await sleep(1000);
+      }
+    }
     await this.screenshot(`context-menu-${label}`);
     await item.click();
   }
