@@ -89,7 +89,7 @@ function run(cmd, args, what, { inherit = false, env = process.env } = {}) {
 /** Refuses a second `npm start` on the same profile while the first still serves it. */
 function checkNotRunning() {
   const lock = readJson(P.lock, null);
-  if (lock && lock.pid !== process.pid && lock.pid && (() => {
+  if (lock && lock.pid && lock.pid !== process.pid && (() => {
     try {
       process.kill(lock.pid, 0);
       return true;
@@ -97,7 +97,7 @@ function checkNotRunning() {
       return e.code === 'EPERM';
     }
   })()) {
-    fail(`another \`npm start\` (pid ${lock.pid}) is serving this profile at ${lock.url}: open that, or stop it first.`);
+    fail(`another \`npm start\` (pid ${lock.pid}) is using this profile${lock.url ? ` at ${lock.url}` : ''}: open that, or stop it first.`);
   }
 }
 
@@ -249,8 +249,14 @@ async function main() {
     console.log(opts.USAGE);
     return;
   }
+  if (args.port) await choosePort(args.port); // a taken --port fails before the build, not after
   fs.mkdirSync(TRY, { recursive: true });
   checkNotRunning();
+  writeJson(P.lock, { pid: process.pid, url: null });
+  process.on('exit', () => {
+    const lock = readJson(P.lock, null);
+    if (lock && lock.pid === process.pid) fs.rmSync(P.lock, { force: true });
+  });
   if (args.fresh) {
     step('--fresh: removing the previous profile and workspace copy');
     for (const d of [P.userData, P.extensions, P.workspace, P.xdg, P.state]) fs.rmSync(d, { recursive: true, force: true });
@@ -280,6 +286,7 @@ async function main() {
 
   const ollama = args.endpoint ? { answered: false, models: [] } : await probeOllama();
   const userEndpoints = writeSettings(state, args.endpoint ? [args.endpoint] : []);
+  if (userEndpoints === null && args.endpoint) fail(`could not write the endpoint into ${settingsFile}: fix that file, or start with --fresh.`);
   const choice = opts.chooseModels({ endpoint: args.endpoint, env: process.env, ollama, userEndpoints: userEndpoints || 0 });
   writeJson(P.state, state);
 
@@ -319,8 +326,6 @@ async function main() {
         // already gone
       }
     }
-    const lock = readJson(P.lock, null);
-    if (lock && lock.pid === process.pid) fs.rmSync(P.lock, { force: true });
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.on(signal, () => {
