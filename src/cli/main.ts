@@ -3,12 +3,14 @@ import * as path from 'path';
 import { collectFiles, type SkippedFile } from '../core/files';
 import type { RunEvent } from '../core/events';
 import { Planner, type Plan } from '../core/plan';
-import { newRunId, runPlan } from '../core/run';
+import { ResultCache } from '../core/resultCache';
+import { newRunId, resumeRun, runPlan } from '../core/run';
+import { RUN_FILE, RunLockedError, type RunMeta, type RunSummary } from '../core/runStore';
 import { ConfigError } from '../core/errors';
 import type { ChatModel } from '../core/model';
 import { getTokenizer, type Tokenizer } from '../core/tokenizer';
-import type { EndpointConfig } from '../providers/endpoint';
-import { createModel, needsApiKey } from '../providers/factory';
+import { PROVIDER_KINDS, type EndpointConfig, type ProviderKind } from '../providers/endpoint';
+import { createModel, defaultBaseUrl, needsApiKey } from '../providers/factory';
 import { originOf } from '../providers/http';
 import { apiKeyFromEnv, parseCli, USAGE, UsageError, type CliOptions } from './options';
 import { formatDuration, ProgressTracker } from '../core/progress';
@@ -44,10 +46,11 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     io.stdout.write(`${VERSION}\n`);
     return 0;
   }
+  if (opts.command === 'resume') return resume(opts, io);
   const prompt = opts.command === 'run' ? await readPrompt(opts, io.cwd) : '';
   const tokenizer = getTokenizer(opts.encoding);
   // The model is chosen before any file is read: a missing key stops the run at once.
-  const model = opts.command === 'run' ? selectModel(opts, tokenizer, io) : undefined;
+  const model = opts.command === 'run' ? selectModel(endpointOf(opts), tokenizer, io) : undefined;
   if (opts.command === 'run' && !model) return 1;
   const planner = new Planner({
     prompt,
@@ -74,7 +77,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     dir,
     prompt,
     model: model!,
-    modelInfo: { id: model!.id, provider: opts.provider, model: opts.model, baseUrl: opts.baseUrl },
+    modelInfo: { id: model!.id, provider: opts.provider, model: opts.model, baseUrl: opts.baseUrl, contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens, apiVersion: opts.apiVersion },
     tokenizer,
     parameters: {
       maxConcurrency: opts.concurrency,
@@ -89,9 +92,57 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     },
     signal: io.signal,
     onEvent: (e) => progress.onEvent(e),
+    cache: cacheOf(opts, io),
   });
   progress.end();
-  const counts = `${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.canceled} canceled`;
+  return finished(summary, dir, io);
+}
+
+/** `batch-prompt resume DIR`: the run's own prompt, endpoint, parameters and plan; the key from the environment. */
+async function resume(opts: CliOptions, io: Io): Promise<number> {
+  const dir = path.resolve(io.cwd, opts.inputs[0]);
+  let meta: RunMeta;
+  try {
+    meta = JSON.parse(await fs.readFile(path.join(dir, RUN_FILE), 'utf8')) as RunMeta;
+  } catch {
+    io.stderr.write(`batch-prompt: ${dir} is not a run folder (no readable ${RUN_FILE}).\n`);
+    return 1;
+  }
+  const m = meta.model ?? { id: '' };
+  const provider = m.provider as ProviderKind;
+  if (!PROVIDER_KINDS.includes(provider) || !m.model) {
+    io.stderr.write(
+      m.provider === 'vscode-lm'
+        ? `batch-prompt: run ${meta.runId} used VS Code's Language Model API (${m.id}); resume it in VS Code with "Batch Prompt: Resume Run".\n`
+        : `batch-prompt: ${RUN_FILE} of run ${meta.runId} does not say which endpoint it used (provider ${m.provider ?? 'missing'}, model ${m.model ?? 'missing'}).\n`,
+    );
+    return 1;
+  }
+  const endpoint: EndpointConfig = { id: m.id, provider, baseUrl: m.baseUrl, model: m.model, contextWindow: m.contextWindow, maxOutputTokens: m.maxOutputTokens, apiVersion: m.apiVersion };
+  const tokenizer = getTokenizer(meta.encoding === 'cl100k_base' ? 'cl100k_base' : 'o200k_base');
+  const model = selectModel(endpoint, tokenizer, io);
+  if (!model) return 1;
+  const progress = new ProgressDisplay(io);
+  let summary: RunSummary;
+  try {
+    ({ summary } = await resumeRun(dir, { model, tokenizer, parameters: opts.explicit, signal: io.signal, onEvent: (e) => progress.onEvent(e), cache: cacheOf(opts, io) }));
+  } catch (e) {
+    if (!RunLockedError.is(e)) throw e;
+    progress.end();
+    io.stderr.write(`batch-prompt: ${e.message}\n`);
+    return 1;
+  }
+  progress.end();
+  return finished(summary, dir, io);
+}
+
+function cacheOf(opts: CliOptions, io: Io): ResultCache | undefined {
+  return opts.useCache ? new ResultCache(path.resolve(io.cwd, opts.cacheDir ?? path.join('.batch-prompt', 'cache'))) : undefined;
+}
+
+/** Prints the outcome of a run or a resume; the exit code. */
+function finished(summary: RunSummary, dir: string, io: Io): number {
+  const counts = `${summary.succeeded} succeeded${summary.cached ? ` (${summary.cached} from the cache)` : ''}, ${summary.failed} failed, ${summary.canceled} canceled`;
   io.stdout.write(`Run ${summary.runId}: ${counts} in ${formatDuration(summary.durationMs)} (${summary.requests} requests, ${summary.inputTokens} input / ${summary.outputTokens} output tokens)\n`);
   io.stdout.write(`Results: ${dir}\n`);
   const incomplete = summary.files.filter((f) => f.status === 'incomplete');
@@ -105,9 +156,8 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   return summary.failed + summary.canceled > 0 ? 2 : 0;
 }
 
-/** The run's model, or undefined after a one-line reason on stderr (a missing key: no request is made). */
-function selectModel(opts: CliOptions, tokenizer: Tokenizer, io: Io): ChatModel | undefined {
-  const endpoint: EndpointConfig = {
+function endpointOf(opts: CliOptions): EndpointConfig {
+  return {
     id: `${originOf(opts.baseUrl)}#${opts.model!}`,
     provider: opts.provider,
     baseUrl: opts.baseUrl,
@@ -116,9 +166,13 @@ function selectModel(opts: CliOptions, tokenizer: Tokenizer, io: Io): ChatModel 
     maxOutputTokens: opts.maxOutputTokens,
     apiVersion: opts.apiVersion,
   };
-  const { key, envVar } = apiKeyFromEnv(opts.provider, io.env);
+}
+
+/** The run's model, or undefined after a one-line reason on stderr (a missing key: no request is made). */
+function selectModel(endpoint: EndpointConfig, tokenizer: Tokenizer, io: Io): ChatModel | undefined {
+  const { key, envVar } = apiKeyFromEnv(endpoint.provider, io.env);
   if (needsApiKey(endpoint) && !key) {
-    io.stderr.write(`batch-prompt: set ${envVar} in the environment: the ${opts.provider} provider at ${originOf(opts.baseUrl)} needs an API key.\n`);
+    io.stderr.write(`batch-prompt: set ${envVar} in the environment: the ${endpoint.provider} provider at ${originOf(endpoint.baseUrl ?? defaultBaseUrl(endpoint.provider) ?? '')} needs an API key.\n`);
     return undefined;
   }
   try {

@@ -10,6 +10,9 @@ import { AZURE_DEFAULT_API_VERSION } from '../providers/openaiCompatible';
 export const USAGE = `usage:
   batch-prompt plan [options] <paths or globs…> [--json]
   batch-prompt run  [options] (--prompt TEXT | --prompt-file FILE) <paths or globs…>
+  batch-prompt resume [options] DIR   continue an interrupted run from its folder alone (its prompt,
+                         model endpoint, parameters and plan; the key from the environment as for run):
+                         chunks that succeeded are not sent again
 
 model (run):
   --provider NAME        openai (default: any OpenAI-compatible server), azure, anthropic or ollama
@@ -28,6 +31,10 @@ run:
   --max-retries N        retries of a transient failure (default 3)
   --timeout S            seconds per request (default 120)
   --rpm N / --tpm N      requests / tokens per minute budget
+                         (resume: these five override the run's recorded values when given)
+  --no-cache             send every chunk; by default a chunk whose prompt, model, parameters and text
+                         gave a result before is taken from the cache and marked "cached" in run.jsonl
+  --cache-dir DIR        the result cache (default .batch-prompt/cache; bounded, oldest entries evicted)
 chunks and batches (plan and run):
   --chunk-tokens N       tokens per chunk (default ${DEFAULT_CHUNK_OPTIONS.chunkTokens})
   --overlap N            tokens repeated between chunks (default ${DEFAULT_CHUNK_OPTIONS.overlapTokens})
@@ -39,7 +46,7 @@ chunks and batches (plan and run):
 exit codes: 0 every chunk succeeded, 2 some failed (recorded), 1 fatal error`;
 
 export interface CliOptions {
-  command: 'plan' | 'run' | 'help' | 'version';
+  command: 'plan' | 'run' | 'resume' | 'help' | 'version';
   inputs: string[];
   json: boolean;
   prompt?: string;
@@ -64,6 +71,10 @@ export interface CliOptions {
   encoding: EncodingName;
   maxFileBytes: number;
   respectGitignore: boolean;
+  useCache: boolean;
+  cacheDir?: string;
+  /** Run parameters given explicitly (a resume keeps the recorded value of the others). */
+  explicit: { maxConcurrency?: number; maxRetries?: number; requestTimeoutMs?: number; requestsPerMinute?: number; tokensPerMinute?: number };
 }
 
 /** A mistake in the command line: printed with the usage, exit code 1. */
@@ -105,6 +116,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
         encoding: { type: 'string' },
         'max-file-kb': { type: 'string' },
         'no-gitignore': { type: 'boolean' },
+        'no-cache': { type: 'boolean' },
+        'cache-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -115,8 +128,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
   const v = parsed.values;
   const [command, ...inputs] = parsed.positionals;
   const cmd = v.help || command === 'help' ? 'help' : v.version ? 'version' : command;
-  if (cmd !== 'plan' && cmd !== 'run' && cmd !== 'help' && cmd !== 'version') {
-    throw new UsageError(command ? `Unknown command "${command}".` : 'Name a command: plan or run.');
+  if (cmd !== 'plan' && cmd !== 'run' && cmd !== 'resume' && cmd !== 'help' && cmd !== 'version') {
+    throw new UsageError(command ? `Unknown command "${command}".` : 'Name a command: plan, run or resume.');
   }
   const encoding = (v.encoding ?? 'o200k_base') as EncodingName;
   if (encoding !== 'o200k_base' && encoding !== 'cl100k_base') throw new UsageError(`--encoding must be o200k_base or cl100k_base, got "${v.encoding}".`);
@@ -149,7 +162,17 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
     encoding,
     maxFileBytes: int('max-file-kb', v['max-file-kb'], 1, DEFAULT_MAX_FILE_BYTES / 1024)! * 1024,
     respectGitignore: !v['no-gitignore'],
+    useCache: !v['no-cache'],
+    cacheDir: v['cache-dir'],
+    explicit: {
+      maxConcurrency: int('concurrency', v.concurrency, 1),
+      maxRetries: int('max-retries', v['max-retries'], 0),
+      requestTimeoutMs: v.timeout === undefined ? undefined : int('timeout', v.timeout, 1)! * 1000,
+      requestsPerMinute: int('rpm', v.rpm, 1),
+      tokensPerMinute: int('tpm', v.tpm, 1),
+    },
   };
+  if (opts.command === 'resume' && inputs.length !== 1) throw new UsageError('Name the run folder to resume, for example .batch-prompt/runs/20261122-140501-a1b2.');
   if (opts.command === 'plan' || opts.command === 'run') {
     if (inputs.length === 0) throw new UsageError('Name at least one file, folder or glob.');
   }

@@ -5,15 +5,17 @@ let counter = 0;
 
 /**
  * Writes a file atomically: a temporary file beside it, flushed, then renamed over the target, so a
- * reader (or a crash) never sees half a file. Creates the parent folder.
+ * reader (or a crash) never sees half a file. Creates the parent folder. `sync: false` skips the
+ * flush: a killed process still leaves the old or the new file, but a power loss may leave an empty
+ * one (for caches, where a bad entry is a miss).
  */
-export async function writeFileAtomic(file: string, data: string): Promise<void> {
+export async function writeFileAtomic(file: string, data: string, options: { sync?: boolean } = {}): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}-${++counter}`;
   const handle = await fs.open(tmp, 'w');
   try {
     await handle.writeFile(data, 'utf8');
-    await handle.sync();
+    if (options.sync !== false) await handle.sync();
   } finally {
     await handle.close();
   }

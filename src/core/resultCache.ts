@@ -97,7 +97,8 @@ export class ResultCache {
   async put(key: string, output: string): Promise<void> {
     await this.ensureIgnored();
     const entry: Entry = { v: CACHE_FORMAT, key, output, at: new Date().toISOString() };
-    await writeFileAtomic(this.entryPath(key), JSON.stringify(entry));
+    // Not flushed: after a power loss an entry may be empty, which reads as a miss.
+    await writeFileAtomic(this.entryPath(key), JSON.stringify(entry), { sync: false });
   }
 
   private async ensureIgnored(): Promise<void> {
