@@ -380,7 +380,8 @@ export class RunService implements vscode.Disposable {
                 run.starts.push(now);
                 while (run.starts.length && run.starts[0] < now - 60_000) run.starts.shift();
               }
-              if (e.type === 'batch-finished' || e.type === 'waiting' || e.type === 'run-started') {
+              // A batch's chunks are counted by their chunk-finished events, which come after its batch-finished.
+              if (e.type === 'chunk-finished' || e.type === 'batch-finished' || e.type === 'waiting' || e.type === 'run-started') {
                 report();
                 this.changed.fire(run);
               }
