@@ -14,6 +14,7 @@ export class StatusBarController implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private readonly disposables: vscode.Disposable[] = [];
   private hideTimer?: ReturnType<typeof setTimeout>;
+  private redrawTimer?: ReturnType<typeof setTimeout>;
   private lastDraw = 0;
 
   constructor(private readonly runs: RunService) {
@@ -29,8 +30,17 @@ export class StatusBarController implements vscode.Disposable {
 
   private onChange(run: ActiveRun | undefined): void {
     const now = Date.now();
-    // Progress events can come in bursts: redraw at most ten times a second.
-    if (run && now - this.lastDraw < 100) return;
+    // Progress events can come in bursts: redraw at most ten times a second, and once more after the
+    // burst, so that its last count shows.
+    if (run && now - this.lastDraw < 100) {
+      this.redrawTimer ??= setTimeout(() => {
+        this.redrawTimer = undefined;
+        this.onChange(undefined);
+      }, 100 - (now - this.lastDraw));
+      return;
+    }
+    clearTimeout(this.redrawTimer);
+    this.redrawTimer = undefined;
     this.lastDraw = now;
     const active = [...this.runs.active];
     if (active.length === 0) return;
@@ -65,6 +75,7 @@ export class StatusBarController implements vscode.Disposable {
 
   dispose(): void {
     clearTimeout(this.hideTimer);
+    clearTimeout(this.redrawTimer);
     for (const d of this.disposables) d.dispose();
   }
 }
