@@ -53,7 +53,7 @@ export function chunkFile(file: SourceFile, fileIndex: number, tokenizer: Tokeni
   for (let start = 0; start < text.length;) {
     const end = nextCut(text, start);
     kinds.push(cutKind(text, start, end));
-    cum.push(cum[cum.length - 1] + countSegment(start === 0 && end === text.length ? text : text.slice(start, end)));
+    cum.push(cum[cum.length - 1] + countSegment(text, start, end));
     pos.push(end);
     start = end;
   }

@@ -203,35 +203,82 @@ function loadEncoding(encoding: EncodingName): EncodingApi {
   throw new RangeError(`unknown encoding: ${String(encoding)}`);
 }
 
+/** Hash of `text[start, end)` (FNV-1a over UTF-16 units). */
+function hashRange(text: string, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h;
+}
+
+/**
+ * Segment text -> token count, looked up by a range of a larger text without slicing it (most
+ * segments repeat, so most lookups hit and allocate nothing). Open addressing; at most `MEMO_LIMIT`
+ * entries, then it starts over. Keys are copies: a slice would keep its whole file alive.
+ */
+class SegmentMemo {
+  private static readonly SLOTS = 1 << 19; // > 2 * MEMO_LIMIT, so probes stay short
+  /** Entry index + 1 per slot; 0 is empty. */
+  private readonly slots = new Int32Array(SegmentMemo.SLOTS);
+  private hashes: number[] = [];
+  private keys: string[] = [];
+  private counts: number[] = [];
+
+  get(text: string, start: number, end: number, hash: number): number | undefined {
+    const mask = SegmentMemo.SLOTS - 1;
+    const length = end - start;
+    for (let s = hash & mask; ; s = (s + 1) & mask) {
+      const e = this.slots[s] - 1;
+      if (e < 0) return undefined;
+      if (this.hashes[e] !== hash) continue;
+      const key = this.keys[e];
+      if (key.length !== length) continue;
+      let i = 0;
+      while (i < length && key.charCodeAt(i) === text.charCodeAt(start + i)) i++;
+      if (i === length) return this.counts[e];
+    }
+  }
+
+  set(key: string, hash: number, count: number): void {
+    if (this.keys.length >= MEMO_LIMIT) {
+      this.slots.fill(0);
+      this.hashes = [];
+      this.keys = [];
+      this.counts = [];
+    }
+    const mask = SegmentMemo.SLOTS - 1;
+    let s = hash & mask;
+    while (this.slots[s] !== 0) s = (s + 1) & mask;
+    this.hashes.push(hash);
+    // A copy, not a slice: V8 flattens the concatenation.
+    this.keys.push(key.length < 13 ? key : (' ' + key).slice(1));
+    this.counts.push(count);
+    this.slots[s] = this.keys.length;
+  }
+}
+
 class SegmentedTokenizer implements Tokenizer {
   private api: EncodingApi | undefined;
-  private readonly memo = new Map<string, number>();
+  private readonly memo = new SegmentMemo();
   private unseenChars = 0;
 
   constructor(readonly encoding: EncodingName) {}
 
   count(text: string): number {
-    // Only segments are memoised, and a segment segments to itself, so a hit is exact.
-    if (text.length <= HARD_SEGMENT_LENGTH + 1) {
-      const hit = this.memo.get(text);
-      if (hit !== undefined) return hit;
-    }
     let total = 0;
     for (let start = 0; start < text.length;) {
       const end = nextCut(text, start);
-      if (start === 0 && end === text.length) return this.countUnseen(text); // one segment, known missing
-      total += this.countSegment(text.slice(start, end));
+      total += this.countSegment(text, start, end);
       start = end;
     }
     return total;
   }
 
-  /** Count of one segment (as cut by `nextCut`), without segmenting it again. */
-  countSegment(segment: string): number {
-    return this.memo.get(segment) ?? this.countUnseen(segment);
-  }
-
-  private countUnseen(segment: string): number {
+  /** Count of the segment `text[start, end)` (as cut by `nextCut`), without segmenting it again. */
+  countSegment(text: string, start: number, end: number): number {
+    const hash = hashRange(text, start, end);
+    const hit = this.memo.get(text, start, end, hash);
+    if (hit !== undefined) return hit;
+    const segment = start === 0 && end === text.length ? text : text.slice(start, end);
     this.api ??= loadEncoding(this.encoding);
     this.unseenChars += segment.length;
     if (this.unseenChars > LIBRARY_CACHE_CLEAR_CHARS) {
@@ -239,9 +286,7 @@ class SegmentedTokenizer implements Tokenizer {
       this.unseenChars = segment.length;
     }
     const n = this.api.countTokens(segment, AS_TEXT);
-    if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
-    // A slice would keep its whole file alive in the memo: store a copy (V8 flattens the concatenation).
-    this.memo.set(segment.length < 13 ? segment : (' ' + segment).slice(1), n);
+    this.memo.set(segment, hash, n);
     return n;
   }
 }
@@ -258,11 +303,14 @@ export function createTokenizer(encoding: EncodingName = 'o200k_base'): Tokenize
 }
 
 /**
- * Counts one segment (a piece `nextCut` delimits) of text, skipping the re-segmentation `count` does;
- * for the chunker, which has already segmented the file.
+ * Counts the segment `text[start, end)` (a piece `nextCut` delimits) without re-segmenting it or,
+ * for the shipped tokenizer, slicing it when it was seen before; for the chunker, which has already
+ * segmented the file.
  */
-export function segmentCounter(tokenizer: Tokenizer): (segment: string) => number {
-  return tokenizer instanceof SegmentedTokenizer ? (s) => tokenizer.countSegment(s) : (s) => tokenizer.count(s);
+export function segmentCounter(tokenizer: Tokenizer): (text: string, start: number, end: number) => number {
+  return tokenizer instanceof SegmentedTokenizer
+    ? (text, start, end) => tokenizer.countSegment(text, start, end)
+    : (text, start, end) => tokenizer.count(text.slice(start, end));
 }
 
 // A cache, not state: one tokenizer (and one memo) per encoding for the process's lifetime.

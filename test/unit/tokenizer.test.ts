@@ -4,7 +4,7 @@ import * as path from 'path';
 import { countTokens as bareO200k } from 'gpt-tokenizer/encoding/o200k_base';
 import { countTokens as bareCl100k } from 'gpt-tokenizer/encoding/cl100k_base';
 import {
-  CutKind, cutKind, getTokenizer, HARD_SEGMENT_LENGTH, nextCut, segmentBoundaries, type EncodingName,
+  createTokenizer, CutKind, cutKind, getTokenizer, HARD_SEGMENT_LENGTH, nextCut, segmentBoundaries, type EncodingName,
 } from '../../src/core/tokenizer';
 
 const root = path.resolve(__dirname, '../../..');
@@ -93,6 +93,17 @@ describe('tokenizer', () => {
       // Measured: 0 of 110 differ for either encoding (blank lines and "};\n//" are kept whole).
       assert.deepStrictEqual(differ, [], `${encoding}: files whose count differs`);
     }
+  });
+
+  it('stays exact through memo hits, hash-alike segments and the memo starting over', () => {
+    const t = createTokenizer();
+    assert.notStrictEqual(t, getTokenizer());
+    const lines = Array.from({ length: 210_000 }, (_, i) => `const v${i.toString(36)} = f(${i % 97});\n`);
+    const text = lines.join('');
+    const expected = bare.o200k_base(text);
+    assert.strictEqual(t.count(text), expected, 'first pass (misses, then the memo starts over at 200k)');
+    assert.strictEqual(t.count(text), expected, 'second pass (hits)');
+    for (const line of ['x\n', 'y\n', 'xy\n', 'yx\n', '}\n', '})\n']) assert.strictEqual(t.count(line), bare.o200k_base(line));
   });
 
   it('counts long runs without whitespace (segmented, so not quadratic) close to the bare count', () => {
