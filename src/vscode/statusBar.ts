@@ -63,7 +63,8 @@ export class StatusBarController implements vscode.Disposable {
   private showOutcome({ summary }: FinishedRun): void {
     if (this.runs.active.size > 0) return;
     const bad = summary.failed + summary.canceled;
-    this.item.text = summary.fatal ? `$(error) Batch Prompt stopped` : bad ? `$(warning) Batch Prompt: ${summary.failed} failed${summary.canceled ? `, ${summary.canceled} canceled` : ''}` : `$(check) Batch Prompt: ${summary.succeeded} done`;
+    const counts = [summary.failed && `${summary.failed} failed`, summary.canceled && `${summary.canceled} canceled`].filter(Boolean).join(', ');
+    this.item.text = summary.fatal ? `$(error) Batch Prompt stopped` : bad ? `$(warning) Batch Prompt: ${counts}` : `$(check) Batch Prompt: ${summary.succeeded} done`;
     this.item.tooltip = `${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.canceled} canceled in ${formatDuration(summary.durationMs)}. Click for the results.`;
     this.item.backgroundColor = summary.fatal || summary.failed ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     this.item.show();
