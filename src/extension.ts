@@ -1,7 +1,9 @@
+import * as path from 'path';
 import * as vscode from 'vscode';
 import { registerFailuresView, type FailuresApi } from './vscode/failuresView';
 import { Log } from './vscode/log';
 import { ModelService } from './vscode/models';
+import { registerResume } from './vscode/resume';
 import { registerRunCommands } from './vscode/runCommands';
 import { RunService } from './vscode/runService';
 import { KeyStore } from './vscode/secrets';
@@ -12,9 +14,14 @@ export function activate(context: vscode.ExtensionContext): { failures: Failures
   const log = new Log();
   const keys = new KeyStore(context.secrets, log);
   const models = new ModelService(context.workspaceState, keys, log);
-  const runs = new RunService(context.workspaceState, context.globalState, models, log);
+  // The result cache lives in VS Code's storage for this workspace: never inside the workspace, where
+  // a run could read it as input or a commit could pick it up.
+  const storage = context.storageUri ?? context.globalStorageUri;
+  const cacheDir = storage.scheme === 'file' ? path.join(storage.fsPath, 'cache') : undefined;
+  const runs = new RunService(context.workspaceState, context.globalState, models, log, cacheDir);
   context.subscriptions.push(log, runs, new StatusBarController(runs));
   registerRunCommands(context, runs, keys, models, log);
+  registerResume(context, runs, log);
   return { failures: registerFailuresView(context, runs) };
 }
 

@@ -125,7 +125,7 @@ export class RunStore {
   /**
    * Opens a run folder to write more into it (resume, retry). Takes its lock (refused while another
    * live process holds it), then repairs what a crash can leave: temporary files are removed, a torn
-   * last journal line is closed so the next line stays whole, a chunk recorded `succeeded` whose
+   * last journal line is cut off so the next line stays whole, a chunk recorded `succeeded` whose
    * `chunks/ID.out` is missing goes back to pending, a `chunks/ID.out` without its journal line (a
    * crash between the two) is adopted as succeeded, and the outputs of files whose chunks have all
    * ended are rewritten when missing or stale. Call `finish()` (or `release()`) to drop the lock.
@@ -332,28 +332,31 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-/** A crash mid-append leaves a last line without its newline: close it, or the next line would join it. */
+/**
+ * A crash mid-append can leave a last line without its newline: the next line would join it and be
+ * lost too. A whole record missing only its newline gets one; a torn fragment is cut off (every line
+ * before it is whole, and readers skip such a fragment anyway).
+ */
 async function closeTornJournal(dir: string): Promise<void> {
   const file = path.join(dir, RECORDS_FILE);
-  let handle;
+  let text: string;
   try {
-    handle = await fs.open(file, 'r');
+    text = await fs.readFile(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw e;
   }
-  let torn = false;
+  if (text === '' || text.endsWith('\n')) return;
+  const lastBreak = text.lastIndexOf('\n');
+  const tail = text.slice(lastBreak + 1);
+  let whole = false;
   try {
-    const { size } = await handle.stat();
-    if (size > 0) {
-      const last = Buffer.alloc(1);
-      await handle.read(last, 0, 1, size - 1);
-      torn = last[0] !== 0x0a;
-    }
-  } finally {
-    await handle.close();
+    whole = typeof (JSON.parse(tail) as Partial<RunRecord>).chunkId === 'string';
+  } catch {
+    // torn
   }
-  if (torn) await fs.appendFile(file, '\n', 'utf8');
+  if (whole) await fs.appendFile(file, '\n', 'utf8');
+  else await fs.truncate(file, Buffer.byteLength(text.slice(0, lastBreak + 1), 'utf8'));
 }
 
 /** Who holds a run folder's lock, when that process is still alive on this machine. */

@@ -16,6 +16,8 @@ export const Commands = {
   revealChunk: 'batchPrompt.revealChunk',
   showRunActions: 'batchPrompt.showRunActions',
   showVersion: 'batchPrompt.showVersion',
+  resumeRun: 'batchPrompt.resumeRun',
+  clearCache: 'batchPrompt.clearCache',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];

@@ -8,8 +8,9 @@ import type { ChatModel } from '../core/model';
 import { Planner, type Plan } from '../core/plan';
 import { formatDuration, ProgressTracker } from '../core/progress';
 import { costOf, formatCost, renderReport, type Prices } from '../core/report';
+import { ResultCache } from '../core/resultCache';
 import { newRunId, retryChunks, runPlan, type RunParameters } from '../core/run';
-import { readRecords, RunStore, type RunSummary } from '../core/runStore';
+import { readRecords, runLockHolder, RunStore, type RunMeta, type RunSummary } from '../core/runStore';
 import { getTokenizer, type Tokenizer } from '../core/tokenizer';
 import { expandSelection, findByGlob, readFiles, RunRoots, type ReadResult } from './fileSelection';
 import { Commands, ContextKeys } from './ids';
@@ -69,6 +70,8 @@ export class RunService implements vscode.Disposable {
     private readonly globalState: vscode.Memento,
     private readonly models: ModelService,
     private readonly log: Log,
+    /** The result cache's folder (in VS Code's storage for the workspace), when there is one. */
+    readonly cacheDir?: string,
   ) {}
 
   dispose(): void {
@@ -127,9 +130,10 @@ export class RunService implements vscode.Disposable {
         dir: dir.fsPath,
         prompt: prompt.text,
         model,
-        modelInfo: { id: choice.id, provider: choice.endpoint?.provider ?? 'vscode-lm', model: choice.endpoint?.model ?? choice.chat?.family, ...(choice.endpoint?.baseUrl ? { baseUrl: choice.endpoint.baseUrl } : {}) },
+        modelInfo: modelInfoOf(choice),
         tokenizer,
         parameters,
+        cache: this.cache(settings),
         signal: run.controller.signal,
         onEvent,
         onOutcome: (outcome) => this.recorded.fire({ dir, outcome }),
@@ -189,8 +193,30 @@ export class RunService implements vscode.Disposable {
     return plan;
   }
 
+  /**
+   * Continues a run that was interrupted (a crash, a window reload) or that has chunks not succeeded,
+   * from its folder: what succeeded is not sent again. Refused while another process writes it.
+   */
+  async resume(dir: vscode.Uri): Promise<RunSummary | undefined> {
+    const holder = await runLockHolder(dir.fsPath);
+    if (holder || [...this.active].some((r) => r.dir.fsPath === dir.fsPath)) {
+      void vscode.window.showWarningMessage(`Batch Prompt: ${path.basename(dir.fsPath)} is still running${holder && holder.pid !== process.pid ? ` in process ${holder.pid}` : ''}; it cannot be resumed meanwhile.`);
+      return undefined;
+    }
+    return this.retry(dir, undefined, 'resume');
+  }
+
+  /** Empties the result cache; the number of results removed. */
+  async clearCache(): Promise<number> {
+    return this.cacheDir ? new ResultCache(this.cacheDir).clear() : 0;
+  }
+
+  private cache(settings: Settings): ResultCache | undefined {
+    return settings.useCache && this.cacheDir ? new ResultCache(this.cacheDir) : undefined;
+  }
+
   /** Sends again a run's chunks that did not succeed (or the ones named), with the run's model. */
-  async retry(dir: vscode.Uri, chunkIds?: readonly string[]): Promise<RunSummary | undefined> {
+  async retry(dir: vscode.Uri, chunkIds?: readonly string[], mode: 'retry' | 'resume' = 'retry'): Promise<RunSummary | undefined> {
     if (!(await this.mayStart())) return undefined;
     let store: RunStore;
     try {
@@ -209,14 +235,16 @@ export class RunService implements vscode.Disposable {
     const model = await this.resolveModel(choice, tokenizer);
     if (!model) return undefined;
     const pending = store.unfinishedChunks().filter((c) => !chunkIds || chunkIds.includes(c.id)).length;
-    if (pending === 0) return undefined;
+    // A resume with nothing left to send still repairs the folder and writes its summary.
+    if (pending === 0 && mode === 'retry') return undefined;
     const roots = RunRoots.current();
-    return this.track(dir, `retry of ${store.meta.runId}`, pending, pricesOf(choice), model, async (run, onEvent) => {
+    return this.track(dir, `${mode} of ${store.meta.runId}`, pending, pricesOf(choice), model, async (run, onEvent) => {
       const { summary } = await retryChunks(dir.fsPath, {
         model,
         tokenizer,
         read: roots.reader(),
         chunkIds,
+        cache: this.cache(settings),
         parameters: { maxConcurrency: settings.maxConcurrency, maxRetries: settings.maxRetries, requestTimeoutMs: settings.requestTimeoutSeconds * 1000 },
         signal: run.controller.signal,
         onEvent,
@@ -402,7 +430,7 @@ export class RunService implements vscode.Disposable {
       await this.writeReport(dir, prices).catch((e: unknown) => this.log.error(`Could not write the report: ${String(e)}`));
       this.lastFinished = { dir, summary };
       this.finished.fire({ dir, summary });
-      this.log.info(`Run ${run.id} finished: ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.canceled} canceled in ${formatDuration(summary.durationMs)}; ${summary.inputTokens} input / ${summary.outputTokens} output tokens.`);
+      this.log.info(`Run ${run.id} finished: ${summary.succeeded} succeeded${summary.cached ? ` (${summary.cached} from the cache)` : ''}, ${summary.failed} failed, ${summary.canceled} canceled in ${formatDuration(summary.durationMs)}; ${summary.inputTokens} input / ${summary.outputTokens} output tokens.`);
       void this.announce(dir, summary);
     }
     this.changed.fire(undefined);
@@ -489,6 +517,13 @@ function parametersOf(s: Settings): RunParameters {
     chunksPerBatch: s.chunksPerBatch,
     maxBatchTokens: s.maxBatchTokens,
   };
+}
+
+/** How run.json names the model: enough to rebuild it from the CLI too (never a key, never headers). */
+function modelInfoOf(choice: ModelChoice): RunMeta['model'] {
+  const e = choice.endpoint;
+  if (!e) return { id: choice.id, provider: 'vscode-lm', model: choice.chat?.family };
+  return { id: choice.id, provider: e.provider, model: e.model, ...(e.baseUrl ? { baseUrl: e.baseUrl } : {}), contextWindow: e.contextWindow, maxOutputTokens: e.maxOutputTokens, apiVersion: e.apiVersion };
 }
 
 function pricesOf(choice: ModelChoice): Prices {

@@ -19,6 +19,7 @@ export interface Settings {
   maxFileSizeKB: number;
   confirmAbove: number;
   allowParallelRuns: boolean;
+  useCache: boolean;
 }
 
 export const SETTINGS_SECTION = 'batchPrompt';
@@ -41,6 +42,7 @@ export const SETTINGS_SCHEMA: { [K in keyof Settings]: { default: Settings[K]; m
   maxFileSizeKB: { default: 1024, min: 1, max: 102400 },
   confirmAbove: { default: 10, min: 0 },
   allowParallelRuns: { default: false },
+  useCache: { default: true },
 };
 
 export const SETTING_KEYS = Object.keys(SETTINGS_SCHEMA) as (keyof Settings)[];

@@ -20,6 +20,8 @@ const SETTINGS: Record<string, unknown> = {
   chunksPerBatch: 1,
   chunkTokens: 256,
   overlapTokens: 0,
+  // Every run sends its chunks: a file retried into success would otherwise come from the result cache.
+  useCache: false,
 };
 
 function workspaceRoot(): string {

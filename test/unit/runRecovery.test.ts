@@ -65,7 +65,7 @@ describe('RunStore recovery after a crash', () => {
     await again.release();
   });
 
-  it('closes a torn last journal line so the next record stays whole', async () => {
+  it('cuts a torn last journal line off, so the next record stays whole and every line parses', async () => {
     await crashed(async (s) => {
       await s.record(ok(a1, 'first'));
       await fs.appendFile(path.join(dir, 'run.jsonl'), '{"chunkId":"1.2","sta');
@@ -73,8 +73,23 @@ describe('RunStore recovery after a crash', () => {
     const store = await RunStore.openForUpdate(dir);
     await store.record(ok(a2, 'second'));
     await store.finish(done);
-    assert.deepStrictEqual((await readRecords(dir)).map((r) => `${r.chunkId}:${r.status}`), ['1.1:succeeded', '1.2:succeeded']);
+    const lines = (await fs.readFile(path.join(dir, 'run.jsonl'), 'utf8')).split('\n');
+    assert.strictEqual(lines.pop(), '');
+    assert.deepStrictEqual(lines.map((l) => JSON.parse(l) as { chunkId: string; status: string }).map((r) => `${r.chunkId}:${r.status}`), ['1.1:succeeded', '1.2:succeeded']);
     assert.strictEqual(await fs.readFile(store.outputPath('src/a.ts'), 'utf8'), 'first\nsecond');
+  });
+
+  it('keeps a whole last record that only lacks its newline', async () => {
+    await crashed(async (s) => {
+      await s.record(ok(a1, 'first'));
+      await fs.writeFile(path.join(dir, 'chunks', '1.2.out'), 'second');
+      const line = JSON.stringify({ chunkId: '1.2', path: 'src/a.ts', status: 'succeeded', attempts: 1 });
+      await fs.appendFile(path.join(dir, 'run.jsonl'), line);
+    });
+    const store = await RunStore.openForUpdate(dir);
+    await store.record(ok(b1, 'B'));
+    await store.finish(done);
+    assert.deepStrictEqual((await readRecords(dir)).map((r) => `${r.chunkId}:${r.status}:${r.recovered ?? false}`), ['1.1:succeeded:false', '1.2:succeeded:false', '2.1:succeeded:false']);
   });
 
   it('adopts a chunk output written just before the crash, and sends again a success whose output is missing', async () => {

@@ -28,11 +28,16 @@ export async function resetSettings(section?: string): Promise<void> {
   );
 }
 
-/** An OpenAI-compatible endpoint on this machine (no key needed), `confirmAbove` high so no modal dialog blocks. */
+/**
+ * An OpenAI-compatible endpoint on this machine (no key needed), `confirmAbove` high so no modal dialog
+ * blocks, and the result cache off so that every run sends its chunks and writes only its run folder
+ * (resume.test.ts turns it on).
+ */
 export async function useLocalEndpoint(baseUrl: string, extra: Record<string, unknown> = {}): Promise<void> {
   await setSettings('batchPrompt', {
     models: [{ id: 'local', provider: 'openai', baseUrl, model: 'm' }],
     confirmAbove: 100000,
+    useCache: false,
     ...extra,
   });
 }
