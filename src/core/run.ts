@@ -132,6 +132,7 @@ async function executeWithStore(store: RunStore, planned: Batch<ChunkRef>[], opt
   const p = options.parameters;
   const cache = options.cache;
   const keys = new Map<string, string>();
+  let stored = 0;
   let batches = planned;
   if (cache) {
     const misses: ChunkRef[] = [];
@@ -183,13 +184,14 @@ async function executeWithStore(store: RunStore, planned: Batch<ChunkRef>[], opt
       const key = keys.get(o.chunk.id);
       if (cache && key && o.status === 'succeeded' && o.output !== undefined) {
         // A cache that cannot be written costs a future request, never this run.
-        await cache.put(key, o.output).catch(() => undefined);
+        await cache.put(key, o.output).then(() => stored++, () => undefined);
       }
       options.onOutcome?.(o);
     },
   });
   const summary = await store.finish(execution);
-  await cache?.prune().catch(() => undefined);
+  // Only new entries can push the cache past its bound (a scan of every entry: once per run).
+  if (stored > 0) await cache?.prune().catch(() => undefined);
   return { summary, store };
 }
 

@@ -3,7 +3,13 @@ import { spawnSync } from 'child_process';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { createPlan } from '../../src/core/plan';
 import { ResultCache, resultKey, type ResultKeyParts } from '../../src/core/resultCache';
+import { runPlan } from '../../src/core/run';
+import { readRecords } from '../../src/core/runStore';
+import { getTokenizer } from '../../src/core/tokenizer';
+import { OpenAICompatibleModel } from '../../src/providers/openaiCompatible';
+import { ModelServer } from '../support/modelServer';
 
 const base: ResultKeyParts = {
   prompt: 'Summarise.',
@@ -102,5 +108,38 @@ describe('result cache', () => {
     assert.strictEqual(await cache.clear(), 1);
     await assert.rejects(fs.access(dir));
     assert.strictEqual(await cache.get(key), undefined);
+  });
+});
+
+describe('result cache in runs', function () {
+  this.timeout(20_000);
+  const server = new ModelServer();
+  const tokenizer = getTokenizer();
+  let baseUrl = '';
+  let ws = '';
+  before(async () => (baseUrl = await server.start()));
+  after(() => server.stop());
+  beforeEach(async () => (ws = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-cache-run-'))));
+  afterEach(() => fs.rm(ws, { recursive: true, force: true }));
+
+  it('a run stores each success, stays within the bound, and a second run sends only what was evicted', async () => {
+    const files = Array.from({ length: 6 }, (_, i) => ({ path: `f${i}.txt`, text: `file ${i}\n`.repeat(3) }));
+    for (const f of files) await fs.writeFile(path.join(ws, f.path), f.text);
+    const plan = createPlan(files, { prompt: 'P', tokenizer, chunk: { chunkTokens: 256, overlapTokens: 0 }, pack: { chunksPerBatch: 2, maxBatchTokens: 32768 } });
+    const model = new OpenAICompatibleModel({ baseUrl, model: 'm' });
+    const cache = new ResultCache(path.join(ws, 'cache'), { maxEntries: 4 });
+    const parameters = { maxConcurrency: 1, maxRetries: 0, requestTimeoutMs: 10_000, chunkTokens: 256, overlapTokens: 0, chunksPerBatch: 2, maxBatchTokens: 32768 };
+    const run = (name: string) => runPlan(plan, { root: ws, dir: path.join(ws, 'runs', name), prompt: 'P', model, modelInfo: { id: 'm', provider: 'openai', baseUrl, model: 'm' }, tokenizer, parameters, cache });
+    await run('1');
+    assert.strictEqual(server.sentChunkIds().length, 6);
+    assert.strictEqual((await cache.stats()).entries, 4, 'pruned to the bound after the run');
+    server.requests.length = 0;
+    const second = await run('2');
+    assert.strictEqual(second.summary.status, 'succeeded');
+    assert.strictEqual(second.summary.cached, 4);
+    assert.strictEqual(server.sentChunkIds().length, 2, 'only the evicted results are sent again');
+    assert.strictEqual(server.requests.length, 1, 'packed again: the two chunks go in one request');
+    const recs = await readRecords(path.join(ws, 'runs/2'));
+    assert.strictEqual(recs.filter((r) => r.cached).length, 4);
   });
 });
