@@ -9,9 +9,9 @@ describe('Status bar during and after a run (UI)', () => {
   const workbench = useWorkbench('3-status-bar', {
     prepare: () => {
       removeRuns();
-      // One chunk per request, two at a time, 800 ms each: answers arrive in pairs, a few seconds of
+      // One chunk per request, two at a time, 1 s each: answers arrive in pairs, a few seconds of
       // visible progress.
-      local.server().script = () => ({ kind: 'ok', delayMs: 800 });
+      local.server().script = () => ({ kind: 'ok', delayMs: 1000 });
       writeUserSettings({ 'batchPrompt.models': localModels(local.url()), 'batchPrompt.chunksPerBatch': 1, 'batchPrompt.maxConcurrency': 2, 'batchPrompt.confirmAbove': 1000 });
     },
   });
@@ -68,12 +68,12 @@ describe('Status bar during and after a run (UI)', () => {
     assert.ok(bar.length >= 2, `the count moved during the run (${seen})`);
     assert.ok(bar.every((n, i) => i === 0 || n > bar[i - 1]), `the count only goes up (${seen})`);
     // Answers come two at a time (two requests in flight). Once the notification has shown a count for
-    // 300 ms, the status bar shows it too: it may lag a moment behind a burst of answers, not more.
+    // 400 ms, the status bar shows it too: it may lag a moment behind a burst of answers, not more.
     let compared = 0;
     for (const s of samples) {
       if (s.toast === undefined || s.toast === total) continue;
       const since = samples.find((t) => t.toast === s.toast)!.at;
-      if (s.at - since < 300) continue;
+      if (s.at - since < 400) continue;
       compared++;
       assert.strictEqual(s.bar, s.toast, `the status bar shows ${s.toast}/${total} like the notification (status bar|notification: ${seen})`);
     }
