@@ -61,7 +61,7 @@ export function registerResume(context: vscode.ExtensionContext, runs: RunServic
 
   /** Offers once per run folder to resume the newest interrupted run (no summary, no live writer). */
   async function offer(): Promise<void> {
-    const root = runs.runsRoot();
+    const root = runs.runsRoot(undefined, undefined, true);
     if (!root) return;
     const offered = context.workspaceState.get<string[]>(OFFERED_KEY, []);
     const candidates = (await unfinishedRuns(root.fsPath, { limit: 10, interruptedOnly: true })).filter((r) => !r.lockedBy && !isActive(r.dir) && !offered.includes(r.runId));

@@ -272,8 +272,8 @@ export class RunService implements vscode.Disposable {
     });
   }
 
-  /** The folder runs are written to; refuses (with a message) one that escapes the workspace. */
-  runsRoot(settings: Settings = this.settings(), roots = RunRoots.current()): vscode.Uri | undefined {
+  /** The folder runs are written to; refuses (with a message, unless `quiet`) one that escapes the workspace. */
+  runsRoot(settings: Settings = this.settings(), roots = RunRoots.current(), quiet = false): vscode.Uri | undefined {
     const folder = roots.primary;
     if (!folder) return undefined;
     const base = folder.uri.fsPath;
@@ -281,6 +281,7 @@ export class RunService implements vscode.Disposable {
     // Real paths: a folder of the workspace that links elsewhere is outside too.
     const rel = path.relative(realPathOf(base), realPathOf(target));
     if (rel.startsWith('..') || path.isAbsolute(rel)) {
+      if (quiet) return undefined;
       void vscode.window.showErrorMessage(`Batch Prompt: the output folder "${settings.outputDirectory}" is outside the workspace; set batchPrompt.outputDirectory to a folder inside it.`);
       return undefined;
     }
