@@ -117,10 +117,11 @@ describe('result cache: incremental re-runs (CLI, local model server)', function
 
   it('--no-cache sends every chunk and records none as cached', async () => {
     server.requests.length = 0;
-    const r = await run('runs/nocache', '--no-cache');
+    const r = await cli(['run', '--prompt', 'Upper-case it.', '--base-url', baseUrl, '--model', 'm', '--out', 'runs/nocache', '--chunk-tokens', '48', '--overlap', '0', '--no-cache', 'src/m00*.txt'], ws);
     assert.strictEqual(r.code, 0, r.stderr);
     const recs = await records(path.join(ws, 'runs/nocache'));
     assert.strictEqual(server.sentChunkIds().length, recs.length);
+    assert.strictEqual(new Set(recs.map((x) => x.path)).size, 10);
     assert.ok(recs.every((x) => !x.cached));
   });
 
