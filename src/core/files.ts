@@ -49,10 +49,11 @@ const SNIFF_BYTES = 8192;
 
 /**
  * Folders never entered while walking. `.git` is the repository's database; `node_modules` is huge and
- * never the user's own text (and usually gitignored anyway, but not always). A file named explicitly
- * inside either is still read, and so is a folder named explicitly (the walk starts inside it).
+ * never the user's own text (and usually gitignored anyway, but not always); `.batch-prompt` holds this
+ * tool's own runs and cache, which a later run must not send back as input. A file named explicitly
+ * inside any of them is still read, and so is a folder named explicitly (the walk starts inside it).
  */
-const NEVER_WALKED = new Set(['.git', 'node_modules']);
+const NEVER_WALKED = new Set(['.git', 'node_modules', '.batch-prompt']);
 
 /** Git's default `core.ignoreCase`: true where the usual file systems are case-insensitive. */
 const IGNORE_CASE = process.platform === 'win32' || process.platform === 'darwin';

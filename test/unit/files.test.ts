@@ -230,12 +230,13 @@ describe('collectFiles', () => {
       assert.deepStrictEqual(r.skipped.map((s) => s.path), ['missing', 'z.bin']);
     });
 
-    it('skips node_modules and .git when walking, but reads a file named inside them', async () => {
+    it('skips node_modules, .git and its own .batch-prompt runs when walking, but reads a file named inside them', async () => {
       const cwd = tree({
         'index.js': 'i',
         'node_modules/dep/index.js': 'dep',
         'pkg/node_modules/x.js': 'x',
         '.git/config': '[core]',
+        '.batch-prompt/runs/r1/outputs/index.js': 'an earlier output',
       });
       const walked = await collectFiles(['.'], { cwd, respectGitignore: false });
       assert.deepStrictEqual(paths(walked), ['index.js']);
