@@ -5,7 +5,7 @@
  * of the request (the protocol's format, in the user message) is answered like `ModelServer` does.
  */
 import * as http from 'http';
-import type { AddressInfo } from 'net';
+import { LocalServer, readJsonBody } from './localServer';
 import { parseChunks, replyFor, type RequestChunk } from './modelServer';
 
 export interface AnthropicRequest {
@@ -24,41 +24,17 @@ export type AnthropicBehaviour =
 
 export type AnthropicScript = (req: AnthropicRequest) => AnthropicBehaviour | undefined;
 
-export class AnthropicServer {
+export class AnthropicServer extends LocalServer {
   readonly requests: AnthropicRequest[] = [];
   script: AnthropicScript = () => undefined;
-  private server?: http.Server;
-  private readonly sockets = new Set<import('net').Socket>();
 
   /** Starts on a free port; returns the base URL (no `/v1`). */
   async start(): Promise<string> {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
-    this.server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+    return this.listen();
   }
 
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-  }
-
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const raw = await new Promise<string>((resolve) => {
-      let data = '';
-      req.setEncoding('utf8');
-      req.on('data', (d: string) => (data += d));
-      req.on('end', () => resolve(data));
-    });
-    let body: AnthropicRequest['body'] = {};
-    try {
-      body = JSON.parse(raw) as AnthropicRequest['body'];
-    } catch {
-      // served as an empty body
-    }
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body: AnthropicRequest['body'] = await readJsonBody(req);
     const content = (body.messages ?? []).map((m) => m.content).join('\n');
     const served: AnthropicRequest = { n: this.requests.length + 1, url: req.url ?? '', headers: req.headers, body, chunks: parseChunks(content) };
     this.requests.push(served);

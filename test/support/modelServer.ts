@@ -5,7 +5,7 @@
  * fail with a status and body, hang, reset the connection, overflow above a token limit, drop results.
  */
 import * as http from 'http';
-import type { AddressInfo } from 'net';
+import { LocalServer, readJsonBody } from './localServer';
 
 export interface RequestChunk {
   id: string;
@@ -52,30 +52,17 @@ export function replyFor(chunks: RequestChunk[], drop: string[] = []): string {
     .join('\n');
 }
 
-export class ModelServer {
+export class ModelServer extends LocalServer {
   readonly requests: ServedRequest[] = [];
   script: Script = () => undefined;
   /** Requests with more message characters than this get a 400 `context_length_exceeded`. */
   maxChars = Infinity;
-  private server?: http.Server;
-  private readonly sockets = new Set<import('net').Socket>();
   private inFlight = 0;
   /** Most requests seen in flight at once. */
   peakInFlight = 0;
 
   async start(): Promise<string> {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
-    this.server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}/v1`;
-  }
-
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    return `${await this.listen()}/v1`;
   }
 
   /** Ids of every chunk the server was sent, in arrival order (with repeats). */
@@ -83,19 +70,8 @@ export class ModelServer {
     return this.requests.flatMap((r) => r.chunks.map((c) => c.id));
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const raw = await new Promise<string>((resolve) => {
-      let data = '';
-      req.setEncoding('utf8');
-      req.on('data', (d: string) => (data += d));
-      req.on('end', () => resolve(data));
-    });
-    let body: ServedRequest['body'] = {};
-    try {
-      body = JSON.parse(raw) as ServedRequest['body'];
-    } catch {
-      // served as an empty body
-    }
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body: ServedRequest['body'] = await readJsonBody(req);
     const content = (body.messages ?? []).map((m) => m.content).join('\n');
     const served: ServedRequest = {
       n: this.requests.length + 1,

@@ -7,7 +7,7 @@
  * Its "tokenizer" is 4 characters per token.
  */
 import * as http from 'http';
-import type { AddressInfo } from 'net';
+import { LocalServer, readJsonBody } from './localServer';
 import { parseChunks, replyFor, type RequestChunk } from './modelServer';
 
 export interface OllamaRequest {
@@ -30,7 +30,7 @@ export type OllamaScript = (req: OllamaRequest) => OllamaBehaviour | undefined;
 
 export const CONFUSED_REPLY = "It looks like you've shared part of a file, but I'm not sure what you'd like me to do with it.";
 
-export class OllamaServer {
+export class OllamaServer extends LocalServer {
   readonly requests: OllamaRequest[] = [];
   script: OllamaScript = () => undefined;
   /** Models the server has pulled; others get a 404. */
@@ -39,37 +39,13 @@ export class OllamaServer {
   defaultNumCtx = 2048;
   /** The model's own limit: a larger num_ctx is lowered to it. */
   maxNumCtx = Infinity;
-  private server?: http.Server;
-  private readonly sockets = new Set<import('net').Socket>();
 
   async start(): Promise<string> {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
-    this.server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+    return this.listen();
   }
 
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-  }
-
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const raw = await new Promise<string>((resolve) => {
-      let data = '';
-      req.setEncoding('utf8');
-      req.on('data', (d: string) => (data += d));
-      req.on('end', () => resolve(data));
-    });
-    let body: OllamaRequest['body'] = {};
-    try {
-      body = JSON.parse(raw) as OllamaRequest['body'];
-    } catch {
-      // served as an empty body
-    }
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body: OllamaRequest['body'] = await readJsonBody(req);
     const messages = body.messages ?? [];
     const content = messages.map((m) => m.content).join('\n');
     const served: OllamaRequest = {
