@@ -29,6 +29,11 @@ export class AnthropicServer extends LocalServer {
   script: AnthropicScript = () => undefined;
 
   /** Starts on a free port; returns the base URL (no `/v1`). */
+  reset(): void {
+    this.script = () => undefined;
+    this.requests.length = 0;
+  }
+
   async start(): Promise<string> {
     return this.listen();
   }

@@ -25,7 +25,23 @@ export abstract class LocalServer {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
+  /** Starts the server; resolves with its base URL. */
+  abstract start(): Promise<string>;
+
+  /** Forgets the requests served and the script, so that each test starts from a plain server. */
+  abstract reset(): void;
+
   protected abstract handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+}
+
+/**
+ * Runs `server` for the enclosing mocha `describe`: started before its tests (the base URL goes to
+ * `onUrl`), reset before each one, stopped after them.
+ */
+export function useServer(server: LocalServer, onUrl: (url: string) => void): void {
+  before(async () => onUrl(await server.start()));
+  after(() => server.stop());
+  beforeEach(() => server.reset());
 }
 
 /** The request's body parsed as JSON; `{}` when it is not JSON (served like an empty body). */

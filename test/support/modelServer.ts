@@ -61,6 +61,13 @@ export class ModelServer extends LocalServer {
   /** Most requests seen in flight at once. */
   peakInFlight = 0;
 
+  reset(): void {
+    this.script = () => undefined;
+    this.requests.length = 0;
+    this.maxChars = Infinity;
+    this.peakInFlight = 0;
+  }
+
   async start(): Promise<string> {
     return `${await this.listen()}/v1`;
   }

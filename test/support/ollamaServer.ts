@@ -40,6 +40,12 @@ export class OllamaServer extends LocalServer {
   /** The model's own limit: a larger num_ctx is lowered to it. */
   maxNumCtx = Infinity;
 
+  reset(): void {
+    this.script = () => undefined;
+    this.requests.length = 0;
+    this.maxNumCtx = Infinity;
+  }
+
   async start(): Promise<string> {
     return this.listen();
   }

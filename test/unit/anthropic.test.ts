@@ -1,4 +1,5 @@
 import * as assert from 'assert';
+import { useServer } from '../support/localServer';
 import { AuthError, BadReplyError, ContextOverflowError, InvalidRequestError, ModelNotFoundError, QuotaExceededError, RateLimitedError, TransientError } from '../../src/core/errors';
 import { AnthropicModel, anthropicRateLimit, ANTHROPIC_DEFAULT_MAX_TOKENS } from '../../src/providers/anthropic';
 import { AnthropicServer } from '../support/anthropicServer';
@@ -8,12 +9,7 @@ const KEY = 'sk-ant-api03-SECRET-0123456789abcdef';
 describe('Anthropic provider', () => {
   const server = new AnthropicServer();
   let baseUrl = '';
-  before(async () => (baseUrl = await server.start()));
-  after(() => server.stop());
-  beforeEach(() => {
-    server.script = () => undefined;
-    server.requests.length = 0;
-  });
+  useServer(server, (url) => (baseUrl = url));
 
   const model = (o: Partial<ConstructorParameters<typeof AnthropicModel>[0]> = {}) => new AnthropicModel({ baseUrl, model: 'claude-test', apiKey: KEY, ...o });
   const messages = [

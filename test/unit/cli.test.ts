@@ -1,4 +1,5 @@
 import * as assert from 'assert';
+import { useServer } from '../support/localServer';
 import { spawn } from 'child_process';
 import { promises as fs } from 'fs';
 import * as os from 'os';
@@ -48,11 +49,8 @@ describe('batch-prompt CLI', function () {
   const server = new ModelServer();
   let baseUrl = '';
   let ws = '';
-  before(async () => (baseUrl = await server.start()));
-  after(() => server.stop());
+  useServer(server, (url) => (baseUrl = url));
   beforeEach(async () => {
-    server.script = () => undefined;
-    server.requests.length = 0;
     ws = await workspace();
   });
   afterEach(() => fs.rm(ws, { recursive: true, force: true }));

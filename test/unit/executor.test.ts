@@ -1,4 +1,5 @@
 import * as assert from 'assert';
+import { useServer } from '../support/localServer';
 import { chunkFile } from '../../src/core/chunker';
 import { SourceChangedError } from '../../src/core/errors';
 import type { ChunkOutcome, RunEvent } from '../../src/core/events';
@@ -54,14 +55,7 @@ describe('executor', function () {
   this.timeout(30_000);
   const server = new ModelServer();
   let baseUrl = '';
-  before(async () => (baseUrl = await server.start()));
-  after(() => server.stop());
-  beforeEach(() => {
-    server.script = () => undefined;
-    server.requests.length = 0;
-    server.maxChars = Infinity;
-    server.peakInFlight = 0;
-  });
+  useServer(server, (url) => (baseUrl = url));
 
   it('runs every batch concurrently within the bound; each chunk gets its own output', async () => {
     const { chunks, batches } = plan(sourceFiles(40));

@@ -1,4 +1,5 @@
 import * as assert from 'assert';
+import { useServer } from '../support/localServer';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { BadReplyError, ConfigError, InvalidRequestError, ModelNotFoundError, TransientError, TruncatedError } from '../../src/core/errors';
@@ -18,13 +19,7 @@ function request(chars: number, text = 'export const value = computeSomething(in
 describe('Ollama provider', () => {
   const server = new OllamaServer();
   let baseUrl = '';
-  before(async () => (baseUrl = await server.start()));
-  after(() => server.stop());
-  beforeEach(() => {
-    server.script = () => undefined;
-    server.requests.length = 0;
-    server.maxNumCtx = Infinity;
-  });
+  useServer(server, (url) => (baseUrl = url));
 
   const model = (o: Partial<ConstructorParameters<typeof OllamaModel>[0]> = {}) => new OllamaModel({ baseUrl, model: 'llama3.2', ...o });
   const ask = (m: OllamaModel, messages: ChatMessage[] = request(200), maxOutputTokens?: number) => m.complete({ messages, maxOutputTokens }, { signal: new AbortController().signal });

@@ -1,4 +1,5 @@
 import * as assert from 'assert';
+import { useServer } from '../support/localServer';
 import { AuthError, ContextOverflowError, InvalidRequestError, ModelNotFoundError, QuotaExceededError, RateLimitedError, TransientError, BadReplyError } from '../../src/core/errors';
 import { parseDurationMs, retryAfterMs } from '../../src/providers/http';
 import { AZURE_DEFAULT_API_VERSION, azureChatUrl, OpenAICompatibleModel } from '../../src/providers/openaiCompatible';
@@ -9,12 +10,7 @@ const KEY = 'sk-test-SECRET-0123456789abcdef';
 describe('OpenAI-compatible provider', () => {
   const server = new ModelServer();
   let baseUrl = '';
-  before(async () => (baseUrl = await server.start()));
-  after(() => server.stop());
-  beforeEach(() => {
-    server.script = () => undefined;
-    server.requests.length = 0;
-  });
+  useServer(server, (url) => (baseUrl = url));
 
   const model = () => new OpenAICompatibleModel({ baseUrl, model: 'gpt-test', apiKey: KEY, maxOutputTokens: 512 });
   const ask = (m = model()) => m.complete({ messages: [{ role: 'user', content: 'hi' }] }, { signal: new AbortController().signal });
@@ -81,12 +77,7 @@ describe('OpenAI-compatible provider', () => {
 describe('Azure OpenAI (OpenAI-compatible, provider azure)', () => {
   const server = new ModelServer();
   let endpoint = '';
-  before(async () => (endpoint = (await server.start()).replace(/\/v1$/, '')));
-  after(() => server.stop());
-  beforeEach(() => {
-    server.script = () => undefined;
-    server.requests.length = 0;
-  });
+  useServer(server, (url) => (endpoint = url.replace(/\/v1$/, '')));
 
   const azure = (o: Partial<ConstructorParameters<typeof OpenAICompatibleModel>[0]> = {}) => new OpenAICompatibleModel({ provider: 'azure', baseUrl: endpoint, model: 'my gpt-4o', apiKey: KEY, ...o });
   const ask = (m = azure()) => m.complete({ messages: [{ role: 'user', content: 'hi' }] }, { signal: new AbortController().signal });
@@ -130,9 +121,7 @@ describe('Azure OpenAI (OpenAI-compatible, provider azure)', () => {
 describe('custom headers and the key', () => {
   const server = new ModelServer();
   let baseUrl = '';
-  before(async () => (baseUrl = await server.start()));
-  after(() => server.stop());
-  beforeEach(() => (server.requests.length = 0));
+  useServer(server, (url) => (baseUrl = url));
   const ask = (m: OpenAICompatibleModel) => m.complete({ messages: [{ role: 'user', content: 'hi' }] }, { signal: new AbortController().signal });
 
   it('sends custom headers, but the key header wins over a custom one of the same name in any case (never merged)', async () => {

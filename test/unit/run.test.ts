@@ -1,4 +1,5 @@
 import * as assert from 'assert';
+import { useServer } from '../support/localServer';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -22,12 +23,10 @@ describe('runs and retries', function () {
     { path: 'a.ts', text: 'export const a = 1;\n'.repeat(120) },
     { path: 'b.ts', text: 'export const b = 2;\n'.repeat(10) },
   ];
-  before(async () => (baseUrl = await server.start()));
-  after(() => server.stop());
+  useServer(server, (url) => (baseUrl = url));
   beforeEach(async () => {
     ws = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-run-'));
     for (const f of files) await fs.writeFile(path.join(ws, f.path), f.text);
-    server.requests.length = 0;
   });
   afterEach(() => fs.rm(ws, { recursive: true, force: true }));
 
