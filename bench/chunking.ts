@@ -25,10 +25,15 @@ const gptEncode: Record<EncodingName, (text: string) => number[]> = {
   cl100k_base: (t) => gptEncodeCl100k(t, AS_TEXT),
 };
 
-function elapsedMs(run: () => void): number {
-  const t0 = process.hrtime.bigint();
+/**
+ * CPU time (user + system, ms) of `run`: on a shared machine wall time mostly measures the neighbours;
+ * CPU time counts this process's work, its GC threads included.
+ */
+function cpuMs(run: () => void): number {
+  const t0 = process.cpuUsage();
   run();
-  return Number(process.hrtime.bigint() - t0) / 1e6;
+  const t = process.cpuUsage(t0);
+  return (t.user + t.system) / 1000;
 }
 
 function median(xs: number[]): number {
@@ -45,7 +50,7 @@ function race(contenders: ((files: readonly SourceFile[]) => void)[], files: rea
   const sample = files.filter((_, i) => i % 8 === 0);
   for (const c of contenders) c(sample);
   const rounds: number[][] = [];
-  for (let r = 0; r < RUNS; r++) rounds.push(contenders.map((c) => elapsedMs(() => c(files))));
+  for (let r = 0; r < RUNS; r++) rounds.push(contenders.map((c) => cpuMs(() => c(files))));
   return {
     ms: contenders.map((_, i) => median(rounds.map((round) => round[i]))),
     ratio: contenders.map((_, i) => median(rounds.map((round) => round[i] / round[0]))),
@@ -80,7 +85,7 @@ export async function runChunkingBench(): Promise<void> {
   // Files a bare encode would take quadratic time on are left out of the comparison (none so far).
   const files = corpus.files.filter((f) => longestPiece(f.text) <= BARE_PIECE_LIMIT);
   const mb = utf8Bytes(files) / MB;
-  console.log(`\n## Chunking (chunkTokens ${DEFAULT_CHUNK_OPTIONS.chunkTokens}, overlap ${DEFAULT_CHUNK_OPTIONS.overlapTokens}), median of ${RUNS} rounds after a warm-up`);
+  console.log(`\n## Chunking (chunkTokens ${DEFAULT_CHUNK_OPTIONS.chunkTokens}, overlap ${DEFAULT_CHUNK_OPTIONS.overlapTokens}): CPU time, median of ${RUNS} rounds after a warm-up`);
   console.log(`corpus: ${files.length} files, ${fmt(mb)} MB of node_modules/{${corpus.roots.join(',')}}` +
     ` (${corpus.files.length - files.length} left out for a pre-tokenizer piece > ${BARE_PIECE_LIMIT} chars)\n`);
 
@@ -156,7 +161,7 @@ export async function runChunkingBench(): Promise<void> {
     let mark = '';
     if (quadratic) {
       const prefix = file.text.slice(0, BARE_PREFIX);
-      bare = elapsedMs(() => gptEncode.o200k_base(prefix)) / (Buffer.byteLength(prefix) / MB);
+      bare = cpuMs(() => gptEncode.o200k_base(prefix)) / (Buffer.byteLength(prefix) / MB);
       mark = ' *';
     }
     worstRows.push([

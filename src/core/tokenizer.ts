@@ -183,11 +183,11 @@ const MEMO_LIMIT = 200_000;
 
 /**
  * gpt-tokenizer keeps an LRU cache of 100k merged pieces in a Map; once full, every eviction scans the
- * Map's deleted slots, which made text with many unique pieces (base64) several times slower. Each
- * character counted adds at most one entry, so clearing it every this many characters keeps it from
- * ever filling.
+ * Map's deleted slots, which made text with many unique pieces (base64) several times slower. Only a
+ * piece of 2 or more tokens is cached, so a count of n tokens adds at most n / 2 entries (and at most
+ * one per character): clearing it before that bound reaches its size keeps it from ever filling.
  */
-const LIBRARY_CACHE_CLEAR_CHARS = 100_000;
+const LIBRARY_CACHE_ENTRIES = 100_000;
 
 function loadEncoding(encoding: EncodingName): EncodingApi {
   // Required here, not imported at the top: the rank tables are megabytes and only the one in use
@@ -259,7 +259,8 @@ class SegmentMemo {
 class SegmentedTokenizer implements Tokenizer {
   private api: EncodingApi | undefined;
   private readonly memo = new SegmentMemo();
-  private unseenChars = 0;
+  /** Most entries gpt-tokenizer's merge cache can hold now (see LIBRARY_CACHE_ENTRIES). */
+  private libraryCacheBound = 0;
 
   constructor(readonly encoding: EncodingName) {}
 
@@ -280,12 +281,12 @@ class SegmentedTokenizer implements Tokenizer {
     if (hit !== undefined) return hit;
     const segment = start === 0 && end === text.length ? text : text.slice(start, end);
     this.api ??= loadEncoding(this.encoding);
-    this.unseenChars += segment.length;
-    if (this.unseenChars > LIBRARY_CACHE_CLEAR_CHARS) {
+    if (this.libraryCacheBound + segment.length > LIBRARY_CACHE_ENTRIES) {
       this.api.clearMergeCache();
-      this.unseenChars = segment.length;
+      this.libraryCacheBound = 0;
     }
     const n = this.api.countTokens(segment, AS_TEXT);
+    this.libraryCacheBound += Math.min(segment.length, n >> 1);
     this.memo.set(segment, hash, n);
     return n;
   }
