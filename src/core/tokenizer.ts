@@ -178,8 +178,10 @@ interface EncodingApi {
 /** Special-token strings in files are text: disallow nothing, allow nothing. */
 const AS_TEXT = { disallowedSpecial: new Set<string>() };
 
-/** Segment counts repeat a lot (source repeats lines); the memo is cleared past this size. */
+/** Segment counts repeat a lot (source repeats lines); the memo starts over past this many entries... */
 const MEMO_LIMIT = 200_000;
+/** ...or this many UTF-16 units of keys (8 MB at most), so long unique segments cannot grow it far. */
+const MEMO_CHAR_LIMIT = 1 << 22;
 
 /**
  * gpt-tokenizer keeps an LRU cache of 100k merged pieces in a Map; once full, every eviction scans the
@@ -203,6 +205,24 @@ function loadEncoding(encoding: EncodingName): EncodingApi {
   throw new RangeError(`unknown encoding: ${String(encoding)}`);
 }
 
+/** A loaded encoding, and a bound on its merge cache's entries (shared by its tokenizers, like the cache). */
+interface Library {
+  readonly api: EncodingApi;
+  cacheBound: number;
+}
+
+// A cache, not state: each encoding is loaded once per process.
+const libraries = new Map<EncodingName, Library>();
+
+function library(encoding: EncodingName): Library {
+  let lib = libraries.get(encoding);
+  if (!lib) {
+    lib = { api: loadEncoding(encoding), cacheBound: 0 };
+    libraries.set(encoding, lib);
+  }
+  return lib;
+}
+
 /** Hash of `text[start, end)` (FNV-1a over UTF-16 units). */
 function hashRange(text: string, start: number, end: number): number {
   let h = 0x811c9dc5;
@@ -212,8 +232,9 @@ function hashRange(text: string, start: number, end: number): number {
 
 /**
  * Segment text -> token count, looked up by a range of a larger text without slicing it (most
- * segments repeat, so most lookups hit and allocate nothing). Open addressing; at most `MEMO_LIMIT`
- * entries, then it starts over. Keys are copies: a slice would keep its whole file alive.
+ * segments repeat, so most lookups hit and allocate nothing). Open addressing; it starts over past
+ * `MEMO_LIMIT` entries or `MEMO_CHAR_LIMIT` key units. Keys are copies: a slice would keep its whole
+ * file alive.
  */
 class SegmentMemo {
   private static readonly SLOTS = 1 << 19; // > 2 * MEMO_LIMIT, so probes stay short
@@ -222,6 +243,7 @@ class SegmentMemo {
   private hashes: number[] = [];
   private keys: string[] = [];
   private counts: number[] = [];
+  private chars = 0;
 
   get(text: string, start: number, end: number, hash: number): number | undefined {
     const mask = SegmentMemo.SLOTS - 1;
@@ -239,12 +261,14 @@ class SegmentMemo {
   }
 
   set(key: string, hash: number, count: number): void {
-    if (this.keys.length >= MEMO_LIMIT) {
+    if (this.keys.length >= MEMO_LIMIT || this.chars + key.length > MEMO_CHAR_LIMIT) {
       this.slots.fill(0);
       this.hashes = [];
       this.keys = [];
       this.counts = [];
+      this.chars = 0;
     }
+    this.chars += key.length;
     const mask = SegmentMemo.SLOTS - 1;
     let s = hash & mask;
     while (this.slots[s] !== 0) s = (s + 1) & mask;
@@ -257,10 +281,8 @@ class SegmentMemo {
 }
 
 class SegmentedTokenizer implements Tokenizer {
-  private api: EncodingApi | undefined;
+  private lib: Library | undefined;
   private readonly memo = new SegmentMemo();
-  /** Most entries gpt-tokenizer's merge cache can hold now (see LIBRARY_CACHE_ENTRIES). */
-  private libraryCacheBound = 0;
 
   constructor(readonly encoding: EncodingName) {}
 
@@ -280,13 +302,13 @@ class SegmentedTokenizer implements Tokenizer {
     const hit = this.memo.get(text, start, end, hash);
     if (hit !== undefined) return hit;
     const segment = start === 0 && end === text.length ? text : text.slice(start, end);
-    this.api ??= loadEncoding(this.encoding);
-    if (this.libraryCacheBound + segment.length > LIBRARY_CACHE_ENTRIES) {
-      this.api.clearMergeCache();
-      this.libraryCacheBound = 0;
+    const lib = (this.lib ??= library(this.encoding));
+    if (lib.cacheBound + segment.length > LIBRARY_CACHE_ENTRIES) {
+      lib.api.clearMergeCache();
+      lib.cacheBound = 0;
     }
-    const n = this.api.countTokens(segment, AS_TEXT);
-    this.libraryCacheBound += Math.min(segment.length, n >> 1);
+    const n = lib.api.countTokens(segment, AS_TEXT);
+    lib.cacheBound += Math.min(segment.length, n >> 1);
     this.memo.set(segment, hash, n);
     return n;
   }
