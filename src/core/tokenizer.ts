@@ -233,8 +233,7 @@ function hashRange(text: string, start: number, end: number): number {
 /**
  * Segment text -> token count, looked up by a range of a larger text without slicing it (most
  * segments repeat, so most lookups hit and allocate nothing). Open addressing; it starts over past
- * `MEMO_LIMIT` entries or `MEMO_CHAR_LIMIT` key units. Keys are copies: a slice would keep its whole
- * file alive.
+ * `MEMO_LIMIT` entries or `MEMO_CHAR_LIMIT` key units.
  */
 class SegmentMemo {
   private static readonly SLOTS = 1 << 19; // > 2 * MEMO_LIMIT, so probes stay short
@@ -260,6 +259,7 @@ class SegmentMemo {
     }
   }
 
+  /** Adds `key` (a string of its own, not a slice of a file) with its `hash` and `count`. */
   set(key: string, hash: number, count: number): void {
     if (this.keys.length >= MEMO_LIMIT || this.chars + key.length > MEMO_CHAR_LIMIT) {
       this.slots.fill(0);
@@ -273,8 +273,7 @@ class SegmentMemo {
     let s = hash & mask;
     while (this.slots[s] !== 0) s = (s + 1) & mask;
     this.hashes.push(hash);
-    // A copy, not a slice: V8 flattens the concatenation.
-    this.keys.push(key.length < 13 ? key : (' ' + key).slice(1));
+    this.keys.push(key);
     this.counts.push(count);
     this.slots[s] = this.keys.length;
   }
@@ -301,7 +300,10 @@ class SegmentedTokenizer implements Tokenizer {
     const hash = hashRange(text, start, end);
     const hit = this.memo.get(text, start, end, hash);
     if (hit !== undefined) return hit;
-    const segment = start === 0 && end === text.length ? text : text.slice(start, end);
+    // A copy, not a slice: the memo and gpt-tokenizer's merge cache (whose keys are slices of what it
+    // is given) would otherwise keep the whole file alive. V8 flattens the concatenation.
+    const slice = text.slice(start, end);
+    const segment = slice.length < 13 ? slice : (' ' + slice).slice(1);
     const lib = (this.lib ??= library(this.encoding));
     if (lib.cacheBound + segment.length > LIBRARY_CACHE_ENTRIES) {
       lib.api.clearMergeCache();
