@@ -254,10 +254,4 @@ describe('npm start: reinstalling the .vsix', () => {
     assert.notStrictEqual(changed, a);
     assert.throws(() => vsixContentId(Buffer.from('not a zip at all, just some text')), /not a zip/);
   });
-
-  it('reads the packaged batch-prompt.vsix when there is one', function () {
-    const vsix = path.join(root, 'batch-prompt.vsix');
-    if (!fs.existsSync(vsix)) this.skip();
-    assert.match(vsixContentId(fs.readFileSync(vsix)), /^extension\/package\.json:[0-9a-f]+:\d+$/m);
-  });
 });
