@@ -10,7 +10,13 @@ import { KeyStore } from './vscode/secrets';
 import { StatusBarController } from './vscode/statusBar';
 
 /** Builds the services and calls each feature's register function. Nothing else happens here. */
-export function activate(context: vscode.ExtensionContext): { failures: FailuresApi } {
+/** What `activate` returns: handles for the integration tests (the Failed Chunks model, the log's tail). */
+export interface BatchPromptApi {
+  failures: FailuresApi;
+  log: Pick<Log, 'recent'>;
+}
+
+export function activate(context: vscode.ExtensionContext): BatchPromptApi {
   const log = new Log();
   const keys = new KeyStore(context.secrets, log);
   const models = new ModelService(context.workspaceState, keys, log);
@@ -22,7 +28,7 @@ export function activate(context: vscode.ExtensionContext): { failures: Failures
   context.subscriptions.push(log, runs, new StatusBarController(runs));
   registerRunCommands(context, runs, keys, models, log);
   registerResume(context, runs, log);
-  return { failures: registerFailuresView(context, runs) };
+  return { failures: registerFailuresView(context, runs), log };
 }
 
 export function deactivate(): void {

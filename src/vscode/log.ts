@@ -8,6 +8,8 @@ import { redactSecrets } from '../providers/http';
 export class Log implements vscode.Disposable {
   private readonly channel: vscode.LogOutputChannel;
   private readonly secrets = new Set<string>();
+  /** The last lines written, as written (redacted): bounded; read by tests and diagnostics. */
+  private readonly tail: string[] = [];
 
   constructor() {
     this.channel = vscode.window.createOutputChannel('Batch Prompt', { log: true });
@@ -23,16 +25,28 @@ export class Log implements vscode.Disposable {
   }
 
   info(message: string): void {
-    this.channel.info(this.redact(message));
+    this.channel.info(this.keep(message));
   }
   warn(message: string): void {
-    this.channel.warn(this.redact(message));
+    this.channel.warn(this.keep(message));
   }
   error(message: string): void {
-    this.channel.error(this.redact(message));
+    this.channel.error(this.keep(message));
   }
   trace(message: string): void {
-    this.channel.trace(this.redact(message));
+    this.channel.trace(this.keep(message));
+  }
+
+  /** The last lines written (at most 1,000), already redacted. */
+  recent(): readonly string[] {
+    return this.tail;
+  }
+
+  private keep(message: string): string {
+    const line = this.redact(message);
+    this.tail.push(line);
+    if (this.tail.length > 1000) this.tail.splice(0, this.tail.length - 1000);
+    return line;
   }
 
   show(): void {

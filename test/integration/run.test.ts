@@ -5,7 +5,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { AnthropicServer } from '../support/anthropicServer';
 import { defaultOutput, ModelServer } from '../support/modelServer';
-import { activateExtension, runOnFiles, runOnSelection, settlesWithin, until } from './support/extension';
+import { activateExtension, extensionApi, runOnFiles, runOnSelection, settlesWithin, until } from './support/extension';
 import { outside, recordFsWrites } from './support/fsWrites';
 import { spyMessages, stubInputBox } from './support/messages';
 import { resetSettings, setSettings, useLocalEndpoint } from './support/settings';
@@ -228,6 +228,33 @@ describe('Runs (extension host, local model server)', function () {
       assert.ok(summary);
       assert.strictEqual(summary.status, 'succeeded');
       assert.ok(anthropic.requests.length > 0 && anthropic.requests.every((r) => r.headers['x-api-key'] === KEY), 'every request carries the stored key');
+      const run = RunFolder.of(summary);
+      for (const f of run.files()) assert.ok(!run.read(f).includes(KEY), `${f} does not contain the key`);
+    });
+
+    it('a server that echoes the key in its error: the key is in no message, no run file and no log line', async () => {
+      const input = stubInputBox(KEY);
+      try {
+        assert.strictEqual(await vscode.commands.executeCommand('batchPrompt.setApiKey', 'claude'), true);
+      } finally {
+        input.restore();
+      }
+      anthropic.script = () => ({ kind: 'error', status: 401, type: 'authentication_error', message: `invalid x-api-key: ${KEY}` });
+      const messages = spyMessages();
+      let summary;
+      try {
+        // Another prompt than the test before, so that no chunk comes from the result cache.
+        summary = await runOnFiles({ glob: 'corpus/**', prompt: `${PROMPT} Again.`, modelId: 'claude' });
+      } finally {
+        messages.restore();
+        anthropic.script = () => undefined;
+      }
+      assert.ok(summary?.fatal, 'a refused key ends the run');
+      assert.ok(anthropic.requests.some((r) => r.headers['x-api-key'] === KEY), 'the stored key was sent');
+      const log = (await extensionApi()).log.recent();
+      assert.ok(log.some((l) => l.includes('***')), 'the echoed key was redacted in the log');
+      assert.ok(!log.some((l) => l.includes(KEY)), 'no log line holds the key');
+      assert.ok(!messages.shown.some((m) => m.message.includes(KEY)), 'no message holds the key');
       const run = RunFolder.of(summary);
       for (const f of run.files()) assert.ok(!run.read(f).includes(KEY), `${f} does not contain the key`);
     });

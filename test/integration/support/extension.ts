@@ -2,6 +2,7 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { RunSummary } from '../../../src/core/runStore';
+import type { BatchPromptApi } from '../../../src/extension';
 
 export const EXTENSION_ID = 'batch-prompt.batch-prompt';
 
@@ -10,6 +11,13 @@ export async function activateExtension(): Promise<vscode.Extension<unknown>> {
   assert.ok(ext, `extension ${EXTENSION_ID} is loaded from the working tree`);
   await ext.activate();
   return ext;
+}
+
+/** What `activate()` returned (the Failed Chunks model, the log's tail). */
+export async function extensionApi(): Promise<BatchPromptApi> {
+  const ext = vscode.extensions.getExtension<BatchPromptApi>(EXTENSION_ID);
+  assert.ok(ext, `extension ${EXTENSION_ID} is loaded from the working tree`);
+  return ext.activate();
 }
 
 export interface RunArgs {
