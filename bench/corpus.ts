@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { O200K_TOKEN_SPLIT_REGEX } from 'gpt-tokenizer/encodingParams/constants';
 import type { SourceFile } from '../src/core/types';
+import { rng } from '../test/support/random';
 
 /** Folders under node_modules read for the real corpus, in this order. */
 export const CORPUS_ROOTS = [
@@ -66,16 +67,6 @@ export function longestPiece(text: string): number {
   let best = 0;
   for (const [piece] of text.matchAll(O200K_TOKEN_SPLIT_REGEX)) best = Math.max(best, piece.length);
   return best;
-}
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Generated worst cases for the chunker, each 1 MB or more. */

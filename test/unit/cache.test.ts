@@ -1,26 +1,15 @@
 // Incremental re-runs through the CLI: after editing one file of a hundred, only its chunks are sent;
 // the others come from the result cache, marked as such in run.jsonl, with the same outputs.
 import * as assert from 'assert';
-import { spawn } from 'child_process';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { RunRecord, RunSummary } from '../../src/core/runStore';
 import { defaultOutput, ModelServer } from '../support/modelServer';
+import { runCli } from '../support/cli';
 
-const CLI = path.resolve(__dirname, '../../../dist/cli.js');
 const KEY = 'sk-cache-SECRET-0123456789';
-
-function cli(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '', OPENAI_API_KEY: KEY }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[], cwd: string) => runCli(args, cwd, { OPENAI_API_KEY: KEY });
 
 async function tree(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();

@@ -4,19 +4,10 @@ import * as path from 'path';
 import { chunkFile, DEFAULT_CHUNK_OPTIONS, splitChunk, type ChunkOptions } from '../../src/core/chunker';
 import { getTokenizer, type Tokenizer } from '../../src/core/tokenizer';
 import type { Chunk, SourceFile } from '../../src/core/types';
+import { rng } from '../support/random';
 
 const root = path.resolve(__dirname, '../../..');
 const o200k = getTokenizer('o200k_base');
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PIECES = [
   'const', ' value', ' = ', 'call(arg);', '\n', '\r\n', '\n\n', '    ', '\t', '  \n', '// note', '};\n//', '/**', ' */',

@@ -1,31 +1,13 @@
 import * as assert from 'assert';
 import { useServer } from '../support/localServer';
-import { spawn } from 'child_process';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ModelServer } from '../support/modelServer';
+import { runCli as cli } from '../support/cli';
 
-const CLI = path.resolve(__dirname, '../../../dist/cli.js');
 const KEY = 'sk-cli-SECRET-abcdef123456';
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], cwd: string, env: Record<string, string> = {}, onStart?: (child: import('child_process').ChildProcess) => void): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    onStart?.(child);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function workspace(): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-cli-'));

@@ -1,32 +1,15 @@
 import * as assert from 'assert';
-import { spawn } from 'child_process';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { AnthropicServer } from '../support/anthropicServer';
 import { ModelServer } from '../support/modelServer';
 import { CONFUSED_REPLY, OllamaServer } from '../support/ollamaServer';
+import { runCli as cli } from '../support/cli';
 
-const CLI = path.resolve(__dirname, '../../../dist/cli.js');
 const ANTHROPIC_KEY = 'sk-ant-api03-CLI-SECRET-a1b2c3d4e5f6';
 const AZURE_KEY = 'azure0cli0SECRET0key0123456789';
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function workspace(): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-cli-prov-'));

@@ -2,14 +2,17 @@
 // every chunk ends exactly once, nothing that succeeded is sent again, and the outputs equal those of
 // a run never interrupted, byte for byte, with no temporary file, lock or torn line left behind.
 import * as assert from 'assert';
-import { spawn, type ChildProcess } from 'child_process';
+import type { ChildProcess } from 'child_process';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { RunRecord, RunSummary } from '../../src/core/runStore';
 import { ModelServer, type ServedRequest } from '../support/modelServer';
+import { runCli } from '../support/cli';
+import { rng } from '../support/random';
 
-const CLI = path.resolve(__dirname, '../../../dist/cli.js');
+const cli = (args: string[], cwd: string, onStart?: (child: ChildProcess) => void) => runCli(args, cwd, {}, onStart);
+
 /** Seeds of the kill test, one SIGKILL each; `BP_KILL_SEEDS=200` for a longer soak. */
 const SEEDS = Number(process.env.BP_KILL_SEEDS ?? 20);
 /** Processes killed one after the other in one run folder (a run, then resumes) before the last resume. */
@@ -17,35 +20,8 @@ const KILLS_PER_CHAIN = 4;
 /** Seeds run side by side (each is a chain of CLI processes). */
 const PARALLEL = 2;
 
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], cwd: string, onStart?: (child: ChildProcess) => void): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    onStart?.(child);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
-
-/** A small deterministic generator (mulberry32), so a failing seed can be replayed. */
-function random(seed: number): () => number {
-  let a = seed * 2654435761;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic per seed, so a failing seed can be replayed (the seed is spread first: seeds are small). */
+const random = (seed: number) => rng(seed * 2654435761);
 
 async function writeCorpus(ws: string): Promise<void> {
   const files: Record<string, string> = {};

@@ -6,6 +6,7 @@ import { countTokens as bareCl100k } from 'gpt-tokenizer/encoding/cl100k_base';
 import {
   createTokenizer, CutKind, cutKind, getTokenizer, HARD_SEGMENT_LENGTH, nextCut, segmentBoundaries, type EncodingName,
 } from '../../src/core/tokenizer';
+import { rng } from '../support/random';
 
 const root = path.resolve(__dirname, '../../..');
 const tsLib = path.join(root, 'node_modules/typescript/lib');
@@ -14,16 +15,6 @@ const bare: Record<EncodingName, (text: string) => number> = {
   o200k_base: (t) => bareO200k(t, AS_TEXT),
   cl100k_base: (t) => bareCl100k(t, AS_TEXT),
 };
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PIECES = [
   'const', ' x', ' = ', 'foo(bar);', '\n', '\r\n', '\n\n', '    ', '\t', '  \n', '// note', '};\n//', '/**', ' */',

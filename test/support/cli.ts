@@ -1,0 +1,29 @@
+import { spawn, type ChildProcess } from 'child_process';
+import * as path from 'path';
+
+/** The built command line (`npm test` builds it before the unit tier). */
+export const CLI = path.resolve(__dirname, '../../../dist/cli.js');
+
+export interface CliResult {
+  code: number | null;
+  /** The signal that ended the process (a SIGKILL in the resume tests), or null. */
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `batch-prompt ARGS` in `cwd` with only PATH and `env` in its environment (so no key leaks in
+ * from the developer's shell); `onStart` gets the child, to signal it.
+ */
+export function runCli(args: string[], cwd: string, env: Record<string, string> = {}, onStart?: (child: ChildProcess) => void): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    onStart?.(child);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
