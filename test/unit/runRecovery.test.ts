@@ -4,33 +4,11 @@ import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { ChunkOutcome } from '../../src/core/events';
-import { LOCK_FILE, readRecords, RunLockedError, RunStore, type RunMeta } from '../../src/core/runStore';
+import { LOCK_FILE, readRecords, RunLockedError, RunStore } from '../../src/core/runStore';
 import type { ChunkRef } from '../../src/core/types';
+import { a1, a2, b1, meta as sharedMeta } from '../support/runFixtures';
 
-function ref(id: string, p: string, startLine: number): ChunkRef {
-  return { id, path: p, index: Number(id.split('.')[1]) - 1, start: startLine * 10, end: startLine * 10 + 10, startLine, endLine: startLine + 1, overlap: 0, tokens: 5 };
-}
-
-const a1 = ref('1.1', 'src/a.ts', 1);
-const a2 = ref('1.2', 'src/a.ts', 3);
-const b1 = ref('2.1', 'b.md', 1);
-
-function meta(): RunMeta {
-  return {
-    runId: 'r1',
-    createdAt: new Date().toISOString(),
-    root: '/ws',
-    prompt: 'p',
-    model: { id: 'm', provider: 'openai', baseUrl: 'http://127.0.0.1:1/v1', model: 'm' },
-    encoding: 'o200k_base',
-    protocolVersion: 1,
-    parameters: {},
-    files: [
-      { path: 'src/a.ts', hash: '', chunks: [a1, a2] },
-      { path: 'b.md', hash: '', chunks: [b1] },
-    ],
-  };
-}
+const meta = () => sharedMeta({ id: 'm', provider: 'openai', baseUrl: 'http://127.0.0.1:1/v1', model: 'm' });
 
 function ok(chunk: ChunkRef, output: string): ChunkOutcome {
   return { chunk, status: 'succeeded', output, attempts: 1, batchId: 'b1', inputTokens: 3, outputTokens: 2, latencyMs: 7 };

@@ -2,38 +2,8 @@ import * as assert from 'assert';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { ChunkOutcome } from '../../src/core/events';
-import { readRecords, RunStore, type RunMeta } from '../../src/core/runStore';
-import type { ChunkRef } from '../../src/core/types';
-
-function ref(id: string, p: string, startLine: number): ChunkRef {
-  return { id, path: p, index: Number(id.split('.')[1]) - 1, start: startLine * 10, end: startLine * 10 + 10, startLine, endLine: startLine + 1, overlap: 0, tokens: 5 };
-}
-
-const a1 = ref('1.1', 'src/a.ts', 1);
-const a2 = ref('1.2', 'src/a.ts', 3);
-const b1 = ref('2.1', 'b.md', 1);
-
-function meta(): RunMeta {
-  return {
-    runId: 'r1',
-    createdAt: new Date().toISOString(),
-    root: '/ws',
-    prompt: 'p',
-    model: { id: 'm' },
-    encoding: 'o200k_base',
-    protocolVersion: 1,
-    parameters: {},
-    files: [
-      { path: 'src/a.ts', hash: '', chunks: [a1, a2] },
-      { path: 'b.md', hash: '', chunks: [b1] },
-    ],
-  };
-}
-
-function outcome(chunk: ChunkRef, status: ChunkOutcome['status'], output?: string): ChunkOutcome {
-  return { chunk, status, output, attempts: 1, batchId: 'b1', inputTokens: 3, outputTokens: 2, latencyMs: 7, ...(status === 'succeeded' ? {} : { error: { kind: 'transient', message: 'HTTP 500' } }) };
-}
+import { readRecords, RunStore } from '../../src/core/runStore';
+import { a1, a2, b1, meta, outcome } from '../support/runFixtures';
 
 describe('RunStore', () => {
   let dir = '';
