@@ -101,7 +101,7 @@ function normalizeModels(raw: unknown, problems: string[]): EndpointConfig[] {
       problems.push(`${where} (${e.id}): "baseUrl" must be an http(s) URL.`);
       continue;
     }
-    if ((e.provider === 'openai' || e.provider === 'azure') && !e.baseUrl && e.provider === 'azure') {
+    if (e.provider === 'azure' && !e.baseUrl) {
       problems.push(`${where} (${e.id}): Azure needs "baseUrl" (https://NAME.openai.azure.com).`);
       continue;
     }
