@@ -181,8 +181,13 @@ export class Workbench {
         await sleep(1000);
       }
     }
+    // The menu fades in: a click during the animation can land on nothing and just close it (seen on a
+    // loaded machine). Let it settle, point at the item, click, and check the menu went away.
+    await sleep(400);
     await this.screenshot(`context-menu-${label}`);
+    await item.hover();
     await item.click();
+    await item.waitFor({ state: 'hidden', timeout: 5000 });
   }
 
   /** Opens the view container of the activity bar whose title starts with `title` (e.g. "Batch Prompt"). */
