@@ -12,7 +12,7 @@ const net = require('net');
 const path = require('path');
 const { locateHost, missingHostError } = require('./vscode-host/paths');
 const { groupAlive, stopGroup, freePort, sleep } = require('./vscode-host/processes');
-const { USER_SETTINGS } = require('./vscode-host/server');
+const { healthz, USER_SETTINGS } = require('./vscode-host/server');
 const opts = require('./startOptions');
 
 const root = path.resolve(__dirname, '..');
@@ -136,17 +136,6 @@ function probeOllama() {
     });
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve({ answered: false, models: [] }));
-  });
-}
-
-function healthz(port) {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/healthz', timeout: 2000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
   });
 }
 

@@ -151,4 +151,4 @@ function remoteUri(port, absPath) {
   return `vscode-remote://127.0.0.1:${port}${absPath.split(path.sep).map(encodeURIComponent).join('/')}`;
 }
 
-module.exports = { startCodeServer, remoteUri, USER_SETTINGS };
+module.exports = { startCodeServer, remoteUri, healthz, USER_SETTINGS };

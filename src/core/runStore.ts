@@ -301,7 +301,8 @@ export class RunStore {
   }
 }
 
-function recordOf(outcome: ChunkOutcome, extra: Pick<RunRecord, 'cached' | 'recovered'>): RunRecord {
+/** The `run.jsonl` line of an outcome, stamped now. */
+export function recordOf(outcome: ChunkOutcome, extra: Pick<RunRecord, 'cached' | 'recovered'> = {}): RunRecord {
   const c = outcome.chunk;
   return {
     chunkId: c.id,

@@ -3,7 +3,7 @@ import * as path from 'path';
 import pLimit from 'p-limit';
 import type { ErrorKind } from '../core/errors';
 import type { ChunkOutcome } from '../core/events';
-import { readRecords, RECORDS_FILE, RUN_FILE, SUMMARY_FILE, type RunMeta, type RunRecord, type RunSummary } from '../core/runStore';
+import { readRecords, recordOf, RECORDS_FILE, RUN_FILE, SUMMARY_FILE, type RunMeta, type RunRecord, type RunSummary } from '../core/runStore';
 
 /**
  * The Failed Chunks view's data, with no `vscode` import (unit-tested in plain Node): every chunk of
@@ -274,20 +274,7 @@ export class FailuresModel implements Disposable {
     const entries = new Map<string, FailedChunk>();
     for (const r of latest.values()) {
       if (r.status === 'succeeded') continue;
-      entries.set(r.chunkId, {
-        runId: id,
-        dir,
-        chunkId: r.chunkId,
-        path: r.path,
-        start: r.start,
-        end: r.end,
-        startLine: r.startLine,
-        endLine: r.endLine,
-        status: r.status === 'canceled' ? 'canceled' : 'failed',
-        ...(r.error ? { error: r.error } : {}),
-        attempts: r.attempts,
-        at: r.at,
-      });
+      entries.set(r.chunkId, entryOf(id, dir, r));
     }
     if (!summary && !this.options.isActive?.(dir)) {
       for (const f of meta.files) {
@@ -310,20 +297,7 @@ export class FailuresModel implements Disposable {
       this.runsByDir.set(dir, run);
       void this.enqueue(() => this.readInfo(dir));
     }
-    run.entries.set(c.id, {
-      runId: run.id,
-      dir,
-      chunkId: c.id,
-      path: c.path,
-      start: c.start,
-      end: c.end,
-      startLine: c.startLine,
-      endLine: c.endLine,
-      status: outcome.status,
-      ...(outcome.error ? { error: outcome.error } : {}),
-      attempts: outcome.attempts,
-      at,
-    });
+    run.entries.set(c.id, entryOf(run.id, dir, { ...recordOf(outcome), at }));
     return true;
   }
 
@@ -399,6 +373,24 @@ const REASONS: Partial<Record<ErrorKind, string>> = {
   'model-not-found': 'model not found',
   'no-permission': 'no permission',
 };
+
+/** The view's entry for a recorded outcome that did not succeed (the same shape from disk and live). */
+function entryOf(runId: string, dir: string, r: RunRecord): FailedChunk {
+  return {
+    runId,
+    dir,
+    chunkId: r.chunkId,
+    path: r.path,
+    start: r.start,
+    end: r.end,
+    startLine: r.startLine,
+    endLine: r.endLine,
+    status: r.status === 'canceled' ? 'canceled' : 'failed',
+    ...(r.error ? { error: r.error } : {}),
+    attempts: r.attempts,
+    at: r.at,
+  };
+}
 
 function infoOf(meta: RunMeta): RunInfo {
   return {
