@@ -1,6 +1,7 @@
 // Debian's Chromium driven by playwright-core (the `playwright` package's browser download cannot run
 // here). Playwright starts the browser in its own process group and kills it when this process exits.
 const fs = require('fs');
+const os = require('os');
 const path = require('path');
 const { locateHost, CHROMIUM } = require('./paths');
 const { trackGroup, stopGroup, withTimeout } = require('./processes');
@@ -18,12 +19,16 @@ const CHROMIUM_ARGS = [
 
 /**
  * Chromium writes crash-report settings, a dconf cache and singleton sockets under the XDG folders,
- * HOME and TMPDIR: point them all into the run's folder.
+ * HOME and TMPDIR: point them into the run's folder, except TMPDIR. Its singleton socket path must
+ * stay under the 107 bytes of a Unix socket address, which a deep clone path plus the run folder
+ * exceeded: TMPDIR is a short folder in the system temp folder, removed when this process exits.
  */
 function launchOptions(runDir, timeoutMs) {
   const host = locateHost();
   const dir = path.join(runDir, 'chromium');
-  const env = { ...process.env, HOME: path.join(dir, 'home'), TMPDIR: path.join(dir, 'tmp') };
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bp-chromium-'));
+  process.once('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
+  const env = { ...process.env, HOME: path.join(dir, 'home'), TMPDIR: tmp };
   for (const x of ['config', 'cache', 'data']) env[`XDG_${x.toUpperCase()}_HOME`] = path.join(dir, x);
   for (const d of [env.HOME, env.TMPDIR, env.XDG_CONFIG_HOME, env.XDG_CACHE_HOME, env.XDG_DATA_HOME]) fs.mkdirSync(d, { recursive: true });
   return { executablePath: host ? host.chromium : CHROMIUM, args: CHROMIUM_ARGS, timeout: timeoutMs, headless: true, env };
