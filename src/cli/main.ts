@@ -50,7 +50,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   const prompt = opts.command === 'run' ? await readPrompt(opts, io.cwd) : '';
   const tokenizer = getTokenizer(opts.encoding);
   // The model is chosen before any file is read: a missing key stops the run at once.
-  const model = opts.command === 'run' ? selectModel(endpointOf(opts), tokenizer, io) : undefined;
+  const model = opts.command === 'run' ? selectModel(endpointOf(opts), tokenizer, io, opts.concurrency) : undefined;
   if (opts.command === 'run' && !model) return 1;
   const planner = new Planner({
     prompt,
@@ -120,7 +120,7 @@ async function resume(opts: CliOptions, io: Io): Promise<number> {
   }
   const endpoint: EndpointConfig = { id: m.id, provider, baseUrl: m.baseUrl, model: m.model, contextWindow: m.contextWindow, maxOutputTokens: m.maxOutputTokens, apiVersion: m.apiVersion };
   const tokenizer = getTokenizer(meta.encoding === 'cl100k_base' ? 'cl100k_base' : 'o200k_base');
-  const model = selectModel(endpoint, tokenizer, io);
+  const model = selectModel(endpoint, tokenizer, io, opts.explicit.maxConcurrency ?? (meta.parameters as { maxConcurrency?: number } | undefined)?.maxConcurrency);
   if (!model) return 1;
   const progress = new ProgressDisplay(io);
   let summary: RunSummary;
@@ -168,15 +168,18 @@ function endpointOf(opts: CliOptions): EndpointConfig {
   };
 }
 
-/** The run's model, or undefined after a one-line reason on stderr (a missing key: no request is made). */
-function selectModel(endpoint: EndpointConfig, tokenizer: Tokenizer, io: Io): ChatModel | undefined {
+/**
+ * The run's model, or undefined after a one-line reason on stderr (a missing key: no request is made).
+ * Its connection pool holds `connections` sockets: the run's concurrency.
+ */
+function selectModel(endpoint: EndpointConfig, tokenizer: Tokenizer, io: Io, connections?: number): ChatModel | undefined {
   const { key, envVar } = apiKeyFromEnv(endpoint.provider, io.env);
   if (needsApiKey(endpoint) && !key) {
     io.stderr.write(`batch-prompt: set ${envVar} in the environment: the ${endpoint.provider} provider at ${originOf(endpoint.baseUrl ?? defaultBaseUrl(endpoint.provider) ?? '')} needs an API key.\n`);
     return undefined;
   }
   try {
-    return createModel(endpoint, key, { tokenCounter: (text) => tokenizer.count(text) });
+    return createModel(endpoint, key, { tokenCounter: (text) => tokenizer.count(text), connections });
   } catch (e) {
     if (!ConfigError.is(e)) throw e;
     io.stderr.write(`batch-prompt: ${e.message}\n`);

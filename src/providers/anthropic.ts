@@ -11,13 +11,14 @@ import {
 } from '../core/errors';
 import type { ChatModel, ChatRequest, ChatResponse, RateLimitInfo } from '../core/model';
 import { credentialHeaderValues, msUntil, numberHeader, originOf, postJson, redactSecrets, requestHeaders, retryAfterMs, type HttpReply } from './http';
+import type { PoolOptions } from './pool';
 
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 export const ANTHROPIC_VERSION = '2023-06-01';
 /** `max_tokens` is required by the Messages API; this is sent when neither the request nor the endpoint sets one. */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
 
-export interface AnthropicOptions {
+export interface AnthropicOptions extends PoolOptions {
   /** Endpoint id for records and logs. */
   id?: string;
   /** Default `https://api.anthropic.com`; `/v1/messages` is appended. */
@@ -65,7 +66,7 @@ export class AnthropicModel implements ChatModel {
     if (temperature !== undefined) payload.temperature = temperature;
     const auth: Record<string, string> = { 'anthropic-version': ANTHROPIC_VERSION };
     if (this.options.apiKey) auth['x-api-key'] = this.options.apiKey;
-    const reply = await postJson(this.url, payload, requestHeaders(this.options.headers, auth), signal, this.secrets());
+    const reply = await postJson(this.url, payload, requestHeaders(this.options.headers, auth), signal, this.secrets(), this.options.pool);
     if (reply.status < 200 || reply.status >= 300) throw anthropicError(reply, this.secrets());
     return parseAnthropicMessage(reply);
   }

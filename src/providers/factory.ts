@@ -4,6 +4,7 @@ import { ANTHROPIC_DEFAULT_BASE_URL, AnthropicModel } from './anthropic';
 import type { EndpointConfig, ProviderKind } from './endpoint';
 import { OLLAMA_DEFAULT_BASE_URL, OllamaModel } from './ollama';
 import { OpenAICompatibleModel } from './openaiCompatible';
+import { connectionPool } from './pool';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
@@ -11,6 +12,11 @@ export interface CreateModelOptions {
   /** The run's token counter; Ollama sizes `num_ctx` and judges truncation with it. */
   tokenCounter?: (text: string) => number;
   temperature?: number;
+  /**
+   * Connections kept open to the endpoint: the run's concurrency (its ceiling, since adaptive
+   * concurrency only lowers it). Default `DEFAULT_POOL_CONNECTIONS`.
+   */
+  connections?: number;
 }
 
 /** The base URL a provider uses when the endpoint names none; undefined for Azure (each resource has its own). */
@@ -70,6 +76,8 @@ export function createModel(config: EndpointConfig, apiKey: string | undefined, 
     maxOutputTokens: config.maxOutputTokens,
     headers: config.headers,
     temperature: options.temperature,
+    // One keep-alive pool per endpoint: no socket is opened per request.
+    pool: connectionPool(options.connections),
   };
   switch (config.provider) {
     case 'openai':

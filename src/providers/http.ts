@@ -1,4 +1,5 @@
 import { CanceledError, TimeoutError, TransientError } from '../core/errors';
+import type { ConnectionPool } from './pool';
 
 /** A JSON reply: status, headers, parsed body (undefined when not JSON) and raw text. */
 export interface HttpReply {
@@ -11,17 +12,18 @@ export interface HttpReply {
 /**
  * POSTs JSON with `fetch` and reads the whole reply. Network failures (reset, refused, DNS) become
  * `TransientError`; an abort becomes `CanceledError` (the executor tells timeouts from cancels by its
- * own signals). Secrets in `redact` are removed from any message this produces.
+ * own signals). Secrets in `redact` are removed from any message this produces. With a `pool` the
+ * request goes through that endpoint's keep-alive connections (see `connectionPool`).
  */
-export async function postJson(url: string, payload: unknown, headers: Record<string, string>, signal: AbortSignal, redact: readonly string[] = []): Promise<HttpReply> {
+export async function postJson(url: string, payload: unknown, headers: Record<string, string>, signal: AbortSignal, redact: readonly string[] = [], pool?: ConnectionPool): Promise<HttpReply> {
   let res: Response;
   try {
-    res = await fetch(url, {
+    res = await fetch(url, withPool({
       method: 'POST',
       headers: lowerCaseHeaders({ 'content-type': 'application/json', accept: 'application/json' }, headers),
       body: JSON.stringify(payload),
       signal,
-    });
+    }, pool));
   } catch (e) {
     throw networkError(e, url, signal, redact);
   }
@@ -38,6 +40,16 @@ export async function postJson(url: string, payload: unknown, headers: Record<st
     body = undefined;
   }
   return { status: res.status, headers: res.headers, body, text };
+}
+
+/**
+ * `fetch`'s init with the endpoint's pool as its dispatcher. Node's `fetch` is undici's and takes a
+ * `dispatcher` option its DOM typings do not declare; the pool is an undici `Agent`, which Node's
+ * bundled undici (6 in Node 20, 7 in Node 22+) accepts; only the typings differ (the package's and
+ * Node's copies of undici's types), hence the cast.
+ */
+export function withPool(init: RequestInit, pool: ConnectionPool | undefined): RequestInit {
+  return pool ? ({ ...init, dispatcher: pool } as unknown as RequestInit) : init;
 }
 
 function networkError(e: unknown, url: string, signal: AbortSignal, redact: readonly string[]): Error {

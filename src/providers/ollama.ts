@@ -1,6 +1,7 @@
 import { BadReplyError, ConfigError, InvalidRequestError, ModelNotFoundError, TransientError, TruncatedError, type BatchPromptError } from '../core/errors';
 import type { ChatMessage, ChatModel, ChatRequest, ChatResponse } from '../core/model';
 import { credentialHeaderValues, originOf, postJson, redactSecrets, requestHeaders, retryAfterMs, type HttpReply } from './http';
+import type { PoolOptions } from './pool';
 
 export const OLLAMA_DEFAULT_BASE_URL = 'http://127.0.0.1:11434';
 /** `num_ctx` is rounded up to a multiple of this: fewer distinct sizes, fewer model reloads. */
@@ -10,7 +11,7 @@ export const TRUNCATION_RATIO = 0.85;
 /** Ollama's smallest context (its oldest default): a request whose high estimate fits in it cannot have been cut. */
 export const MIN_OLLAMA_CONTEXT = 2048;
 
-export interface OllamaOptions {
+export interface OllamaOptions extends PoolOptions {
   /** Endpoint id for records and logs. */
   id?: string;
   /** The server root, default `http://127.0.0.1:11434`; `/api/chat` is appended. */
@@ -117,7 +118,7 @@ export class OllamaModel implements ChatModel {
     const secrets = credentialHeaderValues(this.options.headers);
     let reply: HttpReply;
     try {
-      reply = await postJson(this.url, payload, requestHeaders(this.options.headers, {}), signal, secrets);
+      reply = await postJson(this.url, payload, requestHeaders(this.options.headers, {}), signal, secrets, this.options.pool);
     } catch (e) {
       // Network failures come back as status-less transient errors: say what to do about them.
       if (TransientError.is(e) && e.status === undefined) {

@@ -11,11 +11,12 @@ import {
 } from '../core/errors';
 import type { ChatModel, ChatRequest, ChatResponse, RateLimitInfo } from '../core/model';
 import { credentialHeaderValues, numberHeader, originOf, parseDurationMs, postJson, redactSecrets, requestHeaders, retryAfterMs, type HttpReply } from './http';
+import type { PoolOptions } from './pool';
 
 /** Azure OpenAI's latest GA `api-version` of the data-plane inference API (chat completions). */
 export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
 
-export interface OpenAICompatibleOptions {
+export interface OpenAICompatibleOptions extends PoolOptions {
   /** Endpoint id for records and logs. */
   id?: string;
   /** `openai` (default): any OpenAI-style server. `azure`: Azure OpenAI's deployment URLs and `api-key` header. */
@@ -66,7 +67,7 @@ export class OpenAICompatibleModel implements ChatModel {
     const azure = this.options.provider === 'azure';
     const auth: Record<string, string> = {};
     if (this.options.apiKey) auth[azure ? 'api-key' : 'authorization'] = azure ? this.options.apiKey : `Bearer ${this.options.apiKey}`;
-    const reply = await postJson(this.url, payload, requestHeaders(this.options.headers, auth), signal, this.secrets());
+    const reply = await postJson(this.url, payload, requestHeaders(this.options.headers, auth), signal, this.secrets(), this.options.pool);
     if (reply.status < 200 || reply.status >= 300) throw azure ? azureError(reply, this.secrets()) : openAIError(reply, this.secrets());
     return parseChatCompletion(reply);
   }

@@ -79,13 +79,16 @@ export class ModelService {
     return (await this.choices(settings)).find((c) => c.id === id);
   }
 
-  /** The chat model of a choice, with its key from secret storage. @throws MissingKeyError */
-  async resolve(choice: ModelChoice, tokenizer: Tokenizer): Promise<ChatModel> {
+  /**
+   * The chat model of a choice, with its key from secret storage and a connection pool of
+   * `connections` sockets (the run's concurrency). @throws MissingKeyError
+   */
+  async resolve(choice: ModelChoice, tokenizer: Tokenizer, connections?: number): Promise<ChatModel> {
     if (choice.chat) return new LanguageModelApiModel(choice.chat);
     const endpoint = choice.endpoint!;
     const key = await this.keys.get(endpoint.id);
     if (!key && needsApiKey(endpoint)) throw new MissingKeyError(endpoint);
-    return createModel(endpoint, key, { tokenCounter: (t) => tokenizer.count(t) });
+    return createModel(endpoint, key, { tokenCounter: (t) => tokenizer.count(t), connections });
   }
 }
 

@@ -307,17 +307,17 @@ export class RunService implements vscode.Disposable {
     return answer === start;
   }
 
-  /** Tells the user why the run could not start; never waits for the message (nobody may click it). */
   /** The choice's chat model, or undefined after telling the user why not (a missing key offers "Set API Key"). */
   private async resolveModel(choice: ModelChoice, tokenizer: Tokenizer): Promise<ChatModel | undefined> {
     try {
-      return await this.models.resolve(choice, tokenizer);
+      return await this.models.resolve(choice, tokenizer, this.settings().maxConcurrency);
     } catch (e) {
       this.reportStartError(e);
       return undefined;
     }
   }
 
+  /** Tells the user why the run could not start; never waits for the message (nobody may click it). */
   private reportStartError(e: unknown): void {
     if (e instanceof MissingKeyError) {
       this.log.warn(e.message);

@@ -8,11 +8,14 @@ import type { AddressInfo, Socket } from 'net';
 export abstract class LocalServer {
   private server?: http.Server;
   private readonly sockets = new Set<Socket>();
+  /** TCP connections accepted since the server started (a keep-alive pool reuses them). */
+  connectionsOpened = 0;
 
   /** Starts listening; resolves with `http://127.0.0.1:PORT`. */
   protected async listen(): Promise<string> {
     this.server = http.createServer((req, res) => void this.handle(req, res));
     this.server.on('connection', (s) => {
+      this.connectionsOpened++;
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
