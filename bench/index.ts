@@ -1,13 +1,15 @@
 // Benchmarks: printed figures only, never assertions (see README, "Benchmarks").
 //   npm run bench                 everything
-//   npm run bench -- chunking     one part (chunking | executor | memory)
+//   npm run bench -- chunking     one part (chunking | executor | pool | memory)
 import { runChunkingBench } from './chunking';
 import { runExecutorBench } from './executor';
 import { runMemoryBench } from './memory';
+import { runPoolBench } from './pool';
 
 const parts: Record<string, () => Promise<void>> = {
   chunking: runChunkingBench,
   executor: runExecutorBench,
+  pool: runPoolBench,
   memory: runMemoryBench,
 };
 
