@@ -164,7 +164,7 @@ export class RunService implements vscode.Disposable {
     const uris = request.uris ? await expandSelection(request.uris) : await findByGlob(glob!);
     const prompt = request.prompt ?? (await pickPrompt(this.globalState));
     if (!prompt) return undefined;
-    const choice = await this.models.pick(settings, prompt.model);
+    const choice = request.modelId ? await this.models.find(settings, request.modelId) : await this.models.pick(settings, prompt.model);
     const window = choice?.endpoint?.contextWindow ?? (choice?.chat ? Math.floor(choice.chat.maxInputTokens * 0.9) : undefined);
     const planned = await this.plan(uris, roots, settings, prompt.text, { contextWindow: window, maxOutputTokens: choice?.endpoint?.maxOutputTokens });
     if (!planned) return undefined;
