@@ -107,6 +107,7 @@ export interface ModeEstimate extends ModeInput {
   repeatedPromptTokens: number;
   secondsPerRequest: number;
   requestsPerMinute: number;
+  /** What sets the last result's time: a budget when `requests / rate` exceeds the rounds of latency, else concurrency. */
   bound: Bound;
   firstResultSeconds: number;
   lastResultSeconds: number;
@@ -124,8 +125,11 @@ export function estimateMode(input: ModeInput, latency: LatencyModel, limits: Li
   const outputPerChunk = input.chunks ? input.outputTokens / input.chunks : 0;
   const firstResultSeconds = input.streamed ? requestSeconds(latency, outputPerChunk) : secondsPerRequest;
   const rounds = Math.ceil(input.requests / Math.max(1, limits.concurrency));
-  const lastResultSeconds = Math.max(rounds * secondsPerRequest, input.requests / rate.perSecond);
-  return { ...input, repeatedPromptTokens, secondsPerRequest, requestsPerMinute: rate.perSecond * 60, bound: rate.bound, firstResultSeconds, lastResultSeconds };
+  const byRounds = rounds * secondsPerRequest;
+  const byRate = input.requests / rate.perSecond;
+  // A budget that the run's few rounds never reach does not set its time: concurrency (latency) does.
+  const bound = byRate > byRounds ? rate.bound : 'concurrency';
+  return { ...input, repeatedPromptTokens, secondsPerRequest, requestsPerMinute: rate.perSecond * 60, bound, firstResultSeconds, lastResultSeconds: Math.max(byRounds, byRate) };
 }
 
 /** Most concurrency recommended (the setting's own maximum). */

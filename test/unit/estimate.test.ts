@@ -54,6 +54,17 @@ describe('estimate: the time model', () => {
     assert.strictEqual(m.bound, 'concurrency');
   });
 
+  it('a budget the run never reaches does not set its time', () => {
+    // 15 RPM = 0.25/s < 8/24.5 = 0.33/s, but 5 requests / 0.25 = 20 s < one round of 24.5 s.
+    const m = estimateMode(packed, latency, { concurrency: 8, rpm: 15 });
+    close(m.lastResultSeconds, 24.5, 'one round');
+    assert.strictEqual(m.bound, 'concurrency');
+    // 12 RPM: 5 / 0.2 = 25 s > 24.5 s, so the budget sets it.
+    const tight = estimateMode(packed, latency, { concurrency: 8, rpm: 12 });
+    close(tight.lastResultSeconds, 25, 'rpm-bound');
+    assert.strictEqual(tight.bound, 'rpm');
+  });
+
   it('times a streamed run: first result after one chunk, last set by the RPM budget when it binds', () => {
     // 300 output tokens per request → 6.5 s; first result after 0.5 + 300/50 = 6.5 s.
     const free = estimateMode(streamed, latency, { concurrency: 2 });
