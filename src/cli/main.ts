@@ -14,6 +14,8 @@ import { createModel, defaultBaseUrl, needsApiKey } from '../providers/factory';
 import { originOf } from '../providers/http';
 import { apiKeyFromEnv, parseCli, USAGE, UsageError, type CliOptions } from './options';
 import { formatDuration, ProgressTracker } from '../core/progress';
+import type { PlanEstimate } from '../core/planEstimate';
+import { estimateCliPlan, renderEstimateText } from './planOutput';
 
 const VERSION = '0.1.0';
 
@@ -47,7 +49,8 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     return 0;
   }
   if (opts.command === 'resume') return resume(opts, io);
-  const prompt = opts.command === 'run' ? await readPrompt(opts, io.cwd) : '';
+  // A plan given a prompt counts its tokens and looks its chunks up in the cache.
+  const prompt = opts.command === 'run' || opts.prompt !== undefined || opts.promptFile !== undefined ? await readPrompt(opts, io.cwd) : '';
   const tokenizer = getTokenizer(opts.encoding);
   // The model is chosen before any file is read: a missing key stops the run at once.
   const model = opts.command === 'run' ? selectModel(endpointOf(opts), tokenizer, io, opts.concurrency) : undefined;
@@ -63,7 +66,9 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   reportSkipped(collected.skipped, io);
   const plan = planner.finish();
   if (opts.command === 'plan') {
-    printPlan(plan, collected.skipped, opts, io);
+    const named = opts.model && opts.baseUrl ? endpointOf(opts) : undefined;
+    const estimate = await estimateCliPlan(plan, opts, { cwd: io.cwd, prompt, tokenizer, model: named && modelInfoOf(opts, named.id), cache: cacheOf(opts, io), signal: io.signal });
+    printPlan(plan, collected.skipped, opts, io, estimate);
     return 0;
   }
   if (plan.totals.chunks === 0) {
@@ -77,7 +82,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     dir,
     prompt,
     model: model!,
-    modelInfo: { id: model!.id, provider: opts.provider, model: opts.model, baseUrl: opts.baseUrl, contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens, apiVersion: opts.apiVersion },
+    modelInfo: modelInfoOf(opts, model!.id),
     tokenizer,
     parameters: {
       maxConcurrency: opts.concurrency,
@@ -156,6 +161,11 @@ function finished(summary: RunSummary, dir: string, io: Io): number {
   return summary.failed + summary.canceled > 0 ? 2 : 0;
 }
 
+/** How run.json names the CLI's endpoint (never a key); also what the plan's cache lookup keys on. */
+function modelInfoOf(opts: CliOptions, id: string): RunMeta['model'] {
+  return { id, provider: opts.provider, model: opts.model, baseUrl: opts.baseUrl, contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens, apiVersion: opts.apiVersion };
+}
+
 function endpointOf(opts: CliOptions): EndpointConfig {
   return {
     id: `${originOf(opts.baseUrl)}#${opts.model!}`,
@@ -202,7 +212,7 @@ function reportSkipped(skipped: SkippedFile[], io: Io): void {
   if (skipped.length > 20) io.stderr.write(`  … and ${skipped.length - 20} more\n`);
 }
 
-function printPlan(plan: Plan, skipped: SkippedFile[], opts: CliOptions, io: Io): void {
+function printPlan(plan: Plan, skipped: SkippedFile[], opts: CliOptions, io: Io, estimate: PlanEstimate): void {
   if (opts.json) {
     io.stdout.write(
       `${JSON.stringify(
@@ -213,6 +223,7 @@ function printPlan(plan: Plan, skipped: SkippedFile[], opts: CliOptions, io: Io)
           batches: plan.batches.map((b) => ({ id: b.id, tokens: b.tokens, chunks: b.chunks.map((c) => c.id) })),
           empty: plan.empty,
           skipped,
+          estimate,
         },
         null,
         2,
@@ -224,6 +235,7 @@ function printPlan(plan: Plan, skipped: SkippedFile[], opts: CliOptions, io: Io)
   for (const e of plan.empty) io.stdout.write(`${e}: empty, skipped\n`);
   const t = plan.totals;
   io.stdout.write(`\n${t.files} files, ${t.chunks} chunks, ${t.batches} batches = ${t.requests} requests, ${t.inputTokens} input tokens (prompt and wrapping included)\n`);
+  io.stdout.write(`\n${renderEstimateText(estimate)}`);
 }
 
 /** A redrawn bar on a terminal; one line per finished request otherwise. */

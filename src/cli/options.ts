@@ -43,6 +43,11 @@ chunks and batches (plan and run):
   --encoding NAME        o200k_base (default) or cl100k_base
   --max-file-kb N        skip larger files (default ${DEFAULT_MAX_FILE_BYTES / 1024})
   --no-gitignore         also read files that .gitignore excludes
+plan estimate (plan; also --prompt/--prompt-file, --provider, --base-url, --model, the limits above):
+  --input-cost USD       price per million input tokens, for the cost estimate
+  --output-cost USD      price per million output tokens
+  --runs-dir DIR         recent runs to learn latency and output length from (default .batch-prompt/runs)
+                         with a prompt and a model, the estimate also counts the chunks already cached
 exit codes: 0 every chunk succeeded, 2 some failed (recorded), 1 fatal error`;
 
 export interface CliOptions {
@@ -73,6 +78,11 @@ export interface CliOptions {
   respectGitignore: boolean;
   useCache: boolean;
   cacheDir?: string;
+  /** Prices in dollars per million tokens, for the plan's cost estimate. */
+  inputCostPerMTok?: number;
+  outputCostPerMTok?: number;
+  /** Where the plan looks for recent runs (default .batch-prompt/runs). */
+  runsDir?: string;
   /** Run parameters given explicitly (a resume keeps the recorded value of the others). */
   explicit: { maxConcurrency?: number; maxRetries?: number; requestTimeoutMs?: number; requestsPerMinute?: number; tokensPerMinute?: number };
 }
@@ -84,6 +94,13 @@ function int(name: string, value: string | undefined, min: number, fallback?: nu
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number of at least ${min}, got "${value}".`);
+  return n;
+}
+
+function price(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be dollars per million tokens (a number of at least 0), got "${value}".`);
   return n;
 }
 
@@ -118,6 +135,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
         'no-gitignore': { type: 'boolean' },
         'no-cache': { type: 'boolean' },
         'cache-dir': { type: 'string' },
+        'input-cost': { type: 'string' },
+        'output-cost': { type: 'string' },
+        'runs-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -164,6 +184,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
     respectGitignore: !v['no-gitignore'],
     useCache: !v['no-cache'],
     cacheDir: v['cache-dir'],
+    inputCostPerMTok: price('input-cost', v['input-cost']),
+    outputCostPerMTok: price('output-cost', v['output-cost']),
+    runsDir: v['runs-dir'],
     explicit: {
       maxConcurrency: int('concurrency', v.concurrency, 1),
       maxRetries: int('max-retries', v['max-retries'], 0),

@@ -79,18 +79,24 @@ export class ResultCache {
     return path.join(this.dir, key.slice(0, 2), `${key}.json`);
   }
 
-  /** The cached output, or undefined (a missing, unreadable or foreign entry is a miss). */
+  /** The cached output, or undefined (a missing, unreadable or foreign entry is a miss). A hit refreshes the entry's time. */
   async get(key: string): Promise<string | undefined> {
-    const file = this.entryPath(key);
+    const output = await this.peek(key);
+    if (output === undefined) return undefined;
+    const now = new Date();
+    await fs.utimes(this.entryPath(key), now, now).catch(() => undefined);
+    return output;
+  }
+
+  /** As `get`, without refreshing the entry's time (an estimate looks, it does not use). */
+  async peek(key: string): Promise<string | undefined> {
     let entry: Entry;
     try {
-      entry = JSON.parse(await fs.readFile(file, 'utf8')) as Entry;
+      entry = JSON.parse(await fs.readFile(this.entryPath(key), 'utf8')) as Entry;
     } catch {
       return undefined;
     }
     if (entry?.v !== CACHE_FORMAT || entry.key !== key || typeof entry.output !== 'string') return undefined;
-    const now = new Date();
-    await fs.utimes(file, now, now).catch(() => undefined);
     return entry.output;
   }
 

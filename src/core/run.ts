@@ -5,7 +5,8 @@ import type { ChatModel } from './model';
 import { packBatches } from './packer';
 import { FileChunkSource, type FileReader, type Plan } from './plan';
 import { PROTOCOL_VERSION } from './protocol';
-import { resultKey, type ResultCache } from './resultCache';
+import { chunkResultKey } from './cachedChunks';
+import type { ResultCache } from './resultCache';
 import { RunStore, type RunMeta, type RunSummary } from './runStore';
 import type { Tokenizer } from './tokenizer';
 import type { Batch, ChunkRef } from './types';
@@ -145,7 +146,7 @@ async function executeWithStore(store: RunStore, planned: Batch<ChunkRef>[], opt
           misses.push(c); // the executor reports why it cannot be read
           continue;
         }
-        const key = resultKey({ prompt: options.prompt, model: store.meta.model, generation: { maxOutputTokens: options.model.maxOutputTokens }, path: c.path, text });
+        const key = chunkResultKey({ prompt: options.prompt, model: store.meta.model, maxOutputTokens: options.model.maxOutputTokens }, c, text);
         keys.set(c.id, key);
         const output = await cache.get(key);
         if (output === undefined) {

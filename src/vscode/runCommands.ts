@@ -50,7 +50,7 @@ export function registerRunCommands(context: vscode.ExtensionContext, runs: RunS
     }
     runs.cancelAll();
   });
-  register(Commands.estimateRun, (args?: RunArgs) => runs.estimate({ glob: args?.glob, prompt: promptOf(args) }));
+  register(Commands.estimateRun, (args?: RunArgs) => runs.estimate({ glob: args?.glob, prompt: promptOf(args), modelId: args?.modelId }));
   register(Commands.showLog, () => log.show());
   register(Commands.openResults, (dir?: vscode.Uri) => runs.openResults(dir instanceof vscode.Uri ? dir : undefined));
   register(Commands.showRunActions, async () => {

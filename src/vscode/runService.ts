@@ -6,6 +6,8 @@ import { BatchPromptError } from '../core/errors';
 import type { ChunkOutcome, RunEvent } from '../core/events';
 import type { ChatModel } from '../core/model';
 import { Planner, type Plan } from '../core/plan';
+import { estimatePlan } from '../core/planEstimate';
+import { renderEstimateMarkdown } from '../core/estimateRender';
 import { formatDuration, ProgressTracker } from '../core/progress';
 import { costOf, formatCost, renderReport, type Prices } from '../core/report';
 import { ResultCache } from '../core/resultCache';
@@ -162,13 +164,25 @@ export class RunService implements vscode.Disposable {
     const uris = request.uris ? await expandSelection(request.uris) : await findByGlob(glob!);
     const prompt = request.prompt ?? (await pickPrompt(this.globalState));
     if (!prompt) return undefined;
-    const choice = await this.models.pick(settings, prompt.model);
+    const choice = request.modelId ? await this.models.find(settings, request.modelId) : await this.models.pick(settings, prompt.model);
     const window = choice?.endpoint?.contextWindow ?? (choice?.chat ? Math.floor(choice.chat.maxInputTokens * 0.9) : undefined);
     const planned = await this.plan(uris, roots, settings, prompt.text, { contextWindow: window, maxOutputTokens: choice?.endpoint?.maxOutputTokens });
     if (!planned) return undefined;
     const { plan, read } = planned;
     const prices = choice ? pricesOf(choice) : {};
     const t = plan.totals;
+    const estimate = await estimatePlan(plan, {
+      prompt: prompt.text,
+      tokenizer: getTokenizer(),
+      pack: { chunksPerBatch: settings.chunksPerBatch, maxBatchTokens: settings.maxBatchTokens, contextWindow: window, maxOutputTokens: choice?.endpoint?.maxOutputTokens },
+      limits: { concurrency: settings.maxConcurrency, rpm: settings.requestsPerMinute || undefined, tpm: settings.tokensPerMinute || undefined },
+      prices,
+      runsRoot: this.runsRoot(settings, roots, true)?.fsPath,
+      read: roots.reader(),
+      model: choice && modelInfoOf(choice),
+      cache: this.cache(settings),
+      cacheNote: !settings.useCache ? 'the cache is off (batchPrompt.useCache)' : !choice ? 'no model chosen' : undefined,
+    });
     const md = [
       '# Batch Prompt estimate',
       '',
@@ -180,9 +194,9 @@ export class RunService implements vscode.Disposable {
       `| Chunks | ${t.chunks} (at most ${plan.chunkTokens} tokens each) |`,
       `| Requests (batches) | ${t.requests} |`,
       `| Input tokens | ${t.inputTokens} (prompt and wrapping included) |`,
-      `| Input cost | ${formatCost(costOf(t.inputTokens, 0, prices))} |`,
       `| Skipped | ${describeSkipped(read, plan)} |`,
       '',
+      renderEstimateMarkdown(estimate),
       '| File | Tokens | Chunks |',
       '|---|---:|---:|',
       ...plan.files.map((f) => `| ${f.path} | ${f.tokens} | ${f.chunks.length} |`),
