@@ -40,7 +40,7 @@ export async function postJson(url: string, payload: unknown, headers: Record<st
   return { status: res.status, headers: res.headers, body, text };
 }
 
-function networkError(e: unknown, url: string, signal: AbortSignal, redact: readonly string[]): Error {
+export function networkError(e: unknown, url: string, signal: AbortSignal, redact: readonly string[]): Error {
   if (signal.aborted) {
     const reason: unknown = signal.reason;
     if (reason instanceof DOMException && reason.name === 'TimeoutError') return new TimeoutError('The request timed out.');
