@@ -7,6 +7,7 @@ import { cancelJob, JOB_FILE, pendingJob, readJob, refreshJob, submitJob, type B
 import { createPlan, type Plan } from '../../src/core/plan';
 import { buildMessages } from '../../src/core/protocol';
 import { retryChunks, type RunParameters } from '../../src/core/run';
+import { unfinishedRuns } from '../../src/core/runFolders';
 import { readRecords, type RunSummary } from '../../src/core/runStore';
 import { getTokenizer } from '../../src/core/tokenizer';
 import type { Chunk, SourceFile } from '../../src/core/types';
@@ -95,6 +96,7 @@ for (const provider of ['openai', 'anthropic'] as const) {
       assert.strictEqual(saved.jobId, job.jobId);
       assert.deepStrictEqual(saved.requests.map((r) => r.chunkIds), plan.batches.map((b) => b.chunks.map((c) => c.id)));
       assert.ok(await pendingJob(dir), 'pending until collected');
+      assert.deepStrictEqual(await unfinishedRuns(path.dirname(dir)), [], 'a pending job is not offered for resume (it would be sent twice)');
       await assert.rejects(fs.access(path.join(dir, 'run.lock')), 'the folder is not held while the job runs');
     });
 
@@ -146,6 +148,7 @@ for (const provider of ['openai', 'anthropic'] as const) {
       assert.strictEqual(byId.get(dropped)?.error?.kind, 'bad-reply');
       assert.strictEqual(byId.get(plan.batches[1].chunks[0].id)?.status, 'succeeded');
       assert.ok((await listAll(path.join(dir, 'outputs'))).includes('a.ts.incomplete'));
+      assert.deepStrictEqual((await unfinishedRuns(path.dirname(dir))).map((r) => r.dir), [dir], 'once collected, its failures can be resumed');
 
       // The normal retry path sends exactly the failed chunks and completes the file.
       const model = new ModelServer();
