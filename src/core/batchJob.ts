@@ -165,9 +165,9 @@ export async function submitJob(plan: Plan, options: SubmitOptions): Promise<Sub
       bodies.push({ customId, messages: buildMessages(options.prompt, chunks, true), maxOutputTokens: options.maxOutputTokens });
     }
     if (requests.length === 0) return { store, summary: await store.finish(emptyExecution()) };
-    if (options.signal?.aborted) throw new CanceledError();
     let submitted: Awaited<ReturnType<BatchApi['submit']>>;
     try {
+      if (options.signal?.aborted) throw new CanceledError();
       submitted = await options.api.submit(bodies, options.signal);
     } catch (e) {
       const error = describeError(e);
