@@ -52,9 +52,15 @@ export class BatchJobService implements vscode.Disposable {
   }
 
   dispose(): void {
-    // Polling stops with the window; the jobs go on at the provider and are polled again next time.
-    for (const w of this.watched.values()) w.controller.abort();
+    this.stopPolling();
     this.item.dispose();
+  }
+
+  /** Stops polling (as a closed window does); the jobs go on at the provider and `resumePolling` takes them up again. */
+  stopPolling(): void {
+    for (const w of this.watched.values()) w.controller.abort();
+    this.watched.clear();
+    this.render();
   }
 
   /** The jobs being polled (for the commands and tests). */
@@ -183,16 +189,21 @@ export class BatchJobService implements vscode.Disposable {
     }).then(
       (result) => this.finish(w, result),
       (e: unknown) => {
-        this.watched.delete(dir.fsPath);
-        this.render();
+        this.forget(w);
+        if (w.controller.signal.aborted) return;
         this.reportError(`polling batch job ${w.job.jobId} stopped: ${messageOf(e)} It goes on at the provider; it is polled again when the window reloads.`, w.job.endpointId, e);
       },
     );
   }
 
-  private finish(w: Watched, result: CollectResult | undefined): void {
-    this.watched.delete(w.dir.fsPath);
+  /** Drops a watcher, unless the folder is already polled by a newer one (stopPolling, then resumePolling). */
+  private forget(w: Watched): void {
+    if (this.watched.get(w.dir.fsPath) === w) this.watched.delete(w.dir.fsPath);
     this.render();
+  }
+
+  private finish(w: Watched, result: CollectResult | undefined): void {
+    this.forget(w);
     if (!result || result.status === 'pending') return;
     const s = result.summary;
     this.log.info(`Batch job ${result.job.jobId} collected: ${s.succeeded} succeeded, ${s.failed} failed, ${s.canceled} canceled; ${s.inputTokens} input / ${s.outputTokens} output tokens.`);
