@@ -113,7 +113,12 @@ export class BatchServer extends LocalServer {
       this.files.set(id, text);
       return send(200, { id, object: 'file', bytes: text.length, created_at: 0, filename: file.name, purpose: 'batch' });
     }
-    const body = raw.length ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : {};
+    let body: Record<string, unknown> = {};
+    try {
+      body = raw.length ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : {};
+    } catch {
+      // Not JSON (an upload to a wrong path): answered by the routes below like an empty body.
+    }
     call.body = body;
     let m: RegExpExecArray | null;
     if (method === 'POST' && url === '/v1/batches') {
