@@ -5,7 +5,7 @@ import { cancelJob, describeCounts, readJob, refreshJob, submitJob, type BatchAp
 import { BatchPromptError, ConfigError } from '../core/errors';
 import type { Plan } from '../core/plan';
 import type { RunParameters } from '../core/run';
-import { RUN_FILE, type RunMeta, type RunSummary } from '../core/runStore';
+import { RUN_FILE, RunLockedError, type RunMeta, type RunSummary } from '../core/runStore';
 import type { Tokenizer } from '../core/tokenizer';
 import { batchUnsupportedReason, createBatchApi } from '../providers/batchApi';
 import type { EndpointConfig, ProviderKind } from '../providers/endpoint';
@@ -140,12 +140,12 @@ export async function cancelCommand(dirArg: string, io: JobIo): Promise<number> 
   return 0;
 }
 
-/** Runs a call to the provider; a typed error becomes one line on stderr and exit code 1. */
+/** Runs a call to the provider; a typed error (or the folder held by another process) becomes one line on stderr and exit code 1. */
 async function guard<T>(fn: () => Promise<T>, io: JobIo): Promise<T | number> {
   try {
     return await fn();
   } catch (e) {
-    if (!BatchPromptError.isAny(e)) throw e;
+    if (!BatchPromptError.isAny(e) && !RunLockedError.is(e)) throw e;
     io.stderr.write(`batch-prompt: ${e.message}\n`);
     return 1;
   }

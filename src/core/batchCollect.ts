@@ -6,7 +6,7 @@ import { BatchPromptError, type ErrorKind } from './errors';
 import type { ChunkOutcome, ExecutionSummary } from './events';
 import { parseReply } from './protocol';
 import { renderReport, type Prices } from './report';
-import { readRecords, RunStore, SUMMARY_FILE, type RunSummary } from './runStore';
+import { readRecords, RunLockedError, RunStore, SUMMARY_FILE, type RunSummary } from './runStore';
 import type { ChunkRef } from './types';
 
 export const REPORT_FILE = 'report.md';
@@ -134,7 +134,9 @@ export async function watchJob(dir: string, apiOf: () => Promise<BatchApi>, opti
       if (job.collectedAt || job.state.ended) return await collectJob(dir, api, options);
     } catch (e) {
       if (options.signal?.aborted) return undefined;
-      if (!BatchPromptError.isAny(e) || e.fatal || e.kind === 'invalid-request') throw e;
+      // Another process collecting the same job holds the folder: look again at the next poll.
+      const retry = RunLockedError.is(e) || (BatchPromptError.isAny(e) && !e.fatal && e.kind !== 'invalid-request');
+      if (!retry) throw e;
       options.onPollError?.(e);
     }
     try {

@@ -253,6 +253,21 @@ for (const provider of ['openai', 'anthropic'] as const) {
       assert.ok(await pendingJob(ws2), 'the job is still pending, to be resumed later');
     });
 
+    it('watchJob waits while another process holds the folder (collecting the same job), then collects', async () => {
+      server.pollsBeforeEnd = 0;
+      const { dir, plan } = await submit();
+      await fs.writeFile(path.join(dir, 'run.lock'), JSON.stringify({ pid: process.pid, hostname: os.hostname(), at: '' }));
+      const errors: unknown[] = [];
+      const result = await watchJob(dir, async () => api(), {
+        intervalMs: 1,
+        onPollError: (e) => errors.push(e),
+        sleep: () => fs.rm(path.join(dir, 'run.lock')),
+      });
+      assert.strictEqual(errors.length, 1);
+      assert.strictEqual(result?.status, 'collected');
+      assert.strictEqual((await readRecords(dir)).length, plan.totals.chunks);
+    });
+
     it('a bad key stops the watch with an auth error that does not hold the key', async () => {
       server.pollsBeforeEnd = 3;
       const { dir } = await submit();
