@@ -1,5 +1,6 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { registerBatchJobs, type BatchJobService } from './vscode/batchJobs';
 import { registerFailuresView, type FailuresApi } from './vscode/failuresView';
 import { Log } from './vscode/log';
 import { ModelService } from './vscode/models';
@@ -14,6 +15,7 @@ import { StatusBarController } from './vscode/statusBar';
 export interface BatchPromptApi {
   failures: FailuresApi;
   log: Pick<Log, 'recent'>;
+  batchJobs: Pick<BatchJobService, 'jobs' | 'stopPolling' | 'resumePolling'>;
 }
 
 export function activate(context: vscode.ExtensionContext): BatchPromptApi {
@@ -28,7 +30,9 @@ export function activate(context: vscode.ExtensionContext): BatchPromptApi {
   context.subscriptions.push(log, runs, new StatusBarController(runs));
   registerRunCommands(context, runs, keys, models, log);
   registerResume(context, runs, log);
-  return { failures: registerFailuresView(context, runs), log };
+  // Tests poll their fake batch server every 200 ms; real jobs every 30 s.
+  const batchJobs = registerBatchJobs(context, runs, models, keys, log, context.extensionMode === vscode.ExtensionMode.Test ? 200 : undefined);
+  return { failures: registerFailuresView(context, runs), log, batchJobs };
 }
 
 export function deactivate(): void {

@@ -4,14 +4,16 @@ import { collectFiles, type SkippedFile } from '../core/files';
 import type { RunEvent } from '../core/events';
 import { Planner, type Plan } from '../core/plan';
 import { ResultCache } from '../core/resultCache';
-import { newRunId, resumeRun, runPlan } from '../core/run';
+import { newRunId, resumeRun, runPlan, type RunParameters } from '../core/run';
 import { RUN_FILE, RunLockedError, type RunMeta, type RunSummary } from '../core/runStore';
+import { pendingJob } from '../core/batchJob';
 import { ConfigError } from '../core/errors';
 import type { ChatModel } from '../core/model';
 import { getTokenizer, type Tokenizer } from '../core/tokenizer';
 import { PROVIDER_KINDS, type EndpointConfig, type ProviderKind } from '../providers/endpoint';
 import { createModel, defaultBaseUrl, needsApiKey } from '../providers/factory';
 import { originOf } from '../providers/http';
+import { cancelCommand, collectCommand, selectBatchApi, statusCommand, submitCommand } from './jobs';
 import { apiKeyFromEnv, parseCli, USAGE, UsageError, type CliOptions } from './options';
 import { formatDuration, ProgressTracker } from '../core/progress';
 import type { PlanEstimate } from '../core/planEstimate';
@@ -49,12 +51,19 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     return 0;
   }
   if (opts.command === 'resume') return resume(opts, io);
+  if (opts.command === 'status' || opts.command === 'cancel') return (opts.command === 'status' ? statusCommand : cancelCommand)(opts.inputs[0], io);
+  if (opts.command === 'collect') {
+    const collected = await collectCommand(opts.inputs[0], io);
+    return typeof collected === 'number' ? collected : finished(collected.summary, collected.dir, io);
+  }
   // A plan given a prompt counts its tokens and looks its chunks up in the cache.
-  const prompt = opts.command === 'run' || opts.prompt !== undefined || opts.promptFile !== undefined ? await readPrompt(opts, io.cwd) : '';
+  const prompt = opts.command === 'run' || opts.command === 'submit' || opts.prompt !== undefined || opts.promptFile !== undefined ? await readPrompt(opts, io.cwd) : '';
   const tokenizer = getTokenizer(opts.encoding);
   // The model is chosen before any file is read: a missing key stops the run at once.
   const model = opts.command === 'run' ? selectModel(endpointOf(opts), tokenizer, io, opts.concurrency) : undefined;
   if (opts.command === 'run' && !model) return 1;
+  const batchApi = opts.command === 'submit' ? selectBatchApi(endpointOf(opts), io) : undefined;
+  if (opts.command === 'submit' && !batchApi) return 1;
   const planner = new Planner({
     prompt,
     tokenizer,
@@ -76,6 +85,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     return 1;
   }
   const dir = path.resolve(io.cwd, opts.out ?? path.join('.batch-prompt', 'runs', newRunId()));
+  if (batchApi) return submitCommand(plan, { dir, prompt, endpoint: endpointOf(opts), api: batchApi, tokenizer, parameters: parametersOf(opts) }, io);
   const progress = new ProgressDisplay(io);
   const { summary } = await runPlan(plan, {
     root: io.cwd,
@@ -84,23 +94,27 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     model: model!,
     modelInfo: modelInfoOf(opts, model!.id),
     tokenizer,
-    parameters: {
-      maxConcurrency: opts.concurrency,
-      maxRetries: opts.maxRetries,
-      requestTimeoutMs: opts.timeoutSeconds * 1000,
-      requestsPerMinute: opts.rpm,
-      tokensPerMinute: opts.tpm,
-      chunkTokens: opts.chunkTokens,
-      overlapTokens: opts.overlap,
-      chunksPerBatch: opts.chunksPerBatch,
-      maxBatchTokens: opts.maxBatchTokens,
-    },
+    parameters: parametersOf(opts),
     signal: io.signal,
     onEvent: (e) => progress.onEvent(e),
     cache: cacheOf(opts, io),
   });
   progress.end();
   return finished(summary, dir, io);
+}
+
+function parametersOf(opts: CliOptions): RunParameters {
+  return {
+    maxConcurrency: opts.concurrency,
+    maxRetries: opts.maxRetries,
+    requestTimeoutMs: opts.timeoutSeconds * 1000,
+    requestsPerMinute: opts.rpm,
+    tokensPerMinute: opts.tpm,
+    chunkTokens: opts.chunkTokens,
+    overlapTokens: opts.overlap,
+    chunksPerBatch: opts.chunksPerBatch,
+    maxBatchTokens: opts.maxBatchTokens,
+  };
 }
 
 /** `batch-prompt resume DIR`: the run's own prompt, endpoint, parameters and plan; the key from the environment. */
@@ -111,6 +125,11 @@ async function resume(opts: CliOptions, io: Io): Promise<number> {
     meta = JSON.parse(await fs.readFile(path.join(dir, RUN_FILE), 'utf8')) as RunMeta;
   } catch {
     io.stderr.write(`batch-prompt: ${dir} is not a run folder (no readable ${RUN_FILE}).\n`);
+    return 1;
+  }
+  const job = await pendingJob(dir);
+  if (job) {
+    io.stderr.write(`batch-prompt: run ${meta.runId} is batch job ${job.jobId} at ${job.provider}, not collected yet; use "batch-prompt collect" (resuming would send its chunks twice).\n`);
     return 1;
   }
   const m = meta.model ?? { id: '' };

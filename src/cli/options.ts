@@ -13,8 +13,16 @@ export const USAGE = `usage:
   batch-prompt resume [options] DIR   continue an interrupted run from its folder alone (its prompt,
                          model endpoint, parameters and plan; the key from the environment as for run):
                          chunks that succeeded are not sent again
+  batch-prompt submit [options] (--prompt TEXT | --prompt-file FILE) <paths or globs…>
+                         as run, but through the provider's batch service (openai, anthropic: about
+                         half the price, results within 24 h): creates the run folder and the job,
+                         prints both, and exits
+  batch-prompt status DIR   the batch job's state and request counts
+  batch-prompt collect DIR  once the job has ended: writes its results into the run folder, as run does
+                         (exit codes as run; 3: still running, nothing written)
+  batch-prompt cancel DIR   cancels the batch job at the provider (collect then records what finished)
 
-model (run):
+model (run, submit):
   --provider NAME        openai (default: any OpenAI-compatible server), azure, anthropic or ollama
   --base-url URL         the endpoint; defaults: openai $OPENAI_BASE_URL or https://api.openai.com/v1,
                          azure $AZURE_OPENAI_ENDPOINT (https://<resource>.openai.azure.com, required),
@@ -48,10 +56,10 @@ plan estimate (plan; also --prompt/--prompt-file, --provider, --base-url, --mode
   --output-cost USD      price per million output tokens
   --runs-dir DIR         recent runs to learn latency and output length from (default .batch-prompt/runs)
                          with a prompt and a model, the estimate also counts the chunks already cached
-exit codes: 0 every chunk succeeded, 2 some failed (recorded), 1 fatal error`;
+exit codes: 0 every chunk succeeded, 2 some failed (recorded), 1 fatal error, 3 (collect) job still running`;
 
 export interface CliOptions {
-  command: 'plan' | 'run' | 'resume' | 'help' | 'version';
+  command: 'plan' | 'run' | 'resume' | 'help' | 'version' | JobCommand;
   inputs: string[];
   json: boolean;
   prompt?: string;
@@ -86,6 +94,10 @@ export interface CliOptions {
   /** Run parameters given explicitly (a resume keeps the recorded value of the others). */
   explicit: { maxConcurrency?: number; maxRetries?: number; requestTimeoutMs?: number; requestsPerMinute?: number; tokensPerMinute?: number };
 }
+
+/** The batch-job commands (see cli/jobs.ts). */
+export type JobCommand = 'submit' | 'status' | 'collect' | 'cancel';
+const JOB_COMMANDS: readonly string[] = ['submit', 'status', 'collect', 'cancel'];
 
 /** A mistake in the command line: printed with the usage, exit code 1. */
 export class UsageError extends Error {}
@@ -148,8 +160,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
   const v = parsed.values;
   const [command, ...inputs] = parsed.positionals;
   const cmd = v.help || command === 'help' ? 'help' : v.version ? 'version' : command;
-  if (cmd !== 'plan' && cmd !== 'run' && cmd !== 'resume' && cmd !== 'help' && cmd !== 'version') {
-    throw new UsageError(command ? `Unknown command "${command}".` : 'Name a command: plan, run or resume.');
+  if (cmd !== 'plan' && cmd !== 'run' && cmd !== 'resume' && cmd !== 'help' && cmd !== 'version' && !JOB_COMMANDS.includes(cmd)) {
+    throw new UsageError(command ? `Unknown command "${command}".` : 'Name a command: plan, run, resume, submit, status, collect or cancel.');
   }
   const encoding = (v.encoding ?? 'o200k_base') as EncodingName;
   if (encoding !== 'o200k_base' && encoding !== 'cl100k_base') throw new UsageError(`--encoding must be o200k_base or cl100k_base, got "${v.encoding}".`);
@@ -158,7 +170,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
   if (v['api-version'] !== undefined && provider !== 'azure') throw new UsageError('--api-version is for --provider azure only.');
   const baseUrl = v['base-url'] ?? (provider === 'openai' ? env.OPENAI_BASE_URL : provider === 'azure' ? env.AZURE_OPENAI_ENDPOINT : undefined) ?? defaultBaseUrl(provider) ?? '';
   const opts: CliOptions = {
-    command: cmd,
+    command: cmd as CliOptions['command'],
     inputs,
     json: v.json ?? false,
     prompt: v.prompt,
@@ -196,10 +208,11 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
     },
   };
   if (opts.command === 'resume' && inputs.length !== 1) throw new UsageError('Name the run folder to resume, for example .batch-prompt/runs/20261122-140501-a1b2.');
-  if (opts.command === 'plan' || opts.command === 'run') {
+  if ((opts.command === 'status' || opts.command === 'collect' || opts.command === 'cancel') && inputs.length !== 1) throw new UsageError(`Name the run folder of the batch job, for example batch-prompt ${opts.command} .batch-prompt/runs/20261122-140501-a1b2.`);
+  if (opts.command === 'plan' || opts.command === 'run' || opts.command === 'submit') {
     if (inputs.length === 0) throw new UsageError('Name at least one file, folder or glob.');
   }
-  if (opts.command === 'run') {
+  if (opts.command === 'run' || opts.command === 'submit') {
     if ((opts.prompt === undefined) === (opts.promptFile === undefined)) throw new UsageError('Give exactly one of --prompt TEXT or --prompt-file FILE.');
     if (!opts.model) throw new UsageError(provider === 'openai' ? 'Name the model with --model (or $OPENAI_MODEL).' : provider === 'azure' ? 'Name the deployment with --model.' : 'Name the model with --model.');
     if (!opts.baseUrl) throw new UsageError('Azure needs its endpoint: --base-url https://<resource>.openai.azure.com (or $AZURE_OPENAI_ENDPOINT).');

@@ -59,8 +59,14 @@ export function newRunId(now = new Date()): string {
  * failed; a fatal error (bad key, …) is in the summary's `fatal`.
  */
 export async function runPlan(plan: Plan, options: RunOptions): Promise<{ summary: RunSummary; store: RunStore }> {
+  const store = await createRunStore(plan, options);
+  return execute(store, plan.batches, options, 'b');
+}
+
+/** Creates a plan's run folder with its `run.json` (shared by `runPlan` and batch jobs' `submitJob`). */
+export function createRunStore(plan: Plan, options: Pick<RunOptions, 'dir' | 'root' | 'prompt' | 'modelInfo' | 'tokenizer' | 'parameters'>): Promise<RunStore> {
   const runId = options.dir.split(/[\\/]/).filter(Boolean).pop() ?? newRunId();
-  const store = await RunStore.create(options.dir, {
+  return RunStore.create(options.dir, {
     runId,
     createdAt: new Date().toISOString(),
     root: options.root,
@@ -71,7 +77,6 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<{ summar
     parameters: { ...options.parameters, chunkTokens: plan.chunkTokens },
     files: plan.files.map((f) => ({ path: f.path, hash: f.hash, chunks: f.chunks })),
   });
-  return execute(store, plan.batches, options, 'b');
 }
 
 export interface RetryOptions extends Omit<RunOptions, 'dir' | 'root' | 'prompt' | 'modelInfo' | 'parameters'> {

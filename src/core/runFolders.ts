@@ -1,5 +1,6 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
+import { pendingJob } from './batchJob';
 import { readRecords, RUN_FILE, runLockHolder, SUMMARY_FILE, type RunMeta, type RunSummary } from './runStore';
 
 /** A run folder that can be resumed: no summary (interrupted), or chunks that did not succeed. */
@@ -52,6 +53,8 @@ export async function unfinishedRuns(root: string, options: { limit?: number; in
   for (const dir of await runFolders(root, options.limit)) {
     const summary = await readJson<RunSummary>(path.join(dir, SUMMARY_FILE));
     if (summary && (options.interruptedOnly || summary.status === 'succeeded')) continue;
+    // A batch job not collected yet runs at the provider: sending its chunks again would pay twice.
+    if (!summary && (await pendingJob(dir))) continue;
     const meta = await readJson<RunMeta>(path.join(dir, RUN_FILE));
     if (!meta || !Array.isArray(meta.files)) continue;
     const latest = new Map<string, string>();

@@ -52,7 +52,7 @@ export function withPool(init: RequestInit, pool: ConnectionPool | undefined): R
   return pool ? ({ ...init, dispatcher: pool } as unknown as RequestInit) : init;
 }
 
-function networkError(e: unknown, url: string, signal: AbortSignal, redact: readonly string[]): Error {
+export function networkError(e: unknown, url: string, signal: AbortSignal, redact: readonly string[]): Error {
   if (signal.aborted) {
     const reason: unknown = signal.reason;
     if (reason instanceof DOMException && reason.name === 'TimeoutError') return new TimeoutError('The request timed out.');

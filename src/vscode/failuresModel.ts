@@ -1,6 +1,7 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import pLimit from 'p-limit';
+import { pendingJob } from '../core/batchJob';
 import type { ErrorKind } from '../core/errors';
 import type { ChunkOutcome } from '../core/events';
 import { readRecords, recordOf, RECORDS_FILE, RUN_FILE, SUMMARY_FILE, type RunMeta, type RunRecord, type RunSummary } from '../core/runStore';
@@ -276,7 +277,8 @@ export class FailuresModel implements Disposable {
       if (r.status === 'succeeded') continue;
       entries.set(r.chunkId, entryOf(id, dir, r));
     }
-    if (!summary && !this.options.isActive?.(dir)) {
+    // A batch job not collected yet is running at the provider, not interrupted.
+    if (!summary && !this.options.isActive?.(dir) && !(await pendingJob(dir))) {
       for (const f of meta.files) {
         for (const c of f.chunks) {
           if (latest.has(c.id)) continue;

@@ -18,6 +18,9 @@ export const Commands = {
   showVersion: 'batchPrompt.showVersion',
   resumeRun: 'batchPrompt.resumeRun',
   clearCache: 'batchPrompt.clearCache',
+  submitBatchJob: 'batchPrompt.submitBatchJob',
+  cancelBatchJob: 'batchPrompt.cancelBatchJob',
+  showBatchJobActions: 'batchPrompt.showBatchJobActions',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];

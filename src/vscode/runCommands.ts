@@ -101,7 +101,7 @@ export function registerRunCommands(context: vscode.ExtensionContext, runs: RunS
 }
 
 /** Asks for a glob, showing live how many files match before the user confirms. */
-async function askGlob(initial: string): Promise<string | undefined> {
+export async function askGlob(initial: string): Promise<string | undefined> {
   const box = vscode.window.createInputBox();
   box.title = 'Batch Prompt: run on files';
   box.value = initial;

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { writeFileAtomic } from '../core/atomicFile';
+import { pendingJob } from '../core/batchJob';
 import { BatchPromptError } from '../core/errors';
 import type { ChunkOutcome, RunEvent } from '../core/events';
 import type { ChatModel } from '../core/model';
@@ -40,6 +41,21 @@ export interface ActiveRun {
   readonly startedAt: number;
   /** Start times of recent requests, for requests per minute. */
   readonly starts: number[];
+}
+
+/** What `prepare` gathered: enough to send the plan (a run, or a provider batch job). */
+export interface PreparedRun {
+  plan: Plan;
+  prompt: ChosenPrompt;
+  choice: ModelChoice;
+  model: ChatModel;
+  modelInfo: RunMeta['model'];
+  tokenizer: Tokenizer;
+  roots: RunRoots;
+  dir: vscode.Uri;
+  parameters: RunParameters;
+  prices: Prices;
+  settings: Settings;
 }
 
 export interface FinishedRun {
@@ -90,6 +106,33 @@ export class RunService implements vscode.Disposable {
   /** Runs a prompt over files; resolves when the run ends (undefined when the user stopped before it began). */
   async start(request: RunRequest): Promise<RunSummary | undefined> {
     if (!(await this.mayStart())) return undefined;
+    const p = await this.prepare(request);
+    if (!p) return undefined;
+    return this.track(p.dir, p.prompt.label, p.plan.totals.chunks, p.prices, p.model, async (run, onEvent) => {
+      const { summary } = await runPlan(p.plan, {
+        root: p.roots.primary!.uri.fsPath,
+        read: p.roots.reader(),
+        dir: p.dir.fsPath,
+        prompt: p.prompt.text,
+        model: p.model,
+        modelInfo: p.modelInfo,
+        tokenizer: p.tokenizer,
+        parameters: p.parameters,
+        cache: this.cache(p.settings),
+        signal: run.controller.signal,
+        onEvent,
+        onOutcome: (outcome) => this.recorded.fire({ dir: p.dir, outcome }),
+      });
+      return summary;
+    });
+  }
+
+  /**
+   * The steps of `start` before anything is sent: files, prompt and model asked for when missing,
+   * the plan, the confirmation, the run folder's place. `accept` may refuse the chosen model (a reason
+   * shown as an error) before its key is asked for. Undefined when the user stopped or was told why not.
+   */
+  async prepare(request: RunRequest, accept?: (choice: ModelChoice) => string | undefined): Promise<PreparedRun | undefined> {
     const settings = this.settings();
     const roots = RunRoots.current();
     if (!roots.primary) {
@@ -108,6 +151,11 @@ export class RunService implements vscode.Disposable {
       if (request.modelId) void vscode.window.showErrorMessage(`Batch Prompt: the model "${request.modelId}" is no longer offered; run with another model.`);
       return undefined;
     }
+    const refused = accept?.(choice);
+    if (refused) {
+      void vscode.window.showErrorMessage(`Batch Prompt: ${refused}`);
+      return undefined;
+    }
     const tokenizer = getTokenizer();
     const model = await this.resolveModel(choice, tokenizer);
     if (!model) return undefined;
@@ -124,24 +172,17 @@ export class RunService implements vscode.Disposable {
     if (!runsRoot) return undefined;
     await this.workspaceState.update(LAST_RUN_KEY, { uris: request.uris?.map((u) => u.toString()), glob: request.glob, prompt, modelId: choice.id });
     const dir = vscode.Uri.joinPath(runsRoot, newRunId());
-    const parameters = parametersOf(settings);
-    return this.track(dir, prompt.label, plan.totals.chunks, prices, model, async (run, onEvent) => {
-      const { summary } = await runPlan(plan, {
-        root: roots.primary!.uri.fsPath,
-        read: roots.reader(),
-        dir: dir.fsPath,
-        prompt: prompt.text,
-        model,
-        modelInfo: modelInfoOf(choice),
-        tokenizer,
-        parameters,
-        cache: this.cache(settings),
-        signal: run.controller.signal,
-        onEvent,
-        onOutcome: (outcome) => this.recorded.fire({ dir, outcome }),
-      });
-      return summary;
-    });
+    return { plan, prompt, choice, model, modelInfo: modelInfoOf(choice), tokenizer, roots, dir, parameters: parametersOf(settings), prices, settings };
+  }
+
+  /**
+   * Tells the status bar, the Failed Chunks view and "Open Results" about a run that ended outside
+   * `track` (a batch job collected), with the usual notification.
+   */
+  announceFinished(dir: vscode.Uri, summary: RunSummary): void {
+    this.lastFinished = { dir, summary };
+    this.finished.fire({ dir, summary });
+    void this.announce(dir, summary);
   }
 
   /** Runs the last request again (same files or glob, prompt and model). */
@@ -215,6 +256,11 @@ export class RunService implements vscode.Disposable {
     const holder = await runLockHolder(dir.fsPath);
     if (holder || [...this.active].some((r) => r.dir.fsPath === dir.fsPath)) {
       void vscode.window.showWarningMessage(`Batch Prompt: ${path.basename(dir.fsPath)} is still running${holder && holder.pid !== process.pid ? ` in process ${holder.pid}` : ''}; it cannot be resumed meanwhile.`);
+      return undefined;
+    }
+    const job = await pendingJob(dir.fsPath);
+    if (job) {
+      void vscode.window.showWarningMessage(`Batch Prompt: ${path.basename(dir.fsPath)} is batch job ${job.jobId} at ${job.provider}, not collected yet; its results are collected when it ends (resuming would send its chunks twice).`);
       return undefined;
     }
     return this.retry(dir, undefined, 'resume');

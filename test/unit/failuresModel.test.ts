@@ -2,6 +2,7 @@ import * as assert from 'assert';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { writeJob, type JobRecord } from '../../src/core/batchJob';
 import type { ChunkOutcome } from '../../src/core/events';
 import { RunStore, type RunMeta } from '../../src/core/runStore';
 import type { ChunkRef } from '../../src/core/types';
@@ -185,6 +186,18 @@ describe('FailuresModel', () => {
     const running = newModel({ isActive: (d) => d === dir });
     await running.ensureLoaded();
     assert.deepStrictEqual(rows(running), ['20260101-100000-aaaa: b.md 1-10 server error'], 'pending chunks of a run going on here are not interrupted');
+  });
+
+  it('does not list the chunks of a batch job still running at the provider as interrupted', async () => {
+    const dir = path.join(root, '20260101-100000-bbbb');
+    const store = await RunStore.create(dir, meta('20260101-100000-bbbb'));
+    await store.record(outcome(b1, 'failed', { kind: 'source-changed', message: 'b.md changed after the run was planned.' }));
+    await store.release();
+    const job: JobRecord = { version: 1, provider: 'anthropic', endpointId: 'e', jobId: 'msgbatch_1', submittedAt: new Date().toISOString(), requests: [{ customId: 'b1', batchId: 'b1', chunkIds: ['1.1', '1.2', '1.3', '3.1'] }], state: { providerStatus: 'in_progress', ended: false, counts: { total: 1, succeeded: 0, failed: 0, processing: 1 } } };
+    await writeJob(dir, job);
+    const model = newModel();
+    await model.ensureLoaded();
+    assert.deepStrictEqual(rows(model), ['20260101-100000-bbbb: b.md 1-10 file changed']);
   });
 
   it('follows outcomes as they are recorded: a failure shows, a success removes it', async () => {

@@ -1,0 +1,152 @@
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { collectJob } from '../core/batchCollect';
+import { cancelJob, describeCounts, readJob, refreshJob, submitJob, type BatchApi, type JobRecord } from '../core/batchJob';
+import { BatchPromptError, ConfigError } from '../core/errors';
+import type { Plan } from '../core/plan';
+import type { RunParameters } from '../core/run';
+import { RUN_FILE, RunLockedError, type RunMeta, type RunSummary } from '../core/runStore';
+import type { Tokenizer } from '../core/tokenizer';
+import { batchUnsupportedReason, createBatchApi } from '../providers/batchApi';
+import type { EndpointConfig, ProviderKind } from '../providers/endpoint';
+import { defaultBaseUrl, needsApiKey } from '../providers/factory';
+import { originOf } from '../providers/http';
+import { apiKeyFromEnv } from './options';
+
+/** `batch-prompt collect` when the job has not ended: nothing was written, try again later. */
+export const EXIT_STILL_RUNNING = 3;
+
+interface JobIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  signal?: AbortSignal;
+}
+
+/** The endpoint's batch service with the key from the environment, or undefined after a one-line reason. */
+export function selectBatchApi(endpoint: EndpointConfig, io: JobIo): BatchApi | undefined {
+  const unsupported = batchUnsupportedReason(endpoint.provider, `--provider ${endpoint.provider}`);
+  if (unsupported) {
+    io.stderr.write(`batch-prompt: ${unsupported.replace('use "Run Prompt on Files…"', 'use "batch-prompt run"')}\n`);
+    return undefined;
+  }
+  const { key, envVar } = apiKeyFromEnv(endpoint.provider, io.env);
+  if (needsApiKey(endpoint) && !key) {
+    io.stderr.write(`batch-prompt: set ${envVar} in the environment: the ${endpoint.provider} provider at ${originOf(endpoint.baseUrl ?? defaultBaseUrl(endpoint.provider) ?? '')} needs an API key.\n`);
+    return undefined;
+  }
+  try {
+    return createBatchApi(endpoint, key);
+  } catch (e) {
+    if (!ConfigError.is(e)) throw e;
+    io.stderr.write(`batch-prompt: ${e.message}\n`);
+    return undefined;
+  }
+}
+
+/** `batch-prompt submit`: creates the run folder and the provider job, prints both, and exits (0; 1 when refused). */
+export async function submitCommand(plan: Plan, options: { dir: string; prompt: string; endpoint: EndpointConfig; api: BatchApi; tokenizer: Tokenizer; parameters: RunParameters }, io: JobIo): Promise<number> {
+  const e = options.endpoint;
+  const { job, summary } = await submitJob(plan, {
+    root: io.cwd,
+    dir: options.dir,
+    prompt: options.prompt,
+    modelInfo: { id: e.id, provider: e.provider, model: e.model, baseUrl: e.baseUrl, contextWindow: e.contextWindow, maxOutputTokens: e.maxOutputTokens },
+    tokenizer: options.tokenizer,
+    parameters: options.parameters,
+    api: options.api,
+    endpointId: e.id,
+    maxOutputTokens: e.maxOutputTokens,
+    signal: io.signal,
+  });
+  if (!job) {
+    io.stderr.write(`batch-prompt: no batch job was created: ${summary?.fatal?.message ?? `${summary?.failed ?? 0} chunk(s) could not be sent; see run.jsonl`}\n`);
+    io.stdout.write(`Run folder: ${options.dir}\n`);
+    return 1;
+  }
+  const chunks = job.requests.reduce((n, r) => n + r.chunkIds.length, 0);
+  io.stdout.write(`Submitted batch job ${job.jobId} to ${job.provider}: ${job.requests.length} requests, ${chunks} chunks.\n`);
+  io.stdout.write(`Run folder: ${options.dir}\n`);
+  io.stdout.write(`Job id: ${job.jobId}\n`);
+  io.stdout.write(`Check it with "batch-prompt status ${path.relative(io.cwd, options.dir) || '.'}", then "batch-prompt collect …" once it has ended (within 24 h).\n`);
+  return 0;
+}
+
+/** The run folder's job and the batch service to ask about it, or an exit code after a reason. */
+async function openJob(dirArg: string, io: JobIo): Promise<{ dir: string; job: JobRecord; api: BatchApi } | number> {
+  const dir = path.resolve(io.cwd, dirArg);
+  let meta: RunMeta;
+  let job: JobRecord | undefined;
+  try {
+    meta = JSON.parse(await fs.readFile(path.join(dir, RUN_FILE), 'utf8')) as RunMeta;
+    job = await readJob(dir);
+  } catch {
+    io.stderr.write(`batch-prompt: ${dir} is not a run folder (no readable ${RUN_FILE}).\n`);
+    return 1;
+  }
+  if (!job) {
+    io.stderr.write(`batch-prompt: ${dir} holds an ordinary run, not a batch job; see its summary.json, or "batch-prompt resume" it.\n`);
+    return 1;
+  }
+  const m = meta.model ?? { id: job.endpointId };
+  const endpoint: EndpointConfig = { id: job.endpointId, provider: job.provider as ProviderKind, baseUrl: m.baseUrl, model: m.model ?? '', maxOutputTokens: m.maxOutputTokens };
+  const api = selectBatchApi(endpoint, io);
+  return api ? { dir, job, api } : 1;
+}
+
+/** `batch-prompt status DIR`: asks the provider, prints the job's state and request counts. */
+export async function statusCommand(dirArg: string, io: JobIo): Promise<number> {
+  const opened = await openJob(dirArg, io);
+  if (typeof opened === 'number') return opened;
+  let job = opened.job;
+  if (!job.collectedAt) {
+    const failed = await guard(() => refreshJob(opened.dir, opened.api, io.signal), io);
+    if (typeof failed === 'number') return failed;
+    job = failed;
+  }
+  const s = job.state;
+  io.stdout.write(`Job ${job.jobId} (${job.provider}, endpoint ${job.endpointId}): ${s.providerStatus}${job.cancelRequestedAt ? ', cancel requested' : ''}\n`);
+  io.stdout.write(`Requests: ${describeCounts(s.counts)} done, ${s.counts.succeeded} succeeded, ${s.counts.failed} failed, ${s.counts.processing} processing\n`);
+  if (s.failure) io.stdout.write(`The provider refused the job: ${s.failure}\n`);
+  io.stdout.write(job.collectedAt ? `Collected at ${job.collectedAt}; results in ${opened.dir}\n` : s.ended ? `Ended: run "batch-prompt collect ${dirArg}" to write the results.\n` : 'Still running at the provider.\n');
+  return 0;
+}
+
+/**
+ * `batch-prompt collect DIR`: when the job has ended, downloads and maps its results into the run
+ * folder; the summary goes to the caller (printed as for `run`). Still running: a line, exit 3.
+ */
+export async function collectCommand(dirArg: string, io: JobIo): Promise<{ summary: RunSummary; dir: string } | number> {
+  const opened = await openJob(dirArg, io);
+  if (typeof opened === 'number') return opened;
+  const result = await guard(() => collectJob(opened.dir, opened.api, { signal: io.signal }), io);
+  if (typeof result === 'number') return result;
+  if (result.status === 'pending') {
+    io.stdout.write(`Job ${result.job.jobId} is still running (${result.job.state.providerStatus}, ${describeCounts(result.job.state.counts)} requests done); nothing written. Collect again later.\n`);
+    return EXIT_STILL_RUNNING;
+  }
+  if (result.status === 'already-collected') io.stdout.write(`Job ${result.job.jobId} was collected at ${result.job.collectedAt}; nothing written again.\n`);
+  return { summary: result.summary, dir: opened.dir };
+}
+
+/** `batch-prompt cancel DIR`: asks the provider to cancel; `collect` then records what finished. */
+export async function cancelCommand(dirArg: string, io: JobIo): Promise<number> {
+  const opened = await openJob(dirArg, io);
+  if (typeof opened === 'number') return opened;
+  const job = await guard(() => cancelJob(opened.dir, opened.api, io.signal), io);
+  if (typeof job === 'number') return job;
+  io.stdout.write(job.cancelRequestedAt ? `Cancel requested for job ${job.jobId} (${job.state.providerStatus}); "batch-prompt collect ${dirArg}" records what finished once it has ended.\n` : `Job ${job.jobId} had already ended (${job.state.providerStatus}); nothing to cancel.\n`);
+  return 0;
+}
+
+/** Runs a call to the provider; a typed error (or the folder held by another process) becomes one line on stderr and exit code 1. */
+async function guard<T>(fn: () => Promise<T>, io: JobIo): Promise<T | number> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (!BatchPromptError.isAny(e) && !RunLockedError.is(e)) throw e;
+    io.stderr.write(`batch-prompt: ${e.message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,237 @@
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { writeFileAtomic } from './atomicFile';
+import { BatchPromptError, CanceledError, describeError, type ErrorKind } from './errors';
+import type { ChunkOutcome } from './events';
+import type { ChatMessage, ChatResponse } from './model';
+import { FileChunkSource, type Plan } from './plan';
+import { buildMessages } from './protocol';
+import { createRunStore, type RunOptions } from './run';
+import type { RunStore, RunSummary } from './runStore';
+import type { Chunk, ChunkRef } from './types';
+
+/**
+ * Provider batch jobs (OpenAI Batch API, Anthropic Message Batches): a plan's batches are sent as one
+ * asynchronous job at the provider, one request per batch with the batch id as `custom_id`, and the
+ * results are mapped back later into the same run folder as a normal run (see `batchCollect.ts`).
+ * `job.json` in the run folder says everything needed to poll, cancel and collect it, never a key.
+ */
+
+export type BatchProviderKind = 'openai' | 'anthropic';
+export const BATCH_PROVIDERS: readonly BatchProviderKind[] = ['openai', 'anthropic'];
+export const JOB_FILE = 'job.json';
+/** A `custom_id` both providers accept (Anthropic's documented pattern, the stricter of the two). */
+export const CUSTOM_ID_RE = /^[a-zA-Z0-9_-]{1,64}$/;
+
+/** One request of a job: a plan batch's messages. */
+export interface BatchRequest {
+  customId: string;
+  messages: ChatMessage[];
+  maxOutputTokens?: number;
+}
+
+/** Request counts, the same words for both providers. */
+export interface JobCounts {
+  total: number;
+  succeeded: number;
+  failed: number;
+  /** Not finished yet. */
+  processing: number;
+}
+
+/** A job's state as the provider last reported it. */
+export interface JobState {
+  /** The provider's own word: OpenAI validating/in_progress/finalizing/completed/failed/expired/cancelling/cancelled, Anthropic in_progress/canceling/ended. */
+  providerStatus: string;
+  /** The provider will process nothing more: results can be collected. */
+  ended: boolean;
+  counts: JobCounts;
+  outputFileId?: string;
+  errorFileId?: string;
+  resultsUrl?: string;
+  /** Why the whole job failed (OpenAI `failed`: the input did not validate). */
+  failure?: string;
+}
+
+/** One request's result, mapped from the provider's output line. */
+export type BatchResult =
+  | { customId: string; ok: true; response: ChatResponse }
+  | { customId: string; ok: false; status: 'failed' | 'canceled'; error: { kind: ErrorKind; message: string } };
+
+/**
+ * A provider's batch service. Methods reject with the typed errors of `errors.ts` (a bad key is
+ * `AuthError`, fatal); messages never hold a key.
+ */
+export interface BatchApi {
+  readonly provider: BatchProviderKind;
+  submit(requests: readonly BatchRequest[], signal?: AbortSignal): Promise<{ jobId: string; inputFileId?: string; state: JobState }>;
+  poll(jobId: string, signal?: AbortSignal): Promise<JobState>;
+  /** Every result line of an ended job (a request without one is missing: the caller decides why). */
+  results(jobId: string, state: JobState, signal?: AbortSignal): Promise<BatchResult[]>;
+  cancel(jobId: string, signal?: AbortSignal): Promise<JobState>;
+}
+
+/** `job.json`: the job of a run folder. */
+export interface JobRecord {
+  version: 1;
+  provider: BatchProviderKind;
+  /** The endpoint id (the key is looked up by it at each poll, never stored). */
+  endpointId: string;
+  jobId: string;
+  inputFileId?: string;
+  submittedAt: string;
+  /** Every request sent: its `custom_id`, the plan batch and the chunks it carries, in order. */
+  requests: { customId: string; batchId: string; chunkIds: string[] }[];
+  state: JobState;
+  polledAt?: string;
+  cancelRequestedAt?: string;
+  /** Set once the results are in the run folder: collecting again changes nothing. */
+  collectedAt?: string;
+}
+
+export async function readJob(dir: string): Promise<JobRecord | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(dir, JOB_FILE), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  const job = JSON.parse(text) as JobRecord;
+  if (!job || typeof job.jobId !== 'string' || !Array.isArray(job.requests)) throw new Error(`${path.join(dir, JOB_FILE)} is not a batch job record.`);
+  return job;
+}
+
+export function writeJob(dir: string, job: JobRecord): Promise<void> {
+  return writeFileAtomic(path.join(dir, JOB_FILE), JSON.stringify(job, null, 2));
+}
+
+/** The job of a run folder when it has not been collected yet (such a run must not be resumed by sending). */
+export async function pendingJob(dir: string): Promise<JobRecord | undefined> {
+  try {
+    const job = await readJob(dir);
+    return job && !job.collectedAt ? job : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Requests done (succeeded or failed) out of the total, for progress. */
+export function describeCounts(c: JobCounts): string {
+  return `${c.succeeded + c.failed}/${c.total}${c.failed ? ` (${c.failed} failed)` : ''}`;
+}
+
+export interface SubmitOptions extends Omit<RunOptions, 'model' | 'cache' | 'onEvent'> {
+  api: BatchApi;
+  endpointId: string;
+  /** `max_tokens` of every request (the endpoint's setting). */
+  maxOutputTokens?: number;
+}
+
+export interface SubmitResult {
+  store: RunStore;
+  /** The job; undefined when nothing could be sent (see `summary`). */
+  job?: JobRecord;
+  /** Set when the run ended at submit time: no chunk readable, or the provider refused the job. */
+  summary?: RunSummary;
+}
+
+/**
+ * Creates the run folder (as `runPlan` does), reads the chunk texts now, and submits one request per
+ * plan batch. A chunk whose file changed since planning fails at once (`source-changed`) and is left
+ * out of its request. When the provider refuses the job, every chunk ends (failed, or canceled with
+ * `fatal` for a bad key) and the folder is an ordinary finished run that can be retried.
+ */
+export async function submitJob(plan: Plan, options: SubmitOptions): Promise<SubmitResult> {
+  const store = await createRunStore(plan, options);
+  try {
+    const source = new FileChunkSource(options.read ?? options.root, store.meta.files);
+    const requests: JobRecord['requests'] = [];
+    const bodies: BatchRequest[] = [];
+    const refs = new Map<string, ChunkRef>();
+    for (const [i, batch] of plan.batches.entries()) {
+      const chunks: Chunk[] = [];
+      for (const c of batch.chunks) {
+        try {
+          chunks.push({ ...c, text: await source.text(c) });
+        } catch (e) {
+          await record(store, { chunk: c, status: 'failed', error: describeError(e), attempts: 0, batchId: batch.id, inputTokens: 0, outputTokens: 0, latencyMs: 0 }, options);
+        }
+      }
+      if (chunks.length === 0) continue;
+      const customId = CUSTOM_ID_RE.test(batch.id) ? batch.id : `req${i + 1}`;
+      for (const c of chunks) refs.set(c.id, c);
+      requests.push({ customId, batchId: batch.id, chunkIds: chunks.map((c) => c.id) });
+      bodies.push({ customId, messages: buildMessages(options.prompt, chunks, true), maxOutputTokens: options.maxOutputTokens });
+    }
+    if (requests.length === 0) return { store, summary: await store.finish(emptyExecution()) };
+    let submitted: Awaited<ReturnType<BatchApi['submit']>>;
+    try {
+      if (options.signal?.aborted) throw new CanceledError();
+      submitted = await options.api.submit(bodies, options.signal);
+    } catch (e) {
+      const error = describeError(e);
+      const fatal = BatchPromptError.isAny(e) && e.fatal;
+      const canceled = fatal || CanceledError.is(e);
+      for (const r of requests) {
+        for (const id of r.chunkIds) {
+          await record(store, { chunk: refs.get(id)!, status: canceled ? 'canceled' : 'failed', ...(canceled && !fatal ? {} : { error }), attempts: canceled ? 0 : 1, batchId: r.batchId, inputTokens: 0, outputTokens: 0, latencyMs: 0 }, options);
+        }
+      }
+      return { store, summary: await store.finish({ ...emptyExecution(), ...(fatal ? { fatal: error } : {}) }) };
+    }
+    const job: JobRecord = {
+      version: 1,
+      provider: options.api.provider,
+      endpointId: options.endpointId,
+      jobId: submitted.jobId,
+      ...(submitted.inputFileId ? { inputFileId: submitted.inputFileId } : {}),
+      submittedAt: new Date().toISOString(),
+      requests,
+      state: submitted.state,
+    };
+    await writeJob(store.dir, job);
+    return { store, job };
+  } finally {
+    // The job runs at the provider, not in this process: the folder is not held while it does.
+    await store.release();
+  }
+}
+
+async function record(store: RunStore, outcome: ChunkOutcome, options: Pick<SubmitOptions, 'onOutcome'>): Promise<void> {
+  await store.record(outcome);
+  options.onOutcome?.(outcome);
+}
+
+function emptyExecution() {
+  return { succeeded: 0, failed: 0, canceled: 0, requests: 0, inputTokens: 0, outputTokens: 0, durationMs: 0 };
+}
+
+/** Asks the provider for the job's state and records it in `job.json`. */
+export async function refreshJob(dir: string, api: BatchApi, signal?: AbortSignal): Promise<JobRecord> {
+  const job = await requireJob(dir);
+  if (job.collectedAt) return job;
+  job.state = await api.poll(job.jobId, signal);
+  job.polledAt = new Date().toISOString();
+  await writeJob(dir, job);
+  return job;
+}
+
+/**
+ * Cancels the job at the provider (it may take a while to stop; requests already done keep their
+ * results, which `collectJob` maps back; the others end `canceled`).
+ */
+export async function cancelJob(dir: string, api: BatchApi, signal?: AbortSignal): Promise<JobRecord> {
+  const job = await requireJob(dir);
+  if (job.collectedAt || job.state.ended) return job;
+  job.state = await api.cancel(job.jobId, signal);
+  job.cancelRequestedAt = new Date().toISOString();
+  await writeJob(dir, job);
+  return job;
+}
+
+export async function requireJob(dir: string): Promise<JobRecord> {
+  const job = await readJob(dir);
+  if (!job) throw new Error(`${dir} has no batch job (${JOB_FILE} is missing); it is an ordinary run.`);
+  return job;
+}

@@ -1,0 +1,164 @@
+import type { BatchApi, BatchRequest, BatchResult, JobState } from '../core/batchJob';
+import { BadReplyError, ConfigError, describeError } from '../core/errors';
+import { ANTHROPIC_DEFAULT_BASE_URL, ANTHROPIC_DEFAULT_MAX_TOKENS, ANTHROPIC_VERSION, anthropicError, parseAnthropicMessage } from './anthropic';
+import { batchError, parseJsonl, postJsonWithTimeout, sendRequest } from './batchHttp';
+import { credentialHeaderValues, originOf, requestHeaders, type HttpReply } from './http';
+
+export interface AnthropicBatchOptions {
+  /** Default `https://api.anthropic.com`; `/v1/messages/batches` is appended. */
+  baseUrl?: string;
+  model: string;
+  apiKey?: string;
+  maxOutputTokens?: number;
+  temperature?: number;
+  headers?: Record<string, string>;
+}
+
+interface MessageBatch {
+  id?: string;
+  processing_status?: string;
+  request_counts?: { processing?: number; succeeded?: number; errored?: number; canceled?: number; expired?: number };
+  results_url?: string | null;
+}
+
+interface ResultLine {
+  custom_id?: string;
+  result?: { type?: string; message?: unknown; error?: { type?: string; error?: { type?: string; message?: string } } };
+}
+
+/** HTTP statuses of Anthropic's error types, so that an errored result is typed like the same error over HTTP. */
+const STATUS_OF_TYPE: Record<string, number> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  billing_error: 402,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  overloaded_error: 529,
+};
+
+/**
+ * Anthropic's Message Batches: `POST /v1/messages/batches` with `requests: [{ custom_id, params }]`
+ * (params as for `/v1/messages`), `GET /v1/messages/batches/{id}` until `processing_status` is
+ * `ended`, then the JSONL at `results_url`: one `{ custom_id, result: { type: succeeded | errored |
+ * canceled | expired, … } }` per request, in any order.
+ */
+export class AnthropicBatchApi implements BatchApi {
+  readonly provider = 'anthropic' as const;
+  private readonly base: string;
+
+  constructor(private readonly options: AnthropicBatchOptions) {
+    this.base = `${(options.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL).replace(/\/+$/, '')}/v1/messages/batches`;
+  }
+
+  /** The body of the create call. */
+  createBody(requests: readonly BatchRequest[]): { requests: { custom_id: string; params: Record<string, unknown> }[] } {
+    return {
+      requests: requests.map((r) => {
+        const system = r.messages.filter((m) => m.role === 'system').map((m) => m.content);
+        const params: Record<string, unknown> = {
+          model: this.options.model,
+          max_tokens: r.maxOutputTokens ?? this.options.maxOutputTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
+          messages: r.messages.filter((m) => m.role !== 'system').map((m) => ({ role: m.role, content: m.content })),
+        };
+        if (system.length) params.system = system.join('\n\n');
+        if (this.options.temperature !== undefined) params.temperature = this.options.temperature;
+        return { custom_id: r.customId, params };
+      }),
+    };
+  }
+
+  async submit(requests: readonly BatchRequest[], signal?: AbortSignal): Promise<{ jobId: string; state: JobState }> {
+    const reply = await postJsonWithTimeout(this.base, this.createBody(requests), this.headers(), signal, this.secrets());
+    if (!ok(reply)) throw batchError(reply, 'the batch creation', this.base, anthropicError, this.secrets());
+    const batch = reply.body as MessageBatch | undefined;
+    if (!batch?.id) throw new BadReplyError(`The batch creation's reply has no batch id: ${reply.text.slice(0, 120)}`);
+    return { jobId: batch.id, state: stateOf(batch) };
+  }
+
+  async poll(jobId: string, signal?: AbortSignal): Promise<JobState> {
+    const url = `${this.base}/${encodeURIComponent(jobId)}`;
+    const reply = await sendRequest(url, { method: 'GET', headers: this.headers() }, signal, this.secrets());
+    if (!ok(reply)) throw batchError(reply, `the status of batch ${jobId}`, url, anthropicError, this.secrets());
+    return stateOf(reply.body as MessageBatch);
+  }
+
+  async cancel(jobId: string, signal?: AbortSignal): Promise<JobState> {
+    const url = `${this.base}/${encodeURIComponent(jobId)}/cancel`;
+    const reply = await postJsonWithTimeout(url, {}, this.headers(), signal, this.secrets());
+    if (!ok(reply)) throw batchError(reply, `the cancellation of batch ${jobId}`, url, anthropicError, this.secrets());
+    return stateOf(reply.body as MessageBatch);
+  }
+
+  async results(jobId: string, state: JobState, signal?: AbortSignal): Promise<BatchResult[]> {
+    const url = state.resultsUrl ?? `${this.base}/${encodeURIComponent(jobId)}/results`;
+    // The key goes only to the endpoint's own origin, whatever URL a reply names.
+    if (originOf(url) !== originOf(this.base)) throw new ConfigError(`The batch's results_url (${originOf(url)}) is not on the endpoint's origin (${originOf(this.base)}); refusing to send the key there.`);
+    const reply = await sendRequest(url, { method: 'GET', headers: this.headers() }, signal, this.secrets());
+    if (!ok(reply)) throw batchError(reply, `the results of batch ${jobId}`, url, anthropicError, this.secrets());
+    return parseJsonl<ResultLine>(reply.text).items.flatMap((line) => {
+      const r = resultOf(line, this.secrets());
+      return r ? [r] : [];
+    });
+  }
+
+  private headers(): Record<string, string> {
+    const auth: Record<string, string> = { 'anthropic-version': ANTHROPIC_VERSION };
+    if (this.options.apiKey) auth['x-api-key'] = this.options.apiKey;
+    return requestHeaders(this.options.headers, auth);
+  }
+
+  private secrets(): string[] {
+    return [...(this.options.apiKey ? [this.options.apiKey] : []), ...credentialHeaderValues(this.options.headers)];
+  }
+}
+
+function ok(reply: HttpReply): boolean {
+  return reply.status >= 200 && reply.status < 300;
+}
+
+export function stateOf(batch: MessageBatch | undefined): JobState {
+  const c = batch?.request_counts ?? {};
+  const processing = c.processing ?? 0;
+  const succeeded = c.succeeded ?? 0;
+  const failed = (c.errored ?? 0) + (c.canceled ?? 0) + (c.expired ?? 0);
+  const status = batch?.processing_status ?? 'unknown';
+  return {
+    providerStatus: status,
+    ended: status === 'ended',
+    counts: { total: processing + succeeded + failed, succeeded, failed, processing },
+    ...(batch?.results_url ? { resultsUrl: batch.results_url } : {}),
+  };
+}
+
+/** One result line in the shared words; undefined for a line without `custom_id`. */
+export function resultOf(line: ResultLine, secrets: readonly string[] = []): BatchResult | undefined {
+  const customId = line.custom_id;
+  if (typeof customId !== 'string') return undefined;
+  const result = line.result ?? {};
+  switch (result.type) {
+    case 'succeeded': {
+      const reply: HttpReply = { status: 200, headers: new Headers(), body: result.message, text: JSON.stringify(result.message ?? null) };
+      try {
+        return { customId, ok: true, response: parseAnthropicMessage(reply) };
+      } catch (e) {
+        return { customId, ok: false, status: 'failed', error: describeError(e) };
+      }
+    }
+    case 'errored': {
+      // `error` is the same object an HTTP error reply carries: { type: "error", error: { type, message } }.
+      const body = result.error ?? {};
+      const type = body.error?.type ?? '';
+      const reply: HttpReply = { status: STATUS_OF_TYPE[type] ?? 400, headers: new Headers(), body, text: JSON.stringify(body) };
+      return { customId, ok: false, status: 'failed', error: describeError(anthropicError(reply, secrets)) };
+    }
+    case 'canceled':
+      return { customId, ok: false, status: 'canceled', error: { kind: 'canceled', message: 'The batch job was canceled before this request ran.' } };
+    case 'expired':
+      return { customId, ok: false, status: 'failed', error: { kind: 'timeout', message: 'The batch job expired (24 h window) before this request ran. Retry it.' } };
+    default:
+      return { customId, ok: false, status: 'failed', error: { kind: 'bad-reply', message: `The batch result has an unknown type "${String(result.type)}".` } };
+  }
+}
