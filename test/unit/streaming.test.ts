@@ -2,13 +2,19 @@ import * as assert from 'assert';
 import { useServer } from '../support/localServer';
 import { AuthError, BadReplyError, CanceledError, RateLimitedError, TransientError, TruncatedError } from '../../src/core/errors';
 import type { ChatModel, ChatResponse } from '../../src/core/model';
+import { chunkFile } from '../../src/core/chunker';
+import type { ChunkOutcome, RunEvent } from '../../src/core/events';
+import { executeBatches } from '../../src/core/executor';
+import { packBatches } from '../../src/core/packer';
+import { getTokenizer } from '../../src/core/tokenizer';
+import type { Batch, Chunk } from '../../src/core/types';
 import { AnthropicModel } from '../../src/providers/anthropic';
 import { decodeBody } from '../../src/providers/http';
 import { OllamaModel } from '../../src/providers/ollama';
 import { OpenAICompatibleModel } from '../../src/providers/openaiCompatible';
 import { LineSplitter, SseParser, type SseEvent } from '../../src/providers/streamParse';
 import { AnthropicServer } from '../support/anthropicServer';
-import { ModelServer } from '../support/modelServer';
+import { defaultOutput, ModelServer } from '../support/modelServer';
 import { OllamaServer } from '../support/ollamaServer';
 import type { StreamScript } from '../support/streamWriter';
 
@@ -307,5 +313,73 @@ describe('streamed replies: Ollama', function () {
     assert.ok(TransientError.is((await stream(model())).err));
     server.script = () => ({ kind: 'ok', stream: { cutAfter: 3, cutInside: true, cut: 'destroy' } });
     assert.ok(TransientError.is((await stream(model())).err));
+  });
+});
+
+describe('executor with streamed replies', function () {
+  this.timeout(30_000);
+  const server = new ModelServer();
+  let baseUrl = '';
+  useServer(server, (url) => (baseUrl = url));
+  const tokenizer = getTokenizer('o200k_base');
+
+  function batchesOf(files: number, chunksPerBatch: number): { chunks: Chunk[]; batches: Batch<Chunk>[] } {
+    const sources = Array.from({ length: files }, (_, f) => ({ path: `src/f${f}.ts`, text: `// ${WIDE}\nexport const v${f} = ${f};\n` }));
+    const chunks = sources.flatMap((s, i) => chunkFile(s, i, tokenizer, { chunkTokens: 8192, overlapTokens: 0 }));
+    return { chunks, batches: packBatches(chunks, 'Upper-case it.', tokenizer, { chunksPerBatch, maxBatchTokens: 32768 }) };
+  }
+
+  async function execute(batches: Batch<Chunk>[]) {
+    const outcomes: ChunkOutcome[] = [];
+    const events: RunEvent[] = [];
+    const texts: { batchId: string; chunkIds: readonly string[]; delta: string }[] = [];
+    const summary = await executeBatches(batches, {
+      prompt: 'Upper-case it.',
+      model: new OpenAICompatibleModel({ baseUrl, model: 'test', apiKey: KEY }),
+      tokenizer,
+      random: () => 0,
+      maxRetries: 2,
+      onEvent: (e) => events.push(e),
+      onOutcome: (o) => void outcomes.push(o),
+      onText: (batchId, chunkIds, delta) => texts.push({ batchId, chunkIds, delta }),
+    });
+    return { outcomes, events, texts, summary };
+  }
+
+  it('a stream broken midway is retried; each chunk ends succeeded exactly once with the whole output, never the partial one', async () => {
+    const { chunks, batches } = batchesOf(2, 2);
+    assert.strictEqual(batches.length, 1);
+    server.script = (r) => (r.n === 1 ? { kind: 'ok', stream: { cutAfter: 6, cut: 'destroy' } } : { kind: 'ok' });
+    const { outcomes, events, texts, summary } = await execute(batches);
+    assert.strictEqual(server.requests.length, 2);
+    assert.strictEqual(summary.succeeded, 2);
+    assert.deepStrictEqual(outcomes.map((o) => o.chunk.id).sort(), chunks.map((c) => c.id).sort(), 'each chunk ends exactly once');
+    for (const c of chunks) {
+      const o = outcomes.find((x) => x.chunk.id === c.id)!;
+      assert.strictEqual(o.status, 'succeeded');
+      assert.strictEqual(o.attempts, 2);
+      assert.strictEqual(o.output, defaultOutput({ id: c.id, path: c.path, lines: '', text: c.text }));
+    }
+    const retry = events.find((e) => e.type === 'retry-scheduled');
+    assert.ok(retry && retry.reason === 'transient', JSON.stringify(retry));
+    // The hook saw the first attempt's partial text, then the second attempt's whole reply, both tagged with the batch.
+    assert.ok(texts.every((t) => t.batchId === batches[0].id && t.chunkIds.join() === chunks.map((c) => c.id).join()));
+    const starts = events.map((e, i) => (e.type === 'batch-started' ? i : -1)).filter((i) => i >= 0);
+    assert.strictEqual(starts.length, 2);
+    const full = texts.map((t) => t.delta).join('');
+    const served = `${chunks.map((c) => `<result id="${c.id}">\n${defaultOutput({ id: c.id, path: c.path, lines: '', text: c.text })}\n</result>`).join('\n')}`;
+    assert.ok(full.endsWith(served) && full.length > served.length, 'partial text first, then the whole reply');
+  });
+
+  it('a streamed reply cut by the output limit (finish_reason length) is handled as a truncated reply: its cut chunk goes again alone', async () => {
+    const { chunks, batches } = batchesOf(2, 2);
+    const [first, second] = chunks;
+    const firstOnly = `<result id="${first.id}">\n${defaultOutput({ id: first.id, path: first.path, lines: '', text: first.text })}\n</result>\n<result id="${second.id}">\nOUT[`;
+    server.script = (r) => (r.n === 1 ? { kind: 'ok', reply: firstOnly, finishReason: 'length' } : { kind: 'ok' });
+    const { outcomes, summary } = await execute(batches);
+    assert.strictEqual(summary.succeeded, 2);
+    assert.strictEqual(server.requests.length, 2);
+    assert.deepStrictEqual(server.requests[1].chunks.map((c) => c.id), [second.id], 'only the cut chunk is sent again');
+    for (const c of chunks) assert.strictEqual(outcomes.find((o) => o.chunk.id === c.id)!.output, defaultOutput({ id: c.id, path: c.path, lines: '', text: c.text }));
   });
 });
