@@ -14,6 +14,7 @@ import { readRecords, runLockHolder, RunStore, type RunMeta, type RunSummary } f
 import { getTokenizer, type Tokenizer } from '../core/tokenizer';
 import { expandSelection, findByGlob, readFiles, RunRoots, type ReadResult } from './fileSelection';
 import { Commands, ContextKeys } from './ids';
+import type { LiveResults } from './liveResults';
 import type { Log } from './log';
 import { MissingKeyError, type ModelChoice, type ModelService } from './models';
 import { pickPrompt, type ChosenPrompt } from './prompts';
@@ -72,6 +73,8 @@ export class RunService implements vscode.Disposable {
     private readonly log: Log,
     /** The result cache's folder (in VS Code's storage for the workspace), when there is one. */
     readonly cacheDir?: string,
+    /** Live results documents of streamed runs (setting `batchPrompt.stream`). */
+    private readonly live?: LiveResults,
   ) {}
 
   dispose(): void {
@@ -124,6 +127,8 @@ export class RunService implements vscode.Disposable {
     const dir = vscode.Uri.joinPath(runsRoot, newRunId());
     const parameters = parametersOf(settings);
     return this.track(dir, prompt.label, plan.totals.chunks, prices, model, async (run, onEvent) => {
+      // A small run streams into a live document (batchPrompt.stream); a large one keeps whole replies.
+      const live = await this.live?.open(settings.stream, plan.totals.requests, run.id, `Batch Prompt · ${prompt.label} · live results`, plan.batches.flatMap((b) => b.chunks));
       const { summary } = await runPlan(plan, {
         root: roots.primary!.uri.fsPath,
         read: roots.reader(),
@@ -135,9 +140,10 @@ export class RunService implements vscode.Disposable {
         parameters,
         cache: this.cache(settings),
         signal: run.controller.signal,
-        onEvent,
-        onOutcome: (outcome) => this.recorded.fire({ dir, outcome }),
-      });
+        onEvent: live ? (e) => (live.onEvent(e), onEvent(e)) : onEvent,
+        onText: live?.onText,
+        onOutcome: (outcome) => (live?.onOutcome(outcome), this.recorded.fire({ dir, outcome })),
+      }).finally(() => live?.finish());
       return summary;
     });
   }
