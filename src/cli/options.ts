@@ -35,6 +35,8 @@ run:
   --no-cache             send every chunk; by default a chunk whose prompt, model, parameters and text
                          gave a result before is taken from the cache and marked "cached" in run.jsonl
   --cache-dir DIR        the result cache (default .batch-prompt/cache; bounded, oldest entries evicted)
+  --stream               stream the replies and print their text on stdout as it arrives (the run folder
+                         holds the same outputs; a reply that breaks off is retried, never recorded)
 chunks and batches (plan and run):
   --chunk-tokens N       tokens per chunk (default ${DEFAULT_CHUNK_OPTIONS.chunkTokens})
   --overlap N            tokens repeated between chunks (default ${DEFAULT_CHUNK_OPTIONS.overlapTokens})
@@ -73,6 +75,8 @@ export interface CliOptions {
   respectGitignore: boolean;
   useCache: boolean;
   cacheDir?: string;
+  /** `--stream`: replies streamed and printed on stdout as they arrive. */
+  stream: boolean;
   /** Run parameters given explicitly (a resume keeps the recorded value of the others). */
   explicit: { maxConcurrency?: number; maxRetries?: number; requestTimeoutMs?: number; requestsPerMinute?: number; tokensPerMinute?: number };
 }
@@ -118,6 +122,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
         'no-gitignore': { type: 'boolean' },
         'no-cache': { type: 'boolean' },
         'cache-dir': { type: 'string' },
+        stream: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -164,6 +169,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
     respectGitignore: !v['no-gitignore'],
     useCache: !v['no-cache'],
     cacheDir: v['cache-dir'],
+    stream: v.stream ?? false,
     explicit: {
       maxConcurrency: int('concurrency', v.concurrency, 1),
       maxRetries: int('max-retries', v['max-retries'], 0),
