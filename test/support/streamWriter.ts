@@ -16,6 +16,11 @@ export interface StreamScript {
   cutInside?: boolean;
   /** How a cut stream ends: `end` closes the reply cleanly, `destroy` resets the connection, `hang` sends nothing more. Default `end`. */
   cut?: 'end' | 'destroy' | 'hang';
+  /** Send this many pieces, then wait for `resume` before the rest (a test looks at the reply half-way). */
+  pauseAfter?: number;
+  resume?: Promise<void>;
+  /** Milliseconds between two pieces (a model generating tokens at a pace; the benchmark's). */
+  pieceDelayMs?: number;
 }
 
 /** Splits a reply's text into the pieces a model would stream (a few characters each, whole code points). */
@@ -44,6 +49,16 @@ export async function writeStream(req: http.IncomingMessage, res: http.ServerRes
   // Pieces cut inside go out as raw bytes (latin1 round-trips them); whole pieces as UTF-8.
   const buffers = sent.map((p, i) => (cut && script.cutInside && i === sent.length - 1 ? Buffer.from(p, 'latin1') : Buffer.from(p, 'utf8')));
   const writes: Buffer[] = [];
+  if (script.pauseAfter !== undefined && script.resume) {
+    // A pause falls between pieces, so pieces are written whole here.
+    for (const [i, b] of buffers.entries()) {
+      if (i === script.pauseAfter) await script.resume;
+      if (res.destroyed) return;
+      await new Promise<void>((resolve) => res.write(b, () => resolve()));
+    }
+    res.end();
+    return;
+  }
   if (script.writeBytes) {
     const all = Buffer.concat(buffers);
     for (let i = 0; i < all.length; i += script.writeBytes) writes.push(all.subarray(i, i + script.writeBytes));
@@ -54,7 +69,7 @@ export async function writeStream(req: http.IncomingMessage, res: http.ServerRes
     if (res.destroyed) return;
     await new Promise<void>((resolve) => res.write(w, () => resolve()));
     // One write per turn of the event loop, so that writes are not merged before they leave.
-    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => (script.pieceDelayMs ? setTimeout(r, script.pieceDelayMs) : setImmediate(r)));
   }
   if (!cut || (script.cut ?? 'end') === 'end') res.end();
   else if (script.cut === 'destroy') req.socket.destroy();
