@@ -1,14 +1,16 @@
 // Benchmarks: printed figures only, never assertions (see README, "Benchmarks").
 //   npm run bench                 everything
-//   npm run bench -- chunking     one part (chunking | executor | memory)
+//   npm run bench -- chunking     one part (chunking | executor | memory | stream)
 import { runChunkingBench } from './chunking';
 import { runExecutorBench } from './executor';
 import { runMemoryBench } from './memory';
+import { runStreamBench } from './stream';
 
 const parts: Record<string, () => Promise<void>> = {
   chunking: runChunkingBench,
   executor: runExecutorBench,
   memory: runMemoryBench,
+  stream: runStreamBench,
 };
 
 async function main(): Promise<void> {

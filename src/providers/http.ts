@@ -201,23 +201,21 @@ export async function* decodeBody(body: ReadableStream<Uint8Array>, options: { i
   const reader = body.getReader();
   const decoder = new TextDecoder('utf-8');
   let finished = false;
+  // One timer for the whole stream, pushed back after each piece (cheaper than a timer per read).
+  let stall!: (e: Error) => void;
+  const stalled = new Promise<never>((_, reject) => (stall = reject));
+  stalled.catch(() => undefined);
+  const timer = setTimeout(() => stall(new StalledError(options.idleTimeoutMs)), options.idleTimeoutMs);
   try {
     for (;;) {
       let result: Awaited<ReturnType<typeof reader.read>>;
-      let timer: NodeJS.Timeout | undefined;
       try {
-        result = await Promise.race([
-          reader.read(),
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new StalledError(options.idleTimeoutMs)), options.idleTimeoutMs);
-          }),
-        ]);
+        result = await Promise.race([reader.read(), stalled]);
       } catch (e) {
         if (e instanceof StalledError) throw new TransientError(`The streamed reply stalled: nothing arrived for ${formatSeconds(e.ms)}.`, undefined, { cause: e });
         throw options.onError ? options.onError(e) : e;
-      } finally {
-        clearTimeout(timer);
       }
+      timer.refresh();
       if (result.done) break;
       const text = decoder.decode(result.value, { stream: true });
       if (text) yield text;
@@ -226,6 +224,7 @@ export async function* decodeBody(body: ReadableStream<Uint8Array>, options: { i
     const tail = decoder.decode();
     if (tail) yield tail;
   } finally {
+    clearTimeout(timer);
     // Not read to its end (a broken stream, or the caller stopped early): cancel frees the connection.
     if (!finished) reader.cancel().catch(() => undefined);
   }
