@@ -10,7 +10,7 @@ import {
   type BatchPromptError,
 } from '../core/errors';
 import type { ChatModel, ChatRequest, ChatResponse, CompleteOptions, RateLimitInfo } from '../core/model';
-import { credentialHeaderValues, msUntil, numberHeader, originOf, postJson, postJsonStream, redactSecrets, requestHeaders, retryAfterMs, type HttpReply } from './http';
+import { credentialHeaderValues, msUntil, numberHeader, originOf, passWhole, postJson, postJsonStream, redactSecrets, wholeJsonReply, requestHeaders, retryAfterMs, type HttpReply } from './http';
 import { sseEvents } from './streamParse';
 
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
@@ -70,6 +70,8 @@ export class AnthropicModel implements ChatModel {
     if (onText) {
       const streamed = await postJsonStream(this.url, payload, headers, signal, { accept: 'text/event-stream', redact: this.secrets(), idleTimeoutMs });
       if (!streamed.ok) throw anthropicError(streamed.reply, this.secrets());
+      const whole = await wholeJsonReply(streamed);
+      if (whole) return passWhole(parseAnthropicMessage(whole), onText);
       return readAnthropicStream(streamed.text, streamed.headers, onText, this.secrets());
     }
     const reply = await postJson(this.url, payload, headers, signal, this.secrets());

@@ -1,4 +1,5 @@
 import { CanceledError, TimeoutError, TransientError } from '../core/errors';
+import type { ChatResponse } from '../core/model';
 
 /** A JSON reply: status, headers, parsed body (undefined when not JSON) and raw text. */
 export interface HttpReply {
@@ -190,6 +191,29 @@ export async function postJsonStream(url: string, payload: unknown, headers: Rec
   }
   const body = res.body;
   return { ok: true, status: res.status, headers: res.headers, text: decodeBody(body, { idleTimeoutMs: options.idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS, onError: (e) => streamError(e, url, signal, redact) }) };
+}
+
+/**
+ * A 2xx streamed reply that came as one JSON body instead (a server that ignores `stream: true`), read
+ * whole as `postJson` would; undefined when it is a stream.
+ */
+export async function wholeJsonReply(streamed: Extract<StreamReply, { ok: true }>): Promise<HttpReply | undefined> {
+  if (!/^application\/json\b/i.test(streamed.headers.get('content-type') ?? '')) return undefined;
+  let text = '';
+  for await (const piece of streamed.text) text += piece;
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  return { status: streamed.status, headers: streamed.headers, body, text };
+}
+
+/** A reply that came whole although streaming was asked for: its text goes to `onText` at once. */
+export function passWhole(response: ChatResponse, onText: (delta: string) => void): ChatResponse {
+  if (response.text) onText(response.text);
+  return response;
 }
 
 /**

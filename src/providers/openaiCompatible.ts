@@ -10,7 +10,7 @@ import {
   type BatchPromptError,
 } from '../core/errors';
 import type { ChatModel, ChatRequest, ChatResponse, CompleteOptions, RateLimitInfo } from '../core/model';
-import { credentialHeaderValues, numberHeader, originOf, parseDurationMs, postJson, postJsonStream, redactSecrets, requestHeaders, retryAfterMs, type HttpReply } from './http';
+import { credentialHeaderValues, numberHeader, originOf, parseDurationMs, passWhole, postJson, postJsonStream, redactSecrets, wholeJsonReply, requestHeaders, retryAfterMs, type HttpReply } from './http';
 import { sseEvents } from './streamParse';
 
 /** Azure OpenAI's latest GA `api-version` of the data-plane inference API (chat completions). */
@@ -73,6 +73,8 @@ export class OpenAICompatibleModel implements ChatModel {
     if (onText) {
       const streamed = await postJsonStream(this.url, payload, headers, signal, { accept: 'text/event-stream', redact: this.secrets(), idleTimeoutMs });
       if (!streamed.ok) throw azure ? azureError(streamed.reply, this.secrets()) : openAIError(streamed.reply, this.secrets());
+      const whole = await wholeJsonReply(streamed);
+      if (whole) return passWhole(parseChatCompletion(whole), onText);
       return readChatCompletionStream(streamed.text, streamed.headers, onText, this.secrets());
     }
     const reply = await postJson(this.url, payload, headers, signal, this.secrets());

@@ -206,6 +206,15 @@ describe('streamed replies: OpenAI-compatible', function () {
     assert.match(server.requests[0].url, /^\/openai\/deployments\/dep\/chat\/completions\?api-version=/);
   });
 
+  it('a server that ignores stream: true and answers one JSON body is read whole, its text passed on at once', async () => {
+    server.script = () => ({ kind: 'status', status: 200, body: { choices: [{ message: { content: 'whole answer' }, finish_reason: 'length' }], usage: { prompt_tokens: 7, completion_tokens: 2 } } });
+    const { res, deltas, err } = await stream(model());
+    assert.ifError(err);
+    assert.deepStrictEqual(deltas, ['whole answer']);
+    assert.strictEqual(res!.finishReason, 'length');
+    assert.deepStrictEqual(res!.usage, { inputTokens: 7, outputTokens: 2 });
+  });
+
   it('without onText nothing is streamed', async () => {
     const res = await model().complete({ messages: [{ role: 'user', content: 'hi' }] }, { signal: new AbortController().signal });
     assert.ok(res.text.length >= 0);
