@@ -384,6 +384,21 @@ describe('executor with streamed replies', function () {
     assert.ok(full.endsWith(served) && full.length > served.length, 'partial text first, then the whole reply');
   });
 
+  it('a listener that throws does not break the stream: the chunks still succeed on the first attempt', async () => {
+    const { chunks, batches } = batchesOf(2, 2);
+    const summary = await executeBatches(batches, {
+      prompt: 'Upper-case it.',
+      model: new OpenAICompatibleModel({ baseUrl, model: 'test', apiKey: KEY }),
+      tokenizer,
+      onText: () => {
+        throw new Error('display bug');
+      },
+    });
+    assert.strictEqual(summary.succeeded, chunks.length);
+    assert.strictEqual(server.requests.length, 1);
+    assert.strictEqual(server.requests[0].body.stream, true);
+  });
+
   it('a streamed reply cut by the output limit (finish_reason length) is handled as a truncated reply: its cut chunk goes again alone', async () => {
     const { chunks, batches } = batchesOf(2, 2);
     const [first, second] = chunks;
