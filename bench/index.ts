@@ -1,16 +1,18 @@
 // Benchmarks: printed figures only, never assertions (see README, "Benchmarks").
 //   npm run bench                 everything
-//   npm run bench -- chunking     one part (chunking | executor | pool | memory)
+//   npm run bench -- chunking     one part (chunking | executor | pool | memory | stream)
 import { runChunkingBench } from './chunking';
 import { runExecutorBench } from './executor';
 import { runMemoryBench } from './memory';
 import { runPoolBench } from './pool';
+import { runStreamBench } from './stream';
 
 const parts: Record<string, () => Promise<void>> = {
   chunking: runChunkingBench,
   executor: runExecutorBench,
   pool: runPoolBench,
   memory: runMemoryBench,
+  stream: runStreamBench,
 };
 
 async function main(): Promise<void> {

@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from 'child_process';
 import * as path from 'path';
 
-/** Starts `out/bench/serverProcess.js` answering after `delayMs`; resolves with its URL and a stop function. */
-export async function startServerProcess(delayMs: number): Promise<{ url: string; stop: () => void; child: ChildProcess }> {
-  const child = spawn(process.execPath, [path.join(__dirname, 'serverProcess.js'), String(delayMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+/**
+ * Starts `out/bench/serverProcess.js` answering after `delayMs` (or, with `pieceMs`, generating each
+ * reply a piece every `pieceMs`, streamed or sent whole at the end); resolves with its URL and a stop function.
+ */
+export async function startServerProcess(delayMs: number, pieceMs?: number): Promise<{ url: string; stop: () => void; child: ChildProcess }> {
+  const child = spawn(process.execPath, [path.join(__dirname, 'serverProcess.js'), String(delayMs), ...(pieceMs ? [String(pieceMs)] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {

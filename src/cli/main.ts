@@ -87,6 +87,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   const dir = path.resolve(io.cwd, opts.out ?? path.join('.batch-prompt', 'runs', newRunId()));
   if (batchApi) return submitCommand(plan, { dir, prompt, endpoint: endpointOf(opts), api: batchApi, tokenizer, parameters: parametersOf(opts) }, io);
   const progress = new ProgressDisplay(io);
+  const printer = opts.stream ? new StreamPrinter(io) : undefined;
   const { summary } = await runPlan(plan, {
     root: io.cwd,
     dir,
@@ -96,9 +97,11 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     tokenizer,
     parameters: parametersOf(opts),
     signal: io.signal,
-    onEvent: (e) => progress.onEvent(e),
+    onEvent: (e) => (printer?.onEvent(e), progress.onEvent(e)),
+    onText: printer && ((batchId, _chunkIds, delta) => printer.onText(batchId, delta)),
     cache: cacheOf(opts, io),
   });
+  printer?.end();
   progress.end();
   return finished(summary, dir, io);
 }
@@ -287,6 +290,35 @@ class ProgressDisplay {
 
   end(): void {
     if (this.io.stderr.isTTY) this.io.stderr.write('\n');
+  }
+}
+
+/**
+ * `--stream`: each reply's text on stdout as it arrives, under a `── batch ──` line whenever the text
+ * of another request (or a new attempt of the same one) begins. Requests in flight interleave there;
+ * the run folder has each chunk's output whole.
+ */
+class StreamPrinter {
+  private current?: string;
+  private atLineStart = true;
+
+  constructor(private readonly io: Io) {}
+
+  onEvent(e: RunEvent): void {
+    if (e.type === 'batch-started' && e.batchId === this.current) this.current = undefined;
+  }
+
+  onText(batchId: string, delta: string): void {
+    if (batchId !== this.current) {
+      this.io.stdout.write(`${this.atLineStart ? '' : '\n'}── ${batchId} ──\n`);
+      this.current = batchId;
+    }
+    this.io.stdout.write(delta);
+    this.atLineStart = delta.endsWith('\n');
+  }
+
+  end(): void {
+    if (!this.atLineStart) this.io.stdout.write('\n');
   }
 }
 

@@ -43,6 +43,8 @@ run:
   --no-cache             send every chunk; by default a chunk whose prompt, model, parameters and text
                          gave a result before is taken from the cache and marked "cached" in run.jsonl
   --cache-dir DIR        the result cache (default .batch-prompt/cache; bounded, oldest entries evicted)
+  --stream               stream the replies and print their text on stdout as it arrives (the run folder
+                         holds the same outputs; a reply that breaks off is retried, never recorded)
 chunks and batches (plan and run):
   --chunk-tokens N       tokens per chunk (default ${DEFAULT_CHUNK_OPTIONS.chunkTokens})
   --overlap N            tokens repeated between chunks (default ${DEFAULT_CHUNK_OPTIONS.overlapTokens})
@@ -91,6 +93,8 @@ export interface CliOptions {
   outputCostPerMTok?: number;
   /** Where the plan looks for recent runs (default .batch-prompt/runs). */
   runsDir?: string;
+  /** `--stream`: replies streamed and printed on stdout as they arrive. */
+  stream: boolean;
   /** Run parameters given explicitly (a resume keeps the recorded value of the others). */
   explicit: { maxConcurrency?: number; maxRetries?: number; requestTimeoutMs?: number; requestsPerMinute?: number; tokensPerMinute?: number };
 }
@@ -150,6 +154,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
         'input-cost': { type: 'string' },
         'output-cost': { type: 'string' },
         'runs-dir': { type: 'string' },
+        stream: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -199,6 +204,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
     inputCostPerMTok: price('input-cost', v['input-cost']),
     outputCostPerMTok: price('output-cost', v['output-cost']),
     runsDir: v['runs-dir'],
+    stream: v.stream ?? false,
     explicit: {
       maxConcurrency: int('concurrency', v.concurrency, 1),
       maxRetries: int('max-retries', v['max-retries'], 0),

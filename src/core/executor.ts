@@ -29,6 +29,12 @@ export interface ExecutorOptions {
   onEvent?: (event: RunEvent) => void;
   /** Every chunk's outcome, awaited before the run finishes (write it to disk here). */
   onOutcome?: (outcome: ChunkOutcome) => Promise<void> | void;
+  /**
+   * When given, replies are streamed and each piece of a request's reply text comes here as it arrives.
+   * Live display only: a retry of the batch starts again from nothing (its `batch-started` event says
+   * so), and only a complete reply becomes outcomes. A throwing listener is ignored.
+   */
+  onText?: (batchId: string, chunkIds: readonly string[], delta: string) => void;
   clock?: Clock;
   random?: () => number;
 }
@@ -212,7 +218,7 @@ class Execution {
     let response: ChatResponse;
     try {
       const messages = buildMessages(this.o.prompt, chunks, this.o.model.supportsSystemMessage);
-      response = await this.o.model.complete({ messages, maxOutputTokens: this.o.model.maxOutputTokens }, { signal: request.signal });
+      response = await this.o.model.complete({ messages, maxOutputTokens: this.o.model.maxOutputTokens }, { signal: request.signal, ...this.streaming(unit.batchId, chunkIds) });
     } catch (raw) {
       const latencyMs = this.clock.now() - sent;
       if (this.stop.signal.aborted) {
@@ -261,6 +267,21 @@ class Execution {
       this.emit({ type: 'retry-scheduled', batchId, chunkIds: [item.ref.id], delayMs, reason: 'bad-reply', attempt: item.attempts + 1 });
       this.enqueueLater({ batchId, items: [item] }, delayMs);
     }
+  }
+
+  /** The `onText` of one request when the caller streams (see `ExecutorOptions.onText`). */
+  private streaming(batchId: string, chunkIds: readonly string[]): { onText?: (delta: string) => void } {
+    const sink = this.o.onText;
+    if (!sink) return {};
+    return {
+      onText: (delta) => {
+        try {
+          sink(batchId, chunkIds, delta);
+        } catch {
+          // A display bug must not break the request.
+        }
+      },
+    };
   }
 
   private async onError(unit: Unit, error: unknown, latencyMs: number): Promise<void> {

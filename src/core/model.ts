@@ -30,6 +30,20 @@ export interface ChatResponse {
   rateLimit?: RateLimitInfo;
 }
 
+/** How one completion is asked for. */
+export interface CompleteOptions {
+  signal: AbortSignal;
+  /**
+   * When given, the reply is streamed and each piece of its text is passed here as it arrives (must not
+   * throw). The resolved response is the same as without it (whole text, usage, finish reason); a stream
+   * that breaks midway rejects with a transient error, never resolves with a partial reply. Without it
+   * the reply is read whole, not streamed.
+   */
+  onText?: (delta: string) => void;
+  /** Streaming only: most milliseconds between two pieces of the reply (default 60 s). */
+  idleTimeoutMs?: number;
+}
+
 /**
  * A chat model behind one endpoint. `complete` resolves with the whole reply or rejects with one of the
  * typed errors of `errors.ts`; it must honour `signal` (reject promptly with `CanceledError` or let the
@@ -46,5 +60,5 @@ export interface ChatModel {
   readonly supportsSystemMessage: boolean;
   /** Exact token count by the model's own tokenizer, when the provider offers one. */
   countTokens?(text: string, signal?: AbortSignal): Promise<number>;
-  complete(request: ChatRequest, options: { signal: AbortSignal }): Promise<ChatResponse>;
+  complete(request: ChatRequest, options: CompleteOptions): Promise<ChatResponse>;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'crypto';
 import type { ChunkOutcome, RunEvent } from './events';
-import { executeBatches } from './executor';
+import { executeBatches, type ExecutorOptions } from './executor';
 import type { ChatModel } from './model';
 import { packBatches } from './packer';
 import { FileChunkSource, type FileReader, type Plan } from './plan';
@@ -39,6 +39,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
   onOutcome?: (outcome: ChunkOutcome) => void;
+  /** Streams replies, passing each piece of text as it arrives (see `ExecutorOptions.onText`). */
+  onText?: ExecutorOptions['onText'];
   /**
    * Results of earlier runs: a chunk whose key (prompt, model, generation parameters, protocol, path
    * and text) is found is recorded `cached` and not sent; every chunk that succeeds is stored.
@@ -123,7 +125,7 @@ export function resumeRun(dir: string, options: Omit<RetryOptions, 'chunkIds'>):
   return retryChunks(dir, options);
 }
 
-type ExecuteOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache'>;
+type ExecuteOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache' | 'onText'>;
 
 async function execute(store: RunStore, batches: Batch<ChunkRef>[], options: ExecuteOptions, batchPrefix: string): Promise<{ summary: RunSummary; store: RunStore }> {
   try {
@@ -185,6 +187,7 @@ async function executeWithStore(store: RunStore, planned: Batch<ChunkRef>[], opt
     signal: options.signal,
     loadText: (c) => source.text(c),
     onEvent: options.onEvent,
+    onText: options.onText,
     onOutcome: async (o) => {
       await store.record(o);
       const key = keys.get(o.chunk.id);

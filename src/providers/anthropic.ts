@@ -9,8 +9,9 @@ import {
   TransientError,
   type BatchPromptError,
 } from '../core/errors';
-import type { ChatModel, ChatRequest, ChatResponse, RateLimitInfo } from '../core/model';
-import { credentialHeaderValues, msUntil, numberHeader, originOf, postJson, redactSecrets, requestHeaders, retryAfterMs, type HttpReply } from './http';
+import type { ChatModel, ChatRequest, ChatResponse, CompleteOptions, RateLimitInfo } from '../core/model';
+import { credentialHeaderValues, msUntil, numberHeader, originOf, passWhole, postJson, postJsonStream, redactSecrets, wholeJsonReply, requestHeaders, retryAfterMs, type HttpReply } from './http';
+import { sseEvents } from './streamParse';
 import type { PoolOptions } from './pool';
 
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
@@ -33,7 +34,7 @@ export interface AnthropicOptions extends PoolOptions {
 }
 
 /**
- * Anthropic's Messages API (`POST /v1/messages`, non-streaming). System messages become the top-level
+ * Anthropic's Messages API (`POST /v1/messages`; streamed when the caller passes `onText`). System messages become the top-level
  * `system` field; the reply's text blocks are joined. Errors are typed from the status and the body's
  * `error.type`; `anthropic-ratelimit-*` headers are reported with each reply.
  */
@@ -52,21 +53,29 @@ export class AnthropicModel implements ChatModel {
     this.url = `${base}/v1/messages`;
   }
 
-  async complete(request: ChatRequest, { signal }: { signal: AbortSignal }): Promise<ChatResponse> {
+  async complete(request: ChatRequest, { signal, onText, idleTimeoutMs }: CompleteOptions): Promise<ChatResponse> {
     const system = request.messages.filter((m) => m.role === 'system').map((m) => m.content);
     const messages = request.messages.filter((m) => m.role !== 'system').map((m) => ({ role: m.role, content: m.content }));
     const payload: Record<string, unknown> = {
       model: this.options.model,
       max_tokens: request.maxOutputTokens ?? this.options.maxOutputTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
       messages,
-      stream: false,
+      stream: !!onText,
     };
     if (system.length) payload.system = system.join('\n\n');
     const temperature = request.temperature ?? this.options.temperature;
     if (temperature !== undefined) payload.temperature = temperature;
     const auth: Record<string, string> = { 'anthropic-version': ANTHROPIC_VERSION };
     if (this.options.apiKey) auth['x-api-key'] = this.options.apiKey;
-    const reply = await postJson(this.url, payload, requestHeaders(this.options.headers, auth), signal, this.secrets(), this.options.pool);
+    const headers = requestHeaders(this.options.headers, auth);
+    if (onText) {
+      const streamed = await postJsonStream(this.url, payload, headers, signal, { accept: 'text/event-stream', redact: this.secrets(), idleTimeoutMs, pool: this.options.pool });
+      if (!streamed.ok) throw anthropicError(streamed.reply, this.secrets());
+      const whole = await wholeJsonReply(streamed);
+      if (whole) return passWhole(parseAnthropicMessage(whole), onText);
+      return readAnthropicStream(streamed.text, streamed.headers, onText, this.secrets());
+    }
+    const reply = await postJson(this.url, payload, headers, signal, this.secrets(), this.options.pool);
     if (reply.status < 200 || reply.status >= 300) throw anthropicError(reply, this.secrets());
     return parseAnthropicMessage(reply);
   }
@@ -164,4 +173,71 @@ export function parseAnthropicMessage(reply: HttpReply): ChatResponse {
     finishReason: sr === 'max_tokens' ? 'length' : sr === 'end_turn' || sr === 'stop_sequence' || sr == null ? 'stop' : 'other',
     rateLimit: anthropicRateLimit(reply.headers),
   };
+}
+
+interface AnthropicStreamEvent {
+  type?: string;
+  message?: { usage?: { input_tokens?: number; output_tokens?: number } };
+  delta?: { type?: string; text?: string; stop_reason?: string | null };
+  usage?: { input_tokens?: number; output_tokens?: number };
+  error?: { type?: string; message?: string };
+}
+
+/**
+ * Reads a streamed Messages reply (`stream: true`): `message_start` (its message's `usage.input_tokens`),
+ * `content_block_delta`s (text from `text_delta`s only), `message_delta` (`delta.stop_reason` and the
+ * cumulative `usage.output_tokens`), then `message_stop`, with `ping`s anywhere. Only `message_stop`
+ * completes the reply. An `error` event midway (`overloaded_error`, `api_error`, the streamed form of a
+ * 529 or 500) is a `TransientError`, `rate_limit_error` a `RateLimitedError`; a stream that ends without
+ * `message_stop` is a `TransientError`. Unknown events are ignored (Anthropic may add some).
+ */
+export async function readAnthropicStream(events: AsyncIterable<string>, headers: Headers, onText: (delta: string) => void, secrets: readonly string[] = []): Promise<ChatResponse> {
+  let text = '';
+  let started = false;
+  let inputTokens = 0;
+  let outputTokens = 0;
+  let stopReason: string | null | undefined;
+  for await (const event of sseEvents(events)) {
+    let data: AnthropicStreamEvent;
+    try {
+      data = JSON.parse(event.data) as AnthropicStreamEvent;
+    } catch {
+      throw new TransientError(redactSecrets(`Anthropic's streamed reply carried malformed data: ${event.data.slice(0, 120)}`, secrets));
+    }
+    switch (data.type ?? event.event) {
+      case 'message_start':
+        started = true;
+        inputTokens = data.message?.usage?.input_tokens ?? inputTokens;
+        outputTokens = data.message?.usage?.output_tokens ?? outputTokens;
+        break;
+      case 'content_block_delta':
+        if (data.delta?.type === 'text_delta' && typeof data.delta.text === 'string' && data.delta.text !== '') {
+          text += data.delta.text;
+          onText(data.delta.text);
+        }
+        break;
+      case 'message_delta':
+        if (data.delta?.stop_reason !== undefined) stopReason = data.delta.stop_reason;
+        outputTokens = data.usage?.output_tokens ?? outputTokens;
+        inputTokens = data.usage?.input_tokens ?? inputTokens;
+        break;
+      case 'message_stop':
+        if (!started) throw new BadReplyError("Anthropic's streamed reply has no message.");
+        return {
+          text,
+          usage: { inputTokens, outputTokens },
+          finishReason: stopReason === 'max_tokens' ? 'length' : stopReason === 'end_turn' || stopReason === 'stop_sequence' || stopReason == null ? 'stop' : 'other',
+          rateLimit: anthropicRateLimit(headers),
+        };
+      case 'error': {
+        const type = data.error?.type;
+        const detail = redactSecrets(data.error?.message ?? event.data.slice(0, 200), secrets);
+        if (type === 'rate_limit_error') throw new RateLimitedError(`Rate limited midway through the streamed reply (${type}): ${detail}`);
+        throw new TransientError(`Anthropic failed midway through the streamed reply${type ? ` (${type})` : ''}: ${detail}`);
+      }
+      default:
+        break; // ping, content_block_start, content_block_stop, and events added later
+    }
+  }
+  throw new TransientError("Anthropic's streamed reply ended before `message_stop`: it is incomplete, so it is not used.");
 }

@@ -1,4 +1,5 @@
 import { CanceledError, TimeoutError, TransientError } from '../core/errors';
+import type { ChatResponse } from '../core/model';
 import type { ConnectionPool } from './pool';
 
 /** A JSON reply: status, headers, parsed body (undefined when not JSON) and raw text. */
@@ -147,4 +148,140 @@ export function numberHeader(headers: Headers, name: string): number | undefined
   if (v == null || v.trim() === '') return undefined;
   const n = Number(v);
   return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+/** Most milliseconds between two pieces of a streamed reply before the stream counts as broken. */
+export const STREAM_IDLE_TIMEOUT_MS = 60_000;
+
+/**
+ * A streamed POST's reply: a 2xx whose body is still to be read (as decoded text pieces), or any other
+ * status read whole, so that the caller maps it with the same code as a non-streamed reply.
+ */
+export type StreamReply = { ok: true; status: number; headers: Headers; text: AsyncIterable<string> } | { ok: false; reply: HttpReply };
+
+export interface StreamOptions {
+  /** The `accept` header: `text/event-stream` for SSE, `application/x-ndjson` for Ollama. */
+  accept: string;
+  redact?: readonly string[];
+  /** Default `STREAM_IDLE_TIMEOUT_MS`. */
+  idleTimeoutMs?: number;
+  /** The endpoint's connection pool (see `postJson`). */
+  pool?: ConnectionPool;
+}
+
+/**
+ * POSTs JSON and returns the reply's body as a stream of text, for streamed completions. Failures before
+ * the body are those of `postJson` (a network failure is a `TransientError`, an abort a `CanceledError`
+ * or `TimeoutError`). Reading the body can fail later: a reset or a stall longer than `idleTimeoutMs`
+ * rejects the iteration with a `TransientError`, so that the batch is retried like any other.
+ */
+export async function postJsonStream(url: string, payload: unknown, headers: Record<string, string>, signal: AbortSignal, options: StreamOptions): Promise<StreamReply> {
+  const redact = options.redact ?? [];
+  let res: Response;
+  try {
+    res = await fetch(url, withPool({
+      method: 'POST',
+      headers: lowerCaseHeaders({ 'content-type': 'application/json', accept: options.accept }, headers),
+      body: JSON.stringify(payload),
+      signal,
+    }, options.pool));
+  } catch (e) {
+    throw networkError(e, url, signal, redact);
+  }
+  if (res.status < 200 || res.status >= 300 || !res.body) {
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (e) {
+      throw networkError(e, url, signal, redact);
+    }
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    return { ok: false, reply: { status: res.status, headers: res.headers, body, text } };
+  }
+  const body = res.body;
+  return { ok: true, status: res.status, headers: res.headers, text: decodeBody(body, { idleTimeoutMs: options.idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS, onError: (e) => streamError(e, url, signal, redact) }) };
+}
+
+/**
+ * A 2xx streamed reply that came as one JSON body instead (a server that ignores `stream: true`), read
+ * whole as `postJson` would; undefined when it is a stream.
+ */
+export async function wholeJsonReply(streamed: Extract<StreamReply, { ok: true }>): Promise<HttpReply | undefined> {
+  if (!/^application\/json\b/i.test(streamed.headers.get('content-type') ?? '')) return undefined;
+  let text = '';
+  for await (const piece of streamed.text) text += piece;
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  return { status: streamed.status, headers: streamed.headers, body, text };
+}
+
+/** A reply that came whole although streaming was asked for: its text goes to `onText` at once. */
+export function passWhole(response: ChatResponse, onText: (delta: string) => void): ChatResponse {
+  if (response.text) onText(response.text);
+  return response;
+}
+
+/**
+ * A byte stream as UTF-8 text pieces, through one streaming `TextDecoder` (a character split across
+ * chunks comes out whole). A read that fails goes through `onError`; a stall longer than `idleTimeoutMs`
+ * is a `TransientError`. Leaving the iteration early cancels the body, which frees the connection.
+ */
+export async function* decodeBody(body: ReadableStream<Uint8Array>, options: { idleTimeoutMs: number; onError?: (e: unknown) => Error }): AsyncGenerator<string> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder('utf-8');
+  let finished = false;
+  // One timer for the whole stream, pushed back after each piece (cheaper than a timer per read).
+  let stall!: (e: Error) => void;
+  const stalled = new Promise<never>((_, reject) => (stall = reject));
+  stalled.catch(() => undefined);
+  const timer = setTimeout(() => stall(new StalledError(options.idleTimeoutMs)), options.idleTimeoutMs);
+  try {
+    for (;;) {
+      let result: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        result = await Promise.race([reader.read(), stalled]);
+      } catch (e) {
+        if (e instanceof StalledError) throw new TransientError(`The streamed reply stalled: nothing arrived for ${formatSeconds(e.ms)}.`, undefined, { cause: e });
+        throw options.onError ? options.onError(e) : e;
+      }
+      timer.refresh();
+      if (result.done) break;
+      const text = decoder.decode(result.value, { stream: true });
+      if (text) yield text;
+    }
+    finished = true;
+    const tail = decoder.decode();
+    if (tail) yield tail;
+  } finally {
+    clearTimeout(timer);
+    // Not read to its end (a broken stream, or the caller stopped early): cancel frees the connection.
+    if (!finished) reader.cancel().catch(() => undefined);
+  }
+}
+
+class StalledError extends Error {
+  constructor(readonly ms: number) {
+    super(`No data for ${ms} ms.`);
+  }
+}
+
+function formatSeconds(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
+}
+
+/** A failed read of a streamed body: the abort's own error when aborted, else a broken stream (transient). */
+function streamError(e: unknown, url: string, signal: AbortSignal, redact: readonly string[]): Error {
+  if (signal.aborted) return networkError(e, url, signal, redact);
+  const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
+  const detail = cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e));
+  return new TransientError(redactSecrets(`The streamed reply from ${originOf(url)} broke off (${detail}).`, redact), undefined, { cause: e });
 }

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { CanceledError, ModelNotFoundError, NoPermissionError, RateLimitedError, TransientError, ContextOverflowError } from '../core/errors';
-import type { ChatModel, ChatRequest, ChatResponse } from '../core/model';
+import type { ChatModel, ChatRequest, ChatResponse, CompleteOptions } from '../core/model';
 
 /** Prefix of the ids of Language Model API models in run records and the model picker. */
 export const LM_API_PREFIX = 'vscode-lm:';
@@ -39,7 +39,8 @@ export class LanguageModelApiModel implements ChatModel {
     }
   }
 
-  async complete(request: ChatRequest, { signal }: { signal: AbortSignal }): Promise<ChatResponse> {
+  /** The API always streams; `onText`, when given, receives each fragment as it arrives. */
+  async complete(request: ChatRequest, { signal, onText }: CompleteOptions): Promise<ChatResponse> {
     if (signal.aborted) throw new CanceledError();
     const text = request.messages.map((m) => m.content).join('\n\n');
     const messages = [vscode.LanguageModelChatMessage.User(text)];
@@ -51,6 +52,7 @@ export class LanguageModelApiModel implements ChatModel {
       let out = '';
       for await (const part of response.text) {
         out += part;
+        if (part) onText?.(part);
       }
       if (signal.aborted) throw new CanceledError();
       return { text: out, finishReason: 'stop', usage: await this.usage(text, out, cts.token) };

@@ -1,6 +1,7 @@
 import { BadReplyError, ConfigError, InvalidRequestError, ModelNotFoundError, TransientError, TruncatedError, type BatchPromptError } from '../core/errors';
-import type { ChatMessage, ChatModel, ChatRequest, ChatResponse } from '../core/model';
-import { credentialHeaderValues, originOf, postJson, redactSecrets, requestHeaders, retryAfterMs, type HttpReply } from './http';
+import type { ChatMessage, ChatModel, ChatRequest, ChatResponse, CompleteOptions } from '../core/model';
+import { credentialHeaderValues, originOf, postJson, postJsonStream, redactSecrets, requestHeaders, retryAfterMs, type HttpReply, type StreamReply } from './http';
+import { ndjsonLines } from './streamParse';
 import type { PoolOptions } from './pool';
 
 export const OLLAMA_DEFAULT_BASE_URL = 'http://127.0.0.1:11434';
@@ -70,7 +71,8 @@ export function estimateRequestTokens(messages: readonly ChatMessage[], counter?
 }
 
 /**
- * Ollama's native chat API (`POST /api/chat`, `stream: false`, no key).
+ * Ollama's native chat API (`POST /api/chat`, no key; `stream: true` only when the caller passes
+ * `onText`, whose reply is newline-delimited JSON and judged by the same truncation rule).
  *
  * Ollama's default context is 2,048–4,096 tokens and it silently cuts longer prompts, still answering
  * 200 (ollama/ollama#3839, #8099). So each request carries `options.num_ctx` sized for it: the high
@@ -105,7 +107,7 @@ export class OllamaModel implements ChatModel {
     this.url = `${base}/api/chat`;
   }
 
-  async complete(request: ChatRequest, { signal }: { signal: AbortSignal }): Promise<ChatResponse> {
+  async complete(request: ChatRequest, { signal, onText, idleTimeoutMs }: CompleteOptions): Promise<ChatResponse> {
     const est = estimateRequestTokens(request.messages, this.options.tokenCounter);
     const maxOutput = request.maxOutputTokens ?? this.options.maxOutputTokens;
     const numCtx = this.sizeNumCtx(est, maxOutput);
@@ -114,17 +116,24 @@ export class OllamaModel implements ChatModel {
     if (maxOutput) modelOptions.num_predict = maxOutput;
     const temperature = request.temperature ?? this.options.temperature;
     if (temperature !== undefined) modelOptions.temperature = temperature;
-    const payload = { model: this.options.model, messages: request.messages.map((m) => ({ role: m.role, content: m.content })), stream: false, options: modelOptions };
+    const payload = { model: this.options.model, messages: request.messages.map((m) => ({ role: m.role, content: m.content })), stream: !!onText, options: modelOptions };
     const secrets = credentialHeaderValues(this.options.headers);
-    let reply: HttpReply;
+    const headers = requestHeaders(this.options.headers, {});
+    let reply: HttpReply | StreamReply;
     try {
-      reply = await postJson(this.url, payload, requestHeaders(this.options.headers, {}), signal, secrets, this.options.pool);
+      reply = onText
+        ? await postJsonStream(this.url, payload, headers, signal, { accept: 'application/x-ndjson', redact: secrets, idleTimeoutMs, pool: this.options.pool })
+        : await postJson(this.url, payload, headers, signal, secrets, this.options.pool);
     } catch (e) {
       // Network failures come back as status-less transient errors: say what to do about them.
       if (TransientError.is(e) && e.status === undefined) {
         throw new TransientError(`Ollama does not answer at ${this.origin}: start it with \`ollama serve\` (or fix the base URL). ${e.message}`, undefined, { cause: e });
       }
       throw e;
+    }
+    if ('ok' in reply) {
+      if (!reply.ok) throw ollamaError(reply.reply, this.options.model, secrets);
+      return readOllamaStream(reply.text, onText!, est, numCtx, secrets);
     }
     if (reply.status < 200 || reply.status >= 300) throw ollamaError(reply, this.options.model, secrets);
     return parseOllamaChat(reply, est, numCtx);
@@ -173,17 +182,49 @@ export function parseOllamaChat(reply: HttpReply, est: TokenEstimate, numCtx: nu
   if (typeof content !== 'string') {
     throw new BadReplyError(`Ollama's reply has no message (HTTP ${reply.status}): ${reply.text.slice(0, 120)}`);
   }
-  const evaluated = body?.prompt_eval_count;
+  return ollamaResponse(content, body!, est, numCtx);
+}
+
+/** The response of a whole reply's text and its final fields, or a `TruncatedError` (see `OllamaModel`). */
+function ollamaResponse(content: string, body: OllamaChatBody, est: TokenEstimate, numCtx: number): ChatResponse {
+  const evaluated = body.prompt_eval_count;
   if (typeof evaluated === 'number' && evaluated > 0 && est.high > MIN_OLLAMA_CONTEXT && evaluated < TRUNCATION_RATIO * est.low) {
     throw new TruncatedError(
       `Ollama read only ${evaluated} of about ${est.central} prompt tokens (num_ctx ${numCtx}): it cut the prompt, so the reply is not used. ` +
         "The model's context is probably smaller: set the endpoint's context window to it.",
     );
   }
-  const dr = body?.done_reason;
+  const dr = body.done_reason;
   return {
     text: content,
-    usage: { inputTokens: evaluated ?? 0, outputTokens: body?.eval_count ?? 0 },
+    usage: { inputTokens: evaluated ?? 0, outputTokens: body.eval_count ?? 0 },
     finishReason: dr === 'length' ? 'length' : dr === 'stop' || dr == null ? 'stop' : 'other',
   };
+}
+
+/**
+ * Reads a streamed `/api/chat` reply: one JSON object a line, each with a piece of `message.content`,
+ * the last with `done: true`, `done_reason`, `prompt_eval_count` and `eval_count`, which the truncation
+ * rule judges as for a whole reply. Only `done: true` completes the reply: a stream that ends without
+ * it, or a line `{ "error": "…" }` (how Ollama reports a failure once the stream has begun; the status
+ * stays 200), is a `TransientError`.
+ */
+export async function readOllamaStream(lines: AsyncIterable<string>, onText: (delta: string) => void, est: TokenEstimate, numCtx: number, secrets: readonly string[] = []): Promise<ChatResponse> {
+  let text = '';
+  for await (const line of ndjsonLines(lines)) {
+    let body: OllamaChatBody;
+    try {
+      body = JSON.parse(line) as OllamaChatBody;
+    } catch {
+      throw new TransientError(redactSecrets(`Ollama's streamed reply carried a malformed line: ${line.slice(0, 120)}`, secrets));
+    }
+    if (typeof body.error === 'string') throw new TransientError(redactSecrets(`Ollama failed midway through the streamed reply: ${body.error}`, secrets));
+    const delta = body.message?.content;
+    if (typeof delta === 'string' && delta !== '') {
+      text += delta;
+      onText(delta);
+    }
+    if (body.done === true) return ollamaResponse(text, body, est, numCtx);
+  }
+  throw new TransientError("Ollama's streamed reply ended before its `done` line: it is incomplete, so it is not used.");
 }

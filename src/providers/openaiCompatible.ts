@@ -9,8 +9,9 @@ import {
   TransientError,
   type BatchPromptError,
 } from '../core/errors';
-import type { ChatModel, ChatRequest, ChatResponse, RateLimitInfo } from '../core/model';
-import { credentialHeaderValues, numberHeader, originOf, parseDurationMs, postJson, redactSecrets, requestHeaders, retryAfterMs, type HttpReply } from './http';
+import type { ChatModel, ChatRequest, ChatResponse, CompleteOptions, RateLimitInfo } from '../core/model';
+import { credentialHeaderValues, numberHeader, originOf, parseDurationMs, passWhole, postJson, postJsonStream, redactSecrets, wholeJsonReply, requestHeaders, retryAfterMs, type HttpReply } from './http';
+import { sseEvents } from './streamParse';
 import type { PoolOptions } from './pool';
 
 /** Azure OpenAI's latest GA `api-version` of the data-plane inference API (chat completions). */
@@ -59,15 +60,25 @@ export class OpenAICompatibleModel implements ChatModel {
     this.url = options.provider === 'azure' ? azureChatUrl(options.baseUrl, options.model, options.apiVersion) : `${options.baseUrl.replace(/\/+$/, '')}/chat/completions`;
   }
 
-  async complete(request: ChatRequest, { signal }: { signal: AbortSignal }): Promise<ChatResponse> {
-    const payload: Record<string, unknown> = { model: this.options.model, messages: request.messages, stream: false };
+  async complete(request: ChatRequest, { signal, onText, idleTimeoutMs }: CompleteOptions): Promise<ChatResponse> {
+    const payload: Record<string, unknown> = { model: this.options.model, messages: request.messages, stream: !!onText };
+    // Without it the usage of a streamed reply is never sent.
+    if (onText) payload.stream_options = { include_usage: true };
     const maxTokens = request.maxOutputTokens ?? this.options.maxOutputTokens;
     if (maxTokens) payload.max_tokens = maxTokens;
     if (this.options.temperature !== undefined) payload.temperature = this.options.temperature;
     const azure = this.options.provider === 'azure';
     const auth: Record<string, string> = {};
     if (this.options.apiKey) auth[azure ? 'api-key' : 'authorization'] = azure ? this.options.apiKey : `Bearer ${this.options.apiKey}`;
-    const reply = await postJson(this.url, payload, requestHeaders(this.options.headers, auth), signal, this.secrets(), this.options.pool);
+    const headers = requestHeaders(this.options.headers, auth);
+    if (onText) {
+      const streamed = await postJsonStream(this.url, payload, headers, signal, { accept: 'text/event-stream', redact: this.secrets(), idleTimeoutMs, pool: this.options.pool });
+      if (!streamed.ok) throw azure ? azureError(streamed.reply, this.secrets()) : openAIError(streamed.reply, this.secrets());
+      const whole = await wholeJsonReply(streamed);
+      if (whole) return passWhole(parseChatCompletion(whole), onText);
+      return readChatCompletionStream(streamed.text, streamed.headers, onText, this.secrets());
+    }
+    const reply = await postJson(this.url, payload, headers, signal, this.secrets(), this.options.pool);
     if (reply.status < 200 || reply.status >= 300) throw azure ? azureError(reply, this.secrets()) : openAIError(reply, this.secrets());
     return parseChatCompletion(reply);
   }
@@ -175,4 +186,57 @@ export function parseChatCompletion(reply: HttpReply): ChatResponse {
     finishReason: fr === 'length' ? 'length' : fr === 'stop' || fr == null ? 'stop' : 'other',
     rateLimit: openAIRateLimit(reply.headers),
   };
+}
+
+interface ChatCompletionChunk {
+  choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  error?: unknown;
+}
+
+/**
+ * Reads a streamed chat completion (`stream: true` with `stream_options.include_usage`): `data:` events
+ * of `chat.completion.chunk`s whose `choices[0].delta.content` carry the text and whose last choice
+ * carries `finish_reason`, then one chunk with empty `choices` and the whole request's `usage`, then
+ * `data: [DONE]`. Only `[DONE]` completes the reply: a stream that ends without it, or that carries an
+ * `error` object (some servers report a failure midway so), is a `TransientError`; a complete stream
+ * without any choice is a `BadReplyError`, as a body without a message is.
+ */
+export async function readChatCompletionStream(events: AsyncIterable<string>, headers: Headers, onText: (delta: string) => void, secrets: readonly string[] = []): Promise<ChatResponse> {
+  let text = '';
+  let sawChoice = false;
+  let finish: string | null | undefined;
+  let usage: ChatCompletionChunk['usage'];
+  for await (const event of sseEvents(events)) {
+    if (event.data === '[DONE]') {
+      if (!sawChoice) throw new BadReplyError('The endpoint streamed no message.');
+      return {
+        text,
+        usage: { inputTokens: usage?.prompt_tokens ?? 0, outputTokens: usage?.completion_tokens ?? 0 },
+        finishReason: finish === 'length' ? 'length' : finish === 'stop' || finish == null ? 'stop' : 'other',
+        rateLimit: openAIRateLimit(headers),
+      };
+    }
+    let chunk: ChatCompletionChunk;
+    try {
+      chunk = JSON.parse(event.data) as ChatCompletionChunk;
+    } catch {
+      throw new TransientError(redactSecrets(`The streamed reply carried malformed data: ${event.data.slice(0, 120)}`, secrets));
+    }
+    if (chunk.error !== undefined && chunk.error !== null) {
+      const { message, code, type } = errorFields(chunk);
+      throw new TransientError(redactSecrets(`The endpoint failed midway through the streamed reply${code ?? type ? ` (${code ?? type})` : ''}: ${message ?? event.data.slice(0, 200)}`, secrets));
+    }
+    if (chunk.usage) usage = chunk.usage;
+    const choice = chunk.choices?.[0];
+    if (!choice) continue;
+    sawChoice = true;
+    const delta = choice.delta?.content;
+    if (typeof delta === 'string' && delta !== '') {
+      text += delta;
+      onText(delta);
+    }
+    if (choice.finish_reason) finish = choice.finish_reason;
+  }
+  throw new TransientError('The streamed reply ended before `data: [DONE]`: it is incomplete, so it is not used.');
 }

@@ -17,6 +17,7 @@ import { readRecords, runLockHolder, RunStore, type RunMeta, type RunSummary } f
 import { getTokenizer, type Tokenizer } from '../core/tokenizer';
 import { expandSelection, findByGlob, readFiles, RunRoots, type ReadResult } from './fileSelection';
 import { Commands, ContextKeys } from './ids';
+import type { LiveResults } from './liveResults';
 import type { Log } from './log';
 import { MissingKeyError, type ModelChoice, type ModelService } from './models';
 import { pickPrompt, type ChosenPrompt } from './prompts';
@@ -90,6 +91,8 @@ export class RunService implements vscode.Disposable {
     private readonly log: Log,
     /** The result cache's folder (in VS Code's storage for the workspace), when there is one. */
     readonly cacheDir?: string,
+    /** Live results documents of streamed runs (setting `batchPrompt.stream`). */
+    private readonly live?: LiveResults,
   ) {}
 
   dispose(): void {
@@ -109,6 +112,8 @@ export class RunService implements vscode.Disposable {
     const p = await this.prepare(request);
     if (!p) return undefined;
     return this.track(p.dir, p.prompt.label, p.plan.totals.chunks, p.prices, p.model, async (run, onEvent) => {
+      // A small run streams into a live document (batchPrompt.stream); a large one keeps whole replies.
+      const live = await this.live?.open(p.settings.stream, p.plan.totals.requests, run.id, `Batch Prompt · ${p.prompt.label} · live results`, p.plan.batches.flatMap((b) => b.chunks));
       const { summary } = await runPlan(p.plan, {
         root: p.roots.primary!.uri.fsPath,
         read: p.roots.reader(),
@@ -120,9 +125,10 @@ export class RunService implements vscode.Disposable {
         parameters: p.parameters,
         cache: this.cache(p.settings),
         signal: run.controller.signal,
-        onEvent,
-        onOutcome: (outcome) => this.recorded.fire({ dir: p.dir, outcome }),
-      });
+        onEvent: live ? (e) => (live.onEvent(e), onEvent(e)) : onEvent,
+        onText: live?.onText,
+        onOutcome: (outcome) => (live?.onOutcome(outcome), this.recorded.fire({ dir: p.dir, outcome })),
+      }).finally(() => live?.finish());
       return summary;
     });
   }

@@ -1,5 +1,6 @@
 import type { EndpointConfig, ProviderKind } from '../providers/endpoint';
 import { PROVIDER_KINDS } from '../providers/endpoint';
+import { STREAM_MODES, type StreamMode } from './liveResultsModel';
 
 /** Every setting the extension reads, typed. No `vscode` import: unit-tested against the manifest. */
 export interface Settings {
@@ -20,12 +21,13 @@ export interface Settings {
   confirmAbove: number;
   allowParallelRuns: boolean;
   useCache: boolean;
+  stream: StreamMode;
 }
 
 export const SETTINGS_SECTION = 'batchPrompt';
 
 /** Defaults and bounds; must equal `contributes.configuration` (a test checks it). */
-export const SETTINGS_SCHEMA: { [K in keyof Settings]: { default: Settings[K]; min?: number; max?: number } } = {
+export const SETTINGS_SCHEMA: { [K in keyof Settings]: { default: Settings[K]; min?: number; max?: number; enum?: readonly Settings[K][] } } = {
   models: { default: [] },
   chunkTokens: { default: 8192, min: 256, max: 262144 },
   overlapTokens: { default: 100, min: 0, max: 4096 },
@@ -43,6 +45,7 @@ export const SETTINGS_SCHEMA: { [K in keyof Settings]: { default: Settings[K]; m
   confirmAbove: { default: 10, min: 0 },
   allowParallelRuns: { default: false },
   useCache: { default: true },
+  stream: { default: 'auto', enum: STREAM_MODES },
 };
 
 export const SETTING_KEYS = Object.keys(SETTINGS_SCHEMA) as (keyof Settings)[];
@@ -67,6 +70,8 @@ export function normalizeSettings(get: (key: string) => unknown, problems: strin
       out[key] = n;
     } else if (typeof def === 'boolean') {
       out[key] = typeof raw === 'boolean' ? raw : def;
+    } else if (spec.enum) {
+      out[key] = (spec.enum as readonly unknown[]).includes(raw) ? raw : def;
     } else {
       out[key] = typeof raw === 'string' && raw.trim() !== '' ? raw.trim() : def;
     }

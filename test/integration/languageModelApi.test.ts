@@ -69,6 +69,14 @@ describe('Language Model API adapter (fake LanguageModelChat)', () => {
     assert.strictEqual(await model.countTokens('abcdef'), 6);
   });
 
+  it('with onText, passes each fragment of the stream on as it arrives; the reply is the same', async () => {
+    const model = new LanguageModelApiModel(fakeChat(async () => ['<result id="a">', 'do', 'ne', '</result>']));
+    const deltas: string[] = [];
+    const reply = await model.complete({ messages: [{ role: 'user', content: 'x' }] }, { signal: new AbortController().signal, onText: (d) => deltas.push(d) });
+    assert.deepStrictEqual(deltas, ['<result id="a">', 'do', 'ne', '</result>']);
+    assert.strictEqual(reply.text, deltas.join(''));
+  });
+
   it('an abort cancels the request\'s token and rejects as canceled; Blocked rejects as a rate limit', async () => {
     const controller = new AbortController();
     let token: vscode.CancellationToken | undefined;

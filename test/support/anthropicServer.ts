@@ -7,6 +7,7 @@
 import * as http from 'http';
 import { LocalServer, readJsonBody } from './localServer';
 import { parseChunks, replyFor, type RequestChunk } from './modelServer';
+import { textDeltas, writeStream, type StreamScript } from './streamWriter';
 
 export interface AnthropicRequest {
   n: number;
@@ -17,7 +18,7 @@ export interface AnthropicRequest {
 }
 
 export type AnthropicBehaviour =
-  | { kind: 'ok'; reply?: string; stopReason?: string; headers?: Record<string, string>; blocks?: unknown[] }
+  | { kind: 'ok'; reply?: string; stopReason?: string; headers?: Record<string, string>; blocks?: unknown[]; stream?: StreamScript; errorAfter?: { deltas: number; type: string; message: string } }
   | { kind: 'error'; status: number; type: string; message: string; headers?: Record<string, string>; details?: unknown }
   | { kind: 'raw'; status: number; body: string; headers?: Record<string, string> }
   | { kind: 'reset' };
@@ -83,6 +84,10 @@ export class AnthropicServer extends LocalServer {
     }
     const text = b.reply ?? replyFor(served.chunks);
     const chars = (body.system ?? '').length + content.length;
+    if (body.stream === true) {
+      await writeStream(req, res, 'text/event-stream; charset=utf-8', messageEvents(served, text, Math.ceil(chars / 4), b), b.stream, { 'request-id': requestId, ...b.headers });
+      return;
+    }
     json(
       200,
       {
@@ -98,4 +103,30 @@ export class AnthropicServer extends LocalServer {
       b.headers,
     );
   }
+}
+
+/**
+ * A streamed Messages reply as Anthropic sends it: `message_start` (input tokens), a text block's
+ * `content_block_start`, a `ping`, `content_block_delta`s of `text_delta`s, `content_block_stop`,
+ * `message_delta` (stop reason, output tokens) and `message_stop`, each as `event:` + `data:`. With
+ * `errorAfter`, an `error` event follows that many deltas and the stream ends.
+ */
+function messageEvents(served: AnthropicRequest, text: string, inputTokens: number, b: Extract<AnthropicBehaviour, { kind: 'ok' }>): string[] {
+  const event = (type: string, payload: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...payload })}\n\n`;
+  const events = [
+    event('message_start', { message: { id: `msg_fake${served.n}`, type: 'message', role: 'assistant', content: [], model: served.body.model ?? 'claude-test', stop_reason: null, stop_sequence: null, usage: { input_tokens: inputTokens, output_tokens: 1 } } }),
+    event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    event('ping', {}),
+  ];
+  const deltas = textDeltas(text);
+  for (const [i, d] of deltas.entries()) {
+    if (b.errorAfter && i === b.errorAfter.deltas) return [...events, event('error', { error: { type: b.errorAfter.type, message: b.errorAfter.message } })];
+    events.push(event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: d } }));
+  }
+  events.push(
+    event('content_block_stop', { index: 0 }),
+    event('message_delta', { delta: { stop_reason: b.stopReason ?? 'end_turn', stop_sequence: null }, usage: { output_tokens: Math.ceil(text.length / 4) } }),
+    event('message_stop', {}),
+  );
+  return events;
 }

@@ -6,6 +6,7 @@
  */
 import * as http from 'http';
 import { LocalServer, readJsonBody } from './localServer';
+import { textDeltas, writeStream, type StreamScript } from './streamWriter';
 
 export interface RequestChunk {
   id: string;
@@ -27,7 +28,7 @@ export interface ServedRequest {
 }
 
 export type Behaviour =
-  | { kind: 'ok'; delayMs?: number; drop?: string[]; extra?: string; reply?: string; finishReason?: string; headers?: Record<string, string> }
+  | { kind: 'ok'; delayMs?: number; drop?: string[]; extra?: string; reply?: string; finishReason?: string; headers?: Record<string, string>; stream?: StreamScript; streamError?: unknown }
   | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string>; delayMs?: number }
   | { kind: 'hang' }
   | { kind: 'reset' };
@@ -111,6 +112,10 @@ export class ModelServer extends LocalServer {
       return;
     }
     const text = b.reply ?? (b.extra ?? '') + replyFor(served.chunks, b.drop);
+    if (body.stream === true) {
+      await writeStream(req, res, 'text/event-stream; charset=utf-8', chatCompletionEvents(served, text, b), b.stream, b.headers);
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json', ...b.headers });
     res.end(
       JSON.stringify({
@@ -123,4 +128,25 @@ export class ModelServer extends LocalServer {
       }),
     );
   }
+}
+
+/**
+ * A streamed chat completion as OpenAI sends it: `data:` events of `chat.completion.chunk`s (the role,
+ * then the text a few characters at a time, then an empty delta with `finish_reason`), a usage chunk with
+ * empty `choices` when `stream_options.include_usage` is set, and `data: [DONE]`. A comment line leads
+ * (as keep-alives do). With `streamError`, an `{ error }` event replaces the end of the stream.
+ */
+function chatCompletionEvents(served: ServedRequest, text: string, b: Extract<Behaviour, { kind: 'ok' }>): string[] {
+  const base = { id: `chatcmpl-${served.n}`, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: served.body.model ?? 'test' };
+  const event = (payload: unknown) => `data: ${JSON.stringify(payload)}\n\n`;
+  const deltas = textDeltas(text);
+  const events = [': keep-alive\n\n', event({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }], usage: null })];
+  for (const d of deltas) events.push(event({ ...base, choices: [{ index: 0, delta: { content: d }, finish_reason: null }], usage: null }));
+  if (b.streamError !== undefined) return [...events, event({ error: b.streamError })];
+  events.push(event({ ...base, choices: [{ index: 0, delta: {}, finish_reason: b.finishReason ?? 'stop' }], usage: null }));
+  if ((served.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage) {
+    events.push(event({ ...base, choices: [], usage: { prompt_tokens: Math.ceil(served.chars / 4), completion_tokens: Math.ceil(text.length / 4), total_tokens: Math.ceil((served.chars + text.length) / 4) } }));
+  }
+  events.push('data: [DONE]\n\n');
+  return events;
 }

@@ -9,6 +9,7 @@
 import * as http from 'http';
 import { LocalServer, readJsonBody } from './localServer';
 import { parseChunks, replyFor, type RequestChunk } from './modelServer';
+import { textDeltas, writeStream, type StreamScript } from './streamWriter';
 
 export interface OllamaRequest {
   n: number;
@@ -21,7 +22,7 @@ export interface OllamaRequest {
 }
 
 export type OllamaBehaviour =
-  | { kind: 'ok'; reply?: string; doneReason?: string; promptEvalCount?: number | null }
+  | { kind: 'ok'; reply?: string; doneReason?: string; promptEvalCount?: number | null; stream?: StreamScript; errorAfter?: { lines: number; error: string } }
   | { kind: 'error'; status: number; error: string }
   | { kind: 'raw'; status: number; body: string }
   | { kind: 'reset' };
@@ -109,6 +110,14 @@ export class OllamaServer extends LocalServer {
       eval_duration: 4_196_918_000,
     };
     if (promptEvalCount !== null) reply.prompt_eval_count = promptEvalCount;
+    if (body.stream === true) {
+      // NDJSON: a line per piece of text (`done: false`), then the final fields with an empty message.
+      const lines = textDeltas(text).map((d) => `${JSON.stringify({ model, created_at: new Date().toISOString(), message: { role: 'assistant', content: d }, done: false })}\n`);
+      if (b.errorAfter) lines.splice(b.errorAfter.lines, Infinity, `${JSON.stringify({ error: b.errorAfter.error })}\n`);
+      else lines.push(`${JSON.stringify({ ...reply, message: { role: 'assistant', content: '' } })}\n`);
+      await writeStream(req, res, 'application/x-ndjson', lines, b.stream);
+      return;
+    }
     json(200, reply);
   }
 }

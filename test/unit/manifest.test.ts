@@ -51,10 +51,11 @@ describe('manifest and code agree', () => {
     assert.deepStrictEqual(Object.keys(props).sort(), SETTING_KEYS.map((k) => `${SETTINGS_SECTION}.${k}`).sort());
     for (const key of SETTING_KEYS) {
       const p = props[`${SETTINGS_SECTION}.${key}`];
-      const s = SETTINGS_SCHEMA[key] as { default: unknown; min?: number; max?: number };
+      const s = SETTINGS_SCHEMA[key] as { default: unknown; min?: number; max?: number; enum?: readonly unknown[] };
       assert.deepStrictEqual(p.default, s.default, `${key} default`);
       assert.strictEqual(p.minimum, s.min, `${key} minimum`);
       assert.strictEqual(p.maximum, s.max, `${key} maximum`);
+      assert.deepStrictEqual((p as { enum?: unknown[] }).enum, s.enum ? [...s.enum] : undefined, `${key} enum`);
       assert.ok(p.markdownDescription, `${key} has a description`);
     }
   });
