@@ -239,6 +239,7 @@ export async function* decodeBody(body: ReadableStream<Uint8Array>, options: { i
   const reader = body.getReader();
   const decoder = new TextDecoder('utf-8');
   let finished = false;
+  let failed = false;
   // One timer for the whole stream, pushed back after each piece (cheaper than a timer per read).
   let stall!: (e: Error) => void;
   const stalled = new Promise<never>((_, reject) => (stall = reject));
@@ -250,6 +251,7 @@ export async function* decodeBody(body: ReadableStream<Uint8Array>, options: { i
       try {
         result = await Promise.race([reader.read(), stalled]);
       } catch (e) {
+        failed = true;
         if (e instanceof StalledError) throw new TransientError(`The streamed reply stalled: nothing arrived for ${formatSeconds(e.ms)}.`, undefined, { cause: e });
         throw options.onError ? options.onError(e) : e;
       }
@@ -263,8 +265,33 @@ export async function* decodeBody(body: ReadableStream<Uint8Array>, options: { i
     if (tail) yield tail;
   } finally {
     clearTimeout(timer);
-    // Not read to its end (a broken stream, or the caller stopped early): cancel frees the connection.
-    if (!finished) reader.cancel().catch(() => undefined);
+    // The caller stops at the stream's terminator (`[DONE]`, `message_stop`, `done`), which servers send
+    // just before they end the body: reading that end keeps the connection for the pool's next request,
+    // where cancelling the body would close it. A broken stream, or a body that does not end soon, is
+    // cancelled (that frees the connection by closing it).
+    if (!finished && (failed || !(await endsSoon(reader)))) reader.cancel().catch(() => undefined);
+  }
+}
+
+/** How long a body may go on after its terminator before it is cancelled. */
+const END_AFTER_TERMINATOR_MS = 1000;
+
+/** Reads what is left of a body (nothing, or a few bytes) until it ends; false if it does not end soon. */
+async function endsSoon(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), END_AFTER_TERMINATOR_MS)));
+  try {
+    for (let left = 64 * 1024; left > 0; ) {
+      const r = await Promise.race([reader.read(), late]);
+      if (r === false) return false;
+      if (r.done) return true;
+      left -= r.value.byteLength;
+    }
+    return false;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -9,14 +9,14 @@ import { OllamaServer } from '../support/ollamaServer';
 const request = (i: number) => ({ messages: [{ role: 'user' as const, content: `<chunk id="c${i}" path="a.txt" lines="1-1">\nhello ${i}\n</chunk>` }] });
 
 /** Sends `n` requests, `parallel` at a time, and returns the texts (all must succeed). */
-async function send(model: ChatModel, n: number, parallel: number): Promise<string[]> {
+async function send(model: ChatModel, n: number, parallel: number, onText?: (delta: string) => void): Promise<string[]> {
   const out: string[] = [];
   let next = 0;
   await Promise.all(
     Array.from({ length: parallel }, async () => {
       while (next < n) {
         const i = next++;
-        out[i] = (await model.complete(request(i), { signal: new AbortController().signal })).text;
+        out[i] = (await model.complete(request(i), { signal: new AbortController().signal, onText })).text;
       }
     }),
   );
@@ -48,6 +48,26 @@ describe('connection pool', () => {
       assert.strictEqual(opened, 3, `3 sockets for 24 requests 8 at a time (opened ${opened})`);
     });
 
+    it('sends streamed requests through the same pool', async () => {
+      const before = server.connectionsOpened;
+      const model = createModel({ id: 'e', provider: 'openai', baseUrl, model: 'm' }, undefined, { connections: 2 });
+      let deltas = '';
+      const texts: string[] = [];
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 5 }, async () => {
+          while (next < 15) {
+            const i = next++;
+            texts[i] = (await model.complete(request(i), { signal: new AbortController().signal, onText: (d) => (deltas += d) })).text;
+          }
+        }),
+      );
+      assert.ok(server.requests.every((r) => r.body.stream === true), 'every request asked for a stream');
+      assert.ok(texts.every((t, i) => t.includes(`OUT[c${i}]`)));
+      assert.strictEqual(deltas.length, texts.join('').length, 'the streamed text arrived through onText');
+      assert.strictEqual(server.connectionsOpened - before, 2, '2 sockets for 15 streamed requests 5 at a time');
+    });
+
     it('cancels a request waiting for a pooled connection without breaking the pool', async () => {
       server.script = (r) => (r.n === 1 ? { kind: 'ok', delayMs: 300 } : undefined);
       const model = createModel({ id: 'e', provider: 'openai', baseUrl, model: 'm' }, undefined, { connections: 1 });
@@ -70,13 +90,17 @@ describe('connection pool', () => {
       let baseUrl = '';
       useServer(server, (url) => (baseUrl = url));
 
-      it('reuses the pool\'s connections', async () => {
-        const before = server.connectionsOpened;
-        const model = createModel({ id: 'e', provider: name === 'Anthropic' ? 'anthropic' : 'ollama', baseUrl, model: name === 'Anthropic' ? 'claude-test' : 'llama3.2' }, 'sk-test-key', { connections: 2 });
-        await send(model, 20, 2);
-        const opened = server.connectionsOpened - before;
-        assert.ok(opened >= 1 && opened <= 2, `at most 2 sockets for 20 requests (opened ${opened})`);
-      });
+      for (const streamed of [false, true]) {
+        it(`reuses the pool's connections${streamed ? ' for streamed replies' : ''}`, async () => {
+          const before = server.connectionsOpened;
+          const model = createModel({ id: 'e', provider: name === 'Anthropic' ? 'anthropic' : 'ollama', baseUrl, model: name === 'Anthropic' ? 'claude-test' : 'llama3.2' }, 'sk-test-key', { connections: 2 });
+          let deltas = 0;
+          await send(model, 20, 2, streamed ? () => deltas++ : undefined);
+          const opened = server.connectionsOpened - before;
+          assert.ok(opened >= 1 && opened <= 2, `at most 2 sockets for 20 requests (opened ${opened})`);
+          if (streamed) assert.ok(deltas >= 20, 'the replies were streamed');
+        });
+      }
     });
   }
 });
