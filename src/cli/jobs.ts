@@ -69,9 +69,10 @@ export async function submitCommand(plan: Plan, options: { dir: string; prompt: 
     io.stderr.write(`batch-prompt: ${err.message}\n`);
     return 1;
   }
-  const { job, summary } = submitted;
+  const { job, summary, refused } = submitted;
   if (!job) {
-    io.stderr.write(`batch-prompt: no batch job was created: ${summary?.fatal?.message ?? `${summary?.failed ?? 0} chunk(s) could not be sent; see run.jsonl`}\n`);
+    const why = refused?.message ?? `${summary?.failed ?? 0} chunk(s) could not be read; see run.jsonl.`;
+    io.stderr.write(`batch-prompt: no batch job was created: ${why}\n`);
     io.stdout.write(`Run folder: ${options.dir}\n`);
     return 1;
   }

@@ -211,6 +211,8 @@ export interface SubmitResult {
   job?: JobRecord;
   /** Set when the run ended at submit time: no chunk readable, or the provider refused the job. */
   summary?: RunSummary;
+  /** Why the provider refused the job (or the submit was canceled), to tell the user. */
+  refused?: { kind: ErrorKind; message: string };
 }
 
 /**
@@ -266,7 +268,7 @@ export async function submitJob(plan: Plan, options: SubmitOptions): Promise<Sub
           await record(store, { chunk: refs.get(id)!, status: canceled ? 'canceled' : 'failed', ...(canceled && !fatal ? {} : { error }), attempts: canceled ? 0 : 1, batchId: r.batchId, inputTokens: 0, outputTokens: 0, latencyMs: 0 }, options);
         }
       }
-      return { store, summary: await store.finish({ ...emptyExecution(), ...(fatal ? { fatal: error } : {}) }) };
+      return { store, summary: await store.finish({ ...emptyExecution(), ...(fatal ? { fatal: error } : {}) }), refused: error };
     }
     const job: JobRecord = {
       version: 1,

@@ -116,6 +116,7 @@ export class BatchJobService implements vscode.Disposable {
       return undefined;
     }
     if (!result.job) {
+      if (result.refused) this.log.error(`No batch job was created: ${result.refused.message}`);
       if (result.summary) this.runs.announceFinished(dir, result.summary);
       return undefined;
     }

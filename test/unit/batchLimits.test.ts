@@ -151,6 +151,17 @@ describe('OpenAI batch creation failing after the upload', function () {
     await assert.rejects(fs.access(path.join(dir, JOB_FILE)));
   });
 
+  it('batch-prompt submit says why no job was created', async () => {
+    server.override = failCreate(400, 'Model m is not available for batch.');
+    const dir = path.join(ws, 'cli-run');
+    const out = sink();
+    const err = sink();
+    const code = await submitCommand(planOf(), { dir, prompt: PROMPT, endpoint: { id: 'ep', provider: 'openai', model: 'm' }, api: api(), tokenizer, parameters }, { stdout: out.stream, stderr: err.stream, env: {}, cwd: ws });
+    assert.strictEqual(code, 1);
+    assert.strictEqual(err.text(), 'batch-prompt: no batch job was created: The endpoint refused the request (HTTP 400): Model m is not available for batch.\n');
+    assert.match(out.text(), /Run folder: /);
+  });
+
   it('a failed delete is mentioned, but the original error is what rejects', async () => {
     const create = failCreate(400, 'Model m is not available for batch.');
     server.override = (c) => create(c) ?? (c.method === 'DELETE' ? { status: 500, body: { error: { message: 'try later', type: 'server_error' } } } : undefined);
