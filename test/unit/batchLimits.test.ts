@@ -181,6 +181,16 @@ describe('OpenAI batch creation failing after the upload', function () {
     assert.strictEqual(server.files.size, 0);
   });
 
+  it('a 404 whose body echoes the key at the excerpt\'s edge leaks no part of it', async () => {
+    // The key starts at character 190 of the body: cutting the excerpt at 200 before redacting would keep its first 10 characters.
+    server.override = (c) => (c.method === 'POST' && c.url === '/v1/files' ? { status: 404, body: `${'x'.repeat(190)}${KEY}` } : undefined);
+    await assert.rejects(api().submit(api().encode([{ customId: 'b1', messages: [{ role: 'user', content: 'x' }] }])), (e: Error & { kind?: string }) => {
+      assert.strictEqual(e.kind, 'config');
+      assert.ok(!e.message.includes(KEY.slice(0, 8)), e.message);
+      return true;
+    });
+  });
+
   it('an upload that fails deletes nothing (there is no file)', async () => {
     server.override = (c) => (c.method === 'POST' && c.url === '/v1/files' ? { status: 500, body: { error: { message: 'upload failed', type: 'server_error' } } } : undefined);
     await assert.rejects(api().submit(api().encode([{ customId: 'b1', messages: [{ role: 'user', content: 'x' }] }])), (e: Error & { kind?: string }) => e.kind === 'transient');
