@@ -16,7 +16,7 @@ import { StatusBarController } from './vscode/statusBar';
 export interface BatchPromptApi {
   failures: FailuresApi;
   log: Pick<Log, 'recent'>;
-  batchJobs: Pick<BatchJobService, 'jobs' | 'stopPolling' | 'resumePolling'>;
+  batchJobs: Pick<BatchJobService, 'jobs' | 'stopPolling' | 'resumePolling' | 'limits'>;
 }
 
 export function activate(context: vscode.ExtensionContext): BatchPromptApi {

@@ -1,7 +1,7 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { collectJob } from '../core/batchCollect';
-import { cancelJob, describeCounts, readJob, refreshJob, submitJob, type BatchApi, type JobRecord } from '../core/batchJob';
+import { BatchTooLargeError, cancelJob, describeCounts, readJob, refreshJob, submitJob, type BatchApi, type JobRecord } from '../core/batchJob';
 import { BatchPromptError, ConfigError } from '../core/errors';
 import type { Plan } from '../core/plan';
 import type { RunParameters } from '../core/run';
@@ -48,20 +48,31 @@ export function selectBatchApi(endpoint: EndpointConfig, io: JobIo): BatchApi | 
 /** `batch-prompt submit`: creates the run folder and the provider job, prints both, and exits (0; 1 when refused). */
 export async function submitCommand(plan: Plan, options: { dir: string; prompt: string; endpoint: EndpointConfig; api: BatchApi; tokenizer: Tokenizer; parameters: RunParameters }, io: JobIo): Promise<number> {
   const e = options.endpoint;
-  const { job, summary } = await submitJob(plan, {
-    root: io.cwd,
-    dir: options.dir,
-    prompt: options.prompt,
-    modelInfo: { id: e.id, provider: e.provider, model: e.model, baseUrl: e.baseUrl, contextWindow: e.contextWindow, maxOutputTokens: e.maxOutputTokens },
-    tokenizer: options.tokenizer,
-    parameters: options.parameters,
-    api: options.api,
-    endpointId: e.id,
-    maxOutputTokens: e.maxOutputTokens,
-    signal: io.signal,
-  });
+  let submitted: Awaited<ReturnType<typeof submitJob>>;
+  try {
+    submitted = await submitJob(plan, {
+      root: io.cwd,
+      dir: options.dir,
+      prompt: options.prompt,
+      modelInfo: { id: e.id, provider: e.provider, model: e.model, baseUrl: e.baseUrl, contextWindow: e.contextWindow, maxOutputTokens: e.maxOutputTokens },
+      tokenizer: options.tokenizer,
+      parameters: options.parameters,
+      api: options.api,
+      endpointId: e.id,
+      maxOutputTokens: e.maxOutputTokens,
+      chunksPerBatchName: '--chunks-per-batch',
+      signal: io.signal,
+    });
+  } catch (err) {
+    // Over the provider's limits: refused before anything was uploaded or written.
+    if (!BatchTooLargeError.isTooLarge(err)) throw err;
+    io.stderr.write(`batch-prompt: ${err.message}\n`);
+    return 1;
+  }
+  const { job, summary, refused } = submitted;
   if (!job) {
-    io.stderr.write(`batch-prompt: no batch job was created: ${summary?.fatal?.message ?? `${summary?.failed ?? 0} chunk(s) could not be sent; see run.jsonl`}\n`);
+    const why = refused?.message ?? `${summary?.failed ?? 0} chunk(s) could not be read; see run.jsonl.`;
+    io.stderr.write(`batch-prompt: no batch job was created: ${why}\n`);
     io.stdout.write(`Run folder: ${options.dir}\n`);
     return 1;
   }

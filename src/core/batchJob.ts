@@ -1,7 +1,7 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from './atomicFile';
-import { BatchPromptError, CanceledError, describeError, type ErrorKind } from './errors';
+import { BatchPromptError, CanceledError, ConfigError, describeError, type ErrorKind } from './errors';
 import type { ChunkOutcome } from './events';
 import type { ChatMessage, ChatResponse } from './model';
 import { FileChunkSource, type Plan } from './plan';
@@ -64,11 +64,86 @@ export type BatchResult =
  */
 export interface BatchApi {
   readonly provider: BatchProviderKind;
-  submit(requests: readonly BatchRequest[], signal?: AbortSignal): Promise<{ jobId: string; inputFileId?: string; state: JobState }>;
+  /** The provider's documented limits of one job (tests inject small ones). */
+  readonly limits: BatchLimits;
+  /** Builds what `submit` sends, once: its size is what the limits are checked against. */
+  encode(requests: readonly BatchRequest[]): EncodedBatch;
+  /**
+   * Sends an encoded job. When it fails after something was stored at the provider (OpenAI's
+   * uploaded input file), that is deleted again, best-effort: the original error is what rejects.
+   */
+  submit(batch: EncodedBatch, signal?: AbortSignal): Promise<{ jobId: string; inputFileId?: string; state: JobState }>;
   poll(jobId: string, signal?: AbortSignal): Promise<JobState>;
   /** Every result line of an ended job (a request without one is missing: the caller decides why). */
   results(jobId: string, state: JobState, signal?: AbortSignal): Promise<BatchResult[]>;
   cancel(jobId: string, signal?: AbortSignal): Promise<JobState>;
+}
+
+/** A provider's documented limits of one job; a job over either is refused before anything is sent. */
+export interface BatchLimits {
+  maxRequests: number;
+  /** Of what is uploaded: OpenAI's JSONL input file, Anthropic's create body (decimal MB: the safe reading). */
+  maxBytes: number;
+}
+
+/** A job as it will be sent, built once by `BatchApi.encode`. */
+export interface EncodedBatch {
+  readonly requests: number;
+  /** The exact size of what is uploaded. */
+  readonly bytes: number;
+  /** The document in pieces, in order (sent as a Blob: a large job is never one huge string). */
+  readonly parts: readonly string[];
+}
+
+/**
+ * A job over a provider's limit, refused before anything was uploaded or written. Its message says
+ * how large the job is, the limit, and what to do; `chunksPerBatchName` is the setting's name where
+ * the user is (CLI flag or editor setting).
+ */
+export class BatchTooLargeError extends ConfigError {
+  constructor(
+    readonly provider: BatchProviderKind,
+    readonly measure: 'requests' | 'bytes',
+    readonly actual: number,
+    readonly limit: number,
+    details: { chunks: number; chunksPerBatch?: number; chunksPerBatchName?: string },
+  ) {
+    super(tooLargeMessage(provider, measure, actual, limit, details));
+  }
+
+  /** A `ConfigError` that carries the limit (kinds are matched, never messages). */
+  static readonly isTooLarge = (e: unknown): e is BatchTooLargeError => ConfigError.is(e) && typeof (e as Partial<BatchTooLargeError>).limit === 'number' && typeof (e as Partial<BatchTooLargeError>).measure === 'string';
+}
+
+const SERVICE_NAME: Record<BatchProviderKind, string> = { openai: "OpenAI's Batch API", anthropic: "Anthropic's Message Batches" };
+
+function tooLargeMessage(provider: BatchProviderKind, measure: 'requests' | 'bytes', actual: number, limit: number, d: { chunks: number; chunksPerBatch?: number; chunksPerBatchName?: string }): string {
+  const name = d.chunksPerBatchName ?? 'chunksPerBatch';
+  const now = d.chunksPerBatch !== undefined ? `now ${d.chunksPerBatch}` : '';
+  const parts = Math.ceil(actual / limit);
+  const head = `The batch job is too large for ${SERVICE_NAME[provider]}`;
+  const nothing = 'Nothing was sent and no run folder was written.';
+  if (measure === 'requests') {
+    const needed = Math.ceil(d.chunks / limit);
+    return `${head}: ${fmt(actual)} requests, over its limit of ${fmt(limit)} per job. ${nothing} Raise ${name} (chunks per request${now ? `, ${now}` : ''}) to at least ${needed} so that ${fmt(d.chunks)} chunks fit in ${fmt(limit)} requests, select fewer files, or submit the files as ${parts} or more separate jobs.`;
+  }
+  return `${head}: the ${provider === 'openai' ? 'request file' : 'request body'} would be ${megabytes(actual)}, over its limit of ${megabytes(limit)} per job. ${nothing} Select fewer files, or submit the files as ${parts} or more separate jobs of under ${megabytes(limit)} each; raising ${name}${now ? ` (${now})` : ''} shrinks it only a little (the prompt is repeated in every request).`;
+}
+
+function fmt(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+function megabytes(bytes: number): string {
+  if (bytes < 1_000_000) return `${fmt(bytes)} bytes`;
+  const mb = bytes / 1_000_000;
+  return `${mb >= 10 ? fmt(Math.round(mb)) : mb.toFixed(1)} MB`;
+}
+
+/** Throws `BatchTooLargeError` when `batch` is over `limits`. */
+export function checkBatchLimits(provider: BatchProviderKind, batch: Pick<EncodedBatch, 'requests' | 'bytes'>, limits: BatchLimits, details: { chunks: number; chunksPerBatch?: number; chunksPerBatchName?: string }): void {
+  if (batch.requests > limits.maxRequests) throw new BatchTooLargeError(provider, 'requests', batch.requests, limits.maxRequests, details);
+  if (batch.bytes > limits.maxBytes) throw new BatchTooLargeError(provider, 'bytes', batch.bytes, limits.maxBytes, details);
 }
 
 /** `job.json`: the job of a run folder. */
@@ -126,6 +201,8 @@ export interface SubmitOptions extends Omit<RunOptions, 'model' | 'cache' | 'onE
   endpointId: string;
   /** `max_tokens` of every request (the endpoint's setting). */
   maxOutputTokens?: number;
+  /** How the user sets chunks per request where they are, for the too-large message (`--chunks-per-batch`, `batchPrompt.chunksPerBatch`). */
+  chunksPerBatchName?: string;
 }
 
 export interface SubmitResult {
@@ -134,41 +211,54 @@ export interface SubmitResult {
   job?: JobRecord;
   /** Set when the run ended at submit time: no chunk readable, or the provider refused the job. */
   summary?: RunSummary;
+  /** Why the provider refused the job (or the submit was canceled), to tell the user. */
+  refused?: { kind: ErrorKind; message: string };
 }
 
 /**
- * Creates the run folder (as `runPlan` does), reads the chunk texts now, and submits one request per
- * plan batch. A chunk whose file changed since planning fails at once (`source-changed`) and is left
- * out of its request. When the provider refuses the job, every chunk ends (failed, or canceled with
- * `fatal` for a bad key) and the folder is an ordinary finished run that can be retried.
+ * Reads the chunk texts, builds the job's requests (one per plan batch) and checks the provider's
+ * limits on exactly what would be uploaded; only then creates the run folder (as `runPlan` does) and
+ * submits. A job over a limit rejects with `BatchTooLargeError` having sent and written nothing. A
+ * chunk whose file changed since planning fails at once (`source-changed`) and is left out of its
+ * request. When the provider refuses the job, every chunk ends (failed, or canceled with `fatal` for
+ * a bad key) and the folder is an ordinary finished run that can be retried.
  */
 export async function submitJob(plan: Plan, options: SubmitOptions): Promise<SubmitResult> {
+  const { api } = options;
+  const details = { chunks: plan.totals.chunks, chunksPerBatch: options.parameters.chunksPerBatch, chunksPerBatchName: options.chunksPerBatchName };
+  // The request count is known from the plan: refuse before reading any file.
+  checkBatchLimits(api.provider, { requests: plan.batches.length, bytes: 0 }, api.limits, details);
+  const source = new FileChunkSource(options.read ?? options.root, plan.files);
+  const unreadable: ChunkOutcome[] = [];
+  const requests: JobRecord['requests'] = [];
+  const bodies: BatchRequest[] = [];
+  const refs = new Map<string, ChunkRef>();
+  for (const [i, batch] of plan.batches.entries()) {
+    const chunks: Chunk[] = [];
+    for (const c of batch.chunks) {
+      try {
+        chunks.push({ ...c, text: await source.text(c) });
+      } catch (e) {
+        unreadable.push({ chunk: c, status: 'failed', error: describeError(e), attempts: 0, batchId: batch.id, inputTokens: 0, outputTokens: 0, latencyMs: 0 });
+      }
+    }
+    if (chunks.length === 0) continue;
+    const customId = CUSTOM_ID_RE.test(batch.id) ? batch.id : `req${i + 1}`;
+    for (const c of chunks) refs.set(c.id, c);
+    requests.push({ customId, batchId: batch.id, chunkIds: chunks.map((c) => c.id) });
+    bodies.push({ customId, messages: buildMessages(options.prompt, chunks, true), maxOutputTokens: options.maxOutputTokens });
+  }
+  const encoded = requests.length ? api.encode(bodies) : undefined;
+  if (encoded) checkBatchLimits(api.provider, encoded, api.limits, details);
+
   const store = await createRunStore(plan, options);
   try {
-    const source = new FileChunkSource(options.read ?? options.root, store.meta.files);
-    const requests: JobRecord['requests'] = [];
-    const bodies: BatchRequest[] = [];
-    const refs = new Map<string, ChunkRef>();
-    for (const [i, batch] of plan.batches.entries()) {
-      const chunks: Chunk[] = [];
-      for (const c of batch.chunks) {
-        try {
-          chunks.push({ ...c, text: await source.text(c) });
-        } catch (e) {
-          await record(store, { chunk: c, status: 'failed', error: describeError(e), attempts: 0, batchId: batch.id, inputTokens: 0, outputTokens: 0, latencyMs: 0 }, options);
-        }
-      }
-      if (chunks.length === 0) continue;
-      const customId = CUSTOM_ID_RE.test(batch.id) ? batch.id : `req${i + 1}`;
-      for (const c of chunks) refs.set(c.id, c);
-      requests.push({ customId, batchId: batch.id, chunkIds: chunks.map((c) => c.id) });
-      bodies.push({ customId, messages: buildMessages(options.prompt, chunks, true), maxOutputTokens: options.maxOutputTokens });
-    }
-    if (requests.length === 0) return { store, summary: await store.finish(emptyExecution()) };
+    for (const outcome of unreadable) await record(store, outcome, options);
+    if (!encoded) return { store, summary: await store.finish(emptyExecution()) };
     let submitted: Awaited<ReturnType<BatchApi['submit']>>;
     try {
       if (options.signal?.aborted) throw new CanceledError();
-      submitted = await options.api.submit(bodies, options.signal);
+      submitted = await api.submit(encoded, options.signal);
     } catch (e) {
       const error = describeError(e);
       const fatal = BatchPromptError.isAny(e) && e.fatal;
@@ -178,11 +268,11 @@ export async function submitJob(plan: Plan, options: SubmitOptions): Promise<Sub
           await record(store, { chunk: refs.get(id)!, status: canceled ? 'canceled' : 'failed', ...(canceled && !fatal ? {} : { error }), attempts: canceled ? 0 : 1, batchId: r.batchId, inputTokens: 0, outputTokens: 0, latencyMs: 0 }, options);
         }
       }
-      return { store, summary: await store.finish({ ...emptyExecution(), ...(fatal ? { fatal: error } : {}) }) };
+      return { store, summary: await store.finish({ ...emptyExecution(), ...(fatal ? { fatal: error } : {}) }), refused: error };
     }
     const job: JobRecord = {
       version: 1,
-      provider: options.api.provider,
+      provider: api.provider,
       endpointId: options.endpointId,
       jobId: submitted.jobId,
       ...(submitted.inputFileId ? { inputFileId: submitted.inputFileId } : {}),

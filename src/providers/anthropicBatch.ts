@@ -1,7 +1,7 @@
-import type { BatchApi, BatchRequest, BatchResult, JobState } from '../core/batchJob';
+import type { BatchApi, BatchLimits, BatchRequest, BatchResult, EncodedBatch, JobState } from '../core/batchJob';
 import { BadReplyError, ConfigError, describeError } from '../core/errors';
 import { ANTHROPIC_DEFAULT_BASE_URL, ANTHROPIC_DEFAULT_MAX_TOKENS, ANTHROPIC_VERSION, anthropicError, parseAnthropicMessage } from './anthropic';
-import { batchError, parseJsonl, postJsonWithTimeout, sendRequest } from './batchHttp';
+import { batchError, byteLength, excerpt, parseJsonl, postJsonWithTimeout, sendRequest } from './batchHttp';
 import { credentialHeaderValues, originOf, requestHeaders, type HttpReply } from './http';
 
 export interface AnthropicBatchOptions {
@@ -12,7 +12,12 @@ export interface AnthropicBatchOptions {
   maxOutputTokens?: number;
   temperature?: number;
   headers?: Record<string, string>;
+  /** Overrides of the documented limits (tests). */
+  limits?: Partial<BatchLimits>;
 }
+
+/** The documented limits of one Message Batch: 100,000 requests or 256 MB, whichever comes first. */
+export const ANTHROPIC_BATCH_LIMITS: BatchLimits = { maxRequests: 100_000, maxBytes: 256_000_000 };
 
 interface MessageBatch {
   id?: string;
@@ -47,35 +52,41 @@ const STATUS_OF_TYPE: Record<string, number> = {
  */
 export class AnthropicBatchApi implements BatchApi {
   readonly provider = 'anthropic' as const;
+  readonly limits: BatchLimits;
   private readonly base: string;
 
   constructor(private readonly options: AnthropicBatchOptions) {
     this.base = `${(options.baseUrl ?? ANTHROPIC_DEFAULT_BASE_URL).replace(/\/+$/, '')}/v1/messages/batches`;
+    this.limits = { ...ANTHROPIC_BATCH_LIMITS, ...options.limits };
   }
 
-  /** The body of the create call. */
-  createBody(requests: readonly BatchRequest[]): { requests: { custom_id: string; params: Record<string, unknown> }[] } {
-    return {
-      requests: requests.map((r) => {
-        const system = r.messages.filter((m) => m.role === 'system').map((m) => m.content);
-        const params: Record<string, unknown> = {
-          model: this.options.model,
-          max_tokens: r.maxOutputTokens ?? this.options.maxOutputTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
-          messages: r.messages.filter((m) => m.role !== 'system').map((m) => ({ role: m.role, content: m.content })),
-        };
-        if (system.length) params.system = system.join('\n\n');
-        if (this.options.temperature !== undefined) params.temperature = this.options.temperature;
-        return { custom_id: r.customId, params };
-      }),
+  /** The body of the create call, `{ "requests": [{ custom_id, params }, …] }`, one piece per request. */
+  encode(requests: readonly BatchRequest[]): EncodedBatch {
+    const parts = ['{"requests":['];
+    requests.forEach((r, i) => parts.push(`${i ? ',' : ''}${JSON.stringify(this.request(r))}`));
+    parts.push(']}');
+    return { requests: requests.length, bytes: byteLength(parts), parts };
+  }
+
+  private request(r: BatchRequest): { custom_id: string; params: Record<string, unknown> } {
+    const system = r.messages.filter((m) => m.role === 'system').map((m) => m.content);
+    const params: Record<string, unknown> = {
+      model: this.options.model,
+      max_tokens: r.maxOutputTokens ?? this.options.maxOutputTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
+      messages: r.messages.filter((m) => m.role !== 'system').map((m) => ({ role: m.role, content: m.content })),
     };
+    if (system.length) params.system = system.join('\n\n');
+    if (this.options.temperature !== undefined) params.temperature = this.options.temperature;
+    return { custom_id: r.customId, params };
   }
 
-  async submit(requests: readonly BatchRequest[], signal?: AbortSignal): Promise<{ jobId: string; state: JobState }> {
-    const reply = await postJsonWithTimeout(this.base, this.createBody(requests), this.headers(), signal, this.secrets());
+  async submit(batch: EncodedBatch, signal?: AbortSignal): Promise<{ jobId: string; state: JobState }> {
+    const headers = { ...this.headers(), 'content-type': 'application/json', accept: 'application/json' };
+    const reply = await sendRequest(this.base, { method: 'POST', headers, body: new Blob(batch.parts as string[]) }, signal, this.secrets());
     if (!ok(reply)) throw batchError(reply, 'the batch creation', this.base, anthropicError, this.secrets());
-    const batch = reply.body as MessageBatch | undefined;
-    if (!batch?.id) throw new BadReplyError(`The batch creation's reply has no batch id: ${reply.text.slice(0, 120)}`);
-    return { jobId: batch.id, state: stateOf(batch) };
+    const created = reply.body as MessageBatch | undefined;
+    if (!created?.id) throw new BadReplyError(`The batch creation's reply has no batch id: ${excerpt(reply, this.secrets())}`);
+    return { jobId: created.id, state: stateOf(created) };
   }
 
   async poll(jobId: string, signal?: AbortSignal): Promise<JobState> {

@@ -1,4 +1,4 @@
-import { BATCH_PROVIDERS, type BatchApi, type BatchProviderKind } from '../core/batchJob';
+import { BATCH_PROVIDERS, type BatchApi, type BatchLimits, type BatchProviderKind } from '../core/batchJob';
 import { ConfigError } from '../core/errors';
 import { AnthropicBatchApi } from './anthropicBatch';
 import type { EndpointConfig } from './endpoint';
@@ -23,13 +23,13 @@ export function batchUnsupportedReason(provider: string | undefined, label: stri
  * The batch service of an endpoint. Throws `ConfigError` for a provider without one, or a missing key
  * (the message never holds the key).
  */
-export function createBatchApi(config: EndpointConfig, apiKey: string | undefined, options: { temperature?: number } = {}): BatchApi {
+export function createBatchApi(config: EndpointConfig, apiKey: string | undefined, options: { temperature?: number; limits?: Partial<BatchLimits> } = {}): BatchApi {
   const reason = batchUnsupportedReason(config.provider, `The endpoint "${config.id}"`);
   if (reason) throw new ConfigError(reason);
   const key = apiKey || undefined;
   if (needsApiKey(config) && !key) throw new ConfigError(`The ${config.provider} endpoint "${config.id}" needs an API key; set one, then try again.`);
   if (config.provider === 'anthropic') {
-    return new AnthropicBatchApi({ baseUrl: config.baseUrl, model: config.model, apiKey: key, maxOutputTokens: config.maxOutputTokens, headers: config.headers, temperature: options.temperature });
+    return new AnthropicBatchApi({ baseUrl: config.baseUrl, model: config.model, apiKey: key, maxOutputTokens: config.maxOutputTokens, headers: config.headers, temperature: options.temperature, limits: options.limits });
   }
-  return new OpenAIBatchApi({ baseUrl: config.baseUrl ?? OPENAI_DEFAULT_BASE_URL, model: config.model, apiKey: key, headers: config.headers, temperature: options.temperature });
+  return new OpenAIBatchApi({ baseUrl: config.baseUrl ?? OPENAI_DEFAULT_BASE_URL, model: config.model, apiKey: key, headers: config.headers, temperature: options.temperature, limits: options.limits });
 }

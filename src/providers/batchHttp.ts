@@ -11,7 +11,7 @@ function withTimeout(signal?: AbortSignal): AbortSignal {
 }
 
 /** Sends one request and reads the whole reply (JSON parsed when it is JSON); network failures are typed as in `postJson`. */
-export async function sendRequest(url: string, init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: FormData }, signal: AbortSignal | undefined, redact: readonly string[]): Promise<HttpReply> {
+export async function sendRequest(url: string, init: { method: 'GET' | 'POST' | 'DELETE'; headers: Record<string, string>; body?: FormData | Blob }, signal: AbortSignal | undefined, redact: readonly string[]): Promise<HttpReply> {
   const s = withTimeout(signal);
   let res: Response;
   let text: string;
@@ -42,10 +42,22 @@ export function postJsonWithTimeout(url: string, payload: unknown, headers: Reco
  */
 export function batchError(reply: HttpReply, what: string, url: string, map: (reply: HttpReply, secrets: readonly string[]) => BatchPromptError, secrets: readonly string[]): BatchPromptError {
   if (reply.status === 404) {
-    const detail = redactSecrets(reply.text.slice(0, 200), secrets);
+    const detail = redactSecrets(reply.text, secrets).slice(0, 200);
     return new ConfigError(`${originOf(url)} answered 404 to ${what}: it offers no batch API there, or does not know this job${detail ? ` (${detail})` : ''}.`);
   }
   return map(reply, secrets);
+}
+
+/** Sum of the UTF-8 sizes of `parts`: the size of the Blob they make. */
+export function byteLength(parts: readonly string[]): number {
+  let n = 0;
+  for (const p of parts) n += Buffer.byteLength(p, 'utf8');
+  return n;
+}
+
+/** A reply's first characters for a message, with the secrets taken out (a proxy may echo headers). */
+export function excerpt(reply: HttpReply, secrets: readonly string[], max = 120): string {
+  return redactSecrets(reply.text, secrets).slice(0, max);
 }
 
 /** Lines of a JSONL document as objects; blank and malformed lines are skipped (counted). */

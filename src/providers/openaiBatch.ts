@@ -1,7 +1,7 @@
-import type { BatchApi, BatchRequest, BatchResult, JobState } from '../core/batchJob';
+import type { BatchApi, BatchLimits, BatchRequest, BatchResult, EncodedBatch, JobState } from '../core/batchJob';
 import { BadReplyError, describeError, type ErrorKind } from '../core/errors';
-import { batchError, parseJsonl, postJsonWithTimeout, sendRequest } from './batchHttp';
-import { credentialHeaderValues, requestHeaders, type HttpReply } from './http';
+import { batchError, byteLength, excerpt, parseJsonl, postJsonWithTimeout, sendRequest } from './batchHttp';
+import { credentialHeaderValues, redactSecrets, requestHeaders, type HttpReply } from './http';
 import { openAIError, parseChatCompletion } from './openaiCompatible';
 
 export interface OpenAIBatchOptions {
@@ -11,7 +11,12 @@ export interface OpenAIBatchOptions {
   apiKey?: string;
   temperature?: number;
   headers?: Record<string, string>;
+  /** Overrides of the documented limits (tests). */
+  limits?: Partial<BatchLimits>;
 }
+
+/** The documented limits of one input file: 50,000 requests, 200 MB. */
+export const OPENAI_BATCH_LIMITS: BatchLimits = { maxRequests: 50_000, maxBytes: 200_000_000 };
 
 /** The Batch API's only completion window. */
 export const OPENAI_COMPLETION_WINDOW = '24h';
@@ -43,40 +48,58 @@ const ENDED = new Set(['completed', 'failed', 'expired', 'cancelled']);
  */
 export class OpenAIBatchApi implements BatchApi {
   readonly provider = 'openai' as const;
+  readonly limits: BatchLimits;
   private readonly base: string;
 
   constructor(private readonly options: OpenAIBatchOptions) {
     this.base = options.baseUrl.replace(/\/+$/, '');
+    this.limits = { ...OPENAI_BATCH_LIMITS, ...options.limits };
   }
 
   /** The JSONL input file: one line per request. */
-  inputFile(requests: readonly BatchRequest[]): string {
-    return requests
-      .map((r) => {
-        const body: Record<string, unknown> = { model: this.options.model, messages: r.messages };
-        if (r.maxOutputTokens) body.max_tokens = r.maxOutputTokens;
-        if (this.options.temperature !== undefined) body.temperature = this.options.temperature;
-        return JSON.stringify({ custom_id: r.customId, method: 'POST', url: OPENAI_BATCH_ENDPOINT, body });
-      })
-      .join('\n')
-      .concat('\n');
+  encode(requests: readonly BatchRequest[]): EncodedBatch {
+    const parts = requests.map((r) => {
+      const body: Record<string, unknown> = { model: this.options.model, messages: r.messages };
+      if (r.maxOutputTokens) body.max_tokens = r.maxOutputTokens;
+      if (this.options.temperature !== undefined) body.temperature = this.options.temperature;
+      return `${JSON.stringify({ custom_id: r.customId, method: 'POST', url: OPENAI_BATCH_ENDPOINT, body })}\n`;
+    });
+    return { requests: requests.length, bytes: byteLength(parts), parts };
   }
 
-  async submit(requests: readonly BatchRequest[], signal?: AbortSignal): Promise<{ jobId: string; inputFileId: string; state: JobState }> {
+  async submit(batch: EncodedBatch, signal?: AbortSignal): Promise<{ jobId: string; inputFileId: string; state: JobState }> {
     const form = new FormData();
     form.append('purpose', 'batch');
-    form.append('file', new Blob([this.inputFile(requests)], { type: 'application/jsonl' }), 'batch-prompt.jsonl');
+    form.append('file', new Blob(batch.parts as string[], { type: 'application/jsonl' }), 'batch-prompt.jsonl');
     const filesUrl = `${this.base}/files`;
     const upload = await sendRequest(filesUrl, { method: 'POST', headers: this.headers(), body: form }, signal, this.secrets());
     if (!ok(upload)) throw batchError(upload, 'the file upload', filesUrl, openAIError, this.secrets());
     const fileId = (upload.body as { id?: string } | undefined)?.id;
-    if (!fileId) throw new BadReplyError(`The file upload's reply has no file id: ${upload.text.slice(0, 120)}`);
-    const batchesUrl = `${this.base}/batches`;
-    const created = await postJsonWithTimeout(batchesUrl, { input_file_id: fileId, endpoint: OPENAI_BATCH_ENDPOINT, completion_window: OPENAI_COMPLETION_WINDOW }, this.headers(), signal, this.secrets());
-    if (!ok(created)) throw batchError(created, 'the batch creation', batchesUrl, openAIError, this.secrets());
-    const batch = created.body as OpenAIBatchObject | undefined;
-    if (!batch?.id) throw new BadReplyError(`The batch creation's reply has no batch id: ${created.text.slice(0, 120)}`);
-    return { jobId: batch.id, inputFileId: fileId, state: stateOf(batch, requests.length) };
+    if (!fileId) throw new BadReplyError(`The file upload's reply has no file id: ${excerpt(upload, this.secrets())}`);
+    try {
+      const batchesUrl = `${this.base}/batches`;
+      const created = await postJsonWithTimeout(batchesUrl, { input_file_id: fileId, endpoint: OPENAI_BATCH_ENDPOINT, completion_window: OPENAI_COMPLETION_WINDOW }, this.headers(), signal, this.secrets());
+      if (!ok(created)) throw batchError(created, 'the batch creation', batchesUrl, openAIError, this.secrets());
+      const batchObject = created.body as OpenAIBatchObject | undefined;
+      if (!batchObject?.id) throw new BadReplyError(`The batch creation's reply has no batch id: ${excerpt(created, this.secrets())}`);
+      return { jobId: batchObject.id, inputFileId: fileId, state: stateOf(batchObject, batch.requests) };
+    } catch (e) {
+      // No batch will ever read the uploaded file: delete it, so it does not stay in the account's storage.
+      const left = await this.deleteFile(fileId);
+      if (left && e instanceof Error) e.message += ` The uploaded input file ${fileId} could not be deleted (${left}); delete it from the account's files.`;
+      throw e;
+    }
+  }
+
+  /** Deletes an uploaded file, best-effort, without the caller's signal (a cancel must still clean up); the reason when it failed. */
+  async deleteFile(fileId: string): Promise<string | undefined> {
+    const url = `${this.base}/files/${encodeURIComponent(fileId)}`;
+    try {
+      const reply = await sendRequest(url, { method: 'DELETE', headers: this.headers() }, undefined, this.secrets());
+      return ok(reply) ? undefined : `HTTP ${reply.status}`;
+    } catch (e) {
+      return redactSecrets(e instanceof Error ? e.message : String(e), this.secrets());
+    }
   }
 
   async poll(jobId: string, signal?: AbortSignal): Promise<JobState> {
@@ -132,7 +155,8 @@ export function stateOf(batch: OpenAIBatchObject | undefined, total?: number): J
   return {
     providerStatus: status,
     ended: ENDED.has(status),
-    counts: { total: t, succeeded, failed, processing: Math.max(0, t - succeeded - failed) },
+    // An expired or cancelled job processes nothing more, whatever its counts leave over.
+    counts: { total: t, succeeded, failed, processing: ENDED.has(status) ? 0 : Math.max(0, t - succeeded - failed) },
     ...(batch?.output_file_id ? { outputFileId: batch.output_file_id } : {}),
     ...(batch?.error_file_id ? { errorFileId: batch.error_file_id } : {}),
     ...(status === 'failed' ? { failure: errors.join('; ') || 'the batch failed validation' } : {}),

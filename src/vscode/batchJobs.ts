@@ -2,7 +2,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { watchJob, type CollectResult } from '../core/batchCollect';
-import { cancelJob, describeCounts, pendingJob, submitJob, type BatchApi, type JobRecord } from '../core/batchJob';
+import { BatchTooLargeError, cancelJob, describeCounts, pendingJob, submitJob, type BatchApi, type BatchLimits, type JobRecord } from '../core/batchJob';
 import { BatchPromptError } from '../core/errors';
 import { runFolders } from '../core/runFolders';
 import { RUN_FILE, type RunMeta } from '../core/runStore';
@@ -12,6 +12,7 @@ import { Commands } from './ids';
 import type { Log } from './log';
 import type { ModelService } from './models';
 import { askGlob, type RunArgs } from './runCommands';
+import type { ChosenPrompt } from './prompts';
 import type { RunService } from './runService';
 import type { KeyStore } from './secrets';
 import { readSettings } from './settings';
@@ -38,6 +39,8 @@ interface Watched {
 export class BatchJobService implements vscode.Disposable {
   private readonly watched = new Map<string, Watched>();
   private readonly item: vscode.StatusBarItem;
+  /** Overrides of the providers' documented job limits (integration tests inject small ones). */
+  limits?: Partial<BatchLimits>;
 
   constructor(
     private readonly runs: RunService,
@@ -68,12 +71,16 @@ export class BatchJobService implements vscode.Disposable {
     return [...this.watched.values()].map(({ dir, job }) => ({ dir, job }));
   }
 
-  /** Plans like a run, then submits the batches as one provider job and starts polling it. */
-  async submit(args?: RunArgs & { uris?: vscode.Uri[] }): Promise<JobRecord | undefined> {
+  /**
+   * Plans like a run, then submits the batches as one provider job and starts polling it. The prompt
+   * is text (command arguments) or a chosen prompt ("Run Last Prompt Again").
+   */
+  async submit(args?: Omit<RunArgs, 'prompt'> & { uris?: vscode.Uri[]; prompt?: string | ChosenPrompt }): Promise<JobRecord | undefined> {
     const glob = args?.uris ? undefined : (args?.glob ?? (await askGlob(readSettings().defaultInclude)));
     if (!args?.uris && !glob) return undefined;
+    const prompt = typeof args?.prompt === 'string' ? { text: args.prompt, label: args.prompt.split('\n')[0].slice(0, 60) } : args?.prompt;
     const prepared = await this.runs.prepare(
-      { uris: args?.uris, glob, prompt: args?.prompt ? { text: args.prompt, label: args.prompt.split('\n')[0].slice(0, 60) } : undefined, modelId: args?.modelId },
+      { uris: args?.uris, glob, prompt, modelId: args?.modelId, mode: 'batch-job' },
       (choice) => batchUnsupportedReason(choice.endpoint?.provider ?? 'vscode-lm', `the model "${choice.label}"`),
     );
     if (!prepared) return undefined;
@@ -96,14 +103,20 @@ export class BatchJobService implements vscode.Disposable {
           api,
           endpointId: endpoint.id,
           maxOutputTokens: endpoint.maxOutputTokens,
+          chunksPerBatchName: 'batchPrompt.chunksPerBatch',
           signal: controller.signal,
         });
       });
     } catch (e) {
+      if (BatchTooLargeError.isTooLarge(e)) {
+        this.reportTooLarge(e);
+        return undefined;
+      }
       this.reportError(`the batch job was not submitted: ${messageOf(e)}`, endpoint.id, e);
       return undefined;
     }
     if (!result.job) {
+      if (result.refused) this.log.error(`No batch job was created: ${result.refused.message}`);
       if (result.summary) this.runs.announceFinished(dir, result.summary);
       return undefined;
     }
@@ -249,7 +262,16 @@ export class BatchJobService implements vscode.Disposable {
 
   /** A batch API with the key read now from secret storage (throws ConfigError without one). */
   private async apiFor(endpoint: EndpointConfig): Promise<BatchApi> {
-    return createBatchApi(endpoint, await this.keys.get(endpoint.id));
+    return createBatchApi(endpoint, await this.keys.get(endpoint.id), { limits: this.limits });
+  }
+
+  /** A job over the provider's limits (nothing sent, nothing written): the message says what to change, with the setting one click away. */
+  private reportTooLarge(e: BatchTooLargeError): void {
+    this.log.warn(e.message);
+    const settings = 'Open Settings';
+    void vscode.window.showErrorMessage(`Batch Prompt: ${e.message}`, ...(e.measure === 'requests' ? [settings] : [])).then(async (answer) => {
+      if (answer === settings) await vscode.commands.executeCommand('workbench.action.openSettings', 'batchPrompt.chunksPerBatch');
+    });
   }
 
   /** Shows an error with "Open Log", and "Set API Key" when a key is missing or refused. */
@@ -275,7 +297,7 @@ export function registerBatchJobs(context: vscode.ExtensionContext, runs: RunSer
   const service = new BatchJobService(runs, models, keys, log, pollIntervalMs);
   context.subscriptions.push(service);
   const register = (id: string, fn: (...args: never[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
-  register(Commands.submitBatchJob, (args?: RunArgs) => service.submit(args));
+  register(Commands.submitBatchJob, (args?: Parameters<BatchJobService['submit']>[0]) => service.submit(args));
   register(Commands.cancelBatchJob, (dir?: vscode.Uri) => service.cancel(dir instanceof vscode.Uri ? dir : undefined));
   register(Commands.showBatchJobActions, () => service.showActions());
   void service.resumePolling().catch((e: unknown) => log.warn(`Could not look for batch jobs to poll: ${messageOf(e)}`));

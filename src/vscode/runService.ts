@@ -30,6 +30,8 @@ export interface RunRequest {
   glob?: string;
   prompt?: ChosenPrompt;
   modelId?: string;
+  /** What it is for (default a run): "Run Last Prompt Again" does the same again. */
+  mode?: 'run' | 'batch-job';
 }
 
 /** A run (or retry) in progress. */
@@ -176,7 +178,7 @@ export class RunService implements vscode.Disposable {
     if (!(await this.confirm(plan, read, settings, prices, choice))) return undefined;
     const runsRoot = this.runsRoot(settings, roots);
     if (!runsRoot) return undefined;
-    await this.workspaceState.update(LAST_RUN_KEY, { uris: request.uris?.map((u) => u.toString()), glob: request.glob, prompt, modelId: choice.id });
+    await this.workspaceState.update(LAST_RUN_KEY, { uris: request.uris?.map((u) => u.toString()), glob: request.glob, prompt, modelId: choice.id, mode: request.mode });
     const dir = vscode.Uri.joinPath(runsRoot, newRunId());
     return { plan, prompt, choice, model, modelInfo: modelInfoOf(choice), tokenizer, roots, dir, parameters: parametersOf(settings), prices, settings };
   }
@@ -191,14 +193,16 @@ export class RunService implements vscode.Disposable {
     void this.announce(dir, summary);
   }
 
-  /** Runs the last request again (same files or glob, prompt and model). */
-  async runLast(): Promise<RunSummary | undefined> {
-    const last = this.workspaceState.get<{ uris?: string[]; glob?: string; prompt: ChosenPrompt; modelId: string }>(LAST_RUN_KEY);
+  /** Does the last request again (same files or glob, prompt and model), the same way: a run, or a batch job submitted again. */
+  async runLast(): Promise<unknown> {
+    const last = this.workspaceState.get<{ uris?: string[]; glob?: string; prompt: ChosenPrompt; modelId: string; mode?: RunRequest['mode'] }>(LAST_RUN_KEY);
     if (!last) {
       void vscode.window.showInformationMessage('Batch Prompt has not run in this workspace yet. Use "Run Prompt on Files…" first.');
       return undefined;
     }
-    return this.start({ uris: last.uris?.map((u) => vscode.Uri.parse(u)), glob: last.glob, prompt: last.prompt, modelId: last.modelId });
+    const request = { uris: last.uris?.map((u) => vscode.Uri.parse(u)), glob: last.glob, prompt: last.prompt, modelId: last.modelId };
+    if (last.mode === 'batch-job') return vscode.commands.executeCommand(Commands.submitBatchJob, request);
+    return this.start(request);
   }
 
   /** The plan only, shown as a Markdown document: files, chunks, requests, tokens, cost, skipped files. */

@@ -102,6 +102,43 @@ describe('Batch jobs (extension host, local batch server)', function () {
     assert.deepStrictEqual([summary.succeeded, summary.canceled], [0, 3]);
   });
 
+  it('refuses a job over the provider\'s limits with what to change, before anything is uploaded or written', async () => {
+    const api = await extensionApi();
+    const before = fs.existsSync(path.join(workspaceRoot(), RUNS_DIR)) ? fs.readdirSync(path.join(workspaceRoot(), RUNS_DIR)).length : 0;
+    api.batchJobs.limits = { maxRequests: 2 };
+    const spy = spyMessages();
+    let job: JobRecord | undefined;
+    try {
+      job = await submit({ glob: 'jobs-corpus/**', prompt: PROMPT, modelId: 'local-batch' });
+    } finally {
+      spy.restore();
+      api.batchJobs.limits = undefined;
+    }
+    assert.strictEqual(job, undefined);
+    const shown = spy.shown.find((m) => m.kind === 'error');
+    assert.ok(shown, JSON.stringify(spy.shown));
+    assert.match(shown.message, /too large for OpenAI's Batch API: 3 requests, over its limit of 2 per job\. Nothing was sent/);
+    assert.match(shown.message, /Raise batchPrompt\.chunksPerBatch \(chunks per request, now 1\) to at least 2/);
+    assert.deepStrictEqual(shown.items, ['Open Settings']);
+    assert.strictEqual(server.calls.length, 0, 'nothing uploaded');
+    const after = fs.existsSync(path.join(workspaceRoot(), RUNS_DIR)) ? fs.readdirSync(path.join(workspaceRoot(), RUNS_DIR)).length : 0;
+    assert.strictEqual(after, before, 'no run folder');
+  });
+
+  it('Run Last Prompt Again after a batch job submits the same job again (not an ordinary run)', async () => {
+    server.pollsBeforeEnd = 1_000_000;
+    const first = await submit({ glob: 'jobs-corpus/**', prompt: PROMPT, modelId: 'local-batch' });
+    assert.ok(first);
+    const again = await vscode.commands.executeCommand<JobRecord | undefined>('batchPrompt.runLast');
+    assert.ok(again?.jobId, 'a job record, as Submit as Batch Job returns');
+    assert.notStrictEqual(again.jobId, first.jobId);
+    assert.strictEqual(server.jobs.size, 2, 'a second provider job');
+    assert.deepStrictEqual(again.requests.map((r) => r.chunkIds), first.requests.map((r) => r.chunkIds), 'the same files');
+    const [, second] = [...server.jobs.values()];
+    assert.ok(second.requests[0].body.messages?.some((m) => m.content.includes(PROMPT)), 'the same prompt');
+    assert.ok(!server.calls.some((c) => c.url.endsWith('/chat/completions')), 'no ordinary request sent');
+  });
+
   it('refuses a model without a batch service before anything is planned or written', async () => {
     const before = fs.existsSync(path.join(workspaceRoot(), RUNS_DIR)) ? fs.readdirSync(path.join(workspaceRoot(), RUNS_DIR)).length : 0;
     const spy = spyMessages();

@@ -3,7 +3,7 @@
  * OpenAI's Batch API (`POST /v1/files` multipart with purpose=batch, `POST /v1/batches`,
  * `GET /v1/batches/{id}`, `POST /v1/batches/{id}/cancel`, `GET /v1/files/{id}/content`) and
  * Anthropic's Message Batches (`POST /v1/messages/batches`, `GET …/{id}`, `POST …/{id}/cancel`, the
- * JSONL at `results_url`). Requests are answered like `ModelServer` does (`OUT[id]` + the text
+ * JSONL at `results_url`), and `DELETE /v1/files/{id}`. Requests are answered like `ModelServer` does (`OUT[id]` + the text
  * upper-cased); a job ends after `pollsBeforeEnd` polls, as completed, expired (only the first
  * `processedBeforeEnd` requests done) or, for OpenAI, failed validation. `script` makes single
  * requests fail, drop chunks or get cut off.
@@ -16,8 +16,10 @@ export interface ServedCall {
   method: string;
   url: string;
   headers: http.IncomingHttpHeaders;
-  /** JSON body, or for the upload: `{ purpose, filename, lines }`. */
+  /** JSON body, or for the upload: `{ purpose, filename, lines }` (not read yet when `override` sees the call). */
   body: unknown;
+  /** Bytes of the request body as received. */
+  size: number;
 }
 
 /** One request of a job as the server received it. */
@@ -58,6 +60,8 @@ export class BatchServer extends LocalServer {
   processedBeforeEnd = 0;
   /** When set, every call must carry this key. */
   requiredKey?: string;
+  /** Answers a call in place of the routes (a batch creation that fails, a delete refused…); undefined lets the routes answer. */
+  override?: (call: ServedCall) => { status: number; body: unknown } | undefined;
   private base = '';
   private counter = 0;
 
@@ -75,6 +79,7 @@ export class BatchServer extends LocalServer {
     this.endAs = 'completed';
     this.processedBeforeEnd = 0;
     this.requiredKey = undefined;
+    this.override = undefined;
   }
 
   /** Custom ids of every request the server was sent, over all jobs. */
@@ -90,18 +95,26 @@ export class BatchServer extends LocalServer {
     });
     const url = req.url ?? '';
     const method = req.method ?? 'GET';
-    const call: ServedCall = { method, url, headers: req.headers, body: undefined };
+    const call: ServedCall = { method, url, headers: req.headers, body: undefined, size: raw.length };
     this.calls.push(call);
     const send = (status: number, body: unknown, type = 'application/json') => {
       res.writeHead(status, { 'content-type': type });
       res.end(typeof body === 'string' ? body : JSON.stringify(body));
     };
     const anthropic = url.startsWith('/v1/messages/batches');
+    let m: RegExpExecArray | null;
     if (this.requiredKey) {
       const given = anthropic ? req.headers['x-api-key'] : req.headers.authorization?.replace(/^Bearer /, '');
       if (given !== this.requiredKey) {
         return send(401, anthropic ? { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } } : { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', code: 'invalid_api_key' } });
       }
+    }
+    const forced = this.override?.(call);
+    if (forced) return send(forced.status, forced.body);
+    if (method === 'DELETE' && (m = /^\/v1\/files\/([^/]+)$/.exec(url))) {
+      const id = decodeURIComponent(m[1]);
+      if (!this.files.delete(id)) return send(404, { error: { message: `No such File object: ${id}`, type: 'invalid_request_error', param: 'id', code: null } });
+      return send(200, { id, object: 'file', deleted: true });
     }
     if (method === 'POST' && url === '/v1/files') {
       const form = await new Response(raw, { headers: { 'content-type': req.headers['content-type'] ?? '' } }).formData();
@@ -120,7 +133,6 @@ export class BatchServer extends LocalServer {
       // Not JSON (an upload to a wrong path): answered by the routes below like an empty body.
     }
     call.body = body;
-    let m: RegExpExecArray | null;
     if (method === 'POST' && url === '/v1/batches') {
       const input = this.files.get(String(body.input_file_id));
       if (!input || body.endpoint !== '/v1/chat/completions' || body.completion_window !== '24h') return send(400, { error: { message: 'bad batch', type: 'invalid_request_error' } });

@@ -55,7 +55,7 @@ describe('batch providers over HTTP', function () {
 
   it('Anthropic: sends the key and version headers, and never sends the key to a results_url on another origin', async () => {
     const api = new AnthropicBatchApi({ baseUrl: base, model: 'claude', apiKey: KEY });
-    const { jobId } = await api.submit([{ customId: 'b1', messages: [{ role: 'system', content: 's' }, { role: 'user', content: '<chunk id="1.1" path="a" lines="1-1">\nx\n</chunk>' }] }]);
+    const { jobId } = await api.submit(api.encode([{ customId: 'b1', messages: [{ role: 'system', content: 's' }, { role: 'user', content: '<chunk id="1.1" path="a" lines="1-1">\nx\n</chunk>' }] }]));
     const create = server.calls[0];
     assert.strictEqual(create.headers['x-api-key'], KEY);
     assert.strictEqual(create.headers['anthropic-version'], '2023-06-01');
@@ -66,7 +66,7 @@ describe('batch providers over HTTP', function () {
 
   it('OpenAI: a server without a batch API (404) is a clear config error, never "model not found"', async () => {
     const api = new OpenAIBatchApi({ baseUrl: `${base}/nothing-here`, model: 'm', apiKey: 'k-1234' });
-    await assert.rejects(api.submit([{ customId: 'b1', messages: [{ role: 'user', content: 'x' }] }]), (e: Error & { kind?: string }) => e.kind === 'config' && /no batch API/.test(e.message));
+    await assert.rejects(api.submit(api.encode([{ customId: 'b1', messages: [{ role: 'user', content: 'x' }] }])), (e: Error & { kind?: string }) => e.kind === 'config' && /no batch API/.test(e.message));
     const real = new OpenAIBatchApi({ baseUrl: `${base}/v1`, model: 'm', apiKey: 'k-1234' });
     await assert.rejects(real.poll('batch_unknown'), (e: Error & { kind?: string }) => e.kind === 'config' && /does not know this job/.test(e.message));
   });
