@@ -19,6 +19,8 @@ async function estimate(wb: Workbench, promptFrom: 'typed' | 'recent'): Promise<
   await wb.runCommand('Batch Prompt: Estimate Run…');
   const glob = await wb.waitForQuickInput('Batch Prompt: estimate files');
   await glob.fill(GLOB);
+  // The live count of matching files, as for a run.
+  await wb.quickInputMessage.filter({ hasText: `${filesUnder('docs').length} files match` }).waitFor({ state: 'visible' });
   await glob.press('Enter');
   await choosePrompt(wb, promptFrom);
   await wb.waitForQuickInput('Batch Prompt: choose a model');
@@ -81,6 +83,23 @@ describe('Estimate Run… from the command palette (UI)', () => {
         'batchPrompt.confirmAbove': 1000,
       });
     },
+  });
+
+  it('refuses a glob that matches no file before asking for a prompt', async () => {
+    const wb = workbench();
+    const before = await editorUris(wb);
+    await wb.runCommand('Batch Prompt: Estimate Run…');
+    const glob = await wb.waitForQuickInput('Batch Prompt: estimate files');
+    await glob.fill('no-such-folder/**');
+    await wb.quickInputMessage.filter({ hasText: '0 files match' }).waitFor({ state: 'visible' });
+    await wb.screenshot('glob-matches-nothing');
+    await glob.press('Enter');
+    await wb.waitForNotification('Batch Prompt: no file matches', 15000);
+    await wb.screenshot('no-file-matches');
+    assert.ok(!(await wb.quickInput.locator('.quick-input-title', { hasText: 'Batch Prompt: choose a prompt' }).isVisible()), 'no prompt is asked for');
+    assert.deepStrictEqual(await editorUris(wb), before, 'no estimate document opens');
+    // The warning goes away, as a user would dismiss it.
+    await wb.page.keyboard.press('Escape');
   });
 
   it('shows requests, tokens, cost, cached chunks, time and batch versus stream; after a run every chunk is cached', async () => {
