@@ -70,7 +70,7 @@ export class BatchJobService implements vscode.Disposable {
 
   /** Plans like a run, then submits the batches as one provider job and starts polling it. */
   async submit(args?: RunArgs & { uris?: vscode.Uri[] }): Promise<JobRecord | undefined> {
-    const glob = args?.uris ? undefined : (args?.glob ?? (await askGlob(readSettings().defaultInclude)));
+    const glob = args?.uris ? undefined : (args?.glob ?? (await askGlob(readSettings().defaultInclude, 'Batch Prompt: submit as a batch job')));
     if (!args?.uris && !glob) return undefined;
     const prepared = await this.runs.prepare(
       { uris: args?.uris, glob, prompt: args?.prompt ? { text: args.prompt, label: args.prompt.split('\n')[0].slice(0, 60) } : undefined, modelId: args?.modelId },

@@ -54,7 +54,7 @@ describe('Submit as Batch Job… from the command palette (UI)', () => {
     const files = filesUnder('docs');
 
     await wb.runCommand('Batch Prompt: Submit as Batch Job…');
-    const glob = await wb.waitForQuickInput('Batch Prompt: run on files');
+    const glob = await wb.waitForQuickInput('Batch Prompt: submit as a batch job');
     await glob.fill(GLOB);
     await wb.quickInputMessage.filter({ hasText: `${files.length} files match` }).waitFor({ state: 'visible' });
     await glob.press('Enter');

@@ -102,7 +102,9 @@ describe('Estimate Run… from the command palette (UI)', () => {
     await wb.page.keyboard.press('Escape');
   });
 
-  it('shows requests, tokens, cost, cached chunks, time and batch versus stream; after a run every chunk is cached', async () => {
+  it('shows requests, tokens, cost, cached chunks, time and batch versus stream; after a run every chunk is cached', async function () {
+    // Two estimates, a run and two previews: give a loaded machine room.
+    this.timeout(180000);
     const wb = workbench();
     const server = local.server();
     const files = filesUnder('docs');
