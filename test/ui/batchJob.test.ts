@@ -89,6 +89,11 @@ describe('Submit as Batch Job… from the command palette (UI)', () => {
     await wb.screenshot('status-running');
     await checkNow(wb, () => (server.runningCounts = { completed: 1, failed: 0 }));
     await wb.statusBarItem(`Batch job 1/${n}`).waitFor({ state: 'visible', timeout: 15000 });
+    // Its tooltip names the run folder, the provider's job and its status.
+    await wb.statusBarItem(`Batch job 1/${n}`).hover();
+    const tip = wb.page.locator('.monaco-hover, .workbench-hover', { hasText: job.id }).first();
+    await tip.waitFor({ state: 'visible', timeout: 10000 });
+    assert.match((await tip.innerText()).replace(/\s+/g, ' '), new RegExp(`${path.basename(run)}: job ${job.id} at openai, in_progress, 1/${n} requests done`));
     await wb.screenshot('status-progress');
 
     // The provider ends the job; the next poll collects it.
