@@ -76,7 +76,7 @@ export class BatchJobService implements vscode.Disposable {
    * is text (command arguments) or a chosen prompt ("Run Last Prompt Again").
    */
   async submit(args?: Omit<RunArgs, 'prompt'> & { uris?: vscode.Uri[]; prompt?: string | ChosenPrompt }): Promise<JobRecord | undefined> {
-    const glob = args?.uris ? undefined : (args?.glob ?? (await askGlob(readSettings().defaultInclude)));
+    const glob = args?.uris ? undefined : (args?.glob ?? (await askGlob(readSettings().defaultInclude, 'Batch Prompt: submit as a batch job')));
     if (!args?.uris && !glob) return undefined;
     const prompt = typeof args?.prompt === 'string' ? { text: args.prompt, label: args.prompt.split('\n')[0].slice(0, 60) } : args?.prompt;
     const prepared = await this.runs.prepare(

@@ -101,9 +101,9 @@ export function registerRunCommands(context: vscode.ExtensionContext, runs: RunS
 }
 
 /** Asks for a glob, showing live how many files match before the user confirms. */
-export async function askGlob(initial: string): Promise<string | undefined> {
+export async function askGlob(initial: string, title = 'Batch Prompt: run on files'): Promise<string | undefined> {
   const box = vscode.window.createInputBox();
-  box.title = 'Batch Prompt: run on files';
+  box.title = title;
   box.value = initial;
   box.placeholder = 'Glob of workspace files, for example src/**/*.ts';
   box.ignoreFocusOut = true;

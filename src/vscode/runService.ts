@@ -21,6 +21,7 @@ import type { LiveResults } from './liveResults';
 import type { Log } from './log';
 import { MissingKeyError, type ModelChoice, type ModelService } from './models';
 import { pickPrompt, type ChosenPrompt } from './prompts';
+import { askGlob } from './runCommands';
 import { readSettings } from './settings';
 import type { Settings } from './settingsSchema';
 
@@ -67,6 +68,7 @@ export interface FinishedRun {
 }
 
 const LAST_RUN_KEY = 'batchPrompt.lastRun';
+const NO_FILE_MATCHES = 'Batch Prompt: no file matches (files.exclude and search.exclude apply). Pick other files or another glob.';
 const REPORT_FILE = 'report.md';
 
 /**
@@ -149,7 +151,7 @@ export class RunService implements vscode.Disposable {
     }
     const uris = request.uris ? await expandSelection(request.uris) : await findByGlob(request.glob ?? settings.defaultInclude);
     if (uris.length === 0) {
-      void vscode.window.showWarningMessage('Batch Prompt: no file matches (files.exclude and search.exclude apply). Pick other files or another glob.');
+      void vscode.window.showWarningMessage(NO_FILE_MATCHES);
       return undefined;
     }
     const prompt = request.prompt ?? (await pickPrompt(this.globalState));
@@ -210,9 +212,15 @@ export class RunService implements vscode.Disposable {
     const settings = this.settings();
     const roots = RunRoots.current();
     if (!roots.primary) return undefined;
-    const glob = request.glob ?? (request.uris ? undefined : await vscode.window.showInputBox({ title: 'Batch Prompt: estimate files', value: settings.defaultInclude, prompt: 'Glob of the files to estimate' }));
+    // The same glob box as a run (with its live count), and the same refusal when nothing matches:
+    // an estimate of no files is not worth asking for a prompt and a model.
+    const glob = request.glob ?? (request.uris ? undefined : await askGlob(settings.defaultInclude, 'Batch Prompt: estimate files'));
     if (!request.uris && !glob) return undefined;
     const uris = request.uris ? await expandSelection(request.uris) : await findByGlob(glob!);
+    if (uris.length === 0) {
+      void vscode.window.showWarningMessage(NO_FILE_MATCHES);
+      return undefined;
+    }
     const prompt = request.prompt ?? (await pickPrompt(this.globalState));
     if (!prompt) return undefined;
     const choice = request.modelId ? await this.models.find(settings, request.modelId) : await this.models.pick(settings, prompt.model);

@@ -58,6 +58,8 @@ export class BatchServer extends LocalServer {
   endAs: 'completed' | 'expired' | 'failed' = 'completed';
   /** Requests done when the job expires or a cancel takes effect. */
   processedBeforeEnd = 0;
+  /** OpenAI: the `request_counts` reported while the job runs (the real service counts as it goes). */
+  runningCounts = { completed: 0, failed: 0 };
   /** When set, every call must carry this key. */
   requiredKey?: string;
   /** Answers a call in place of the routes (a batch creation that fails, a delete refused…); undefined lets the routes answer. */
@@ -78,6 +80,7 @@ export class BatchServer extends LocalServer {
     this.pollsBeforeEnd = 1;
     this.endAs = 'completed';
     this.processedBeforeEnd = 0;
+    this.runningCounts = { completed: 0, failed: 0 };
     this.requiredKey = undefined;
     this.override = undefined;
   }
@@ -240,8 +243,7 @@ export class BatchServer extends LocalServer {
 
   private openaiObject(job: Job): unknown {
     const total = job.requests.length;
-    let completed = 0;
-    let failed = 0;
+    let { completed, failed } = job.ended ? { completed: 0, failed: 0 } : this.runningCounts;
     if (job.ended && job.status !== 'failed') {
       job.requests.forEach((r, i) => {
         if (this.processed(job, i) && (this.script(r) ?? { kind: 'ok' }).kind === 'ok') completed++;

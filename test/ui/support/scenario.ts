@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { AnthropicServer } from '../../support/anthropicServer';
+import { BatchServer } from '../../support/batchServer';
 import { ModelServer } from '../../support/modelServer';
 
 function env(name: string): string {
@@ -114,6 +115,11 @@ export function useModelServer(): { server: () => ModelServer; url: () => string
 
 export function useAnthropicServer(): { server: () => AnthropicServer; url: () => string } {
   return useServer(() => new AnthropicServer());
+}
+
+/** A fake of the providers' batch services (OpenAI Batch API, Anthropic Message Batches). */
+export function useBatchServer(): { server: () => BatchServer; url: () => string } {
+  return useServer(() => new BatchServer());
 }
 
 /** Resolves when `condition` holds, polling; rejects naming `what` after `ms`. */

@@ -4,7 +4,7 @@
 // numbered screenshot per step under test-results/ui/<scenario>/.
 import * as fs from 'fs';
 import * as path from 'path';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type FrameLocator, type Locator, type Page } from 'playwright-core';
 
 function env(name: string): string {
   const value = process.env[name];
@@ -19,6 +19,10 @@ export function manifest(): { name: string; publisher: string; version: string }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
 
 export class Workbench {
   private step = 0;
@@ -79,18 +83,21 @@ export class Workbench {
   }
 
   /**
-   * F1, type the command's title ("Category: Title"), check it is the selected row, Enter. Retries
-   * while the palette does not list it yet: installed extensions register their contributions a few
-   * seconds after the workbench appears.
+   * F1, type the command's title ("Category: Title"), check it is the selected row, Enter. When the
+   * palette selects another row (it sorts by label: "Markdown: Open Locked Preview to the Side" comes
+   * before "Markdown: Open Preview"), the row with exactly that title is clicked instead. Retries while
+   * the palette does not list it yet: installed extensions register their contributions a few seconds
+   * after the workbench appears.
    */
   async runCommand(title: string, timeoutMs = 45000): Promise<void> {
-    const row = this.page.locator('.quick-input-list .monaco-list-row.focused', { hasText: title });
+    const focused = this.page.locator('.quick-input-list .monaco-list-row.focused', { hasText: title });
+    const exact = this.page.locator('.quick-input-list .monaco-list-row', { has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(title)}$`) }) }).first();
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const input = await this.openCommandPalette();
       await input.fill(`>${title}`);
       try {
-        await row.waitFor({ state: 'visible', timeout: 5000 });
+        await focused.or(exact).first().waitFor({ state: 'visible', timeout: 5000 });
         break;
       } catch (e) {
         if (Date.now() > deadline) throw e;
@@ -99,7 +106,8 @@ export class Workbench {
       }
     }
     await this.screenshot(`palette-${title}`);
-    await this.page.keyboard.press('Enter');
+    if (await focused.isVisible()) await this.page.keyboard.press('Enter');
+    else await exact.click();
   }
 
   /** Waits for a notification toast containing `text`, with its fade-in animation finished. */
@@ -159,7 +167,7 @@ export class Workbench {
 
   /** A row of the Explorer, by the file or folder name shown. */
   explorerRow(name: string): Locator {
-    return this.page.locator('.explorer-folders-view .monaco-list-row', { has: this.page.locator('.label-name', { hasText: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) }).first();
+    return this.page.locator('.explorer-folders-view .monaco-list-row', { has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(name)}$`) }) }).first();
   }
 
   /**
@@ -192,7 +200,8 @@ export class Workbench {
 
   /** Opens the view container of the activity bar whose title starts with `title` (e.g. "Batch Prompt"). */
   async openActivity(title: string): Promise<void> {
-    const item = this.page.locator(`.activitybar .action-item .action-label[aria-label^="${title}"]`).first();
+    // The item itself, not its label: a badge (e.g. the Failed Chunks count) covers part of the label.
+    const item = this.page.locator('.activitybar .action-item', { has: this.page.locator(`.action-label[aria-label^="${title}"]`) }).first();
     await item.click();
     await this.page.locator('#workbench\\.parts\\.sidebar .composite.title', { hasText: title }).or(this.page.locator('#workbench\\.parts\\.sidebar .pane-header', { hasText: title })).first().waitFor({ state: 'visible' });
   }
@@ -209,6 +218,41 @@ export class Workbench {
     await action.waitFor({ state: 'visible' });
     await this.screenshot(`inline-${name}`);
     await action.click();
+  }
+
+  /** The Markdown preview shown in the editor area (a webview); keep one open at a time. */
+  get markdownPreview(): FrameLocator {
+    return this.page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+  }
+
+  /**
+   * The rows of the table that follows the heading `heading` in the Markdown preview, as cell texts
+   * (header row excluded). Waits for the table.
+   */
+  async previewTable(heading: string): Promise<string[][]> {
+    const table = this.markdownPreview.locator(`xpath=//*[self::h1 or self::h2 or self::h3][normalize-space()=${JSON.stringify(heading)}]/following-sibling::table[1]`);
+    await table.waitFor({ state: 'visible', timeout: 15000 });
+    const rows = table.locator('tbody tr');
+    const out: string[][] = [];
+    for (let i = 0, n = await rows.count(); i < n; i++) {
+      out.push((await rows.nth(i).locator('td').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim()));
+    }
+    return out;
+  }
+
+  /** The text of the active editor's visible lines (Monaco renders spaces as non-breaking ones). */
+  async activeEditorText(): Promise<string> {
+    const lines = this.page.locator('.editor-group-container.active .monaco-editor .view-lines').first();
+    await lines.waitFor({ state: 'visible' });
+    return (await lines.innerText()).replace(/\u00a0/g, ' ');
+  }
+
+  /** Closes the editor tab whose label matches, with the tab's close button, and waits until it is gone. */
+  async closeTab(label: string | RegExp): Promise<void> {
+    const tab = this.page.locator('.tabs-container .tab', { hasText: label }).first();
+    await tab.hover();
+    await tab.locator('.tab-actions .action-label').first().click();
+    await tab.waitFor({ state: 'detached' });
   }
 
   /** What is on screen, for the log of a failed scenario: toasts, quick input, status bar. */
