@@ -68,6 +68,7 @@ export interface FinishedRun {
 }
 
 const LAST_RUN_KEY = 'batchPrompt.lastRun';
+const NEEDS_FOLDER = 'Batch Prompt needs an open folder: open the folder that holds your files, then run again.';
 const NO_FILE_MATCHES = 'Batch Prompt: no file matches (files.exclude and search.exclude apply). Pick other files or another glob.';
 const REPORT_FILE = 'report.md';
 
@@ -146,7 +147,7 @@ export class RunService implements vscode.Disposable {
     const settings = this.settings();
     const roots = RunRoots.current();
     if (!roots.primary) {
-      void vscode.window.showErrorMessage('Batch Prompt needs an open folder: open the folder that holds your files, then run again.');
+      void vscode.window.showErrorMessage(NEEDS_FOLDER);
       return undefined;
     }
     const uris = request.uris ? await expandSelection(request.uris) : await findByGlob(request.glob ?? settings.defaultInclude);
@@ -211,7 +212,10 @@ export class RunService implements vscode.Disposable {
   async estimate(request: RunRequest): Promise<Plan | undefined> {
     const settings = this.settings();
     const roots = RunRoots.current();
-    if (!roots.primary) return undefined;
+    if (!roots.primary) {
+      void vscode.window.showErrorMessage(NEEDS_FOLDER);
+      return undefined;
+    }
     // The same glob box as a run (with its live count), and the same refusal when nothing matches:
     // an estimate of no files is not worth asking for a prompt and a model.
     const glob = request.glob ?? (request.uris ? undefined : await askGlob(settings.defaultInclude, 'Batch Prompt: estimate files'));
