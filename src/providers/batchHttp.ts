@@ -1,5 +1,5 @@
 import { ConfigError, type BatchPromptError } from '../core/errors';
-import { lowerCaseHeaders, networkError, originOf, postJson, redactSecrets, type HttpReply } from './http';
+import { lowerCaseHeaders, originOf, postJson, readReply, redactSecrets, send, type HttpReply } from './http';
 
 /** Every call of a batch API (upload, create, poll, download) gets this long at most. */
 export const BATCH_HTTP_TIMEOUT_MS = 120_000;
@@ -13,21 +13,8 @@ function withTimeout(signal?: AbortSignal): AbortSignal {
 /** Sends one request and reads the whole reply (JSON parsed when it is JSON); network failures are typed as in `postJson`. */
 export async function sendRequest(url: string, init: { method: 'GET' | 'POST' | 'DELETE'; headers: Record<string, string>; body?: FormData | Blob }, signal: AbortSignal | undefined, redact: readonly string[]): Promise<HttpReply> {
   const s = withTimeout(signal);
-  let res: Response;
-  let text: string;
-  try {
-    res = await fetch(url, { method: init.method, headers: lowerCaseHeaders(init.headers), body: init.body, signal: s });
-    text = await res.text();
-  } catch (e) {
-    throw networkError(e, url, s, redact);
-  }
-  let body: unknown;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = undefined;
-  }
-  return { status: res.status, headers: res.headers, body, text };
+  const res = await send(url, { method: init.method, headers: lowerCaseHeaders(init.headers), body: init.body }, s, redact);
+  return readReply(res, url, s, redact);
 }
 
 /** `postJson` with the per-call timeout. */

@@ -17,30 +17,37 @@ export interface HttpReply {
  * request goes through that endpoint's keep-alive connections (see `connectionPool`).
  */
 export async function postJson(url: string, payload: unknown, headers: Record<string, string>, signal: AbortSignal, redact: readonly string[] = [], pool?: ConnectionPool): Promise<HttpReply> {
-  let res: Response;
+  const res = await send(url, { method: 'POST', headers: lowerCaseHeaders({ 'content-type': 'application/json', accept: 'application/json' }, headers), body: JSON.stringify(payload) }, signal, redact, pool);
+  return readReply(res, url, signal, redact);
+}
+
+/** `fetch` through the pool, a network failure or an abort typed as `postJson` says. */
+export async function send(url: string, init: Omit<RequestInit, 'signal'>, signal: AbortSignal, redact: readonly string[], pool?: ConnectionPool): Promise<Response> {
   try {
-    res = await fetch(url, withPool({
-      method: 'POST',
-      headers: lowerCaseHeaders({ 'content-type': 'application/json', accept: 'application/json' }, headers),
-      body: JSON.stringify(payload),
-      signal,
-    }, pool));
+    return await fetch(url, withPool({ ...init, signal }, pool));
   } catch (e) {
     throw networkError(e, url, signal, redact);
   }
+}
+
+/** Reads a reply whole: its text, and its body parsed when it is JSON. */
+export async function readReply(res: Response, url: string, signal: AbortSignal, redact: readonly string[]): Promise<HttpReply> {
   let text: string;
   try {
     text = await res.text();
   } catch (e) {
     throw networkError(e, url, signal, redact);
   }
-  let body: unknown;
+  return { status: res.status, headers: res.headers, body: parseJsonText(text), text };
+}
+
+/** The JSON value of a text, or undefined when it is empty or not JSON. */
+export function parseJsonText(text: string): unknown {
   try {
-    body = text ? JSON.parse(text) : undefined;
+    return text ? JSON.parse(text) : undefined;
   } catch {
-    body = undefined;
+    return undefined;
   }
-  return { status: res.status, headers: res.headers, body, text };
 }
 
 /**
@@ -53,7 +60,7 @@ export function withPool(init: RequestInit, pool: ConnectionPool | undefined): R
   return pool ? ({ ...init, dispatcher: pool } as unknown as RequestInit) : init;
 }
 
-export function networkError(e: unknown, url: string, signal: AbortSignal, redact: readonly string[]): Error {
+function networkError(e: unknown, url: string, signal: AbortSignal, redact: readonly string[]): Error {
   if (signal.aborted) {
     const reason: unknown = signal.reason;
     if (reason instanceof DOMException && reason.name === 'TimeoutError') return new TimeoutError('The request timed out.');
@@ -177,32 +184,9 @@ export interface StreamOptions {
  */
 export async function postJsonStream(url: string, payload: unknown, headers: Record<string, string>, signal: AbortSignal, options: StreamOptions): Promise<StreamReply> {
   const redact = options.redact ?? [];
-  let res: Response;
-  try {
-    res = await fetch(url, withPool({
-      method: 'POST',
-      headers: lowerCaseHeaders({ 'content-type': 'application/json', accept: options.accept }, headers),
-      body: JSON.stringify(payload),
-      signal,
-    }, options.pool));
-  } catch (e) {
-    throw networkError(e, url, signal, redact);
-  }
-  if (res.status < 200 || res.status >= 300 || !res.body) {
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (e) {
-      throw networkError(e, url, signal, redact);
-    }
-    let body: unknown;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      body = undefined;
-    }
-    return { ok: false, reply: { status: res.status, headers: res.headers, body, text } };
-  }
+  const init = { method: 'POST', headers: lowerCaseHeaders({ 'content-type': 'application/json', accept: options.accept }, headers), body: JSON.stringify(payload) };
+  const res = await send(url, init, signal, redact, options.pool);
+  if (res.status < 200 || res.status >= 300 || !res.body) return { ok: false, reply: await readReply(res, url, signal, redact) };
   const body = res.body;
   return { ok: true, status: res.status, headers: res.headers, text: decodeBody(body, { idleTimeoutMs: options.idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS, onError: (e) => streamError(e, url, signal, redact) }) };
 }
@@ -215,13 +199,7 @@ export async function wholeJsonReply(streamed: Extract<StreamReply, { ok: true }
   if (!/^application\/json\b/i.test(streamed.headers.get('content-type') ?? '')) return undefined;
   let text = '';
   for await (const piece of streamed.text) text += piece;
-  let body: unknown;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = undefined;
-  }
-  return { status: streamed.status, headers: streamed.headers, body, text };
+  return { status: streamed.status, headers: streamed.headers, body: parseJsonText(text), text };
 }
 
 /** A reply that came whole although streaming was asked for: its text goes to `onText` at once. */
