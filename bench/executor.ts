@@ -5,22 +5,13 @@ import pLimit from 'p-limit';
 import { executeBatches } from '../src/core/executor';
 import { buildMessages } from '../src/core/protocol';
 import { getTokenizer } from '../src/core/tokenizer';
-import type { Batch, Chunk } from '../src/core/types';
 import { OpenAICompatibleModel } from '../src/providers/openaiCompatible';
-import { median, startServerProcess, table } from './util';
+import { median, oneChunkBatches, startServerProcess, table } from './util';
 
 const N = 2000;
 const CONCURRENCY = 16;
 const DELAY_MS = 50;
 const ROUNDS = 5;
-
-function batches(): Batch<Chunk>[] {
-  return Array.from({ length: N }, (_, i) => {
-    const text = `export function f${i}(x: number): number {\n  return x * ${i};\n}\n`;
-    const chunk: Chunk = { id: `${i + 1}.1`, path: `src/f${i}.ts`, index: 0, start: 0, end: text.length, startLine: 1, endLine: 3, overlap: 0, tokens: 20, text };
-    return { id: `b${i + 1}`, chunks: [chunk], tokens: 120 };
-  });
-}
 
 interface Figures {
   seconds: number;
@@ -39,7 +30,7 @@ async function measure(fn: () => Promise<void>): Promise<Figures> {
 export async function runExecutorBench(): Promise<void> {
   const server = await startServerProcess(DELAY_MS);
   try {
-    const all = batches();
+    const all = oneChunkBatches(N);
     const tokenizer = getTokenizer();
     const model = new OpenAICompatibleModel({ baseUrl: server.url, model: 'bench' });
     const url = `${server.url}/chat/completions`;

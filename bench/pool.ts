@@ -7,23 +7,14 @@
 import { Agent } from 'undici';
 import { executeBatches } from '../src/core/executor';
 import { getTokenizer } from '../src/core/tokenizer';
-import type { Batch, Chunk } from '../src/core/types';
 import { OpenAICompatibleModel } from '../src/providers/openaiCompatible';
 import { connectionPool, type ConnectionPool } from '../src/providers/pool';
-import { median, startServerProcess, table } from './util';
+import { median, oneChunkBatches, startServerProcess, table } from './util';
 
 const N = 2000;
 const CONCURRENCY = 16;
 const DELAY_MS = 50;
 const ROUNDS = 5;
-
-function batches(): Batch<Chunk>[] {
-  return Array.from({ length: N }, (_, i) => {
-    const text = `export function f${i}(x: number): number {\n  return x * ${i};\n}\n`;
-    const chunk: Chunk = { id: `${i + 1}.1`, path: `src/f${i}.ts`, index: 0, start: 0, end: text.length, startLine: 1, endLine: 3, overlap: 0, tokens: 20, text };
-    return { id: `b${i + 1}`, chunks: [chunk], tokens: 120 };
-  });
-}
 
 interface Way {
   name: string;
@@ -40,7 +31,7 @@ interface Figures {
 export async function runPoolBench(): Promise<void> {
   const server = await startServerProcess(DELAY_MS);
   try {
-    const all = batches();
+    const all = oneChunkBatches(N);
     const tokenizer = getTokenizer();
     const ways: Way[] = [
       { name: 'a socket per request (no keep-alive)', pool: () => new Agent({ pipelining: 0 }) },

@@ -7,22 +7,13 @@ import pLimit from 'p-limit';
 import { executeBatches } from '../src/core/executor';
 import { buildMessages } from '../src/core/protocol';
 import { getTokenizer } from '../src/core/tokenizer';
-import type { Batch, Chunk } from '../src/core/types';
 import { OpenAICompatibleModel } from '../src/providers/openaiCompatible';
-import { median, startServerProcess, table } from './util';
+import { median, oneChunkBatches, startServerProcess, table } from './util';
 
 const N = 64;
 const CONCURRENCY = 8;
 const PIECE_MS = 5;
 const ROUNDS = 3;
-
-function batches(): Batch<Chunk>[] {
-  return Array.from({ length: N }, (_, i) => {
-    const text = `export function f${i}(x: number): number {\n  return x * ${i};\n}\n`.repeat(4);
-    const chunk: Chunk = { id: `${i + 1}.1`, path: `src/f${i}.ts`, index: 0, start: 0, end: text.length, startLine: 1, endLine: 12, overlap: 0, tokens: 80, text };
-    return { id: `b${i + 1}`, chunks: [chunk], tokens: 200 };
-  });
-}
 
 interface Figures {
   firstTextMs: number;
@@ -38,7 +29,7 @@ async function measure(model: OpenAICompatibleModel, stream: boolean): Promise<F
   const seen = new Set<string>();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const summary = await executeBatches(batches(), {
+  const summary = await executeBatches(oneChunkBatches(N, 4), {
     prompt: 'Explain.',
     model,
     tokenizer: getTokenizer(),
@@ -74,7 +65,7 @@ async function measureBare(url: string): Promise<Figures> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
-    batches().map((b) =>
+    oneChunkBatches(N, 4).map((b) =>
       limit(async () => {
         const sent = performance.now();
         const res = await fetch(`${url}/chat/completions`, {

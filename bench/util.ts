@@ -1,3 +1,4 @@
+import type { Batch, Chunk } from '../src/core/types';
 import { spawn, type ChildProcess } from 'child_process';
 import * as path from 'path';
 
@@ -30,4 +31,16 @@ export function table(rows: (string | number)[][]): string {
   const cells = rows.map((r) => r.map(String));
   const widths = cells[0].map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n');
+}
+
+/**
+ * `n` one-chunk batches of small TypeScript functions (`repeat` copies of one each), for the benchmarks
+ * that measure requests rather than text.
+ */
+export function oneChunkBatches(n: number, repeat = 1): Batch<Chunk>[] {
+  return Array.from({ length: n }, (_, i) => {
+    const text = `export function f${i}(x: number): number {\n  return x * ${i};\n}\n`.repeat(repeat);
+    const chunk: Chunk = { id: `${i + 1}.1`, path: `src/f${i}.ts`, index: 0, start: 0, end: text.length, startLine: 1, endLine: 3 * repeat, overlap: 0, tokens: 20 * repeat, text };
+    return { id: `b${i + 1}`, chunks: [chunk], tokens: 100 + 20 * repeat };
+  });
 }
