@@ -1,12 +1,13 @@
 import { randomBytes } from 'crypto';
 import type { ChunkOutcome, RunEvent } from './events';
+import type { EndpointLimits } from './endpointPool';
 import { executeBatches } from './executor';
 import type { ChatModel } from './model';
 import { packBatches } from './packer';
 import { FileChunkSource, type FileReader, type Plan } from './plan';
 import { PROTOCOL_VERSION } from './protocol';
 import { resultKey, type ResultCache } from './resultCache';
-import { RunStore, type RunMeta, type RunSummary } from './runStore';
+import { RunStore, type EndpointInfo, type RunMeta, type RunSummary } from './runStore';
 import type { Tokenizer } from './tokenizer';
 import type { Batch, ChunkRef } from './types';
 
@@ -39,10 +40,27 @@ export interface RunOptions {
   onEvent?: (event: RunEvent) => void;
   onOutcome?: (outcome: ChunkOutcome) => void;
   /**
+   * Several endpoints serving the run, each with its model, how run.json names it and its own limits
+   * (the run's parameters are their defaults). The first is the primary and should be `model` /
+   * `modelInfo`: the result cache keys on it. Left out: `model` is the one endpoint.
+   */
+  endpoints?: RunEndpoint[];
+  /**
    * Results of earlier runs: a chunk whose key (prompt, model, generation parameters, protocol, path
    * and text) is found is recorded `cached` and not sent; every chunk that succeeds is stored.
    */
   cache?: ResultCache;
+}
+
+/** One endpoint of a run: its model and how `run.json` records it (limits included, never a key). */
+export interface RunEndpoint {
+  model: ChatModel;
+  info: EndpointInfo & EndpointLimits;
+}
+
+/** The endpoints a run folder names: every one of a several-endpoint run, or its one model. */
+export function endpointsOf(meta: RunMeta): (EndpointInfo & EndpointLimits)[] {
+  return meta.endpoints?.length ? meta.endpoints : [meta.model];
 }
 
 /** A run id that sorts by time: `20261122-140501-a1b2`. */
@@ -64,7 +82,8 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<{ summar
     createdAt: new Date().toISOString(),
     root: options.root,
     prompt: options.prompt,
-    model: options.modelInfo,
+    model: options.endpoints?.length ? stripLimits(options.endpoints[0].info) : options.modelInfo,
+    ...(options.endpoints && options.endpoints.length > 1 ? { endpoints: options.endpoints.map((e) => definedOnly(e.info) as EndpointInfo & EndpointLimits) } : {}),
     encoding: options.tokenizer.encoding,
     protocolVersion: PROTOCOL_VERSION,
     parameters: { ...options.parameters, chunkTokens: plan.chunkTokens },
@@ -97,8 +116,7 @@ export async function retryChunks(dir: string, options: RetryOptions): Promise<{
     batches = packBatches(chunks, meta.prompt, options.tokenizer, {
       chunksPerBatch: parameters.chunksPerBatch,
       maxBatchTokens: parameters.maxBatchTokens,
-      contextWindow: options.model.contextWindow,
-      maxOutputTokens: options.model.maxOutputTokens,
+      ...packWindow(options),
     }).map((b) => ({ ...b, id: `r${b.id}` }));
   } catch (e) {
     await store.release();
@@ -117,7 +135,21 @@ export function resumeRun(dir: string, options: Omit<RetryOptions, 'chunkIds'>):
   return retryChunks(dir, options);
 }
 
-type ExecuteOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache'>;
+type ExecuteOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'endpoints' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache'>;
+
+/** Batches are packed for the smallest window of the run's endpoints, so that any of them can take any batch. */
+function packWindow(options: Pick<RunOptions, 'model' | 'endpoints'>): { contextWindow?: number; maxOutputTokens?: number } {
+  const models = options.endpoints?.length ? options.endpoints.map((e) => e.model) : [options.model];
+  const windowed = models.filter((m) => m.contextWindow);
+  if (windowed.length === 0) return { contextWindow: undefined, maxOutputTokens: models[0].maxOutputTokens };
+  const smallest = windowed.reduce((a, b) => (a.contextWindow! - (a.maxOutputTokens ?? 0) <= b.contextWindow! - (b.maxOutputTokens ?? 0) ? a : b));
+  return { contextWindow: smallest.contextWindow, maxOutputTokens: smallest.maxOutputTokens };
+}
+
+function stripLimits(info: EndpointInfo & EndpointLimits): EndpointInfo {
+  const { maxConcurrency: _c, requestsPerMinute: _r, tokensPerMinute: _t, ...rest } = info;
+  return definedOnly(rest) as EndpointInfo;
+}
 
 async function execute(store: RunStore, batches: Batch<ChunkRef>[], options: ExecuteOptions, batchPrefix: string): Promise<{ summary: RunSummary; store: RunStore }> {
   try {
@@ -162,8 +194,7 @@ async function executeWithStore(store: RunStore, planned: Batch<ChunkRef>[], opt
       batches = packBatches(misses, options.prompt, options.tokenizer, {
         chunksPerBatch: p.chunksPerBatch,
         maxBatchTokens: p.maxBatchTokens,
-        contextWindow: options.model.contextWindow,
-        maxOutputTokens: options.model.maxOutputTokens,
+        ...packWindow(options),
       }).map((b) => ({ ...b, id: `${batchPrefix}${b.id.replace(/^b/, '')}` }));
     }
   }
@@ -176,6 +207,7 @@ async function executeWithStore(store: RunStore, planned: Batch<ChunkRef>[], opt
     requestTimeoutMs: p.requestTimeoutMs,
     requestsPerMinute: p.requestsPerMinute,
     tokensPerMinute: p.tokensPerMinute,
+    ...(options.endpoints?.length ? { endpoints: options.endpoints.map((e) => ({ model: e.model, maxConcurrency: e.info.maxConcurrency, requestsPerMinute: e.info.requestsPerMinute, tokensPerMinute: e.info.tokensPerMinute })) } : {}),
     signal: options.signal,
     loadText: (c) => source.text(c),
     onEvent: options.onEvent,
