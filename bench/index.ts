@@ -1,13 +1,15 @@
 // Benchmarks: printed figures only, never assertions (see README, "Benchmarks").
 //   npm run bench                 everything
-//   npm run bench -- chunking     one part (chunking | executor | memory)
+//   npm run bench -- chunking     one part (chunking | executor | endpoints | memory)
 import { runChunkingBench } from './chunking';
+import { runEndpointsBench } from './endpoints';
 import { runExecutorBench } from './executor';
 import { runMemoryBench } from './memory';
 
 const parts: Record<string, () => Promise<void>> = {
   chunking: runChunkingBench,
   executor: runExecutorBench,
+  endpoints: runEndpointsBench,
   memory: runMemoryBench,
 };
 

@@ -83,7 +83,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<{ summar
     root: options.root,
     prompt: options.prompt,
     model: options.endpoints?.length ? stripLimits(options.endpoints[0].info) : options.modelInfo,
-    ...(options.endpoints && options.endpoints.length > 1 ? { endpoints: options.endpoints.map((e) => definedOnly(e.info) as EndpointInfo & EndpointLimits) } : {}),
+    ...(options.endpoints?.length ? { endpoints: options.endpoints.map((e) => definedOnly(e.info) as EndpointInfo & EndpointLimits) } : {}),
     encoding: options.tokenizer.encoding,
     protocolVersion: PROTOCOL_VERSION,
     parameters: { ...options.parameters, chunkTokens: plan.chunkTokens },

@@ -17,6 +17,8 @@ export interface EndpointInfo {
   contextWindow?: number;
   maxOutputTokens?: number;
   apiVersion?: string;
+  /** The CLI's environment variable holding the key (its name only), so that a resume finds it again. */
+  apiKeyEnv?: string;
 }
 
 /** What a run folder says about the run, enough to show, retry or resume it without the settings. */
