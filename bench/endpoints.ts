@@ -1,7 +1,11 @@
 // Several endpoints in one run: the same N one-chunk requests over one, two and four endpoints, each a
 // local server in its own process answering after D ms, each endpoint with the same limits
-// (concurrency C). Ideal time with k endpoints = N / (k × C) × D; speed-up against one endpoint.
+// (concurrency C). Ideal time with k endpoints = N / (k × C) × D; speed-up against one endpoint. Beside
+// it, bare p-limit + fetch dealing the same requests round-robin over the same k servers: what this
+// machine allows (on a loaded 2-core machine the server processes compete with the client).
+import pLimit from 'p-limit';
 import { executeBatches } from '../src/core/executor';
+import { buildMessages } from '../src/core/protocol';
 import { getTokenizer } from '../src/core/tokenizer';
 import type { Batch, Chunk } from '../src/core/types';
 import { OpenAICompatibleModel } from '../src/providers/openaiCompatible';
@@ -34,18 +38,44 @@ export async function runEndpointsBench(): Promise<void> {
       const share = summary.endpoints?.map((e) => e.requests).join('/') ?? String(summary.requests);
       return { seconds, failed: summary.failed + summary.canceled, share };
     };
-    for (const k of COUNTS) await once(k); // warm up connections and JIT
-    const rows: (string | number)[][] = [['endpoints', 'seconds', 'ideal', 'speed-up vs 1', 'efficiency', 'requests per endpoint (last round)']];
+    const bare = async (k: number) => {
+      const limits = servers.slice(0, k).map(() => pLimit(CONCURRENCY));
+      const t0 = performance.now();
+      await Promise.all(
+        all.map((b, i) =>
+          limits[i % k](async () => {
+            const res = await fetch(`${servers[i % k].url}/chat/completions`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ model: 'bench', messages: buildMessages('Explain.', b.chunks, true), stream: false }),
+            });
+            const body = (await res.json()) as { choices: { message: { content: string } }[] };
+            if (!body.choices[0].message.content) throw new Error('empty');
+          }),
+        ),
+      );
+      return (performance.now() - t0) / 1000;
+    };
+    for (const k of COUNTS) {
+      await once(k); // warm up connections and JIT
+      await bare(k);
+    }
+    const rows: (string | number)[][] = [['endpoints', 'seconds', 'ideal', 'speed-up vs 1', 'efficiency', 'bare round-robin s', 'vs bare', 'requests per endpoint (last round)']];
     let base = 0;
     let failures = 0;
     for (const k of COUNTS) {
       const runs = [];
-      for (let r = 0; r < ROUNDS; r++) runs.push(await once(k));
+      const bareRuns: number[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        bareRuns.push(await bare(k));
+        runs.push(await once(k));
+      }
       failures += runs.reduce((n, x) => n + x.failed, 0);
       const s = median(runs.map((x) => x.seconds));
+      const b = median(bareRuns);
       if (k === 1) base = s;
       const ideal = (N / (k * CONCURRENCY)) * (DELAY_MS / 1000);
-      rows.push([String(k), s.toFixed(2), ideal.toFixed(2), `${(base / s).toFixed(2)}×`, (ideal / s).toFixed(3), runs[runs.length - 1].share]);
+      rows.push([String(k), s.toFixed(2), ideal.toFixed(2), `${(base / s).toFixed(2)}×`, (ideal / s).toFixed(3), b.toFixed(2), (b / s).toFixed(3), runs[runs.length - 1].share]);
     }
     console.log(`\n## Several endpoints: ${N} one-chunk requests, concurrency ${CONCURRENCY} per endpoint, each server answers after ${DELAY_MS} ms (own process); median of ${ROUNDS}`);
     console.log(table(rows));
