@@ -133,9 +133,10 @@ async function resume(opts: CliOptions, io: Io): Promise<number> {
     }
     const endpoint: EndpointConfig = { id: info.id, provider: kind, baseUrl: info.baseUrl, model: info.model, contextWindow: info.contextWindow, maxOutputTokens: info.maxOutputTokens, apiVersion: info.apiVersion };
     const model = selectModel(endpoint, tokenizer, io, info.apiKeyEnv);
-    if (!model) return 1;
-    endpoints.push({ model, info });
+    if (model) endpoints.push({ model, info });
+    else if ((meta.endpoints?.length ?? 0) > 1) io.stderr.write(`batch-prompt: resuming without the endpoint ${info.id}.\n`);
   }
+  if (endpoints.length === 0) return 1;
   const model = endpoints[0].model;
   const progress = new ProgressDisplay(io);
   let summary: RunSummary;

@@ -7,9 +7,9 @@ import type { ChunkOutcome, RunEvent } from '../core/events';
 import type { ChatModel } from '../core/model';
 import { Planner, type Plan } from '../core/plan';
 import { formatDuration, ProgressTracker } from '../core/progress';
-import { costOf, formatCost, renderReport, type Prices } from '../core/report';
+import { costOf, describeEndpoints, formatCost, renderReport, type Prices } from '../core/report';
 import { ResultCache } from '../core/resultCache';
-import { newRunId, retryChunks, runPlan, type RunParameters } from '../core/run';
+import { newRunId, retryChunks, runPlan, type RunEndpoint, type RunParameters } from '../core/run';
 import { readRecords, runLockHolder, RunStore, type RunMeta, type RunSummary } from '../core/runStore';
 import { getTokenizer, type Tokenizer } from '../core/tokenizer';
 import { expandSelection, findByGlob, readFiles, RunRoots, type ReadResult } from './fileSelection';
@@ -109,6 +109,8 @@ export class RunService implements vscode.Disposable {
     const tokenizer = getTokenizer();
     const model = await this.resolveModel(choice, tokenizer);
     if (!model) return undefined;
+    const endpoints = await this.resolveEndpoints(choice, tokenizer);
+    if (endpoints === null) return undefined;
     const planned = await this.plan(uris, roots, settings, prompt.text, model);
     if (!planned) return undefined;
     const { plan, read } = planned;
@@ -131,6 +133,7 @@ export class RunService implements vscode.Disposable {
         prompt: prompt.text,
         model,
         modelInfo: modelInfoOf(choice),
+        endpoints,
         tokenizer,
         parameters,
         cache: this.cache(settings),
@@ -226,13 +229,17 @@ export class RunService implements vscode.Disposable {
       return undefined;
     }
     const settings = this.settings();
-    const choice = await this.models.find(settings, store.meta.model.id);
+    // A run on several endpoints goes on with all of them.
+    const modelId = store.meta.endpoints?.length ? store.meta.endpoints.map((e) => e.id).join('+') : store.meta.model.id;
+    const choice = await this.models.find(settings, modelId);
     if (!choice) {
-      void vscode.window.showErrorMessage(`Batch Prompt: the run's model "${store.meta.model.id}" is not offered any more (check the setting batchPrompt.models).`);
+      void vscode.window.showErrorMessage(`Batch Prompt: the run's model "${modelId}" is not offered any more (check the setting batchPrompt.models).`);
       return undefined;
     }
     const tokenizer = getTokenizer(store.meta.encoding === 'cl100k_base' ? 'cl100k_base' : 'o200k_base');
-    const model = await this.resolveModel(choice, tokenizer);
+    const endpoints = await this.resolveEndpoints(choice, tokenizer, true);
+    if (endpoints === null) return undefined;
+    const model = endpoints?.[0].model ?? (await this.resolveModel(choice, tokenizer));
     if (!model) return undefined;
     const pending = store.unfinishedChunks().filter((c) => !chunkIds || chunkIds.includes(c.id)).length;
     // A resume with nothing left to send still repairs the folder and writes its summary.
@@ -241,6 +248,7 @@ export class RunService implements vscode.Disposable {
     return this.track(dir, `${mode} of ${store.meta.runId}`, pending, pricesOf(choice), model, async (run, onEvent) => {
       const { summary } = await retryChunks(dir.fsPath, {
         model,
+        endpoints,
         tokenizer,
         read: roots.reader(),
         chunkIds,
@@ -315,6 +323,16 @@ export class RunService implements vscode.Disposable {
     } catch (e) {
       this.reportStartError(e);
       return undefined;
+    }
+  }
+
+  /** The choice's endpoints when it has several (see ModelService.resolveEndpoints); null after telling the user why not. */
+  private async resolveEndpoints(choice: ModelChoice, tokenizer: Tokenizer, skipUnavailable = false): Promise<RunEndpoint[] | undefined | null> {
+    try {
+      return await this.models.resolveEndpoints(choice, tokenizer, skipUnavailable);
+    } catch (e) {
+      this.reportStartError(e);
+      return null;
     }
   }
 
@@ -432,6 +450,7 @@ export class RunService implements vscode.Disposable {
       this.lastFinished = { dir, summary };
       this.finished.fire({ dir, summary });
       this.log.info(`Run ${run.id} finished: ${summary.succeeded} succeeded${summary.cached ? ` (${summary.cached} from the cache)` : ''}, ${summary.failed} failed, ${summary.canceled} canceled in ${formatDuration(summary.durationMs)}; ${summary.inputTokens} input / ${summary.outputTokens} output tokens.`);
+      for (const line of describeEndpoints(summary)) this.log.info(line);
       void this.announce(dir, summary);
     }
     this.changed.fire(undefined);
@@ -443,7 +462,9 @@ export class RunService implements vscode.Disposable {
       const window = model.contextWindow ?? 0;
       const context = window ? ` (${Math.round((e.tokens / window) * 100)}% of the context)` : '';
       const outcome = e.ok ? `ok, ${e.inputTokens} in / ${e.outputTokens} out` : `${e.error?.kind}: ${e.error?.message}`;
-      this.log.info(`${e.batchId}: ${e.chunkIds.length} chunks, ${e.tokens} tokens${context}, ${formatDuration(e.latencyMs)}, ${outcome}`);
+      this.log.info(`${e.batchId}: ${e.chunkIds.length} chunks${e.endpoint ? ` on ${e.endpoint}` : ''}, ${e.tokens} tokens${context}, ${formatDuration(e.latencyMs)}, ${outcome}`);
+    } else if (e.type === 'endpoint-dropped') {
+      this.log.warn(`Endpoint ${e.endpoint} dropped for the rest of the run (${e.reason.kind}: ${e.reason.message}); ${e.remaining} left.`);
     } else if (e.type === 'retry-scheduled') {
       this.log.warn(`${e.batchId}: ${e.reason}; attempt ${e.attempt} in ${formatDuration(e.delayMs)}`);
     } else if (e.type === 'batch-split') {
