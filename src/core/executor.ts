@@ -94,7 +94,9 @@ class Execution {
   /** Units ready to send, shared by every endpoint; the pump hands them to endpoints with a free slot. */
   private readonly queue = new UnitQueue<Unit>();
   private pumping = false;
-  private waking = false;
+  /** The timer that pumps again when the first paused endpoint opens, and when it is due. */
+  private wake?: AbortController;
+  private wakeAt = 0;
   private readonly stop = new AbortController();
   private readonly summary: ExecutionSummary = { succeeded: 0, failed: 0, canceled: 0, requests: 0, inputTokens: 0, outputTokens: 0, durationMs: 0 };
   private readonly overheadByCount = new Map<number, number>();
@@ -200,16 +202,22 @@ class Execution {
   }
 
   private wakeLater(): void {
-    if (this.waking) return;
-    const ms = this.pool.nextOpening(this.clock.now());
+    const now = this.clock.now();
+    const ms = this.pool.nextOpening(now);
     if (ms === undefined) return; // every endpoint is busy: the next finished unit pumps again
-    this.waking = true;
-    this.outstanding++;
-    this.clock.sleep(ms, this.stop.signal).catch(() => undefined).finally(() => {
-      this.waking = false;
-      this.pump();
-      this.release();
-    });
+    if (this.wake && this.wakeAt <= now + ms) return;
+    this.wake?.abort();
+    const wake = (this.wake = new AbortController());
+    this.wakeAt = now + ms;
+    // Not counted as outstanding: the queued units keep the run open, and the run's end cancels the timer.
+    this.clock.sleep(ms, wake.signal).then(
+      () => {
+        if (this.wake !== wake) return;
+        this.wake = undefined;
+        this.pump();
+      },
+      () => undefined,
+    );
   }
 
   /** Queues a unit after `delayMs`, outside any concurrency slot. */
@@ -222,7 +230,11 @@ class Execution {
   }
 
   private release(): void {
-    if (--this.outstanding === 0) this.finished();
+    if (--this.outstanding === 0) {
+      this.wake?.abort();
+      this.wake = undefined;
+      this.finished();
+    }
   }
 
   private overhead(count: number): number {

@@ -58,7 +58,7 @@ describe('several endpoints in one run', function () {
     return { model, info: { id: name, provider: 'openai', model: 'm', baseUrl: urls[name], ...limits } };
   }
 
-  async function runOn(endpoints: RunEndpoint[], files: SourceFile[], extra: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void } = {}) {
+  async function runOn(endpoints: RunEndpoint[], files: SourceFile[], extra: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void; parameters?: Partial<RunParameters> } = {}) {
     for (const f of files) {
       await fs.mkdir(path.dirname(path.join(ws, f.path)), { recursive: true });
       await fs.writeFile(path.join(ws, f.path), f.text);
@@ -74,7 +74,7 @@ describe('several endpoints in one run', function () {
       modelInfo: endpoints[0].info,
       endpoints,
       tokenizer,
-      parameters,
+      parameters: { ...parameters, ...extra.parameters },
       signal: extra.signal,
       onEvent: (e) => {
         events.push(e);
@@ -179,6 +179,22 @@ describe('several endpoints in one run', function () {
     assert.deepStrictEqual(dropped.map((e) => [e.endpoint, e.reason.kind]), [['failing', 'rate-limited']]);
     assert.match(dropped[0].reason.message, /asked to wait 120 s/);
     assert.ok(servers.fast.requests.length > servers.limited.requests.length);
+  });
+
+  it('when every endpoint is paused, work resumes as soon as the first pause ends (not the longest)', async function () {
+    // Bounded: had the executor slept until the 30 s pause ended, the test would time out.
+    this.timeout(10_000);
+    servers.limited.script = rateLimitedEvery(1, 30_000);
+    servers.fast.script = (r) => (r.n === 1 ? { ...rateLimitedEvery(1, 300)(r)!, delayMs: 200 } : { kind: 'ok' });
+    const files = sourceFiles(6);
+    // No retries: nothing but the pump's own timer can start the queued chunks again.
+    const { dir, summary } = await runOn([endpoint('limited', { maxConcurrency: 1 }), endpoint('fast', { maxConcurrency: 1 })], files, { parameters: { maxRetries: 0 } });
+    const records = await readRecords(dir);
+    assert.deepStrictEqual(records.map((r) => r.chunkId).sort(), files.map((_, i) => `${i + 1}.1`).sort(), 'one record per chunk');
+    assert.deepStrictEqual(records.filter((r) => r.status !== 'succeeded').map((r) => r.error?.kind), ['rate-limited', 'rate-limited'], 'the two 429s, not retried');
+    assert.strictEqual(summary.succeeded, files.length - 2);
+    assert.strictEqual(servers.limited.requests.length, 1, 'the endpoint paused for 30 s pulled no more work');
+    assert.strictEqual(servers.fast.requests.length, files.length - 1);
   });
 
   it('the run fails only when no endpoint is left, with a message naming each', async () => {
