@@ -7,7 +7,7 @@ import { chunkCost, requestOverhead } from './packer';
 import { buildMessages, parseReply } from './protocol';
 import { EndpointPool, type EndpointState, type ExecutorEndpoint } from './endpointPool';
 import { backoffDelay, realClock, type Clock } from './rateLimit';
-import { UnitQueue } from './unitQueue';
+import { Dispatcher } from './dispatcher';
 import { joinOutputs } from './text';
 import type { Tokenizer } from './tokenizer';
 import type { Batch, Chunk, ChunkRef } from './types';
@@ -91,12 +91,8 @@ class Execution {
   private readonly maxRetries: number;
   private readonly timeoutMs: number;
   private readonly pool: EndpointPool;
-  /** Units ready to send, shared by every endpoint; the pump hands them to endpoints with a free slot. */
-  private readonly queue = new UnitQueue<Unit>();
-  private pumping = false;
-  /** The timer that pumps again when the first paused endpoint opens, and when it is due. */
-  private wake?: AbortController;
-  private wakeAt = 0;
+  /** Units ready to send, shared by every endpoint; handed to endpoints with a free slot. */
+  private readonly queue: Dispatcher<Unit>;
   private readonly stop = new AbortController();
   private readonly summary: ExecutionSummary = { succeeded: 0, failed: 0, canceled: 0, requests: 0, inputTokens: 0, outputTokens: 0, durationMs: 0 };
   private readonly overheadByCount = new Map<number, number>();
@@ -117,6 +113,11 @@ class Execution {
       dropAfterRetryAfterMs: o.dropAfterRetryAfterMs,
       emit: (e) => this.emit(e),
     });
+    this.queue = new Dispatcher(this.pool, this.clock, this.stop.signal, {
+      run: (unit, ep) => this.runUnit(unit, ep),
+      cancel: (unit) => this.cancelUnit(unit),
+      done: () => this.release(),
+    });
   }
 
   async start(batches: readonly Batch<ChunkRef>[]): Promise<ExecutionSummary> {
@@ -124,8 +125,6 @@ class Execution {
     // Every request in flight and every sleeping retry listens to the stop signal.
     setMaxListeners(0, this.stop.signal);
     const onAbort = () => this.stop.abort();
-    // Units still queued end `canceled` as soon as the run stops.
-    this.stop.signal.addEventListener('abort', () => this.pump(), { once: true });
     if (this.o.signal?.aborted) this.stop.abort();
     this.o.signal?.addEventListener('abort', onAbort, { once: true });
     const chunks = batches.reduce((n, b) => n + b.chunks.length, 0);
@@ -159,65 +158,12 @@ class Execution {
   private enqueue(unit: Unit): void {
     this.outstanding++;
     this.queue.push(unit);
-    this.pump();
   }
 
   /** Puts a unit back at the head of the queue, for another endpoint (its own was paused or dropped). */
   private requeue(unit: Unit): void {
     this.outstanding++;
     this.queue.unshift(unit);
-  }
-
-  /**
-   * Hands queued units to endpoints with a free slot (each slot a p-limit task of that endpoint's
-   * adaptive concurrency), until none is free or the queue is empty; when only paused endpoints have
-   * room, wakes up when the first pause ends. After a stop, queued units end `canceled`.
-   */
-  private pump(): void {
-    if (this.pumping) return;
-    this.pumping = true;
-    try {
-      while (this.queue.length) {
-        if (this.stop.signal.aborted) {
-          const unit = this.queue.shift()!;
-          void this.cancelUnit(unit).finally(() => this.release());
-          continue;
-        }
-        const ep = this.pool.pick(this.clock.now());
-        if (!ep) {
-          this.wakeLater();
-          break;
-        }
-        const unit = this.queue.shift()!;
-        ep.inFlight++;
-        void ep.concurrency.limit(() => this.runUnit(unit, ep)).finally(() => {
-          ep.inFlight--;
-          this.pump();
-          this.release();
-        });
-      }
-    } finally {
-      this.pumping = false;
-    }
-  }
-
-  private wakeLater(): void {
-    const now = this.clock.now();
-    const ms = this.pool.nextOpening(now);
-    if (ms === undefined) return; // every endpoint is busy: the next finished unit pumps again
-    if (this.wake && this.wakeAt <= now + ms) return;
-    this.wake?.abort();
-    const wake = (this.wake = new AbortController());
-    this.wakeAt = now + ms;
-    // Not counted as outstanding: the queued units keep the run open, and the run's end cancels the timer.
-    this.clock.sleep(ms, wake.signal).then(
-      () => {
-        if (this.wake !== wake) return;
-        this.wake = undefined;
-        this.pump();
-      },
-      () => undefined,
-    );
   }
 
   /** Queues a unit after `delayMs`, outside any concurrency slot. */
@@ -231,8 +177,7 @@ class Execution {
 
   private release(): void {
     if (--this.outstanding === 0) {
-      this.wake?.abort();
-      this.wake = undefined;
+      this.queue.close();
       this.finished();
     }
   }
@@ -395,7 +340,7 @@ class Execution {
   private sendElsewhere(unit: Unit): void {
     for (const i of unit.items) i.attempts = Math.max(0, i.attempts - 1);
     this.requeue(unit);
-    this.pump();
+    this.queue.pump();
   }
 
   /** Too large for the model: halve the batch, or split its one chunk in two. Never resent unchanged. */
