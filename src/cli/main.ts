@@ -4,7 +4,7 @@ import { collectFiles, type SkippedFile } from '../core/files';
 import type { RunEvent } from '../core/events';
 import { Planner, type Plan } from '../core/plan';
 import { ResultCache } from '../core/resultCache';
-import { newRunId, resumeRun, runPlan, type RunEndpoint } from '../core/run';
+import { newRunId, resumeRun, runPlan, smallestWindow, type RunEndpoint } from '../core/run';
 import { describeEndpoints } from '../core/report';
 import { resolveEndpoints, type CliEndpoint } from './endpoints';
 import { RUN_FILE, RunLockedError, type RunMeta, type RunSummary } from '../core/runStore';
@@ -59,7 +59,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     prompt,
     tokenizer,
     chunk: { chunkTokens: opts.chunkTokens, overlapTokens: opts.overlap },
-    pack: { chunksPerBatch: opts.chunksPerBatch, maxBatchTokens: opts.maxBatchTokens, ...(endpoints && fromSpecs(opts) ? smallestWindow(endpoints) : { contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens }) },
+    pack: { chunksPerBatch: opts.chunksPerBatch, maxBatchTokens: opts.maxBatchTokens, ...(endpoints && fromSpecs(opts) ? smallestWindow(endpoints.map((e) => e.model)) : { contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens }) },
   });
   // Files stream into the planner one at a time: the corpus is never held in memory.
   const collected = await collectFiles(opts.inputs, { cwd: io.cwd, maxFileBytes: opts.maxFileBytes, respectGitignore: opts.respectGitignore, signal: io.signal, onFile: (f) => planner.add(f) });
@@ -215,14 +215,6 @@ async function runEndpoints(opts: CliOptions, tokenizer: Tokenizer, io: Io): Pro
 /** The run's endpoints come from `--endpoint` / `--config` (not `--provider` / `--model`). */
 function fromSpecs(opts: CliOptions): boolean {
   return opts.endpoints.length > 0 || opts.config !== undefined;
-}
-
-/** The smallest context window of the endpoints (with its output reservation): batches must fit each. */
-function smallestWindow(endpoints: RunEndpoint[]): { contextWindow?: number; maxOutputTokens?: number } {
-  const sized = endpoints.map((e) => e.model).filter((m) => m.contextWindow);
-  if (sized.length === 0) return { maxOutputTokens: endpoints[0].model.maxOutputTokens };
-  const m = sized.reduce((a, b) => (a.contextWindow! - (a.maxOutputTokens ?? 0) <= b.contextWindow! - (b.maxOutputTokens ?? 0) ? a : b));
-  return { contextWindow: m.contextWindow, maxOutputTokens: m.maxOutputTokens };
 }
 
 function definedOnly<T extends object>(o: T): T {

@@ -139,7 +139,11 @@ type ExecuteOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'e
 
 /** Batches are packed for the smallest window of the run's endpoints, so that any of them can take any batch. */
 function packWindow(options: Pick<RunOptions, 'model' | 'endpoints'>): { contextWindow?: number; maxOutputTokens?: number } {
-  const models = options.endpoints?.length ? options.endpoints.map((e) => e.model) : [options.model];
+  return smallestWindow(options.endpoints?.length ? options.endpoints.map((e) => e.model) : [options.model]);
+}
+
+/** The context window (with its reply reservation) that fits every one of `models`: the packer's budget. */
+export function smallestWindow(models: readonly Pick<ChatModel, 'contextWindow' | 'maxOutputTokens'>[]): { contextWindow?: number; maxOutputTokens?: number } {
   const windowed = models.filter((m) => m.contextWindow);
   if (windowed.length === 0) return { contextWindow: undefined, maxOutputTokens: models[0].maxOutputTokens };
   const smallest = windowed.reduce((a, b) => (a.contextWindow! - (a.maxOutputTokens ?? 0) <= b.contextWindow! - (b.maxOutputTokens ?? 0) ? a : b));

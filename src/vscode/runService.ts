@@ -9,7 +9,7 @@ import { Planner, type Plan } from '../core/plan';
 import { formatDuration, ProgressTracker } from '../core/progress';
 import { costOf, describeEndpoints, formatCost, renderReport, type Prices } from '../core/report';
 import { ResultCache } from '../core/resultCache';
-import { newRunId, retryChunks, runPlan, type RunEndpoint, type RunParameters } from '../core/run';
+import { newRunId, retryChunks, runPlan, smallestWindow, type RunEndpoint, type RunParameters } from '../core/run';
 import { readRecords, runLockHolder, RunStore, type RunMeta, type RunSummary } from '../core/runStore';
 import { getTokenizer, type Tokenizer } from '../core/tokenizer';
 import { expandSelection, findByGlob, readFiles, RunRoots, type ReadResult } from './fileSelection';
@@ -111,7 +111,7 @@ export class RunService implements vscode.Disposable {
     if (!model) return undefined;
     const endpoints = await this.resolveEndpoints(choice, tokenizer);
     if (endpoints === null) return undefined;
-    const planned = await this.plan(uris, roots, settings, prompt.text, model);
+    const planned = await this.plan(uris, roots, settings, prompt.text, endpoints ? smallestWindow(endpoints.map((e) => e.model)) : model);
     if (!planned) return undefined;
     const { plan, read } = planned;
     if (plan.totals.chunks === 0) {

@@ -5,7 +5,7 @@ import * as path from 'path';
 import type { RunEvent } from '../../src/core/events';
 import { createPlan } from '../../src/core/plan';
 import { describeEndpoints, renderReport } from '../../src/core/report';
-import { endpointsOf, resumeRun, runPlan, type RunEndpoint, type RunParameters } from '../../src/core/run';
+import { endpointsOf, resumeRun, runPlan, smallestWindow, type RunEndpoint, type RunParameters } from '../../src/core/run';
 import { readRecords, type RunMeta, type RunSummary } from '../../src/core/runStore';
 import { getTokenizer } from '../../src/core/tokenizer';
 import type { SourceFile } from '../../src/core/types';
@@ -40,6 +40,13 @@ function served(server: ModelServer, script: Script) {
   }
   return { requests: server.requests.length, failures, inputTokens, outputTokens };
 }
+
+describe('smallestWindow', () => {
+  it('packs for the endpoint leaving the least room once its reply is reserved; unknown windows do not count', () => {
+    assert.deepStrictEqual(smallestWindow([{ contextWindow: 8000, maxOutputTokens: 4000 }, { contextWindow: 6000, maxOutputTokens: 1000 }, {}]), { contextWindow: 8000, maxOutputTokens: 4000 });
+    assert.deepStrictEqual(smallestWindow([{ maxOutputTokens: 7 }, {}]), { contextWindow: undefined, maxOutputTokens: 7 });
+  });
+});
 
 describe('several endpoints in one run', function () {
   this.timeout(30_000);
