@@ -7,6 +7,7 @@ import { parseCli, UsageError } from '../../src/cli/options';
 import { readRecords, type RunMeta, type RunSummary } from '../../src/core/runStore';
 import { runCli as cli } from '../support/cli';
 import { BAD_KEY, failingAfter, slow } from '../support/endpointScripts';
+import { AnthropicServer } from '../support/anthropicServer';
 import { ModelServer } from '../support/modelServer';
 
 const KEY_A = 'sk-endpoint-A-SECRET-1111111111';
@@ -101,6 +102,32 @@ describe('batch-prompt CLI: several endpoints', function () {
     assert.deepStrictEqual([...a.sentChunkIds(), ...b.sentChunkIds()].sort(), [...dropped].sort(), 'only the unfinished chunks are sent');
     assert.ok(a.peakInFlight <= 1, 'the recorded concurrency of "one" holds');
     assert.ok(a.requests.every((q) => q.headers.authorization === `Bearer ${KEY_A}`) && b.requests.every((q) => q.headers.authorization === `Bearer ${KEY_B}`));
+  });
+
+  it('resumes without an endpoint whose key is gone, on the ones that can be rebuilt', async () => {
+    const anthropic = new AnthropicServer();
+    const urlC = await anthropic.start();
+    try {
+      a.script = slow(10);
+      await fs.writeFile(path.join(ws, 'endpoints.json'), JSON.stringify([{ id: 'local', provider: 'openai', model: 'm', baseUrl: urlA }, { id: 'claude', provider: 'anthropic', model: 'c', baseUrl: urlC, apiKeyEnv: 'KEY_C' }]));
+      const r = await cli(['run', '--prompt', 'P', '--config', 'endpoints.json', '--chunks-per-batch', '1', '--no-cache', '--out', 'o', 'src'], ws, { KEY_C: 'sk-ant-C-SECRET-333333' });
+      assert.strictEqual(r.code, 0, r.stderr);
+      assert.ok(anthropic.requests.length > 0, 'both served the run');
+      const dir = path.join(ws, 'o');
+      const lines = (await fs.readFile(path.join(dir, 'run.jsonl'), 'utf8')).trim().split('\n');
+      const lost = lines.slice(-5).map((l) => (JSON.parse(l) as { chunkId: string }).chunkId);
+      await fs.writeFile(path.join(dir, 'run.jsonl'), `${lines.slice(0, -5).join('\n')}\n`);
+      for (const id of lost) await fs.rm(path.join(dir, 'chunks', `${id}.out`), { force: true });
+      a.reset();
+      anthropic.reset();
+      const resumed = await cli(['resume', '--no-cache', 'o'], ws, {});
+      assert.strictEqual(resumed.code, 0, resumed.stderr);
+      assert.match(resumed.stderr, /set KEY_C in the environment[\s\S]*resuming without the endpoint claude/);
+      assert.deepStrictEqual(a.sentChunkIds().sort(), [...lost].sort(), 'the local endpoint took every unfinished chunk');
+      assert.strictEqual(anthropic.requests.length, 0);
+    } finally {
+      await anthropic.stop();
+    }
   });
 
   it('parses endpoint specs and refuses mistakes with a clear message', async () => {
