@@ -1,7 +1,8 @@
 // Benchmarks: printed figures only, never assertions (see README, "Benchmarks").
 //   npm run bench                 everything
-//   npm run bench -- chunking     one part (chunking | executor | pool | memory | stream)
+//   npm run bench -- chunking     one part (chunking | executor | pool | endpoints | memory | stream)
 import { runChunkingBench } from './chunking';
+import { runEndpointsBench } from './endpoints';
 import { runExecutorBench } from './executor';
 import { runMemoryBench } from './memory';
 import { runPoolBench } from './pool';
@@ -11,6 +12,7 @@ const parts: Record<string, () => Promise<void>> = {
   chunking: runChunkingBench,
   executor: runExecutorBench,
   pool: runPoolBench,
+  endpoints: runEndpointsBench,
   memory: runMemoryBench,
   stream: runStreamBench,
 };

@@ -4,7 +4,9 @@ import { collectFiles, type SkippedFile } from '../core/files';
 import type { RunEvent } from '../core/events';
 import { Planner, type Plan } from '../core/plan';
 import { ResultCache } from '../core/resultCache';
-import { newRunId, resumeRun, runPlan, type RunParameters } from '../core/run';
+import { newRunId, resumeRun, runPlan, smallestWindow, endpointsOf, type RunEndpoint, type RunParameters } from '../core/run';
+import { describeEndpoints } from '../core/report';
+import { resolveEndpoints, type CliEndpoint } from './endpoints';
 import { RUN_FILE, RunLockedError, type RunMeta, type RunSummary } from '../core/runStore';
 import { pendingJob } from '../core/batchJob';
 import { ConfigError } from '../core/errors';
@@ -59,16 +61,17 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   // A plan given a prompt counts its tokens and looks its chunks up in the cache.
   const prompt = opts.command === 'run' || opts.command === 'submit' || opts.prompt !== undefined || opts.promptFile !== undefined ? await readPrompt(opts, io.cwd) : '';
   const tokenizer = getTokenizer(opts.encoding);
-  // The model is chosen before any file is read: a missing key stops the run at once.
-  const model = opts.command === 'run' ? selectModel(endpointOf(opts), tokenizer, io, opts.concurrency) : undefined;
-  if (opts.command === 'run' && !model) return 1;
+  // The models are chosen before any file is read: a missing key stops the run at once.
+  const endpoints = opts.command === 'run' ? await runEndpoints(opts, tokenizer, io) : undefined;
+  if (opts.command === 'run' && !endpoints) return 1;
+  const model = endpoints?.[0].model;
   const batchApi = opts.command === 'submit' ? selectBatchApi(endpointOf(opts), io) : undefined;
   if (opts.command === 'submit' && !batchApi) return 1;
   const planner = new Planner({
     prompt,
     tokenizer,
     chunk: { chunkTokens: opts.chunkTokens, overlapTokens: opts.overlap },
-    pack: { chunksPerBatch: opts.chunksPerBatch, maxBatchTokens: opts.maxBatchTokens, contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens },
+    pack: { chunksPerBatch: opts.chunksPerBatch, maxBatchTokens: opts.maxBatchTokens, ...(endpoints && fromSpecs(opts) ? smallestWindow(endpoints.map((e) => e.model)) : { contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens }) },
   });
   // Files stream into the planner one at a time: the corpus is never held in memory.
   const collected = await collectFiles(opts.inputs, { cwd: io.cwd, maxFileBytes: opts.maxFileBytes, respectGitignore: opts.respectGitignore, signal: io.signal, onFile: (f) => planner.add(f) });
@@ -93,7 +96,8 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     dir,
     prompt,
     model: model!,
-    modelInfo: modelInfoOf(opts, model!.id),
+    modelInfo: fromSpecs(opts) ? endpoints![0].info : modelInfoOf(opts, model!.id),
+    ...(fromSpecs(opts) ? { endpoints } : {}),
     tokenizer,
     parameters: parametersOf(opts),
     signal: io.signal,
@@ -145,14 +149,27 @@ async function resume(opts: CliOptions, io: Io): Promise<number> {
     );
     return 1;
   }
-  const endpoint: EndpointConfig = { id: m.id, provider, baseUrl: m.baseUrl, model: m.model, contextWindow: m.contextWindow, maxOutputTokens: m.maxOutputTokens, apiVersion: m.apiVersion };
   const tokenizer = getTokenizer(meta.encoding === 'cl100k_base' ? 'cl100k_base' : 'o200k_base');
-  const model = selectModel(endpoint, tokenizer, io, opts.explicit.maxConcurrency ?? (meta.parameters as { maxConcurrency?: number } | undefined)?.maxConcurrency);
-  if (!model) return 1;
+  // A several-endpoint run resumes on all of its endpoints, each with its recorded limits and key variable.
+  const recordedConcurrency = (meta.parameters as { maxConcurrency?: number } | undefined)?.maxConcurrency;
+  const endpoints: RunEndpoint[] = [];
+  for (const info of endpointsOf(meta)) {
+    const kind = info.provider as ProviderKind;
+    if (!PROVIDER_KINDS.includes(kind) || !info.model) {
+      io.stderr.write(`batch-prompt: ${RUN_FILE} of run ${meta.runId} does not say how to reach its endpoint ${info.id} (provider ${info.provider ?? 'missing'}, model ${info.model ?? 'missing'}).\n`);
+      return 1;
+    }
+    const endpoint: EndpointConfig = { id: info.id, provider: kind, baseUrl: info.baseUrl, model: info.model, contextWindow: info.contextWindow, maxOutputTokens: info.maxOutputTokens, apiVersion: info.apiVersion };
+    const model = selectModel(endpoint, tokenizer, io, { apiKeyEnv: info.apiKeyEnv, connections: opts.explicit.maxConcurrency ?? info.maxConcurrency ?? recordedConcurrency });
+    if (model) endpoints.push({ model, info });
+    else if ((meta.endpoints?.length ?? 0) > 1) io.stderr.write(`batch-prompt: resuming without the endpoint ${info.id}.\n`);
+  }
+  if (endpoints.length === 0) return 1;
+  const model = endpoints[0].model;
   const progress = new ProgressDisplay(io);
   let summary: RunSummary;
   try {
-    ({ summary } = await resumeRun(dir, { model, tokenizer, parameters: opts.explicit, signal: io.signal, onEvent: (e) => progress.onEvent(e), cache: cacheOf(opts, io) }));
+    ({ summary } = await resumeRun(dir, { model, ...(meta.endpoints?.length ? { endpoints } : {}), tokenizer, parameters: opts.explicit, signal: io.signal, onEvent: (e) => progress.onEvent(e), cache: cacheOf(opts, io) }));
   } catch (e) {
     if (!RunLockedError.is(e)) throw e;
     progress.end();
@@ -171,6 +188,7 @@ function cacheOf(opts: CliOptions, io: Io): ResultCache | undefined {
 function finished(summary: RunSummary, dir: string, io: Io): number {
   const counts = `${summary.succeeded} succeeded${summary.cached ? ` (${summary.cached} from the cache)` : ''}, ${summary.failed} failed, ${summary.canceled} canceled`;
   io.stdout.write(`Run ${summary.runId}: ${counts} in ${formatDuration(summary.durationMs)} (${summary.requests} requests, ${summary.inputTokens} input / ${summary.outputTokens} output tokens)\n`);
+  for (const line of describeEndpoints(summary)) io.stdout.write(`${line}\n`);
   io.stdout.write(`Results: ${dir}\n`);
   const incomplete = summary.files.filter((f) => f.status === 'incomplete');
   if (incomplete.length) {
@@ -201,13 +219,50 @@ function endpointOf(opts: CliOptions): EndpointConfig {
 }
 
 /**
- * The run's model, or undefined after a one-line reason on stderr (a missing key: no request is made).
- * Its connection pool holds `connections` sockets: the run's concurrency.
+ * The run's endpoints: those of `--endpoint`/`--config`, or the one of `--provider`/`--model`; undefined
+ * after a one-line reason on stderr (a bad spec, a missing key: no request is made).
  */
-function selectModel(endpoint: EndpointConfig, tokenizer: Tokenizer, io: Io, connections?: number): ChatModel | undefined {
-  const { key, envVar } = apiKeyFromEnv(endpoint.provider, io.env);
+async function runEndpoints(opts: CliOptions, tokenizer: Tokenizer, io: Io): Promise<RunEndpoint[] | undefined> {
+  if (!fromSpecs(opts)) {
+    const model = selectModel(endpointOf(opts), tokenizer, io, { connections: opts.concurrency });
+    return model && [{ model, info: { id: model.id } }];
+  }
+  let configs: CliEndpoint[];
+  try {
+    configs = await resolveEndpoints(opts.endpoints, opts.config, io.cwd);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.stderr.write(`batch-prompt: ${e.message}\n`);
+    return undefined;
+  }
+  const out: RunEndpoint[] = [];
+  for (const c of configs) {
+    const model = selectModel(c, tokenizer, io, { apiKeyEnv: c.apiKeyEnv, connections: c.maxConcurrency ?? opts.concurrency });
+    if (!model) return undefined;
+    const { id, provider, model: name, baseUrl, contextWindow, maxOutputTokens, apiVersion, apiKeyEnv, maxConcurrency, requestsPerMinute, tokensPerMinute } = c;
+    out.push({ model, info: definedOnly({ id, provider, model: name, baseUrl, contextWindow, maxOutputTokens, apiVersion, apiKeyEnv, maxConcurrency, requestsPerMinute, tokensPerMinute }) });
+  }
+  return out;
+}
+
+/** The run's endpoints come from `--endpoint` / `--config` (not `--provider` / `--model`). */
+function fromSpecs(opts: CliOptions): boolean {
+  return opts.endpoints.length > 0 || opts.config !== undefined;
+}
+
+function definedOnly<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * An endpoint's model, or undefined after a one-line reason on stderr (a missing key: no request is
+ * made). Its key comes from `apiKeyEnv` or the provider's variable; its connection pool holds
+ * `connections` sockets (the endpoint's concurrency).
+ */
+function selectModel(endpoint: EndpointConfig, tokenizer: Tokenizer, io: Io, { apiKeyEnv, connections }: { apiKeyEnv?: string; connections?: number } = {}): ChatModel | undefined {
+  const { key, envVar } = apiKeyEnv ? { key: io.env[apiKeyEnv] || undefined, envVar: apiKeyEnv } : apiKeyFromEnv(endpoint.provider, io.env);
   if (needsApiKey(endpoint) && !key) {
-    io.stderr.write(`batch-prompt: set ${envVar} in the environment: the ${endpoint.provider} provider at ${originOf(endpoint.baseUrl ?? defaultBaseUrl(endpoint.provider) ?? '')} needs an API key.\n`);
+    io.stderr.write(`batch-prompt: set ${envVar} in the environment: the ${endpoint.provider} endpoint "${endpoint.id}" at ${originOf(endpoint.baseUrl ?? defaultBaseUrl(endpoint.provider) ?? '')} needs an API key.\n`);
     return undefined;
   }
   try {
@@ -269,6 +324,9 @@ class ProgressDisplay {
 
   onEvent(e: RunEvent): void {
     this.tracker.update(e);
+    if (e.type === 'endpoint-dropped') {
+      this.io.stderr.write(`${this.io.stderr.isTTY ? '\r\x1b[K' : ''}batch-prompt: endpoint ${e.endpoint} dropped for the rest of the run (${e.reason.kind}: ${e.reason.message}); ${e.remaining} left\n`);
+    }
     if (this.io.stderr.isTTY) {
       const now = Date.now();
       if (now - this.lastDraw > 100 || e.type === 'run-finished') {
@@ -282,7 +340,7 @@ class ProgressDisplay {
     }
     if (e.type === 'batch-finished') {
       const what = e.ok ? `ok, ${e.inputTokens}→${e.outputTokens} tokens` : `failed: ${e.error?.kind}`;
-      this.io.stderr.write(`${e.batchId} (${e.chunkIds.length} chunks) ${what} in ${formatDuration(e.latencyMs)} · ${this.tracker.describe()}\n`);
+      this.io.stderr.write(`${e.batchId} (${e.chunkIds.length} chunks)${e.endpoint ? ` on ${e.endpoint}` : ''} ${what} in ${formatDuration(e.latencyMs)} · ${this.tracker.describe()}\n`);
     } else if (e.type === 'retry-scheduled') {
       this.io.stderr.write(`${e.batchId}: ${e.reason}, retry ${e.attempt} in ${formatDuration(e.delayMs)}\n`);
     }

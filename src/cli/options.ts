@@ -33,6 +33,16 @@ model (run, submit):
   --max-output-tokens N  tokens reserved for each reply
   keys are read from the environment, never from an option: openai $OPENAI_API_KEY (optional on
   localhost), azure $AZURE_OPENAI_API_KEY (or $OPENAI_API_KEY), anthropic $ANTHROPIC_API_KEY, ollama none
+several endpoints (run; instead of --provider/--model/--base-url): batches go to whichever endpoint has
+a free slot within its own limits, the fastest first; one that keeps failing is dropped for the run
+  --endpoint SPEC        repeat it, one per endpoint; SPEC is
+                         PROVIDER:MODEL[@BASE_URL][,id=ID][,concurrency=N][,rpm=N][,tpm=N][,key-env=VAR]
+                         [,api-version=V][,context-window=N][,max-output-tokens=N], e.g.
+                         --endpoint openai:gpt-4o-mini@https://host/v1,concurrency=8,key-env=OPENAI_KEY_2
+                         or the id of an entry of --config; limits left out are the run's (--concurrency…)
+  --config FILE          endpoints from a JSON file {"endpoints":[{"id","provider","model","baseUrl",
+                         "apiKeyEnv","maxConcurrency","requestsPerMinute","tokensPerMinute",…}]}; every
+                         entry is used unless --endpoint names some; keys come from each "apiKeyEnv"
 run:
   --out DIR              run folder to create (default .batch-prompt/runs/<run id>)
   --concurrency N        requests in flight at most (default 4)
@@ -95,6 +105,10 @@ export interface CliOptions {
   runsDir?: string;
   /** `--stream`: replies streamed and printed on stdout as they arrive. */
   stream: boolean;
+  /** `--endpoint` values (specs or config ids), in order: several endpoints for one run. */
+  endpoints: string[];
+  /** `--config FILE`: endpoint entries. */
+  config?: string;
   /** Run parameters given explicitly (a resume keeps the recorded value of the others). */
   explicit: { maxConcurrency?: number; maxRetries?: number; requestTimeoutMs?: number; requestsPerMinute?: number; tokensPerMinute?: number };
 }
@@ -155,6 +169,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
         'output-cost': { type: 'string' },
         'runs-dir': { type: 'string' },
         stream: { type: 'boolean' },
+        endpoint: { type: 'string', multiple: true },
+        config: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -205,6 +221,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
     outputCostPerMTok: price('output-cost', v['output-cost']),
     runsDir: v['runs-dir'],
     stream: v.stream ?? false,
+    endpoints: v.endpoint ?? [],
+    config: v.config,
     explicit: {
       maxConcurrency: int('concurrency', v.concurrency, 1),
       maxRetries: int('max-retries', v['max-retries'], 0),
@@ -218,8 +236,16 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
   if (opts.command === 'plan' || opts.command === 'run' || opts.command === 'submit') {
     if (inputs.length === 0) throw new UsageError('Name at least one file, folder or glob.');
   }
+  const several = opts.endpoints.length > 0 || opts.config !== undefined;
+  if (several) {
+    const single = (['provider', 'model', 'base-url', 'api-version'] as const).filter((k) => v[k] !== undefined);
+    if (single.length) throw new UsageError(`--${single[0]} names one endpoint; with --endpoint or --config, describe each endpoint there instead.`);
+  }
+  if (several && opts.command === 'submit') throw new UsageError('submit sends one batch job to one endpoint: name it with --provider and --model, not --endpoint or --config.');
   if (opts.command === 'run' || opts.command === 'submit') {
     if ((opts.prompt === undefined) === (opts.promptFile === undefined)) throw new UsageError('Give exactly one of --prompt TEXT or --prompt-file FILE.');
+  }
+  if ((opts.command === 'run' || opts.command === 'submit') && !several) {
     if (!opts.model) throw new UsageError(provider === 'openai' ? 'Name the model with --model (or $OPENAI_MODEL).' : provider === 'azure' ? 'Name the deployment with --model.' : 'Name the model with --model.');
     if (!opts.baseUrl) throw new UsageError('Azure needs its endpoint: --base-url https://<resource>.openai.azure.com (or $AZURE_OPENAI_ENDPOINT).');
     try {

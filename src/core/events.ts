@@ -1,3 +1,4 @@
+import type { EndpointSummary } from './endpointPool';
 import type { ErrorKind } from './errors';
 import type { WaitReason } from './rateLimit';
 import type { ChunkRef, ChunkStatus } from './types';
@@ -19,12 +20,14 @@ export interface ChunkOutcome {
   readonly latencyMs: number;
   /** Taken from the result cache instead of the model (0 tokens, 0 attempts). */
   readonly cached?: boolean;
+  /** Id of the endpoint that served the request (set when the run has several endpoints). */
+  readonly endpoint?: string;
 }
 
 /** The progress of a run, as a typed stream: enough for a progress bar with an ETA and a log. */
 export type RunEvent =
   | { type: 'run-started'; chunks: number; batches: number; concurrency: number }
-  | { type: 'batch-started'; batchId: string; chunkIds: string[]; tokens: number; attempt: number }
+  | { type: 'batch-started'; batchId: string; chunkIds: string[]; tokens: number; attempt: number; endpoint?: string }
   | {
       type: 'batch-finished';
       batchId: string;
@@ -35,12 +38,16 @@ export type RunEvent =
       outputTokens: number;
       latencyMs: number;
       error?: { kind: ErrorKind; message: string };
+      /** The endpoint that served it (set when the run has several). */
+      endpoint?: string;
     }
   | { type: 'chunk-finished'; outcome: ChunkOutcome }
   | { type: 'retry-scheduled'; batchId: string; chunkIds: string[]; delayMs: number; reason: ErrorKind; attempt: number }
   | { type: 'batch-split'; batchId: string; into: string[]; reason: ErrorKind }
-  | { type: 'concurrency-changed'; from: number; to: number; reason: 'rate-limited' | 'recovered' }
-  | { type: 'waiting'; delayMs: number; reason: WaitReason }
+  | { type: 'concurrency-changed'; from: number; to: number; reason: 'rate-limited' | 'recovered'; endpoint?: string }
+  | { type: 'waiting'; delayMs: number; reason: WaitReason; endpoint?: string }
+  /** An endpoint of a several-endpoint run was taken out of the rotation; its work goes to the `remaining` others. */
+  | { type: 'endpoint-dropped'; endpoint: string; reason: { kind: ErrorKind; message: string }; remaining: number }
   | { type: 'reply-warning'; batchId: string; message: string }
   | { type: 'run-finished'; summary: ExecutionSummary };
 
@@ -54,4 +61,6 @@ export interface ExecutionSummary {
   durationMs: number;
   /** Set when an error no retry can fix ended the run early. */
   fatal?: { kind: ErrorKind; message: string };
+  /** Per endpoint of a several-endpoint run (in the order named): requests, tokens, failures, latency, dropped. */
+  endpoints?: EndpointSummary[];
 }

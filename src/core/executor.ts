@@ -5,7 +5,9 @@ import type { ChunkOutcome, ExecutionSummary, RunEvent } from './events';
 import type { ChatModel, ChatResponse } from './model';
 import { chunkCost, requestOverhead } from './packer';
 import { buildMessages, parseReply } from './protocol';
-import { AdaptiveConcurrency, backoffDelay, realClock, RequestGate, type Clock } from './rateLimit';
+import { EndpointPool, type EndpointState, type ExecutorEndpoint } from './endpointPool';
+import { backoffDelay, realClock, type Clock } from './rateLimit';
+import { Dispatcher } from './dispatcher';
 import { joinOutputs } from './text';
 import type { Tokenizer } from './tokenizer';
 import type { Batch, Chunk, ChunkRef } from './types';
@@ -37,6 +39,15 @@ export interface ExecutorOptions {
   onText?: (batchId: string, chunkIds: readonly string[], delta: string) => void;
   clock?: Clock;
   random?: () => number;
+  /**
+   * Several endpoints serving the same prompt, each with its own limits (the run's limits above are
+   * their defaults); the first is the primary. When left out, `model` is the one endpoint.
+   */
+  endpoints?: readonly ExecutorEndpoint[];
+  /** Consecutive transient failures that take an endpoint out of a several-endpoint run (default 3). */
+  dropAfterFailures?: number;
+  /** A 429 asking to wait longer than this takes an endpoint out of a several-endpoint run (default 60 s). */
+  dropAfterRetryAfterMs?: number;
 }
 
 /** A chunk, or a part of one that had to be split to fit the context window, on its way through. */
@@ -60,7 +71,7 @@ interface SplitGroup {
   outputTokens: number;
 }
 
-interface Unit {
+export interface Unit {
   batchId: string;
   items: Item[];
 }
@@ -85,8 +96,9 @@ class Execution {
   private readonly random: () => number;
   private readonly maxRetries: number;
   private readonly timeoutMs: number;
-  private readonly concurrency: AdaptiveConcurrency;
-  private readonly gate: RequestGate;
+  private readonly pool: EndpointPool;
+  /** Units ready to send, shared by every endpoint; handed to endpoints with a free slot. */
+  private readonly queue: Dispatcher<Unit>;
   private readonly stop = new AbortController();
   private readonly summary: ExecutionSummary = { succeeded: 0, failed: 0, canceled: 0, requests: 0, inputTokens: 0, outputTokens: 0, durationMs: 0 };
   private readonly overheadByCount = new Map<number, number>();
@@ -100,12 +112,17 @@ class Execution {
     this.random = o.random ?? Math.random;
     this.maxRetries = o.maxRetries ?? 3;
     this.timeoutMs = o.requestTimeoutMs ?? 120_000;
-    this.concurrency = new AdaptiveConcurrency(o.maxConcurrency ?? 4, (from, to, reason) => this.emit({ type: 'concurrency-changed', from, to, reason }));
-    this.gate = new RequestGate({
-      requestsPerMinute: o.requestsPerMinute,
-      tokensPerMinute: o.tokensPerMinute,
+    this.pool = new EndpointPool(o.endpoints ?? [{ model: o.model }], {
       clock: this.clock,
-      onWait: (delayMs, reason) => this.emit({ type: 'waiting', delayMs, reason }),
+      defaults: { maxConcurrency: o.maxConcurrency ?? 4, requestsPerMinute: o.requestsPerMinute, tokensPerMinute: o.tokensPerMinute },
+      dropAfterFailures: o.dropAfterFailures,
+      dropAfterRetryAfterMs: o.dropAfterRetryAfterMs,
+      emit: (e) => this.emit(e),
+    });
+    this.queue = new Dispatcher(this.pool, this.clock, this.stop.signal, {
+      run: (unit, ep) => this.runUnit(unit, ep),
+      cancel: (unit) => this.cancelUnit(unit),
+      done: () => this.release(),
     });
   }
 
@@ -117,7 +134,7 @@ class Execution {
     if (this.o.signal?.aborted) this.stop.abort();
     this.o.signal?.addEventListener('abort', onAbort, { once: true });
     const chunks = batches.reduce((n, b) => n + b.chunks.length, 0);
-    this.emit({ type: 'run-started', chunks, batches: batches.length, concurrency: this.concurrency.current });
+    this.emit({ type: 'run-started', chunks, batches: batches.length, concurrency: this.pool.concurrency() });
     try {
       if (batches.length === 0) return this.finish(started);
       for (const b of batches) this.enqueue({ batchId: b.id, items: b.chunks.map((ref) => ({ ref, attempts: 0 })) });
@@ -130,6 +147,7 @@ class Execution {
 
   private finish(started: number): ExecutionSummary {
     this.summary.durationMs = this.clock.now() - started;
+    if (this.pool.several) this.summary.endpoints = this.pool.summaries();
     this.emit({ type: 'run-finished', summary: { ...this.summary } });
     return this.summary;
   }
@@ -142,10 +160,16 @@ class Execution {
     }
   }
 
-  /** Queues a unit as a new p-limit task. */
+  /** Queues a unit for the next endpoint with a free slot. */
   private enqueue(unit: Unit): void {
     this.outstanding++;
-    void this.concurrency.limit(() => this.runUnit(unit)).finally(() => this.release());
+    this.queue.push(unit);
+  }
+
+  /** Puts a unit back at the head of the queue, for another endpoint (its own was paused or dropped). */
+  private requeue(unit: Unit): void {
+    this.outstanding++;
+    this.queue.unshift(unit);
   }
 
   /** Queues a unit after `delayMs`, outside any concurrency slot. */
@@ -158,7 +182,10 @@ class Execution {
   }
 
   private release(): void {
-    if (--this.outstanding === 0) this.finished();
+    if (--this.outstanding === 0) {
+      this.queue.close();
+      this.finished();
+    }
   }
 
   private overhead(count: number): number {
@@ -178,8 +205,10 @@ class Execution {
     return { ...item.ref, text };
   }
 
-  private async runUnit(unit: Unit): Promise<void> {
+  private async runUnit(unit: Unit, ep: EndpointState): Promise<void> {
     if (this.stop.signal.aborted) return this.cancelUnit(unit);
+    // Never park a unit behind a paused or dropped endpoint while another one could take it.
+    if (ep.dropped || (this.pool.live() > 1 && ep.gate.waitMs(this.clock.now()) > 0)) return this.requeue(unit);
     let chunks: Chunk[];
     try {
       chunks = await Promise.all(unit.items.map((i) => this.textOf(i)));
@@ -189,21 +218,24 @@ class Execution {
       return;
     }
     const tokens = this.overhead(unit.items.length) + unit.items.reduce((n, i) => n + chunkCost(i.ref, this.o.tokenizer), 0);
-    const window = this.o.model.contextWindow;
-    if (window && tokens > window - (this.o.model.maxOutputTokens ?? 0)) {
+    const window = ep.model.contextWindow;
+    if (window && tokens > window - (ep.model.maxOutputTokens ?? 0)) {
       return this.onOverflow(unit, new ContextOverflowError(`The request needs ${tokens} tokens; the model's window is ${window}.`));
     }
     try {
-      await this.gate.acquire(tokens, this.stop.signal);
+      await ep.gate.acquire(tokens, this.stop.signal);
     } catch {
       return this.cancelUnit(unit);
     }
     if (this.stop.signal.aborted) return this.cancelUnit(unit);
+    if (ep.dropped) return this.requeue(unit);
+    const endpoint = this.pool.several ? { endpoint: ep.id } : undefined;
 
     for (const i of unit.items) i.attempts++;
     const chunkIds = unit.items.map((i) => i.ref.id);
-    this.emit({ type: 'batch-started', batchId: unit.batchId, chunkIds, tokens, attempt: Math.max(...unit.items.map((i) => i.attempts)) });
+    this.emit({ type: 'batch-started', batchId: unit.batchId, chunkIds, tokens, attempt: Math.max(...unit.items.map((i) => i.attempts)), ...endpoint });
     this.summary.requests++;
+    ep.stats.requests++;
     // One controller per request, aborted by the run's stop or by the timeout (cheaper than
     // AbortSignal.any + AbortSignal.timeout, which showed in the client CPU per request).
     const request = new AbortController();
@@ -217,29 +249,30 @@ class Execution {
     const sent = this.clock.now();
     let response: ChatResponse;
     try {
-      const messages = buildMessages(this.o.prompt, chunks, this.o.model.supportsSystemMessage);
-      response = await this.o.model.complete({ messages, maxOutputTokens: this.o.model.maxOutputTokens }, { signal: request.signal, ...this.streaming(unit.batchId, chunkIds) });
+      const messages = buildMessages(this.o.prompt, chunks, ep.model.supportsSystemMessage);
+      response = await ep.model.complete({ messages, maxOutputTokens: ep.model.maxOutputTokens }, { signal: request.signal, ...this.streaming(unit.batchId, chunkIds) });
     } catch (raw) {
       const latencyMs = this.clock.now() - sent;
       if (this.stop.signal.aborted) {
-        this.emit({ type: 'batch-finished', batchId: unit.batchId, chunkIds, ok: false, tokens, inputTokens: 0, outputTokens: 0, latencyMs, error: { kind: 'canceled', message: 'Canceled' } });
+        this.emit({ type: 'batch-finished', batchId: unit.batchId, chunkIds, ok: false, tokens, inputTokens: 0, outputTokens: 0, latencyMs, error: { kind: 'canceled', message: 'Canceled' }, ...endpoint });
         return this.cancelUnit(unit);
       }
       const error = timedOut && !BatchPromptError.isAny(raw) ? new TimeoutError(`No reply within ${Math.round(this.timeoutMs / 1000)} s.`) : raw;
-      this.emit({ type: 'batch-finished', batchId: unit.batchId, chunkIds, ok: false, tokens, inputTokens: 0, outputTokens: 0, latencyMs, error: describeError(error) });
-      return this.onError(unit, error, latencyMs);
+      this.emit({ type: 'batch-finished', batchId: unit.batchId, chunkIds, ok: false, tokens, inputTokens: 0, outputTokens: 0, latencyMs, error: describeError(error), ...endpoint });
+      return this.onError(unit, error, latencyMs, ep);
     } finally {
       clearTimeout(timer);
       this.stop.signal.removeEventListener('abort', onStop);
     }
     const latencyMs = this.clock.now() - sent;
-    if (response.rateLimit) this.gate.observe(response.rateLimit);
-    this.concurrency.onSuccess();
+    if (response.rateLimit) ep.gate.observe(response.rateLimit);
+    ep.concurrency.onSuccess();
     const inputTokens = response.usage?.inputTokens ?? 0;
     const outputTokens = response.usage?.outputTokens ?? 0;
+    ep.onReply(latencyMs, inputTokens, outputTokens);
     this.summary.inputTokens += inputTokens;
     this.summary.outputTokens += outputTokens;
-    this.emit({ type: 'batch-finished', batchId: unit.batchId, chunkIds, ok: true, tokens, inputTokens, outputTokens, latencyMs });
+    this.emit({ type: 'batch-finished', batchId: unit.batchId, chunkIds, ok: true, tokens, inputTokens, outputTokens, latencyMs, ...endpoint });
 
     const parsed = parseReply(response.text, chunkIds, { truncated: response.finishReason === 'length' });
     if (parsed.unexpected.length) {
@@ -252,12 +285,12 @@ class Execution {
       const usage = { inputTokens: Math.round(inputTokens * share), outputTokens: Math.round(outputTokens * share) };
       const output = parsed.results.get(item.ref.id);
       if (output !== undefined) {
-        await this.settle(item, { status: 'succeeded', output, batchId: unit.batchId, latencyMs, ...usage });
+        await this.settle(item, { status: 'succeeded', output, batchId: unit.batchId, latencyMs, ...usage, ...endpoint });
       } else if (item.attempts <= this.maxRetries) {
         retryAlone.push(item);
       } else {
         const why = response.finishReason === 'length' ? 'the reply was cut off by the output limit' : 'the reply has no result for it';
-        await this.settle(item, { status: 'failed', error: { kind: 'bad-reply', message: `No usable result after ${item.attempts} attempts: ${why}.` }, batchId: unit.batchId, latencyMs, ...usage });
+        await this.settle(item, { status: 'failed', error: { kind: 'bad-reply', message: `No usable result after ${item.attempts} attempts: ${why}.` }, batchId: unit.batchId, latencyMs, ...usage, ...endpoint });
       }
     }
     for (const item of retryAlone) {
@@ -284,29 +317,51 @@ class Execution {
     };
   }
 
-  private async onError(unit: Unit, error: unknown, latencyMs: number): Promise<void> {
+  private async onError(unit: Unit, error: unknown, latencyMs: number, ep: EndpointState): Promise<void> {
     const e = BatchPromptError.isAny(error) ? error : undefined;
     const kind: ErrorKind = e?.kind ?? 'transient';
+    if (kind === 'canceled') return this.cancelUnit(unit);
+    const failures = ep.onFailure(kind === 'transient' || kind === 'timeout', latencyMs);
     if (e?.fatal) {
-      if (!this.summary.fatal) this.summary.fatal = describeError(e);
+      // Another endpoint can still serve: this one leaves the rotation and the unit is not charged for it.
+      if (ep.dropped || this.pool.live() > 1) {
+        this.pool.drop(ep, describeError(e));
+        return this.sendElsewhere(unit);
+      }
+      if (!this.summary.fatal) this.summary.fatal = this.pool.several ? this.pool.noneLeft(ep, describeError(e)) : describeError(e);
+      if (this.pool.several) this.pool.drop(ep, describeError(e));
       this.stop.abort();
       return this.cancelUnit(unit);
     }
-    if (kind === 'canceled') return this.cancelUnit(unit);
+    if (this.pool.shouldDropAfterTransient(failures) && !ep.dropped) {
+      this.pool.drop(ep, { kind, message: `${failures} failures in a row, the last: ${describeError(error).message}` });
+    }
     if (kind === 'context-overflow' || kind === 'truncated') return this.onOverflow(unit, e as BatchPromptError);
     if (kind === 'invalid-request') return this.failUnit(unit, describeError(error), latencyMs, 0);
 
     // rate-limited, transient, timeout, bad-reply: retry the same chunks as a new task, with backoff.
     const retryAfterMs = (e as { retryAfterMs?: number } | undefined)?.retryAfterMs;
     if (kind === 'rate-limited') {
-      this.concurrency.onRateLimited();
-      this.gate.pause(retryAfterMs ?? backoffDelay(1, 0, this.random), 'rate-limited');
+      if (!ep.dropped && this.pool.shouldDropAfterRateLimit(retryAfterMs)) {
+        this.pool.drop(ep, { kind, message: `asked to wait ${Math.round(retryAfterMs! / 1000)} s: ${describeError(error).message}` });
+        return this.sendElsewhere(unit);
+      }
+      ep.concurrency.onRateLimited();
+      ep.gate.pause(retryAfterMs ?? backoffDelay(1, 0, this.random), 'rate-limited');
     }
     const attempts = Math.max(...unit.items.map((i) => i.attempts));
     if (attempts > this.maxRetries) return this.failUnit(unit, describeError(error), latencyMs, attempts);
-    const delayMs = backoffDelay(attempts, retryAfterMs, this.random);
+    // With other endpoints live, the retry need not wait for this endpoint's Retry-After: a paused endpoint pulls no work.
+    const delayMs = backoffDelay(attempts, this.pool.live() > 1 ? 0 : retryAfterMs, this.random);
     this.emit({ type: 'retry-scheduled', batchId: unit.batchId, chunkIds: unit.items.map((i) => i.ref.id), delayMs, reason: kind, attempt: attempts + 1 });
     this.enqueueLater(unit, delayMs);
+  }
+
+  /** Sends a unit again on another endpoint at once, without charging the attempt its dropped endpoint spent. */
+  private sendElsewhere(unit: Unit): void {
+    for (const i of unit.items) i.attempts = Math.max(0, i.attempts - 1);
+    this.requeue(unit);
+    this.queue.pump();
   }
 
   /** Too large for the model: halve the batch, or split its one chunk in two. Never resent unchanged. */

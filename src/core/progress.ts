@@ -52,7 +52,8 @@ export class ProgressTracker {
         if (e.outcome.status === 'canceled') this.canceled++;
         break;
       case 'concurrency-changed':
-        this.concurrency = e.to;
+        // Relative: with several endpoints each changes its own share of the run's concurrency.
+        this.concurrency += e.to - e.from;
         break;
       case 'waiting':
         this.waitingUntil = this.now() + e.delayMs;

@@ -140,6 +140,15 @@ export class RequestGate {
     }
   }
 
+  /**
+   * Milliseconds before a request could start, without counting one: a pause, a spent request budget
+   * or a spent token budget (0 when it could start now). Lets a run with several endpoints skip a paused one.
+   */
+  waitMs(now = this.clock.now()): number {
+    this.expire(now);
+    return Math.max(0, this.delayFor(0, now)[0]);
+  }
+
   private delayFor(tokens: number, now: number): [number, WaitReason] {
     if (this.pausedUntil > now) return [this.pausedUntil - now, this.pauseReason];
     const { requestsPerMinute: rpm, tokensPerMinute: tpm } = this.options;

@@ -26,6 +26,26 @@ function link(rel: string): string {
   return encodeURI(rel).replace(/\(/g, '%28').replace(/\)/g, '%29');
 }
 
+/** The per-endpoint table of a several-endpoint run (empty for one endpoint). */
+function endpointLines(summary: RunSummary): string[] {
+  if (!summary.endpoints?.length) return [];
+  const lines = ['## Endpoints', '', '| Endpoint | Requests | Failures | Input tokens | Output tokens | Mean latency | Status |', '|---|---:|---:|---:|---:|---:|---|'];
+  for (const e of summary.endpoints) {
+    const status = e.dropped ? `**dropped**: ${cell(`${e.dropped.kind}: ${e.dropped.message}`)}` : 'in rotation to the end';
+    lines.push(`| ${cell(e.id)} | ${e.requests} | ${e.failures} | ${e.inputTokens} | ${e.outputTokens} | ${formatDuration(e.meanLatencyMs)} | ${status} |`);
+  }
+  lines.push('');
+  return lines;
+}
+
+/** One line per endpoint of a several-endpoint run, for the CLI and the editor's log (empty for one). */
+export function describeEndpoints(summary: Pick<RunSummary, 'endpoints'>): string[] {
+  return (summary.endpoints ?? []).map(
+    (e) =>
+      `  ${e.id}: ${e.requests} requests, ${e.failures} failed, ${e.inputTokens} input / ${e.outputTokens} output tokens, mean latency ${formatDuration(e.meanLatencyMs)}${e.dropped ? `; dropped (${e.dropped.kind}: ${e.dropped.message})` : ''}`,
+  );
+}
+
 /**
  * The run's report (`report.md` in its folder): what ran, the outcome, per-file links to the outputs
  * with status and tokens, and every chunk that did not succeed with its reason. Links are relative to
@@ -60,6 +80,7 @@ export function renderReport(meta: RunMeta, summary: RunSummary, records: readon
     `| Cost | ${formatCost(costOf(summary.inputTokens, summary.outputTokens, prices))} |`,
     `| Duration | ${formatDuration(summary.durationMs)} |`,
     '',
+    ...endpointLines(summary),
     '## Files',
     '',
     '| File | Status | Input tokens | Output tokens |',

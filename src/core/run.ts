@@ -1,5 +1,6 @@
 import { randomBytes } from 'crypto';
 import type { ChunkOutcome, RunEvent } from './events';
+import type { EndpointLimits } from './endpointPool';
 import { executeBatches, type ExecutorOptions } from './executor';
 import type { ChatModel } from './model';
 import { packBatches } from './packer';
@@ -7,7 +8,7 @@ import { FileChunkSource, type FileReader, type Plan } from './plan';
 import { PROTOCOL_VERSION } from './protocol';
 import { chunkResultKey } from './cachedChunks';
 import type { ResultCache } from './resultCache';
-import { RunStore, type RunMeta, type RunSummary } from './runStore';
+import { RunStore, type EndpointInfo, type RunMeta, type RunSummary } from './runStore';
 import type { Tokenizer } from './tokenizer';
 import type { Batch, ChunkRef } from './types';
 
@@ -42,10 +43,27 @@ export interface RunOptions {
   /** Streams replies, passing each piece of text as it arrives (see `ExecutorOptions.onText`). */
   onText?: ExecutorOptions['onText'];
   /**
+   * Several endpoints serving the run, each with its model, how run.json names it and its own limits
+   * (the run's parameters are their defaults). The first is the primary and should be `model` /
+   * `modelInfo`: the result cache keys on it. Left out: `model` is the one endpoint.
+   */
+  endpoints?: RunEndpoint[];
+  /**
    * Results of earlier runs: a chunk whose key (prompt, model, generation parameters, protocol, path
    * and text) is found is recorded `cached` and not sent; every chunk that succeeds is stored.
    */
   cache?: ResultCache;
+}
+
+/** One endpoint of a run: its model and how `run.json` records it (limits included, never a key). */
+export interface RunEndpoint {
+  model: ChatModel;
+  info: EndpointInfo & EndpointLimits;
+}
+
+/** The endpoints a run folder names: every one of a several-endpoint run, or its one model. */
+export function endpointsOf(meta: RunMeta): (EndpointInfo & EndpointLimits)[] {
+  return meta.endpoints?.length ? meta.endpoints : [meta.model];
 }
 
 /** A run id that sorts by time: `20261122-140501-a1b2`. */
@@ -66,14 +84,15 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<{ summar
 }
 
 /** Creates a plan's run folder with its `run.json` (shared by `runPlan` and batch jobs' `submitJob`). */
-export function createRunStore(plan: Plan, options: Pick<RunOptions, 'dir' | 'root' | 'prompt' | 'modelInfo' | 'tokenizer' | 'parameters'>): Promise<RunStore> {
+export function createRunStore(plan: Plan, options: Pick<RunOptions, 'dir' | 'root' | 'prompt' | 'modelInfo' | 'endpoints' | 'tokenizer' | 'parameters'>): Promise<RunStore> {
   const runId = options.dir.split(/[\\/]/).filter(Boolean).pop() ?? newRunId();
   return RunStore.create(options.dir, {
     runId,
     createdAt: new Date().toISOString(),
     root: options.root,
     prompt: options.prompt,
-    model: options.modelInfo,
+    model: options.endpoints?.length ? stripLimits(options.endpoints[0].info) : options.modelInfo,
+    ...(options.endpoints?.length ? { endpoints: options.endpoints.map((e) => definedOnly(e.info) as EndpointInfo & EndpointLimits) } : {}),
     encoding: options.tokenizer.encoding,
     protocolVersion: PROTOCOL_VERSION,
     parameters: { ...options.parameters, chunkTokens: plan.chunkTokens },
@@ -105,8 +124,7 @@ export async function retryChunks(dir: string, options: RetryOptions): Promise<{
     batches = packBatches(chunks, meta.prompt, options.tokenizer, {
       chunksPerBatch: parameters.chunksPerBatch,
       maxBatchTokens: parameters.maxBatchTokens,
-      contextWindow: options.model.contextWindow,
-      maxOutputTokens: options.model.maxOutputTokens,
+      ...packWindow(options),
     }).map((b) => ({ ...b, id: `r${b.id}` }));
   } catch (e) {
     await store.release();
@@ -125,7 +143,25 @@ export function resumeRun(dir: string, options: Omit<RetryOptions, 'chunkIds'>):
   return retryChunks(dir, options);
 }
 
-type ExecuteOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache' | 'onText'>;
+type ExecuteOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'endpoints' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache' | 'onText'>;
+
+/** Batches are packed for the smallest window of the run's endpoints, so that any of them can take any batch. */
+function packWindow(options: Pick<RunOptions, 'model' | 'endpoints'>): { contextWindow?: number; maxOutputTokens?: number } {
+  return smallestWindow(options.endpoints?.length ? options.endpoints.map((e) => e.model) : [options.model]);
+}
+
+/** The context window (with its reply reservation) that fits every one of `models`: the packer's budget. */
+export function smallestWindow(models: readonly Pick<ChatModel, 'contextWindow' | 'maxOutputTokens'>[]): { contextWindow?: number; maxOutputTokens?: number } {
+  const windowed = models.filter((m) => m.contextWindow);
+  if (windowed.length === 0) return { contextWindow: undefined, maxOutputTokens: models[0].maxOutputTokens };
+  const smallest = windowed.reduce((a, b) => (a.contextWindow! - (a.maxOutputTokens ?? 0) <= b.contextWindow! - (b.maxOutputTokens ?? 0) ? a : b));
+  return { contextWindow: smallest.contextWindow, maxOutputTokens: smallest.maxOutputTokens };
+}
+
+function stripLimits(info: EndpointInfo & EndpointLimits): EndpointInfo {
+  const { maxConcurrency: _c, requestsPerMinute: _r, tokensPerMinute: _t, ...rest } = info;
+  return definedOnly(rest) as EndpointInfo;
+}
 
 async function execute(store: RunStore, batches: Batch<ChunkRef>[], options: ExecuteOptions, batchPrefix: string): Promise<{ summary: RunSummary; store: RunStore }> {
   try {
@@ -170,8 +206,7 @@ async function executeWithStore(store: RunStore, planned: Batch<ChunkRef>[], opt
       batches = packBatches(misses, options.prompt, options.tokenizer, {
         chunksPerBatch: p.chunksPerBatch,
         maxBatchTokens: p.maxBatchTokens,
-        contextWindow: options.model.contextWindow,
-        maxOutputTokens: options.model.maxOutputTokens,
+        ...packWindow(options),
       }).map((b) => ({ ...b, id: `${batchPrefix}${b.id.replace(/^b/, '')}` }));
     }
   }
@@ -184,6 +219,7 @@ async function executeWithStore(store: RunStore, planned: Batch<ChunkRef>[], opt
     requestTimeoutMs: p.requestTimeoutMs,
     requestsPerMinute: p.requestsPerMinute,
     tokensPerMinute: p.tokensPerMinute,
+    ...(options.endpoints?.length ? { endpoints: options.endpoints.map((e) => ({ model: e.model, maxConcurrency: e.info.maxConcurrency, requestsPerMinute: e.info.requestsPerMinute, tokensPerMinute: e.info.tokensPerMinute })) } : {}),
     signal: options.signal,
     loadText: (c) => source.text(c),
     onEvent: options.onEvent,

@@ -4,8 +4,22 @@ import * as path from 'path';
 import { processAlive, removeStaleTempFiles, writeFileAtomic } from './atomicFile';
 import type { ErrorKind } from './errors';
 import { joinOutputs } from './text';
+import type { EndpointLimits } from './endpointPool';
 import type { ChunkOutcome, ExecutionSummary } from './events';
 import type { ChunkRef, ChunkStatus } from './types';
+
+/** How a run folder names an endpoint (never a key, never headers). */
+export interface EndpointInfo {
+  id: string;
+  provider?: string;
+  model?: string;
+  baseUrl?: string;
+  contextWindow?: number;
+  maxOutputTokens?: number;
+  apiVersion?: string;
+  /** The CLI's environment variable holding the key (its name only), so that a resume finds it again. */
+  apiKeyEnv?: string;
+}
 
 /** What a run folder says about the run, enough to show, retry or resume it without the settings. */
 export interface RunMeta {
@@ -19,7 +33,12 @@ export interface RunMeta {
    * may hold one): `provider` is `openai`, `azure`, `anthropic`, `ollama` or `vscode-lm`.
    * `contextWindow`, `maxOutputTokens` and `apiVersion` are absent from runs made before resume existed.
    */
-  model: { id: string; provider?: string; model?: string; baseUrl?: string; contextWindow?: number; maxOutputTokens?: number; apiVersion?: string };
+  model: EndpointInfo;
+  /**
+   * Every endpoint of a run made with several (the first is `model`, the primary), each with the limits
+   * it was given; absent for a one-endpoint run.
+   */
+  endpoints?: (EndpointInfo & EndpointLimits)[];
   encoding: string;
   protocolVersion: number;
   parameters: Record<string, number | string | boolean | undefined>;
@@ -43,6 +62,8 @@ export interface RunRecord {
   outputTokens: number;
   latencyMs: number;
   batchId: string;
+  /** The endpoint that served it, in a run with several endpoints. */
+  endpoint?: string;
   at: string;
   /** Taken from the result cache: nothing was sent (0 tokens, 0 attempts). */
   cached?: true;
@@ -319,6 +340,7 @@ export function recordOf(outcome: ChunkOutcome, extra: Pick<RunRecord, 'cached' 
     outputTokens: outcome.outputTokens,
     latencyMs: outcome.latencyMs,
     batchId: outcome.batchId,
+    ...(outcome.endpoint ? { endpoint: outcome.endpoint } : {}),
     at: new Date().toISOString(),
     ...extra,
   };

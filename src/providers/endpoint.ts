@@ -1,5 +1,11 @@
-/** One configured model endpoint (setting `batchPrompt.models`, or the CLI's options). Never holds a key. */
-export interface EndpointConfig {
+import type { EndpointLimits } from '../core/endpointPool';
+
+/**
+ * One configured model endpoint (setting `batchPrompt.models`, or the CLI's options). Never holds a key.
+ * Its limits (`maxConcurrency`, `requestsPerMinute`, `tokensPerMinute`) apply when a run spreads over
+ * several endpoints, or runs on this one alone; left out, the run's settings apply.
+ */
+export interface EndpointConfig extends EndpointLimits {
   /** Stable id: keys are stored per id, runs record it. */
   id: string;
   provider: ProviderKind;

@@ -81,7 +81,10 @@ export class BatchJobService implements vscode.Disposable {
     const prompt = typeof args?.prompt === 'string' ? { text: args.prompt, label: args.prompt.split('\n')[0].slice(0, 60) } : args?.prompt;
     const prepared = await this.runs.prepare(
       { uris: args?.uris, glob, prompt, modelId: args?.modelId, mode: 'batch-job' },
-      (choice) => batchUnsupportedReason(choice.endpoint?.provider ?? 'vscode-lm', `the model "${choice.label}"`),
+      (choice) =>
+        (choice.endpoints?.length ?? 0) > 1
+          ? `a batch job goes to one endpoint; "${choice.label}" names ${choice.endpoints!.length}. Pick one of them.`
+          : batchUnsupportedReason(choice.endpoint?.provider ?? 'vscode-lm', `the model "${choice.label}"`),
     );
     if (!prepared) return undefined;
     const endpoint = prepared.choice.endpoint!;

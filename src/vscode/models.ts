@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { ChatModel } from '../core/model';
+import type { RunEndpoint } from '../core/run';
 import type { Tokenizer } from '../core/tokenizer';
 import type { EndpointConfig } from '../providers/endpoint';
 import { createModel, defaultBaseUrl, needsApiKey } from '../providers/factory';
@@ -13,9 +14,16 @@ export interface ModelChoice {
   id: string;
   label: string;
   description: string;
+  /** The configured endpoint (of a several-endpoint choice: the first, the primary). */
   endpoint?: EndpointConfig;
   chat?: vscode.LanguageModelChat;
+  /** A run spread over several configured endpoints (id: their ids joined by "+"). */
+  endpoints?: EndpointConfig[];
 }
+
+/** Joins endpoint ids into a several-endpoint choice's id (endpoint ids never hold a "+"). */
+const SEVERAL_SEPARATOR = '+';
+const SEVERAL_ITEM_ID = 'batchPrompt.severalEndpoints';
 
 const LAST_MODEL_KEY = 'batchPrompt.lastModel';
 
@@ -66,17 +74,61 @@ export class ModelService {
     const last = preferred ?? this.workspaceState.get<string>(LAST_MODEL_KEY);
     const match = (c: ModelChoice) => !!last && (c.id === last || c.endpoint?.model === last || c.chat?.family === last || c.chat?.id === last);
     const sorted = [...choices.filter(match), ...choices.filter((c) => !match(c))];
-    const picked = sorted.length === 1 ? sorted[0] : await vscode.window.showQuickPick(
-      sorted.map((c) => ({ label: c.label, description: c.description, choice: c })),
+    const configured = choices.filter((c) => c.endpoint);
+    const several: ModelChoice = { id: SEVERAL_ITEM_ID, label: '$(layers) Several endpoints…', description: 'spread the run over endpoints you choose, each within its own limits' };
+    const offered = configured.length > 1 ? [...sorted, several] : sorted;
+    let picked = offered.length === 1 ? offered[0] : await vscode.window.showQuickPick(
+      offered.map((c) => ({ label: c.label, description: c.description, choice: c })),
       { title: 'Batch Prompt: choose a model', placeHolder: 'Model to send the chunks to', matchOnDescription: true },
     ).then((i) => i?.choice);
+    if (picked === several) picked = await this.pickSeveral(configured, last);
     if (picked) await this.workspaceState.update(LAST_MODEL_KEY, picked.id);
     return picked;
   }
 
-  /** The choice with this id (a run's recorded model), if it is still offered. */
+  /** Asks which configured endpoints share the run (the first ticked is the primary). */
+  private async pickSeveral(configured: ModelChoice[], last: string | undefined): Promise<ModelChoice | undefined> {
+    const before = new Set(last?.split(SEVERAL_SEPARATOR) ?? []);
+    const items = configured.map((c) => ({ label: c.label, description: c.description, picked: before.has(c.id), choice: c }));
+    const ticked = await vscode.window.showQuickPick(items, { title: 'Batch Prompt: endpoints for this run', placeHolder: 'Tick two or more endpoints serving the same prompt; each needs its key', canPickMany: true, matchOnDescription: true });
+    if (!ticked?.length) return undefined;
+    return severalChoice(ticked.map((t) => t.choice));
+  }
+
+  /** The choice with this id (a run's recorded model, or "a+b" for several endpoints), if it is still offered. */
   async find(settings: Settings, id: string): Promise<ModelChoice | undefined> {
-    return (await this.choices(settings)).find((c) => c.id === id);
+    const choices = await this.choices(settings);
+    if (!id.includes(SEVERAL_SEPARATOR)) return choices.find((c) => c.id === id);
+    // A retry goes on with the endpoints still configured.
+    const parts = id.split(SEVERAL_SEPARATOR).flatMap((p) => choices.filter((c) => c.id === p && c.endpoint));
+    for (const p of id.split(SEVERAL_SEPARATOR)) if (!parts.some((c) => c.id === p)) this.log.warn(`The endpoint "${p}" of the run is not configured any more; going on without it.`);
+    return parts.length ? severalChoice(parts) : undefined;
+  }
+
+  /**
+   * The endpoints of a run on several endpoints, or on one whose entry sets its own limits, each with its
+   * key from secret storage; undefined for any other choice (the run uses `resolve`'s model alone).
+   * With `skipUnavailable` (a retry or resume), an endpoint without its key is left out while another remains.
+   * Each endpoint's connection pool holds its own `maxConcurrency`, else `connections` sockets.
+   * @throws MissingKeyError for the first endpoint without its key
+   */
+  async resolveEndpoints(choice: ModelChoice, tokenizer: Tokenizer, skipUnavailable = false, connections?: number): Promise<RunEndpoint[] | undefined> {
+    const list = choice.endpoints ?? (choice.endpoint ? [choice.endpoint] : []);
+    const limited = list.some((e) => e.maxConcurrency || e.requestsPerMinute || e.tokensPerMinute);
+    if (list.length === 0 || (list.length === 1 && !limited)) return undefined;
+    const out: RunEndpoint[] = [];
+    let missing: MissingKeyError | undefined;
+    for (const e of list) {
+      try {
+        out.push({ model: await this.resolve({ id: e.id, label: e.id, description: '', endpoint: e }, tokenizer, e.maxConcurrency ?? connections), info: endpointInfo(e) });
+      } catch (err) {
+        if (!(err instanceof MissingKeyError) || !skipUnavailable) throw err;
+        missing ??= err;
+        this.log.warn(`${err.message} Going on without it.`);
+      }
+    }
+    if (out.length === 0 && missing) throw missing;
+    return out;
   }
 
   /**
@@ -90,6 +142,24 @@ export class ModelService {
     if (!key && needsApiKey(endpoint)) throw new MissingKeyError(endpoint);
     return createModel(endpoint, key, { tokenCounter: (t) => tokenizer.count(t), connections });
   }
+}
+
+/** A choice spreading the run over `parts` (configured endpoints), the first being the primary. */
+function severalChoice(parts: ModelChoice[]): ModelChoice {
+  if (parts.length === 1) return parts[0];
+  return {
+    id: parts.map((p) => p.id).join(SEVERAL_SEPARATOR),
+    label: parts.map((p) => p.label).join(' + '),
+    description: `${parts.length} endpoints`,
+    endpoint: parts[0].endpoint,
+    endpoints: parts.map((p) => p.endpoint!),
+  };
+}
+
+/** How run.json records an endpoint: enough to rebuild it (never a key, never headers), with its limits. */
+function endpointInfo(e: EndpointConfig): RunEndpoint['info'] {
+  const info: RunEndpoint['info'] = { id: e.id, provider: e.provider, model: e.model, baseUrl: e.baseUrl, contextWindow: e.contextWindow, maxOutputTokens: e.maxOutputTokens, apiVersion: e.apiVersion, maxConcurrency: e.maxConcurrency, requestsPerMinute: e.requestsPerMinute, tokensPerMinute: e.tokensPerMinute };
+  return Object.fromEntries(Object.entries(info).filter(([, v]) => v !== undefined)) as RunEndpoint['info'];
 }
 
 function hostOf(url: string): string {

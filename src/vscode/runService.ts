@@ -10,9 +10,9 @@ import { Planner, type Plan } from '../core/plan';
 import { estimatePlan } from '../core/planEstimate';
 import { renderEstimateMarkdown } from '../core/estimateRender';
 import { formatDuration, ProgressTracker } from '../core/progress';
-import { costOf, formatCost, renderReport, type Prices } from '../core/report';
+import { costOf, describeEndpoints, formatCost, renderReport, type Prices } from '../core/report';
 import { ResultCache } from '../core/resultCache';
-import { newRunId, retryChunks, runPlan, type RunParameters } from '../core/run';
+import { newRunId, retryChunks, runPlan, smallestWindow, type RunEndpoint, type RunParameters } from '../core/run';
 import { readRecords, runLockHolder, RunStore, type RunMeta, type RunSummary } from '../core/runStore';
 import { getTokenizer, type Tokenizer } from '../core/tokenizer';
 import { expandSelection, findByGlob, readFiles, RunRoots, type ReadResult } from './fileSelection';
@@ -54,6 +54,8 @@ export interface PreparedRun {
   choice: ModelChoice;
   model: ChatModel;
   modelInfo: RunMeta['model'];
+  /** Every endpoint of a several-endpoint choice (the first is `model`); undefined for one. */
+  endpoints?: RunEndpoint[];
   tokenizer: Tokenizer;
   roots: RunRoots;
   dir: vscode.Uri;
@@ -126,6 +128,7 @@ export class RunService implements vscode.Disposable {
         prompt: p.prompt.text,
         model: p.model,
         modelInfo: p.modelInfo,
+        endpoints: p.endpoints,
         tokenizer: p.tokenizer,
         parameters: p.parameters,
         cache: this.cache(p.settings),
@@ -170,7 +173,9 @@ export class RunService implements vscode.Disposable {
     const tokenizer = getTokenizer();
     const model = await this.resolveModel(choice, tokenizer);
     if (!model) return undefined;
-    const planned = await this.plan(uris, roots, settings, prompt.text, model);
+    const endpoints = await this.resolveEndpoints(choice, tokenizer);
+    if (endpoints === null) return undefined;
+    const planned = await this.plan(uris, roots, settings, prompt.text, endpoints ? smallestWindow(endpoints.map((e) => e.model)) : model);
     if (!planned) return undefined;
     const { plan, read } = planned;
     if (plan.totals.chunks === 0) {
@@ -183,7 +188,7 @@ export class RunService implements vscode.Disposable {
     if (!runsRoot) return undefined;
     await this.workspaceState.update(LAST_RUN_KEY, { uris: request.uris?.map((u) => u.toString()), glob: request.glob, prompt, modelId: choice.id, mode: request.mode });
     const dir = vscode.Uri.joinPath(runsRoot, newRunId());
-    return { plan, prompt, choice, model, modelInfo: modelInfoOf(choice), tokenizer, roots, dir, parameters: parametersOf(settings), prices, settings };
+    return { plan, prompt, choice, model, modelInfo: modelInfoOf(choice), endpoints: endpoints ?? undefined, tokenizer, roots, dir, parameters: parametersOf(settings), prices, settings };
   }
 
   /**
@@ -308,13 +313,17 @@ export class RunService implements vscode.Disposable {
       return undefined;
     }
     const settings = this.settings();
-    const choice = await this.models.find(settings, store.meta.model.id);
+    // A run on several endpoints goes on with all of them.
+    const modelId = store.meta.endpoints?.length ? store.meta.endpoints.map((e) => e.id).join('+') : store.meta.model.id;
+    const choice = await this.models.find(settings, modelId);
     if (!choice) {
-      void vscode.window.showErrorMessage(`Batch Prompt: the run's model "${store.meta.model.id}" is not offered any more (check the setting batchPrompt.models).`);
+      void vscode.window.showErrorMessage(`Batch Prompt: the run's model "${modelId}" is not offered any more (check the setting batchPrompt.models).`);
       return undefined;
     }
     const tokenizer = getTokenizer(store.meta.encoding === 'cl100k_base' ? 'cl100k_base' : 'o200k_base');
-    const model = await this.resolveModel(choice, tokenizer);
+    const endpoints = await this.resolveEndpoints(choice, tokenizer, true);
+    if (endpoints === null) return undefined;
+    const model = endpoints?.[0].model ?? (await this.resolveModel(choice, tokenizer));
     if (!model) return undefined;
     const pending = store.unfinishedChunks().filter((c) => !chunkIds || chunkIds.includes(c.id)).length;
     // A resume with nothing left to send still repairs the folder and writes its summary.
@@ -323,6 +332,7 @@ export class RunService implements vscode.Disposable {
     return this.track(dir, `${mode} of ${store.meta.runId}`, pending, pricesOf(choice), model, async (run, onEvent) => {
       const { summary } = await retryChunks(dir.fsPath, {
         model,
+        endpoints,
         tokenizer,
         read: roots.reader(),
         chunkIds,
@@ -396,6 +406,16 @@ export class RunService implements vscode.Disposable {
     } catch (e) {
       this.reportStartError(e);
       return undefined;
+    }
+  }
+
+  /** The choice's endpoints when it has several (see ModelService.resolveEndpoints); null after telling the user why not. */
+  private async resolveEndpoints(choice: ModelChoice, tokenizer: Tokenizer, skipUnavailable = false): Promise<RunEndpoint[] | undefined | null> {
+    try {
+      return await this.models.resolveEndpoints(choice, tokenizer, skipUnavailable, this.settings().maxConcurrency);
+    } catch (e) {
+      this.reportStartError(e);
+      return null;
     }
   }
 
@@ -514,6 +534,7 @@ export class RunService implements vscode.Disposable {
       this.lastFinished = { dir, summary };
       this.finished.fire({ dir, summary });
       this.log.info(`Run ${run.id} finished: ${summary.succeeded} succeeded${summary.cached ? ` (${summary.cached} from the cache)` : ''}, ${summary.failed} failed, ${summary.canceled} canceled in ${formatDuration(summary.durationMs)}; ${summary.inputTokens} input / ${summary.outputTokens} output tokens.`);
+      for (const line of describeEndpoints(summary)) this.log.info(line);
       void this.announce(dir, summary);
     }
     this.changed.fire(undefined);
@@ -525,7 +546,9 @@ export class RunService implements vscode.Disposable {
       const window = model.contextWindow ?? 0;
       const context = window ? ` (${Math.round((e.tokens / window) * 100)}% of the context)` : '';
       const outcome = e.ok ? `ok, ${e.inputTokens} in / ${e.outputTokens} out` : `${e.error?.kind}: ${e.error?.message}`;
-      this.log.info(`${e.batchId}: ${e.chunkIds.length} chunks, ${e.tokens} tokens${context}, ${formatDuration(e.latencyMs)}, ${outcome}`);
+      this.log.info(`${e.batchId}: ${e.chunkIds.length} chunks${e.endpoint ? ` on ${e.endpoint}` : ''}, ${e.tokens} tokens${context}, ${formatDuration(e.latencyMs)}, ${outcome}`);
+    } else if (e.type === 'endpoint-dropped') {
+      this.log.warn(`Endpoint ${e.endpoint} dropped for the rest of the run (${e.reason.kind}: ${e.reason.message}); ${e.remaining} left.`);
     } else if (e.type === 'retry-scheduled') {
       this.log.warn(`${e.batchId}: ${e.reason}; attempt ${e.attempt} in ${formatDuration(e.delayMs)}`);
     } else if (e.type === 'batch-split') {

@@ -26,6 +26,13 @@ export interface Settings {
 
 export const SETTINGS_SECTION = 'batchPrompt';
 
+/** Bounds of the per-endpoint limits an entry of `batchPrompt.models` may set; must equal its item schema in package.json. */
+export const ENDPOINT_LIMITS_SCHEMA = {
+  maxConcurrency: { min: 1, max: 64 },
+  requestsPerMinute: { min: 1 },
+  tokensPerMinute: { min: 1 },
+} as const satisfies Record<string, { min: number; max?: number }>;
+
 /** Defaults and bounds; must equal `contributes.configuration` (a test checks it). */
 export const SETTINGS_SCHEMA: { [K in keyof Settings]: { default: Settings[K]; min?: number; max?: number; enum?: readonly Settings[K][] } } = {
   models: { default: [] },
@@ -113,6 +120,16 @@ function normalizeModels(raw: unknown, problems: string[]): EndpointConfig[] {
     seen.add(e.id);
     const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined);
     const headers = e.headers && typeof e.headers === 'object' ? Object.fromEntries(Object.entries(e.headers as Record<string, unknown>).filter(([, v]) => typeof v === 'string')) as Record<string, string> : undefined;
+    const limits: Record<string, number> = {};
+    for (const [key, bounds] of Object.entries(ENDPOINT_LIMITS_SCHEMA) as [keyof typeof ENDPOINT_LIMITS_SCHEMA, { min: number; max?: number }][]) {
+      if (e[key] === undefined) continue;
+      const n = e[key];
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < bounds.min || (bounds.max !== undefined && n > bounds.max)) {
+        problems.push(`${where} (${e.id}): "${key}" must be a whole number from ${bounds.min}${bounds.max ? ` to ${bounds.max}` : ''}; the run's setting applies instead.`);
+        continue;
+      }
+      limits[key] = n;
+    }
     models.push({
       id: e.id,
       provider: e.provider as ProviderKind,
@@ -124,6 +141,7 @@ function normalizeModels(raw: unknown, problems: string[]): EndpointConfig[] {
       ...(num(e.inputCostPerMTok) !== undefined ? { inputCostPerMTok: num(e.inputCostPerMTok) } : {}),
       ...(num(e.outputCostPerMTok) !== undefined ? { outputCostPerMTok: num(e.outputCostPerMTok) } : {}),
       ...(typeof e.apiVersion === 'string' ? { apiVersion: e.apiVersion } : {}),
+      ...limits,
     });
   }
   return models;

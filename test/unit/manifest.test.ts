@@ -21,7 +21,7 @@ describe('package.json manifest', () => {
 });
 
 import { Commands, Views } from '../../src/vscode/ids';
-import { normalizeSettings, SETTING_KEYS, SETTINGS_SCHEMA, SETTINGS_SECTION } from '../../src/vscode/settingsSchema';
+import { ENDPOINT_LIMITS_SCHEMA, normalizeSettings, SETTING_KEYS, SETTINGS_SCHEMA, SETTINGS_SECTION } from '../../src/vscode/settingsSchema';
 
 describe('manifest and code agree', () => {
   const contributed = manifest.contributes;
@@ -58,6 +58,20 @@ describe('manifest and code agree', () => {
       assert.deepStrictEqual((p as { enum?: unknown[] }).enum, s.enum ? [...s.enum] : undefined, `${key} enum`);
       assert.ok(p.markdownDescription, `${key} has a description`);
     }
+  });
+
+  it('the per-endpoint limits of batchPrompt.models match the item schema, and are read with their bounds', () => {
+    const item = contributed.configuration.properties['batchPrompt.models'].items.properties as Record<string, { type: string; minimum?: number; maximum?: number }>;
+    for (const [key, bounds] of Object.entries(ENDPOINT_LIMITS_SCHEMA) as [string, { min: number; max?: number }][]) {
+      assert.strictEqual(item[key]?.type, 'integer', key);
+      assert.strictEqual(item[key].minimum, bounds.min, `${key} minimum`);
+      assert.strictEqual(item[key].maximum, bounds.max, `${key} maximum`);
+    }
+    const problems: string[] = [];
+    const s = normalizeSettings((k) => (k === 'models' ? [{ id: 'a', provider: 'ollama', model: 'x', maxConcurrency: 8, requestsPerMinute: 60 }, { id: 'b', provider: 'ollama', model: 'y', maxConcurrency: 0, tokensPerMinute: 'many' }] : undefined), problems);
+    assert.deepStrictEqual(s.models, [{ id: 'a', provider: 'ollama', model: 'x', maxConcurrency: 8, requestsPerMinute: 60 }, { id: 'b', provider: 'ollama', model: 'y' }]);
+    assert.strictEqual(problems.length, 2, problems.join('\n'));
+    assert.match(problems[0], /"maxConcurrency" must be a whole number from 1 to 64/);
   });
 
   it('endpoints and the output folder are restricted in untrusted workspaces', () => {

@@ -1,0 +1,148 @@
+import * as assert from 'assert';
+import { promises as fs } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { parseEndpointSpec, resolveEndpoints } from '../../src/cli/endpoints';
+import { parseCli, UsageError } from '../../src/cli/options';
+import { readRecords, type RunMeta, type RunSummary } from '../../src/core/runStore';
+import { runCli as cli } from '../support/cli';
+import { BAD_KEY, failingAfter, slow } from '../support/endpointScripts';
+import { AnthropicServer } from '../support/anthropicServer';
+import { ModelServer } from '../support/modelServer';
+
+const KEY_A = 'sk-endpoint-A-SECRET-1111111111';
+const KEY_B = 'sk-endpoint-B-SECRET-2222222222';
+
+describe('batch-prompt CLI: several endpoints', function () {
+  this.timeout(30_000);
+  const a = new ModelServer();
+  const b = new ModelServer();
+  let urlA = '';
+  let urlB = '';
+  let ws = '';
+  before(async () => {
+    urlA = await a.start();
+    urlB = await b.start();
+  });
+  after(async () => {
+    await a.stop();
+    await b.stop();
+  });
+  beforeEach(async () => {
+    a.reset();
+    b.reset();
+    ws = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-cli-endpoints-'));
+    await fs.mkdir(path.join(ws, 'src'));
+    for (let i = 0; i < 16; i++) await fs.writeFile(path.join(ws, `src/f${i}.ts`), `export const v${i} = ${i};\n`);
+  });
+  afterEach(() => fs.rm(ws, { recursive: true, force: true }));
+
+  it('runs on repeated --endpoint options, each with its own key variable and limits; records and prints per endpoint', async () => {
+    a.script = slow(20);
+    b.script = failingAfter(2, BAD_KEY, 20);
+    const r = await cli(
+      [
+        'run', '--prompt', 'Upper-case it.', '--chunks-per-batch', '1', '--out', 'o',
+        '--endpoint', `openai:m@${urlA},id=a,concurrency=2,key-env=KEY_A`,
+        '--endpoint', `openai:m@${urlB},id=b,concurrency=3,rpm=1000,key-env=KEY_B`,
+        'src',
+      ],
+      ws,
+      { KEY_A, KEY_B },
+    );
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.ok(a.requests.every((q) => q.headers.authorization === `Bearer ${KEY_A}`), 'a gets its own key');
+    assert.ok(b.requests.every((q) => q.headers.authorization === `Bearer ${KEY_B}`), 'b gets its own key');
+    assert.ok(a.peakInFlight <= 2 && b.peakInFlight <= 3);
+    assert.match(r.stderr, /endpoint b dropped for the rest of the run \(auth: .*refused the API key.*\); 1 left/);
+    assert.match(r.stdout, /^ {2}a: \d+ requests, 0 failed/m);
+    assert.match(r.stdout, /^ {2}b: \d+ requests, \d+ failed, .*dropped \(auth:/m);
+    const dir = path.join(ws, 'o');
+    const meta = JSON.parse(await fs.readFile(path.join(dir, 'run.json'), 'utf8')) as RunMeta;
+    assert.deepStrictEqual(meta.endpoints!.map((e) => [e.id, e.baseUrl, e.apiKeyEnv, e.maxConcurrency, e.requestsPerMinute]), [['a', urlA, 'KEY_A', 2, undefined], ['b', urlB, 'KEY_B', 3, 1000]]);
+    const summary = JSON.parse(await fs.readFile(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
+    assert.deepStrictEqual(summary.endpoints!.map((e) => [e.id, e.requests]), [['a', a.requests.length], ['b', b.requests.length]]);
+    const records = await readRecords(dir);
+    assert.strictEqual(records.length, 16);
+    assert.ok(records.every((x) => x.status === 'succeeded' && (x.endpoint === 'a' || x.endpoint === 'b')));
+    for (const text of [r.stdout, r.stderr, JSON.stringify(meta), JSON.stringify(summary)]) {
+      assert.ok(!text.includes(KEY_A) && !text.includes(KEY_B), 'no key anywhere');
+    }
+  });
+
+  it('takes endpoints from --config (keys from each apiKeyEnv) and resumes on all of them', async () => {
+    a.script = slow(10);
+    b.script = slow(10);
+    await fs.writeFile(
+      path.join(ws, 'endpoints.json'),
+      JSON.stringify({ endpoints: [{ id: 'one', provider: 'openai', model: 'm', baseUrl: urlA, apiKeyEnv: 'KEY_A', maxConcurrency: 1 }, { id: 'two', provider: 'openai', model: 'm', baseUrl: urlB, apiKeyEnv: 'KEY_B' }] }),
+    );
+    // A local OpenAI-compatible server needs no key; Anthropic does: refused before any request.
+    await fs.writeFile(path.join(ws, 'missing.json'), JSON.stringify([{ id: 'one', provider: 'openai', model: 'm', baseUrl: urlA }, { id: 'two', provider: 'anthropic', model: 'c', baseUrl: urlB, apiKeyEnv: 'KEY_C' }]));
+    const missing = await cli(['run', '--prompt', 'P', '--config', 'missing.json', '--out', 'm', 'src'], ws, { KEY_A });
+    assert.strictEqual(missing.code, 1);
+    assert.match(missing.stderr, /set KEY_C in the environment: the anthropic endpoint "two"/);
+    assert.strictEqual(a.requests.length + b.requests.length, 0, 'no request without every key');
+
+    const r = await cli(['run', '--prompt', 'P', '--config', 'endpoints.json', '--chunks-per-batch', '1', '--out', 'o', 'src'], ws, { KEY_A, KEY_B });
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.ok(a.requests.length > 0 && b.requests.length > 0, 'both served');
+    // Make the folder look interrupted: forget the last records of a few chunks, then resume.
+    const dir = path.join(ws, 'o');
+    const lines = (await fs.readFile(path.join(dir, 'run.jsonl'), 'utf8')).trim().split('\n');
+    const dropped = lines.slice(-4).map((l) => (JSON.parse(l) as { chunkId: string }).chunkId);
+    await fs.writeFile(path.join(dir, 'run.jsonl'), `${lines.slice(0, -4).join('\n')}\n`);
+    for (const id of dropped) await fs.rm(path.join(dir, 'chunks', `${id}.out`), { force: true });
+    a.reset();
+    b.reset();
+    a.script = slow(30);
+    b.script = slow(30);
+    const resumed = await cli(['resume', '--no-cache', 'o'], ws, { KEY_A, KEY_B });
+    assert.strictEqual(resumed.code, 0, resumed.stderr);
+    assert.deepStrictEqual([...a.sentChunkIds(), ...b.sentChunkIds()].sort(), [...dropped].sort(), 'only the unfinished chunks are sent');
+    assert.ok(a.peakInFlight <= 1, 'the recorded concurrency of "one" holds');
+    assert.ok(a.requests.every((q) => q.headers.authorization === `Bearer ${KEY_A}`) && b.requests.every((q) => q.headers.authorization === `Bearer ${KEY_B}`));
+  });
+
+  it('resumes without an endpoint whose key is gone, on the ones that can be rebuilt', async () => {
+    const anthropic = new AnthropicServer();
+    const urlC = await anthropic.start();
+    try {
+      a.script = slow(10);
+      await fs.writeFile(path.join(ws, 'endpoints.json'), JSON.stringify([{ id: 'local', provider: 'openai', model: 'm', baseUrl: urlA }, { id: 'claude', provider: 'anthropic', model: 'c', baseUrl: urlC, apiKeyEnv: 'KEY_C' }]));
+      const r = await cli(['run', '--prompt', 'P', '--config', 'endpoints.json', '--chunks-per-batch', '1', '--no-cache', '--out', 'o', 'src'], ws, { KEY_C: 'sk-ant-C-SECRET-333333' });
+      assert.strictEqual(r.code, 0, r.stderr);
+      assert.ok(anthropic.requests.length > 0, 'both served the run');
+      const dir = path.join(ws, 'o');
+      const lines = (await fs.readFile(path.join(dir, 'run.jsonl'), 'utf8')).trim().split('\n');
+      const lost = lines.slice(-5).map((l) => (JSON.parse(l) as { chunkId: string }).chunkId);
+      await fs.writeFile(path.join(dir, 'run.jsonl'), `${lines.slice(0, -5).join('\n')}\n`);
+      for (const id of lost) await fs.rm(path.join(dir, 'chunks', `${id}.out`), { force: true });
+      a.reset();
+      anthropic.reset();
+      const resumed = await cli(['resume', '--no-cache', 'o'], ws, {});
+      assert.strictEqual(resumed.code, 0, resumed.stderr);
+      assert.match(resumed.stderr, /set KEY_C in the environment[\s\S]*resuming without the endpoint claude/);
+      assert.deepStrictEqual(a.sentChunkIds().sort(), [...lost].sort(), 'the local endpoint took every unfinished chunk');
+      assert.strictEqual(anthropic.requests.length, 0);
+    } finally {
+      await anthropic.stop();
+    }
+  });
+
+  it('parses endpoint specs and refuses mistakes with a clear message', async () => {
+    assert.deepStrictEqual(parseEndpointSpec('ollama:llama3.1:8b,concurrency=2'), { id: 'http://127.0.0.1:11434#llama3.1:8b', provider: 'ollama', model: 'llama3.1:8b', baseUrl: 'http://127.0.0.1:11434', maxConcurrency: 2 });
+    assert.deepStrictEqual(parseEndpointSpec('azure:dep@https://r.openai.azure.com,id=eu,api-version=2024-10-21,tpm=90000'), { id: 'eu', provider: 'azure', model: 'dep', baseUrl: 'https://r.openai.azure.com', apiVersion: '2024-10-21', tokensPerMinute: 90000 });
+    assert.throws(() => parseEndpointSpec('gpt-4o'), UsageError);
+    assert.throws(() => parseEndpointSpec('openai:m,speed=2'), /unknown setting "speed=2"/);
+    assert.throws(() => parseEndpointSpec('openai:m,rpm=0'), /at least 1/);
+    assert.throws(() => parseEndpointSpec('azure:dep'), /Azure needs its resource URL/);
+    assert.throws(() => parseEndpointSpec('openai:m,key-env=not a var'), /environment variable/);
+    assert.throws(() => parseCli(['run', '--prompt', 'p', '--model', 'x', '--endpoint', 'openai:m', 'src'], {}), /--model names one endpoint/);
+    const two = await resolveEndpoints(['openai:m@http://127.0.0.1:1/v1,key-env=A', 'openai:m@http://127.0.0.1:1/v1,key-env=B'], undefined, ws);
+    assert.deepStrictEqual(two.map((e) => e.id), ['http://127.0.0.1:1#m', 'http://127.0.0.1:1#m~2'], 'two keys of one endpoint get distinct ids');
+    await fs.writeFile(path.join(ws, 'bad.json'), JSON.stringify({ endpoints: [{ id: 'x', provider: 'openai', model: 'm', apiKey: 'sk-nope' }] }));
+    await assert.rejects(resolveEndpoints([], 'bad.json', ws), /keys never go in the file/);
+    await assert.rejects(resolveEndpoints(['nope'], undefined, ws), /write PROVIDER:MODEL/);
+  });
+});
