@@ -33,7 +33,7 @@ model (run, submit):
   --max-output-tokens N  tokens reserved for each reply
   keys are read from the environment, never from an option: openai $OPENAI_API_KEY (optional on
   localhost), azure $AZURE_OPENAI_API_KEY (or $OPENAI_API_KEY), anthropic $ANTHROPIC_API_KEY, ollama none
-several endpoints (run; instead of --provider/--model/--base-url): batches go to whichever endpoint has
+several endpoints (run, plan; instead of --provider/--model/--base-url): batches go to whichever endpoint has
 a free slot within its own limits, the fastest first; one that keeps failing is dropped for the run
   --endpoint SPEC        repeat it, one per endpoint; SPEC is
                          PROVIDER:MODEL[@BASE_URL][,id=ID][,concurrency=N][,rpm=N][,tpm=N][,key-env=VAR]
