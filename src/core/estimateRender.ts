@@ -48,9 +48,12 @@ function endpointBound(r: EndpointRate, l: EndpointEstimate['limits']): string {
 /** The cost of a several-endpoint run: at the primary's prices, and the range over the priced endpoints. */
 function costOverText(e: PlanEstimate, primaryText: string): string {
   const c = e.cost;
-  const parts = [`${primaryText} if every request went to the primary ${c.primary}`];
-  if (c.range && c.range.min !== c.range.max) parts.push(`from ${formatCost(c.range.min)} (all on ${c.range.minEndpoint}) to ${formatCost(c.range.max)} (all on ${c.range.maxEndpoint}) as the endpoints share the work`);
-  if (c.unpriced?.length) parts.push(`no prices for ${c.unpriced.join(', ')}`);
+  if (!c.range) return 'n/a (no prices for these endpoints)';
+  const parts = [c.dollars === undefined ? `n/a for the primary ${c.primary} (no prices)` : `${primaryText} if every request went to the primary ${c.primary}`];
+  if (c.range.min !== c.range.max) parts.push(`from ${formatCost(c.range.min)} (all on ${c.range.minEndpoint}) to ${formatCost(c.range.max)} (all on ${c.range.maxEndpoint}) as the endpoints share the work`);
+  else if (c.dollars === undefined) parts.push(`${formatCost(c.range.min)} if every request went to ${c.range.minEndpoint}`);
+  const unpriced = c.unpriced?.filter((id) => id !== c.primary) ?? [];
+  if (unpriced.length) parts.push(`no prices for ${unpriced.join(', ')}`);
   return parts.join('; ');
 }
 

@@ -4,6 +4,7 @@ import { estimateMode, latencyFromSamples, type ModeInput } from '../../src/core
 import { renderEstimateMarkdown } from '../../src/core/estimateRender';
 import { createPlan } from '../../src/core/plan';
 import { buildEstimate } from '../../src/core/planEstimate';
+import type { Prices } from '../../src/core/report';
 import { getTokenizer } from '../../src/core/tokenizer';
 
 // Every expected number below is worked out by hand in the comment beside it.
@@ -84,7 +85,7 @@ describe('estimate: several endpoints', () => {
     const prompt = 'Summarise.';
     const plan = createPlan([{ path: 'a.txt', text: 'word '.repeat(400) }], { prompt, tokenizer, chunk: { chunkTokens: 50, overlapTokens: 0 }, pack: { chunksPerBatch: 1, maxBatchTokens: 32768 } });
     const source = (id: string) => ({ latency: id === 'fast' ? fast.latency : slow.latency, source: `recent runs of ${id}` });
-    const e = buildEstimate({
+    const estimate = (fastPrices: Prices, slowPrices: Prices) => buildEstimate({
       plan,
       prompt,
       tokenizer,
@@ -94,10 +95,11 @@ describe('estimate: several endpoints', () => {
       latency: source('fast'),
       output: { ratio: 1, measured: false, source: 'assumed' },
       endpoints: [
-        { id: 'fast', limits: fast.limits, latency: source('fast'), prices: { inputCostPerMTok: 2, outputCostPerMTok: 8 } },
-        { id: 'slow', limits: slow.limits, latency: source('slow'), prices: { inputCostPerMTok: 1, outputCostPerMTok: 4 } },
+        { id: 'fast', limits: fast.limits, latency: source('fast'), prices: fastPrices },
+        { id: 'slow', limits: slow.limits, latency: source('slow'), prices: slowPrices },
       ],
     });
+    const e = estimate({ inputCostPerMTok: 2, outputCostPerMTok: 8 }, { inputCostPerMTok: 1, outputCostPerMTok: 4 });
     const run = e.comparison.stream;
     assert.deepStrictEqual(e.endpoints!.map((p) => [p.id, p.time.bound, p.limits]), [['fast', 'concurrency', { concurrency: 5 }], ['slow', 'rpm', { concurrency: 10, rpm: 30 }]]);
     close(e.time.requestsPerMinute, run.endpoints!.reduce((n, p) => n + p.requestsPerMinute, 0), 'the run\'s rate is the sum');
@@ -114,6 +116,10 @@ describe('estimate: several endpoints', () => {
     assert.match(md, /\| Set by \| fast: its concurrency \(5\), slow: its RPM budget \(30\) \|/);
     assert.match(md, /concurrency per endpoint fast \d+, slow \d+ \(maxConcurrency of each endpoint in batchPrompt\.models\)/);
     assert.match(md, /- Several endpoints: each runs at its own rate/);
+    // Without prices, said once; with only the second endpoint priced, the primary's is n/a and the other's shown.
+    assert.match(renderEstimateMarkdown(estimate({}, {})), /\| Cost \| n\/a \(no prices for these endpoints\) \|/);
+    const half = estimate({}, { inputCostPerMTok: 1, outputCostPerMTok: 4 });
+    assert.match(renderEstimateMarkdown(half), /\| Cost \| n\/a for the primary fast \(no prices\); \$[\d.]+ if every request went to slow \|/);
   });
 
   it('a recorded time to first token replaces the assumed 0.5 s, and shortens a streamed first result', () => {
