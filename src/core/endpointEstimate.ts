@@ -11,8 +11,7 @@
  * - the first requests go round the endpoints, so the first result comes from the fastest of the first
  *   `requests` endpoints.
  */
-import { recommend, recommendConcurrency, requestSeconds, throughput, type Bound, type LatencyModel, type Limits, type ModeEstimate, type ModeInput, type Recommendation } from './estimate';
-import { estimateMode } from './estimate';
+import { estimateMode, recommend, recommendConcurrency, requestSeconds, throughput, type Bound, type LatencyModel, type Limits, type ModeEstimate, type ModeInput, type Recommendation } from './estimate';
 
 /** One endpoint as the time model sees it: its limits (the run's where it sets none) and its latency. */
 export interface EndpointModel {

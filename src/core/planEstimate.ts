@@ -1,5 +1,5 @@
 import { findCachedChunks, type ChunkKeyBase } from './cachedChunks';
-import { type Bound, type Limits } from './estimate';
+import type { Bound, Limits } from './estimate';
 import { estimateModeOver, recommendOver, type EndpointModel, type EndpointRate, type SeveralModeEstimate, type SeveralRecommendation } from './endpointEstimate';
 import type { EndpointLimits } from './endpointPool';
 import { DEFAULT_PACK_OPTIONS, packBatches, requestOverhead, type PackOptions } from './packer';
@@ -94,7 +94,7 @@ export const ESTIMATE_ASSUMPTIONS: readonly string[] = [
 
 /** Added to the assumptions of a several-endpoint estimate. */
 export const SEVERAL_ENDPOINT_ASSUMPTIONS: readonly string[] = [
-  'Several endpoints: each runs at its own rate (its limits, else the run\'s; its own recent latency); the run\'s rate is their sum and each serves its share of it; the last result comes no sooner than the rounds of latency that free slots pulling work in turn need.',
+  'Several endpoints: each runs at its own rate (its limits, else the run\'s; its own recent latency); the run\'s rate is their sum and each serves its share of it; the last result comes no sooner than the requests could end if handed out as the run\'s pool does (first round the endpoints, then to the fastest with a free slot).',
   'Cost over several endpoints: shown as if every request went to the primary (the first) endpoint, with the range from the cheapest to the dearest priced endpoint; the real split follows each endpoint\'s speed.',
 ];
 
