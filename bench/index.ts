@@ -1,8 +1,9 @@
 // Benchmarks: printed figures only, never assertions (see README, "Benchmarks").
 //   npm run bench                 everything
-//   npm run bench -- chunking     one part (chunking | executor | pool | endpoints | memory | stream)
+//   npm run bench -- chunking     one part (chunking | executor | pool | endpoints | memory | stream | estimate)
 import { runChunkingBench } from './chunking';
 import { runEndpointsBench } from './endpoints';
+import { runEstimateBench } from './estimate';
 import { runExecutorBench } from './executor';
 import { runMemoryBench } from './memory';
 import { runPoolBench } from './pool';
@@ -15,6 +16,7 @@ const parts: Record<string, () => Promise<void>> = {
   endpoints: runEndpointsBench,
   memory: runMemoryBench,
   stream: runStreamBench,
+  estimate: runEstimateBench,
 };
 
 async function main(): Promise<void> {

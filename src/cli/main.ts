@@ -19,7 +19,7 @@ import { cancelCommand, collectCommand, selectBatchApi, statusCommand, submitCom
 import { apiKeyFromEnv, parseCli, USAGE, UsageError, type CliOptions } from './options';
 import { formatDuration, ProgressTracker } from '../core/progress';
 import type { PlanEstimate } from '../core/planEstimate';
-import { estimateCliPlan, renderEstimateText } from './planOutput';
+import { estimateCliPlan, planEndpoints, primaryInfo, renderEstimateText } from './planOutput';
 
 const VERSION = '0.1.0';
 
@@ -65,13 +65,21 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   const endpoints = opts.command === 'run' ? await runEndpoints(opts, tokenizer, io) : undefined;
   if (opts.command === 'run' && !endpoints) return 1;
   const model = endpoints?.[0].model;
+  let estimated: CliEndpoint[] | undefined;
+  try {
+    estimated = opts.command === 'plan' ? await planEndpoints(opts, io.cwd) : undefined;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.stderr.write(`batch-prompt: ${e.message}\n`);
+    return 1;
+  }
   const batchApi = opts.command === 'submit' ? selectBatchApi(endpointOf(opts), io) : undefined;
   if (opts.command === 'submit' && !batchApi) return 1;
   const planner = new Planner({
     prompt,
     tokenizer,
     chunk: { chunkTokens: opts.chunkTokens, overlapTokens: opts.overlap },
-    pack: { chunksPerBatch: opts.chunksPerBatch, maxBatchTokens: opts.maxBatchTokens, ...(endpoints && fromSpecs(opts) ? smallestWindow(endpoints.map((e) => e.model)) : { contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens }) },
+    pack: { chunksPerBatch: opts.chunksPerBatch, maxBatchTokens: opts.maxBatchTokens, ...(endpoints && fromSpecs(opts) ? smallestWindow(endpoints.map((e) => e.model)) : estimated ? smallestWindow(estimated) : { contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens }) },
   });
   // Files stream into the planner one at a time: the corpus is never held in memory.
   const collected = await collectFiles(opts.inputs, { cwd: io.cwd, maxFileBytes: opts.maxFileBytes, respectGitignore: opts.respectGitignore, signal: io.signal, onFile: (f) => planner.add(f) });
@@ -79,7 +87,8 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   const plan = planner.finish();
   if (opts.command === 'plan') {
     const named = opts.model && opts.baseUrl ? endpointOf(opts) : undefined;
-    const estimate = await estimateCliPlan(plan, opts, { cwd: io.cwd, prompt, tokenizer, model: named && modelInfoOf(opts, named.id), cache: cacheOf(opts, io), signal: io.signal });
+    const primary = estimated ? primaryInfo(estimated) : named && modelInfoOf(opts, named.id);
+    const estimate = await estimateCliPlan(plan, opts, { cwd: io.cwd, prompt, tokenizer, model: primary, endpoints: estimated, cache: cacheOf(opts, io), signal: io.signal });
     printPlan(plan, collected.skipped, opts, io, estimate);
     return 0;
   }

@@ -33,8 +33,9 @@ model (run, submit):
   --max-output-tokens N  tokens reserved for each reply
   keys are read from the environment, never from an option: openai $OPENAI_API_KEY (optional on
   localhost), azure $AZURE_OPENAI_API_KEY (or $OPENAI_API_KEY), anthropic $ANTHROPIC_API_KEY, ollama none
-several endpoints (run; instead of --provider/--model/--base-url): batches go to whichever endpoint has
-a free slot within its own limits, the fastest first; one that keeps failing is dropped for the run
+several endpoints (run, plan; instead of --provider/--model/--base-url): batches go to whichever
+endpoint has a free slot within its own limits, the fastest first; one that keeps failing is dropped for
+the run; plan estimates each endpoint's part with its own limits and recent latency
   --endpoint SPEC        repeat it, one per endpoint; SPEC is
                          PROVIDER:MODEL[@BASE_URL][,id=ID][,concurrency=N][,rpm=N][,tpm=N][,key-env=VAR]
                          [,api-version=V][,context-window=N][,max-output-tokens=N], e.g.

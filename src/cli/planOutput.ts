@@ -5,6 +5,7 @@ import type { Plan } from '../core/plan';
 import { estimatePlan, type PlanEstimate } from '../core/planEstimate';
 import type { ResultCache } from '../core/resultCache';
 import type { Tokenizer } from '../core/tokenizer';
+import { resolveEndpoints, type CliEndpoint } from './endpoints';
 import type { CliOptions } from './options';
 
 export interface CliEstimateContext {
@@ -14,15 +15,37 @@ export interface CliEstimateContext {
   tokenizer: Tokenizer;
   /** The endpoint named by --provider/--base-url/--model, as a run would record it; undefined without --model. */
   model?: ChunkKeyBase['model'];
+  /** The endpoints of --endpoint / --config (the first is the primary), as `planEndpoints` read them. */
+  endpoints?: CliEndpoint[];
   /** The result cache, unless --no-cache. */
   cache?: ResultCache;
   signal?: AbortSignal;
 }
 
-/** The estimate of `batch-prompt plan`: recent runs from --runs-dir, the cache when a prompt and a model are named. */
+/**
+ * The endpoints `plan` estimates over: those of --endpoint / --config, read as `run` reads them (no key
+ * is needed: nothing is sent); undefined without those options. @throws UsageError for a bad spec or file
+ */
+export async function planEndpoints(opts: CliOptions, cwd: string): Promise<CliEndpoint[] | undefined> {
+  if (opts.endpoints.length === 0 && opts.config === undefined) return undefined;
+  return resolveEndpoints(opts.endpoints, opts.config, cwd);
+}
+
+/** How a run on these endpoints records its primary in run.json (the cache keys on it). */
+export function primaryInfo(endpoints: readonly CliEndpoint[]): ChunkKeyBase['model'] {
+  const { id, provider, model, baseUrl, contextWindow, maxOutputTokens, apiVersion } = endpoints[0];
+  return Object.fromEntries(Object.entries({ id, provider, model, baseUrl, contextWindow, maxOutputTokens, apiVersion }).filter(([, v]) => v !== undefined)) as ChunkKeyBase['model'];
+}
+
+/**
+ * The estimate of `batch-prompt plan`: recent runs from --runs-dir, the cache when a prompt and a model
+ * are named; over the endpoints of --endpoint / --config when given (each with its own limits, else the
+ * run's --concurrency/--rpm/--tpm, and its own prices from --config, else --input-cost/--output-cost).
+ */
 export function estimateCliPlan(plan: Plan, opts: CliOptions, ctx: CliEstimateContext): Promise<PlanEstimate> {
   const cacheNote = !ctx.cache ? '--no-cache' : !ctx.prompt ? 'give --prompt or --prompt-file and --model to look chunks up in the cache' : !ctx.model ? 'give --model to look chunks up in the cache' : undefined;
   return estimatePlan(plan, {
+    ...(ctx.endpoints ? { endpoints: ctx.endpoints } : {}),
     prompt: ctx.prompt,
     tokenizer: ctx.tokenizer,
     pack: { chunksPerBatch: opts.chunksPerBatch, maxBatchTokens: opts.maxBatchTokens, contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens },
@@ -48,6 +71,6 @@ export function renderEstimateText(e: PlanEstimate): string {
   const w1 = Math.max(head[1].length, ...cmp.map(([, s]) => s.length));
   out.push(`Batch or stream (the ${e.toSend.chunks} chunks to send)`);
   for (const [k, s, p] of [head, ...cmp]) out.push(`  ${k.padEnd(w0)}  ${s.padEnd(w1)}  ${p}`.trimEnd());
-  out.push('', `Recommendation: ${recommendationText(e, { chunksPerBatch: '--chunks-per-batch', concurrency: '--concurrency' })}`, '', 'Assumptions:', ...e.assumptions.map((a) => `  - ${a}`));
+  out.push('', `Recommendation: ${recommendationText(e, { chunksPerBatch: '--chunks-per-batch', concurrency: '--concurrency', endpointConcurrency: 'concurrency=N in each --endpoint, or maxConcurrency in --config' })}`, '', 'Assumptions:', ...e.assumptions.map((a) => `  - ${a}`));
   return `${out.join('\n')}\n`;
 }

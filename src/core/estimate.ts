@@ -25,9 +25,11 @@ export interface LatencyModel {
   medianSecondsPerRequest?: number;
   /** Requests and runs measured (measured only). */
   samples?: { requests: number; runs: number };
+  /** Streamed requests whose recorded time to first token set `ttftSeconds` (absent: it is assumed). */
+  firstTokenSamples?: number;
 }
 
-/** Assumed time to first token: not measurable from non-streamed runs. */
+/** Assumed time to first token when no recent streamed run of the endpoint recorded one. */
 export const DEFAULT_TTFT_SECONDS = 0.5;
 /** Assumed generation rate with no recent run of the endpoint (a mid-sized hosted model). */
 export const DEFAULT_OUTPUT_TOKENS_PER_SECOND = 50;
@@ -66,18 +68,21 @@ export function throughput(limits: Limits, secondsPerRequest: number, inputToken
 }
 
 /**
- * The latency model that reproduces the median recent request: `ttft` is the default 0.5 s (or half
- * the median request, for a server faster than a second), and the generation rate is what makes
+ * The latency model that reproduces the median recent request. `ttft` is the median recorded time to
+ * the first streamed token when some requests were streamed (`firstTokenMs`), else the default 0.5 s (or
+ * half the median request, for a server faster than a second); the generation rate is what makes
  * `ttft + medianOutput / rate` equal the median latency. Undefined without samples.
  */
-export function latencyFromSamples(samples: readonly { latencyMs: number; outputTokens: number }[], runs: number): LatencyModel | undefined {
+export function latencyFromSamples(samples: readonly { latencyMs: number; outputTokens: number; firstTokenMs?: number }[], runs: number): LatencyModel | undefined {
   const usable = samples.filter((s) => s.latencyMs > 0);
   if (usable.length === 0) return undefined;
   const medianSeconds = median(usable.map((s) => s.latencyMs / 1000));
   const medianOutput = median(usable.map((s) => s.outputTokens));
-  const ttftSeconds = Math.min(DEFAULT_TTFT_SECONDS, medianSeconds / 2);
-  const outputTokensPerSecond = medianOutput > 0 ? medianOutput / (medianSeconds - ttftSeconds) : DEFAULT_OUTPUT_TOKENS_PER_SECOND;
-  return { ttftSeconds, outputTokensPerSecond, measured: true, medianSecondsPerRequest: medianSeconds, samples: { requests: usable.length, runs } };
+  const firsts = usable.filter((s) => s.firstTokenMs !== undefined).map((s) => s.firstTokenMs! / 1000);
+  const ttftSeconds = firsts.length ? Math.min(median(firsts), medianSeconds) : Math.min(DEFAULT_TTFT_SECONDS, medianSeconds / 2);
+  const generating = medianSeconds - ttftSeconds;
+  const outputTokensPerSecond = medianOutput > 0 && generating > 0 ? medianOutput / generating : DEFAULT_OUTPUT_TOKENS_PER_SECOND;
+  return { ttftSeconds, outputTokensPerSecond, measured: true, medianSecondsPerRequest: medianSeconds, samples: { requests: usable.length, runs }, ...(firsts.length ? { firstTokenSamples: firsts.length } : {}) };
 }
 
 export function median(values: readonly number[]): number {

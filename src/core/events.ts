@@ -22,6 +22,8 @@ export interface ChunkOutcome {
   readonly cached?: boolean;
   /** Id of the endpoint that served the request (set when the run has several endpoints). */
   readonly endpoint?: string;
+  /** Milliseconds from sending the request to its first streamed text (streamed requests only). */
+  readonly firstTokenMs?: number;
 }
 
 /** The progress of a run, as a typed stream: enough for a progress bar with an ETA and a log. */
@@ -40,6 +42,8 @@ export type RunEvent =
       error?: { kind: ErrorKind; message: string };
       /** The endpoint that served it (set when the run has several). */
       endpoint?: string;
+      /** Milliseconds from sending to the first streamed text (a streamed request that got a reply). */
+      firstTokenMs?: number;
     }
   | { type: 'chunk-finished'; outcome: ChunkOutcome }
   | { type: 'retry-scheduled'; batchId: string; chunkIds: string[]; delayMs: number; reason: ErrorKind; attempt: number }

@@ -247,10 +247,11 @@ class Execution {
       request.abort(new DOMException('The request timed out.', 'TimeoutError'));
     }, this.timeoutMs);
     const sent = this.clock.now();
+    const firstToken: { ms?: number } = {};
     let response: ChatResponse;
     try {
       const messages = buildMessages(this.o.prompt, chunks, ep.model.supportsSystemMessage);
-      response = await ep.model.complete({ messages, maxOutputTokens: ep.model.maxOutputTokens }, { signal: request.signal, ...this.streaming(unit.batchId, chunkIds) });
+      response = await ep.model.complete({ messages, maxOutputTokens: ep.model.maxOutputTokens }, { signal: request.signal, ...this.streaming(unit.batchId, chunkIds, sent, firstToken) });
     } catch (raw) {
       const latencyMs = this.clock.now() - sent;
       if (this.stop.signal.aborted) {
@@ -272,7 +273,8 @@ class Execution {
     ep.onReply(latencyMs, inputTokens, outputTokens);
     this.summary.inputTokens += inputTokens;
     this.summary.outputTokens += outputTokens;
-    this.emit({ type: 'batch-finished', batchId: unit.batchId, chunkIds, ok: true, tokens, inputTokens, outputTokens, latencyMs, ...endpoint });
+    const ttft = firstToken.ms !== undefined ? { firstTokenMs: firstToken.ms } : undefined;
+    this.emit({ type: 'batch-finished', batchId: unit.batchId, chunkIds, ok: true, tokens, inputTokens, outputTokens, latencyMs, ...ttft, ...endpoint });
 
     const parsed = parseReply(response.text, chunkIds, { truncated: response.finishReason === 'length' });
     if (parsed.unexpected.length) {
@@ -285,7 +287,7 @@ class Execution {
       const usage = { inputTokens: Math.round(inputTokens * share), outputTokens: Math.round(outputTokens * share) };
       const output = parsed.results.get(item.ref.id);
       if (output !== undefined) {
-        await this.settle(item, { status: 'succeeded', output, batchId: unit.batchId, latencyMs, ...usage, ...endpoint });
+        await this.settle(item, { status: 'succeeded', output, batchId: unit.batchId, latencyMs, ...usage, ...ttft, ...endpoint });
       } else if (item.attempts <= this.maxRetries) {
         retryAlone.push(item);
       } else {
@@ -302,12 +304,16 @@ class Execution {
     }
   }
 
-  /** The `onText` of one request when the caller streams (see `ExecutorOptions.onText`). */
-  private streaming(batchId: string, chunkIds: readonly string[]): { onText?: (delta: string) => void } {
+  /**
+   * The `onText` of one request when the caller streams (see `ExecutorOptions.onText`); notes in
+   * `firstToken.ms` the time from `sent` to the first text (recorded, for estimates of time to first token).
+   */
+  private streaming(batchId: string, chunkIds: readonly string[], sent: number, firstToken: { ms?: number }): { onText?: (delta: string) => void } {
     const sink = this.o.onText;
     if (!sink) return {};
     return {
       onText: (delta) => {
+        if (firstToken.ms === undefined && delta) firstToken.ms = this.clock.now() - sent;
         try {
           sink(batchId, chunkIds, delta);
         } catch {

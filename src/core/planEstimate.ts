@@ -1,5 +1,7 @@
 import { findCachedChunks, type ChunkKeyBase } from './cachedChunks';
-import { estimateMode, recommend, type Bound, type Limits, type ModeEstimate, type Recommendation } from './estimate';
+import type { Bound, Limits } from './estimate';
+import { estimateModeOver, recommendOver, type EndpointModel, type EndpointRate, type SeveralModeEstimate, type SeveralRecommendation } from './endpointEstimate';
+import type { EndpointLimits } from './endpointPool';
 import { DEFAULT_PACK_OPTIONS, packBatches, requestOverhead, type PackOptions } from './packer';
 import { FileChunkSource, type FileReader, type Plan } from './plan';
 import { latencyOf, outputRatioOf, readRecentRuns, type LatencySource, type OutputRatio } from './recentRuns';
@@ -21,6 +23,35 @@ export interface EstimateInput {
   cacheNote?: string;
   latency: LatencySource;
   output: OutputRatio;
+  /**
+   * The run's endpoints, each with its resolved limits, latency and prices (the first is the primary);
+   * left out, or with one, the run has the one endpoint of `limits`, `latency` and `prices`.
+   */
+  endpoints?: EndpointAssumption[];
+}
+
+/** What an estimate assumes of one endpoint. */
+export interface EndpointAssumption {
+  id: string;
+  limits: Limits;
+  latency: LatencySource;
+  prices: Prices;
+}
+
+/** An endpoint as `estimatePlan` takes it: a configured endpoint (`EndpointConfig`, the CLI's) fits. */
+export interface EstimateEndpoint extends EndpointLimits, Prices {
+  id: string;
+}
+
+/** What the estimate says of one endpoint of a several-endpoint run. */
+export interface EndpointEstimate {
+  id: string;
+  limits: Limits;
+  /** Its own prices, or the run's when it sets none. */
+  prices: Prices;
+  latency: PlanEstimate['latency'];
+  /** Its part of the configured run's time. */
+  time: EndpointRate;
 }
 
 /** Everything "Estimate Run…" and `batch-prompt plan` show; plain data (the CLI prints it as JSON). */
@@ -34,14 +65,22 @@ export interface PlanEstimate {
   /** What a run would send: the chunks not cached, packed again as the run does. */
   toSend: { chunks: number; requests: number; inputTokens: number; outputTokens: number };
   output: { ratio: number; measured: boolean; source: string; maxOutputTokens?: number };
-  cost: { dollars?: number; input?: number; output?: number; text: string };
-  latency: { ttftSeconds: number; outputTokensPerSecond: number; measured: boolean; medianSecondsPerRequest?: number; source: string };
+  /**
+   * At the primary endpoint's prices. Over several endpoints `primary` names it, `range` gives the cost
+   * if every request went to the cheapest or to the dearest priced endpoint, `unpriced` those without prices.
+   */
+  cost: { dollars?: number; input?: number; output?: number; text: string; primary?: string; range?: { min: number; minEndpoint: string; max: number; maxEndpoint: string }; unpriced?: string[] };
+  /** The primary endpoint's latency (`ttftMeasured`: the time to first token is the median recorded one). */
+  latency: { ttftSeconds: number; outputTokensPerSecond: number; measured: boolean; ttftMeasured: boolean; medianSecondsPerRequest?: number; source: string };
+  /** Each endpoint of a several-endpoint run; absent with one. */
+  endpoints?: EndpointEstimate[];
+  /** The run's limits (one endpoint: its own, where it sets them; several: the defaults of the endpoints). */
   limits: Limits;
   /** The configured run's time. */
   time: { seconds: number; firstResultSeconds: number; secondsPerRequest: number; requestsPerMinute: number; bound: Bound };
   /** Batch versus stream for the same chunks. */
-  comparison: { stream: ModeEstimate; packed: ModeEstimate };
-  recommendation: Recommendation;
+  comparison: { stream: SeveralModeEstimate; packed: SeveralModeEstimate };
+  recommendation: SeveralRecommendation;
   assumptions: string[];
 }
 
@@ -53,7 +92,18 @@ export const ESTIMATE_ASSUMPTIONS: readonly string[] = [
   'Output tokens per request are capped by the reply limit (maxOutputTokens) when one is set; retries and rate-limit waits are not counted.',
 ];
 
+/** Added to the assumptions of a several-endpoint estimate. */
+export const SEVERAL_ENDPOINT_ASSUMPTIONS: readonly string[] = [
+  'Several endpoints: each runs at its own rate (its limits, else the run\'s; its own recent latency); the run\'s rate is their sum and each serves its share of it; the last result comes no sooner than the requests could end if handed out as the run\'s pool does (first round the endpoints, then to the fastest with a free slot).',
+  'Cost over several endpoints: shown as if every request went to the primary (the first) endpoint, with the range from the cheapest to the dearest priced endpoint; the real split follows each endpoint\'s speed.',
+];
+
 export interface EstimateOptions extends Pick<EstimateInput, 'prompt' | 'tokenizer' | 'pack' | 'limits' | 'prices'> {
+  /**
+   * The run's endpoints (the first is the primary): each one's limits and prices fall back to `limits`
+   * and `prices`; its latency comes from its own recent requests. Left out: the one endpoint of `model`.
+   */
+  endpoints?: readonly EstimateEndpoint[];
   /** The folder of the run folders to learn latency and output length from. */
   runsRoot?: string;
   /** The run's root folder or reader, to read chunk texts for the cache lookup. */
@@ -87,21 +137,34 @@ export async function estimatePlan(plan: Plan, o: EstimateOptions): Promise<Plan
     prices: o.prices,
     cached,
     cacheNote: o.cacheNote ?? (!o.cache ? 'the cache is off' : !o.prompt ? 'no prompt' : 'no model'),
-    latency: latencyOf(runs, o.model?.id),
-    output: outputRatioOf(runs, o.prompt || undefined, o.model?.id),
+    latency: latencyOf(runs, o.endpoints?.[0]?.id ?? o.model?.id),
+    output: outputRatioOf(runs, o.prompt || undefined, o.endpoints?.[0]?.id ?? o.model?.id),
+    endpoints: o.endpoints?.map((e) => ({ id: e.id, limits: limitsOf(e, o.limits), latency: latencyOf(runs, e.id), prices: e.inputCostPerMTok !== undefined || e.outputCostPerMTok !== undefined ? { inputCostPerMTok: e.inputCostPerMTok, outputCostPerMTok: e.outputCostPerMTok } : o.prices })),
   });
+}
+
+/** An endpoint's limits: its own, else the run's. */
+function limitsOf(e: EndpointLimits, run: Limits): Limits {
+  const rpm = e.requestsPerMinute ?? run.rpm;
+  const tpm = e.tokensPerMinute ?? run.tpm;
+  return { concurrency: e.maxConcurrency ?? run.concurrency, ...(rpm ? { rpm } : {}), ...(tpm ? { tpm } : {}) };
 }
 
 /** Builds the estimate of a plan: what would be sent, its cost and time, and batch versus stream. */
 export function buildEstimate(input: EstimateInput): PlanEstimate {
-  const { plan, prompt, tokenizer, pack, limits } = input;
+  const { plan, prompt, tokenizer, pack } = input;
   const all = plan.batches.flatMap((b) => b.chunks);
   const toSend = input.cached ? all.filter((c) => !input.cached!.has(c.id)) : all;
   const ratio = input.output.ratio;
   const cap = pack.maxOutputTokens;
-  const modeOf = (chunksPerBatch: number, streamed: boolean): ModeEstimate => {
+  const assumed: EndpointAssumption[] = input.endpoints?.length ? input.endpoints : [{ id: '', limits: input.limits, latency: input.latency, prices: input.prices }];
+  const several = assumed.length > 1;
+  const models: EndpointModel[] = assumed.map((e) => ({ id: e.id, latency: e.latency.latency, limits: e.limits }));
+  // One endpoint runs within its own limits; several, each within its own, the run's being their defaults.
+  const limits = several ? input.limits : assumed[0].limits;
+  const modeOf = (chunksPerBatch: number, streamed: boolean): SeveralModeEstimate => {
     const batches = packBatches(toSend, prompt, tokenizer, { ...pack, chunksPerBatch });
-    return estimateMode(
+    return estimateModeOver(
       {
         chunksPerBatch,
         streamed,
@@ -111,8 +174,7 @@ export function buildEstimate(input: EstimateInput): PlanEstimate {
         promptTokensPerRequest: requestOverhead(prompt, tokenizer, chunksPerBatch),
         outputTokens: outputTokensOf(batches, ratio, cap),
       },
-      input.latency.latency,
-      limits,
+      models,
     );
   };
   const configured = pack.chunksPerBatch;
@@ -120,10 +182,6 @@ export function buildEstimate(input: EstimateInput): PlanEstimate {
   // Packing is compared at the configured size, or at the default when the configuration is one chunk.
   const packed = modeOf(configured > 1 ? configured : DEFAULT_PACK_OPTIONS.chunksPerBatch, false);
   const run = configured === 1 ? stream : packed;
-  const inputCost = costOf(run.inputTokens, 0, input.prices);
-  const outputCost = costOf(0, run.outputTokens, input.prices);
-  const dollars = costOf(run.inputTokens, run.outputTokens, input.prices);
-  const l = input.latency.latency;
   return {
     files: plan.totals.files,
     chunks: plan.totals.chunks,
@@ -131,14 +189,42 @@ export function buildEstimate(input: EstimateInput): PlanEstimate {
     cached: input.cached ? { chunks: all.length - toSend.length } : { unknown: input.cacheNote ?? 'not looked up' },
     toSend: { chunks: toSend.length, requests: run.requests, inputTokens: run.inputTokens, outputTokens: run.outputTokens },
     output: { ratio, measured: input.output.measured, source: input.output.source, ...(cap ? { maxOutputTokens: cap } : {}) },
-    cost: { ...(dollars !== undefined ? { dollars, input: inputCost, output: outputCost } : {}), text: formatCost(dollars) },
-    latency: { ttftSeconds: l.ttftSeconds, outputTokensPerSecond: l.outputTokensPerSecond, measured: l.measured, ...(l.medianSecondsPerRequest !== undefined ? { medianSecondsPerRequest: l.medianSecondsPerRequest } : {}), source: input.latency.source },
+    cost: costOver(run.inputTokens, run.outputTokens, assumed),
+    latency: latencyOut(assumed[0].latency),
+    ...(several ? { endpoints: assumed.map((e, i) => ({ id: e.id, limits: e.limits, prices: e.prices, latency: latencyOut(e.latency), time: run.endpoints![i] })) } : {}),
     limits,
     time: { seconds: run.lastResultSeconds, firstResultSeconds: run.firstResultSeconds, secondsPerRequest: run.secondsPerRequest, requestsPerMinute: run.requestsPerMinute, bound: run.bound },
     comparison: { stream, packed },
-    recommendation: recommend(stream, packed, limits),
-    assumptions: [...ESTIMATE_ASSUMPTIONS],
+    recommendation: recommendOver(stream, packed, models, limits),
+    assumptions: [...ESTIMATE_ASSUMPTIONS, ...(several ? SEVERAL_ENDPOINT_ASSUMPTIONS : [])],
   };
+}
+
+function latencyOut(l: LatencySource): PlanEstimate['latency'] {
+  const m = l.latency;
+  return { ttftSeconds: m.ttftSeconds, outputTokensPerSecond: m.outputTokensPerSecond, measured: m.measured, ttftMeasured: m.firstTokenSamples !== undefined, ...(m.medianSecondsPerRequest !== undefined ? { medianSecondsPerRequest: m.medianSecondsPerRequest } : {}), source: l.source };
+}
+
+/**
+ * The cost at the primary endpoint's prices; over several endpoints also the range from the cheapest to
+ * the dearest priced one (each request costs what the endpoint that serves it charges, and which one
+ * serves it depends on their speed at run time, so no split is guessed).
+ */
+function costOver(inputTokens: number, outputTokens: number, endpoints: readonly EndpointAssumption[]): PlanEstimate['cost'] {
+  const primary = endpoints[0];
+  const dollars = costOf(inputTokens, outputTokens, primary.prices);
+  const cost: PlanEstimate['cost'] = { ...(dollars !== undefined ? { dollars, input: costOf(inputTokens, 0, primary.prices), output: costOf(0, outputTokens, primary.prices) } : {}), text: formatCost(dollars) };
+  if (endpoints.length < 2) return cost;
+  const priced = endpoints.map((e) => ({ id: e.id, dollars: costOf(inputTokens, outputTokens, e.prices) })).filter((e): e is { id: string; dollars: number } => e.dollars !== undefined);
+  const unpriced = endpoints.filter((e) => costOf(0, 0, e.prices) === undefined).map((e) => e.id);
+  cost.primary = primary.id;
+  if (unpriced.length) cost.unpriced = unpriced;
+  if (priced.length) {
+    const min = priced.reduce((a, b) => (b.dollars < a.dollars ? b : a));
+    const max = priced.reduce((a, b) => (b.dollars > a.dollars ? b : a));
+    cost.range = { min: min.dollars, minEndpoint: min.id, max: max.dollars, maxEndpoint: max.id };
+  }
+  return cost;
 }
 
 /** Estimated output tokens of the batches: `ratio` per chunk token, each request capped at `cap`. */

@@ -6,7 +6,11 @@ import { readRecords, RUN_FILE, type RunMeta } from './runStore';
 
 /** One request of a past run, rebuilt from its chunks' `run.jsonl` lines (they share the batch id). */
 export interface RequestSample {
+  /** The endpoint that served it: the record's `endpoint`, else (a one-endpoint run, or an older record) run.json's model id. */
+  endpoint: string;
   latencyMs: number;
+  /** Milliseconds to the first streamed text, when the request was streamed and it was recorded. */
+  firstTokenMs?: number;
   inputTokens: number;
   outputTokens: number;
   chunks: number;
@@ -42,18 +46,22 @@ export async function readRecentRuns(root: string, limit = RECENT_RUN_FOLDERS): 
       continue;
     }
     const byBatch = new Map<string, RequestSample>();
+    const modelId = meta.model?.id ?? '';
     for (const r of await readRecords(dir).catch(() => [])) {
       if (r.status !== 'succeeded' || r.cached || r.recovered || r.attempts < 1) continue;
-      const s = byBatch.get(r.batchId) ?? { latencyMs: r.latencyMs, inputTokens: 0, outputTokens: 0, chunks: 0, chunkTokens: 0 };
-      // Every chunk of a request carries the request's latency and its share of the request's usage.
+      const endpoint = r.endpoint ?? modelId;
+      const key = `${endpoint}\n${r.batchId}`;
+      const s = byBatch.get(key) ?? { endpoint, latencyMs: r.latencyMs, inputTokens: 0, outputTokens: 0, chunks: 0, chunkTokens: 0 };
+      // Every chunk of a request carries the request's latency (and time to first token) and its share of the request's usage.
       s.latencyMs = Math.max(s.latencyMs, r.latencyMs);
+      if (r.firstTokenMs !== undefined) s.firstTokenMs = Math.min(s.firstTokenMs ?? Infinity, r.firstTokenMs);
       s.inputTokens += r.inputTokens;
       s.outputTokens += r.outputTokens;
       s.chunks++;
       s.chunkTokens += r.tokens;
-      byBatch.set(r.batchId, s);
+      byBatch.set(key, s);
     }
-    out.push({ runId: meta.runId ?? path.basename(dir), modelId: meta.model?.id ?? '', prompt: meta.prompt ?? '', requests: [...byBatch.values()] });
+    out.push({ runId: meta.runId ?? path.basename(dir), modelId, prompt: meta.prompt ?? '', requests: [...byBatch.values()] });
   }
   return out;
 }
@@ -64,18 +72,24 @@ export interface LatencySource {
   source: string;
 }
 
-/** Latency from the newest runs of this endpoint that sent requests; the defaults, said so, without any. */
+/**
+ * Latency from the newest runs in which this endpoint served requests (its own requests only: a run on
+ * several endpoints counts for each with what each served). The time to the first token is the median
+ * recorded one when some of those requests were streamed, else assumed; the defaults, said so, without any.
+ */
 export function latencyOf(runs: readonly RecentRun[], endpointId: string | undefined): LatencySource {
-  const matching = endpointId ? runs.filter((r) => r.modelId === endpointId && r.requests.length > 0).slice(0, RECENT_RUNS_USED) : [];
-  const latency = latencyFromSamples(matching.flatMap((r) => r.requests), matching.length);
+  const matching = endpointId ? runs.map((r) => r.requests.filter((q) => q.endpoint === endpointId)).filter((q) => q.length > 0).slice(0, RECENT_RUNS_USED) : [];
+  const latency = latencyFromSamples(matching.flat(), matching.length);
   if (!latency) {
     const why = endpointId ? `no recent runs of ${endpointId}` : 'no endpoint named';
     return { latency: DEFAULT_LATENCY, source: `${why}: assumed ${DEFAULT_LATENCY.ttftSeconds} s to the first token, then ${DEFAULT_LATENCY.outputTokensPerSecond} output tokens/s` };
   }
   const s = latency.samples!;
+  const f = latency.firstTokenSamples;
+  const ttft = f ? `median of ${f} streamed request${f === 1 ? '' : 's'}` : 'assumed';
   return {
     latency,
-    source: `${s.requests} request${s.requests === 1 ? '' : 's'} of ${s.runs} recent run${s.runs === 1 ? '' : 's'} of ${endpointId}: median ${round(latency.medianSecondsPerRequest!)} s per request; modelled as ${round(latency.ttftSeconds)} s to the first token (assumed), then ${Math.round(latency.outputTokensPerSecond)} output tokens/s`,
+    source: `${s.requests} request${s.requests === 1 ? '' : 's'} of ${s.runs} recent run${s.runs === 1 ? '' : 's'} of ${endpointId}: median ${round(latency.medianSecondsPerRequest!)} s per request; modelled as ${round(latency.ttftSeconds)} s to the first token (${ttft}), then ${Math.round(latency.outputTokensPerSecond)} output tokens/s`,
   };
 }
 
@@ -94,7 +108,7 @@ export interface OutputRatio {
  */
 export function outputRatioOf(runs: readonly RecentRun[], prompt: string | undefined, endpointId: string | undefined): OutputRatio {
   const samePrompt = prompt ? runs.filter((r) => r.prompt === prompt && r.requests.some((q) => q.chunkTokens > 0)) : [];
-  const sameEndpoint = samePrompt.filter((r) => r.modelId === endpointId);
+  const sameEndpoint = samePrompt.filter((r) => r.requests.some((q) => q.endpoint === endpointId));
   const used = (sameEndpoint.length ? sameEndpoint : samePrompt).slice(0, RECENT_RUNS_USED);
   const requests = used.flatMap((r) => r.requests);
   const chunkTokens = requests.reduce((n, q) => n + q.chunkTokens, 0);

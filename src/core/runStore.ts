@@ -64,6 +64,8 @@ export interface RunRecord {
   batchId: string;
   /** The endpoint that served it, in a run with several endpoints. */
   endpoint?: string;
+  /** Milliseconds from sending its request to the first streamed text (streamed runs only). */
+  firstTokenMs?: number;
   at: string;
   /** Taken from the result cache: nothing was sent (0 tokens, 0 attempts). */
   cached?: true;
@@ -341,6 +343,7 @@ export function recordOf(outcome: ChunkOutcome, extra: Pick<RunRecord, 'cached' 
     latencyMs: outcome.latencyMs,
     batchId: outcome.batchId,
     ...(outcome.endpoint ? { endpoint: outcome.endpoint } : {}),
+    ...(outcome.firstTokenMs !== undefined ? { firstTokenMs: outcome.firstTokenMs } : {}),
     at: new Date().toISOString(),
     ...extra,
   };

@@ -233,8 +233,11 @@ export class RunService implements vscode.Disposable {
     const prompt = request.prompt ?? (await pickPrompt(this.globalState));
     if (!prompt) return undefined;
     const choice = request.modelId ? await this.models.find(settings, request.modelId) : await this.models.pick(settings, prompt.model);
-    const window = choice?.endpoint?.contextWindow ?? (choice?.chat ? Math.floor(choice.chat.maxInputTokens * 0.9) : undefined);
-    const planned = await this.plan(uris, roots, settings, prompt.text, { contextWindow: window, maxOutputTokens: choice?.endpoint?.maxOutputTokens });
+    // Configured endpoints (several: each with its own limits, latency and prices) are estimated as a run would use them.
+    const parts = choice?.endpoint ? (choice.endpoints ?? [choice.endpoint]) : undefined;
+    const fit = parts ? smallestWindow(parts) : { contextWindow: choice?.chat ? Math.floor(choice.chat.maxInputTokens * 0.9) : undefined, maxOutputTokens: undefined };
+    const window = fit.contextWindow;
+    const planned = await this.plan(uris, roots, settings, prompt.text, fit);
     if (!planned) return undefined;
     const { plan, read } = planned;
     const prices = choice ? pricesOf(choice) : {};
@@ -242,12 +245,13 @@ export class RunService implements vscode.Disposable {
     const estimate = await estimatePlan(plan, {
       prompt: prompt.text,
       tokenizer: getTokenizer(),
-      pack: { chunksPerBatch: settings.chunksPerBatch, maxBatchTokens: settings.maxBatchTokens, contextWindow: window, maxOutputTokens: choice?.endpoint?.maxOutputTokens },
+      pack: { chunksPerBatch: settings.chunksPerBatch, maxBatchTokens: settings.maxBatchTokens, contextWindow: window, maxOutputTokens: fit.maxOutputTokens },
+      endpoints: parts,
       limits: { concurrency: settings.maxConcurrency, rpm: settings.requestsPerMinute || undefined, tpm: settings.tokensPerMinute || undefined },
       prices,
       runsRoot: this.runsRoot(settings, roots, true)?.fsPath,
       read: roots.reader(),
-      model: choice && modelInfoOf(choice),
+      model: choice && modelInfoOf(choice.endpoints ? { ...choice, id: choice.endpoints[0].id } : choice),
       cache: this.cache(settings),
       cacheNote: !settings.useCache ? 'the cache is off (batchPrompt.useCache)' : !choice ? 'no model chosen' : undefined,
     });

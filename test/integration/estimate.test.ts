@@ -17,8 +17,8 @@ const CORPUS: Record<string, string> = {
 };
 
 /** Runs "Estimate Run…" with every question answered; the text of the document it opens. */
-async function estimate(): Promise<string> {
-  await vscode.commands.executeCommand('batchPrompt.estimateRun', { glob: 'estimate-corpus/**', prompt: PROMPT, modelId: 'local' });
+async function estimate(modelId = 'local'): Promise<string> {
+  await vscode.commands.executeCommand('batchPrompt.estimateRun', { glob: 'estimate-corpus/**', prompt: PROMPT, modelId });
   const text = vscode.window.activeTextEditor?.document.getText() ?? '';
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   return text;
@@ -26,6 +26,7 @@ async function estimate(): Promise<string> {
 
 describe('Estimate Run (extension host, local model server)', function () {
   let server: ModelServer;
+  let baseUrl = '';
 
   before(async () => {
     await activateExtension();
@@ -35,7 +36,7 @@ describe('Estimate Run (extension host, local model server)', function () {
 
   beforeEach(async () => {
     server = new ModelServer();
-    const baseUrl = await server.start();
+    baseUrl = await server.start();
     await useLocalEndpoint(baseUrl, { useCache: true, requestsPerMinute: 30, models: [{ id: 'local', provider: 'openai', baseUrl, model: 'm', inputCostPerMTok: 2, outputCostPerMTok: 8 }] });
     await vscode.commands.executeCommand('batchPrompt.clearCache');
   });
@@ -64,5 +65,23 @@ describe('Estimate Run (extension host, local model server)', function () {
 
     fs.appendFileSync(path.join(workspaceRoot(), 'estimate-corpus', 'b.txt'), 'edited\n');
     assert.match(await estimate(), /\| Cached \| 2 of 3 chunks \(not sent again\) \|/);
+  });
+
+  it('over several endpoints ("local+second"): a line per endpoint with its own limits and latency, the cost at the primary\'s prices with the range', async () => {
+    await useLocalEndpoint(baseUrl, {
+      requestsPerMinute: 30,
+      models: [
+        { id: 'local', provider: 'openai', baseUrl, model: 'm', maxConcurrency: 2, inputCostPerMTok: 2, outputCostPerMTok: 8 },
+        { id: 'second', provider: 'openai', baseUrl, model: 'm2', maxConcurrency: 6, requestsPerMinute: 600, inputCostPerMTok: 1, outputCostPerMTok: 4 },
+      ],
+    });
+    const text = await estimate('local+second');
+    assert.match(text, /\| Latency \| per endpoint, below \|/);
+    // local may have a recent run (the test above runs on it): its own; second has none.
+    assert.match(text, /\| Endpoint local \| concurrency 2, 30 RPM, no TPM budget; .+ set by its RPM budget \(30\), .+; latency: (no recent runs of local: assumed|\d+ requests? of \d+ recent runs? of local: )/);
+    assert.match(text, /\| Endpoint second \| concurrency 6, 600 RPM, no TPM budget; .+; latency: no recent runs of second: assumed/);
+    assert.match(text, /\| Cost \| \S+ \(input \S+, output \S+\) if every request went to the primary local; from \S+ \(all on second\) to \S+ \(all on local\) as the endpoints share the work \|/);
+    assert.match(text, /concurrency per endpoint local \d+, second \d+ \(maxConcurrency of each endpoint in batchPrompt\.models\)/);
+    assert.strictEqual(server.requests.length, 0, 'an estimate calls no model');
   });
 });
