@@ -8,6 +8,7 @@ import type { RunMeta, RunSummary } from '../../src/core/runStore';
 import { BAD_KEY, failingAfter, slow } from '../support/endpointScripts';
 import { ModelServer } from '../support/modelServer';
 import { activateExtension, runOnFiles } from './support/extension';
+import { spyMessages } from './support/messages';
 import { resetSettings, setSettings } from './support/settings';
 import { removeTree, RunFolder, writeTree } from './support/workspace';
 
@@ -64,11 +65,13 @@ describe('Several endpoints in one run (extension host, local model servers)', f
       (items) => items.find((i) => i.label.includes('Several endpoints')),
       (items) => items.filter((i) => i.label === 'one' || i.label === 'two'),
     ]);
+    const messages = spyMessages();
     let summary: RunSummary | undefined;
     try {
       summary = await runOnFiles({ glob: 'endpoints-corpus/**', prompt: PROMPT });
     } finally {
       pick.restore();
+      messages.restore();
     }
     assert.ok(summary, 'the run resolves with its summary');
     assert.strictEqual(summary.status, 'succeeded', JSON.stringify(summary));
@@ -84,6 +87,14 @@ describe('Several endpoints in one run (extension host, local model servers)', f
     assert.deepStrictEqual([...served].sort(), ['one', 'two']);
     const report = run.read('report.md');
     assert.ok(report.includes('## Endpoints') && /\| two \|.*\*\*dropped\*\*: auth/.test(report), report);
+    assert.match(report, /^> Endpoint two \(auth: .*\) left the run; the others took its batches\.$/m);
+    // The user is told once, without a modal, while the run goes on; and again in the end-of-run notification.
+    const drops = messages.shown.filter((m) => m.message.includes('left the run'));
+    assert.strictEqual(drops.length, 2, JSON.stringify(messages.shown));
+    assert.deepStrictEqual([drops[0].kind, drops[0].modal, drops[0].items], ['warning', false, ['Show Log']]);
+    assert.match(drops[0].message, /^Batch Prompt: endpoint two left the run: auth: .+\. Its batches go to one\.$/);
+    assert.match(drops[1].message, /^Batch Prompt: 12 of 12 chunks succeeded .* Endpoint two \(auth: .*\) left the run; the others took its batches\.$/);
+    assert.deepStrictEqual(drops[1].items, ['Open Results']);
   });
 
   it('Resume Run goes on with every endpoint of the run', async () => {

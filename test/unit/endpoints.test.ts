@@ -114,7 +114,7 @@ describe('several endpoints in one run', function () {
     const records = await assertEveryChunkOnce(dir, files, summary);
 
     const dropped = events.filter((e): e is Extract<RunEvent, { type: 'endpoint-dropped' }> => e.type === 'endpoint-dropped');
-    assert.deepStrictEqual(dropped.map((e) => [e.endpoint, e.reason.kind, e.remaining]), [['failing', 'transient', 3]]);
+    assert.deepStrictEqual(dropped.map((e) => [e.endpoint, e.reason.kind, e.remaining, e.others]), [['failing', 'transient', 3, ['fast', 'slow', 'limited']]]);
     assert.match(dropped[0].reason.message, /3 failures in a row/);
     const failingSent = servers.failing.requests.length;
     assert.ok(failingSent >= 5 && failingSent <= 6, `two answered, then three failures and out (one more may have been in flight): ${failingSent}`);
