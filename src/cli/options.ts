@@ -12,7 +12,8 @@ export const USAGE = `usage:
   batch-prompt run  [options] (--prompt TEXT | --prompt-file FILE) <paths or globs…>
   batch-prompt resume [options] DIR   continue an interrupted run from its folder alone (its prompt,
                          model endpoint, parameters and plan; the key from the environment as for run):
-                         chunks that succeeded are not sent again
+                         chunks that succeeded are not sent again; --config FILE gives back the custom
+                         headers of a run made with a config file (run.json never holds them)
   batch-prompt submit [options] (--prompt TEXT | --prompt-file FILE) <paths or globs…>
                          as run, but through the provider's batch service (openai, anthropic: about
                          half the price, results within 24 h): creates the run folder and the job,
@@ -41,8 +42,11 @@ a free slot within its own limits, the fastest first; one that keeps failing is 
                          --endpoint openai:gpt-4o-mini@https://host/v1,concurrency=8,key-env=OPENAI_KEY_2
                          or the id of an entry of --config; limits left out are the run's (--concurrency…)
   --config FILE          endpoints from a JSON file {"endpoints":[{"id","provider","model","baseUrl",
-                         "apiKeyEnv","maxConcurrency","requestsPerMinute","tokensPerMinute",…}]}; every
-                         entry is used unless --endpoint names some; keys come from each "apiKeyEnv"
+                         "apiKeyEnv","maxConcurrency","requestsPerMinute","tokensPerMinute","headers",…}]};
+                         every entry is used unless --endpoint names some; keys come from each "apiKeyEnv";
+                         "headers" are sent with each request (the provider's auth header wins over one of
+                         the same name), never printed or written to the run folder: resume such a run
+                         with --config FILE again
 run:
   --out DIR              run folder to create (default .batch-prompt/runs/<run id>)
   --concurrency N        requests in flight at most (default 4)

@@ -6,6 +6,7 @@ import { AnthropicServer } from '../support/anthropicServer';
 import { ModelServer } from '../support/modelServer';
 import { CONFUSED_REPLY, OllamaServer } from '../support/ollamaServer';
 import { runCli as cli } from '../support/cli';
+import { readTree } from '../support/runFolder';
 
 const ANTHROPIC_KEY = 'sk-ant-api03-CLI-SECRET-a1b2c3d4e5f6';
 const AZURE_KEY = 'azure0cli0SECRET0key0123456789';
@@ -20,15 +21,6 @@ async function workspace(): Promise<string> {
 }
 
 /** Every file under `dir`, recursively, with its text. */
-async function readTree(dir: string): Promise<{ file: string; text: string }[]> {
-  const out: { file: string; text: string }[] = [];
-  for (const f of await fs.readdir(dir, { recursive: true })) {
-    const p = path.join(dir, String(f));
-    if ((await fs.stat(p)).isFile()) out.push({ file: String(f), text: await fs.readFile(p, 'utf8') });
-  }
-  return out;
-}
-
 describe('batch-prompt CLI providers', function () {
   this.timeout(30_000);
   const anthropic = new AnthropicServer();
