@@ -121,6 +121,8 @@ function parametersOf(opts: CliOptions): RunParameters {
     overlapTokens: opts.overlap,
     chunksPerBatch: opts.chunksPerBatch,
     maxBatchTokens: opts.maxBatchTokens,
+    dropAfterFailures: opts.explicit.dropAfterFailures,
+    dropAfterRetryAfterMs: opts.explicit.dropAfterRetryAfterMs,
   };
 }
 

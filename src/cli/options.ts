@@ -41,6 +41,9 @@ a free slot within its own limits, the fastest first; one that keeps failing is 
                          [,api-version=V][,context-window=N][,max-output-tokens=N], e.g.
                          --endpoint openai:gpt-4o-mini@https://host/v1,concurrency=8,key-env=OPENAI_KEY_2
                          or the id of an entry of --config; limits left out are the run's (--concurrency…)
+  --drop-after-failures N  an endpoint failing N requests in a row (5xx, timeouts, resets) leaves the
+                         run, its batches going to the others (default 3; never the last endpoint)
+  --drop-after-wait S    an endpoint whose 429 asks to wait over S seconds leaves the run (default 60)
   --config FILE          endpoints from a JSON file {"endpoints":[{"id","provider","model","baseUrl",
                          "apiKeyEnv","maxConcurrency","requestsPerMinute","tokensPerMinute","headers",…}]};
                          every entry is used unless --endpoint names some; keys come from each "apiKeyEnv";
@@ -53,7 +56,7 @@ run:
   --max-retries N        retries of a transient failure (default 3)
   --timeout S            seconds per request (default 120)
   --rpm N / --tpm N      requests / tokens per minute budget
-                         (resume: these five override the run's recorded values when given)
+                         (resume: these five and --drop-after-* override the run's recorded values)
   --no-cache             send every chunk; by default a chunk whose prompt, model, parameters and text
                          gave a result before is taken from the cache and marked "cached" in run.jsonl
   --cache-dir DIR        the result cache (default .batch-prompt/cache; bounded, oldest entries evicted)
@@ -113,8 +116,12 @@ export interface CliOptions {
   endpoints: string[];
   /** `--config FILE`: endpoint entries. */
   config?: string;
-  /** Run parameters given explicitly (a resume keeps the recorded value of the others). */
-  explicit: { maxConcurrency?: number; maxRetries?: number; requestTimeoutMs?: number; requestsPerMinute?: number; tokensPerMinute?: number };
+  /**
+   * Run parameters given explicitly (a resume keeps the recorded value of the others). The drop
+   * thresholds (`--drop-after-failures N`, `--drop-after-wait S`) are only here: left out, the executor's
+   * defaults apply.
+   */
+  explicit: { maxConcurrency?: number; maxRetries?: number; requestTimeoutMs?: number; requestsPerMinute?: number; tokensPerMinute?: number; dropAfterFailures?: number; dropAfterRetryAfterMs?: number };
 }
 
 /** The batch-job commands (see cli/jobs.ts). */
@@ -129,6 +136,11 @@ function int(name: string, value: string | undefined, min: number, fallback?: nu
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number of at least ${min}, got "${value}".`);
   return n;
+}
+
+/** A whole number of seconds of at least 1, in ms. */
+function seconds(name: string, value: string | undefined): number | undefined {
+  return value === undefined ? undefined : int(name, value, 1)! * 1000;
 }
 
 function price(name: string, value: string | undefined): number | undefined {
@@ -175,6 +187,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
         stream: { type: 'boolean' },
         endpoint: { type: 'string', multiple: true },
         config: { type: 'string' },
+        'drop-after-failures': { type: 'string' },
+        'drop-after-wait': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -230,9 +244,11 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
     explicit: {
       maxConcurrency: int('concurrency', v.concurrency, 1),
       maxRetries: int('max-retries', v['max-retries'], 0),
-      requestTimeoutMs: v.timeout === undefined ? undefined : int('timeout', v.timeout, 1)! * 1000,
+      requestTimeoutMs: seconds('timeout', v.timeout),
       requestsPerMinute: int('rpm', v.rpm, 1),
       tokensPerMinute: int('tpm', v.tpm, 1),
+      dropAfterFailures: int('drop-after-failures', v['drop-after-failures'], 1),
+      dropAfterRetryAfterMs: seconds('drop-after-wait', v['drop-after-wait']),
     },
   };
   if (opts.command === 'resume' && inputs.length !== 1) throw new UsageError('Name the run folder to resume, for example .batch-prompt/runs/20261122-140501-a1b2.');

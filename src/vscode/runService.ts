@@ -338,7 +338,7 @@ export class RunService implements vscode.Disposable {
         read: roots.reader(),
         chunkIds,
         cache: this.cache(settings),
-        parameters: { maxConcurrency: settings.maxConcurrency, maxRetries: settings.maxRetries, requestTimeoutMs: settings.requestTimeoutSeconds * 1000 },
+        parameters: { maxConcurrency: settings.maxConcurrency, maxRetries: settings.maxRetries, requestTimeoutMs: settings.requestTimeoutSeconds * 1000, ...dropThresholdsOf(settings) },
         signal: run.controller.signal,
         onEvent,
         onOutcome: (outcome) => this.recorded.fire({ dir, outcome }),
@@ -629,7 +629,13 @@ function parametersOf(s: Settings): RunParameters {
     overlapTokens: s.overlapTokens,
     chunksPerBatch: s.chunksPerBatch,
     maxBatchTokens: s.maxBatchTokens,
+    ...dropThresholdsOf(s),
   };
+}
+
+/** When an endpoint leaves a several-endpoint run (settings batchPrompt.dropEndpointAfter*). */
+function dropThresholdsOf(s: Settings): Pick<RunParameters, 'dropAfterFailures' | 'dropAfterRetryAfterMs'> {
+  return { dropAfterFailures: s.dropEndpointAfterFailures, dropAfterRetryAfterMs: s.dropEndpointAfterWaitSeconds * 1000 };
 }
 
 /** How run.json names the model: enough to rebuild it from the CLI too (never a key, never headers). */

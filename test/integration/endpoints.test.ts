@@ -54,6 +54,8 @@ describe('Several endpoints in one run (extension host, local model servers)', f
       chunksPerBatch: 1,
       confirmAbove: 100000,
       useCache: false,
+      dropEndpointAfterFailures: 2,
+      dropEndpointAfterWaitSeconds: 7,
     });
   });
   afterEach(() => resetSettings('batchPrompt'));
@@ -83,6 +85,7 @@ describe('Several endpoints in one run (extension host, local model servers)', f
     const meta = JSON.parse(run.read('run.json')) as RunMeta;
     assert.deepStrictEqual(meta.endpoints!.map((e) => [e.id, e.baseUrl, e.maxConcurrency]), [['one', urls[0], 1], ['two', urls[1], 2]]);
     assert.strictEqual(meta.model.id, 'one', 'the first endpoint is the primary');
+    assert.deepStrictEqual([meta.parameters.dropAfterFailures, meta.parameters.dropAfterRetryAfterMs], [2, 7000], 'the drop thresholds come from the settings');
     const served = new Set(run.records().map((r) => r.endpoint));
     assert.deepStrictEqual([...served].sort(), ['one', 'two']);
     const report = run.read('report.md');

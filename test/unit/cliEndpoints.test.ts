@@ -6,7 +6,7 @@ import { parseEndpointSpec, resolveEndpoints } from '../../src/cli/endpoints';
 import { parseCli, UsageError } from '../../src/cli/options';
 import { readRecords, type RunMeta, type RunSummary } from '../../src/core/runStore';
 import { runCli as cli } from '../support/cli';
-import { BAD_KEY, failingAfter, slow } from '../support/endpointScripts';
+import { BAD_KEY, failingAfter, SERVER_ERROR, slow } from '../support/endpointScripts';
 import { AnthropicServer } from '../support/anthropicServer';
 import { ModelServer } from '../support/modelServer';
 import { forgetLastRecords, readTree } from '../support/runFolder';
@@ -182,6 +182,20 @@ describe('batch-prompt CLI: several endpoints', function () {
     await refused(entry([TOKEN]), /"headers" must be an object/);
     await fs.writeFile(path.join(ws, 'ok.json'), entry({ 'X-Team': 'blue' }));
     assert.deepStrictEqual((await resolveEndpoints([], 'ok.json', ws))[0].headers, { 'X-Team': 'blue' });
+  });
+
+  it('--drop-after-failures and --drop-after-wait set when an endpoint leaves the run, recorded for a resume', async () => {
+    a.script = slow(30);
+    b.script = () => SERVER_ERROR;
+    const args = ['run', '--prompt', 'P', '--chunks-per-batch', '1', '--no-cache', '--endpoint', `openai:m@${urlA},id=a`, '--endpoint', `openai:m@${urlB},id=b,concurrency=1`];
+    const r = await cli([...args, '--drop-after-failures', '1', '--drop-after-wait', '5', '--out', 'o', 'src'], ws);
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.match(r.stderr, /endpoint b dropped for the rest of the run \(transient: 1 failure in a row/);
+    assert.strictEqual(b.requests.length, 1);
+    const meta = JSON.parse(await fs.readFile(path.join(ws, 'o', 'run.json'), 'utf8')) as RunMeta;
+    assert.deepStrictEqual([meta.parameters.dropAfterFailures, meta.parameters.dropAfterRetryAfterMs], [1, 5000]);
+    assert.throws(() => parseCli(['run', '--prompt', 'p', '--drop-after-failures', '0', '--endpoint', 'openai:m', 'src'], {}), /--drop-after-failures must be a whole number of at least 1/);
+    assert.throws(() => parseCli(['run', '--prompt', 'p', '--drop-after-wait', 'soon', '--endpoint', 'openai:m', 'src'], {}), /--drop-after-wait must be a whole number/);
   });
 
   it('parses endpoint specs and refuses mistakes with a clear message', async () => {

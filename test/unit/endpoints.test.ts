@@ -188,6 +188,28 @@ describe('several endpoints in one run', function () {
     assert.ok(servers.fast.requests.length > servers.limited.requests.length);
   });
 
+  // The drop thresholds are run parameters (CLI --drop-after-*, settings batchPrompt.dropEndpointAfter*).
+  const thresholds: [string, Partial<RunParameters>, Script, { requests: number; dropped?: RegExp }][] = [
+    ['three 500s in a row by default', {}, () => SERVER_ERROR, { requests: 3, dropped: /^transient: 3 failures in a row/ }],
+    ['one 500 with dropAfterFailures 1', { dropAfterFailures: 1 }, () => SERVER_ERROR, { requests: 1, dropped: /^transient: 1 failure in a row/ }],
+    ['five 500s with dropAfterFailures 5', { dropAfterFailures: 5 }, () => SERVER_ERROR, { requests: 5, dropped: /^transient: 5 failures in a row/ }],
+    ['no drop for a 429 asking 5 s by default (60 s)', {}, rateLimitedEvery(1, 5000), { requests: 1 }],
+    ['a 429 asking 5 s with dropAfterRetryAfterMs 2000', { dropAfterRetryAfterMs: 2000 }, rateLimitedEvery(1, 5000), { requests: 1, dropped: /^rate-limited: asked to wait 5 s/ }],
+  ];
+  for (const [name, params, script, expected] of thresholds) {
+    it(`drop thresholds: ${name}`, async () => {
+      servers.fast.script = slow(40);
+      servers.failing.script = script;
+      const files = sourceFiles(12);
+      const { dir, summary } = await runOn([endpoint('failing', { maxConcurrency: 1 }), endpoint('fast')], files, { parameters: params });
+      await assertEveryChunkOnce(dir, files, summary);
+      const failing = summary.endpoints![0];
+      assert.strictEqual(servers.failing.requests.length, expected.requests);
+      if (expected.dropped) assert.match(`${failing.dropped?.kind}: ${failing.dropped?.message}`, expected.dropped);
+      else assert.strictEqual(failing.dropped, undefined);
+    });
+  }
+
   it('when every endpoint is paused, work resumes as soon as the first pause ends (not the longest)', async function () {
     // Bounded: had the executor slept until the 30 s pause ended, the test would time out.
     this.timeout(10_000);
