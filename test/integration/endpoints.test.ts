@@ -8,25 +8,12 @@ import type { RunMeta, RunSummary } from '../../src/core/runStore';
 import { BAD_KEY, failingAfter, slow } from '../support/endpointScripts';
 import { ModelServer } from '../support/modelServer';
 import { activateExtension, runOnFiles } from './support/extension';
-import { spyMessages } from './support/messages';
+import { spyMessages, stubQuickPick } from './support/messages';
 import { resetSettings, setSettings } from './support/settings';
 import { removeTree, RunFolder, writeTree } from './support/workspace';
 
 const PROMPT = 'Upper-case every chunk.';
 const CORPUS: Record<string, string> = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`f${i}.txt`, `line of file ${i}\n`]));
-
-/** Answers each `window.showQuickPick` in turn with what `answers[n]` picks from its items. */
-function stubQuickPicks(answers: ((items: vscode.QuickPickItem[]) => unknown)[]): { asked: vscode.QuickPickItem[][]; restore(): void } {
-  const win = vscode.window as unknown as { showQuickPick: (items: readonly vscode.QuickPickItem[] | Thenable<readonly vscode.QuickPickItem[]>) => Thenable<unknown> };
-  const original = win.showQuickPick;
-  const asked: vscode.QuickPickItem[][] = [];
-  win.showQuickPick = async (items) => {
-    const list = [...(await items)];
-    asked.push(list);
-    return answers[asked.length - 1]?.(list);
-  };
-  return { asked, restore: () => (win.showQuickPick = original) };
-}
 
 describe('Several endpoints in one run (extension host, local model servers)', function () {
   const one = new ModelServer();
@@ -63,10 +50,11 @@ describe('Several endpoints in one run (extension host, local model servers)', f
   it('"Several endpoints…" in the picker spreads the run; a refused key drops that endpoint; records and report say who served what', async () => {
     one.script = slow(20);
     two.script = failingAfter(2, BAD_KEY, 20);
-    const pick = stubQuickPicks([
-      (items) => items.find((i) => i.label.includes('Several endpoints')),
-      (items) => items.filter((i) => i.label === 'one' || i.label === 'two'),
-    ]);
+    const answers = [
+      (items: vscode.QuickPickItem[]) => items.find((i) => i.label.includes('Several endpoints')),
+      (items: vscode.QuickPickItem[]) => items.filter((i) => i.label === 'one' || i.label === 'two'),
+    ];
+    const pick = stubQuickPick((items, n) => answers[n]?.(items));
     const messages = spyMessages();
     let summary: RunSummary | undefined;
     try {

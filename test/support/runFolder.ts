@@ -2,6 +2,11 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 
+/** The paths below `dir` (files and folders, relative, sorted). */
+export async function listTree(dir: string): Promise<string[]> {
+  return (await fs.readdir(dir, { recursive: true })).map(String).sort();
+}
+
 /** Every file below `dir` with its text (paths relative to `dir`): to check that nothing holds a secret. */
 export async function readTree(dir: string): Promise<{ file: string; text: string }[]> {
   const out: { file: string; text: string }[] = [];

@@ -4,9 +4,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { collectJob, watchJob } from '../../src/core/batchCollect';
 import { cancelJob, JOB_FILE, pendingJob, readJob, refreshJob, submitJob, type BatchApi } from '../../src/core/batchJob';
-import { createPlan, type Plan } from '../../src/core/plan';
+import type { Plan } from '../../src/core/plan';
 import { buildMessages } from '../../src/core/protocol';
-import { retryChunks, type RunParameters } from '../../src/core/run';
+import { retryChunks } from '../../src/core/run';
 import { unfinishedRuns } from '../../src/core/runFolders';
 import { readRecords, type RunSummary } from '../../src/core/runStore';
 import { getTokenizer } from '../../src/core/tokenizer';
@@ -16,29 +16,25 @@ import { createBatchApi } from '../../src/providers/batchApi';
 import { OpenAIBatchApi } from '../../src/providers/openaiBatch';
 import { OpenAICompatibleModel } from '../../src/providers/openaiCompatible';
 import { BatchServer } from '../support/batchServer';
+import { JOB_PARAMETERS as parameters, JOB_PROMPT as PROMPT, planJob } from '../support/batchJobFixtures';
 import { useServer } from '../support/localServer';
 import { ModelServer } from '../support/modelServer';
+import { listTree } from '../support/runFolder';
+import { treeOf, useWorkspace } from '../support/tempWorkspace';
 
 const tokenizer = getTokenizer();
-const PROMPT = 'Upper-case it.';
 const KEY = 'sk-batch-SECRET-0123456789';
-const parameters: RunParameters = { maxConcurrency: 2, maxRetries: 0, requestTimeoutMs: 10_000, chunkTokens: 120, overlapTokens: 0, chunksPerBatch: 2, maxBatchTokens: 32768 };
 const files: SourceFile[] = [
   { path: 'a.ts', text: 'export const a = 1;\n'.repeat(60) },
   { path: 'b.md', text: '# Title\n\nSome prose here.\n'.repeat(4) },
 ];
 
-function planOf(): Plan {
-  return createPlan(files, { prompt: PROMPT, tokenizer, chunk: { chunkTokens: 120, overlapTokens: 0 }, pack: { chunksPerBatch: 2, maxBatchTokens: 32768 } });
-}
+const planOf = (): Plan => planJob(files);
 
 async function readJsonl(file: string): Promise<Record<string, unknown>[]> {
   return (await fs.readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-async function listAll(dir: string): Promise<string[]> {
-  return (await fs.readdir(dir, { recursive: true })).map(String).sort();
-}
 
 for (const provider of ['openai', 'anthropic'] as const) {
   describe(`batch jobs (${provider})`, function () {
@@ -47,11 +43,7 @@ for (const provider of ['openai', 'anthropic'] as const) {
     let base = '';
     let ws = '';
     useServer(server, (url) => (base = url));
-    beforeEach(async () => {
-      ws = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-job-'));
-      for (const f of files) await fs.writeFile(path.join(ws, f.path), f.text);
-    });
-    afterEach(() => fs.rm(ws, { recursive: true, force: true }));
+    useWorkspace('bp-job-', treeOf(files), (dir) => (ws = dir));
 
     const api = (): BatchApi => createBatchApi({ id: 'ep', provider, baseUrl: provider === 'openai' ? `${base}/v1` : base, model: 'm-1', maxOutputTokens: 777 }, KEY);
 
@@ -147,7 +139,7 @@ for (const provider of ['openai', 'anthropic'] as const) {
       }
       assert.strictEqual(byId.get(dropped)?.error?.kind, 'bad-reply');
       assert.strictEqual(byId.get(plan.batches[1].chunks[0].id)?.status, 'succeeded');
-      assert.ok((await listAll(path.join(dir, 'outputs'))).includes('a.ts.incomplete'));
+      assert.ok((await listTree(path.join(dir, 'outputs'))).includes('a.ts.incomplete'));
       assert.deepStrictEqual((await unfinishedRuns(path.dirname(dir))).map((r) => r.dir), [dir], 'once collected, its failures can be resumed');
 
       // The normal retry path sends exactly the failed chunks and completes the file.
@@ -157,7 +149,7 @@ for (const provider of ['openai', 'anthropic'] as const) {
         const retried = await retryChunks(dir, { model: new OpenAICompatibleModel({ baseUrl: url, model: 'm' }), tokenizer });
         assert.deepStrictEqual(model.sentChunkIds().sort(), [...plan.batches[0].chunks.map((c) => c.id), dropped].sort());
         assert.strictEqual(retried.summary.status, 'succeeded');
-        assert.ok((await listAll(path.join(dir, 'outputs'))).includes('a.ts'));
+        assert.ok((await listTree(path.join(dir, 'outputs'))).includes('a.ts'));
       } finally {
         await model.stop();
       }
@@ -203,13 +195,13 @@ for (const provider of ['openai', 'anthropic'] as const) {
       const first = await collectJob(dir, api());
       assert.strictEqual(first.status, 'collected');
       const before = await fs.readFile(path.join(dir, 'run.jsonl'), 'utf8');
-      const files = await listAll(dir);
+      const files = await listTree(dir);
       const calls = server.calls.length;
       const second = await collectJob(dir, api());
       assert.strictEqual(second.status, 'already-collected');
       assert.deepStrictEqual((second as { summary: RunSummary }).summary, (first as { summary: RunSummary }).summary);
       assert.strictEqual(await fs.readFile(path.join(dir, 'run.jsonl'), 'utf8'), before, 'no duplicate records');
-      assert.deepStrictEqual(await listAll(dir), files, 'no new files');
+      assert.deepStrictEqual(await listTree(dir), files, 'no new files');
       assert.strictEqual(server.calls.length, calls, 'no request');
     });
 
@@ -286,11 +278,7 @@ describe('batch jobs: submit edge cases', function () {
   let base = '';
   let ws = '';
   useServer(server, (url) => (base = url));
-  beforeEach(async () => {
-    ws = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-job-'));
-    for (const f of files) await fs.writeFile(path.join(ws, f.path), f.text);
-  });
-  afterEach(() => fs.rm(ws, { recursive: true, force: true }));
+  useWorkspace('bp-job-', treeOf(files), (dir) => (ws = dir));
 
   it('a file changed since planning fails its chunks at submit (source-changed) and is not sent', async () => {
     const plan = planOf();

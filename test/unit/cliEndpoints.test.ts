@@ -1,6 +1,5 @@
 import * as assert from 'assert';
 import { promises as fs } from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { parseEndpointSpec, resolveEndpoints } from '../../src/cli/endpoints';
 import { parseCli, UsageError } from '../../src/cli/options';
@@ -10,6 +9,7 @@ import { BAD_KEY, failingAfter, SERVER_ERROR, slow } from '../support/endpointSc
 import { AnthropicServer } from '../support/anthropicServer';
 import { ModelServer } from '../support/modelServer';
 import { forgetLastRecords, readTree } from '../support/runFolder';
+import { useWorkspace } from '../support/tempWorkspace';
 
 const KEY_A = 'sk-endpoint-A-SECRET-1111111111';
 const KEY_B = 'sk-endpoint-B-SECRET-2222222222';
@@ -29,14 +29,11 @@ describe('batch-prompt CLI: several endpoints', function () {
     await a.stop();
     await b.stop();
   });
-  beforeEach(async () => {
+  beforeEach(() => {
     a.reset();
     b.reset();
-    ws = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-cli-endpoints-'));
-    await fs.mkdir(path.join(ws, 'src'));
-    for (let i = 0; i < 16; i++) await fs.writeFile(path.join(ws, `src/f${i}.ts`), `export const v${i} = ${i};\n`);
   });
-  afterEach(() => fs.rm(ws, { recursive: true, force: true }));
+  useWorkspace('bp-cli-endpoints-', Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`src/f${i}.ts`, `export const v${i} = ${i};\n`])), (dir) => (ws = dir));
 
   it('runs on repeated --endpoint options, each with its own key variable and limits; records and prints per endpoint', async () => {
     a.script = slow(20);
