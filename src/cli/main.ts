@@ -337,7 +337,7 @@ class ProgressDisplay {
   onEvent(e: RunEvent): void {
     this.tracker.update(e);
     if (e.type === 'endpoint-dropped') {
-      this.io.stderr.write(`${this.io.stderr.isTTY ? '\r\x1b[K' : ''}batch-prompt: endpoint ${e.endpoint} dropped for the rest of the run (${e.reason.kind}: ${e.reason.message}); ${e.remaining} left\n`);
+      this.io.stderr.write(`${this.io.stderr.isTTY ? '\r\x1b[K' : ''}batch-prompt: endpoint ${e.endpoint} dropped for the rest of the run (${e.reason.kind}: ${e.reason.message}); ${e.remaining} left${e.others.length ? `: ${e.others.join(', ')}` : ''}\n`);
     }
     if (this.io.stderr.isTTY) {
       const now = Date.now();

@@ -46,9 +46,9 @@ export function describeEndpoints(summary: Pick<RunSummary, 'endpoints'>): strin
   );
 }
 
-/** Why an endpoint left a run, for one line: `auth: The API key was refused` (no final period). */
+/** Why an endpoint left a run, on one line: `auth: The API key was refused` (no final period). */
 export function endpointReason(r: { kind: string; message: string }): string {
-  return `${r.kind}: ${r.message.replace(/[.\s]+$/, '')}`;
+  return `${r.kind}: ${r.message.replace(/\s+/g, ' ').replace(/[.\s]+$/, '')}`;
 }
 
 /**
@@ -85,8 +85,9 @@ export function renderReport(meta: RunMeta, summary: RunSummary, records: readon
     `**${statusWord}** — ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.canceled} canceled.`,
     '',
   ];
+  const dropped = droppedEndpointsNote(summary);
   if (summary.fatal) lines.push(`> ${summary.fatal.message}`, '');
-  else if (droppedEndpointsNote(summary)) lines.push(`> ${droppedEndpointsNote(summary)!}`, '');
+  else if (dropped) lines.push(`> ${dropped}`, '');
   lines.push(
     '| | |',
     '|---|---|',

@@ -3,7 +3,7 @@ import { EndpointPool } from '../../src/core/endpointPool';
 import type { RunEvent } from '../../src/core/events';
 import type { ChatModel } from '../../src/core/model';
 import { realClock } from '../../src/core/rateLimit';
-import { droppedEndpointsNote, renderReport } from '../../src/core/report';
+import { droppedEndpointsNote, endpointReason, renderReport } from '../../src/core/report';
 import type { RunMeta, RunSummary } from '../../src/core/runStore';
 import { EndpointDropNotices } from '../../src/vscode/endpointNotices';
 
@@ -37,6 +37,10 @@ describe('editor messages for endpoints leaving a run', () => {
     pool.drop(pool.all[1], { kind: 'auth', message: 'refused too' });
     const notices = new EndpointDropNotices();
     assert.strictEqual(notices.onEvent(events[1]), 'Batch Prompt: endpoint b left the run: auth: refused too. No endpoint is left; the run stops.');
+  });
+
+  it('a reason is told on one line, whatever the provider\'s message holds', () => {
+    assert.strictEqual(endpointReason({ kind: 'transient', message: 'HTTP 502:\n  upstream\tdown. \n' }), 'transient: HTTP 502: upstream down');
   });
 
   it('the end-of-run note and the report name the dropped endpoints; none dropped, nothing said', () => {
