@@ -1,6 +1,5 @@
 import * as assert from 'assert';
 import { promises as fs } from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import type { RunEvent } from '../../src/core/events';
 import { createPlan } from '../../src/core/plan';
@@ -13,6 +12,7 @@ import { OpenAICompatibleModel } from '../../src/providers/openaiCompatible';
 import { BAD_KEY, failingAfter, rateLimitedEvery, SERVER_ERROR, slow } from '../support/endpointScripts';
 import { useServer } from '../support/localServer';
 import { ModelServer, replyFor, type Script } from '../support/modelServer';
+import { treeOf, useWorkspace, writeFiles } from '../support/tempWorkspace';
 
 const tokenizer = getTokenizer();
 const KEY = 'sk-several-KEY-0123456789';
@@ -55,10 +55,7 @@ describe('several endpoints in one run', function () {
   const urls: Record<string, string> = {};
   for (const n of names) useServer(servers[n], (url) => (urls[n] = url));
   let ws = '';
-  beforeEach(async () => {
-    ws = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-endpoints-'));
-  });
-  afterEach(() => fs.rm(ws, { recursive: true, force: true }));
+  useWorkspace('bp-endpoints-', {}, (dir) => (ws = dir));
 
   function endpoint(name: (typeof names)[number], limits: RunEndpoint['info'] extends infer I ? Partial<I> : never = {}): RunEndpoint {
     const model = new OpenAICompatibleModel({ id: name, baseUrl: urls[name], model: 'm', apiKey: KEY });
@@ -66,10 +63,7 @@ describe('several endpoints in one run', function () {
   }
 
   async function runOn(endpoints: RunEndpoint[], files: SourceFile[], extra: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void; parameters?: Partial<RunParameters> } = {}) {
-    for (const f of files) {
-      await fs.mkdir(path.dirname(path.join(ws, f.path)), { recursive: true });
-      await fs.writeFile(path.join(ws, f.path), f.text);
-    }
+    await writeFiles(ws, treeOf(files));
     const plan = createPlan(files, { prompt: PROMPT, tokenizer, chunk: { chunkTokens: 200, overlapTokens: 0 }, pack: { chunksPerBatch: 1, maxBatchTokens: 32768 } });
     const dir = path.join(ws, 'run');
     const events: RunEvent[] = [];
