@@ -8,7 +8,7 @@ import type { EndpointLimits } from './endpointPool';
 import type { ChunkOutcome, ExecutionSummary } from './events';
 import type { ChunkRef, ChunkStatus } from './types';
 
-/** How a run folder names an endpoint (never a key, never headers). */
+/** How a run folder names an endpoint (never a key, never a header's value: at most the names of a CLI config's headers). */
 export interface EndpointInfo {
   id: string;
   provider?: string;
