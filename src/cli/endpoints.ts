@@ -1,6 +1,8 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import type { EndpointLimits } from '../core/endpointPool';
+import { endpointsOf } from '../core/run';
+import type { EndpointInfo, RunMeta } from '../core/runStore';
 import { PROVIDER_KINDS, type EndpointConfig, type ProviderKind } from '../providers/endpoint';
 import { defaultBaseUrl } from '../providers/factory';
 import { originOf } from '../providers/http';
@@ -55,15 +57,23 @@ export function parseEndpointSpec(spec: string): CliEndpoint {
 
 /**
  * Reads `--config FILE`: `{ "endpoints": [ … ] }` (or a bare array), each entry like the editor's
- * `batchPrompt.models` (id, provider, model, baseUrl, apiVersion, contextWindow, maxOutputTokens) plus
- * `apiKeyEnv`, `maxConcurrency`, `requestsPerMinute`, `tokensPerMinute`. Keys never live in the file.
+ * `batchPrompt.models` (id, provider, model, baseUrl, apiVersion, contextWindow, maxOutputTokens,
+ * headers) plus `apiKeyEnv`, `maxConcurrency`, `requestsPerMinute`, `tokensPerMinute`. Keys never live
+ * in the file; header values may (a gateway token), so no message ever quotes the file's text.
  */
 export async function readEndpointConfig(file: string): Promise<CliEndpoint[]> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`Cannot read the endpoint config ${file}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}.`);
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(await fs.readFile(file, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`Cannot read the endpoint config ${file}: ${(e as Error).message}`);
+    raw = JSON.parse(text);
+  } catch {
+    // JSON.parse's message quotes the text around the mistake, which may be a header's value.
+    throw new UsageError(`The endpoint config ${file} is not valid JSON; check its quotes, commas and braces.`);
   }
   const list = Array.isArray(raw) ? raw : (raw as { endpoints?: unknown })?.endpoints;
   if (!Array.isArray(list) || list.length === 0) throw new UsageError(`${file} names no endpoint: write { "endpoints": [ { "id": …, "provider": …, "model": … } ] }.`);
@@ -127,5 +137,59 @@ function checkEndpoint(e: Record<string, unknown>, where: string): CliEndpoint {
     out.apiKeyEnv = e.apiKeyEnv;
   }
   for (const price of ['inputCostPerMTok', 'outputCostPerMTok'] as const) if (typeof e[price] === 'number') out[price] = e[price];
+  if (e.headers !== undefined) out.headers = checkHeaders(e.headers, where);
   return out;
+}
+
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * A config entry's `headers`, as `batchPrompt.models` has them: names to string values, sent with every
+ * request (the provider's own auth header wins over one of the same name). Messages name a bad header,
+ * never its value.
+ */
+function checkHeaders(raw: unknown, where: string): Record<string, string> {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`${where}: "headers" must be an object of header names to string values.`);
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (!HEADER_NAME.test(name)) throw new UsageError(`${where}: "${name}" is not an HTTP header name.`);
+    if (typeof value !== 'string' || /[\r\n\0]/.test(value)) throw new UsageError(`${where}: the value of header "${name}" must be a string on one line.`);
+    out[name] = value;
+  }
+  return out;
+}
+
+/** The custom headers a resume gives back to the endpoints that had them: from `--config`, never run.json. */
+export interface ResumeHeaders {
+  /** The headers of the endpoint's config entry (undefined when it had none). */
+  of(info: EndpointInfo): Record<string, string> | undefined;
+  /** True, after saying why on stderr, when the endpoint had headers that are not given again. */
+  missing(info: EndpointInfo, io: { stderr: NodeJS.WritableStream }): boolean;
+}
+
+/**
+ * Reads `--config FILE` again for a resume when the run's endpoints had custom headers (run.json holds
+ * their names only). An endpoint whose entry is missing, or lacks one of the names, is not rebuilt.
+ */
+export async function resumeHeaders(meta: RunMeta, configFile: string | undefined, cwd: string): Promise<ResumeHeaders> {
+  const needed = endpointsOf(meta).some((e) => e.headerNames?.length);
+  const config = needed && configFile ? await readEndpointConfig(path.resolve(cwd, configFile)) : [];
+  const entry = (info: EndpointInfo) => (info.headerNames?.length ? config.find((c) => c.id === info.id) : undefined);
+  return {
+    of: (info) => entry(info)?.headers,
+    missing: (info, io) => {
+      const names = info.headerNames ?? [];
+      if (!names.length) return false;
+      const given = new Set(Object.keys(entry(info)?.headers ?? {}).map((n) => n.toLowerCase()));
+      const lacking = names.filter((n) => !given.has(n.toLowerCase()));
+      if (!lacking.length) return false;
+      io.stderr.write(
+        configFile
+          ? `batch-prompt: ${configFile} gives the endpoint ${info.id} no header ${lacking.join(', ')}; the run was sent with it (run.json holds header names, never values).\n`
+          : `batch-prompt: the endpoint ${info.id} was run with the headers ${names.join(', ')} from its config file, and run.json never holds header values: resume with --config FILE (the run's file).\n`,
+      );
+      return true;
+    },
+  };
 }

@@ -6,7 +6,7 @@ import { Planner, type Plan } from '../core/plan';
 import { ResultCache } from '../core/resultCache';
 import { newRunId, resumeRun, runPlan, smallestWindow, endpointsOf, type RunEndpoint, type RunParameters } from '../core/run';
 import { describeEndpoints } from '../core/report';
-import { resolveEndpoints, type CliEndpoint } from './endpoints';
+import { resolveEndpoints, resumeHeaders, type CliEndpoint, type ResumeHeaders } from './endpoints';
 import { RUN_FILE, RunLockedError, type RunMeta, type RunSummary } from '../core/runStore';
 import { pendingJob } from '../core/batchJob';
 import { ConfigError } from '../core/errors';
@@ -130,6 +130,8 @@ function parametersOf(opts: CliOptions): RunParameters {
     overlapTokens: opts.overlap,
     chunksPerBatch: opts.chunksPerBatch,
     maxBatchTokens: opts.maxBatchTokens,
+    dropAfterFailures: opts.explicit.dropAfterFailures,
+    dropAfterRetryAfterMs: opts.explicit.dropAfterRetryAfterMs,
   };
 }
 
@@ -159,6 +161,14 @@ async function resume(opts: CliOptions, io: Io): Promise<number> {
     return 1;
   }
   const tokenizer = getTokenizer(meta.encoding === 'cl100k_base' ? 'cl100k_base' : 'o200k_base');
+  let headers: ResumeHeaders;
+  try {
+    headers = await resumeHeaders(meta, opts.config, io.cwd);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.stderr.write(`batch-prompt: ${e.message}\n`);
+    return 1;
+  }
   // A several-endpoint run resumes on all of its endpoints, each with its recorded limits and key variable.
   const recordedConcurrency = (meta.parameters as { maxConcurrency?: number } | undefined)?.maxConcurrency;
   const endpoints: RunEndpoint[] = [];
@@ -168,8 +178,8 @@ async function resume(opts: CliOptions, io: Io): Promise<number> {
       io.stderr.write(`batch-prompt: ${RUN_FILE} of run ${meta.runId} does not say how to reach its endpoint ${info.id} (provider ${info.provider ?? 'missing'}, model ${info.model ?? 'missing'}).\n`);
       return 1;
     }
-    const endpoint: EndpointConfig = { id: info.id, provider: kind, baseUrl: info.baseUrl, model: info.model, contextWindow: info.contextWindow, maxOutputTokens: info.maxOutputTokens, apiVersion: info.apiVersion };
-    const model = selectModel(endpoint, tokenizer, io, { apiKeyEnv: info.apiKeyEnv, connections: opts.explicit.maxConcurrency ?? info.maxConcurrency ?? recordedConcurrency });
+    const endpoint: EndpointConfig = { id: info.id, provider: kind, baseUrl: info.baseUrl, model: info.model, contextWindow: info.contextWindow, maxOutputTokens: info.maxOutputTokens, apiVersion: info.apiVersion, headers: headers.of(info) };
+    const model = headers.missing(info, io) ? undefined : selectModel(endpoint, tokenizer, io, { apiKeyEnv: info.apiKeyEnv, connections: opts.explicit.maxConcurrency ?? info.maxConcurrency ?? recordedConcurrency });
     if (model) endpoints.push({ model, info });
     else if ((meta.endpoints?.length ?? 0) > 1) io.stderr.write(`batch-prompt: resuming without the endpoint ${info.id}.\n`);
   }
@@ -248,8 +258,10 @@ async function runEndpoints(opts: CliOptions, tokenizer: Tokenizer, io: Io): Pro
   for (const c of configs) {
     const model = selectModel(c, tokenizer, io, { apiKeyEnv: c.apiKeyEnv, connections: c.maxConcurrency ?? opts.concurrency });
     if (!model) return undefined;
+    // run.json records how to rebuild the endpoint: never a key, never a header's value (only its name).
     const { id, provider, model: name, baseUrl, contextWindow, maxOutputTokens, apiVersion, apiKeyEnv, maxConcurrency, requestsPerMinute, tokensPerMinute } = c;
-    out.push({ model, info: definedOnly({ id, provider, model: name, baseUrl, contextWindow, maxOutputTokens, apiVersion, apiKeyEnv, maxConcurrency, requestsPerMinute, tokensPerMinute }) });
+    const headerNames = c.headers && Object.keys(c.headers).length ? Object.keys(c.headers) : undefined;
+    out.push({ model, info: definedOnly({ id, provider, model: name, baseUrl, contextWindow, maxOutputTokens, apiVersion, apiKeyEnv, headerNames, maxConcurrency, requestsPerMinute, tokensPerMinute }) });
   }
   return out;
 }
@@ -334,7 +346,7 @@ class ProgressDisplay {
   onEvent(e: RunEvent): void {
     this.tracker.update(e);
     if (e.type === 'endpoint-dropped') {
-      this.io.stderr.write(`${this.io.stderr.isTTY ? '\r\x1b[K' : ''}batch-prompt: endpoint ${e.endpoint} dropped for the rest of the run (${e.reason.kind}: ${e.reason.message}); ${e.remaining} left\n`);
+      this.io.stderr.write(`${this.io.stderr.isTTY ? '\r\x1b[K' : ''}batch-prompt: endpoint ${e.endpoint} dropped for the rest of the run (${e.reason.kind}: ${e.reason.message}); ${e.remaining} left${e.others.length ? `: ${e.others.join(', ')}` : ''}\n`);
     }
     if (this.io.stderr.isTTY) {
       const now = Date.now();

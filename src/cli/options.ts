@@ -12,7 +12,8 @@ export const USAGE = `usage:
   batch-prompt run  [options] (--prompt TEXT | --prompt-file FILE) <paths or globs…>
   batch-prompt resume [options] DIR   continue an interrupted run from its folder alone (its prompt,
                          model endpoint, parameters and plan; the key from the environment as for run):
-                         chunks that succeeded are not sent again
+                         chunks that succeeded are not sent again; --config FILE gives back the custom
+                         headers of a run made with a config file (run.json never holds them)
   batch-prompt submit [options] (--prompt TEXT | --prompt-file FILE) <paths or globs…>
                          as run, but through the provider's batch service (openai, anthropic: about
                          half the price, results within 24 h): creates the run folder and the job,
@@ -41,16 +42,22 @@ the run; plan estimates each endpoint's part with its own limits and recent late
                          [,api-version=V][,context-window=N][,max-output-tokens=N], e.g.
                          --endpoint openai:gpt-4o-mini@https://host/v1,concurrency=8,key-env=OPENAI_KEY_2
                          or the id of an entry of --config; limits left out are the run's (--concurrency…)
+  --drop-after-failures N  an endpoint failing N requests in a row (5xx, timeouts, resets) leaves the
+                         run, its batches going to the others (default 3; never the last endpoint)
+  --drop-after-wait S    an endpoint whose 429 asks to wait over S seconds leaves the run (default 60)
   --config FILE          endpoints from a JSON file {"endpoints":[{"id","provider","model","baseUrl",
-                         "apiKeyEnv","maxConcurrency","requestsPerMinute","tokensPerMinute",…}]}; every
-                         entry is used unless --endpoint names some; keys come from each "apiKeyEnv"
+                         "apiKeyEnv","maxConcurrency","requestsPerMinute","tokensPerMinute","headers",…}]};
+                         every entry is used unless --endpoint names some; keys come from each "apiKeyEnv";
+                         "headers" are sent with each request (the provider's auth header wins over one of
+                         the same name), never printed or written to the run folder: resume such a run
+                         with --config FILE again
 run:
   --out DIR              run folder to create (default .batch-prompt/runs/<run id>)
   --concurrency N        requests in flight at most (default 4)
   --max-retries N        retries of a transient failure (default 3)
   --timeout S            seconds per request (default 120)
   --rpm N / --tpm N      requests / tokens per minute budget
-                         (resume: these five override the run's recorded values when given)
+                         (resume: these five and --drop-after-* override the run's recorded values)
   --no-cache             send every chunk; by default a chunk whose prompt, model, parameters and text
                          gave a result before is taken from the cache and marked "cached" in run.jsonl
   --cache-dir DIR        the result cache (default .batch-prompt/cache; bounded, oldest entries evicted)
@@ -110,8 +117,12 @@ export interface CliOptions {
   endpoints: string[];
   /** `--config FILE`: endpoint entries. */
   config?: string;
-  /** Run parameters given explicitly (a resume keeps the recorded value of the others). */
-  explicit: { maxConcurrency?: number; maxRetries?: number; requestTimeoutMs?: number; requestsPerMinute?: number; tokensPerMinute?: number };
+  /**
+   * Run parameters given explicitly (a resume keeps the recorded value of the others). The drop
+   * thresholds (`--drop-after-failures N`, `--drop-after-wait S`) are only here: left out, the executor's
+   * defaults apply.
+   */
+  explicit: { maxConcurrency?: number; maxRetries?: number; requestTimeoutMs?: number; requestsPerMinute?: number; tokensPerMinute?: number; dropAfterFailures?: number; dropAfterRetryAfterMs?: number };
 }
 
 /** The batch-job commands (see cli/jobs.ts). */
@@ -126,6 +137,11 @@ function int(name: string, value: string | undefined, min: number, fallback?: nu
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number of at least ${min}, got "${value}".`);
   return n;
+}
+
+/** A whole number of seconds of at least 1, in ms. */
+function seconds(name: string, value: string | undefined): number | undefined {
+  return value === undefined ? undefined : int(name, value, 1)! * 1000;
 }
 
 function price(name: string, value: string | undefined): number | undefined {
@@ -172,6 +188,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
         stream: { type: 'boolean' },
         endpoint: { type: 'string', multiple: true },
         config: { type: 'string' },
+        'drop-after-failures': { type: 'string' },
+        'drop-after-wait': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -227,9 +245,11 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
     explicit: {
       maxConcurrency: int('concurrency', v.concurrency, 1),
       maxRetries: int('max-retries', v['max-retries'], 0),
-      requestTimeoutMs: v.timeout === undefined ? undefined : int('timeout', v.timeout, 1)! * 1000,
+      requestTimeoutMs: seconds('timeout', v.timeout),
       requestsPerMinute: int('rpm', v.rpm, 1),
       tokensPerMinute: int('tpm', v.tpm, 1),
+      dropAfterFailures: int('drop-after-failures', v['drop-after-failures'], 1),
+      dropAfterRetryAfterMs: seconds('drop-after-wait', v['drop-after-wait']),
     },
   };
   if (opts.command === 'resume' && inputs.length !== 1) throw new UsageError('Name the run folder to resume, for example .batch-prompt/runs/20261122-140501-a1b2.');

@@ -211,7 +211,7 @@ export class EndpointPool {
   drop(e: EndpointState, reason: { kind: ErrorKind; message: string }): void {
     if (e.dropped) return;
     e.dropped = reason;
-    this.o.emit({ type: 'endpoint-dropped', endpoint: e.id, reason, remaining: this.live() });
+    this.o.emit({ type: 'endpoint-dropped', endpoint: e.id, reason, remaining: this.live(), others: this.all.filter((x) => !x.dropped).map((x) => x.id) });
   }
 
   /** Why the run cannot go on: every endpoint dropped (the last one's reason first). */

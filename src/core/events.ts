@@ -50,8 +50,8 @@ export type RunEvent =
   | { type: 'batch-split'; batchId: string; into: string[]; reason: ErrorKind }
   | { type: 'concurrency-changed'; from: number; to: number; reason: 'rate-limited' | 'recovered'; endpoint?: string }
   | { type: 'waiting'; delayMs: number; reason: WaitReason; endpoint?: string }
-  /** An endpoint of a several-endpoint run was taken out of the rotation; its work goes to the `remaining` others. */
-  | { type: 'endpoint-dropped'; endpoint: string; reason: { kind: ErrorKind; message: string }; remaining: number }
+  /** An endpoint of a several-endpoint run was taken out of the rotation; its work goes to the `remaining` others (ids in `others`). */
+  | { type: 'endpoint-dropped'; endpoint: string; reason: { kind: ErrorKind; message: string }; remaining: number; others: string[] }
   | { type: 'reply-warning'; batchId: string; message: string }
   | { type: 'run-finished'; summary: ExecutionSummary };
 

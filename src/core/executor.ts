@@ -340,7 +340,7 @@ class Execution {
       return this.cancelUnit(unit);
     }
     if (this.pool.shouldDropAfterTransient(failures) && !ep.dropped) {
-      this.pool.drop(ep, { kind, message: `${failures} failures in a row, the last: ${describeError(error).message}` });
+      this.pool.drop(ep, { kind, message: `${failures} failure${failures === 1 ? '' : 's'} in a row, the last: ${describeError(error).message}` });
     }
     if (kind === 'context-overflow' || kind === 'truncated') return this.onOverflow(unit, e as BatchPromptError);
     if (kind === 'invalid-request') return this.failUnit(unit, describeError(error), latencyMs, 0);

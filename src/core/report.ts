@@ -46,6 +46,23 @@ export function describeEndpoints(summary: Pick<RunSummary, 'endpoints'>): strin
   );
 }
 
+/** Why an endpoint left a run, on one line: `auth: The API key was refused` (no final period). */
+export function endpointReason(r: { kind: string; message: string }): string {
+  return `${r.kind}: ${r.message.replace(/\s+/g, ' ').replace(/[.\s]+$/, '')}`;
+}
+
+/**
+ * A sentence naming the endpoints dropped from a several-endpoint run and why, for the end-of-run
+ * notification and the top of the report; undefined when none was.
+ */
+export function droppedEndpointsNote(summary: Pick<RunSummary, 'endpoints'>): string | undefined {
+  const dropped = (summary.endpoints ?? []).filter((e) => e.dropped);
+  if (!dropped.length) return undefined;
+  const left = `${dropped.length === 1 ? 'Endpoint' : 'Endpoints'} ${dropped.map((e) => `${e.id} (${endpointReason(e.dropped!)})`).join('; ')} left the run`;
+  if (dropped.length === summary.endpoints!.length) return `${left}.`;
+  return `${left}; the others took ${dropped.length === 1 ? 'its' : 'their'} batches.`;
+}
+
 /**
  * The run's report (`report.md` in its folder): what ran, the outcome, per-file links to the outputs
  * with status and tokens, and every chunk that did not succeed with its reason. Links are relative to
@@ -68,7 +85,9 @@ export function renderReport(meta: RunMeta, summary: RunSummary, records: readon
     `**${statusWord}** — ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.canceled} canceled.`,
     '',
   ];
+  const dropped = droppedEndpointsNote(summary);
   if (summary.fatal) lines.push(`> ${summary.fatal.message}`, '');
+  else if (dropped) lines.push(`> ${dropped}`, '');
   lines.push(
     '| | |',
     '|---|---|',

@@ -22,6 +22,10 @@ export interface RunParameters {
   overlapTokens: number;
   chunksPerBatch: number;
   maxBatchTokens: number;
+  /** Several endpoints: consecutive transient failures that take one out of the run (executor default 3). */
+  dropAfterFailures?: number;
+  /** Several endpoints: a 429 asking to wait longer than this takes one out of the run (executor default 60 s). */
+  dropAfterRetryAfterMs?: number;
 }
 
 export interface RunOptions {
@@ -219,6 +223,8 @@ async function executeWithStore(store: RunStore, planned: Batch<ChunkRef>[], opt
     requestTimeoutMs: p.requestTimeoutMs,
     requestsPerMinute: p.requestsPerMinute,
     tokensPerMinute: p.tokensPerMinute,
+    dropAfterFailures: p.dropAfterFailures,
+    dropAfterRetryAfterMs: p.dropAfterRetryAfterMs,
     ...(options.endpoints?.length ? { endpoints: options.endpoints.map((e) => ({ model: e.model, maxConcurrency: e.info.maxConcurrency, requestsPerMinute: e.info.requestsPerMinute, tokensPerMinute: e.info.tokensPerMinute })) } : {}),
     signal: options.signal,
     loadText: (c) => source.text(c),

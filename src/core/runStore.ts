@@ -8,7 +8,7 @@ import type { EndpointLimits } from './endpointPool';
 import type { ChunkOutcome, ExecutionSummary } from './events';
 import type { ChunkRef, ChunkStatus } from './types';
 
-/** How a run folder names an endpoint (never a key, never headers). */
+/** How a run folder names an endpoint (never a key, never a header's value: at most the names of a CLI config's headers). */
 export interface EndpointInfo {
   id: string;
   provider?: string;
@@ -19,6 +19,11 @@ export interface EndpointInfo {
   apiVersion?: string;
   /** The CLI's environment variable holding the key (its name only), so that a resume finds it again. */
   apiKeyEnv?: string;
+  /**
+   * Names (never values) of the custom headers a CLI config file gave the endpoint: a resume needs the
+   * file again (`resume --config FILE`) and says so when it is not given.
+   */
+  headerNames?: string[];
 }
 
 /** What a run folder says about the run, enough to show, retry or resume it without the settings. */

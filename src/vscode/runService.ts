@@ -10,12 +10,13 @@ import { Planner, type Plan } from '../core/plan';
 import { estimatePlan } from '../core/planEstimate';
 import { renderEstimateMarkdown } from '../core/estimateRender';
 import { formatDuration, ProgressTracker } from '../core/progress';
-import { costOf, describeEndpoints, formatCost, renderReport, type Prices } from '../core/report';
+import { costOf, describeEndpoints, droppedEndpointsNote, formatCost, renderReport, type Prices } from '../core/report';
 import { ResultCache } from '../core/resultCache';
 import { newRunId, retryChunks, runPlan, smallestWindow, type RunEndpoint, type RunParameters } from '../core/run';
 import { readRecords, runLockHolder, RunStore, type RunMeta, type RunSummary } from '../core/runStore';
 import { getTokenizer, type Tokenizer } from '../core/tokenizer';
 import { expandSelection, findByGlob, readFiles, RunRoots, type ReadResult } from './fileSelection';
+import { EndpointDropNotices, SHOW_LOG } from './endpointNotices';
 import { Commands, ContextKeys } from './ids';
 import type { LiveResults } from './liveResults';
 import type { Log } from './log';
@@ -341,7 +342,7 @@ export class RunService implements vscode.Disposable {
         read: roots.reader(),
         chunkIds,
         cache: this.cache(settings),
-        parameters: { maxConcurrency: settings.maxConcurrency, maxRetries: settings.maxRetries, requestTimeoutMs: settings.requestTimeoutSeconds * 1000 },
+        parameters: { maxConcurrency: settings.maxConcurrency, maxRetries: settings.maxRetries, requestTimeoutMs: settings.requestTimeoutSeconds * 1000, ...dropThresholdsOf(settings) },
         signal: run.controller.signal,
         onEvent,
         onOutcome: (outcome) => this.recorded.fire({ dir, outcome }),
@@ -492,6 +493,7 @@ export class RunService implements vscode.Disposable {
     await vscode.commands.executeCommand('setContext', ContextKeys.running, true);
     this.changed.fire(run);
     this.log.info(`Run ${run.id} (${label}): ${chunks} chunks on ${model.id}, results in ${dir.fsPath}`);
+    const drops = new EndpointDropNotices();
     let summary: RunSummary | undefined;
     try {
       summary = await vscode.window.withProgress(
@@ -510,6 +512,9 @@ export class RunService implements vscode.Disposable {
             return await work(run, (e) => {
               run.tracker.update(e);
               this.logEvent(e, model);
+              const dropped = drops.onEvent(e);
+              // Never awaited: the run goes on while the warning is up.
+              if (dropped) void vscode.window.showWarningMessage(this.log.redact(dropped), SHOW_LOG).then((a) => a === SHOW_LOG && this.log.show());
               if (e.type === 'batch-started') {
                 const now = Date.now();
                 run.starts.push(now);
@@ -569,7 +574,9 @@ export class RunService implements vscode.Disposable {
   private async announce(dir: vscode.Uri, summary: RunSummary): Promise<void> {
     const open = 'Open Results';
     const failures = 'Show Failures';
-    const text = `Batch Prompt: ${summary.succeeded} of ${summary.succeeded + summary.failed + summary.canceled} chunks succeeded${summary.failed ? `, ${summary.failed} failed` : ''}${summary.canceled ? `, ${summary.canceled} canceled` : ''} (${formatDuration(summary.durationMs)}).`;
+    // A fatal summary says itself that no endpoint is left.
+    const dropped = summary.fatal ? undefined : droppedEndpointsNote(summary);
+    const text = `Batch Prompt: ${summary.succeeded} of ${summary.succeeded + summary.failed + summary.canceled} chunks succeeded${summary.failed ? `, ${summary.failed} failed` : ''}${summary.canceled ? `, ${summary.canceled} canceled` : ''} (${formatDuration(summary.durationMs)}).${dropped ? ` ${this.log.redact(dropped)}` : ''}`;
     if (summary.fatal) {
       const answer = await vscode.window.showErrorMessage(`${text} ${summary.fatal.message}`, open, 'Open Log');
       if (answer === open) await this.openResults(dir);
@@ -626,7 +633,13 @@ function parametersOf(s: Settings): RunParameters {
     overlapTokens: s.overlapTokens,
     chunksPerBatch: s.chunksPerBatch,
     maxBatchTokens: s.maxBatchTokens,
+    ...dropThresholdsOf(s),
   };
+}
+
+/** When an endpoint leaves a several-endpoint run (settings batchPrompt.dropEndpointAfter*). */
+function dropThresholdsOf(s: Settings): Pick<RunParameters, 'dropAfterFailures' | 'dropAfterRetryAfterMs'> {
+  return { dropAfterFailures: s.dropEndpointAfterFailures, dropAfterRetryAfterMs: s.dropEndpointAfterWaitSeconds * 1000 };
 }
 
 /** How run.json names the model: enough to rebuild it from the CLI too (never a key, never headers). */

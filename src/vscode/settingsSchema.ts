@@ -12,6 +12,8 @@ export interface Settings {
   maxConcurrency: number;
   maxRetries: number;
   requestTimeoutSeconds: number;
+  dropEndpointAfterFailures: number;
+  dropEndpointAfterWaitSeconds: number;
   requestsPerMinute: number;
   tokensPerMinute: number;
   outputDirectory: string;
@@ -43,6 +45,8 @@ export const SETTINGS_SCHEMA: { [K in keyof Settings]: { default: Settings[K]; m
   maxConcurrency: { default: 4, min: 1, max: 64 },
   maxRetries: { default: 3, min: 0, max: 10 },
   requestTimeoutSeconds: { default: 120, min: 5, max: 3600 },
+  dropEndpointAfterFailures: { default: 3, min: 1, max: 100 },
+  dropEndpointAfterWaitSeconds: { default: 60, min: 1, max: 86400 },
   requestsPerMinute: { default: 0, min: 0 },
   tokensPerMinute: { default: 0, min: 0 },
   outputDirectory: { default: '.batch-prompt/runs' },

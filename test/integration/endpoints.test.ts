@@ -8,24 +8,12 @@ import type { RunMeta, RunSummary } from '../../src/core/runStore';
 import { BAD_KEY, failingAfter, slow } from '../support/endpointScripts';
 import { ModelServer } from '../support/modelServer';
 import { activateExtension, runOnFiles } from './support/extension';
+import { spyMessages, stubQuickPick } from './support/messages';
 import { resetSettings, setSettings } from './support/settings';
 import { removeTree, RunFolder, writeTree } from './support/workspace';
 
 const PROMPT = 'Upper-case every chunk.';
 const CORPUS: Record<string, string> = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`f${i}.txt`, `line of file ${i}\n`]));
-
-/** Answers each `window.showQuickPick` in turn with what `answers[n]` picks from its items. */
-function stubQuickPicks(answers: ((items: vscode.QuickPickItem[]) => unknown)[]): { asked: vscode.QuickPickItem[][]; restore(): void } {
-  const win = vscode.window as unknown as { showQuickPick: (items: readonly vscode.QuickPickItem[] | Thenable<readonly vscode.QuickPickItem[]>) => Thenable<unknown> };
-  const original = win.showQuickPick;
-  const asked: vscode.QuickPickItem[][] = [];
-  win.showQuickPick = async (items) => {
-    const list = [...(await items)];
-    asked.push(list);
-    return answers[asked.length - 1]?.(list);
-  };
-  return { asked, restore: () => (win.showQuickPick = original) };
-}
 
 describe('Several endpoints in one run (extension host, local model servers)', function () {
   const one = new ModelServer();
@@ -53,6 +41,8 @@ describe('Several endpoints in one run (extension host, local model servers)', f
       chunksPerBatch: 1,
       confirmAbove: 100000,
       useCache: false,
+      dropEndpointAfterFailures: 2,
+      dropEndpointAfterWaitSeconds: 7,
     });
   });
   afterEach(() => resetSettings('batchPrompt'));
@@ -60,15 +50,18 @@ describe('Several endpoints in one run (extension host, local model servers)', f
   it('"Several endpoints…" in the picker spreads the run; a refused key drops that endpoint; records and report say who served what', async () => {
     one.script = slow(20);
     two.script = failingAfter(2, BAD_KEY, 20);
-    const pick = stubQuickPicks([
-      (items) => items.find((i) => i.label.includes('Several endpoints')),
-      (items) => items.filter((i) => i.label === 'one' || i.label === 'two'),
-    ]);
+    const answers = [
+      (items: vscode.QuickPickItem[]) => items.find((i) => i.label.includes('Several endpoints')),
+      (items: vscode.QuickPickItem[]) => items.filter((i) => i.label === 'one' || i.label === 'two'),
+    ];
+    const pick = stubQuickPick((items, n) => answers[n]?.(items));
+    const messages = spyMessages();
     let summary: RunSummary | undefined;
     try {
       summary = await runOnFiles({ glob: 'endpoints-corpus/**', prompt: PROMPT });
     } finally {
       pick.restore();
+      messages.restore();
     }
     assert.ok(summary, 'the run resolves with its summary');
     assert.strictEqual(summary.status, 'succeeded', JSON.stringify(summary));
@@ -80,10 +73,19 @@ describe('Several endpoints in one run (extension host, local model servers)', f
     const meta = JSON.parse(run.read('run.json')) as RunMeta;
     assert.deepStrictEqual(meta.endpoints!.map((e) => [e.id, e.baseUrl, e.maxConcurrency]), [['one', urls[0], 1], ['two', urls[1], 2]]);
     assert.strictEqual(meta.model.id, 'one', 'the first endpoint is the primary');
+    assert.deepStrictEqual([meta.parameters.dropAfterFailures, meta.parameters.dropAfterRetryAfterMs], [2, 7000], 'the drop thresholds come from the settings');
     const served = new Set(run.records().map((r) => r.endpoint));
     assert.deepStrictEqual([...served].sort(), ['one', 'two']);
     const report = run.read('report.md');
     assert.ok(report.includes('## Endpoints') && /\| two \|.*\*\*dropped\*\*: auth/.test(report), report);
+    assert.match(report, /^> Endpoint two \(auth: .*\) left the run; the others took its batches\.$/m);
+    // The user is told once, without a modal, while the run goes on; and again in the end-of-run notification.
+    const drops = messages.shown.filter((m) => m.message.includes('left the run'));
+    assert.strictEqual(drops.length, 2, JSON.stringify(messages.shown));
+    assert.deepStrictEqual([drops[0].kind, drops[0].modal, drops[0].items], ['warning', false, ['Show Log']]);
+    assert.match(drops[0].message, /^Batch Prompt: endpoint two left the run: auth: .+\. Its batches go to one\.$/);
+    assert.match(drops[1].message, /^Batch Prompt: 12 of 12 chunks succeeded .* Endpoint two \(auth: .*\) left the run; the others took its batches\.$/);
+    assert.deepStrictEqual(drops[1].items, ['Open Results']);
   });
 
   it('Resume Run goes on with every endpoint of the run', async () => {

@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import type { RunSummary } from '../../src/core/runStore';
 import { ModelServer } from '../support/modelServer';
 import { activateExtension, runOnFiles } from './support/extension';
+import { stubQuickPick } from './support/messages';
 import { resetSettings, useLocalEndpoint } from './support/settings';
 import { listFiles, removeTree, RunFolder, workspaceRoot, writeTree } from './support/workspace';
 
@@ -21,19 +22,6 @@ const CORPUS: Record<string, string> = {
 
 function resumeRun(dir?: vscode.Uri): Thenable<RunSummary | undefined> {
   return vscode.commands.executeCommand<RunSummary | undefined>('batchPrompt.resumeRun', dir);
-}
-
-/** Answers `window.showQuickPick` with the item `choose` returns, until restored. */
-function stubQuickPick(choose: (items: vscode.QuickPickItem[]) => vscode.QuickPickItem | undefined): { asked: vscode.QuickPickItem[][]; restore(): void } {
-  const win = vscode.window as unknown as { showQuickPick: (items: readonly vscode.QuickPickItem[] | Thenable<readonly vscode.QuickPickItem[]>) => Thenable<unknown> };
-  const original = win.showQuickPick;
-  const asked: vscode.QuickPickItem[][] = [];
-  win.showQuickPick = async (items) => {
-    const list = [...(await items)];
-    asked.push(list);
-    return choose(list);
-  };
-  return { asked, restore: () => (win.showQuickPick = original) };
 }
 
 describe('Resume Run and the result cache (extension host, local model server)', function () {

@@ -1,11 +1,9 @@
 import * as assert from 'assert';
 import { promises as fs } from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Writable } from 'stream';
 import { BatchTooLargeError, JOB_FILE, submitJob, type BatchLimits } from '../../src/core/batchJob';
-import { createPlan, type Plan } from '../../src/core/plan';
-import type { RunParameters } from '../../src/core/run';
+import type { Plan } from '../../src/core/plan';
 import { readRecords } from '../../src/core/runStore';
 import { getTokenizer } from '../../src/core/tokenizer';
 import type { SourceFile } from '../../src/core/types';
@@ -15,21 +13,19 @@ import { AnthropicBatchApi } from '../../src/providers/anthropicBatch';
 import { createBatchApi } from '../../src/providers/batchApi';
 import { OpenAIBatchApi, stateOf as openaiState } from '../../src/providers/openaiBatch';
 import { BatchServer } from '../support/batchServer';
+import { JOB_PARAMETERS as parameters, JOB_PROMPT as PROMPT, planJob } from '../support/batchJobFixtures';
 import { useServer } from '../support/localServer';
+import { treeOf, useWorkspace } from '../support/tempWorkspace';
 
 const tokenizer = getTokenizer();
-const PROMPT = 'Upper-case it.';
 const KEY = 'sk-limits-SECRET-0123456789';
-const parameters: RunParameters = { maxConcurrency: 2, maxRetries: 0, requestTimeoutMs: 10_000, chunkTokens: 120, overlapTokens: 0, chunksPerBatch: 2, maxBatchTokens: 32768 };
 // Multi-byte text: the size limit is in bytes of UTF-8, not in characters.
 const files: SourceFile[] = [
   { path: 'a.ts', text: 'export const café = "東京";\n'.repeat(40) },
   { path: 'b.md', text: '# Naïve title\n\nSome prose — here.\n'.repeat(4) },
 ];
 
-function planOf(): Plan {
-  return createPlan(files, { prompt: PROMPT, tokenizer, chunk: { chunkTokens: 120, overlapTokens: 0 }, pack: { chunksPerBatch: 2, maxBatchTokens: 32768 } });
-}
+const planOf = (): Plan => planJob(files);
 
 function sink(): { stream: Writable; text: () => string } {
   let text = '';
@@ -43,11 +39,7 @@ for (const provider of ['openai', 'anthropic'] as const) {
     let base = '';
     let ws = '';
     useServer(server, (url) => (base = url));
-    beforeEach(async () => {
-      ws = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-limits-'));
-      for (const f of files) await fs.writeFile(path.join(ws, f.path), f.text);
-    });
-    afterEach(() => fs.rm(ws, { recursive: true, force: true }));
+    useWorkspace('bp-limits-', treeOf(files), (dir) => (ws = dir));
 
     const api = (limits?: Partial<BatchLimits>) => createBatchApi({ id: 'ep', provider, baseUrl: provider === 'openai' ? `${base}/v1` : base, model: 'm-1' }, KEY, { limits });
     const submit = (dir: string, limits?: Partial<BatchLimits>) => submitJob(planOf(), { root: ws, dir, prompt: PROMPT, modelInfo: { id: 'ep', provider }, tokenizer, parameters, api: api(limits), endpointId: 'ep', chunksPerBatchName: '--chunks-per-batch' });
@@ -127,11 +119,7 @@ describe('OpenAI batch creation failing after the upload', function () {
   let base = '';
   let ws = '';
   useServer(server, (url) => (base = url));
-  beforeEach(async () => {
-    ws = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-cleanup-'));
-    for (const f of files) await fs.writeFile(path.join(ws, f.path), f.text);
-  });
-  afterEach(() => fs.rm(ws, { recursive: true, force: true }));
+  useWorkspace('bp-cleanup-', treeOf(files), (dir) => (ws = dir));
   const api = () => new OpenAIBatchApi({ baseUrl: `${base}/v1`, model: 'm', apiKey: KEY });
   const failCreate = (status: number, message: string) => (c: { method: string; url: string }) => (c.method === 'POST' && c.url === '/v1/batches' ? { status, body: { error: { message, type: status >= 500 ? 'server_error' : 'invalid_request_error', code: null } } } : undefined);
 

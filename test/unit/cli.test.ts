@@ -1,30 +1,25 @@
 import * as assert from 'assert';
 import { useServer } from '../support/localServer';
 import { promises as fs } from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { ModelServer } from '../support/modelServer';
 import { runCli as cli } from '../support/cli';
+import { listTree } from '../support/runFolder';
+import { useWorkspace } from '../support/tempWorkspace';
 
 const KEY = 'sk-cli-SECRET-abcdef123456';
 
 
-async function workspace(): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-cli-'));
-  await fs.mkdir(path.join(dir, 'src/nested'), { recursive: true });
-  await fs.writeFile(path.join(dir, 'src/a.ts'), 'export const a = 1;\n'.repeat(30));
-  await fs.writeFile(path.join(dir, 'src/nested/b.py'), 'def b():\n    return "b"\n'.repeat(20));
-  await fs.writeFile(path.join(dir, 'src/c.md'), '# Title\n\nSome prose.\n');
-  await fs.writeFile(path.join(dir, 'src/empty.txt'), '');
-  await fs.writeFile(path.join(dir, 'src/image.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0x0d]));
-  await fs.writeFile(path.join(dir, 'src/ignored.log'), 'secret log\n');
-  await fs.writeFile(path.join(dir, '.gitignore'), '*.log\n');
-  return dir;
-}
-
-async function listFiles(dir: string): Promise<string[]> {
-  return (await fs.readdir(dir, { recursive: true })).map(String).sort();
-}
+/** Text files, an empty one, a binary one and a gitignored one. */
+const WORKSPACE = {
+  'src/a.ts': 'export const a = 1;\n'.repeat(30),
+  'src/nested/b.py': 'def b():\n    return "b"\n'.repeat(20),
+  'src/c.md': '# Title\n\nSome prose.\n',
+  'src/empty.txt': '',
+  'src/image.png': Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0x0d]),
+  'src/ignored.log': 'secret log\n',
+  '.gitignore': '*.log\n',
+};
 
 describe('batch-prompt CLI', function () {
   this.timeout(30_000);
@@ -32,10 +27,7 @@ describe('batch-prompt CLI', function () {
   let baseUrl = '';
   let ws = '';
   useServer(server, (url) => (baseUrl = url));
-  beforeEach(async () => {
-    ws = await workspace();
-  });
-  afterEach(() => fs.rm(ws, { recursive: true, force: true }));
+  useWorkspace('bp-cli-', WORKSPACE, (dir) => (ws = dir));
 
   it('plan lists files, chunks and batches without calling a model', async () => {
     const r = await cli(['plan', 'src', '--json', '--chunk-tokens', '64', '--overlap', '8'], ws);
@@ -64,14 +56,14 @@ describe('batch-prompt CLI', function () {
     }
     const sent = server.requests.map((q) => JSON.stringify(q.body)).join('');
     assert.ok(!sent.includes('secret log'), 'gitignored files are not sent');
-    assert.ok(!(await listFiles(out)).some((f) => f.includes('.tmp-')), 'no temporary file left');
+    assert.ok(!(await listTree(out)).some((f) => f.includes('.tmp-')), 'no temporary file left');
   });
 
   it('exits 2 and marks the file incomplete when a chunk fails', async () => {
     server.script = (q) => (q.chunks.some((c) => c.path === 'src/c.md') ? { kind: 'status', status: 400, body: { error: { message: 'bad input', type: 'invalid_request_error', code: 'invalid_value' } } } : undefined);
     const r = await cli(['run', '--prompt', 'x', '--base-url', baseUrl, '--model', 'm', '--out', 'o', '--chunks-per-batch', '1', 'src'], ws);
     assert.strictEqual(r.code, 2, r.stderr);
-    const files = await listFiles(path.join(ws, 'o/outputs/src'));
+    const files = await listTree(path.join(ws, 'o/outputs/src'));
     assert.ok(files.includes('c.md.incomplete') && !files.includes('c.md'), files.join(','));
     assert.match(await fs.readFile(path.join(ws, 'o/outputs/src/c.md.incomplete'), 'utf8'), /<<<batch-prompt: chunk 2\.1 \(lines 1-3\) failed: .*bad input/);
     assert.match(r.stdout, /Incomplete files \(1\): src\/c\.md/);
@@ -83,7 +75,7 @@ describe('batch-prompt CLI', function () {
     assert.strictEqual(r.code, 1);
     assert.match(r.stderr, /batch-prompt: The endpoint refused the API key/);
     assert.ok(!r.stderr.includes(KEY) && !r.stdout.includes(KEY));
-    for (const f of await listFiles(path.join(ws, 'o'))) {
+    for (const f of await listTree(path.join(ws, 'o'))) {
       const p = path.join(ws, 'o', f);
       if ((await fs.stat(p)).isFile()) assert.ok(!(await fs.readFile(p, 'utf8')).includes(KEY), `${f} holds the key`);
     }

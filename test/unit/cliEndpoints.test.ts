@@ -1,14 +1,15 @@
 import * as assert from 'assert';
 import { promises as fs } from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { parseEndpointSpec, resolveEndpoints } from '../../src/cli/endpoints';
 import { parseCli, UsageError } from '../../src/cli/options';
 import { readRecords, type RunMeta, type RunSummary } from '../../src/core/runStore';
 import { runCli as cli } from '../support/cli';
-import { BAD_KEY, failingAfter, slow } from '../support/endpointScripts';
+import { BAD_KEY, failingAfter, SERVER_ERROR, slow } from '../support/endpointScripts';
 import { AnthropicServer } from '../support/anthropicServer';
 import { ModelServer } from '../support/modelServer';
+import { forgetLastRecords, readTree } from '../support/runFolder';
+import { useWorkspace } from '../support/tempWorkspace';
 
 const KEY_A = 'sk-endpoint-A-SECRET-1111111111';
 const KEY_B = 'sk-endpoint-B-SECRET-2222222222';
@@ -28,14 +29,11 @@ describe('batch-prompt CLI: several endpoints', function () {
     await a.stop();
     await b.stop();
   });
-  beforeEach(async () => {
+  beforeEach(() => {
     a.reset();
     b.reset();
-    ws = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-cli-endpoints-'));
-    await fs.mkdir(path.join(ws, 'src'));
-    for (let i = 0; i < 16; i++) await fs.writeFile(path.join(ws, `src/f${i}.ts`), `export const v${i} = ${i};\n`);
   });
-  afterEach(() => fs.rm(ws, { recursive: true, force: true }));
+  useWorkspace('bp-cli-endpoints-', Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`src/f${i}.ts`, `export const v${i} = ${i};\n`])), (dir) => (ws = dir));
 
   it('runs on repeated --endpoint options, each with its own key variable and limits; records and prints per endpoint', async () => {
     a.script = slow(20);
@@ -54,7 +52,7 @@ describe('batch-prompt CLI: several endpoints', function () {
     assert.ok(a.requests.every((q) => q.headers.authorization === `Bearer ${KEY_A}`), 'a gets its own key');
     assert.ok(b.requests.every((q) => q.headers.authorization === `Bearer ${KEY_B}`), 'b gets its own key');
     assert.ok(a.peakInFlight <= 2 && b.peakInFlight <= 3);
-    assert.match(r.stderr, /endpoint b dropped for the rest of the run \(auth: .*refused the API key.*\); 1 left/);
+    assert.match(r.stderr, /endpoint b dropped for the rest of the run \(auth: .*refused the API key.*\); 1 left: a\n/);
     assert.match(r.stdout, /^ {2}a: \d+ requests, 0 failed/m);
     assert.match(r.stdout, /^ {2}b: \d+ requests, \d+ failed, .*dropped \(auth:/m);
     const dir = path.join(ws, 'o');
@@ -87,12 +85,7 @@ describe('batch-prompt CLI: several endpoints', function () {
     const r = await cli(['run', '--prompt', 'P', '--config', 'endpoints.json', '--chunks-per-batch', '1', '--out', 'o', 'src'], ws, { KEY_A, KEY_B });
     assert.strictEqual(r.code, 0, r.stderr);
     assert.ok(a.requests.length > 0 && b.requests.length > 0, 'both served');
-    // Make the folder look interrupted: forget the last records of a few chunks, then resume.
-    const dir = path.join(ws, 'o');
-    const lines = (await fs.readFile(path.join(dir, 'run.jsonl'), 'utf8')).trim().split('\n');
-    const dropped = lines.slice(-4).map((l) => (JSON.parse(l) as { chunkId: string }).chunkId);
-    await fs.writeFile(path.join(dir, 'run.jsonl'), `${lines.slice(0, -4).join('\n')}\n`);
-    for (const id of dropped) await fs.rm(path.join(dir, 'chunks', `${id}.out`), { force: true });
+    const dropped = await forgetLastRecords(path.join(ws, 'o'), 4);
     a.reset();
     b.reset();
     a.script = slow(30);
@@ -113,11 +106,7 @@ describe('batch-prompt CLI: several endpoints', function () {
       const r = await cli(['run', '--prompt', 'P', '--config', 'endpoints.json', '--chunks-per-batch', '1', '--no-cache', '--out', 'o', 'src'], ws, { KEY_C: 'sk-ant-C-SECRET-333333' });
       assert.strictEqual(r.code, 0, r.stderr);
       assert.ok(anthropic.requests.length > 0, 'both served the run');
-      const dir = path.join(ws, 'o');
-      const lines = (await fs.readFile(path.join(dir, 'run.jsonl'), 'utf8')).trim().split('\n');
-      const lost = lines.slice(-5).map((l) => (JSON.parse(l) as { chunkId: string }).chunkId);
-      await fs.writeFile(path.join(dir, 'run.jsonl'), `${lines.slice(0, -5).join('\n')}\n`);
-      for (const id of lost) await fs.rm(path.join(dir, 'chunks', `${id}.out`), { force: true });
+      const lost = await forgetLastRecords(path.join(ws, 'o'), 5);
       a.reset();
       anthropic.reset();
       const resumed = await cli(['resume', '--no-cache', 'o'], ws, {});
@@ -128,6 +117,82 @@ describe('batch-prompt CLI: several endpoints', function () {
     } finally {
       await anthropic.stop();
     }
+  });
+
+  it('sends the "headers" of --config entries (the provider\'s auth header wins), never prints or records their values; a resume needs the file again', async () => {
+    const TOKEN = 'gw-TOKEN-SECRET-4444444444';
+    const CUSTOM_AUTH = 'Bearer custom-AUTH-SECRET-5555555555';
+    const headers = { 'X-Gateway-Token': TOKEN, 'X-Team': 'blue', authorization: CUSTOM_AUTH };
+    await fs.writeFile(path.join(ws, 'endpoints.json'), JSON.stringify({ endpoints: [{ id: 'gw', provider: 'openai', model: 'm', baseUrl: urlA, apiKeyEnv: 'KEY_A', maxConcurrency: 1, headers }, { id: 'plain', provider: 'openai', model: 'm', baseUrl: urlB, apiKeyEnv: 'KEY_B' }] }));
+    // The gateway refuses after two requests, quoting the token it was sent: gw leaves the run.
+    a.script = (q) => (q.n > 2 ? { kind: 'status', status: 401, body: { error: { message: `gateway token ${String(q.headers['x-gateway-token'])} expired`, code: 'invalid_api_key' } } } : { kind: 'ok', delayMs: 10 });
+    b.script = slow(10);
+    const r = await cli(['run', '--prompt', 'P', '--config', 'endpoints.json', '--chunks-per-batch', '1', '--no-cache', '--out', 'o', 'src'], ws, { KEY_A, KEY_B });
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.ok(a.requests.length > 2);
+    for (const q of a.requests) assert.deepStrictEqual([q.headers['x-gateway-token'], q.headers['x-team'], q.headers.authorization], [TOKEN, 'blue', `Bearer ${KEY_A}`]);
+    assert.ok(b.requests.every((q) => q.headers['x-gateway-token'] === undefined), 'headers go to their own endpoint only');
+    assert.match(r.stderr, /endpoint gw dropped for the rest of the run \(auth: .*gateway token \*\*\* expired/);
+    const dir = path.join(ws, 'o');
+    const meta = JSON.parse(await fs.readFile(path.join(dir, 'run.json'), 'utf8')) as RunMeta;
+    assert.deepStrictEqual(meta.endpoints!.map((e) => e.headerNames), [['X-Gateway-Token', 'X-Team', 'authorization'], undefined], 'names only');
+    for (const secret of [TOKEN, CUSTOM_AUTH.slice(7), 'blue']) {
+      for (const f of await readTree(dir)) assert.ok(!f.text.includes(secret), `${f.file} holds a header value`);
+      assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), 'a header value is printed');
+    }
+
+    // Without the file, the resume goes on without gw and says how to give its headers back.
+    const lost = await forgetLastRecords(dir, 4);
+    a.reset();
+    b.reset();
+    a.script = slow(10);
+    const bare = await cli(['resume', '--no-cache', 'o'], ws, { KEY_A, KEY_B });
+    assert.strictEqual(bare.code, 0, bare.stderr);
+    assert.match(bare.stderr, /the endpoint gw was run with the headers X-Gateway-Token, X-Team, authorization from its config file.*resume with --config FILE[\s\S]*resuming without the endpoint gw/);
+    assert.strictEqual(a.requests.length, 0);
+    assert.deepStrictEqual(b.sentChunkIds().sort(), [...lost].sort());
+    // With it, gw is rebuilt with its headers.
+    const again = await forgetLastRecords(dir, 6);
+    b.reset();
+    b.script = slow(40);
+    const full = await cli(['resume', '--no-cache', '--config', 'endpoints.json', 'o'], ws, { KEY_A, KEY_B });
+    assert.strictEqual(full.code, 0, full.stderr);
+    assert.ok(a.requests.length > 0, 'gw served the resume');
+    for (const q of a.requests) assert.deepStrictEqual([q.headers['x-gateway-token'], q.headers.authorization], [TOKEN, `Bearer ${KEY_A}`]);
+    assert.deepStrictEqual([...a.sentChunkIds(), ...b.sentChunkIds()].sort(), [...again].sort());
+  });
+
+  it('refuses bad "headers" in --config naming the header, never quoting a value or the file', async () => {
+    const TOKEN = 'gw-TOKEN-SECRET-6666666666';
+    const refused = async (text: string, pattern: RegExp) => {
+      await fs.writeFile(path.join(ws, 'bad.json'), text);
+      const e = await resolveEndpoints([], 'bad.json', ws).then(() => undefined, (x: Error) => x);
+      assert.ok(e instanceof UsageError, `refused: ${text}`);
+      assert.match(e.message, pattern);
+      assert.ok(!e.message.includes(TOKEN) && !e.message.includes('6666'), e.message);
+    };
+    const entry = (headers: unknown) => JSON.stringify([{ id: 'x', provider: 'openai', model: 'm', baseUrl: urlA, headers }]);
+    await refused(`{"endpoints": [{"id": "x", "headers": {"Authorization": Bearer ${TOKEN}}}]}`, /bad\.json is not valid JSON/);
+    await refused(entry({ 'X-Token': [TOKEN] }), /the value of header "X-Token" must be a string/);
+    await refused(entry({ 'X-Token': `${TOKEN}\r\nX-Evil: 1` }), /the value of header "X-Token" must be a string on one line/);
+    await refused(entry({ 'X Token': TOKEN }), /"X Token" is not an HTTP header name/);
+    await refused(entry([TOKEN]), /"headers" must be an object/);
+    await fs.writeFile(path.join(ws, 'ok.json'), entry({ 'X-Team': 'blue' }));
+    assert.deepStrictEqual((await resolveEndpoints([], 'ok.json', ws))[0].headers, { 'X-Team': 'blue' });
+  });
+
+  it('--drop-after-failures and --drop-after-wait set when an endpoint leaves the run, recorded for a resume', async () => {
+    a.script = slow(30);
+    b.script = () => SERVER_ERROR;
+    const args = ['run', '--prompt', 'P', '--chunks-per-batch', '1', '--no-cache', '--endpoint', `openai:m@${urlA},id=a`, '--endpoint', `openai:m@${urlB},id=b,concurrency=1`];
+    const r = await cli([...args, '--drop-after-failures', '1', '--drop-after-wait', '5', '--out', 'o', 'src'], ws);
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.match(r.stderr, /endpoint b dropped for the rest of the run \(transient: 1 failure in a row/);
+    assert.strictEqual(b.requests.length, 1);
+    const meta = JSON.parse(await fs.readFile(path.join(ws, 'o', 'run.json'), 'utf8')) as RunMeta;
+    assert.deepStrictEqual([meta.parameters.dropAfterFailures, meta.parameters.dropAfterRetryAfterMs], [1, 5000]);
+    assert.throws(() => parseCli(['run', '--prompt', 'p', '--drop-after-failures', '0', '--endpoint', 'openai:m', 'src'], {}), /--drop-after-failures must be a whole number of at least 1/);
+    assert.throws(() => parseCli(['run', '--prompt', 'p', '--drop-after-wait', 'soon', '--endpoint', 'openai:m', 'src'], {}), /--drop-after-wait must be a whole number/);
   });
 
   it('parses endpoint specs and refuses mistakes with a clear message', async () => {

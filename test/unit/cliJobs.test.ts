@@ -1,10 +1,10 @@
 import * as assert from 'assert';
 import { promises as fs } from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { runCli as cli } from '../support/cli';
 import { BatchServer } from '../support/batchServer';
 import { useServer } from '../support/localServer';
+import { useWorkspace } from '../support/tempWorkspace';
 
 const KEY = 'sk-ant-cli-SECRET-9876543210';
 
@@ -14,13 +14,7 @@ describe('batch-prompt submit / status / collect / cancel', function () {
   let base = '';
   let ws = '';
   useServer(server, (url) => (base = url));
-  beforeEach(async () => {
-    ws = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-clijob-'));
-    await fs.mkdir(path.join(ws, 'src'));
-    await fs.writeFile(path.join(ws, 'src/a.ts'), 'export const a = 1;\n'.repeat(40));
-    await fs.writeFile(path.join(ws, 'src/b.md'), '# Title\n\nSome prose.\n');
-  });
-  afterEach(() => fs.rm(ws, { recursive: true, force: true }));
+  useWorkspace('bp-clijob-', { 'src/a.ts': 'export const a = 1;\n'.repeat(40), 'src/b.md': '# Title\n\nSome prose.\n' }, (dir) => (ws = dir));
 
   const anthropic = () => ['--provider', 'anthropic', '--base-url', base, '--model', 'claude-x', '--max-output-tokens', '500'];
   const submitArgs = (perBatch = '2') => ['submit', '--prompt', 'Upper-case it.', ...anthropic(), '--out', 'job', '--chunk-tokens', '64', '--overlap', '0', '--chunks-per-batch', perBatch, 'src'];

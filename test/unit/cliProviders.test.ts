@@ -1,33 +1,16 @@
 import * as assert from 'assert';
 import { promises as fs } from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { AnthropicServer } from '../support/anthropicServer';
 import { ModelServer } from '../support/modelServer';
 import { CONFUSED_REPLY, OllamaServer } from '../support/ollamaServer';
 import { runCli as cli } from '../support/cli';
+import { readTree } from '../support/runFolder';
+import { useWorkspace } from '../support/tempWorkspace';
 
 const ANTHROPIC_KEY = 'sk-ant-api03-CLI-SECRET-a1b2c3d4e5f6';
 const AZURE_KEY = 'azure0cli0SECRET0key0123456789';
 
-
-async function workspace(): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-cli-prov-'));
-  await fs.mkdir(path.join(dir, 'src'), { recursive: true });
-  await fs.writeFile(path.join(dir, 'src/a.ts'), 'export const a = 1;\n'.repeat(30));
-  await fs.writeFile(path.join(dir, 'src/c.md'), '# Title\n\nSome prose.\n');
-  return dir;
-}
-
-/** Every file under `dir`, recursively, with its text. */
-async function readTree(dir: string): Promise<{ file: string; text: string }[]> {
-  const out: { file: string; text: string }[] = [];
-  for (const f of await fs.readdir(dir, { recursive: true })) {
-    const p = path.join(dir, String(f));
-    if ((await fs.stat(p)).isFile()) out.push({ file: String(f), text: await fs.readFile(p, 'utf8') });
-  }
-  return out;
-}
 
 describe('batch-prompt CLI providers', function () {
   this.timeout(30_000);
@@ -52,9 +35,8 @@ describe('batch-prompt CLI providers', function () {
       s.requests.length = 0;
     }
     ollama.maxNumCtx = Infinity;
-    ws = await workspace();
   });
-  afterEach(() => fs.rm(ws, { recursive: true, force: true }));
+  useWorkspace('bp-cli-prov-', { 'src/a.ts': 'export const a = 1;\n'.repeat(30), 'src/c.md': '# Title\n\nSome prose.\n' }, (dir) => (ws = dir));
 
   it('runs with --provider anthropic end to end: x-api-key, top-level system prompt, outputs, provider recorded', async () => {
     const r = await cli(['run', '--provider', 'anthropic', '--base-url', urls.anthropic, '--model', 'claude-test', '--prompt', 'Upper-case it.', '--out', 'o', 'src'], ws, { ANTHROPIC_API_KEY: ANTHROPIC_KEY });

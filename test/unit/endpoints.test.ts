@@ -1,6 +1,5 @@
 import * as assert from 'assert';
 import { promises as fs } from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import type { RunEvent } from '../../src/core/events';
 import { createPlan } from '../../src/core/plan';
@@ -13,6 +12,7 @@ import { OpenAICompatibleModel } from '../../src/providers/openaiCompatible';
 import { BAD_KEY, failingAfter, rateLimitedEvery, SERVER_ERROR, slow } from '../support/endpointScripts';
 import { useServer } from '../support/localServer';
 import { ModelServer, replyFor, type Script } from '../support/modelServer';
+import { treeOf, useWorkspace, writeFiles } from '../support/tempWorkspace';
 
 const tokenizer = getTokenizer();
 const KEY = 'sk-several-KEY-0123456789';
@@ -55,10 +55,7 @@ describe('several endpoints in one run', function () {
   const urls: Record<string, string> = {};
   for (const n of names) useServer(servers[n], (url) => (urls[n] = url));
   let ws = '';
-  beforeEach(async () => {
-    ws = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-endpoints-'));
-  });
-  afterEach(() => fs.rm(ws, { recursive: true, force: true }));
+  useWorkspace('bp-endpoints-', {}, (dir) => (ws = dir));
 
   function endpoint(name: (typeof names)[number], limits: RunEndpoint['info'] extends infer I ? Partial<I> : never = {}): RunEndpoint {
     const model = new OpenAICompatibleModel({ id: name, baseUrl: urls[name], model: 'm', apiKey: KEY });
@@ -66,10 +63,7 @@ describe('several endpoints in one run', function () {
   }
 
   async function runOn(endpoints: RunEndpoint[], files: SourceFile[], extra: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void; parameters?: Partial<RunParameters> } = {}) {
-    for (const f of files) {
-      await fs.mkdir(path.dirname(path.join(ws, f.path)), { recursive: true });
-      await fs.writeFile(path.join(ws, f.path), f.text);
-    }
+    await writeFiles(ws, treeOf(files));
     const plan = createPlan(files, { prompt: PROMPT, tokenizer, chunk: { chunkTokens: 200, overlapTokens: 0 }, pack: { chunksPerBatch: 1, maxBatchTokens: 32768 } });
     const dir = path.join(ws, 'run');
     const events: RunEvent[] = [];
@@ -114,7 +108,7 @@ describe('several endpoints in one run', function () {
     const records = await assertEveryChunkOnce(dir, files, summary);
 
     const dropped = events.filter((e): e is Extract<RunEvent, { type: 'endpoint-dropped' }> => e.type === 'endpoint-dropped');
-    assert.deepStrictEqual(dropped.map((e) => [e.endpoint, e.reason.kind, e.remaining]), [['failing', 'transient', 3]]);
+    assert.deepStrictEqual(dropped.map((e) => [e.endpoint, e.reason.kind, e.remaining, e.others]), [['failing', 'transient', 3, ['fast', 'slow', 'limited']]]);
     assert.match(dropped[0].reason.message, /3 failures in a row/);
     const failingSent = servers.failing.requests.length;
     assert.ok(failingSent >= 5 && failingSent <= 6, `two answered, then three failures and out (one more may have been in flight): ${failingSent}`);
@@ -187,6 +181,28 @@ describe('several endpoints in one run', function () {
     assert.match(dropped[0].reason.message, /asked to wait 120 s/);
     assert.ok(servers.fast.requests.length > servers.limited.requests.length);
   });
+
+  // The drop thresholds are run parameters (CLI --drop-after-*, settings batchPrompt.dropEndpointAfter*).
+  const thresholds: [string, Partial<RunParameters>, Script, { requests: number; dropped?: RegExp }][] = [
+    ['three 500s in a row by default', {}, () => SERVER_ERROR, { requests: 3, dropped: /^transient: 3 failures in a row/ }],
+    ['one 500 with dropAfterFailures 1', { dropAfterFailures: 1 }, () => SERVER_ERROR, { requests: 1, dropped: /^transient: 1 failure in a row/ }],
+    ['five 500s with dropAfterFailures 5', { dropAfterFailures: 5 }, () => SERVER_ERROR, { requests: 5, dropped: /^transient: 5 failures in a row/ }],
+    ['no drop for a 429 asking 5 s by default (60 s)', {}, rateLimitedEvery(1, 5000), { requests: 1 }],
+    ['a 429 asking 5 s with dropAfterRetryAfterMs 2000', { dropAfterRetryAfterMs: 2000 }, rateLimitedEvery(1, 5000), { requests: 1, dropped: /^rate-limited: asked to wait 5 s/ }],
+  ];
+  for (const [name, params, script, expected] of thresholds) {
+    it(`drop thresholds: ${name}`, async () => {
+      servers.fast.script = slow(40);
+      servers.failing.script = script;
+      const files = sourceFiles(12);
+      const { dir, summary } = await runOn([endpoint('failing', { maxConcurrency: 1 }), endpoint('fast')], files, { parameters: params });
+      await assertEveryChunkOnce(dir, files, summary);
+      const failing = summary.endpoints![0];
+      assert.strictEqual(servers.failing.requests.length, expected.requests);
+      if (expected.dropped) assert.match(`${failing.dropped?.kind}: ${failing.dropped?.message}`, expected.dropped);
+      else assert.strictEqual(failing.dropped, undefined);
+    });
+  }
 
   it('when every endpoint is paused, work resumes as soon as the first pause ends (not the longest)', async function () {
     // Bounded: had the executor slept until the 30 s pause ended, the test would time out.

@@ -1,10 +1,10 @@
 import * as assert from 'assert';
 import { promises as fs } from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import type { PlanEstimate } from '../../src/core/planEstimate';
 import { runCli as cli } from '../support/cli';
 import { useServer } from '../support/localServer';
+import { useWorkspace } from '../support/tempWorkspace';
 import { ModelServer } from '../support/modelServer';
 
 interface PlanJson {
@@ -19,14 +19,8 @@ describe('batch-prompt plan: the estimate (CLI, local model server)', function (
   let baseUrl = '';
   let ws = '';
   useServer(server, (url) => (baseUrl = url));
-  beforeEach(async () => {
-    ws = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-plan-estimate-'));
-    await fs.mkdir(path.join(ws, 'src'));
-    await fs.writeFile(path.join(ws, 'src/a.ts'), 'export const a = 1;\n'.repeat(30));
-    await fs.writeFile(path.join(ws, 'src/b.py'), 'def b():\n    return "b"\n'.repeat(20));
-    await fs.writeFile(path.join(ws, 'src/c.md'), '# Title\n\nSome prose.\n'.repeat(8));
-  });
-  afterEach(() => fs.rm(ws, { recursive: true, force: true }));
+  const files = { 'src/a.ts': 'export const a = 1;\n'.repeat(30), 'src/b.py': 'def b():\n    return "b"\n'.repeat(20), 'src/c.md': '# Title\n\nSome prose.\n'.repeat(8) };
+  useWorkspace('bp-plan-estimate-', files, (dir) => (ws = dir));
 
   const common = () => ['--prompt', 'Upper-case it.', '--base-url', baseUrl, '--model', 'm', '--chunk-tokens', '48', '--overlap', '0', '--chunks-per-batch', '3'];
   const plan = async (...extra: string[]): Promise<PlanJson> => {

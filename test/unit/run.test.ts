@@ -1,7 +1,6 @@
 import * as assert from 'assert';
 import { useServer } from '../support/localServer';
 import { promises as fs } from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { createPlan } from '../../src/core/plan';
 import { retryChunks, runPlan, type RunParameters } from '../../src/core/run';
@@ -10,6 +9,7 @@ import { getTokenizer } from '../../src/core/tokenizer';
 import type { SourceFile } from '../../src/core/types';
 import { OpenAICompatibleModel } from '../../src/providers/openaiCompatible';
 import { ModelServer } from '../support/modelServer';
+import { treeOf, useWorkspace } from '../support/tempWorkspace';
 
 const tokenizer = getTokenizer();
 const parameters: RunParameters = { maxConcurrency: 2, maxRetries: 0, requestTimeoutMs: 10_000, chunkTokens: 200, overlapTokens: 0, chunksPerBatch: 2, maxBatchTokens: 32768 };
@@ -24,11 +24,7 @@ describe('runs and retries', function () {
     { path: 'b.ts', text: 'export const b = 2;\n'.repeat(10) },
   ];
   useServer(server, (url) => (baseUrl = url));
-  beforeEach(async () => {
-    ws = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-run-'));
-    for (const f of files) await fs.writeFile(path.join(ws, f.path), f.text);
-  });
-  afterEach(() => fs.rm(ws, { recursive: true, force: true }));
+  useWorkspace('bp-run-', treeOf(files), (dir) => (ws = dir));
 
   async function failingRun() {
     const plan = createPlan(files, { prompt: 'Upper.', tokenizer, chunk: { chunkTokens: 200, overlapTokens: 0 }, pack: { chunksPerBatch: 2, maxBatchTokens: 32768 } });

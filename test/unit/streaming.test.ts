@@ -1,9 +1,9 @@
 import * as assert from 'assert';
 import { promises as fs } from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { runCli } from '../support/cli';
 import { useServer } from '../support/localServer';
+import { useWorkspace } from '../support/tempWorkspace';
 import { AuthError, BadReplyError, CanceledError, RateLimitedError, TransientError, TruncatedError } from '../../src/core/errors';
 import type { ChatModel, ChatResponse } from '../../src/core/model';
 import { chunkFile } from '../../src/core/chunker';
@@ -418,24 +418,21 @@ describe('batch-prompt run --stream', function () {
   let baseUrl = '';
   useServer(server, (url) => (baseUrl = url));
 
+  let ws = '';
+  useWorkspace('bp-stream-', { 'a.txt': `${WIDE}\nline two\n` }, (dir) => (ws = dir));
+
   it('prints the streamed replies on stdout, retries a broken stream, and writes the same outputs', async () => {
-    const ws = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-stream-'));
-    try {
-      await fs.writeFile(path.join(ws, 'a.txt'), `${WIDE}\nline two\n`);
-      server.script = (r) => (r.n === 1 ? { kind: 'ok', stream: { cutAfter: 4, cut: 'destroy' } } : { kind: 'ok' });
-      const r = await runCli(['run', '--stream', '--prompt', 'Upper-case it.', '--base-url', baseUrl, '--model', 'm', '--out', 'results', 'a.txt'], ws, { OPENAI_API_KEY: KEY });
-      assert.strictEqual(r.code, 0, r.stderr);
-      assert.strictEqual(server.requests.length, 2);
-      assert.ok(server.requests.every((q) => q.body.stream === true));
-      const output = await fs.readFile(path.join(ws, 'results/outputs/a.txt'), 'utf8');
-      assert.strictEqual(output, `OUT[1.1]\n${WIDE.toUpperCase()}\nLINE TWO\n`);
-      // The broken attempt's text, then a new header and the whole reply.
-      const parts = r.stdout.split(/^── b1 ──\n/m);
-      assert.strictEqual(parts.length, 3, r.stdout);
-      assert.ok(parts[2].startsWith(`<result id="1.1">\nOUT[1.1]\n${WIDE.toUpperCase()}\nLINE TWO\n`), parts[2]);
-      assert.ok(!r.stdout.includes(KEY));
-    } finally {
-      await fs.rm(ws, { recursive: true, force: true });
-    }
+    server.script = (r) => (r.n === 1 ? { kind: 'ok', stream: { cutAfter: 4, cut: 'destroy' } } : { kind: 'ok' });
+    const r = await runCli(['run', '--stream', '--prompt', 'Upper-case it.', '--base-url', baseUrl, '--model', 'm', '--out', 'results', 'a.txt'], ws, { OPENAI_API_KEY: KEY });
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.strictEqual(server.requests.length, 2);
+    assert.ok(server.requests.every((q) => q.body.stream === true));
+    const output = await fs.readFile(path.join(ws, 'results/outputs/a.txt'), 'utf8');
+    assert.strictEqual(output, `OUT[1.1]\n${WIDE.toUpperCase()}\nLINE TWO\n`);
+    // The broken attempt's text, then a new header and the whole reply.
+    const parts = r.stdout.split(/^── b1 ──\n/m);
+    assert.strictEqual(parts.length, 3, r.stdout);
+    assert.ok(parts[2].startsWith(`<result id="1.1">\nOUT[1.1]\n${WIDE.toUpperCase()}\nLINE TWO\n`), parts[2]);
+    assert.ok(!r.stdout.includes(KEY));
   });
 });

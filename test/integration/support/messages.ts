@@ -67,3 +67,19 @@ export function stubInputBox(value: string | undefined): { readonly asked: vscod
   };
   return { asked, restore: () => (win.showInputBox = original) };
 }
+
+/**
+ * Answers each `window.showQuickPick` with what `choose` picks from its items (`n` counts the calls
+ * from 0: a test can answer a sequence of pickers) until restored; `asked` holds every list offered.
+ */
+export function stubQuickPick(choose: (items: vscode.QuickPickItem[], n: number) => unknown): { readonly asked: vscode.QuickPickItem[][]; restore(): void } {
+  const win = vscode.window as unknown as { showQuickPick: (items: readonly vscode.QuickPickItem[] | Thenable<readonly vscode.QuickPickItem[]>) => Thenable<unknown> };
+  const original = win.showQuickPick;
+  const asked: vscode.QuickPickItem[][] = [];
+  win.showQuickPick = async (items) => {
+    const list = [...(await items)];
+    asked.push(list);
+    return choose(list, asked.length - 1);
+  };
+  return { asked, restore: () => (win.showQuickPick = original) };
+}
