@@ -1,4 +1,3 @@
-import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { writeFileAtomic } from '../core/atomicFile';
@@ -6,23 +5,23 @@ import { pendingJob } from '../core/batchJob';
 import { BatchPromptError } from '../core/errors';
 import type { ChunkOutcome, RunEvent } from '../core/events';
 import type { ChatModel } from '../core/model';
-import { Planner, type Plan } from '../core/plan';
-import { estimatePlan } from '../core/planEstimate';
-import { renderEstimateMarkdown } from '../core/estimateRender';
+import type { Plan } from '../core/plan';
 import { formatDuration, ProgressTracker } from '../core/progress';
-import { costOf, describeEndpoints, droppedEndpointsNote, formatCost, renderReport, type Prices } from '../core/report';
+import { describeEndpoints, droppedEndpointsNote, renderReport, type Prices } from '../core/report';
 import { ResultCache } from '../core/resultCache';
 import { newRunId, retryChunks, runPlan, smallestWindow, type RunEndpoint, type RunParameters } from '../core/run';
 import { readRecords, runLockHolder, RunStore, type RunMeta, type RunSummary } from '../core/runStore';
 import { getTokenizer, type Tokenizer } from '../core/tokenizer';
-import { expandSelection, findByGlob, readFiles, RunRoots, type ReadResult } from './fileSelection';
+import { expandSelection, findByGlob, RunRoots } from './fileSelection';
 import { EndpointDropNotices, SHOW_LOG } from './endpointNotices';
 import { Commands, ContextKeys } from './ids';
 import type { LiveResults } from './liveResults';
 import type { Log } from './log';
 import { MissingKeyError, type ModelChoice, type ModelService } from './models';
 import { pickPrompt, type ChosenPrompt } from './prompts';
-import { askGlob } from './runCommands';
+import { logRunEvent } from './runLog';
+import { confirmRun, describeSkipped, dropThresholdsOf, modelInfoOf, NEEDS_FOLDER, NO_FILE_MATCHES, parametersOf, planFiles, pricesOf, realPathOf } from './runPlanning';
+import { showEstimate } from './estimateCommand';
 import { readSettings } from './settings';
 import type { Settings } from './settingsSchema';
 
@@ -71,8 +70,6 @@ export interface FinishedRun {
 }
 
 const LAST_RUN_KEY = 'batchPrompt.lastRun';
-const NEEDS_FOLDER = 'Batch Prompt needs an open folder: open the folder that holds your files, then run again.';
-const NO_FILE_MATCHES = 'Batch Prompt: no file matches (files.exclude and search.exclude apply). Pick other files or another glob.';
 const REPORT_FILE = 'report.md';
 
 /**
@@ -176,7 +173,7 @@ export class RunService implements vscode.Disposable {
     if (!model) return undefined;
     const endpoints = await this.resolveEndpoints(choice, tokenizer);
     if (endpoints === null) return undefined;
-    const planned = await this.plan(uris, roots, settings, prompt.text, endpoints ? smallestWindow(endpoints.map((e) => e.model)) : model);
+    const planned = await planFiles(uris, roots, settings, prompt.text, endpoints ? smallestWindow(endpoints.map((e) => e.model)) : model);
     if (!planned) return undefined;
     const { plan, read } = planned;
     if (plan.totals.chunks === 0) {
@@ -184,7 +181,7 @@ export class RunService implements vscode.Disposable {
       return undefined;
     }
     const prices = pricesOf(choice);
-    if (!(await this.confirm(plan, read, settings, prices, choice))) return undefined;
+    if (!(await confirmRun(plan, read, settings, prices, choice))) return undefined;
     const runsRoot = this.runsRoot(settings, roots);
     if (!runsRoot) return undefined;
     await this.workspaceState.update(LAST_RUN_KEY, { uris: request.uris?.map((u) => u.toString()), glob: request.glob, prompt, modelId: choice.id, mode: request.mode });
@@ -214,70 +211,10 @@ export class RunService implements vscode.Disposable {
     return this.start(request);
   }
 
-  /** The plan only, shown as a Markdown document: files, chunks, requests, tokens, cost, skipped files. */
-  async estimate(request: RunRequest): Promise<Plan | undefined> {
+  /** "Estimate Run…": the plan and its estimate as a document; nothing is sent (see `showEstimate`). */
+  estimate(request: RunRequest): Promise<Plan | undefined> {
     const settings = this.settings();
-    const roots = RunRoots.current();
-    if (!roots.primary) {
-      void vscode.window.showErrorMessage(NEEDS_FOLDER);
-      return undefined;
-    }
-    // The same glob box as a run (with its live count), and the same refusal when nothing matches:
-    // an estimate of no files is not worth asking for a prompt and a model.
-    const glob = request.glob ?? (request.uris ? undefined : await askGlob(settings.defaultInclude, 'Batch Prompt: estimate files'));
-    if (!request.uris && !glob) return undefined;
-    const uris = request.uris ? await expandSelection(request.uris) : await findByGlob(glob!);
-    if (uris.length === 0) {
-      void vscode.window.showWarningMessage(NO_FILE_MATCHES);
-      return undefined;
-    }
-    const prompt = request.prompt ?? (await pickPrompt(this.globalState));
-    if (!prompt) return undefined;
-    const choice = request.modelId ? await this.models.find(settings, request.modelId) : await this.models.pick(settings, prompt.model);
-    // Configured endpoints (several: each with its own limits, latency and prices) are estimated as a run would use them.
-    const parts = choice?.endpoint ? (choice.endpoints ?? [choice.endpoint]) : undefined;
-    const fit = parts ? smallestWindow(parts) : { contextWindow: choice?.chat ? Math.floor(choice.chat.maxInputTokens * 0.9) : undefined, maxOutputTokens: undefined };
-    const window = fit.contextWindow;
-    const planned = await this.plan(uris, roots, settings, prompt.text, fit);
-    if (!planned) return undefined;
-    const { plan, read } = planned;
-    const prices = choice ? pricesOf(choice) : {};
-    const t = plan.totals;
-    const estimate = await estimatePlan(plan, {
-      prompt: prompt.text,
-      tokenizer: getTokenizer(),
-      pack: { chunksPerBatch: settings.chunksPerBatch, maxBatchTokens: settings.maxBatchTokens, contextWindow: window, maxOutputTokens: fit.maxOutputTokens },
-      endpoints: parts,
-      limits: { concurrency: settings.maxConcurrency, rpm: settings.requestsPerMinute || undefined, tpm: settings.tokensPerMinute || undefined },
-      prices,
-      runsRoot: this.runsRoot(settings, roots, true)?.fsPath,
-      read: roots.reader(),
-      model: choice && modelInfoOf(choice.endpoints ? { ...choice, id: choice.endpoints[0].id } : choice),
-      cache: this.cache(settings),
-      cacheNote: !settings.useCache ? 'the cache is off (batchPrompt.useCache)' : !choice ? 'no model chosen' : undefined,
-    });
-    const md = [
-      '# Batch Prompt estimate',
-      '',
-      `Prompt: ${prompt.label} · Model: ${choice?.label ?? 'none chosen'}`,
-      '',
-      '| | |',
-      '|---|---|',
-      `| Files | ${t.files} |`,
-      `| Chunks | ${t.chunks} (at most ${plan.chunkTokens} tokens each) |`,
-      `| Requests (batches) | ${t.requests} |`,
-      `| Input tokens | ${t.inputTokens} (prompt and wrapping included) |`,
-      `| Skipped | ${describeSkipped(read, plan)} |`,
-      '',
-      renderEstimateMarkdown(estimate),
-      '| File | Tokens | Chunks |',
-      '|---|---:|---:|',
-      ...plan.files.map((f) => `| ${f.path} | ${f.tokens} | ${f.chunks.length} |`),
-      ...read.skipped.map((s) => `| ${s.path} | skipped: ${s.reason} (${s.detail}) | 0 |`),
-    ].join('\n');
-    const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: md });
-    await vscode.window.showTextDocument(doc, { preview: true });
-    return plan;
+    return showEstimate({ settings, models: this.models, globalState: this.globalState, runsRoot: (s, roots) => this.runsRoot(s, roots, true), cache: this.cache(settings) }, request);
   }
 
   /**
@@ -448,44 +385,6 @@ export class RunService implements vscode.Disposable {
     if ((await vscode.window.showErrorMessage(`Batch Prompt: ${this.log.redact(message)}`, open)) === open) this.log.show();
   }
 
-  /** Reads and plans the files, with a cancellable "Planning" notification for large selections. */
-  private async plan(uris: vscode.Uri[], roots: RunRoots, settings: Settings, prompt: string, model: Pick<ChatModel, 'contextWindow' | 'maxOutputTokens'>): Promise<{ plan: Plan; read: ReadResult } | undefined> {
-    const tokenizer = getTokenizer();
-    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Batch Prompt: reading ${uris.length} files`, cancellable: true }, async (_progress, token) => {
-      const controller = new AbortController();
-      token.onCancellationRequested(() => controller.abort());
-      const planner = new Planner({
-        prompt,
-        tokenizer,
-        chunk: { chunkTokens: settings.chunkTokens, overlapTokens: settings.overlapTokens },
-        pack: { chunksPerBatch: settings.chunksPerBatch, maxBatchTokens: settings.maxBatchTokens, contextWindow: model.contextWindow, maxOutputTokens: model.maxOutputTokens },
-      });
-      try {
-        const read = await readFiles(uris, roots, settings, (f) => planner.add(f), controller.signal);
-        return { plan: planner.finish(), read };
-      } catch (e) {
-        if (controller.signal.aborted) return undefined;
-        throw e;
-      }
-    });
-  }
-
-  private async confirm(plan: Plan, read: ReadResult, settings: Settings, prices: Prices, choice: ModelChoice): Promise<boolean> {
-    const t = plan.totals;
-    if (t.requests < settings.confirmAbove) return true;
-    const cost = costOf(t.inputTokens, 0, prices);
-    const send = `Send ${t.requests} Request${t.requests === 1 ? '' : 's'}`;
-    const answer = await vscode.window.showInformationMessage(
-      `Batch Prompt: send ${t.chunks} chunks of ${t.files} files to ${choice.label} in ${t.requests} requests?`,
-      {
-        modal: true,
-        detail: [`About ${t.inputTokens.toLocaleString('en-US')} input tokens${cost !== undefined ? `, ${formatCost(cost)} of input` : ''}.`, describeSkipped(read, plan), `Asked for runs of ${settings.confirmAbove} or more requests (setting batchPrompt.confirmAbove).`].join('\n'),
-      },
-      send,
-    );
-    return answer === send;
-  }
-
   /** Runs `work` with the progress notification, the events, the log and the final report. */
   private async track(dir: vscode.Uri, label: string, chunks: number, prices: Prices, model: ChatModel, work: (run: ActiveRun, onEvent: (e: RunEvent) => void) => Promise<RunSummary>): Promise<RunSummary | undefined> {
     const run: ActiveRun = { id: path.basename(dir.fsPath), dir, label, tracker: new ProgressTracker(), controller: new AbortController(), startedAt: Date.now(), starts: [] };
@@ -511,7 +410,7 @@ export class RunService implements vscode.Disposable {
           try {
             return await work(run, (e) => {
               run.tracker.update(e);
-              this.logEvent(e, model);
+              logRunEvent(this.log, e, model);
               const dropped = drops.onEvent(e);
               // Never awaited: the run goes on while the warning is up.
               if (dropped) void vscode.window.showWarningMessage(this.log.redact(dropped), SHOW_LOG).then((a) => a === SHOW_LOG && this.log.show());
@@ -548,27 +447,6 @@ export class RunService implements vscode.Disposable {
     }
     this.changed.fire(undefined);
     return summary;
-  }
-
-  private logEvent(e: RunEvent, model: ChatModel): void {
-    if (e.type === 'batch-finished') {
-      const window = model.contextWindow ?? 0;
-      const context = window ? ` (${Math.round((e.tokens / window) * 100)}% of the context)` : '';
-      const outcome = e.ok ? `ok, ${e.inputTokens} in / ${e.outputTokens} out` : `${e.error?.kind}: ${e.error?.message}`;
-      this.log.info(`${e.batchId}: ${e.chunkIds.length} chunks${e.endpoint ? ` on ${e.endpoint}` : ''}, ${e.tokens} tokens${context}, ${formatDuration(e.latencyMs)}, ${outcome}`);
-    } else if (e.type === 'endpoint-dropped') {
-      this.log.warn(`Endpoint ${e.endpoint} dropped for the rest of the run (${e.reason.kind}: ${e.reason.message}); ${e.remaining} left.`);
-    } else if (e.type === 'retry-scheduled') {
-      this.log.warn(`${e.batchId}: ${e.reason}; attempt ${e.attempt} in ${formatDuration(e.delayMs)}`);
-    } else if (e.type === 'batch-split') {
-      this.log.warn(`${e.batchId}: ${e.reason}; split into ${e.into.join(', ')}`);
-    } else if (e.type === 'concurrency-changed') {
-      this.log.info(`Concurrency ${e.from} → ${e.to} (${e.reason})`);
-    } else if (e.type === 'reply-warning') {
-      this.log.warn(`${e.batchId}: ${e.message}`);
-    } else if (e.type === 'chunk-finished' && e.outcome.status === 'failed') {
-      this.log.warn(`${e.outcome.chunk.path} lines ${e.outcome.chunk.startLine}-${e.outcome.chunk.endLine} failed after ${e.outcome.attempts} attempt(s): ${e.outcome.error?.kind}: ${e.outcome.error?.message}`);
-    }
   }
 
   private async announce(dir: vscode.Uri, summary: RunSummary): Promise<void> {
@@ -609,56 +487,3 @@ export class RunService implements vscode.Disposable {
   }
 }
 
-/** `p` with the links of its longest existing ancestor resolved (the rest may not exist yet). */
-function realPathOf(p: string): string {
-  const rest: string[] = [];
-  for (let dir = p; ; dir = path.dirname(dir)) {
-    try {
-      return path.join(fs.realpathSync(dir), ...rest);
-    } catch {
-      if (path.dirname(dir) === dir) return p;
-      rest.unshift(path.basename(dir));
-    }
-  }
-}
-
-function parametersOf(s: Settings): RunParameters {
-  return {
-    maxConcurrency: s.maxConcurrency,
-    maxRetries: s.maxRetries,
-    requestTimeoutMs: s.requestTimeoutSeconds * 1000,
-    requestsPerMinute: s.requestsPerMinute || undefined,
-    tokensPerMinute: s.tokensPerMinute || undefined,
-    chunkTokens: s.chunkTokens,
-    overlapTokens: s.overlapTokens,
-    chunksPerBatch: s.chunksPerBatch,
-    maxBatchTokens: s.maxBatchTokens,
-    ...dropThresholdsOf(s),
-  };
-}
-
-/** When an endpoint leaves a several-endpoint run (settings batchPrompt.dropEndpointAfter*). */
-function dropThresholdsOf(s: Settings): Pick<RunParameters, 'dropAfterFailures' | 'dropAfterRetryAfterMs'> {
-  return { dropAfterFailures: s.dropEndpointAfterFailures, dropAfterRetryAfterMs: s.dropEndpointAfterWaitSeconds * 1000 };
-}
-
-/** How run.json names the model: enough to rebuild it from the CLI too (never a key, never headers). */
-function modelInfoOf(choice: ModelChoice): RunMeta['model'] {
-  const e = choice.endpoint;
-  if (!e) return { id: choice.id, provider: 'vscode-lm', model: choice.chat?.family };
-  return { id: choice.id, provider: e.provider, model: e.model, ...(e.baseUrl ? { baseUrl: e.baseUrl } : {}), contextWindow: e.contextWindow, maxOutputTokens: e.maxOutputTokens, apiVersion: e.apiVersion };
-}
-
-function pricesOf(choice: ModelChoice): Prices {
-  return { inputCostPerMTok: choice.endpoint?.inputCostPerMTok, outputCostPerMTok: choice.endpoint?.outputCostPerMTok };
-}
-
-function describeSkipped(read: ReadResult, plan: Plan): string {
-  const byReason = new Map<string, number>();
-  for (const s of read.skipped) byReason.set(s.reason, (byReason.get(s.reason) ?? 0) + 1);
-  const parts = [...byReason].map(([r, n]) => `${n} ${r}`);
-  if (plan.empty.length) parts.push(`${plan.empty.length} empty`);
-  if (read.gitignored) parts.push(`${read.gitignored} gitignored`);
-  if (read.outside) parts.push(`${read.outside} outside the workspace`);
-  return parts.length ? `Skipped: ${parts.join(', ')}.` : 'No file skipped.';
-}
