@@ -2,6 +2,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { registerBatchJobs, type BatchJobService } from './vscode/batchJobs';
 import { registerFailuresView, type FailuresApi } from './vscode/failuresView';
+import { registerEstimateDocuments } from './vscode/estimateDocuments';
 import { registerLiveResults } from './vscode/liveResults';
 import { Log } from './vscode/log';
 import { ModelService } from './vscode/models';
@@ -27,7 +28,7 @@ export function activate(context: vscode.ExtensionContext): BatchPromptApi {
   // a run could read it as input or a commit could pick it up.
   const storage = context.storageUri ?? context.globalStorageUri;
   const cacheDir = storage.scheme === 'file' ? path.join(storage.fsPath, 'cache') : undefined;
-  const runs = new RunService(context.workspaceState, context.globalState, models, log, cacheDir, registerLiveResults(context));
+  const runs = new RunService(context.workspaceState, context.globalState, models, log, cacheDir, registerLiveResults(context), registerEstimateDocuments(context));
   context.subscriptions.push(log, runs, new StatusBarController(runs));
   registerRunCommands(context, runs, keys, models, log);
   registerResume(context, runs, log);

@@ -5,6 +5,7 @@ import { estimatePlan } from '../core/planEstimate';
 import type { ResultCache } from '../core/resultCache';
 import { smallestWindow } from '../core/run';
 import { getTokenizer } from '../core/tokenizer';
+import type { EstimateDocuments } from './estimateDocuments';
 import { expandSelection, findByGlob, RunRoots } from './fileSelection';
 import type { ModelService } from './models';
 import { pickPrompt } from './prompts';
@@ -23,6 +24,8 @@ export interface EstimateContext {
   runsRoot(settings: Settings, roots: RunRoots): vscode.Uri | undefined;
   /** The result cache, when the settings use one. */
   cache?: ResultCache;
+  /** Where the estimate opens, read-only (an untitled document without it). */
+  documents?: EstimateDocuments;
 }
 
 /**
@@ -90,7 +93,7 @@ export async function showEstimate(ctx: EstimateContext, request: RunRequest): P
     ...plan.files.map((f) => `| ${f.path} | ${f.tokens} | ${f.chunks.length} |`),
     ...read.skipped.map((s) => `| ${s.path} | skipped: ${s.reason} (${s.detail}) | 0 |`),
   ].join('\n');
-  const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: md });
-  await vscode.window.showTextDocument(doc, { preview: true });
+  if (ctx.documents) await ctx.documents.show(md);
+  else await vscode.window.showTextDocument(await vscode.workspace.openTextDocument({ language: 'markdown', content: md }), { preview: true });
   return plan;
 }

@@ -15,6 +15,7 @@ import { getTokenizer, type Tokenizer } from '../core/tokenizer';
 import { expandSelection, findByGlob, RunRoots } from './fileSelection';
 import { EndpointDropNotices, SHOW_LOG } from './endpointNotices';
 import { Commands, ContextKeys } from './ids';
+import type { EstimateDocuments } from './estimateDocuments';
 import type { LiveResults } from './liveResults';
 import type { Log } from './log';
 import { MissingKeyError, type ModelChoice, type ModelService } from './models';
@@ -98,6 +99,8 @@ export class RunService implements vscode.Disposable {
     readonly cacheDir?: string,
     /** Live results documents of streamed runs (setting `batchPrompt.stream`). */
     private readonly live?: LiveResults,
+    /** Read-only documents for "Estimate Run…". */
+    private readonly estimates?: EstimateDocuments,
   ) {}
 
   dispose(): void {
@@ -214,7 +217,7 @@ export class RunService implements vscode.Disposable {
   /** "Estimate Run…": the plan and its estimate as a document; nothing is sent (see `showEstimate`). */
   estimate(request: RunRequest): Promise<Plan | undefined> {
     const settings = this.settings();
-    return showEstimate({ settings, models: this.models, globalState: this.globalState, runsRoot: (s, roots) => this.runsRoot(s, roots, true), cache: this.cache(settings) }, request);
+    return showEstimate({ settings, models: this.models, globalState: this.globalState, runsRoot: (s, roots) => this.runsRoot(s, roots, true), cache: this.cache(settings), documents: this.estimates }, request);
   }
 
   /**

@@ -19,7 +19,12 @@ const CORPUS: Record<string, string> = {
 /** Runs "Estimate Run…" with every question answered; the text of the document it opens. */
 async function estimate(modelId = 'local'): Promise<string> {
   await vscode.commands.executeCommand('batchPrompt.estimateRun', { glob: 'estimate-corpus/**', prompt: PROMPT, modelId });
-  const text = vscode.window.activeTextEditor?.document.getText() ?? '';
+  const doc = vscode.window.activeTextEditor?.document;
+  // A read-only document: closing it asks nothing, and no window brings it back as unsaved work.
+  assert.strictEqual(doc?.uri.scheme, 'batch-prompt-estimate');
+  assert.strictEqual(doc?.languageId, 'markdown');
+  assert.strictEqual(doc?.isDirty, false);
+  const text = doc?.getText() ?? '';
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   return text;
 }
