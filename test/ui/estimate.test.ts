@@ -13,8 +13,8 @@ const PRICES = { inputCostPerMTok: 3, outputCostPerMTok: 15 };
 
 /** F1 → Estimate Run… → glob → prompt (typed, or the recent one) → model; the estimate opens in an editor. */
 async function estimate(wb: Workbench, promptFrom: 'typed' | 'recent'): Promise<void> {
-  // Monaco marks each editor with its document's URI: the estimate is a new untitled one.
-  const editors = wb.page.locator('.editor-group-container.active [data-uri^="untitled:"]');
+  // Monaco marks each editor with its document's URI: the estimate is a new read-only one of its own scheme.
+  const editors = wb.page.locator('.editor-group-container.active [data-uri^="batch-prompt-estimate:"]');
   const before = await editorUris(wb);
   await wb.runCommand('Batch Prompt: Estimate Run…');
   const glob = await wb.waitForQuickInput('Batch Prompt: estimate files');
@@ -29,7 +29,7 @@ async function estimate(wb: Workbench, promptFrom: 'typed' | 'recent'): Promise<
   for (;;) {
     const now = (await editors.evaluateAll((es) => es.map((e) => e.getAttribute('data-uri')))).filter((u) => u && !before.includes(u));
     if (now.length) return;
-    if (Date.now() > deadline) throw new Error(`no new estimate document in the active editor group (untitled documents before: ${JSON.stringify(before)})`);
+    if (Date.now() > deadline) throw new Error(`no new estimate document in the active editor group (documents before: ${JSON.stringify(before)})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
