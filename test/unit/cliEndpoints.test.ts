@@ -210,4 +210,19 @@ describe('batch-prompt CLI: several endpoints', function () {
     await assert.rejects(resolveEndpoints([], 'bad.json', ws), /keys never go in the file/);
     await assert.rejects(resolveEndpoints(['nope'], undefined, ws), /write PROVIDER:MODEL/);
   });
+
+  it('names a bad --endpoint setting as the spec writes it (concurrency=, key-env=), a bad --config one by its JSON key', async () => {
+    const spec = await cli(['run', '--prompt', 'p', '--endpoint', `openai:m@${urlA},concurrency=abc`, 'src'], ws, { OPENAI_API_KEY: KEY_A });
+    assert.strictEqual(spec.code, 1);
+    assert.match(spec.stderr, /concurrency= must be a whole number of at least 1, got "abc"/);
+    assert.doesNotMatch(spec.stderr, /maxConcurrency/, 'the spec never wrote maxConcurrency');
+    const keyEnv = await cli(['run', '--prompt', 'p', '--endpoint', `openai:m@${urlA},key-env=not-a-var`, 'src'], ws);
+    assert.strictEqual(keyEnv.code, 1);
+    assert.match(keyEnv.stderr, /key-env= must name an environment variable/);
+    await fs.writeFile(path.join(ws, 'limits.json'), JSON.stringify({ endpoints: [{ id: 'x', provider: 'openai', model: 'm', baseUrl: urlA, maxConcurrency: 0 }] }));
+    const config = await cli(['run', '--prompt', 'p', '--config', 'limits.json', 'src'], ws);
+    assert.strictEqual(config.code, 1);
+    assert.match(config.stderr, /"maxConcurrency" must be a whole number of at least 1, got "0"/);
+    assert.strictEqual(a.requests.length, 0, 'nothing was sent');
+  });
 });
