@@ -90,6 +90,22 @@ describe('batch-prompt CLI', function () {
     assert.match(k.stderr, /set OPENAI_API_KEY/);
   });
 
+  it('refuses --stream outside run (it would be ignored there), before anything is sent or written', async () => {
+    for (const args of [
+      ['plan', '--stream', 'src'],
+      ['submit', '--stream', '--prompt', 'x', '--base-url', baseUrl, '--model', 'm', '--out', 'job', 'src'],
+      ['resume', '--stream', 'results'],
+      ['collect', '--stream', 'results'],
+    ]) {
+      const r = await cli(args, ws, { OPENAI_API_KEY: KEY });
+      assert.strictEqual(r.code, 1, args.join(' '));
+      assert.match(r.stderr, /--stream is for "batch-prompt run" only: /, args.join(' '));
+      assert.strictEqual(r.stdout, '', args.join(' '));
+    }
+    assert.strictEqual(server.requests.length, 0);
+    assert.deepStrictEqual(await listTree(ws).then((t) => t.filter((p) => p.startsWith('job'))), []);
+  });
+
   it('Ctrl-C cancels cleanly: finished results kept, the rest recorded as canceled', async () => {
     server.script = (q) => (q.n === 1 ? undefined : { kind: 'hang' });
     let sent = 0;
