@@ -74,6 +74,7 @@ describe('batch-prompt CLI', function () {
     const r = await cli(['run', '--prompt', 'x', '--base-url', baseUrl, '--model', 'm', '--out', 'o', 'src'], ws, { OPENAI_API_KEY: KEY });
     assert.strictEqual(r.code, 1);
     assert.match(r.stderr, /batch-prompt: The endpoint refused the API key/);
+    assert.match(r.stderr, /\(the key came from \$OPENAI_API_KEY\)\n$/, 'names the variable to fix');
     assert.ok(!r.stderr.includes(KEY) && !r.stdout.includes(KEY));
     for (const f of await listTree(path.join(ws, 'o'))) {
       const p = path.join(ws, 'o', f);

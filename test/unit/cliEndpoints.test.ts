@@ -52,7 +52,7 @@ describe('batch-prompt CLI: several endpoints', function () {
     assert.ok(a.requests.every((q) => q.headers.authorization === `Bearer ${KEY_A}`), 'a gets its own key');
     assert.ok(b.requests.every((q) => q.headers.authorization === `Bearer ${KEY_B}`), 'b gets its own key');
     assert.ok(a.peakInFlight <= 2 && b.peakInFlight <= 3);
-    assert.match(r.stderr, /endpoint b dropped for the rest of the run \(auth: .*refused the API key.*\); 1 left: a\n/);
+    assert.match(r.stderr, /endpoint b dropped for the rest of the run \(auth: .*refused the API key.* \(the key came from \$KEY_B\)\); 1 left: a\n/);
     assert.match(r.stdout, /^ {2}a: \d+ requests, 0 failed/m);
     assert.match(r.stdout, /^ {2}b: \d+ requests, \d+ failed, .*dropped \(auth:/m);
     const dir = path.join(ws, 'o');

@@ -107,6 +107,21 @@ describe('batch-prompt submit / status / collect / cancel', function () {
     assert.match(s.stderr, /not a run folder/);
   });
 
+  it('a refused key names the variable it came from (submit, status), never the key', async () => {
+    server.requiredKey = KEY;
+    server.pollsBeforeEnd = 100;
+    const wrong = 'sk-ant-WRONG-0000000000';
+    const refused = await cli(submitArgs(), ws, { ANTHROPIC_API_KEY: wrong });
+    assert.strictEqual(refused.code, 1);
+    assert.match(refused.stderr, /no batch job was created: .*refused the API key.*\(the key came from \$ANTHROPIC_API_KEY\)/);
+    const ok = await cli(submitArgs().map((x) => (x === 'job' ? 'job2' : x)), ws, { ANTHROPIC_API_KEY: KEY });
+    assert.strictEqual(ok.code, 0, ok.stderr);
+    const status = await cli(['status', 'job2'], ws, { ANTHROPIC_API_KEY: wrong });
+    assert.strictEqual(status.code, 1);
+    assert.match(status.stderr, /refused the API key.*\(the key came from \$ANTHROPIC_API_KEY\)\n$/);
+    for (const r of [refused, status]) assert.ok(!r.stderr.includes(wrong) && !r.stdout.includes(wrong));
+  });
+
   it('works with the OpenAI Batch API the same way', async () => {
     server.pollsBeforeEnd = 0;
     server.requiredKey = 'sk-openai-cli-key-123456';
