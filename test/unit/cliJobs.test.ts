@@ -63,6 +63,12 @@ describe('batch-prompt submit / status / collect / cancel', function () {
     assert.strictEqual(await fs.readFile(path.join(ws, 'job/run.jsonl'), 'utf8'), journal);
     const after = await cli(['status', 'job'], ws, env);
     assert.match(after.stdout, /Collected at/);
+    // Collected: the folder answers, so no key is needed (and the provider is not asked).
+    const calls = server.calls.length;
+    const keyless = await cli(['status', 'job'], ws, {});
+    assert.strictEqual(keyless.code, 0, keyless.stderr);
+    assert.match(keyless.stdout, /Collected at/);
+    assert.strictEqual(server.calls.length, calls);
   });
 
   it('collect exits 2 when some requests failed, and names the incomplete file', async () => {
