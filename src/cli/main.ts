@@ -262,7 +262,9 @@ async function runEndpoints(opts: CliOptions, tokenizer: Tokenizer, io: Io): Pro
   }
   const out: RunEndpoint[] = [];
   for (const c of configs) {
-    const model = selectModel(c, tokenizer, io, { apiKeyEnv: c.apiKeyEnv, connections: c.maxConcurrency ?? opts.concurrency });
+    // With several config entries, one without its key can be left out by naming the others.
+    const others = opts.config && opts.endpoints.length === 0 ? configs.filter((o) => o !== c).map((o) => `--endpoint ${o.id}`).join(' ') : '';
+    const model = selectModel(c, tokenizer, io, { apiKeyEnv: c.apiKeyEnv, connections: c.maxConcurrency ?? opts.concurrency, orElse: others && `, or run without it: ${others}` });
     if (!model) return undefined;
     // run.json records how to rebuild the endpoint: never a key, never a header's value (only its name).
     const { id, provider, model: name, baseUrl, contextWindow, maxOutputTokens, apiVersion, apiKeyEnv, maxConcurrency, requestsPerMinute, tokensPerMinute } = c;
@@ -286,10 +288,10 @@ function definedOnly<T extends object>(o: T): T {
  * made). Its key comes from `apiKeyEnv` or the provider's variable; its connection pool holds
  * `connections` sockets (the endpoint's concurrency).
  */
-function selectModel(endpoint: EndpointConfig, tokenizer: Tokenizer, io: Io, { apiKeyEnv, connections }: { apiKeyEnv?: string; connections?: number } = {}): ChatModel | undefined {
+function selectModel(endpoint: EndpointConfig, tokenizer: Tokenizer, io: Io, { apiKeyEnv, connections, orElse = '' }: { apiKeyEnv?: string; connections?: number; orElse?: string } = {}): ChatModel | undefined {
   const { key, envVar } = apiKeyEnv ? { key: io.env[apiKeyEnv] || undefined, envVar: apiKeyEnv } : apiKeyFromEnv(endpoint.provider, io.env);
   if (needsApiKey(endpoint) && !key) {
-    io.stderr.write(`batch-prompt: set ${envVar} in the environment: the ${endpoint.provider} endpoint "${endpoint.id}" at ${originOf(endpoint.baseUrl ?? defaultBaseUrl(endpoint.provider) ?? '')} needs an API key.\n`);
+    io.stderr.write(`batch-prompt: set ${envVar} in the environment: the ${endpoint.provider} endpoint "${endpoint.id}" at ${originOf(endpoint.baseUrl ?? defaultBaseUrl(endpoint.provider) ?? '')} needs an API key${orElse}.\n`);
     return undefined;
   }
   try {

@@ -211,6 +211,19 @@ describe('batch-prompt CLI: several endpoints', function () {
     await assert.rejects(resolveEndpoints(['nope'], undefined, ws), /write PROVIDER:MODEL/);
   });
 
+  it('a --config entry without its key stops the run before any request, saying how to run without it', async () => {
+    await fs.writeFile(path.join(ws, 'two.json'), JSON.stringify({ endpoints: [
+      { id: 'a', provider: 'openai', model: 'm', baseUrl: urlA, apiKeyEnv: 'KEY_A' },
+      { id: 'c', provider: 'anthropic', model: 'claude-x', baseUrl: 'https://api.anthropic.example', apiKeyEnv: 'KEY_C' },
+    ] }));
+    const r = await cli(['run', '--prompt', 'p', '--config', 'two.json', '--out', 'o', 'src'], ws, { KEY_A });
+    assert.strictEqual(r.code, 1);
+    assert.match(r.stderr, /set KEY_C in the environment: .*"c".* needs an API key, or run without it: --endpoint a\.\n$/);
+    assert.strictEqual(a.requests.length, 0);
+    const without = await cli(['run', '--prompt', 'p', '--config', 'two.json', '--endpoint', 'a', '--out', 'o', 'src'], ws, { KEY_A });
+    assert.strictEqual(without.code, 0, without.stderr);
+  });
+
   it('names a bad --endpoint setting as the spec writes it (concurrency=, key-env=), a bad --config one by its JSON key', async () => {
     const spec = await cli(['run', '--prompt', 'p', '--endpoint', `openai:m@${urlA},concurrency=abc`, 'src'], ws, { OPENAI_API_KEY: KEY_A });
     assert.strictEqual(spec.code, 1);
