@@ -372,7 +372,7 @@ class ProgressDisplay {
     }
     if (e.type === 'batch-finished') {
       const what = e.ok ? `ok, ${e.inputTokens}→${e.outputTokens} tokens` : `failed: ${e.error?.kind}`;
-      this.io.stderr.write(`${e.batchId} (${e.chunkIds.length} chunks)${e.endpoint ? ` on ${e.endpoint}` : ''} ${what} in ${formatDuration(e.latencyMs)} · ${this.tracker.describe()}\n`);
+      this.io.stderr.write(`${e.batchId} (${e.chunkIds.length} chunk${e.chunkIds.length === 1 ? '' : 's'})${e.endpoint ? ` on ${e.endpoint}` : ''} ${what} in ${formatDuration(e.latencyMs)} · ${this.tracker.describe()}\n`);
     } else if (e.type === 'retry-scheduled') {
       this.io.stderr.write(`${e.batchId}: ${e.reason}, retry ${e.attempt} in ${formatDuration(e.delayMs)}\n`);
     }

@@ -91,6 +91,15 @@ describe('batch-prompt CLI', function () {
     assert.match(k.stderr, /set OPENAI_API_KEY/);
   });
 
+  it('progress lines and the plan\'s recommendation say "1 chunk", "1 request" in the singular', async () => {
+    const r = await cli(['run', '--prompt', 'x', '--base-url', baseUrl, '--model', 'm', '--chunks-per-batch', '1', '--out', 'one', 'src/c.md'], ws, { OPENAI_API_KEY: KEY });
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^b1 \(1 chunk\) ok/m);
+    const p = await cli(['plan', '--prompt', 'x', 'src/c.md'], ws);
+    assert.strictEqual(p.code, 0, p.stderr);
+    assert.match(p.stdout, /concurrency: only 1 request\./);
+  });
+
   it('refuses --stream outside run (it would be ignored there), before anything is sent or written', async () => {
     for (const args of [
       ['plan', '--stream', 'src'],
