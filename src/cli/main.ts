@@ -76,6 +76,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   }
   const batchApi = opts.command === 'submit' ? selectBatchApi(endpointOf(opts), io) : undefined;
   if (opts.command === 'submit' && !batchApi) return 1;
+  if ((opts.command === 'run' || opts.command === 'submit') && opts.out && (await heldRun(opts.out, io))) return 1;
   const planner = new Planner({
     prompt,
     tokenizer,
@@ -201,6 +202,18 @@ async function resume(opts: CliOptions, io: Io): Promise<number> {
   }
   progress.end();
   return finished(summary, dir, io, keyVars);
+}
+
+/**
+ * True, after saying what to do instead, when `--out DIR` already holds a run: the user most likely
+ * meant to continue it (an interrupted run is resumed, a batch job collected), not to start over.
+ */
+async function heldRun(out: string, io: Io): Promise<boolean> {
+  const dir = path.resolve(io.cwd, out);
+  if (!(await fs.access(path.join(dir, RUN_FILE)).then(() => true, () => false))) return false;
+  const next = (await pendingJob(dir)) ? `check its batch job with "batch-prompt status ${out}" and "batch-prompt collect ${out}"` : `continue it with "batch-prompt resume ${out}" (chunks that succeeded are not sent again)`;
+  io.stderr.write(`batch-prompt: ${out} already holds a run; ${next}, or choose another --out.\n`);
+  return true;
 }
 
 function cacheOf(opts: CliOptions, io: Io): ResultCache | undefined {

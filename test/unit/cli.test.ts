@@ -91,6 +91,19 @@ describe('batch-prompt CLI', function () {
     assert.match(k.stderr, /set OPENAI_API_KEY/);
   });
 
+  it('run --out into a folder that holds a run says to resume it, sends nothing, and the resume works', async () => {
+    const args = ['run', '--prompt', 'x', '--base-url', baseUrl, '--model', 'm', '--out', 'again', 'src'];
+    assert.strictEqual((await cli(args, ws, { OPENAI_API_KEY: KEY })).code, 0);
+    const sent = server.requests.length;
+    const journal = await fs.readFile(path.join(ws, 'again/run.jsonl'), 'utf8');
+    const r = await cli(args, ws, { OPENAI_API_KEY: KEY });
+    assert.strictEqual(r.code, 1);
+    assert.match(r.stderr, /^batch-prompt: again already holds a run; continue it with "batch-prompt resume again" .*, or choose another --out\.\n$/);
+    assert.strictEqual(server.requests.length, sent, 'nothing sent');
+    assert.strictEqual(await fs.readFile(path.join(ws, 'again/run.jsonl'), 'utf8'), journal, 'nothing written');
+    assert.strictEqual((await cli(['resume', 'again'], ws, { OPENAI_API_KEY: KEY })).code, 0);
+  });
+
   it('progress lines and the plan\'s recommendation say "1 chunk", "1 request" in the singular', async () => {
     const r = await cli(['run', '--prompt', 'x', '--base-url', baseUrl, '--model', 'm', '--chunks-per-batch', '1', '--out', 'one', 'src/c.md'], ws, { OPENAI_API_KEY: KEY });
     assert.strictEqual(r.code, 0, r.stderr);

@@ -43,6 +43,10 @@ describe('batch-prompt submit / status / collect / cancel', function () {
     server.pollsBeforeEnd = 2;
     const env = { ANTHROPIC_API_KEY: KEY };
     assert.strictEqual((await cli(submitArgs(), ws, env)).code, 0);
+    const twice = await cli(submitArgs(), ws, env);
+    assert.strictEqual(twice.code, 1);
+    assert.match(twice.stderr, /job already holds a run; check its batch job with "batch-prompt status job" and "batch-prompt collect job", or choose another --out/);
+    assert.strictEqual(server.jobs.size, 1, 'no second job');
     const status = await cli(['status', 'job'], ws, env);
     assert.strictEqual(status.code, 0, status.stderr);
     assert.match(status.stdout, /in_progress/);
