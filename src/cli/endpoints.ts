@@ -52,7 +52,9 @@ export function parseEndpointSpec(spec: string): CliEndpoint {
     if (eq < 0 || !key) throw new UsageError(`--endpoint "${spec}": unknown setting "${pair}"; use ${Object.keys(SPEC_KEYS).map((k) => `${k}=`).join(', ')}.`);
     entry[key] = pair.slice(eq + 1).trim();
   }
-  return checkEndpoint(entry, `--endpoint "${spec}"`);
+  // Messages name a setting as the spec wrote it (concurrency=), not as a config entry does (maxConcurrency).
+  const written = (key: string) => `${Object.keys(SPEC_KEYS).find((k) => SPEC_KEYS[k] === key) ?? key}=`;
+  return checkEndpoint(entry, `--endpoint "${spec}"`, written);
 }
 
 /**
@@ -109,7 +111,8 @@ export async function resolveEndpoints(specs: readonly string[], configFile: str
   return out;
 }
 
-function checkEndpoint(e: Record<string, unknown>, where: string): CliEndpoint {
+/** `name` says how the source writes a setting: a config file's JSON key by default, a spec's `key=`. */
+function checkEndpoint(e: Record<string, unknown>, where: string, name: (key: string) => string = (key) => `"${key}"`): CliEndpoint {
   const provider = e.provider as ProviderKind;
   if (!PROVIDER_KINDS.includes(provider)) throw new UsageError(`${where}: "provider" must be one of ${PROVIDER_KINDS.join(', ')}.`);
   if (typeof e.model !== 'string' || !e.model) throw new UsageError(`${where}: "model" is missing.`);
@@ -125,7 +128,7 @@ function checkEndpoint(e: Record<string, unknown>, where: string): CliEndpoint {
   for (const key of NUMERIC) {
     if (e[key] === undefined) continue;
     const n = Number(e[key]);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${where}: "${key}" must be a whole number of at least 1, got "${String(e[key])}".`);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${where}: ${name(key)} must be a whole number of at least 1, got "${String(e[key])}".`);
     (out as unknown as Record<string, number>)[key] = n;
   }
   if (e.apiVersion !== undefined) {
@@ -133,7 +136,7 @@ function checkEndpoint(e: Record<string, unknown>, where: string): CliEndpoint {
     out.apiVersion = String(e.apiVersion);
   }
   if (e.apiKeyEnv !== undefined) {
-    if (typeof e.apiKeyEnv !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(e.apiKeyEnv)) throw new UsageError(`${where}: "apiKeyEnv" must name an environment variable.`);
+    if (typeof e.apiKeyEnv !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(e.apiKeyEnv)) throw new UsageError(`${where}: ${name('apiKeyEnv')} must name an environment variable.`);
     out.apiKeyEnv = e.apiKeyEnv;
   }
   for (const price of ['inputCostPerMTok', 'outputCostPerMTok'] as const) if (typeof e[price] === 'number') out[price] = e[price];

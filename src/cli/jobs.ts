@@ -11,6 +11,7 @@ import { batchUnsupportedReason, createBatchApi } from '../providers/batchApi';
 import type { EndpointConfig, ProviderKind } from '../providers/endpoint';
 import { defaultBaseUrl, needsApiKey } from '../providers/factory';
 import { originOf } from '../providers/http';
+import { keyVarOf, withKeyHint } from './keyHints';
 import { apiKeyFromEnv } from './options';
 
 /** `batch-prompt collect` when the job has not ended: nothing was written, try again later. */
@@ -71,7 +72,7 @@ export async function submitCommand(plan: Plan, options: { dir: string; prompt: 
   }
   const { job, summary, refused } = submitted;
   if (!job) {
-    const why = refused?.message ?? `${summary?.failed ?? 0} chunk(s) could not be read; see run.jsonl.`;
+    const why = refused ? withKeyHint(refused.message, refused.kind, keyVarOf(e.provider, undefined, io.env), io.env) : `${summary?.failed ?? 0} chunk(s) could not be read; see run.jsonl.`;
     io.stderr.write(`batch-prompt: no batch job was created: ${why}\n`);
     io.stdout.write(`Run folder: ${options.dir}\n`);
     return 1;
@@ -84,8 +85,11 @@ export async function submitCommand(plan: Plan, options: { dir: string; prompt: 
   return 0;
 }
 
-/** The run folder's job and the batch service to ask about it, or an exit code after a reason. */
-async function openJob(dirArg: string, io: JobIo): Promise<{ dir: string; job: JobRecord; api: BatchApi } | number> {
+/**
+ * The run folder's job and the batch service to ask about it, or an exit code after a reason. With
+ * `fromFolderOnceCollected` (status), a job already collected is answered from the folder: no key needed.
+ */
+async function openJob(dirArg: string, io: JobIo, fromFolderOnceCollected = false): Promise<{ dir: string; job: JobRecord; api: BatchApi | undefined } | number> {
   const dir = path.resolve(io.cwd, dirArg);
   let meta: RunMeta;
   let job: JobRecord | undefined;
@@ -100,6 +104,7 @@ async function openJob(dirArg: string, io: JobIo): Promise<{ dir: string; job: J
     io.stderr.write(`batch-prompt: ${dir} holds an ordinary run, not a batch job; see its summary.json, or "batch-prompt resume" it.\n`);
     return 1;
   }
+  if (fromFolderOnceCollected && job.collectedAt) return { dir, job, api: undefined };
   const m = meta.model ?? { id: job.endpointId };
   const endpoint: EndpointConfig = { id: job.endpointId, provider: job.provider as ProviderKind, baseUrl: m.baseUrl, model: m.model ?? '', maxOutputTokens: m.maxOutputTokens };
   const api = selectBatchApi(endpoint, io);
@@ -108,11 +113,12 @@ async function openJob(dirArg: string, io: JobIo): Promise<{ dir: string; job: J
 
 /** `batch-prompt status DIR`: asks the provider, prints the job's state and request counts. */
 export async function statusCommand(dirArg: string, io: JobIo): Promise<number> {
-  const opened = await openJob(dirArg, io);
+  const opened = await openJob(dirArg, io, true);
   if (typeof opened === 'number') return opened;
   let job = opened.job;
-  if (!job.collectedAt) {
-    const failed = await guard(() => refreshJob(opened.dir, opened.api, io.signal), io);
+  const api = opened.api;
+  if (api) {
+    const failed = await guard(() => refreshJob(opened.dir, api, io.signal), io, opened.job.provider as ProviderKind);
     if (typeof failed === 'number') return failed;
     job = failed;
   }
@@ -131,7 +137,8 @@ export async function statusCommand(dirArg: string, io: JobIo): Promise<number> 
 export async function collectCommand(dirArg: string, io: JobIo): Promise<{ summary: RunSummary; dir: string } | number> {
   const opened = await openJob(dirArg, io);
   if (typeof opened === 'number') return opened;
-  const result = await guard(() => collectJob(opened.dir, opened.api, { signal: io.signal }), io);
+  const api = opened.api!;
+  const result = await guard(() => collectJob(opened.dir, api, { signal: io.signal }), io, opened.job.provider as ProviderKind);
   if (typeof result === 'number') return result;
   if (result.status === 'pending') {
     io.stdout.write(`Job ${result.job.jobId} is still running (${result.job.state.providerStatus}, ${describeCounts(result.job.state.counts)} requests done); nothing written. Collect again later.\n`);
@@ -145,19 +152,22 @@ export async function collectCommand(dirArg: string, io: JobIo): Promise<{ summa
 export async function cancelCommand(dirArg: string, io: JobIo): Promise<number> {
   const opened = await openJob(dirArg, io);
   if (typeof opened === 'number') return opened;
-  const job = await guard(() => cancelJob(opened.dir, opened.api, io.signal), io);
+  const api = opened.api!;
+  const job = await guard(() => cancelJob(opened.dir, api, io.signal), io, opened.job.provider as ProviderKind);
   if (typeof job === 'number') return job;
   io.stdout.write(job.cancelRequestedAt ? `Cancel requested for job ${job.jobId} (${job.state.providerStatus}); "batch-prompt collect ${dirArg}" records what finished once it has ended.\n` : `Job ${job.jobId} had already ended (${job.state.providerStatus}); nothing to cancel.\n`);
   return 0;
 }
 
 /** Runs a call to the provider; a typed error (or the folder held by another process) becomes one line on stderr and exit code 1. */
-async function guard<T>(fn: () => Promise<T>, io: JobIo): Promise<T | number> {
+async function guard<T>(fn: () => Promise<T>, io: JobIo, provider?: ProviderKind): Promise<T | number> {
   try {
     return await fn();
   } catch (e) {
     if (!BatchPromptError.isAny(e) && !RunLockedError.is(e)) throw e;
-    io.stderr.write(`batch-prompt: ${e.message}\n`);
+    // A refused key names the variable it came from.
+    const message = BatchPromptError.isAny(e) && provider ? withKeyHint(e.message, e.kind, keyVarOf(provider, undefined, io.env), io.env) : e.message;
+    io.stderr.write(`batch-prompt: ${message}\n`);
     return 1;
   }
 }

@@ -18,6 +18,7 @@ import { originOf } from '../providers/http';
 import { cancelCommand, collectCommand, selectBatchApi, statusCommand, submitCommand } from './jobs';
 import { apiKeyFromEnv, parseCli, USAGE, UsageError, type CliOptions } from './options';
 import { formatDuration, ProgressTracker } from '../core/progress';
+import { keyVarOf, withKeyHint } from './keyHints';
 import type { PlanEstimate } from '../core/planEstimate';
 import { estimateCliPlan, planEndpoints, primaryInfo, renderEstimateText } from './planOutput';
 
@@ -75,6 +76,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   }
   const batchApi = opts.command === 'submit' ? selectBatchApi(endpointOf(opts), io) : undefined;
   if (opts.command === 'submit' && !batchApi) return 1;
+  if ((opts.command === 'run' || opts.command === 'submit') && opts.out && (await heldRun(opts.out, io))) return 1;
   const planner = new Planner({
     prompt,
     tokenizer,
@@ -98,7 +100,9 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   }
   const dir = path.resolve(io.cwd, opts.out ?? path.join('.batch-prompt', 'runs', newRunId()));
   if (batchApi) return submitCommand(plan, { dir, prompt, endpoint: endpointOf(opts), api: batchApi, tokenizer, parameters: parametersOf(opts) }, io);
-  const progress = new ProgressDisplay(io);
+  // Each endpoint's key variable, named when the provider refuses its key.
+  const keyVars = new Map(fromSpecs(opts) ? endpoints!.map((e) => [e.info.id, keyVarOf(e.info.provider as ProviderKind, e.info.apiKeyEnv, io.env)]) : [[model!.id, keyVarOf(opts.provider, undefined, io.env)]]);
+  const progress = new ProgressDisplay(io, keyVars);
   const printer = opts.stream ? new StreamPrinter(io) : undefined;
   const { summary } = await runPlan(plan, {
     root: io.cwd,
@@ -116,7 +120,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   });
   printer?.end();
   progress.end();
-  return finished(summary, dir, io);
+  return finished(summary, dir, io, keyVars);
 }
 
 function parametersOf(opts: CliOptions): RunParameters {
@@ -185,7 +189,8 @@ async function resume(opts: CliOptions, io: Io): Promise<number> {
   }
   if (endpoints.length === 0) return 1;
   const model = endpoints[0].model;
-  const progress = new ProgressDisplay(io);
+  const keyVars = new Map(endpoints.map((e) => [e.info.id, keyVarOf((e.info.provider ?? provider) as ProviderKind, e.info.apiKeyEnv, io.env)]));
+  const progress = new ProgressDisplay(io, keyVars);
   let summary: RunSummary;
   try {
     ({ summary } = await resumeRun(dir, { model, ...(meta.endpoints?.length ? { endpoints } : {}), tokenizer, parameters: opts.explicit, signal: io.signal, onEvent: (e) => progress.onEvent(e), cache: cacheOf(opts, io) }));
@@ -196,7 +201,19 @@ async function resume(opts: CliOptions, io: Io): Promise<number> {
     return 1;
   }
   progress.end();
-  return finished(summary, dir, io);
+  return finished(summary, dir, io, keyVars);
+}
+
+/**
+ * True, after saying what to do instead, when `--out DIR` already holds a run: the user most likely
+ * meant to continue it (an interrupted run is resumed, a batch job collected), not to start over.
+ */
+async function heldRun(out: string, io: Io): Promise<boolean> {
+  const dir = path.resolve(io.cwd, out);
+  if (!(await fs.access(path.join(dir, RUN_FILE)).then(() => true, () => false))) return false;
+  const next = (await pendingJob(dir)) ? `check its batch job with "batch-prompt status ${out}" and "batch-prompt collect ${out}"` : `continue it with "batch-prompt resume ${out}" (chunks that succeeded are not sent again)`;
+  io.stderr.write(`batch-prompt: ${out} already holds a run; ${next}, or choose another --out.\n`);
+  return true;
 }
 
 function cacheOf(opts: CliOptions, io: Io): ResultCache | undefined {
@@ -204,7 +221,7 @@ function cacheOf(opts: CliOptions, io: Io): ResultCache | undefined {
 }
 
 /** Prints the outcome of a run or a resume; the exit code. */
-function finished(summary: RunSummary, dir: string, io: Io): number {
+function finished(summary: RunSummary, dir: string, io: Io, keyVars?: ReadonlyMap<string, string | undefined>): number {
   const counts = `${summary.succeeded} succeeded${summary.cached ? ` (${summary.cached} from the cache)` : ''}, ${summary.failed} failed, ${summary.canceled} canceled`;
   io.stdout.write(`Run ${summary.runId}: ${counts} in ${formatDuration(summary.durationMs)} (${summary.requests} requests, ${summary.inputTokens} input / ${summary.outputTokens} output tokens)\n`);
   for (const line of describeEndpoints(summary)) io.stdout.write(`${line}\n`);
@@ -214,7 +231,9 @@ function finished(summary: RunSummary, dir: string, io: Io): number {
     io.stdout.write(`Incomplete files (${incomplete.length}): ${incomplete.slice(0, 10).map((f) => f.path).join(', ')}${incomplete.length > 10 ? ', …' : ''}; details in run.jsonl\n`);
   }
   if (summary.fatal) {
-    io.stderr.write(`batch-prompt: ${summary.fatal.message}\n`);
+    // With one endpoint its refused key is the one to fix (several: each drop line named its own).
+    const keyVar = keyVars?.size === 1 ? [...keyVars.values()][0] : undefined;
+    io.stderr.write(`batch-prompt: ${withKeyHint(summary.fatal.message, summary.fatal.kind, keyVar, io.env)}\n`);
     return 1;
   }
   return summary.failed + summary.canceled > 0 ? 2 : 0;
@@ -256,7 +275,9 @@ async function runEndpoints(opts: CliOptions, tokenizer: Tokenizer, io: Io): Pro
   }
   const out: RunEndpoint[] = [];
   for (const c of configs) {
-    const model = selectModel(c, tokenizer, io, { apiKeyEnv: c.apiKeyEnv, connections: c.maxConcurrency ?? opts.concurrency });
+    // With several config entries, one without its key can be left out by naming the others.
+    const others = opts.config && opts.endpoints.length === 0 ? configs.filter((o) => o !== c).map((o) => `--endpoint ${o.id}`).join(' ') : '';
+    const model = selectModel(c, tokenizer, io, { apiKeyEnv: c.apiKeyEnv, connections: c.maxConcurrency ?? opts.concurrency, orElse: others && `, or run without it: ${others}` });
     if (!model) return undefined;
     // run.json records how to rebuild the endpoint: never a key, never a header's value (only its name).
     const { id, provider, model: name, baseUrl, contextWindow, maxOutputTokens, apiVersion, apiKeyEnv, maxConcurrency, requestsPerMinute, tokensPerMinute } = c;
@@ -280,10 +301,10 @@ function definedOnly<T extends object>(o: T): T {
  * made). Its key comes from `apiKeyEnv` or the provider's variable; its connection pool holds
  * `connections` sockets (the endpoint's concurrency).
  */
-function selectModel(endpoint: EndpointConfig, tokenizer: Tokenizer, io: Io, { apiKeyEnv, connections }: { apiKeyEnv?: string; connections?: number } = {}): ChatModel | undefined {
+function selectModel(endpoint: EndpointConfig, tokenizer: Tokenizer, io: Io, { apiKeyEnv, connections, orElse = '' }: { apiKeyEnv?: string; connections?: number; orElse?: string } = {}): ChatModel | undefined {
   const { key, envVar } = apiKeyEnv ? { key: io.env[apiKeyEnv] || undefined, envVar: apiKeyEnv } : apiKeyFromEnv(endpoint.provider, io.env);
   if (needsApiKey(endpoint) && !key) {
-    io.stderr.write(`batch-prompt: set ${envVar} in the environment: the ${endpoint.provider} endpoint "${endpoint.id}" at ${originOf(endpoint.baseUrl ?? defaultBaseUrl(endpoint.provider) ?? '')} needs an API key.\n`);
+    io.stderr.write(`batch-prompt: set ${envVar} in the environment: the ${endpoint.provider} endpoint "${endpoint.id}" at ${originOf(endpoint.baseUrl ?? defaultBaseUrl(endpoint.provider) ?? '')} needs an API key${orElse}.\n`);
     return undefined;
   }
   try {
@@ -341,12 +362,15 @@ class ProgressDisplay {
   private readonly tracker = new ProgressTracker();
   private lastDraw = 0;
 
-  constructor(private readonly io: Io) {}
+  constructor(
+    private readonly io: Io,
+    private readonly keyVars: ReadonlyMap<string, string | undefined> = new Map(),
+  ) {}
 
   onEvent(e: RunEvent): void {
     this.tracker.update(e);
     if (e.type === 'endpoint-dropped') {
-      this.io.stderr.write(`${this.io.stderr.isTTY ? '\r\x1b[K' : ''}batch-prompt: endpoint ${e.endpoint} dropped for the rest of the run (${e.reason.kind}: ${e.reason.message}); ${e.remaining} left${e.others.length ? `: ${e.others.join(', ')}` : ''}\n`);
+      this.io.stderr.write(`${this.io.stderr.isTTY ? '\r\x1b[K' : ''}batch-prompt: endpoint ${e.endpoint} dropped for the rest of the run (${e.reason.kind}: ${withKeyHint(e.reason.message, e.reason.kind, this.keyVars.get(e.endpoint), this.io.env)}); ${e.remaining} left${e.others.length ? `: ${e.others.join(', ')}` : ''}\n`);
     }
     if (this.io.stderr.isTTY) {
       const now = Date.now();
@@ -361,7 +385,7 @@ class ProgressDisplay {
     }
     if (e.type === 'batch-finished') {
       const what = e.ok ? `ok, ${e.inputTokens}→${e.outputTokens} tokens` : `failed: ${e.error?.kind}`;
-      this.io.stderr.write(`${e.batchId} (${e.chunkIds.length} chunks)${e.endpoint ? ` on ${e.endpoint}` : ''} ${what} in ${formatDuration(e.latencyMs)} · ${this.tracker.describe()}\n`);
+      this.io.stderr.write(`${e.batchId} (${e.chunkIds.length} chunk${e.chunkIds.length === 1 ? '' : 's'})${e.endpoint ? ` on ${e.endpoint}` : ''} ${what} in ${formatDuration(e.latencyMs)} · ${this.tracker.describe()}\n`);
     } else if (e.type === 'retry-scheduled') {
       this.io.stderr.write(`${e.batchId}: ${e.reason}, retry ${e.attempt} in ${formatDuration(e.delayMs)}\n`);
     }

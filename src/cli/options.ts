@@ -262,6 +262,15 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
     const single = (['provider', 'model', 'base-url', 'api-version'] as const).filter((k) => v[k] !== undefined);
     if (single.length) throw new UsageError(`--${single[0]} names one endpoint; with --endpoint or --config, describe each endpoint there instead.`);
   }
+  // --stream changes only what `run` prints; elsewhere it would be silently ignored, so say why instead.
+  if (opts.stream && opts.command !== 'run' && opts.command !== 'help' && opts.command !== 'version') {
+    const why: Partial<Record<CliOptions['command'], string>> = {
+      plan: 'plan already compares streamed and packed requests in its estimate',
+      resume: 'a resume prints its progress, not the replies; read them in the run folder',
+      submit: 'a batch job\'s replies come back whole once it has ended',
+    };
+    throw new UsageError(`--stream is for "batch-prompt run" only: ${why[opts.command] ?? why.submit}.`);
+  }
   if (several && opts.command === 'submit') throw new UsageError('submit sends one batch job to one endpoint: name it with --provider and --model, not --endpoint or --config.');
   if (opts.command === 'run' || opts.command === 'submit') {
     if ((opts.prompt === undefined) === (opts.promptFile === undefined)) throw new UsageError('Give exactly one of --prompt TEXT or --prompt-file FILE.');

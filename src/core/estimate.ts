@@ -196,7 +196,7 @@ export function recommendConcurrency(mode: ModeEstimate, limits: Limits): { conc
   if (limits.tpm && inputPerRequest > 0) budgets.push({ perSecond: limits.tpm / inputPerRequest / 60, name: `${limits.tpm} TPM` });
   if (budgets.length === 0) {
     const concurrency = Math.max(1, Math.min(limits.concurrency, requests));
-    return { concurrency, why: concurrency < limits.concurrency ? `only ${mode.requests} requests` : 'no RPM/TPM budget given: the configured concurrency' };
+    return { concurrency, why: concurrency < limits.concurrency ? `only ${mode.requests} request${mode.requests === 1 ? '' : 's'}` : 'no RPM/TPM budget given: the configured concurrency' };
   }
   const budget = budgets.reduce((a, b) => (b.perSecond < a.perSecond ? b : a));
   const needed = Math.ceil(budget.perSecond * mode.secondsPerRequest - 1e-9);

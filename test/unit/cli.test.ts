@@ -74,6 +74,7 @@ describe('batch-prompt CLI', function () {
     const r = await cli(['run', '--prompt', 'x', '--base-url', baseUrl, '--model', 'm', '--out', 'o', 'src'], ws, { OPENAI_API_KEY: KEY });
     assert.strictEqual(r.code, 1);
     assert.match(r.stderr, /batch-prompt: The endpoint refused the API key/);
+    assert.match(r.stderr, /\(the key came from \$OPENAI_API_KEY\)\n$/, 'names the variable to fix');
     assert.ok(!r.stderr.includes(KEY) && !r.stdout.includes(KEY));
     for (const f of await listTree(path.join(ws, 'o'))) {
       const p = path.join(ws, 'o', f);
@@ -88,6 +89,44 @@ describe('batch-prompt CLI', function () {
     const k = await cli(['run', '--prompt', 'x', '--model', 'm', 'src'], ws);
     assert.strictEqual(k.code, 1);
     assert.match(k.stderr, /set OPENAI_API_KEY/);
+  });
+
+  it('run --out into a folder that holds a run says to resume it, sends nothing, and the resume works', async () => {
+    const args = ['run', '--prompt', 'x', '--base-url', baseUrl, '--model', 'm', '--out', 'again', 'src'];
+    assert.strictEqual((await cli(args, ws, { OPENAI_API_KEY: KEY })).code, 0);
+    const sent = server.requests.length;
+    const journal = await fs.readFile(path.join(ws, 'again/run.jsonl'), 'utf8');
+    const r = await cli(args, ws, { OPENAI_API_KEY: KEY });
+    assert.strictEqual(r.code, 1);
+    assert.match(r.stderr, /^batch-prompt: again already holds a run; continue it with "batch-prompt resume again" .*, or choose another --out\.\n$/);
+    assert.strictEqual(server.requests.length, sent, 'nothing sent');
+    assert.strictEqual(await fs.readFile(path.join(ws, 'again/run.jsonl'), 'utf8'), journal, 'nothing written');
+    assert.strictEqual((await cli(['resume', 'again'], ws, { OPENAI_API_KEY: KEY })).code, 0);
+  });
+
+  it('progress lines and the plan\'s recommendation say "1 chunk", "1 request" in the singular', async () => {
+    const r = await cli(['run', '--prompt', 'x', '--base-url', baseUrl, '--model', 'm', '--chunks-per-batch', '1', '--out', 'one', 'src/c.md'], ws, { OPENAI_API_KEY: KEY });
+    assert.strictEqual(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^b1 \(1 chunk\) ok/m);
+    const p = await cli(['plan', '--prompt', 'x', 'src/c.md'], ws);
+    assert.strictEqual(p.code, 0, p.stderr);
+    assert.match(p.stdout, /concurrency: only 1 request\./);
+  });
+
+  it('refuses --stream outside run (it would be ignored there), before anything is sent or written', async () => {
+    for (const args of [
+      ['plan', '--stream', 'src'],
+      ['submit', '--stream', '--prompt', 'x', '--base-url', baseUrl, '--model', 'm', '--out', 'job', 'src'],
+      ['resume', '--stream', 'results'],
+      ['collect', '--stream', 'results'],
+    ]) {
+      const r = await cli(args, ws, { OPENAI_API_KEY: KEY });
+      assert.strictEqual(r.code, 1, args.join(' '));
+      assert.match(r.stderr, /--stream is for "batch-prompt run" only: /, args.join(' '));
+      assert.strictEqual(r.stdout, '', args.join(' '));
+    }
+    assert.strictEqual(server.requests.length, 0);
+    assert.deepStrictEqual(await listTree(ws).then((t) => t.filter((p) => p.startsWith('job'))), []);
   });
 
   it('Ctrl-C cancels cleanly: finished results kept, the rest recorded as canceled', async () => {

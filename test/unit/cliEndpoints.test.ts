@@ -52,7 +52,7 @@ describe('batch-prompt CLI: several endpoints', function () {
     assert.ok(a.requests.every((q) => q.headers.authorization === `Bearer ${KEY_A}`), 'a gets its own key');
     assert.ok(b.requests.every((q) => q.headers.authorization === `Bearer ${KEY_B}`), 'b gets its own key');
     assert.ok(a.peakInFlight <= 2 && b.peakInFlight <= 3);
-    assert.match(r.stderr, /endpoint b dropped for the rest of the run \(auth: .*refused the API key.*\); 1 left: a\n/);
+    assert.match(r.stderr, /endpoint b dropped for the rest of the run \(auth: .*refused the API key.* \(the key came from \$KEY_B\)\); 1 left: a\n/);
     assert.match(r.stdout, /^ {2}a: \d+ requests, 0 failed/m);
     assert.match(r.stdout, /^ {2}b: \d+ requests, \d+ failed, .*dropped \(auth:/m);
     const dir = path.join(ws, 'o');
@@ -209,5 +209,33 @@ describe('batch-prompt CLI: several endpoints', function () {
     await fs.writeFile(path.join(ws, 'bad.json'), JSON.stringify({ endpoints: [{ id: 'x', provider: 'openai', model: 'm', apiKey: 'sk-nope' }] }));
     await assert.rejects(resolveEndpoints([], 'bad.json', ws), /keys never go in the file/);
     await assert.rejects(resolveEndpoints(['nope'], undefined, ws), /write PROVIDER:MODEL/);
+  });
+
+  it('a --config entry without its key stops the run before any request, saying how to run without it', async () => {
+    await fs.writeFile(path.join(ws, 'two.json'), JSON.stringify({ endpoints: [
+      { id: 'a', provider: 'openai', model: 'm', baseUrl: urlA, apiKeyEnv: 'KEY_A' },
+      { id: 'c', provider: 'anthropic', model: 'claude-x', baseUrl: 'https://api.anthropic.example', apiKeyEnv: 'KEY_C' },
+    ] }));
+    const r = await cli(['run', '--prompt', 'p', '--config', 'two.json', '--out', 'o', 'src'], ws, { KEY_A });
+    assert.strictEqual(r.code, 1);
+    assert.match(r.stderr, /set KEY_C in the environment: .*"c".* needs an API key, or run without it: --endpoint a\.\n$/);
+    assert.strictEqual(a.requests.length, 0);
+    const without = await cli(['run', '--prompt', 'p', '--config', 'two.json', '--endpoint', 'a', '--out', 'o', 'src'], ws, { KEY_A });
+    assert.strictEqual(without.code, 0, without.stderr);
+  });
+
+  it('names a bad --endpoint setting as the spec writes it (concurrency=, key-env=), a bad --config one by its JSON key', async () => {
+    const spec = await cli(['run', '--prompt', 'p', '--endpoint', `openai:m@${urlA},concurrency=abc`, 'src'], ws, { OPENAI_API_KEY: KEY_A });
+    assert.strictEqual(spec.code, 1);
+    assert.match(spec.stderr, /concurrency= must be a whole number of at least 1, got "abc"/);
+    assert.doesNotMatch(spec.stderr, /maxConcurrency/, 'the spec never wrote maxConcurrency');
+    const keyEnv = await cli(['run', '--prompt', 'p', '--endpoint', `openai:m@${urlA},key-env=not-a-var`, 'src'], ws);
+    assert.strictEqual(keyEnv.code, 1);
+    assert.match(keyEnv.stderr, /key-env= must name an environment variable/);
+    await fs.writeFile(path.join(ws, 'limits.json'), JSON.stringify({ endpoints: [{ id: 'x', provider: 'openai', model: 'm', baseUrl: urlA, maxConcurrency: 0 }] }));
+    const config = await cli(['run', '--prompt', 'p', '--config', 'limits.json', 'src'], ws);
+    assert.strictEqual(config.code, 1);
+    assert.match(config.stderr, /"maxConcurrency" must be a whole number of at least 1, got "0"/);
+    assert.strictEqual(a.requests.length, 0, 'nothing was sent');
   });
 });

@@ -43,6 +43,10 @@ describe('batch-prompt submit / status / collect / cancel', function () {
     server.pollsBeforeEnd = 2;
     const env = { ANTHROPIC_API_KEY: KEY };
     assert.strictEqual((await cli(submitArgs(), ws, env)).code, 0);
+    const twice = await cli(submitArgs(), ws, env);
+    assert.strictEqual(twice.code, 1);
+    assert.match(twice.stderr, /job already holds a run; check its batch job with "batch-prompt status job" and "batch-prompt collect job", or choose another --out/);
+    assert.strictEqual(server.jobs.size, 1, 'no second job');
     const status = await cli(['status', 'job'], ws, env);
     assert.strictEqual(status.code, 0, status.stderr);
     assert.match(status.stdout, /in_progress/);
@@ -63,6 +67,12 @@ describe('batch-prompt submit / status / collect / cancel', function () {
     assert.strictEqual(await fs.readFile(path.join(ws, 'job/run.jsonl'), 'utf8'), journal);
     const after = await cli(['status', 'job'], ws, env);
     assert.match(after.stdout, /Collected at/);
+    // Collected: the folder answers, so no key is needed (and the provider is not asked).
+    const calls = server.calls.length;
+    const keyless = await cli(['status', 'job'], ws, {});
+    assert.strictEqual(keyless.code, 0, keyless.stderr);
+    assert.match(keyless.stdout, /Collected at/);
+    assert.strictEqual(server.calls.length, calls);
   });
 
   it('collect exits 2 when some requests failed, and names the incomplete file', async () => {
@@ -105,6 +115,21 @@ describe('batch-prompt submit / status / collect / cancel', function () {
     const s = await cli(['status', 'nowhere'], ws, { ANTHROPIC_API_KEY: KEY });
     assert.strictEqual(s.code, 1);
     assert.match(s.stderr, /not a run folder/);
+  });
+
+  it('a refused key names the variable it came from (submit, status), never the key', async () => {
+    server.requiredKey = KEY;
+    server.pollsBeforeEnd = 100;
+    const wrong = 'sk-ant-WRONG-0000000000';
+    const refused = await cli(submitArgs(), ws, { ANTHROPIC_API_KEY: wrong });
+    assert.strictEqual(refused.code, 1);
+    assert.match(refused.stderr, /no batch job was created: .*refused the API key.*\(the key came from \$ANTHROPIC_API_KEY\)/);
+    const ok = await cli(submitArgs().map((x) => (x === 'job' ? 'job2' : x)), ws, { ANTHROPIC_API_KEY: KEY });
+    assert.strictEqual(ok.code, 0, ok.stderr);
+    const status = await cli(['status', 'job2'], ws, { ANTHROPIC_API_KEY: wrong });
+    assert.strictEqual(status.code, 1);
+    assert.match(status.stderr, /refused the API key.*\(the key came from \$ANTHROPIC_API_KEY\)\n$/);
+    for (const r of [refused, status]) assert.ok(!r.stderr.includes(wrong) && !r.stdout.includes(wrong));
   });
 
   it('works with the OpenAI Batch API the same way', async () => {
