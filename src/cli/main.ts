@@ -7,6 +7,7 @@ import { ResultCache } from '../core/resultCache';
 import { newRunId, resumeRun, runPlan, smallestWindow, endpointsOf, type RunEndpoint, type RunParameters } from '../core/run';
 import { describeEndpoints } from '../core/report';
 import { resolveEndpoints, resumeHeaders, type CliEndpoint, type ResumeHeaders } from './endpoints';
+import { REPORT_FILE, writeRunReport } from '../core/runReport';
 import { RUN_FILE, RunLockedError, type RunMeta, type RunSummary } from '../core/runStore';
 import { pendingJob } from '../core/batchJob';
 import { ConfigError } from '../core/errors';
@@ -120,6 +121,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   });
   printer?.end();
   progress.end();
+  await writeReport(dir, opts, summary, io);
   return finished(summary, dir, io, keyVars);
 }
 
@@ -201,6 +203,7 @@ async function resume(opts: CliOptions, io: Io): Promise<number> {
     return 1;
   }
   progress.end();
+  await writeReport(dir, opts, summary, io);
   return finished(summary, dir, io, keyVars);
 }
 
@@ -237,6 +240,15 @@ function finished(summary: RunSummary, dir: string, io: Io, keyVars?: ReadonlyMa
     return 1;
   }
   return summary.failed + summary.canceled > 0 ? 2 : 0;
+}
+
+/** The run folder's report.md, as the editor writes it; a report that cannot be written costs a warning, never the run. */
+async function writeReport(dir: string, opts: CliOptions, summary: RunSummary, io: Io): Promise<void> {
+  try {
+    await writeRunReport(dir, { inputCostPerMTok: opts.inputCostPerMTok, outputCostPerMTok: opts.outputCostPerMTok }, summary);
+  } catch (e) {
+    io.stderr.write(`batch-prompt: could not write ${REPORT_FILE}: ${e instanceof Error ? e.message : String(e)}\n`);
+  }
 }
 
 /** How run.json names the CLI's endpoint (never a key); also what the plan's cache lookup keys on. */

@@ -1,15 +1,13 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { writeFileAtomic } from './atomicFile';
 import { refreshJob, requireJob, writeJob, type BatchApi, type BatchResult, type JobRecord } from './batchJob';
 import { BatchPromptError, type ErrorKind } from './errors';
 import type { ChunkOutcome, ExecutionSummary } from './events';
 import { parseReply } from './protocol';
-import { renderReport, type Prices } from './report';
+import type { Prices } from './report';
+import { writeRunReport } from './runReport';
 import { readRecords, RunLockedError, RunStore, SUMMARY_FILE, type RunSummary } from './runStore';
 import type { ChunkRef } from './types';
-
-export const REPORT_FILE = 'report.md';
 
 export type CollectResult =
   | { status: 'pending'; job: JobRecord }
@@ -63,7 +61,7 @@ export async function collectJob(dir: string, api: BatchApi, options: CollectOpt
   } finally {
     await store.release();
   }
-  await writeFileAtomic(path.join(dir, REPORT_FILE), renderReport(store.meta, summary, await readRecords(dir), options.prices));
+  await writeRunReport(dir, options.prices, summary);
   job.collectedAt = new Date().toISOString();
   await writeJob(dir, job);
   return { status: 'collected', job, summary };

@@ -1,16 +1,16 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { writeFileAtomic } from '../core/atomicFile';
 import { pendingJob } from '../core/batchJob';
 import { BatchPromptError } from '../core/errors';
 import type { ChunkOutcome, RunEvent } from '../core/events';
 import type { ChatModel } from '../core/model';
 import type { Plan } from '../core/plan';
 import { formatDuration, ProgressTracker } from '../core/progress';
-import { describeEndpoints, droppedEndpointsNote, renderReport, type Prices } from '../core/report';
+import { describeEndpoints, droppedEndpointsNote, type Prices } from '../core/report';
 import { ResultCache } from '../core/resultCache';
+import { REPORT_FILE, writeRunReport } from '../core/runReport';
 import { newRunId, retryChunks, runPlan, smallestWindow, type RunEndpoint, type RunParameters } from '../core/run';
-import { readRecords, runLockHolder, RunStore, type RunMeta, type RunSummary } from '../core/runStore';
+import { runLockHolder, RunStore, type RunMeta, type RunSummary } from '../core/runStore';
 import { getTokenizer, type Tokenizer } from '../core/tokenizer';
 import { expandSelection, findByGlob, RunRoots } from './fileSelection';
 import { EndpointDropNotices, SHOW_LOG } from './endpointNotices';
@@ -71,7 +71,6 @@ export interface FinishedRun {
 }
 
 const LAST_RUN_KEY = 'batchPrompt.lastRun';
-const REPORT_FILE = 'report.md';
 
 /**
  * Runs prompts over files: asks for what is missing (files, prompt, model), plans, confirms, runs with a
@@ -471,10 +470,8 @@ export class RunService implements vscode.Disposable {
     if (answer === failures) await vscode.commands.executeCommand('batchPrompt.failures.focus');
   }
 
-  private async writeReport(dir: vscode.Uri, prices: Prices = {}): Promise<void> {
-    const store = await RunStore.open(dir.fsPath);
-    const summary = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(dir, 'summary.json')))) as RunSummary;
-    await writeFileAtomic(path.join(dir.fsPath, REPORT_FILE), renderReport(store.meta, summary, await readRecords(dir.fsPath), prices));
+  private writeReport(dir: vscode.Uri, prices: Prices = {}): Promise<void> {
+    return writeRunReport(dir.fsPath, prices);
   }
 
   private async latestRunDir(): Promise<vscode.Uri | undefined> {

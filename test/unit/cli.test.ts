@@ -51,6 +51,7 @@ describe('batch-prompt CLI', function () {
     const summary = JSON.parse(await fs.readFile(path.join(out, 'summary.json'), 'utf8')) as { status: string; succeeded: number };
     assert.strictEqual(summary.status, 'succeeded');
     assert.strictEqual(records.length, summary.succeeded);
+    assert.match(await fs.readFile(path.join(out, 'report.md'), 'utf8'), /all chunks succeeded/);
     for (const k of ['chunkId', 'path', 'start', 'end', 'startLine', 'endLine', 'tokens', 'status', 'attempts', 'inputTokens', 'outputTokens', 'latencyMs', 'batchId']) {
       assert.ok(k in records[0], `run.jsonl has ${k}`);
     }
@@ -67,6 +68,12 @@ describe('batch-prompt CLI', function () {
     assert.ok(files.includes('c.md.incomplete') && !files.includes('c.md'), files.join(','));
     assert.match(await fs.readFile(path.join(ws, 'o/outputs/src/c.md.incomplete'), 'utf8'), /<<<batch-prompt: chunk 2\.1 \(lines 1-3\) failed: .*bad input/);
     assert.match(r.stdout, /Incomplete files \(1\): src\/c\.md/);
+    // The same report.md as the editor writes: the outcome, each file's status, the failed chunk's reason.
+    const report = await fs.readFile(path.join(ws, 'o/report.md'), 'utf8');
+    assert.match(report, /^# Batch Prompt run /);
+    assert.match(report, /some chunks failed/);
+    assert.match(report, /src\/c\.md/);
+    assert.match(report, /bad input/);
   });
 
   it('exits 1 with a one-line reason on a bad key, and the key appears nowhere', async () => {
