@@ -6,11 +6,11 @@ import type { ResultCache } from '../core/resultCache';
 import { smallestWindow } from '../core/run';
 import { getTokenizer } from '../core/tokenizer';
 import type { EstimateDocuments } from './estimateDocuments';
-import { expandSelection, findByGlob, RunRoots } from './fileSelection';
+import { RunRoots } from './fileSelection';
 import type { ModelService } from './models';
 import { pickPrompt } from './prompts';
 import { askGlob } from './runCommands';
-import { describeSkipped, modelInfoOf, NEEDS_FOLDER, NO_FILE_MATCHES, planFiles, pricesOf } from './runPlanning';
+import { describeSkipped, hasFolder, matchingFiles, modelInfoOf, planFiles, pricesOf } from './runPlanning';
 import type { RunRequest } from './runService';
 import type { Settings } from './settingsSchema';
 
@@ -36,19 +36,13 @@ export interface EstimateContext {
 export async function showEstimate(ctx: EstimateContext, request: RunRequest): Promise<Plan | undefined> {
   const settings = ctx.settings;
   const roots = RunRoots.current();
-  if (!roots.primary) {
-    void vscode.window.showErrorMessage(NEEDS_FOLDER);
-    return undefined;
-  }
+  if (!hasFolder(roots)) return undefined;
   // The same glob box as a run (with its live count), and the same refusal when nothing matches:
   // an estimate of no files is not worth asking for a prompt and a model.
   const glob = request.glob ?? (request.uris ? undefined : await askGlob(settings.defaultInclude, 'Batch Prompt: estimate files'));
   if (!request.uris && !glob) return undefined;
-  const uris = request.uris ? await expandSelection(request.uris) : await findByGlob(glob!);
-  if (uris.length === 0) {
-    void vscode.window.showWarningMessage(NO_FILE_MATCHES);
-    return undefined;
-  }
+  const uris = await matchingFiles(request.uris, glob!);
+  if (!uris) return undefined;
   const prompt = request.prompt ?? (await pickPrompt(ctx.globalState));
   if (!prompt) return undefined;
   const choice = request.modelId ? await ctx.models.find(settings, request.modelId) : await ctx.models.pick(settings, prompt.model);

@@ -7,15 +7,28 @@ import { costOf, formatCost, type Prices } from '../core/report';
 import type { RunParameters } from '../core/run';
 import type { RunMeta } from '../core/runStore';
 import { getTokenizer } from '../core/tokenizer';
-import { readFiles, type ReadResult, type RunRoots } from './fileSelection';
+import { expandSelection, findByGlob, readFiles, type ReadResult, type RunRoots } from './fileSelection';
 import type { ModelChoice } from './models';
 import type { Settings } from './settingsSchema';
 
 // The steps a run and an estimate share before anything is sent: reading and planning the selected
 // files, asking before a large run, and turning settings and the chosen model into the run's records.
 
-export const NEEDS_FOLDER = 'Batch Prompt needs an open folder: open the folder that holds your files, then run again.';
-export const NO_FILE_MATCHES = 'Batch Prompt: no file matches (files.exclude and search.exclude apply). Pick other files or another glob.';
+const NEEDS_FOLDER = 'Batch Prompt needs an open folder: open the folder that holds your files, then run again.';
+const NO_FILE_MATCHES = 'Batch Prompt: no file matches (files.exclude and search.exclude apply). Pick other files or another glob.';
+
+/** Whether a folder is open (runs read and write there); false after telling the user. */
+export function hasFolder(roots: RunRoots): boolean {
+  if (!roots.primary) void vscode.window.showErrorMessage(NEEDS_FOLDER);
+  return !!roots.primary;
+}
+
+/** The files selected (folders expanded), else those matching `glob`; undefined after telling the user none matches. */
+export async function matchingFiles(uris: vscode.Uri[] | undefined, glob: string): Promise<vscode.Uri[] | undefined> {
+  const found = uris ? await expandSelection(uris) : await findByGlob(glob);
+  if (found.length === 0) void vscode.window.showWarningMessage(NO_FILE_MATCHES);
+  return found.length ? found : undefined;
+}
 
 /** Reads and plans the files, with a cancellable "Planning" notification for large selections. */
 export async function planFiles(uris: vscode.Uri[], roots: RunRoots, settings: Settings, prompt: string, model: Pick<ChatModel, 'contextWindow' | 'maxOutputTokens'>): Promise<{ plan: Plan; read: ReadResult } | undefined> {

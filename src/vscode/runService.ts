@@ -12,7 +12,7 @@ import { REPORT_FILE, writeRunReport } from '../core/runReport';
 import { newRunId, retryChunks, runPlan, smallestWindow, type RunEndpoint, type RunParameters } from '../core/run';
 import { runLockHolder, RunStore, type RunMeta, type RunSummary } from '../core/runStore';
 import { getTokenizer, type Tokenizer } from '../core/tokenizer';
-import { expandSelection, findByGlob, RunRoots } from './fileSelection';
+import { RunRoots } from './fileSelection';
 import { EndpointDropNotices, SHOW_LOG } from './endpointNotices';
 import { Commands, ContextKeys } from './ids';
 import type { EstimateDocuments } from './estimateDocuments';
@@ -21,7 +21,7 @@ import type { Log } from './log';
 import { MissingKeyError, type ModelChoice, type ModelService } from './models';
 import { pickPrompt, type ChosenPrompt } from './prompts';
 import { logRunEvent } from './runLog';
-import { confirmRun, describeSkipped, dropThresholdsOf, modelInfoOf, NEEDS_FOLDER, NO_FILE_MATCHES, parametersOf, planFiles, pricesOf, realPathOf } from './runPlanning';
+import { confirmRun, describeSkipped, dropThresholdsOf, hasFolder, matchingFiles, modelInfoOf, parametersOf, planFiles, pricesOf, realPathOf } from './runPlanning';
 import { showEstimate } from './estimateCommand';
 import { readSettings } from './settings';
 import type { Settings } from './settingsSchema';
@@ -149,15 +149,9 @@ export class RunService implements vscode.Disposable {
   async prepare(request: RunRequest, accept?: (choice: ModelChoice) => string | undefined): Promise<PreparedRun | undefined> {
     const settings = this.settings();
     const roots = RunRoots.current();
-    if (!roots.primary) {
-      void vscode.window.showErrorMessage(NEEDS_FOLDER);
-      return undefined;
-    }
-    const uris = request.uris ? await expandSelection(request.uris) : await findByGlob(request.glob ?? settings.defaultInclude);
-    if (uris.length === 0) {
-      void vscode.window.showWarningMessage(NO_FILE_MATCHES);
-      return undefined;
-    }
+    if (!hasFolder(roots)) return undefined;
+    const uris = await matchingFiles(request.uris, request.glob ?? settings.defaultInclude);
+    if (!uris) return undefined;
     const prompt = request.prompt ?? (await pickPrompt(this.globalState));
     if (!prompt) return undefined;
     const choice = request.modelId ? await this.models.find(settings, request.modelId) : await this.models.pick(settings, prompt.model);
