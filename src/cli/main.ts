@@ -399,7 +399,8 @@ class ProgressDisplay {
       const what = e.ok ? `ok, ${e.inputTokens}→${e.outputTokens} tokens` : `failed: ${e.error?.kind}`;
       this.io.stderr.write(`${e.batchId} (${e.chunkIds.length} chunk${e.chunkIds.length === 1 ? '' : 's'})${e.endpoint ? ` on ${e.endpoint}` : ''} ${what} in ${formatDuration(e.latencyMs)} · ${this.tracker.describe()}\n`);
     } else if (e.type === 'retry-scheduled') {
-      this.io.stderr.write(`${e.batchId}: ${e.reason}, retry ${e.attempt} in ${formatDuration(e.delayMs)}\n`);
+      // `attempt` numbers the coming send (the first send is attempt 1), so it is retry `attempt - 1`.
+      this.io.stderr.write(`${e.batchId}: ${e.reason}, retry ${e.attempt - 1} (attempt ${e.attempt}) in ${formatDuration(e.delayMs)}\n`);
     }
   }
 

@@ -46,6 +46,7 @@ export type RunEvent =
       firstTokenMs?: number;
     }
   | { type: 'chunk-finished'; outcome: ChunkOutcome }
+  /** `attempt` is the number of the send to come (1 is the first send), at most `maxRetries + 1`: retry `attempt - 1`. */
   | { type: 'retry-scheduled'; batchId: string; chunkIds: string[]; delayMs: number; reason: ErrorKind; attempt: number }
   | { type: 'batch-split'; batchId: string; into: string[]; reason: ErrorKind }
   | { type: 'concurrency-changed'; from: number; to: number; reason: 'rate-limited' | 'recovered'; endpoint?: string }

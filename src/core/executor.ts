@@ -363,7 +363,14 @@ class Execution {
     this.enqueueLater(unit, delayMs);
   }
 
-  /** Sends a unit again on another endpoint at once, without charging the attempt its dropped endpoint spent. */
+  /**
+   * Sends a unit again on another endpoint at once, without charging the attempt its dropped endpoint spent.
+   * Only for a fatal error (bad key, missing model...) or a Retry-After too long to wait: the endpoint, not
+   * the chunk, was at fault. A transient failure (5xx, timeout, reset) is charged even when it is what drops
+   * the endpoint or the endpoint was dropped while it was in flight: the chunk was sent and failed, so it
+   * takes the ordinary retry path in `onError` and a chunk is never sent more than maxRetries + 1 times
+   * for transient failures, whichever endpoints served it.
+   */
   private sendElsewhere(unit: Unit): void {
     for (const i of unit.items) i.attempts = Math.max(0, i.attempts - 1);
     this.requeue(unit);

@@ -181,6 +181,28 @@ describe('batch-prompt CLI: several endpoints', function () {
     assert.deepStrictEqual((await resolveEndpoints([], 'ok.json', ws))[0].headers, { 'X-Team': 'blue' });
   });
 
+  it('a retry line counts retries, not attempts: "retry N" never passes --max-retries, and no chunk is sent more than it allows', async () => {
+    // The reviewer's case: one endpoint failing with 500s until it is dropped. The first request goes to a
+    // and fails, so a retry line is always printed; it used to say "retry 2" with --max-retries 1.
+    a.script = () => SERVER_ERROR;
+    b.script = slow(40);
+    const maxRetries = 1;
+    const r = await cli(
+      ['run', '--prompt', 'P', '--chunks-per-batch', '1', '--no-cache', '--max-retries', String(maxRetries), '--out', 'o', '--endpoint', `openai:m@${urlA},id=a`, '--endpoint', `openai:m@${urlB},id=b`, 'src'],
+      ws,
+    );
+    const lines = [...r.stderr.matchAll(/^(\S+): transient, retry (\d+) \(attempt (\d+)\) in /gm)];
+    assert.ok(lines.length >= 1, `a retry line is printed:\n${r.stderr}`);
+    for (const [line, , retry, attempt] of lines) {
+      assert.ok(Number(retry) >= 1 && Number(retry) <= maxRetries, line);
+      assert.strictEqual(Number(attempt), Number(retry) + 1, line);
+    }
+    const sends = new Map<string, number>();
+    for (const id of [...a.sentChunkIds(), ...b.sentChunkIds()]) sends.set(id, (sends.get(id) ?? 0) + 1);
+    for (const [id, n] of sends) assert.ok(n <= maxRetries + 1, `${id} sent ${n} times`);
+    for (const rec of await readRecords(path.join(ws, 'o'))) assert.strictEqual(rec.attempts, sends.get(rec.chunkId), `${rec.chunkId}: recorded attempts are its sends`);
+  });
+
   it('--drop-after-failures and --drop-after-wait set when an endpoint leaves the run, recorded for a resume', async () => {
     a.script = slow(30);
     b.script = () => SERVER_ERROR;

@@ -238,6 +238,45 @@ describe('several endpoints in one run', function () {
     assert.strictEqual(summary.canceled, files.length - succeeded);
   });
 
+  // A chunk sent to an endpoint that then leaves the run still spent that attempt when it failed
+  // transiently (it was sent and failed): with maxRetries 3 no chunk goes out more than 4 times for
+  // transient failures, whichever endpoints served it. Only a fatal error of the dropped endpoint is free.
+  const budgets: [string, Partial<RunParameters>, Script, Script][] = [
+    ['one endpoint always 500, dropped after 3', {}, () => SERVER_ERROR, slow(60)],
+    ['one endpoint always 500, dropped after 5 (more than the budget)', { dropAfterFailures: 5 }, () => SERVER_ERROR, slow(60)],
+    ['one endpoint always 500, the other failing every other request', {}, () => SERVER_ERROR, (r) => (r.n % 2 === 0 ? SERVER_ERROR : { kind: 'ok', delayMs: 30 })],
+    ['two 500s then a refused key', {}, (r) => (r.n <= 2 ? SERVER_ERROR : BAD_KEY), (r) => (r.n % 2 === 0 ? SERVER_ERROR : { kind: 'ok', delayMs: 30 })],
+  ];
+  for (const [name, params, failingScript, fastScript] of budgets) {
+    it(`retry budget across a dropped endpoint: ${name}`, async () => {
+      servers.failing.script = failingScript;
+      servers.fast.script = fastScript;
+      const maxRetries = 3;
+      const files = sourceFiles(16);
+      const { dir, events } = await runOn([endpoint('failing'), endpoint('fast')], files, { parameters: { maxRetries, ...params } });
+      // Transient sends per chunk, from the servers' own logs (a refused key is not charged).
+      const charged = new Map<string, number>();
+      for (const [server, script] of [[servers.failing, failingScript], [servers.fast, fastScript]] as const) {
+        for (const r of server.requests) {
+          const b = script(r);
+          if (b?.kind === 'status' && b.status === 401) continue;
+          for (const c of r.chunks) charged.set(c.id, (charged.get(c.id) ?? 0) + 1);
+        }
+      }
+      for (const [id, n] of charged) assert.ok(n <= maxRetries + 1, `${id} was sent ${n} times (charged) with maxRetries ${maxRetries}`);
+      for (const e of events) {
+        if (e.type === 'retry-scheduled') assert.ok(e.attempt <= maxRetries + 1, `${e.batchId}: retry-scheduled says attempt ${e.attempt}`);
+        if (e.type === 'batch-started') assert.ok(e.attempt <= maxRetries + 1, `${e.batchId}: batch-started says attempt ${e.attempt}`);
+      }
+      const records = await readRecords(dir);
+      assert.deepStrictEqual(records.map((r) => r.chunkId).sort(), files.map((_, i) => `${i + 1}.1`).sort(), 'one record per chunk');
+      for (const r of records) {
+        assert.ok(r.attempts <= maxRetries + 1, `${r.chunkId}: run.jsonl says ${r.attempts} attempts`);
+        assert.strictEqual(r.attempts, charged.get(r.chunkId), `${r.chunkId}: its recorded attempts are its charged sends`);
+      }
+    });
+  }
+
   it('resumes an interrupted several-endpoint run on all of its endpoints, rebuilt from run.json', async () => {
     servers.fast.script = slow(30);
     servers.slow.script = slow(60);
