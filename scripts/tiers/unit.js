@@ -6,7 +6,8 @@ const Mocha = require('mocha').default;
 /** @returns {Promise<{passed:number, failed:number, skipped:number}>} */
 exports.run = function run(root) {
   const dir = path.join(root, 'out/test/unit');
-  const mocha = new Mocha({ reporter: 'spec', timeout: 20000 });
+  // BATCH_PROMPT_TEST_GREP selects tests here as in the host tiers.
+  const mocha = new Mocha({ reporter: 'spec', timeout: 20000, grep: process.env.BATCH_PROMPT_TEST_GREP || undefined });
   for (const f of fs.readdirSync(dir, { recursive: true })) {
     if (String(f).endsWith('.test.js')) mocha.addFile(path.join(dir, String(f)));
   }
