@@ -5,7 +5,7 @@ import { BatchTooLargeError, cancelJob, describeCounts, readJob, refreshJob, sub
 import { BatchPromptError, ConfigError } from '../core/errors';
 import type { Plan } from '../core/plan';
 import type { RunParameters } from '../core/run';
-import { RUN_FILE, RunLockedError, type RunMeta, type RunSummary } from '../core/runStore';
+import { readSummary, RUN_FILE, RunLockedError, type RunMeta, type RunSummary } from '../core/runStore';
 import type { Tokenizer } from '../core/tokenizer';
 import { batchUnsupportedReason, createBatchApi } from '../providers/batchApi';
 import type { EndpointConfig, ProviderKind } from '../providers/endpoint';
@@ -135,9 +135,14 @@ export async function statusCommand(dirArg: string, io: JobIo): Promise<number> 
  * folder; the summary goes to the caller (printed as for `run`). Still running: a line, exit 3.
  */
 export async function collectCommand(dirArg: string, io: JobIo): Promise<{ summary: RunSummary; dir: string } | number> {
-  const opened = await openJob(dirArg, io);
+  // A job collected earlier is answered from its folder: no key, no request.
+  const opened = await openJob(dirArg, io, true);
   if (typeof opened === 'number') return opened;
-  const api = opened.api!;
+  const api = opened.api;
+  if (!api) {
+    io.stdout.write(`Job ${opened.job.jobId} was collected at ${opened.job.collectedAt}; nothing written again.\n`);
+    return { summary: await readSummary(opened.dir), dir: opened.dir };
+  }
   const result = await guard(() => collectJob(opened.dir, api, { signal: io.signal }), io, opened.job.provider as ProviderKind);
   if (typeof result === 'number') return result;
   if (result.status === 'pending') {

@@ -1,12 +1,10 @@
-import { promises as fs } from 'fs';
-import * as path from 'path';
 import { refreshJob, requireJob, writeJob, type BatchApi, type BatchResult, type JobRecord } from './batchJob';
 import { BatchPromptError, type ErrorKind } from './errors';
 import type { ChunkOutcome, ExecutionSummary } from './events';
 import { parseReply } from './protocol';
 import type { Prices } from './report';
 import { writeRunReport } from './runReport';
-import { readRecords, RunLockedError, RunStore, SUMMARY_FILE, type RunSummary } from './runStore';
+import { readRecords, readSummary, RunLockedError, RunStore, type RunSummary } from './runStore';
 import type { ChunkRef } from './types';
 
 export type CollectResult =
@@ -98,10 +96,6 @@ function missingReason(customId: string, job: JobRecord): { status: 'failed' | '
   if (s === 'expired') return { status: 'failed', error: { kind: 'timeout', message: `The batch job expired (24 h window) before request ${customId} ran. Retry it.` } };
   if (job.cancelRequestedAt || s === 'cancelled' || s === 'canceled') return { status: 'canceled', error: { kind: 'canceled', message: `The batch job was canceled before request ${customId} ran.` } };
   return { status: 'failed', error: { kind: 'bad-reply', message: `The provider returned no result for request ${customId}. Retry it.` } };
-}
-
-async function readSummary(dir: string): Promise<RunSummary> {
-  return JSON.parse(await fs.readFile(path.join(dir, SUMMARY_FILE), 'utf8')) as RunSummary;
 }
 
 export interface WatchOptions extends CollectOptions {

@@ -2,7 +2,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from './atomicFile';
 import { renderReport, type Prices } from './report';
-import { readRecords, RUN_FILE, SUMMARY_FILE, type RunMeta, type RunSummary } from './runStore';
+import { readRecords, readSummary, RUN_FILE, type RunMeta, type RunSummary } from './runStore';
 
 /** The report's name in a run folder. */
 export const REPORT_FILE = 'report.md';
@@ -14,6 +14,6 @@ export const REPORT_FILE = 'report.md';
  */
 export async function writeRunReport(dir: string, prices: Prices = {}, summary?: RunSummary): Promise<void> {
   const meta = JSON.parse(await fs.readFile(path.join(dir, RUN_FILE), 'utf8')) as RunMeta;
-  const s = summary ?? (JSON.parse(await fs.readFile(path.join(dir, SUMMARY_FILE), 'utf8')) as RunSummary);
+  const s = summary ?? (await readSummary(dir));
   await writeFileAtomic(path.join(dir, REPORT_FILE), renderReport(meta, s, await readRecords(dir), prices));
 }

@@ -436,6 +436,11 @@ async function releaseRunLock(dir: string): Promise<void> {
   await fs.rm(path.join(dir, LOCK_FILE), { force: true });
 }
 
+/** Reads a finished run's `summary.json`. */
+export async function readSummary(dir: string): Promise<RunSummary> {
+  return JSON.parse(await fs.readFile(path.join(dir, SUMMARY_FILE), 'utf8')) as RunSummary;
+}
+
 /** Reads `run.jsonl`, skipping a torn last line (a crash mid-append) and any line that is not JSON. */
 export async function readRecords(dir: string): Promise<RunRecord[]> {
   let text: string;

@@ -72,7 +72,12 @@ describe('batch-prompt submit / status / collect / cancel', function () {
     const keyless = await cli(['status', 'job'], ws, {});
     assert.strictEqual(keyless.code, 0, keyless.stderr);
     assert.match(keyless.stdout, /Collected at/);
+    const keylessCollect = await cli(['collect', 'job'], ws, {});
+    assert.strictEqual(keylessCollect.code, 0, keylessCollect.stderr);
+    assert.match(keylessCollect.stdout, /nothing written again/);
+    assert.match(keylessCollect.stdout, /succeeded, 0 failed, 0 canceled/);
     assert.strictEqual(server.calls.length, calls);
+    assert.strictEqual(await fs.readFile(path.join(ws, 'job/run.jsonl'), 'utf8'), journal);
   });
 
   it('collect exits 2 when some requests failed, and names the incomplete file', async () => {
