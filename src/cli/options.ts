@@ -271,6 +271,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
     };
     throw new UsageError(`--stream is for "batch-prompt run" only: ${why[opts.command] ?? why.submit}.`);
   }
+  if (opts.command === 'resume' && opts.endpoints.length) {
+    throw new UsageError('resume goes on with the endpoints the run recorded in run.json; --endpoint is not taken there (--config FILE gives back header values).');
+  }
   if (several && opts.command === 'submit') throw new UsageError('submit sends one batch job to one endpoint: name it with --provider and --model, not --endpoint or --config.');
   if (opts.command === 'run' || opts.command === 'submit') {
     if ((opts.prompt === undefined) === (opts.promptFile === undefined)) throw new UsageError('Give exactly one of --prompt TEXT or --prompt-file FILE.');

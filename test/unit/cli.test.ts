@@ -96,6 +96,12 @@ describe('batch-prompt CLI', function () {
     const k = await cli(['run', '--prompt', 'x', '--model', 'm', 'src'], ws);
     assert.strictEqual(k.code, 1);
     assert.match(k.stderr, /set OPENAI_API_KEY/);
+    // resume takes the run's recorded endpoints: an --endpoint there would be ignored, so it is refused.
+    const sent = server.requests.length;
+    const e = await cli(['resume', 'results', '--endpoint', `openai:m@${baseUrl}`], ws);
+    assert.strictEqual(e.code, 1);
+    assert.match(e.stderr, /resume goes on with the endpoints the run recorded/);
+    assert.strictEqual(server.requests.length, sent);
   });
 
   it('run --out into a folder that holds a run says to resume it, sends nothing, and the resume works', async () => {
