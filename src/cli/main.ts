@@ -4,7 +4,7 @@ import { collectFiles, type SkippedFile } from '../core/files';
 import type { RunEvent } from '../core/events';
 import { Planner, type Plan } from '../core/plan';
 import { ResultCache } from '../core/resultCache';
-import { newRunId, resumeRun, runPlan, smallestWindow, endpointsOf, type RunEndpoint, type RunParameters } from '../core/run';
+import { newRunId, resumeRun, runPlan, smallestWindow, endpointsOf, definedOnly, type RunEndpoint, type RunParameters } from '../core/run';
 import { describeEndpoints } from '../core/report';
 import { resolveEndpoints, resumeHeaders, type CliEndpoint, type ResumeHeaders } from './endpoints';
 import { REPORT_FILE, writeRunReport } from '../core/runReport';
@@ -302,10 +302,6 @@ async function runEndpoints(opts: CliOptions, tokenizer: Tokenizer, io: Io): Pro
 /** The run's endpoints come from `--endpoint` / `--config` (not `--provider` / `--model`). */
 function fromSpecs(opts: CliOptions): boolean {
   return opts.endpoints.length > 0 || opts.config !== undefined;
-}
-
-function definedOnly<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 /**

@@ -246,7 +246,10 @@ async function executeWithStore(store: RunStore, planned: Batch<ChunkRef>[], opt
   return { summary, store };
 }
 
-/** The entries whose value is not undefined (an override left out keeps the recorded value). */
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+/**
+ * `o` without its entries whose value is undefined (an override left out keeps the recorded value; a
+ * record written to run.json carries no empty keys).
+ */
+export function definedOnly<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }

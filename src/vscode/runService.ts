@@ -165,10 +165,11 @@ export class RunService implements vscode.Disposable {
       return undefined;
     }
     const tokenizer = getTokenizer();
-    const model = await this.resolveModel(choice, tokenizer);
-    if (!model) return undefined;
+    // A several-endpoint choice builds each model (and its connection pool) once; its first is the run's model.
     const endpoints = await this.resolveEndpoints(choice, tokenizer);
     if (endpoints === null) return undefined;
+    const model = endpoints?.[0].model ?? (await this.resolveModel(choice, tokenizer));
+    if (!model) return undefined;
     const planned = await planFiles(uris, roots, settings, prompt.text, endpoints ? smallestWindow(endpoints.map((e) => e.model)) : model);
     if (!planned) return undefined;
     const { plan, read } = planned;
@@ -295,7 +296,7 @@ export class RunService implements vscode.Disposable {
     try {
       await vscode.workspace.fs.stat(report);
     } catch {
-      await this.writeReport(target);
+      await writeRunReport(target.fsPath);
     }
     await vscode.commands.executeCommand('markdown.showPreview', report).then(undefined, async () => {
       await vscode.window.showTextDocument(report);
@@ -434,7 +435,7 @@ export class RunService implements vscode.Disposable {
       await vscode.commands.executeCommand('setContext', ContextKeys.running, this.active.size > 0);
     }
     if (summary) {
-      await this.writeReport(dir, prices).catch((e: unknown) => this.log.error(`Could not write the report: ${String(e)}`));
+      await writeRunReport(dir.fsPath, prices, summary).catch((e: unknown) => this.log.error(`Could not write the report: ${String(e)}`));
       this.lastFinished = { dir, summary };
       this.finished.fire({ dir, summary });
       this.log.info(`Run ${run.id} finished: ${summary.succeeded} succeeded${summary.cached ? ` (${summary.cached} from the cache)` : ''}, ${summary.failed} failed, ${summary.canceled} canceled in ${formatDuration(summary.durationMs)}; ${summary.inputTokens} input / ${summary.outputTokens} output tokens.`);
@@ -462,10 +463,6 @@ export class RunService implements vscode.Disposable {
     const answer = await show(text, ...buttons);
     if (answer === open) await this.openResults(dir);
     if (answer === failures) await vscode.commands.executeCommand('batchPrompt.failures.focus');
-  }
-
-  private writeReport(dir: vscode.Uri, prices: Prices = {}): Promise<void> {
-    return writeRunReport(dir.fsPath, prices);
   }
 
   private async latestRunDir(): Promise<vscode.Uri | undefined> {
