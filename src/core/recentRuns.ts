@@ -114,7 +114,7 @@ export function outputRatioOf(runs: readonly RecentRun[], prompt: string | undef
   const chunkTokens = requests.reduce((n, q) => n + q.chunkTokens, 0);
   if (used.length === 0 || chunkTokens === 0) {
     const why = prompt ? 'no recent run of this prompt' : 'no prompt given';
-    return { ratio: DEFAULT_OUTPUT_RATIO, measured: false, source: `${why}: assumed ${DEFAULT_OUTPUT_RATIO} output token per chunk token (a reply as long as its text), capped by the reply limit` };
+    return { ratio: DEFAULT_OUTPUT_RATIO, measured: false, source: `${why}: assumed ${DEFAULT_OUTPUT_RATIO} output token per chunk token (a reply as long as its text), capped by the reply limit when one is set` };
   }
   const ratio = requests.reduce((n, q) => n + q.outputTokens, 0) / chunkTokens;
   const where = sameEndpoint.length ? `on ${endpointId}` : 'on other endpoints';
