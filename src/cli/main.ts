@@ -7,7 +7,7 @@ import { ResultCache } from '../core/resultCache';
 import { newRunId, resumeRun, runPlan, smallestWindow, endpointsOf, definedOnly, type RunEndpoint, type RunParameters } from '../core/run';
 import { describeEndpoints } from '../core/report';
 import { resolveEndpoints, type CliEndpoint } from './endpoints';
-import { configuredEndpoints, describeRecorded, endpointOptionFor, matchRecorded, missingHeaders, shown } from './trust';
+import { configuredEndpoints, describeRecorded, endpointOptionFor, matchRecorded, missingHeaders, shown, type RecordedEndpoint } from './trust';
 import { REPORT_FILE, writeRunReport } from '../core/runReport';
 import { RUN_FILE, RunLockedError, type RunMeta, type RunSummary } from '../core/runStore';
 import { pendingJob } from '../core/batchJob';
@@ -182,39 +182,42 @@ async function resume(opts: CliOptions, io: Io): Promise<number> {
   // variable): that one's URL, key variable and headers, never the folder's. A several-endpoint run
   // goes on with the ones matched, as it does without an endpoint whose key is missing; none: refused.
   const recorded = endpointsOf(meta);
-  const several = (meta.endpoints?.length ?? 0) > 1;
-  const recordedConcurrency = (meta.parameters as { maxConcurrency?: number } | undefined)?.maxConcurrency;
-  const endpoints: RunEndpoint[] = [];
-  const keyVars = new Map<string, string | undefined>();
-  const unmatched: string[] = [];
+  const several = recorded.length > 1;
   for (const info of recorded) {
-    const kind = info.provider as ProviderKind;
-    if (!PROVIDER_KINDS.includes(kind) || !info.model) {
+    if (!PROVIDER_KINDS.includes(info.provider as ProviderKind) || !info.model) {
       io.stderr.write(`batch-prompt: ${RUN_FILE} of run ${shown(meta.runId)} does not say how to reach its endpoint ${shown(info.id)} (provider ${shown(info.provider ?? 'missing')}, model ${shown(info.model ?? 'missing')}).\n`);
       return 1;
     }
-    const c = matchRecorded(info, configured);
+  }
+  const matches = recorded.map((info) => matchRecorded(info, configured));
+  const optionFor = (info: RecordedEndpoint) => endpointOptionFor(info) ?? '--endpoint PROVIDER:MODEL@URL';
+  const notConfigured = (info: RecordedEndpoint) => `batch-prompt: ${RUN_FILE} of run ${shown(meta.runId)} names the endpoint ${describeRecorded(info)}, which is not one you configured`;
+  if (matches.every((c) => !c)) {
+    const how = `batch-prompt resume ${opts.inputs[0]} ${recorded.map(optionFor).join(' ')} (or --config FILE).\n`;
+    if (!several) io.stderr.write(`${notConfigured(recorded[0])}; nothing was sent. To resume on it, name it: ${how}`);
+    else io.stderr.write(`${recorded.map((info) => `${notConfigured(info)}.\n`).join('')}batch-prompt: nothing was sent. To resume run ${shown(meta.runId)}, name its endpoints: ${how}`);
+    return 1;
+  }
+  const recordedConcurrency = (meta.parameters as { maxConcurrency?: number } | undefined)?.maxConcurrency;
+  const endpoints: RunEndpoint[] = [];
+  const keyVars = new Map<string, string | undefined>();
+  recorded.forEach((info, i) => {
+    const c = matches[i];
     if (!c) {
-      const option = endpointOptionFor(info);
-      if (option) unmatched.push(option);
-      io.stderr.write(`batch-prompt: ${RUN_FILE} of run ${shown(meta.runId)} names the endpoint ${describeRecorded(info)}, which is not one you configured; ${several ? `resuming without it (to resume on it too, add ${option ?? '--endpoint PROVIDER:MODEL@URL'})` : 'nothing was sent'}.\n`);
-      continue;
+      io.stderr.write(`${notConfigured(info)}; resuming without it (to resume on it too, add ${optionFor(info)}).\n`);
+      return;
     }
+    const kind = info.provider as ProviderKind;
     // Limits cannot move a key: the configured endpoint's when it sets them, else the run's.
     const limits = { maxConcurrency: c.maxConcurrency ?? info.maxConcurrency, requestsPerMinute: c.requestsPerMinute ?? info.requestsPerMinute, tokensPerMinute: c.tokensPerMinute ?? info.tokensPerMinute };
-    const endpoint: EndpointConfig = { id: info.id, provider: kind, baseUrl: c.baseUrl, model: info.model, contextWindow: c.contextWindow ?? info.contextWindow, maxOutputTokens: c.maxOutputTokens ?? info.maxOutputTokens, apiVersion: c.apiVersion ?? info.apiVersion, headers: c.headers };
+    const endpoint: EndpointConfig = { id: info.id, provider: kind, baseUrl: c.baseUrl, model: info.model!, contextWindow: c.contextWindow ?? info.contextWindow, maxOutputTokens: c.maxOutputTokens ?? info.maxOutputTokens, apiVersion: c.apiVersion ?? info.apiVersion, headers: c.headers };
     const model = missingHeaders(info, c, opts.config, io) ? undefined : selectModel(endpoint, tokenizer, io, { apiKeyEnv: c.apiKeyEnv, connections: opts.explicit.maxConcurrency ?? limits.maxConcurrency ?? recordedConcurrency });
     if (model) {
       endpoints.push({ model, info: definedOnly({ ...info, baseUrl: c.baseUrl, apiKeyEnv: c.apiKeyEnv, ...limits }) });
       keyVars.set(info.id, keyVarOf(kind, c.apiKeyEnv, io.env));
     } else if (several) io.stderr.write(`batch-prompt: resuming without the endpoint ${shown(info.id)}.\n`);
-  }
-  if (endpoints.length === 0) {
-    if (unmatched.length === recorded.length) {
-      io.stderr.write(`batch-prompt: to resume run ${shown(meta.runId)}, name ${several ? 'its endpoints' : 'it'}: batch-prompt resume ${opts.inputs[0]} ${unmatched.join(' ')} (or --config FILE).\n`);
-    }
-    return 1;
-  }
+  });
+  if (endpoints.length === 0) return 1;
   const model = endpoints[0].model;
   const progress = new ProgressDisplay(io, keyVars);
   let summary: RunSummary;
