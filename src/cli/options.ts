@@ -33,7 +33,7 @@ $OPENAI_API_KEY, anthropic https://api.anthropic.com with $ANTHROPIC_API_KEY, â€
 again (run.json never holds header values); the run keeps its recorded model and limits. An endpoint
 that matches none is refused before any request, naming the --endpoint that would allow it; a
 several-endpoint run goes on with the endpoints matched, and is refused when none is.
-model (run, submit):
+model (run, submit; for resume, status, collect and cancel see above):
   --provider NAME        openai (default: any OpenAI-compatible server), azure, anthropic or ollama
   --base-url URL         the endpoint; defaults: openai $OPENAI_BASE_URL or https://api.openai.com/v1,
                          azure $AZURE_OPENAI_ENDPOINT (https://<resource>.openai.azure.com, required),
