@@ -1,8 +1,6 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import type { EndpointLimits } from '../core/endpointPool';
-import { endpointsOf } from '../core/run';
-import type { EndpointInfo, RunMeta } from '../core/runStore';
 import { PROVIDER_KINDS, type EndpointConfig, type ProviderKind } from '../providers/endpoint';
 import { defaultBaseUrl } from '../providers/factory';
 import { originOf } from '../providers/http';
@@ -161,38 +159,4 @@ function checkHeaders(raw: unknown, where: string): Record<string, string> {
     out[name] = value;
   }
   return out;
-}
-
-/** The custom headers a resume gives back to the endpoints that had them: from `--config`, never run.json. */
-export interface ResumeHeaders {
-  /** The headers of the endpoint's config entry (undefined when it had none). */
-  of(info: EndpointInfo): Record<string, string> | undefined;
-  /** True, after saying why on stderr, when the endpoint had headers that are not given again. */
-  missing(info: EndpointInfo, io: { stderr: NodeJS.WritableStream }): boolean;
-}
-
-/**
- * Reads `--config FILE` again for a resume when the run's endpoints had custom headers (run.json holds
- * their names only). An endpoint whose entry is missing, or lacks one of the names, is not rebuilt.
- */
-export async function resumeHeaders(meta: RunMeta, configFile: string | undefined, cwd: string): Promise<ResumeHeaders> {
-  const needed = endpointsOf(meta).some((e) => e.headerNames?.length);
-  const config = needed && configFile ? await readEndpointConfig(path.resolve(cwd, configFile)) : [];
-  const entry = (info: EndpointInfo) => (info.headerNames?.length ? config.find((c) => c.id === info.id) : undefined);
-  return {
-    of: (info) => entry(info)?.headers,
-    missing: (info, io) => {
-      const names = info.headerNames ?? [];
-      if (!names.length) return false;
-      const given = new Set(Object.keys(entry(info)?.headers ?? {}).map((n) => n.toLowerCase()));
-      const lacking = names.filter((n) => !given.has(n.toLowerCase()));
-      if (!lacking.length) return false;
-      io.stderr.write(
-        configFile
-          ? `batch-prompt: ${configFile} gives the endpoint ${info.id} no header ${lacking.join(', ')}; the run was sent with it (run.json holds header names, never values).\n`
-          : `batch-prompt: the endpoint ${info.id} was run with the headers ${names.join(', ')} from its config file, and run.json never holds header values: resume with --config FILE (the run's file).\n`,
-      );
-      return true;
-    },
-  };
 }

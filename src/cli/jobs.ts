@@ -1,7 +1,7 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { collectJob } from '../core/batchCollect';
-import { BatchTooLargeError, cancelJob, describeCounts, readJob, refreshJob, submitJob, type BatchApi, type JobRecord } from '../core/batchJob';
+import { BatchTooLargeError, cancelJob, describeCounts, JOB_FILE, readJob, refreshJob, submitJob, type BatchApi, type JobRecord } from '../core/batchJob';
 import { BatchPromptError, ConfigError } from '../core/errors';
 import type { Plan } from '../core/plan';
 import type { RunParameters } from '../core/run';
@@ -12,7 +12,9 @@ import type { EndpointConfig, ProviderKind } from '../providers/endpoint';
 import { defaultBaseUrl, needsApiKey } from '../providers/factory';
 import { originOf } from '../providers/http';
 import { keyVarOf, withKeyHint } from './keyHints';
-import { apiKeyFromEnv } from './options';
+import type { CliEndpoint } from './endpoints';
+import { apiKeyFromEnv, UsageError } from './options';
+import { describeRecorded, endpointOptionFor, matchRecorded, shown, type RecordedEndpoint } from './trust';
 
 /** `batch-prompt collect` when the job has not ended: nothing was written, try again later. */
 export const EXIT_STILL_RUNNING = 3;
@@ -25,14 +27,17 @@ interface JobIo {
   signal?: AbortSignal;
 }
 
-/** The endpoint's batch service with the key from the environment, or undefined after a one-line reason. */
-export function selectBatchApi(endpoint: EndpointConfig, io: JobIo): BatchApi | undefined {
+/**
+ * The endpoint's batch service with the key from the environment (`apiKeyEnv`, else the provider's
+ * variable), or undefined after a one-line reason.
+ */
+export function selectBatchApi(endpoint: EndpointConfig, io: JobIo, apiKeyEnv?: string): BatchApi | undefined {
   const unsupported = batchUnsupportedReason(endpoint.provider, `--provider ${endpoint.provider}`);
   if (unsupported) {
     io.stderr.write(`batch-prompt: ${unsupported.replace('use "Run Prompt on Files…"', 'use "batch-prompt run"')}\n`);
     return undefined;
   }
-  const { key, envVar } = apiKeyFromEnv(endpoint.provider, io.env);
+  const { key, envVar } = apiKeyEnv ? { key: io.env[apiKeyEnv] || undefined, envVar: apiKeyEnv } : apiKeyFromEnv(endpoint.provider, io.env);
   if (needsApiKey(endpoint) && !key) {
     io.stderr.write(`batch-prompt: set ${envVar} in the environment: the ${endpoint.provider} provider at ${originOf(endpoint.baseUrl ?? defaultBaseUrl(endpoint.provider) ?? '')} needs an API key.\n`);
     return undefined;
@@ -85,11 +90,25 @@ export async function submitCommand(plan: Plan, options: { dir: string; prompt: 
   return 0;
 }
 
+/** The endpoints this command line configures (see cli/trust.ts); throws `UsageError` for a bad spec or config. */
+export type Configured = () => Promise<CliEndpoint[]>;
+
+interface OpenedJob {
+  dir: string;
+  job: JobRecord;
+  /** Undefined when the job was collected earlier and the folder answers. */
+  api: BatchApi | undefined;
+  /** The variable the key came from, named when the provider refuses it. */
+  keyVar?: string;
+}
+
 /**
  * The run folder's job and the batch service to ask about it, or an exit code after a reason. With
- * `fromFolderOnceCollected` (status), a job already collected is answered from the folder: no key needed.
+ * `fromFolderOnceCollected` (status, collect), a job already collected is answered from the folder: no
+ * key needed. Otherwise the folder's endpoint must match one `configured` (provider, URL origin, key
+ * variable), whose URL, key variable and headers are used: the folder never chooses where a key goes.
  */
-async function openJob(dirArg: string, io: JobIo, fromFolderOnceCollected = false): Promise<{ dir: string; job: JobRecord; api: BatchApi | undefined } | number> {
+async function openJob(command: 'status' | 'collect' | 'cancel', dirArg: string, io: JobIo, configured: Configured, fromFolderOnceCollected = false): Promise<OpenedJob | number> {
   const dir = path.resolve(io.cwd, dirArg);
   let meta: RunMeta;
   let job: JobRecord | undefined;
@@ -106,19 +125,37 @@ async function openJob(dirArg: string, io: JobIo, fromFolderOnceCollected = fals
   }
   if (fromFolderOnceCollected && job.collectedAt) return { dir, job, api: undefined };
   const m = meta.model ?? { id: job.endpointId };
-  const endpoint: EndpointConfig = { id: job.endpointId, provider: job.provider as ProviderKind, baseUrl: m.baseUrl, model: m.model ?? '', maxOutputTokens: m.maxOutputTokens };
-  const api = selectBatchApi(endpoint, io);
-  return api ? { dir, job, api } : 1;
+  const recorded: RecordedEndpoint = { id: job.endpointId, provider: job.provider, baseUrl: m.baseUrl, model: m.model, apiKeyEnv: m.apiKeyEnv };
+  let allowed: CliEndpoint[];
+  try {
+    allowed = await configured();
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.stderr.write(`batch-prompt: ${e.message}\n`);
+    return 1;
+  }
+  const c = matchRecorded(recorded, allowed);
+  if (!c) {
+    const option = endpointOptionFor(recorded) ?? '--endpoint PROVIDER:MODEL@URL';
+    io.stderr.write(
+      `batch-prompt: ${JOB_FILE} of run ${shown(meta.runId)} (batch job ${shown(job.jobId)}) names the endpoint ${describeRecorded(recorded)}, which is not one you configured; nothing was sent. ` +
+        `To ${command === 'status' ? 'ask it about the job' : command === 'collect' ? 'collect the job from it' : 'cancel the job there'}, name it: batch-prompt ${command} ${dirArg} ${option} (or --config FILE).\n`,
+    );
+    return 1;
+  }
+  const endpoint: EndpointConfig = { id: job.endpointId, provider: job.provider as ProviderKind, baseUrl: c.baseUrl, model: m.model ?? '', maxOutputTokens: m.maxOutputTokens, headers: c.headers };
+  const api = selectBatchApi(endpoint, io, c.apiKeyEnv);
+  return api ? { dir, job, api, keyVar: keyVarOf(job.provider as ProviderKind, c.apiKeyEnv, io.env) } : 1;
 }
 
 /** `batch-prompt status DIR`: asks the provider, prints the job's state and request counts. */
-export async function statusCommand(dirArg: string, io: JobIo): Promise<number> {
-  const opened = await openJob(dirArg, io, true);
+export async function statusCommand(dirArg: string, io: JobIo, configured: Configured): Promise<number> {
+  const opened = await openJob('status', dirArg, io, configured, true);
   if (typeof opened === 'number') return opened;
   let job = opened.job;
   const api = opened.api;
   if (api) {
-    const failed = await guard(() => refreshJob(opened.dir, api, io.signal), io, opened.job.provider as ProviderKind);
+    const failed = await guard(() => refreshJob(opened.dir, api, io.signal), io, opened.keyVar);
     if (typeof failed === 'number') return failed;
     job = failed;
   }
@@ -134,16 +171,16 @@ export async function statusCommand(dirArg: string, io: JobIo): Promise<number> 
  * `batch-prompt collect DIR`: when the job has ended, downloads and maps its results into the run
  * folder; the summary goes to the caller (printed as for `run`). Still running: a line, exit 3.
  */
-export async function collectCommand(dirArg: string, io: JobIo): Promise<{ summary: RunSummary; dir: string } | number> {
+export async function collectCommand(dirArg: string, io: JobIo, configured: Configured): Promise<{ summary: RunSummary; dir: string } | number> {
   // A job collected earlier is answered from its folder: no key, no request.
-  const opened = await openJob(dirArg, io, true);
+  const opened = await openJob('collect', dirArg, io, configured, true);
   if (typeof opened === 'number') return opened;
   const api = opened.api;
   if (!api) {
     io.stdout.write(`Job ${opened.job.jobId} was collected at ${opened.job.collectedAt}; nothing written again.\n`);
     return { summary: await readSummary(opened.dir), dir: opened.dir };
   }
-  const result = await guard(() => collectJob(opened.dir, api, { signal: io.signal }), io, opened.job.provider as ProviderKind);
+  const result = await guard(() => collectJob(opened.dir, api, { signal: io.signal }), io, opened.keyVar);
   if (typeof result === 'number') return result;
   if (result.status === 'pending') {
     io.stdout.write(`Job ${result.job.jobId} is still running (${result.job.state.providerStatus}, ${describeCounts(result.job.state.counts)} requests done); nothing written. Collect again later.\n`);
@@ -154,24 +191,24 @@ export async function collectCommand(dirArg: string, io: JobIo): Promise<{ summa
 }
 
 /** `batch-prompt cancel DIR`: asks the provider to cancel; `collect` then records what finished. */
-export async function cancelCommand(dirArg: string, io: JobIo): Promise<number> {
-  const opened = await openJob(dirArg, io);
+export async function cancelCommand(dirArg: string, io: JobIo, configured: Configured): Promise<number> {
+  const opened = await openJob('cancel', dirArg, io, configured);
   if (typeof opened === 'number') return opened;
   const api = opened.api!;
-  const job = await guard(() => cancelJob(opened.dir, api, io.signal), io, opened.job.provider as ProviderKind);
+  const job = await guard(() => cancelJob(opened.dir, api, io.signal), io, opened.keyVar);
   if (typeof job === 'number') return job;
   io.stdout.write(job.cancelRequestedAt ? `Cancel requested for job ${job.jobId} (${job.state.providerStatus}); "batch-prompt collect ${dirArg}" records what finished once it has ended.\n` : `Job ${job.jobId} had already ended (${job.state.providerStatus}); nothing to cancel.\n`);
   return 0;
 }
 
 /** Runs a call to the provider; a typed error (or the folder held by another process) becomes one line on stderr and exit code 1. */
-async function guard<T>(fn: () => Promise<T>, io: JobIo, provider?: ProviderKind): Promise<T | number> {
+async function guard<T>(fn: () => Promise<T>, io: JobIo, keyVar?: string): Promise<T | number> {
   try {
     return await fn();
   } catch (e) {
     if (!BatchPromptError.isAny(e) && !RunLockedError.is(e)) throw e;
     // A refused key names the variable it came from.
-    const message = BatchPromptError.isAny(e) && provider ? withKeyHint(e.message, e.kind, keyVarOf(provider, undefined, io.env), io.env) : e.message;
+    const message = BatchPromptError.isAny(e) ? withKeyHint(e.message, e.kind, keyVar, io.env) : e.message;
     io.stderr.write(`batch-prompt: ${message}\n`);
     return 1;
   }

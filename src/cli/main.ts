@@ -6,7 +6,8 @@ import { Planner, type Plan } from '../core/plan';
 import { ResultCache } from '../core/resultCache';
 import { newRunId, resumeRun, runPlan, smallestWindow, endpointsOf, definedOnly, type RunEndpoint, type RunParameters } from '../core/run';
 import { describeEndpoints } from '../core/report';
-import { resolveEndpoints, resumeHeaders, type CliEndpoint, type ResumeHeaders } from './endpoints';
+import { resolveEndpoints, type CliEndpoint } from './endpoints';
+import { configuredEndpoints, describeRecorded, endpointOptionFor, matchRecorded, missingHeaders, shown, type RecordedEndpoint } from './trust';
 import { REPORT_FILE, writeRunReport } from '../core/runReport';
 import { RUN_FILE, RunLockedError, type RunMeta, type RunSummary } from '../core/runStore';
 import { pendingJob } from '../core/batchJob';
@@ -55,9 +56,11 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     return 0;
   }
   if (opts.command === 'resume') return resume(opts, io);
-  if (opts.command === 'status' || opts.command === 'cancel') return (opts.command === 'status' ? statusCommand : cancelCommand)(opts.inputs[0], io);
+  // The endpoints a run folder's may stand for: this command line's, or the providers' defaults.
+  const configured = () => configuredEndpoints(opts, io.env, io.cwd);
+  if (opts.command === 'status' || opts.command === 'cancel') return (opts.command === 'status' ? statusCommand : cancelCommand)(opts.inputs[0], io, configured);
   if (opts.command === 'collect') {
-    const collected = await collectCommand(opts.inputs[0], io);
+    const collected = await collectCommand(opts.inputs[0], io, configured);
     return typeof collected === 'number' ? collected : finished(collected.summary, collected.dir, io);
   }
   // A plan given a prompt counts its tokens and looks its chunks up in the cache.
@@ -153,7 +156,7 @@ async function resume(opts: CliOptions, io: Io): Promise<number> {
   }
   const job = await pendingJob(dir);
   if (job) {
-    io.stderr.write(`batch-prompt: run ${meta.runId} is batch job ${job.jobId} at ${job.provider}, not collected yet; use "batch-prompt collect" (resuming would send its chunks twice).\n`);
+    io.stderr.write(`batch-prompt: run ${shown(meta.runId)} is batch job ${shown(job.jobId)} at ${shown(job.provider)}, not collected yet; use "batch-prompt collect" (resuming would send its chunks twice).\n`);
     return 1;
   }
   const m = meta.model ?? { id: '' };
@@ -161,37 +164,61 @@ async function resume(opts: CliOptions, io: Io): Promise<number> {
   if (!PROVIDER_KINDS.includes(provider) || !m.model) {
     io.stderr.write(
       m.provider === 'vscode-lm'
-        ? `batch-prompt: run ${meta.runId} used VS Code's Language Model API (${m.id}); resume it in VS Code with "Batch Prompt: Resume Run".\n`
-        : `batch-prompt: ${RUN_FILE} of run ${meta.runId} does not say which endpoint it used (provider ${m.provider ?? 'missing'}, model ${m.model ?? 'missing'}).\n`,
+        ? `batch-prompt: run ${shown(meta.runId)} used VS Code's Language Model API (${shown(m.id)}); resume it in VS Code with "Batch Prompt: Resume Run".\n`
+        : `batch-prompt: ${RUN_FILE} of run ${shown(meta.runId)} does not say which endpoint it used (provider ${shown(m.provider ?? 'missing')}, model ${shown(m.model ?? 'missing')}).\n`,
     );
     return 1;
   }
   const tokenizer = getTokenizer(meta.encoding === 'cl100k_base' ? 'cl100k_base' : 'o200k_base');
-  let headers: ResumeHeaders;
+  let configured: CliEndpoint[];
   try {
-    headers = await resumeHeaders(meta, opts.config, io.cwd);
+    configured = await configuredEndpoints(opts, io.env, io.cwd);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     io.stderr.write(`batch-prompt: ${e.message}\n`);
     return 1;
   }
-  // A several-endpoint run resumes on all of its endpoints, each with its recorded limits and key variable.
-  const recordedConcurrency = (meta.parameters as { maxConcurrency?: number } | undefined)?.maxConcurrency;
-  const endpoints: RunEndpoint[] = [];
-  for (const info of endpointsOf(meta)) {
-    const kind = info.provider as ProviderKind;
-    if (!PROVIDER_KINDS.includes(kind) || !info.model) {
-      io.stderr.write(`batch-prompt: ${RUN_FILE} of run ${meta.runId} does not say how to reach its endpoint ${info.id} (provider ${info.provider ?? 'missing'}, model ${info.model ?? 'missing'}).\n`);
+  // Each recorded endpoint goes on as the configured endpoint it matches (provider, origin, key
+  // variable): that one's URL, key variable and headers, never the folder's. A several-endpoint run
+  // goes on with the ones matched, as it does without an endpoint whose key is missing; none: refused.
+  const recorded = endpointsOf(meta);
+  const several = recorded.length > 1;
+  for (const info of recorded) {
+    if (!PROVIDER_KINDS.includes(info.provider as ProviderKind) || !info.model) {
+      io.stderr.write(`batch-prompt: ${RUN_FILE} of run ${shown(meta.runId)} does not say how to reach its endpoint ${shown(info.id)} (provider ${shown(info.provider ?? 'missing')}, model ${shown(info.model ?? 'missing')}).\n`);
       return 1;
     }
-    const endpoint: EndpointConfig = { id: info.id, provider: kind, baseUrl: info.baseUrl, model: info.model, contextWindow: info.contextWindow, maxOutputTokens: info.maxOutputTokens, apiVersion: info.apiVersion, headers: headers.of(info) };
-    const model = headers.missing(info, io) ? undefined : selectModel(endpoint, tokenizer, io, { apiKeyEnv: info.apiKeyEnv, connections: opts.explicit.maxConcurrency ?? info.maxConcurrency ?? recordedConcurrency });
-    if (model) endpoints.push({ model, info });
-    else if ((meta.endpoints?.length ?? 0) > 1) io.stderr.write(`batch-prompt: resuming without the endpoint ${info.id}.\n`);
   }
+  const matches = recorded.map((info) => matchRecorded(info, configured));
+  const optionFor = (info: RecordedEndpoint) => endpointOptionFor(info) ?? '--endpoint PROVIDER:MODEL@URL';
+  const notConfigured = (info: RecordedEndpoint) => `batch-prompt: ${RUN_FILE} of run ${shown(meta.runId)} names the endpoint ${describeRecorded(info)}, which is not one you configured`;
+  if (matches.every((c) => !c)) {
+    const how = `batch-prompt resume ${opts.inputs[0]} ${recorded.map(optionFor).join(' ')} (or --config FILE).\n`;
+    if (!several) io.stderr.write(`${notConfigured(recorded[0])}; nothing was sent. To resume on it, name it: ${how}`);
+    else io.stderr.write(`${recorded.map((info) => `${notConfigured(info)}.\n`).join('')}batch-prompt: nothing was sent. To resume run ${shown(meta.runId)}, name its endpoints: ${how}`);
+    return 1;
+  }
+  const recordedConcurrency = (meta.parameters as { maxConcurrency?: number } | undefined)?.maxConcurrency;
+  const endpoints: RunEndpoint[] = [];
+  const keyVars = new Map<string, string | undefined>();
+  recorded.forEach((info, i) => {
+    const c = matches[i];
+    if (!c) {
+      io.stderr.write(`${notConfigured(info)}; resuming without it (to resume on it too, add ${optionFor(info)}).\n`);
+      return;
+    }
+    const kind = info.provider as ProviderKind;
+    // Limits cannot move a key: the configured endpoint's when it sets them, else the run's.
+    const limits = { maxConcurrency: c.maxConcurrency ?? info.maxConcurrency, requestsPerMinute: c.requestsPerMinute ?? info.requestsPerMinute, tokensPerMinute: c.tokensPerMinute ?? info.tokensPerMinute };
+    const endpoint: EndpointConfig = { id: info.id, provider: kind, baseUrl: c.baseUrl, model: info.model!, contextWindow: c.contextWindow ?? info.contextWindow, maxOutputTokens: c.maxOutputTokens ?? info.maxOutputTokens, apiVersion: c.apiVersion ?? info.apiVersion, headers: c.headers };
+    const model = missingHeaders(info, c, opts.config, io) ? undefined : selectModel(endpoint, tokenizer, io, { apiKeyEnv: c.apiKeyEnv, connections: opts.explicit.maxConcurrency ?? limits.maxConcurrency ?? recordedConcurrency });
+    if (model) {
+      endpoints.push({ model, info: definedOnly({ ...info, baseUrl: c.baseUrl, apiKeyEnv: c.apiKeyEnv, ...limits }) });
+      keyVars.set(info.id, keyVarOf(kind, c.apiKeyEnv, io.env));
+    } else if (several) io.stderr.write(`batch-prompt: resuming without the endpoint ${shown(info.id)}.\n`);
+  });
   if (endpoints.length === 0) return 1;
   const model = endpoints[0].model;
-  const keyVars = new Map(endpoints.map((e) => [e.info.id, keyVarOf((e.info.provider ?? provider) as ProviderKind, e.info.apiKeyEnv, io.env)]));
   const progress = new ProgressDisplay(io, keyVars);
   let summary: RunSummary;
   try {
@@ -214,7 +241,7 @@ async function resume(opts: CliOptions, io: Io): Promise<number> {
 async function heldRun(out: string, io: Io): Promise<boolean> {
   const dir = path.resolve(io.cwd, out);
   if (!(await fs.access(path.join(dir, RUN_FILE)).then(() => true, () => false))) return false;
-  const next = (await pendingJob(dir)) ? `check its batch job with "batch-prompt status ${out}" and "batch-prompt collect ${out}"` : `continue it with "batch-prompt resume ${out}" (chunks that succeeded are not sent again)`;
+  const next = (await pendingJob(dir)) ? `check its batch job with "batch-prompt status ${out}" and "batch-prompt collect ${out}"` : `continue it with "batch-prompt resume ${out}" and this command's endpoint options (chunks that succeeded are not sent again)`;
   io.stderr.write(`batch-prompt: ${out} already holds a run; ${next}, or choose another --out.\n`);
   return true;
 }

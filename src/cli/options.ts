@@ -10,20 +10,30 @@ import { AZURE_DEFAULT_API_VERSION } from '../providers/openaiCompatible';
 export const USAGE = `usage:
   batch-prompt plan [options] <paths or globs…> [--json]
   batch-prompt run  [options] (--prompt TEXT | --prompt-file FILE) <paths or globs…>
-  batch-prompt resume [options] DIR   continue an interrupted run from its folder alone (its prompt,
-                         model endpoint, parameters and plan; the key from the environment as for run):
-                         chunks that succeeded are not sent again; --config FILE gives back the custom
-                         headers of a run made with a config file (run.json never holds them)
+  batch-prompt resume [options] DIR   continue an interrupted run from its folder (its prompt, model,
+                         parameters and plan): chunks that succeeded are not sent again; see "endpoints
+                         of a run folder" below
   batch-prompt submit [options] (--prompt TEXT | --prompt-file FILE) <paths or globs…>
                          as run, but through the provider's batch service (openai, anthropic: about
                          half the price, results within 24 h): creates the run folder and the job,
                          prints both, and exits
-  batch-prompt status DIR   the batch job's state and request counts
-  batch-prompt collect DIR  once the job has ended: writes its results into the run folder, as run does
-                         (exit codes as run; 3: still running, nothing written)
-  batch-prompt cancel DIR   cancels the batch job at the provider (collect then records what finished)
-
-model (run, submit):
+  batch-prompt status [options] DIR   the batch job's state and request counts
+  batch-prompt collect [options] DIR  once the job has ended: writes its results into the run folder,
+                         as run does (exit codes as run; 3: still running, nothing written); a job
+                         collected earlier is answered from its folder (no key, no request)
+  batch-prompt cancel [options] DIR   cancels the batch job at the provider (collect then records what
+                         finished)
+endpoints of a run folder (resume, status, collect, cancel): a run folder names its endpoints, but never
+chooses where a key goes nor which variable it is read from. Each is matched (same provider, URL origin
+and key variable) to an endpoint of this command line, whose URL, key variable and headers are used:
+the --endpoint options and --config FILE given; without them, --provider/--base-url and each provider's
+default URL with its default key variable (openai $OPENAI_BASE_URL or https://api.openai.com/v1 with
+$OPENAI_API_KEY, anthropic https://api.anthropic.com with $ANTHROPIC_API_KEY, …). So a run made with
+--base-url URL resumes with "resume DIR --base-url URL", one made with --config FILE with "--config FILE"
+again (run.json never holds header values); the run keeps its recorded model and limits. An endpoint
+that matches none is refused before any request, naming the --endpoint that would allow it; a
+several-endpoint run goes on with the endpoints matched, and is refused when none is.
+model (run, submit; for resume, status, collect and cancel see above):
   --provider NAME        openai (default: any OpenAI-compatible server), azure, anthropic or ollama
   --base-url URL         the endpoint; defaults: openai $OPENAI_BASE_URL or https://api.openai.com/v1,
                          azure $AZURE_OPENAI_ENDPOINT (https://<resource>.openai.azure.com, required),
@@ -270,9 +280,6 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
       submit: 'a batch job\'s replies come back whole once it has ended',
     };
     throw new UsageError(`--stream is for "batch-prompt run" only: ${why[opts.command] ?? why.submit}.`);
-  }
-  if (opts.command === 'resume' && opts.endpoints.length) {
-    throw new UsageError('resume goes on with the endpoints the run recorded in run.json; --endpoint is not taken there (--config FILE gives back header values).');
   }
   if (several && opts.command === 'submit') throw new UsageError('submit sends one batch job to one endpoint: name it with --provider and --model, not --endpoint or --config.');
   if (opts.command === 'run' || opts.command === 'submit') {

@@ -90,7 +90,8 @@ describe('batch-prompt CLI: several endpoints', function () {
     b.reset();
     a.script = slow(30);
     b.script = slow(30);
-    const resumed = await cli(['resume', '--no-cache', 'o'], ws, { KEY_A, KEY_B });
+    // The run's endpoints are named again: --config FILE (run.json never chooses where a key goes).
+    const resumed = await cli(['resume', '--no-cache', '--config', 'endpoints.json', 'o'], ws, { KEY_A, KEY_B });
     assert.strictEqual(resumed.code, 0, resumed.stderr);
     assert.deepStrictEqual([...a.sentChunkIds(), ...b.sentChunkIds()].sort(), [...dropped].sort(), 'only the unfinished chunks are sent');
     assert.ok(a.peakInFlight <= 1, 'the recorded concurrency of "one" holds');
@@ -109,7 +110,7 @@ describe('batch-prompt CLI: several endpoints', function () {
       const lost = await forgetLastRecords(path.join(ws, 'o'), 5);
       a.reset();
       anthropic.reset();
-      const resumed = await cli(['resume', '--no-cache', 'o'], ws, {});
+      const resumed = await cli(['resume', '--no-cache', '--config', 'endpoints.json', 'o'], ws, {});
       assert.strictEqual(resumed.code, 0, resumed.stderr);
       assert.match(resumed.stderr, /set KEY_C in the environment[\s\S]*resuming without the endpoint claude/);
       assert.deepStrictEqual(a.sentChunkIds().sort(), [...lost].sort(), 'the local endpoint took every unfinished chunk');
@@ -141,12 +142,12 @@ describe('batch-prompt CLI: several endpoints', function () {
       assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), 'a header value is printed');
     }
 
-    // Without the file, the resume goes on without gw and says how to give its headers back.
+    // Named without the file, gw cannot get its headers back: the resume goes on without it and says how.
     const lost = await forgetLastRecords(dir, 4);
     a.reset();
     b.reset();
     a.script = slow(10);
-    const bare = await cli(['resume', '--no-cache', 'o'], ws, { KEY_A, KEY_B });
+    const bare = await cli(['resume', '--no-cache', '--endpoint', `openai:m@${urlA},id=gw,key-env=KEY_A`, '--endpoint', `openai:m@${urlB},key-env=KEY_B`, 'o'], ws, { KEY_A, KEY_B });
     assert.strictEqual(bare.code, 0, bare.stderr);
     assert.match(bare.stderr, /the endpoint gw was run with the headers X-Gateway-Token, X-Team, authorization from its config file.*resume with --config FILE[\s\S]*resuming without the endpoint gw/);
     assert.strictEqual(a.requests.length, 0);

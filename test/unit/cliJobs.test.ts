@@ -17,6 +17,8 @@ describe('batch-prompt submit / status / collect / cancel', function () {
   useWorkspace('bp-clijob-', { 'src/a.ts': 'export const a = 1;\n'.repeat(40), 'src/b.md': '# Title\n\nSome prose.\n' }, (dir) => (ws = dir));
 
   const anthropic = () => ['--provider', 'anthropic', '--base-url', base, '--model', 'claude-x', '--max-output-tokens', '500'];
+  /** The job's endpoint, named on the command line of status, collect and cancel (a run folder never chooses it). */
+  const at = () => ['--provider', 'anthropic', '--base-url', base];
   const submitArgs = (perBatch = '2') => ['submit', '--prompt', 'Upper-case it.', ...anthropic(), '--out', 'job', '--chunk-tokens', '64', '--overlap', '0', '--chunks-per-batch', perBatch, 'src'];
 
   it('submit creates the run folder and the job, prints both, and exits 0 without waiting', async () => {
@@ -47,25 +49,25 @@ describe('batch-prompt submit / status / collect / cancel', function () {
     assert.strictEqual(twice.code, 1);
     assert.match(twice.stderr, /job already holds a run; check its batch job with "batch-prompt status job" and "batch-prompt collect job", or choose another --out/);
     assert.strictEqual(server.jobs.size, 1, 'no second job');
-    const status = await cli(['status', 'job'], ws, env);
+    const status = await cli(['status', 'job', ...at()], ws, env);
     assert.strictEqual(status.code, 0, status.stderr);
     assert.match(status.stdout, /in_progress/);
     assert.match(status.stdout, /Requests: 0\/\d+ done/);
-    const early = await cli(['collect', 'job'], ws, env);
+    const early = await cli(['collect', 'job', ...at()], ws, env);
     assert.strictEqual(early.code, 3, early.stderr);
     assert.match(early.stdout, /still running/);
     await assert.rejects(fs.access(path.join(ws, 'job/summary.json')));
-    const done = await cli(['collect', 'job'], ws, env);
+    const done = await cli(['collect', 'job', ...at()], ws, env);
     assert.strictEqual(done.code, 0, done.stderr);
     assert.match(done.stdout, /succeeded, 0 failed, 0 canceled/);
     const a = await fs.readFile(path.join(ws, 'job/outputs/src/a.ts'), 'utf8');
     assert.ok(a.startsWith('OUT[1.1]\nEXPORT CONST A = 1;'), a.slice(0, 60));
     const journal = await fs.readFile(path.join(ws, 'job/run.jsonl'), 'utf8');
-    const again = await cli(['collect', 'job'], ws, env);
+    const again = await cli(['collect', 'job', ...at()], ws, env);
     assert.strictEqual(again.code, 0);
     assert.match(again.stdout, /nothing written again/);
     assert.strictEqual(await fs.readFile(path.join(ws, 'job/run.jsonl'), 'utf8'), journal);
-    const after = await cli(['status', 'job'], ws, env);
+    const after = await cli(['status', 'job', ...at()], ws, env);
     assert.match(after.stdout, /Collected at/);
     // Collected: the folder answers, so no key is needed (and the provider is not asked).
     const calls = server.calls.length;
@@ -85,7 +87,7 @@ describe('batch-prompt submit / status / collect / cancel', function () {
     server.script = (q) => (q.chunks.some((c) => c.path === 'src/b.md') ? { kind: 'error', status: 500, type: 'overloaded_error', message: 'Overloaded' } : undefined);
     const env = { ANTHROPIC_API_KEY: KEY };
     assert.strictEqual((await cli(submitArgs('1'), ws, env)).code, 0);
-    const r = await cli(['collect', 'job'], ws, env);
+    const r = await cli(['collect', 'job', ...at()], ws, env);
     assert.strictEqual(r.code, 2, r.stderr);
     assert.match(r.stdout, /Incomplete files \(1\): src\/b\.md/);
     const records = (await fs.readFile(path.join(ws, 'job/run.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { path: string; status: string; error?: { kind: string } });
@@ -99,11 +101,11 @@ describe('batch-prompt submit / status / collect / cancel', function () {
     const resumed = await cli(['resume', 'job'], ws, env);
     assert.strictEqual(resumed.code, 1);
     assert.match(resumed.stderr, /batch job .* not collected yet/);
-    const c = await cli(['cancel', 'job'], ws, env);
+    const c = await cli(['cancel', 'job', ...at()], ws, env);
     assert.strictEqual(c.code, 0, c.stderr);
     assert.match(c.stdout, /Cancel requested/);
     assert.ok(server.calls.some((x) => x.method === 'POST' && /\/cancel$/.test(x.url)));
-    const r = await cli(['collect', 'job'], ws, env);
+    const r = await cli(['collect', 'job', ...at()], ws, env);
     assert.strictEqual(r.code, 2, r.stdout);
     assert.match(r.stdout, /0 succeeded, 0 failed, \d+ canceled/);
   });
@@ -131,7 +133,7 @@ describe('batch-prompt submit / status / collect / cancel', function () {
     assert.match(refused.stderr, /no batch job was created: .*refused the API key.*\(the key came from \$ANTHROPIC_API_KEY\)/);
     const ok = await cli(submitArgs().map((x) => (x === 'job' ? 'job2' : x)), ws, { ANTHROPIC_API_KEY: KEY });
     assert.strictEqual(ok.code, 0, ok.stderr);
-    const status = await cli(['status', 'job2'], ws, { ANTHROPIC_API_KEY: wrong });
+    const status = await cli(['status', 'job2', ...at()], ws, { ANTHROPIC_API_KEY: wrong });
     assert.strictEqual(status.code, 1);
     assert.match(status.stderr, /refused the API key.*\(the key came from \$ANTHROPIC_API_KEY\)\n$/);
     for (const r of [refused, status]) assert.ok(!r.stderr.includes(wrong) && !r.stdout.includes(wrong));
@@ -144,7 +146,7 @@ describe('batch-prompt submit / status / collect / cancel', function () {
     const sub = await cli(['submit', '--prompt', 'Upper.', '--base-url', `${base}/v1`, '--model', 'gpt-x', '--out', 'oj', '--chunk-tokens', '64', '--overlap', '0', 'src'], ws, env);
     assert.strictEqual(sub.code, 0, sub.stderr);
     assert.ok(server.calls.some((x) => x.url === '/v1/files'));
-    const r = await cli(['collect', 'oj'], ws, env);
+    const r = await cli(['collect', 'oj', '--base-url', `${base}/v1`], ws, env);
     assert.strictEqual(r.code, 0, r.stderr);
     assert.ok((await fs.readFile(path.join(ws, 'oj/outputs/src/b.md'), 'utf8')).includes('SOME PROSE.'));
   });

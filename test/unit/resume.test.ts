@@ -136,14 +136,14 @@ describe('resume after kill -9 (CLI, local model server)', function () {
       for (const seed of seeds) {
         const rnd = random(seed + 1);
         const first = seed === seeds[0];
-        const args = first ? ['run', '--prompt', 'Upper-case it.', '--model', model, '--out', `runs/c${chain}`, ...cacheArgs, ...common(), 'src'] : ['resume', `runs/c${chain}`, ...cacheArgs];
+        const args = first ? ['run', '--prompt', 'Upper-case it.', '--model', model, '--out', `runs/c${chain}`, ...cacheArgs, ...common(), 'src'] : ['resume', `runs/c${chain}`, '--base-url', baseUrl, ...cacheArgs];
         // The first process of a chain dies anywhere in the run, a resume within its first requests.
         const killAt = { request: 1 + Math.floor(rnd() * (first ? totalRequests : 3)), delayMs: Math.floor(rnd() * 9) };
         const r = await step(args, `seed ${seed}`, killAt);
         if (r.signal === 'SIGKILL') stats.kills++;
         else stats.finishedBeforeTheKill++;
       }
-      const last = await step(['resume', `runs/c${chain}`, ...cacheArgs], `chain ${chain}, last resume`);
+      const last = await step(['resume', `runs/c${chain}`, '--base-url', baseUrl, ...cacheArgs], `chain ${chain}, last resume`);
       assert.strictEqual(last.code, 0, `chain ${chain}: ${last.stderr}`);
 
       const { text, records } = await journal(dir);
@@ -196,18 +196,18 @@ describe('resume after kill -9 (CLI, local model server)', function () {
     let child!: ChildProcess;
     const running = cli(['run', '--prompt', 'x', '--model', model, '--out', 'runs/locked', '--no-cache', '--base-url', hangUrl, '--chunk-tokens', '40', '--overlap', '0', 'src/f1.txt'], ws, (c) => (child = c));
     await firstRequest;
-    const refused = await cli(['resume', 'runs/locked', '--no-cache'], ws);
+    const refused = await cli(['resume', 'runs/locked', '--no-cache', '--base-url', hangUrl], ws);
     assert.strictEqual(refused.code, 1);
     assert.match(refused.stderr, new RegExp(`being written by process ${child.pid}`));
     child.kill('SIGKILL');
     await running;
     await hang.stop();
-    // The run's endpoint is recorded in run.json: point it at the answering server for the resume.
+    // The run's endpoint is recorded in run.json: point it at the answering server, and name that one.
     const runJson = path.join(ws, 'runs/locked/run.json');
     const meta = JSON.parse(await fs.readFile(runJson, 'utf8')) as { model: { baseUrl: string } };
     assert.strictEqual(meta.model.baseUrl, hangUrl);
     await fs.writeFile(runJson, JSON.stringify({ ...meta, model: { ...meta.model, baseUrl } }));
-    const resumed = await cli(['resume', 'runs/locked', '--no-cache'], ws);
+    const resumed = await cli(['resume', 'runs/locked', '--no-cache', '--base-url', baseUrl], ws);
     assert.strictEqual(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stdout, /succeeded, 0 failed, 0 canceled/);
   });
@@ -217,7 +217,7 @@ describe('resume after kill -9 (CLI, local model server)', function () {
     assert.strictEqual(r.code, 0, r.stderr);
     const before = await tree(path.join(ws, 'runs/done/outputs'));
     const mark = server.requests.length;
-    const again = await cli(['resume', 'runs/done', '--no-cache'], ws);
+    const again = await cli(['resume', 'runs/done', '--no-cache', '--base-url', baseUrl], ws);
     assert.strictEqual(again.code, 0, again.stderr);
     assert.strictEqual(requestsOf('m-done', mark).length, 0);
     assert.deepStrictEqual(await tree(path.join(ws, 'runs/done/outputs')), before);
