@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { TextDecoder } from 'util';
 import ignore from 'ignore';
-import { globToRegExp, isGlob, splitGlobBase } from './glob';
+import { globMatcher, isGlob, splitGlobBase } from './glob';
 import type { SourceFile } from './types';
 
 export interface CollectOptions {
@@ -149,7 +149,7 @@ class Collector {
 
   async resolveInputs(inputs: string[]): Promise<void> {
     // Globs sharing a literal folder share one walk.
-    const globsByBase = new Map<string, { glob: string; re: RegExp; matched: boolean }[]>();
+    const globsByBase = new Map<string, { glob: string; matches: (path: string) => boolean; matched: boolean }[]>();
     for (const input of inputs) {
       this.signal?.throwIfAborted();
       const rel = path.relative(this.cwd, path.resolve(this.cwd, input));
@@ -178,7 +178,7 @@ class Collector {
         }
         const base = splitGlobBase(glob).base;
         const group = globsByBase.get(base) ?? [];
-        group.push({ glob, re: globToRegExp(glob), matched: false });
+        group.push({ glob, matches: globMatcher(glob), matched: false });
         globsByBase.set(base, group);
       } else if (isMissing(error)) {
         this.skip(toPosix(rel), 'not-found', 'no such file or folder; check the path (it is relative to the working folder)');
@@ -194,7 +194,7 @@ class Collector {
           const rel = this.relative(file);
           let hit = false;
           for (const g of globs) {
-            if (g.re.test(rel)) hit = g.matched = true;
+            if (g.matches(rel)) hit = g.matched = true;
           }
           if (hit) this.candidates.set(rel, file);
         });

@@ -1,17 +1,32 @@
 /**
- * A small glob matcher for the CLI's file selection (Node 20 has no stable `path.matchesGlob`).
+ * Glob matching for the CLI's file selection, by `minimatch` (Node 20 has no stable `path.matchesGlob`).
  *
  * Syntax, matched against forward-slash paths relative to the run's root:
  * - `*` any characters within one path segment; `?` one character (neither matches `/`)
  * - `**` as a whole segment: zero or more segments (`src/**\/*.ts` matches `src/a.ts` and `src/x/y/a.ts`);
  *   elsewhere (`a**b`) it behaves like `*`
- * - `[abc]`, `[a-z]`, `[!a]` / `[^a]` one character of (or not of) a set; never `/`
- * - `{a,b}` alternatives, nestable, each may hold wildcards; without a comma the braces are literal
+ * - `[abc]`, `[a-z]`, `[!a]` / `[^a]` one character of (or not of) a set; never `/`; POSIX classes
+ *   such as `[[:alpha:]]`
+ * - `{a,b}` alternatives, nestable, each may hold wildcards; `{1..3}` a sequence; without a comma (or
+ *   `..`) the braces are literal
  * - `\` quotes the next character
  *
  * Caveats: dotfiles are matched like any other name (as VS Code's globs do); matching is case-sensitive;
- * an unclosed `[` or `{` is taken literally.
+ * an unclosed `[` or `{` is taken literally; a leading `!` or `#` and `+(...)`-style groups are plain
+ * characters (minimatch's negation, comments and extglobs are off).
  */
+import { Minimatch, type MinimatchOptions } from 'minimatch';
+
+const OPTIONS: MinimatchOptions = {
+  dot: true,
+  nonegate: true,
+  nocomment: true,
+  noext: true,
+  // Paths here always use `/`, and `\` always quotes, whatever the platform.
+  platform: 'linux',
+  // The glob as written: no rewriting of `..` or `**` segments.
+  optimizationLevel: 0,
+};
 
 /** Characters that make an input a glob rather than a path. */
 const MAGIC = /[*?[{]/;
@@ -35,143 +50,75 @@ export function splitGlobBase(glob: string): { base: string; rest: string } {
   return { base, rest: segments.slice(i).join('/') };
 }
 
-/** Compiles a glob (see the module comment for the syntax) into an anchored RegExp. */
-export function globToRegExp(glob: string): RegExp {
-  try {
-    return new RegExp(`^${translate(glob, true, true)}$`);
-  } catch {
-    // Only a bad range such as `[z-a]` gets here.
-    throw new SyntaxError(`Invalid glob "${glob}": check its [...] ranges`);
-  }
-}
-
-/** Returns a matcher for one glob; `path` must be relative, with forward slashes. */
+/**
+ * Returns a matcher for one glob (see the module comment for the syntax); `path` must be relative, with
+ * forward slashes. Throws a SyntaxError naming the glob for a range written backwards, such as `[z-a]`.
+ */
 export function globMatcher(glob: string): (path: string) => boolean {
-  const re = globToRegExp(glob);
-  return (path) => re.test(path);
+  const mm = new Minimatch(quoteClasses(glob), OPTIONS);
+  return (path) => mm.match(path);
 }
-
-const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 /**
- * Translates `glob` to RegExp source. `startsSegment` / `endsSegment` tell whether the text just before
- * and just after `glob` is a segment boundary (the string's edge or a `/`), which decides whether a `**`
- * at either end of a brace alternative is a globstar.
+ * Two rules minimatch does not keep on its own, applied to each `[...]` class of `glob`: a class is one
+ * unit inside `{...}` (its `,`, `{` and `}` are quoted, since braces are expanded before classes are
+ * read), and a range written backwards is an error (minimatch drops it silently, so that `[z-a]` would
+ * match nothing).
  */
-function translate(glob: string, startsSegment: boolean, endsSegment: boolean): string {
+function quoteClasses(glob: string): string {
   let out = '';
-  let i = 0;
-  const n = glob.length;
-  while (i < n) {
-    const c = glob[i];
-    if (c === '\\') {
-      out += escapeRegExp(i + 1 < n ? glob[i + 1] : '\\');
-      i += 2;
-    } else if (c === '*') {
-      let j = i;
-      while (j < n && glob[j] === '*') j++;
-      const atStart = i === 0 ? startsSegment : glob[i - 1] === '/';
-      const atEnd = j === n ? endsSegment : glob[j] === '/';
-      if (j - i >= 2 && atStart && atEnd) {
-        if (j < n) {
-          // `**/`: any number of whole segments, including none.
-          out += '(?:.*/)?';
-          j++;
-        } else {
-          out += '.*';
-        }
-      } else {
-        out += '[^/]*';
-      }
-      i = j;
-    } else if (c === '?') {
-      out += '[^/]';
+  for (let i = 0; i < glob.length; i++) {
+    if (glob[i] === '\\') {
+      out += glob.slice(i, i + 2);
       i++;
-    } else if (c === '[') {
-      const cls = parseClass(glob, i);
-      if (cls) {
-        out += cls.source;
-        i = cls.end;
-      } else {
-        out += '\\[';
-        i++;
-      }
-    } else if (c === '{') {
-      const alts = parseBraces(glob, i);
-      if (alts) {
-        const atStart = i === 0 ? startsSegment : glob[i - 1] === '/';
-        const atEnd = alts.end === n ? endsSegment : glob[alts.end] === '/';
-        out += `(?:${alts.items.map((a) => translate(a, atStart, atEnd)).join('|')})`;
-        i = alts.end;
-      } else {
-        out += '\\{';
-        i++;
-      }
+    } else if (glob[i] === '[') {
+      const cls = readClass(glob, i);
+      out += cls ? cls.quoted : '[';
+      if (cls) i = cls.end - 1;
     } else {
-      out += escapeRegExp(c);
-      i++;
+      out += glob[i];
     }
   }
   return out;
 }
 
-/** Parses `[...]` starting at `start`; null if it is not closed. A class never matches `/`. */
-function parseClass(glob: string, start: number): { source: string; end: number } | null {
+/**
+ * Reads the class at `start` as minimatch does (`]` first in the body is a member, `\\` quotes, `x-y` is
+ * a range unless the `-` is last); null if it is not closed (then `[` is literal).
+ */
+function readClass(glob: string, start: number): { quoted: string; end: number } | null {
+  const n = glob.length;
   let i = start + 1;
-  let negate = false;
-  if (glob[i] === '!' || glob[i] === '^') {
-    negate = true;
-    i++;
-  }
-  let body = '';
-  let first = true;
-  while (i < glob.length) {
+  let quoted = '[';
+  if (glob[i] === '!' || glob[i] === '^') quoted += glob[i++];
+  const body = i;
+  let rangeFrom: string | undefined;
+  while (i < n) {
     const c = glob[i];
-    if (c === ']' && !first) {
-      return { source: negate ? `[^/${body}]` : `(?!/)[${body}]`, end: i + 1 };
+    if (c === ']' && i > body) return { quoted: `${quoted}]`, end: i + 1 };
+    const posix = /^\[:[a-z]+:\]/.exec(glob.slice(i, i + 12));
+    if (posix) {
+      if (rangeFrom !== undefined) throw invalidRange(glob, `${rangeFrom}-${posix[0]}`);
+      quoted += posix[0];
+      i += posix[0].length;
+      continue;
     }
-    first = false;
-    if (c === '\\' && i + 1 < glob.length) {
-      body += quoteInClass(glob[i + 1], true);
-      i += 2;
-    } else {
-      body += quoteInClass(c, false);
+    const escaped = c === '\\' && i + 1 < n;
+    const ch = escaped ? glob[i + 1] : c;
+    i += escaped ? 2 : 1;
+    quoted += escaped || ch === ',' || ch === '{' || ch === '}' ? `\\${ch}` : ch;
+    if (rangeFrom !== undefined) {
+      if (ch < rangeFrom) throw invalidRange(glob, `${rangeFrom}-${ch}`);
+      rangeFrom = undefined;
+    } else if (glob[i] === '-' && i + 1 < n && glob[i + 1] !== ']') {
+      rangeFrom = ch;
+      quoted += '-';
       i++;
     }
   }
   return null;
 }
 
-/** Quotes what is special inside a RegExp class; an unquoted `-` keeps its range meaning. */
-function quoteInClass(c: string, quoted: boolean): string {
-  return c === '\\' || c === ']' || c === '[' || c === '^' || (quoted && c === '-') ? `\\${c}` : c;
-}
-
-/** Parses `{a,b,...}` starting at `start` into its top-level alternatives; null if unclosed or comma-free. */
-function parseBraces(glob: string, start: number): { items: string[]; end: number } | null {
-  const items: string[] = [];
-  let depth = 0;
-  let from = start + 1;
-  for (let i = start + 1; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '\\') {
-      i++;
-    } else if (c === '[') {
-      // A `,` or `}` inside a character class belongs to the class.
-      const cls = parseClass(glob, i);
-      if (cls) i = cls.end - 1;
-    } else if (c === '{') {
-      depth++;
-    } else if (c === '}') {
-      if (depth === 0) {
-        items.push(glob.slice(from, i));
-        return items.length > 1 ? { items, end: i + 1 } : null;
-      }
-      depth--;
-    } else if (c === ',' && depth === 0) {
-      items.push(glob.slice(from, i));
-      from = i + 1;
-    }
-  }
-  return null;
+function invalidRange(glob: string, range: string): SyntaxError {
+  return new SyntaxError(`Invalid glob "${glob}": the range ${range} in its [...] is backwards; write it from low to high`);
 }

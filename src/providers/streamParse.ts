@@ -5,6 +5,7 @@
  * decoded before they get here, by one streaming `TextDecoder` per reply (`decodeBody`), so a multi-byte
  * character split across network chunks arrives whole.
  */
+import { createParser, type EventSourceParser } from 'eventsource-parser';
 
 /** One server-sent event: its `event:` name (`message` when none) and its `data:` lines joined by `\n`. */
 export interface SseEvent {
@@ -14,68 +15,42 @@ export interface SseEvent {
 }
 
 /**
- * The event-stream format of the HTML standard ("Server-sent events", parsing an event stream): lines end
- * in `\r\n`, `\n` or `\r`; a blank line dispatches the event; `:` starts a comment (keep-alives); a field
- * is `name: value` (one space after the colon dropped); several `data:` lines join with `\n`; an event
- * without data is dropped. One departure, on purpose: `end()` dispatches an event left without its
- * blank line at the end of the stream (the standard drops it), so that a server that closes right after
- * `data: [DONE]` is still read; a truncated event then fails its JSON parse instead of vanishing.
+ * The event-stream format of the HTML standard ("Server-sent events", parsing an event stream), read by
+ * `eventsource-parser`: lines end in `\r\n`, `\n` or `\r`; a blank line dispatches the event; `:` starts
+ * a comment (keep-alives); several `data:` lines join with `\n`; an event without data is dropped; `id`
+ * is the last one seen, as the standard keeps it. One departure, on purpose: `end()` dispatches an event
+ * left without its blank line at the end of the stream (the standard drops it), so that a server that
+ * closes right after `data: [DONE]` is still read; a truncated event then fails its JSON parse instead
+ * of vanishing.
  */
 export class SseParser {
-  private buffer = '';
-  /** The previous piece ended in `\r`: a `\n` opening the next piece belongs to that line end. */
-  private afterCr = false;
-  private data: string[] = [];
-  private event = '';
-  private id: string | undefined;
+  private out: SseEvent[] = [];
+  private lastId: string | undefined;
+  private readonly parser: EventSourceParser = createParser({
+    onEvent: (e) => {
+      if (e.id !== undefined) this.lastId = e.id;
+      this.out.push({ event: e.event ?? 'message', data: e.data, ...(this.lastId !== undefined ? { id: this.lastId } : {}) });
+    },
+  });
 
   /** Feeds the next piece of text; returns the events it completed. */
   push(text: string): SseEvent[] {
-    if (text === '') return [];
-    if (this.afterCr && text.startsWith('\n')) text = text.slice(1);
-    this.afterCr = false;
-    this.buffer += text;
-    const out: SseEvent[] = [];
-    let start = 0;
-    for (let i = 0; i < this.buffer.length; i++) {
-      const c = this.buffer.charCodeAt(i);
-      if (c !== 10 && c !== 13) continue;
-      this.line(this.buffer.slice(start, i), out);
-      if (c === 13) {
-        if (i + 1 === this.buffer.length) this.afterCr = true;
-        else if (this.buffer.charCodeAt(i + 1) === 10) i++;
-      }
-      start = i + 1;
-    }
-    this.buffer = this.buffer.slice(start);
-    return out;
+    this.parser.feed(text);
+    return this.take();
   }
 
   /** The end of the stream: a last line without its line end, and an event without its blank line. */
   end(): SseEvent[] {
-    const out: SseEvent[] = [];
-    if (this.buffer) this.line(this.buffer, out);
-    this.buffer = '';
-    this.line('', out);
-    return out;
+    // Ends the last line (joining a `\r` left at the end into one `\r\n`), then blanks it: dispatches.
+    this.parser.feed('\n\n');
+    this.parser.reset();
+    return this.take();
   }
 
-  private line(line: string, out: SseEvent[]): void {
-    if (line === '') {
-      if (this.data.length) out.push({ event: this.event || 'message', data: this.data.join('\n'), ...(this.id !== undefined ? { id: this.id } : {}) });
-      this.data = [];
-      this.event = '';
-      return;
-    }
-    if (line.startsWith(':')) return;
-    const colon = line.indexOf(':');
-    const field = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'data') this.data.push(value);
-    else if (field === 'event') this.event = value;
-    else if (field === 'id' && !value.includes('\0')) this.id = value;
-    // `retry` and unknown fields are ignored, as the standard says.
+  private take(): SseEvent[] {
+    const events = this.out;
+    if (events.length) this.out = [];
+    return events;
   }
 }
 

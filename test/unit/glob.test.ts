@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { globMatcher, globToRegExp, isGlob, splitGlobBase } from '../../src/core/glob';
+import { globMatcher, isGlob, splitGlobBase } from '../../src/core/glob';
 
 function check(glob: string, yes: string[], no: string[]): void {
   const match = globMatcher(glob);
@@ -58,8 +58,17 @@ describe('glob', () => {
     check('a\\?', ['a?'], ['ab']);
   });
 
+  it('takes (, ), quotes, + @ groups and a leading ! or # as plain characters', () => {
+    check('file (1)*.txt', ['file (1).txt', 'file (1) copy.txt'], ['file 1.txt']);
+    check('+(a)*', ['+(a)', '+(a)b'], ['a', 'aa']);
+    check('!x*', ['!x', '!xy'], ['y', 'x']);
+    check('#x*', ['#x1'], ['x1']);
+    check('"a"*', ['"a"b'], ['ab']);
+  });
+
   it('rejects a malformed range with a clear error', () => {
-    assert.throws(() => globToRegExp('[z-a]'), (e: Error) => e instanceof SyntaxError && e.message.includes('[z-a]'));
+    assert.throws(() => globMatcher('[z-a]'), (e: Error) => e instanceof SyntaxError && e.message.includes('[z-a]'));
+    assert.throws(() => globMatcher('x[a-cz-a].ts'), (e: Error) => e instanceof SyntaxError && e.message.includes('z-a'));
   });
 
   it('isGlob and splitGlobBase', () => {

@@ -59,6 +59,15 @@ describe('SSE parser', () => {
     assert.deepStrictEqual(parseInPieces('data: [DONE]', []), [{ event: 'message', data: '[DONE]' }]);
     assert.deepStrictEqual(parseInPieces('data: a\n\n', []), [{ event: 'message', data: 'a' }]);
   });
+
+  it('ends a last line cut after its \\r at the end of the stream, and keeps the last id for the events after it', () => {
+    assert.deepStrictEqual(parseInPieces('data: [DONE]\r', []), [{ event: 'message', data: '[DONE]' }]);
+    assert.deepStrictEqual(parseInPieces('id: 1\ndata: a\n\ndata: b\n\nid:\ndata: c\n\n', [3]), [
+      { event: 'message', data: 'a', id: '1' },
+      { event: 'message', data: 'b', id: '1' },
+      { event: 'message', data: 'c', id: '' },
+    ]);
+  });
 });
 
 describe('NDJSON line splitter', () => {
