@@ -4,7 +4,7 @@ import type { ChunkOutcome, ExecutionSummary } from './events';
 import { parseReply } from './protocol';
 import type { Prices } from './report';
 import { writeRunReport } from './runReport';
-import { readRecords, readSummary, RunLockedError, RunStore, type RunSummary } from './runStore';
+import { checkRunFolder, readRecords, readSummary, RunLockedError, RunStore, type RunSummary } from './runStore';
 import type { ChunkRef } from './types';
 
 export type CollectResult =
@@ -28,6 +28,8 @@ export interface CollectOptions {
  * Collecting twice changes nothing; a collect interrupted half-way records only what is missing.
  */
 export async function collectJob(dir: string, api: BatchApi, options: CollectOptions = {}): Promise<CollectResult> {
+  // The folder and its job file are checked whole before any request or write (`UnsafePathError`).
+  await checkRunFolder(dir);
   let job = await requireJob(dir);
   if (job.collectedAt) return { status: 'already-collected', job, summary: await readSummary(dir) };
   if (!job.state.ended) job = await refreshJob(dir, api, options.signal);
@@ -117,6 +119,9 @@ export interface WatchOptions extends CollectOptions {
  */
 export async function watchJob(dir: string, apiOf: () => Promise<BatchApi>, options: WatchOptions): Promise<CollectResult | undefined> {
   const sleep = options.sleep ?? defaultSleep;
+  // Refused before the first poll: a folder that could lead a write outside itself is not watched.
+  await checkRunFolder(dir);
+  await requireJob(dir);
   for (;;) {
     if (options.signal?.aborted) return undefined;
     try {

@@ -4,6 +4,7 @@ import { writeFileAtomic } from './atomicFile';
 import { BatchPromptError, CanceledError, ConfigError, describeError, type ErrorKind } from './errors';
 import type { ChunkOutcome } from './events';
 import type { ChatMessage, ChatResponse } from './model';
+import { checkJobChunks } from './pathGuard';
 import { FileChunkSource, type Plan } from './plan';
 import { buildMessages } from './protocol';
 import { createRunStore, type RunOptions } from './run';
@@ -172,8 +173,14 @@ export async function readJob(dir: string): Promise<JobRecord | undefined> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
-  const job = JSON.parse(text) as JobRecord;
+  let job: JobRecord;
+  try {
+    job = JSON.parse(text) as JobRecord;
+  } catch (e) {
+    throw new Error(`${path.join(dir, JOB_FILE)} is not valid JSON (${(e as Error).message}); it is not a batch job record.`);
+  }
   if (!job || typeof job.jobId !== 'string' || !Array.isArray(job.requests)) throw new Error(`${path.join(dir, JOB_FILE)} is not a batch job record.`);
+  checkJobChunks(job, JOB_FILE);
   return job;
 }
 

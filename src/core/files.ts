@@ -8,6 +8,7 @@ import * as path from 'path';
 import { TextDecoder } from 'util';
 import ignore from 'ignore';
 import { globToRegExp, isGlob, splitGlobBase } from './glob';
+import { isOutside } from './pathGuard';
 import type { SourceFile } from './types';
 
 export interface CollectOptions {
@@ -421,9 +422,6 @@ function formatBytes(n: number): string {
   return `${Number(value.toFixed(1))} ${unit}`;
 }
 
-function isOutside(rel: string): boolean {
-  return rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel);
-}
 
 function toPosix(p: string): string {
   return path.sep === '/' ? p : p.split(path.sep).join('/');

@@ -2,6 +2,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { pendingJob } from '../core/batchJob';
 import { BatchPromptError } from '../core/errors';
+import { isOutside } from '../core/pathGuard';
 import type { ChunkOutcome, RunEvent } from '../core/events';
 import type { ChatModel } from '../core/model';
 import type { Plan } from '../core/plan';
@@ -311,7 +312,7 @@ export class RunService implements vscode.Disposable {
     const target = path.resolve(base, settings.outputDirectory);
     // Real paths: a folder of the workspace that links elsewhere is outside too.
     const rel = path.relative(realPathOf(base), realPathOf(target));
-    if (rel.startsWith('..') || path.isAbsolute(rel)) {
+    if (isOutside(rel)) {
       if (quiet) return undefined;
       void vscode.window.showErrorMessage(`Batch Prompt: the output folder "${settings.outputDirectory}" is outside the workspace; set batchPrompt.outputDirectory to a folder inside it.`);
       return undefined;
