@@ -8,7 +8,7 @@ import * as path from 'path';
 import { TextDecoder } from 'util';
 import ignore from 'ignore';
 import { globToRegExp, isGlob, splitGlobBase } from './glob';
-import { isOutside } from './pathGuard';
+import { isOutside, relativePathProblem } from './pathGuard';
 import type { SourceFile } from './types';
 
 export interface CollectOptions {
@@ -215,6 +215,12 @@ class Collector {
     for (const rel of [...this.candidates.keys()].sort(compare)) {
       this.signal?.throwIfAborted();
       const abs = this.candidates.get(rel) as string;
+      // A name the run folder could not hold safely (a backslash in a Linux file name): refused by the path guard on resume.
+      const problem = relativePathProblem(rel);
+      if (problem) {
+        this.skip(rel, 'unreadable', `its path ${problem}, which a run folder cannot record; rename it to include it`);
+        continue;
+      }
       try {
         const stat = await fs.promises.stat(abs);
         if (!stat.isFile()) {

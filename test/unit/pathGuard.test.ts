@@ -11,6 +11,7 @@ import { SourceChangedError } from '../../src/core/errors';
 import { defaultResultCacheDir, userCacheDir } from '../../src/cli/userCache';
 import { ResultCache } from '../../src/core/resultCache';
 import { removeStaleTempFiles } from '../../src/core/atomicFile';
+import { collectFiles } from '../../src/core/files';
 import { RunStore, type RunMeta } from '../../src/core/runStore';
 import { writeRunReport } from '../../src/core/runReport';
 
@@ -125,6 +126,17 @@ describe('path guard', () => {
       await link(path.join(top, 'elsewhere'), path.join(run, 'chunks'));
       await removeStaleTempFiles(run, { all: true });
       assert.strictEqual(await fs.readFile(path.join(top, 'elsewhere', 'precious.tmp-1-1'), 'utf8'), 'keep');
+    });
+
+    it('file selection leaves out a name a run folder could not record (a backslash on Linux), keeps "..notes.md"', async () => {
+      const ws = path.join(top, 'sel');
+      await fs.mkdir(ws);
+      await fs.writeFile(path.join(ws, '..notes.md'), 'dots');
+      const odd = process.platform === 'win32' ? undefined : 'we\\ird.txt';
+      if (odd) await fs.writeFile(path.join(ws, odd), 'odd');
+      const r = await collectFiles(['.'], { cwd: ws });
+      assert.deepStrictEqual(r.files.map((f) => f.path), ['..notes.md']);
+      if (odd) assert.match(r.skipped.find((x) => x.path === odd)?.detail ?? '', /backslash.*rename it/);
     });
 
     it('the result cache neither writes nor prunes through a linked folder', async () => {
