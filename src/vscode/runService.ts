@@ -2,7 +2,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { pendingJob } from '../core/batchJob';
 import { BatchPromptError } from '../core/errors';
-import { isOutside } from '../core/pathGuard';
+import { isOutside, UnsafePathError } from '../core/pathGuard';
 import type { ChunkOutcome, RunEvent } from '../core/events';
 import type { ChatModel } from '../core/model';
 import type { Plan } from '../core/plan';
@@ -248,8 +248,9 @@ export class RunService implements vscode.Disposable {
     let store: RunStore;
     try {
       store = await RunStore.open(dir.fsPath);
-    } catch {
-      void vscode.window.showErrorMessage(`Batch Prompt: ${dir.fsPath} is not a run folder any more.`);
+    } catch (e) {
+      // A folder naming paths outside itself is refused with what and where (the path guard's message).
+      void vscode.window.showErrorMessage(UnsafePathError.is(e) ? `Batch Prompt: ${dir.fsPath}: ${e.message}` : `Batch Prompt: ${dir.fsPath} is not a run folder any more.`);
       return undefined;
     }
     const settings = this.settings();
