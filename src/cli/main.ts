@@ -1,4 +1,5 @@
 import { promises as fs } from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { collectFiles, type SkippedFile } from '../core/files';
 import type { RunEvent } from '../core/events';
@@ -21,6 +22,7 @@ import { cancelCommand, collectCommand, selectBatchApi, statusCommand, submitCom
 import { apiKeyFromEnv, parseCli, USAGE, UsageError, type CliOptions } from './options';
 import { formatDuration, ProgressTracker } from '../core/progress';
 import { keyVarOf, withKeyHint } from './keyHints';
+import { defaultResultCacheDir } from './userCache';
 import type { PlanEstimate } from '../core/planEstimate';
 import { estimateCliPlan, planEndpoints, primaryInfo, renderEstimateText } from './planOutput';
 
@@ -246,8 +248,10 @@ async function heldRun(out: string, io: Io): Promise<boolean> {
   return true;
 }
 
+/** The result cache: `--cache-dir`, else the user's cache folder (never the working folder: see `userCache.ts`). */
 function cacheOf(opts: CliOptions, io: Io): ResultCache | undefined {
-  return opts.useCache ? new ResultCache(path.resolve(io.cwd, opts.cacheDir ?? path.join('.batch-prompt', 'cache'))) : undefined;
+  if (!opts.useCache) return undefined;
+  return new ResultCache(opts.cacheDir !== undefined ? path.resolve(io.cwd, opts.cacheDir) : defaultResultCacheDir(io.env, process.platform, os.homedir()));
 }
 
 /** Prints the outcome of a run or a resume; the exit code. */

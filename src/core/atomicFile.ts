@@ -50,13 +50,7 @@ export function processAlive(pid: number): boolean {
  * (the caller owns the folder); otherwise only those of processes no longer alive. Returns how many.
  */
 export async function removeStaleTempFiles(dir: string, options: { all?: boolean } = {}): Promise<number> {
-  let names: string[];
-  try {
-    names = (await fs.readdir(dir, { recursive: true })).map(String);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw e;
-  }
+  const names = await listFiles(dir);
   let removed = 0;
   for (const name of names) {
     const pid = tempFileOwner(path.basename(name));
@@ -65,4 +59,31 @@ export async function removeStaleTempFiles(dir: string, options: { all?: boolean
     removed++;
   }
   return removed;
+}
+
+/**
+ * Paths (relative to `dir`, platform separators) of the files under `dir`, recursively, without
+ * following links: `readdir`'s `recursive` follows a linked folder, and a folder planted with a link
+ * to elsewhere must not make a cleanup delete files there. Links themselves are listed. A missing
+ * `dir` lists nothing.
+ */
+export async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    let entries: import('fs').Dirent[];
+    try {
+      entries = await fs.readdir(path.join(dir, rel), { withFileTypes: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || (rel && code === 'ENOTDIR')) return;
+      throw e;
+    }
+    for (const e of entries) {
+      const child = rel ? path.join(rel, e.name) : e.name;
+      if (e.isDirectory()) await walk(child);
+      else out.push(child);
+    }
+  };
+  await walk('');
+  return out;
 }

@@ -1,10 +1,10 @@
-import { refreshJob, requireJob, writeJob, type BatchApi, type BatchResult, type JobRecord } from './batchJob';
+import { refreshJob, requireJob, writeJob, type BatchApi, type BatchResult, type JobRecord, type MalformedResultLine } from './batchJob';
 import { BatchPromptError, type ErrorKind } from './errors';
 import type { ChunkOutcome, ExecutionSummary } from './events';
 import { parseReply } from './protocol';
 import type { Prices } from './report';
 import { writeRunReport } from './runReport';
-import { readRecords, readSummary, RunLockedError, RunStore, type RunSummary } from './runStore';
+import { checkRunFolder, readRecords, readSummary, RunLockedError, RunStore, type RunSummary } from './runStore';
 import type { ChunkRef } from './types';
 
 export type CollectResult =
@@ -28,6 +28,8 @@ export interface CollectOptions {
  * Collecting twice changes nothing; a collect interrupted half-way records only what is missing.
  */
 export async function collectJob(dir: string, api: BatchApi, options: CollectOptions = {}): Promise<CollectResult> {
+  // The folder and its job file are checked whole before any request or write (`UnsafePathError`).
+  await checkRunFolder(dir);
   let job = await requireJob(dir);
   if (job.collectedAt) return { status: 'already-collected', job, summary: await readSummary(dir) };
   if (!job.state.ended) job = await refreshJob(dir, api, options.signal);
@@ -40,7 +42,7 @@ export async function collectJob(dir: string, api: BatchApi, options: CollectOpt
     const refs = new Map<string, ChunkRef>();
     for (const f of store.meta.files) for (const c of f.chunks) refs.set(c.id, c);
     const byId = new Map<string, BatchResult>();
-    for (const r of results) if (!byId.has(r.customId)) byId.set(r.customId, r);
+    for (const r of results.results) if (!byId.has(r.customId)) byId.set(r.customId, r);
     const execution: ExecutionSummary = { succeeded: 0, failed: 0, canceled: 0, requests: job.requests.length, inputTokens: 0, outputTokens: 0, durationMs: Math.max(0, Date.now() - Date.parse(job.submittedAt)) };
     for (const request of job.requests) {
       const result = byId.get(request.customId);
@@ -49,7 +51,7 @@ export async function collectJob(dir: string, api: BatchApi, options: CollectOpt
         execution.inputTokens += result.response.usage?.inputTokens ?? 0;
         execution.outputTokens += result.response.usage?.outputTokens ?? 0;
       }
-      for (const outcome of outcomesOf(request, chunks, result, job)) {
+      for (const outcome of outcomesOf(request, chunks, result, job, results.malformed)) {
         if (recorded.has(outcome.chunk.id)) continue;
         await store.record(outcome);
         options.onOutcome?.(outcome);
@@ -65,11 +67,14 @@ export async function collectJob(dir: string, api: BatchApi, options: CollectOpt
   return { status: 'collected', job, summary };
 }
 
-/** The outcomes of one request's chunks. Exported for tests. */
-export function outcomesOf(request: JobRecord['requests'][number], chunks: readonly ChunkRef[], result: BatchResult | undefined, job: JobRecord): ChunkOutcome[] {
+/**
+ * The outcomes of one request's chunks. `malformed`: result lines that are not JSON and name no
+ * request; a request without a result may be on one of them, so it fails saying so. Exported for tests.
+ */
+export function outcomesOf(request: JobRecord['requests'][number], chunks: readonly ChunkRef[], result: BatchResult | undefined, job: JobRecord, malformed: readonly MalformedResultLine[] = []): ChunkOutcome[] {
   const base = { batchId: request.batchId, attempts: 1, latencyMs: 0 };
   if (!result) {
-    const { status, error } = missingReason(request.customId, job);
+    const { status, error } = malformed.length && !job.state.failure ? malformedReason(request.customId, malformed) : missingReason(request.customId, job);
     return chunks.map((chunk) => ({ ...base, chunk, status, ...(error ? { error } : {}), attempts: status === 'canceled' ? 0 : 1, inputTokens: 0, outputTokens: 0 }));
   }
   if (!result.ok) {
@@ -87,6 +92,15 @@ export function outcomesOf(request: JobRecord['requests'][number], chunks: reado
     const why = truncated ? 'the reply was cut off by the output limit' : 'the reply has no result for it';
     return { ...base, ...usage, chunk, status: 'failed' as const, error: { kind: 'bad-reply' as ErrorKind, message: `The batch job's reply to ${request.customId} is unusable for this chunk: ${why}. Retry it.` } };
   });
+}
+
+/** A request without a result while some result lines could not be read: its result may be one of them. */
+function malformedReason(customId: string, malformed: readonly MalformedResultLine[]): { status: 'failed'; error: { kind: ErrorKind; message: string } } {
+  const byFile = new Map<string, number[]>();
+  for (const m of malformed) byFile.set(m.where, [...(byFile.get(m.where) ?? []), m.line]);
+  const where = [...byFile].map(([file, lines]) => `${lines.length === 1 ? 'line' : 'lines'} ${lines.join(', ')} of ${file}`).join('; ');
+  const n = malformed.length;
+  return { status: 'failed', error: { kind: 'bad-reply', message: `The provider's results for this job had ${n} malformed ${n === 1 ? 'line' : 'lines'} (${where}) that name no request, and none of the others answered request ${customId}: its result may be one of them. Retry it.` } };
 }
 
 /** Why a request has no result line: the job was canceled, expired, failed as a whole, or lost it. */
@@ -117,6 +131,9 @@ export interface WatchOptions extends CollectOptions {
  */
 export async function watchJob(dir: string, apiOf: () => Promise<BatchApi>, options: WatchOptions): Promise<CollectResult | undefined> {
   const sleep = options.sleep ?? defaultSleep;
+  // Refused before the first poll: a folder that could lead a write outside itself is not watched.
+  await checkRunFolder(dir);
+  await requireJob(dir);
   for (;;) {
     if (options.signal?.aborted) return undefined;
     try {

@@ -4,6 +4,7 @@ import { writeFileAtomic } from './atomicFile';
 import { BatchPromptError, CanceledError, ConfigError, describeError, type ErrorKind } from './errors';
 import type { ChunkOutcome } from './events';
 import type { ChatMessage, ChatResponse } from './model';
+import { checkJobChunks } from './pathGuard';
 import { FileChunkSource, type Plan } from './plan';
 import { buildMessages } from './protocol';
 import { createRunStore, type RunOptions } from './run';
@@ -58,6 +59,22 @@ export type BatchResult =
   | { customId: string; ok: true; response: ChatResponse }
   | { customId: string; ok: false; status: 'failed' | 'canceled'; error: { kind: ErrorKind; message: string } };
 
+/** A result line that is not JSON and names no request that could be read: its line and file. */
+export interface MalformedResultLine {
+  line: number;
+  /** The file it is in, for messages: "the output file file-abc", "the results file". */
+  where: string;
+}
+
+/**
+ * An ended job's results: one per result line, a malformed line whose request can still be read
+ * included as that request's `bad-reply` failure; the malformed lines naming none are listed apart.
+ */
+export interface BatchResults {
+  results: BatchResult[];
+  malformed: MalformedResultLine[];
+}
+
 /**
  * A provider's batch service. Methods reject with the typed errors of `errors.ts` (a bad key is
  * `AuthError`, fatal); messages never hold a key.
@@ -74,8 +91,11 @@ export interface BatchApi {
    */
   submit(batch: EncodedBatch, signal?: AbortSignal): Promise<{ jobId: string; inputFileId?: string; state: JobState }>;
   poll(jobId: string, signal?: AbortSignal): Promise<JobState>;
-  /** Every result line of an ended job (a request without one is missing: the caller decides why). */
-  results(jobId: string, state: JobState, signal?: AbortSignal): Promise<BatchResult[]>;
+  /**
+   * Every result line of an ended job (a request without one is missing: the caller decides why);
+   * malformed lines are never dropped (see `BatchResults`).
+   */
+  results(jobId: string, state: JobState, signal?: AbortSignal): Promise<BatchResults>;
   cancel(jobId: string, signal?: AbortSignal): Promise<JobState>;
 }
 
@@ -172,8 +192,14 @@ export async function readJob(dir: string): Promise<JobRecord | undefined> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
-  const job = JSON.parse(text) as JobRecord;
+  let job: JobRecord;
+  try {
+    job = JSON.parse(text) as JobRecord;
+  } catch (e) {
+    throw new Error(`${path.join(dir, JOB_FILE)} is not valid JSON (${(e as Error).message}); it is not a batch job record.`);
+  }
   if (!job || typeof job.jobId !== 'string' || !Array.isArray(job.requests)) throw new Error(`${path.join(dir, JOB_FILE)} is not a batch job record.`);
+  checkJobChunks(job, JOB_FILE);
   return job;
 }
 

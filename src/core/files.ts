@@ -8,6 +8,7 @@ import * as path from 'path';
 import { TextDecoder } from 'util';
 import ignore from 'ignore';
 import { globMatcher, isGlob, splitGlobBase } from './glob';
+import { isOutside, relativePathProblem } from './pathGuard';
 import type { SourceFile } from './types';
 
 export interface CollectOptions {
@@ -214,6 +215,12 @@ class Collector {
     for (const rel of [...this.candidates.keys()].sort(compare)) {
       this.signal?.throwIfAborted();
       const abs = this.candidates.get(rel) as string;
+      // A name the run folder could not hold safely (a backslash in a Linux file name): refused by the path guard on resume.
+      const problem = relativePathProblem(rel);
+      if (problem) {
+        this.skip(rel, 'unreadable', `its path ${problem}, which a run folder cannot record; rename it to include it`);
+        continue;
+      }
       try {
         const stat = await fs.promises.stat(abs);
         if (!stat.isFile()) {
@@ -421,9 +428,6 @@ function formatBytes(n: number): string {
   return `${Number(value.toFixed(1))} ${unit}`;
 }
 
-function isOutside(rel: string): boolean {
-  return rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel);
-}
 
 function toPosix(p: string): string {
   return path.sep === '/' ? p : p.split(path.sep).join('/');

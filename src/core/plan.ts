@@ -37,6 +37,8 @@ export interface Plan {
 /** Room for one chunk's wrapper (ids, path, line numbers) when sizing chunks to the request budget. */
 const WRAPPER_ALLOWANCE = 64;
 
+const SHA256_RE = /^[0-9a-f]{64}$/;
+
 export function hashText(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
@@ -141,7 +143,11 @@ export class FileChunkSource {
         throw new SourceChangedError(gone ? `${chunk.path} was deleted after the run was planned.` : `${chunk.path} could not be read (${code ?? String(e)}).`);
       }
       const expected = this.hashes.get(chunk.path);
-      if (expected && hashText(text) !== expected) {
+      // A missing, empty or malformed hash proves nothing: the text is refused, never sent unchecked.
+      if (typeof expected !== 'string' || !SHA256_RE.test(expected)) {
+        throw new SourceChangedError(`${chunk.path} has no valid sha256 recorded in run.json, so its text cannot be checked against the plan; run the prompt on it again.`);
+      }
+      if (hashText(text) !== expected) {
         throw new SourceChangedError(`${chunk.path} changed after the run was planned; run the prompt on it again.`);
       }
       this.cache.set(chunk.path, text);

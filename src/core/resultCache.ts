@@ -1,7 +1,8 @@
 import { createHash } from 'crypto';
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { removeStaleTempFiles, tempFileOwner, writeFileAtomic } from './atomicFile';
+import { listFiles, removeStaleTempFiles, tempFileOwner, writeFileAtomic } from './atomicFile';
+import { PathGuard } from './pathGuard';
 import { PROTOCOL_VERSION } from './protocol';
 
 /** What a chunk's result depends on. Never a key: the endpoint is named by provider, URL and model. */
@@ -15,6 +16,8 @@ export interface ResultKeyParts {
   /** The chunk's text, overlap included. */
   text: string;
 }
+
+const KEY_RE = /^[0-9a-f]{64}$/;
 
 /** Bumped when the entry format or the key's recipe changes, so that old entries are never read. */
 const CACHE_FORMAT = 1;
@@ -66,6 +69,7 @@ export class ResultCache {
   readonly maxEntries: number;
   readonly maxBytes: number;
   private ignored = false;
+  private readonly guard: PathGuard;
 
   constructor(
     readonly dir: string,
@@ -73,9 +77,12 @@ export class ResultCache {
   ) {
     this.maxEntries = options.maxEntries ?? DEFAULT_CACHE_MAX_ENTRIES;
     this.maxBytes = options.maxBytes ?? DEFAULT_CACHE_MAX_BYTES;
+    this.guard = new PathGuard(dir, 'the result cache');
   }
 
   private entryPath(key: string): string {
+    // Keys are sha256 digests (`resultKey`): nothing else may name a file of the cache.
+    if (!KEY_RE.test(key)) throw new Error(`Not a result cache key: ${JSON.stringify(key.slice(0, 80))}.`);
     return path.join(this.dir, key.slice(0, 2), `${key}.json`);
   }
 
@@ -103,8 +110,11 @@ export class ResultCache {
   async put(key: string, output: string): Promise<void> {
     await this.ensureIgnored();
     const entry: Entry = { v: CACHE_FORMAT, key, output, at: new Date().toISOString() };
+    const file = this.entryPath(key);
+    // A folder of the cache that links elsewhere must not carry the write out of it.
+    await this.guard.checkReal(file, 'the result cache', path.relative(this.dir, file));
     // Not flushed: after a power loss an entry may be empty, which reads as a miss.
-    await writeFileAtomic(this.entryPath(key), JSON.stringify(entry), { sync: false });
+    await writeFileAtomic(file, JSON.stringify(entry), { sync: false });
   }
 
   private async ensureIgnored(): Promise<void> {
@@ -120,19 +130,13 @@ export class ResultCache {
 
   /** Every entry with its size and last use, oldest first. */
   private async entries(): Promise<{ file: string; bytes: number; usedAt: number }[]> {
-    let names: string[];
-    try {
-      names = (await fs.readdir(this.dir, { recursive: true })).map(String);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw e;
-    }
+    const names = await listFiles(this.dir);
     const out: { file: string; bytes: number; usedAt: number }[] = [];
     for (const name of names) {
       if (!name.endsWith('.json') || tempFileOwner(name) !== undefined) continue;
       const file = path.join(this.dir, name);
       try {
-        const st = await fs.stat(file);
+        const st = await fs.lstat(file);
         if (st.isFile()) out.push({ file, bytes: st.size, usedAt: st.mtimeMs });
       } catch {
         // removed by another process meanwhile

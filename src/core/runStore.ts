@@ -6,6 +6,8 @@ import type { ErrorKind } from './errors';
 import { joinOutputs } from './text';
 import type { EndpointLimits } from './endpointPool';
 import type { ChunkOutcome, ExecutionSummary } from './events';
+import { checkRecord, checkRunMeta, PathGuard } from './pathGuard';
+import { redactUrlCredentials } from './redactUrl';
 import type { ChunkRef, ChunkStatus } from './types';
 
 /** How a run folder names an endpoint (never a key, never a header's value: at most the names of a CLI config's headers). */
@@ -97,6 +99,8 @@ export const LOCK_FILE = 'run.lock';
 const CHUNKS_DIR = 'chunks';
 const OUTPUTS_DIR = 'outputs';
 const INCOMPLETE_SUFFIX = '.incomplete';
+/** Files a run folder's writers put beside `run.json` (a batch job's `job.json`, the report). */
+const FOLDER_FILES = [RECORDS_FILE, SUMMARY_FILE, LOCK_FILE, 'job.json', 'report.md'];
 
 interface FileState {
   path: string;
@@ -121,16 +125,25 @@ export class RunStore {
   private readonly files = new Map<string, FileState>();
   private appendChain: Promise<void> = Promise.resolve();
   private locked = false;
+  /** Every write into the folder is checked against the real path of what is on disk. */
+  private readonly guard: PathGuard;
 
   private constructor(
     readonly dir: string,
     readonly meta: RunMeta,
   ) {
+    this.guard = new PathGuard(dir, 'the run folder');
     for (const f of meta.files) this.files.set(f.path, { path: f.path, chunks: f.chunks, status: new Map(), errors: new Map(), cached: new Set(), writing: Promise.resolve() });
   }
 
-  /** Creates the run folder and writes `run.json`. Refuses a folder that already holds a run. */
+  /**
+   * Creates the run folder and writes `run.json`. Refuses a folder that already holds a run, and a
+   * plan whose paths could not be read back safely (see `checkRunMeta`), before writing anything. Base
+   * URLs are recorded without credentials (`redactUrlCredentials`).
+   */
   static async create(dir: string, meta: RunMeta): Promise<RunStore> {
+    checkRunMeta(meta);
+    meta = withoutUrlCredentials(meta);
     await fs.mkdir(dir, { recursive: true });
     try {
       await fs.access(path.join(dir, RUN_FILE));
@@ -160,6 +173,8 @@ export class RunStore {
    */
   static async openForUpdate(dir: string): Promise<RunStore> {
     await fs.access(path.join(dir, RUN_FILE));
+    // Before the lock, the first write: a folder that could lead a write outside itself is refused whole.
+    await checkRunFolder(dir);
     await acquireRunLock(dir);
     try {
       await removeStaleTempFiles(dir, { all: true });
@@ -212,11 +227,14 @@ export class RunStore {
     }
   }
 
-  /** Opens an existing run folder, with every chunk's latest recorded status. */
+  /**
+   * Opens an existing run folder, with every chunk's latest recorded status. Its paths and chunk ids
+   * are checked (`UnsafePathError` naming the file and entry); links on disk are checked by the writes.
+   */
   static async open(dir: string): Promise<RunStore> {
-    const meta = JSON.parse(await fs.readFile(path.join(dir, RUN_FILE), 'utf8')) as RunMeta;
+    const meta = await readRunMeta(dir);
     const store = new RunStore(dir, meta);
-    for (const r of await readRecords(dir)) {
+    for (const r of await readRecords(dir, { check: true })) {
       const f = store.files.get(r.path);
       f?.status.set(r.chunkId, r.status);
       if (r.error) f?.errors.set(r.chunkId, r.error);
@@ -231,7 +249,7 @@ export class RunStore {
   async record(outcome: ChunkOutcome): Promise<void> {
     const c = outcome.chunk;
     if (outcome.status === 'succeeded') {
-      await writeFileAtomic(this.chunkOutputPath(c.id), outcome.output ?? '');
+      await writeFileAtomic(await this.checked(this.chunkOutputPath(c.id)), outcome.output ?? '');
     }
     await this.append(recordOf(outcome, outcome.cached ? { cached: true } : {}));
     const file = this.files.get(c.path);
@@ -265,18 +283,24 @@ export class RunStore {
     return f.chunks.every((c) => f.status.get(c.id) === 'succeeded') ? 'complete' : 'incomplete';
   }
 
-  /** Where a file's output is (or will be) written. */
+  /** Where a file's output is (or will be) written (refuses a path that is not a safe relative one). */
   outputPath(p: string, status: FileStatus = 'complete'): string {
-    return path.join(this.dir, OUTPUTS_DIR, ...p.split('/')) + (status === 'incomplete' ? INCOMPLETE_SUFFIX : '');
+    return outputPathOf(this.guard, p, status);
   }
 
   private chunkOutputPath(id: string): string {
-    return path.join(this.dir, CHUNKS_DIR, `${id.replace(/[^\w.-]/g, '_')}.out`);
+    return chunkOutputPathOf(this.dir, id);
+  }
+
+  /** `file` once the guard has checked that no link on its way leads outside the run folder. */
+  private async checked(file: string): Promise<string> {
+    await this.guard.checkReal(file, RUN_FILE, path.relative(this.dir, file).split(path.sep).join('/'));
+    return file;
   }
 
   private append(record: RunRecord): Promise<void> {
     const line = `${JSON.stringify(record)}\n`;
-    const next = this.appendChain.then(() => fs.appendFile(path.join(this.dir, RECORDS_FILE), line, 'utf8'));
+    const next = this.appendChain.then(async () => fs.appendFile(await this.checked(path.join(this.dir, RECORDS_FILE)), line, 'utf8'));
     this.appendChain = next.catch(() => undefined);
     return next;
   }
@@ -296,9 +320,9 @@ export class RunStore {
     }
     const text = joinOutputs(parts);
     const status: FileStatus = complete ? 'complete' : 'incomplete';
-    await writeFileAtomic(this.outputPath(file.path, status), text);
+    await writeFileAtomic(await this.checked(this.outputPath(file.path, status)), text);
     // The other form, if an earlier attempt wrote it, is now stale.
-    await fs.rm(this.outputPath(file.path, complete ? 'incomplete' : 'complete'), { force: true });
+    await fs.rm(await this.checked(this.outputPath(file.path, complete ? 'incomplete' : 'complete')), { force: true });
   }
 
   /** Writes `summary.json` after the run (or a retry) ends. */
@@ -323,7 +347,7 @@ export class RunStore {
     }
     const status: RunSummary['status'] = execution.fatal ? 'failed' : failed === 0 && canceled === 0 ? 'succeeded' : failed === 0 ? 'canceled' : 'partial';
     const summary: RunSummary = { ...execution, succeeded, failed, canceled, ...(cached ? { cached } : {}), runId: this.meta.runId, status, files, finishedAt: new Date().toISOString() };
-    await writeFileAtomic(path.join(this.dir, SUMMARY_FILE), JSON.stringify(summary, null, 2));
+    await writeFileAtomic(await this.checked(path.join(this.dir, SUMMARY_FILE)), JSON.stringify(summary, null, 2));
     await this.release();
     return summary;
   }
@@ -441,8 +465,11 @@ export async function readSummary(dir: string): Promise<RunSummary> {
   return JSON.parse(await fs.readFile(path.join(dir, SUMMARY_FILE), 'utf8')) as RunSummary;
 }
 
-/** Reads `run.jsonl`, skipping a torn last line (a crash mid-append) and any line that is not JSON. */
-export async function readRecords(dir: string): Promise<RunRecord[]> {
+/**
+ * Reads `run.jsonl`, skipping a torn last line (a crash mid-append) and any line that is not JSON.
+ * With `check`, a record whose path or chunk id is unsafe is refused (`UnsafePathError` with its line).
+ */
+export async function readRecords(dir: string, options: { check?: boolean } = {}): Promise<RunRecord[]> {
   let text: string;
   try {
     text = await fs.readFile(path.join(dir, RECORDS_FILE), 'utf8');
@@ -451,13 +478,61 @@ export async function readRecords(dir: string): Promise<RunRecord[]> {
     throw e;
   }
   const out: RunRecord[] = [];
-  for (const line of text.split('\n')) {
+  for (const [i, line] of text.split('\n').entries()) {
     if (!line.trim()) continue;
+    let record: RunRecord;
     try {
-      out.push(JSON.parse(line) as RunRecord);
+      record = JSON.parse(line) as RunRecord;
     } catch {
-      // torn line
+      continue; // torn line
     }
+    if (options.check) checkRecord(record, i + 1, RECORDS_FILE);
+    out.push(record);
   }
   return out;
+}
+
+/** Reads and checks a folder's `run.json` (see `checkRunMeta`); a file that is not JSON is refused by name. */
+export async function readRunMeta(dir: string): Promise<RunMeta> {
+  const text = await fs.readFile(path.join(dir, RUN_FILE), 'utf8');
+  let meta: unknown;
+  try {
+    meta = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path.join(dir, RUN_FILE)} is not valid JSON (${(e as Error).message}); it is not a run folder Batch Prompt can use.`);
+  }
+  checkRunMeta(meta, RUN_FILE);
+  return meta as RunMeta;
+}
+
+/**
+ * Checks a whole run folder before anything is written into it (resume, retry, collect): `run.json`'s
+ * paths and chunk ids, every `run.jsonl` record, and, on disk, that no write it can lead to (outputs,
+ * chunk files, the journal, summary, lock, job and report files) goes through a link to outside the
+ * folder. Throws `UnsafePathError` naming the file and entry; reads only.
+ */
+export async function checkRunFolder(dir: string): Promise<RunMeta> {
+  const meta = await readRunMeta(dir);
+  await readRecords(dir, { check: true });
+  const guard = new PathGuard(dir, 'the run folder');
+  for (const name of FOLDER_FILES) await guard.checkReal(path.join(dir, name), name, name);
+  for (const [i, f] of meta.files.entries()) {
+    for (const status of ['complete', 'incomplete'] as const) await guard.checkReal(outputPathOf(guard, f.path, status), RUN_FILE, `files[${i}].path`, f.path);
+    for (const [j, c] of f.chunks.entries()) await guard.checkReal(chunkOutputPathOf(dir, c.id), RUN_FILE, `files[${i}].chunks[${j}].id`, c.id);
+  }
+  return meta;
+}
+
+function outputPathOf(guard: PathGuard, p: string, status: FileStatus): string {
+  return guard.join(`${OUTPUTS_DIR}/${p}`, RUN_FILE, 'a file path') + (status === 'incomplete' ? INCOMPLETE_SUFFIX : '');
+}
+
+function chunkOutputPathOf(dir: string, id: string): string {
+  return path.join(dir, CHUNKS_DIR, `${id.replace(/[^\w.-]/g, '_')}.out`);
+}
+
+/** `meta` with every recorded base URL stripped of credentials (userinfo, key-like query parameters). */
+function withoutUrlCredentials(meta: RunMeta): RunMeta {
+  const clean = <T extends { baseUrl?: string }>(e: T): T => (e.baseUrl === undefined ? e : { ...e, baseUrl: redactUrlCredentials(e.baseUrl) });
+  return { ...meta, model: clean(meta.model), ...(meta.endpoints ? { endpoints: meta.endpoints.map(clean) } : {}) };
 }

@@ -1,7 +1,7 @@
-import type { BatchApi, BatchLimits, BatchRequest, BatchResult, EncodedBatch, JobState } from '../core/batchJob';
+import type { BatchApi, BatchLimits, BatchRequest, BatchResult, BatchResults, EncodedBatch, JobState } from '../core/batchJob';
 import { BadReplyError, ConfigError, describeError } from '../core/errors';
 import { ANTHROPIC_DEFAULT_BASE_URL, ANTHROPIC_DEFAULT_MAX_TOKENS, ANTHROPIC_VERSION, anthropicError, parseAnthropicMessage } from './anthropic';
-import { batchError, byteLength, excerpt, parseJsonl, postJsonWithTimeout, sendRequest } from './batchHttp';
+import { batchError, byteLength, excerpt, malformedResults, parseJsonl, postJsonWithTimeout, sendRequest } from './batchHttp';
 import { credentialHeaderValues, originOf, requestHeaders, type HttpReply } from './http';
 
 export interface AnthropicBatchOptions {
@@ -103,16 +103,19 @@ export class AnthropicBatchApi implements BatchApi {
     return stateOf(reply.body as MessageBatch);
   }
 
-  async results(jobId: string, state: JobState, signal?: AbortSignal): Promise<BatchResult[]> {
+  async results(jobId: string, state: JobState, signal?: AbortSignal): Promise<BatchResults> {
     const url = state.resultsUrl ?? `${this.base}/${encodeURIComponent(jobId)}/results`;
     // The key goes only to the endpoint's own origin, whatever URL a reply names.
     if (originOf(url) !== originOf(this.base)) throw new ConfigError(`The batch's results_url (${originOf(url)}) is not on the endpoint's origin (${originOf(this.base)}); refusing to send the key there.`);
     const reply = await sendRequest(url, { method: 'GET', headers: this.headers() }, signal, this.secrets());
     if (!ok(reply)) throw batchError(reply, `the results of batch ${jobId}`, url, anthropicError, this.secrets());
-    return parseJsonl<ResultLine>(reply.text).items.flatMap((line) => {
+    const parsed = parseJsonl<ResultLine>(reply.text);
+    const bad = malformedResults(parsed.malformed, `the batch's results file`);
+    const results = parsed.items.flatMap((line) => {
       const r = resultOf(line, this.secrets());
       return r ? [r] : [];
     });
+    return { results: [...results, ...bad.results], malformed: bad.unattributed };
   }
 
   private headers(): Record<string, string> {

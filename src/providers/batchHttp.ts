@@ -1,3 +1,4 @@
+import type { BatchResult, MalformedResultLine } from '../core/batchJob';
 import { ConfigError, type BatchPromptError } from '../core/errors';
 import { lowerCaseHeaders, originOf, postJson, readReply, redactSecrets, send, type HttpReply } from './http';
 
@@ -47,17 +48,44 @@ export function excerpt(reply: HttpReply, secrets: readonly string[], max = 120)
   return redactSecrets(reply.text, secrets).slice(0, max);
 }
 
-/** Lines of a JSONL document as objects; blank and malformed lines are skipped (counted). */
-export function parseJsonl<T>(text: string): { items: T[]; malformed: number } {
+/** A line of a JSONL document that is not JSON: its 1-based number and its text. */
+export interface BadJsonlLine {
+  line: number;
+  text: string;
+}
+
+/** Lines of a JSONL document as objects; blank lines are skipped, malformed ones returned with their numbers. */
+export function parseJsonl<T>(text: string): { items: T[]; malformed: BadJsonlLine[] } {
   const items: T[] = [];
-  let malformed = 0;
-  for (const line of text.split('\n')) {
+  const malformed: BadJsonlLine[] = [];
+  for (const [i, line] of text.split('\n').entries()) {
     if (!line.trim()) continue;
     try {
       items.push(JSON.parse(line) as T);
     } catch {
-      malformed++;
+      malformed.push({ line: i + 1, text: line });
     }
   }
   return { items, malformed };
+}
+
+/** The `custom_id` a malformed result line still shows (a cut or garbled line keeps its start), if any. */
+export function recoverCustomId(text: string): string | undefined {
+  return /"custom_id"\s*:\s*"([A-Za-z0-9_-]{1,64})"/.exec(text)?.[1];
+}
+
+/**
+ * The malformed lines of a result file, never dropped: a line whose `custom_id` can be read fails
+ * that request (`bad-reply`, naming the line); the others are returned for the collect to fail every
+ * request left without a result. `where` names the file in messages ("the output file file-abc").
+ */
+export function malformedResults(lines: readonly BadJsonlLine[], where: string): { results: BatchResult[]; unattributed: MalformedResultLine[] } {
+  const results: BatchResult[] = [];
+  const unattributed: MalformedResultLine[] = [];
+  for (const l of lines) {
+    const customId = recoverCustomId(l.text);
+    if (customId) results.push({ customId, ok: false, status: 'failed', error: { kind: 'bad-reply', message: `Line ${l.line} of ${where}, the result of request ${customId}, is not valid JSON; its reply is lost. Retry it.` } });
+    else unattributed.push({ line: l.line, where });
+  }
+  return { results, unattributed };
 }

@@ -1,6 +1,6 @@
-import type { BatchApi, BatchLimits, BatchRequest, BatchResult, EncodedBatch, JobState } from '../core/batchJob';
+import type { BatchApi, BatchLimits, BatchRequest, BatchResult, BatchResults, EncodedBatch, JobState } from '../core/batchJob';
 import { BadReplyError, describeError, type ErrorKind } from '../core/errors';
-import { batchError, byteLength, excerpt, parseJsonl, postJsonWithTimeout, sendRequest } from './batchHttp';
+import { batchError, byteLength, excerpt, malformedResults, parseJsonl, postJsonWithTimeout, sendRequest } from './batchHttp';
 import { credentialHeaderValues, redactSecrets, requestHeaders, type HttpReply } from './http';
 import { openAIError, parseChatCompletion } from './openaiCompatible';
 
@@ -116,17 +116,21 @@ export class OpenAIBatchApi implements BatchApi {
     return stateOf(reply.body as OpenAIBatchObject);
   }
 
-  async results(_jobId: string, state: JobState, signal?: AbortSignal): Promise<BatchResult[]> {
-    const out: BatchResult[] = [];
-    for (const fileId of [state.outputFileId, state.errorFileId]) {
+  async results(_jobId: string, state: JobState, signal?: AbortSignal): Promise<BatchResults> {
+    const out: BatchResults = { results: [], malformed: [] };
+    for (const [fileId, name] of [[state.outputFileId, 'output file'], [state.errorFileId, 'error file']] as const) {
       if (!fileId) continue;
       const url = `${this.base}/files/${encodeURIComponent(fileId)}/content`;
       const reply = await sendRequest(url, { method: 'GET', headers: this.headers() }, signal, this.secrets());
       if (!ok(reply)) throw batchError(reply, `the download of file ${fileId}`, url, openAIError, this.secrets());
-      for (const line of parseJsonl<OutputLine>(reply.text).items) {
+      const parsed = parseJsonl<OutputLine>(reply.text);
+      for (const line of parsed.items) {
         const r = resultOf(line, this.secrets());
-        if (r) out.push(r);
+        if (r) out.results.push(r);
       }
+      const bad = malformedResults(parsed.malformed, `the batch's ${name} ${fileId}`);
+      out.results.push(...bad.results);
+      out.malformed.push(...bad.unattributed);
     }
     return out;
   }

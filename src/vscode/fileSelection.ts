@@ -1,6 +1,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { collectFiles, filterGitignored, type SkippedFile } from '../core/files';
+import { isOutside } from '../core/pathGuard';
 import type { FileReader } from '../core/plan';
 import type { SourceFile } from '../core/types';
 import type { Settings } from './settingsSchema';
@@ -26,8 +27,9 @@ export class RunRoots {
   pathOf(uri: vscode.Uri): string | undefined {
     const folder = vscode.workspace.getWorkspaceFolder(uri);
     if (!folder || !this.folders.includes(folder)) return undefined;
-    const rel = path.relative(folder.uri.fsPath, uri.fsPath).split(path.sep).join('/');
-    if (!rel || rel.startsWith('..')) return undefined;
+    const native = path.relative(folder.uri.fsPath, uri.fsPath);
+    if (!native || isOutside(native)) return undefined;
+    const rel = native.split(path.sep).join('/');
     return this.multi ? `${folder.name}/${rel}` : rel;
   }
 
@@ -133,7 +135,8 @@ export async function readFiles(uris: readonly vscode.Uri[], roots: RunRoots, se
   return { skipped, outside, gitignored };
 }
 
+/** Strictly under `dir` (not `dir` itself). */
 function isInside(dir: string, file: string): boolean {
   const rel = path.relative(dir, file);
-  return rel !== '' && !rel.startsWith(`..${path.sep}`) && rel !== '..' && !path.isAbsolute(rel);
+  return rel !== '' && !isOutside(rel);
 }

@@ -2,6 +2,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { pendingJob } from '../core/batchJob';
 import { BatchPromptError } from '../core/errors';
+import { isOutside, UnsafePathError } from '../core/pathGuard';
 import type { ChunkOutcome, RunEvent } from '../core/events';
 import type { ChatModel } from '../core/model';
 import type { Plan } from '../core/plan';
@@ -247,8 +248,9 @@ export class RunService implements vscode.Disposable {
     let store: RunStore;
     try {
       store = await RunStore.open(dir.fsPath);
-    } catch {
-      void vscode.window.showErrorMessage(`Batch Prompt: ${dir.fsPath} is not a run folder any more.`);
+    } catch (e) {
+      // A folder naming paths outside itself is refused with what and where (the path guard's message).
+      void vscode.window.showErrorMessage(UnsafePathError.is(e) ? `Batch Prompt: ${dir.fsPath}: ${e.message}` : `Batch Prompt: ${dir.fsPath} is not a run folder any more.`);
       return undefined;
     }
     const settings = this.settings();
@@ -311,7 +313,7 @@ export class RunService implements vscode.Disposable {
     const target = path.resolve(base, settings.outputDirectory);
     // Real paths: a folder of the workspace that links elsewhere is outside too.
     const rel = path.relative(realPathOf(base), realPathOf(target));
-    if (rel.startsWith('..') || path.isAbsolute(rel)) {
+    if (isOutside(rel)) {
       if (quiet) return undefined;
       void vscode.window.showErrorMessage(`Batch Prompt: the output folder "${settings.outputDirectory}" is outside the workspace; set batchPrompt.outputDirectory to a folder inside it.`);
       return undefined;

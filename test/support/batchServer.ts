@@ -64,6 +64,8 @@ export class BatchServer extends LocalServer {
   requiredKey?: string;
   /** Answers a call in place of the routes (a batch creation that fails, a delete refused…); undefined lets the routes answer. */
   override?: (call: ServedCall) => { status: number; body: unknown } | undefined;
+  /** Rewrites a result file as it is downloaded (OpenAI output/error file, Anthropic results): damaged lines. */
+  damageResults?: (text: string) => string;
   private base = '';
   private counter = 0;
 
@@ -83,6 +85,7 @@ export class BatchServer extends LocalServer {
     this.runningCounts = { completed: 0, failed: 0 };
     this.requiredKey = undefined;
     this.override = undefined;
+    this.damageResults = undefined;
   }
 
   /** Custom ids of every request the server was sent, over all jobs. */
@@ -157,7 +160,7 @@ export class BatchServer extends LocalServer {
     }
     if ((m = /^\/v1\/files\/([^/]+)\/content$/.exec(url))) {
       const text = this.files.get(decodeURIComponent(m[1]));
-      return text === undefined ? send(404, { error: { message: 'No file', type: 'invalid_request_error' } }) : send(200, text, 'application/octet-stream');
+      return text === undefined ? send(404, { error: { message: 'No file', type: 'invalid_request_error' } }) : send(200, this.damageResults ? this.damageResults(text) : text, 'application/octet-stream');
     }
     if (method === 'POST' && url === '/v1/messages/batches') {
       const requests = (body.requests as { custom_id: string; params: JobRequest['body'] }[] | undefined) ?? [];
@@ -178,7 +181,8 @@ export class BatchServer extends LocalServer {
       }
       if (m[2] === '/results') {
         if (!job.ended) return send(400, { type: 'error', error: { type: 'invalid_request_error', message: 'batch has not ended' } });
-        return send(200, job.requests.map((r, i) => JSON.stringify({ custom_id: r.customId, result: this.anthropicResult(job, r, i) })).join('\n') + '\n', 'application/binary');
+        const text = job.requests.map((r, i) => JSON.stringify({ custom_id: r.customId, result: this.anthropicResult(job, r, i) })).join('\n') + '\n';
+        return send(200, this.damageResults ? this.damageResults(text) : text, 'application/binary');
       }
       this.advance(job);
       return send(200, this.anthropicObject(job));

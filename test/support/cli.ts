@@ -13,12 +13,22 @@ export interface CliResult {
 }
 
 /**
- * Runs `batch-prompt ARGS` in `cwd` with only PATH and `env` in its environment (so no key leaks in
- * from the developer's shell); `onStart` gets the child, to signal it.
+ * The user cache folder a test CLI gets (`XDG_CACHE_HOME`, `LOCALAPPDATA`): beside its working folder,
+ * never the developer's own `~/.cache`, and the same for every call in one working folder.
+ */
+export function testCacheHome(cwd: string): string {
+  return `${path.resolve(cwd)}.user-cache`;
+}
+
+/**
+ * Runs `batch-prompt ARGS` in `cwd` with only PATH, a user cache folder of its own (`testCacheHome`)
+ * and `env` in its environment (so no key leaks in from the developer's shell); `onStart` gets the
+ * child, to signal it.
  */
 export function runCli(args: string[], cwd: string, env: Record<string, string> = {}, onStart?: (child: ChildProcess) => void): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const home = testCacheHome(cwd);
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '', XDG_CACHE_HOME: home, LOCALAPPDATA: home, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { RunRecord, RunSummary } from '../../src/core/runStore';
 import { defaultOutput, ModelServer } from '../support/modelServer';
-import { runCli } from '../support/cli';
+import { runCli, testCacheHome } from '../support/cli';
 
 const KEY = 'sk-cache-SECRET-0123456789';
 const cli = (args: string[], cwd: string) => runCli(args, cwd, { OPENAI_API_KEY: KEY });
@@ -44,6 +44,7 @@ describe('result cache: incremental re-runs (CLI, local model server)', function
   after(async () => {
     await server.stop();
     await fs.rm(ws, { recursive: true, force: true });
+    await fs.rm(testCacheHome(ws), { recursive: true, force: true });
   });
 
   it('sends only the chunks of the edited file; the rest come from the cache with identical outputs', async () => {
@@ -93,8 +94,9 @@ describe('result cache: incremental re-runs (CLI, local model server)', function
     }
     for (const c of sent) assert.ok(outputs3.get(edited)!.includes(defaultOutput(c)), `${c.id} in the new output`);
 
-    // Where the cache is, and what it holds.
-    const cache = await tree(path.join(ws, '.batch-prompt/cache'));
+    // Where the cache is (the user's cache folder, never the working folder), and what it holds.
+    await assert.rejects(fs.access(path.join(ws, '.batch-prompt/cache')), 'nothing is cached under the working folder');
+    const cache = await tree(path.join(testCacheHome(ws), 'batch-prompt', 'results'));
     assert.strictEqual(cache.get('.gitignore')?.trim().split('\n').pop(), '*');
     const entries = [...cache.keys()].filter((k) => k.endsWith('.json'));
     assert.strictEqual(entries.length, sentFirst + sent.length);
