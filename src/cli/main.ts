@@ -13,6 +13,7 @@ import { REPORT_FILE, writeRunReport } from '../core/runReport';
 import { RUN_FILE, RunLockedError, type RunMeta, type RunSummary } from '../core/runStore';
 import { pendingJob } from '../core/batchJob';
 import { ConfigError } from '../core/errors';
+import { UntrustedRootError } from '../core/pathGuard';
 import type { ChatModel } from '../core/model';
 import { getTokenizer, type Tokenizer } from '../core/tokenizer';
 import { PROVIDER_KINDS, type EndpointConfig, type ProviderKind } from '../providers/endpoint';
@@ -224,9 +225,11 @@ async function resume(opts: CliOptions, io: Io): Promise<number> {
   const progress = new ProgressDisplay(io, keyVars);
   let summary: RunSummary;
   try {
-    ({ summary } = await resumeRun(dir, { model, ...(meta.endpoints?.length ? { endpoints } : {}), tokenizer, parameters: opts.explicit, signal: io.signal, onEvent: (e) => progress.onEvent(e), cache: cacheOf(opts, io) }));
+    // The run's files are read from this working folder only: a cloned run.json may name any folder.
+    const roots = { allowed: [io.cwd], hint: `Run "batch-prompt resume" from the folder the run was made in, if you made it there.` };
+    ({ summary } = await resumeRun(dir, { model, ...(meta.endpoints?.length ? { endpoints } : {}), tokenizer, parameters: opts.explicit, signal: io.signal, onEvent: (e) => progress.onEvent(e), cache: cacheOf(opts, io), roots }));
   } catch (e) {
-    if (!RunLockedError.is(e)) throw e;
+    if (!RunLockedError.is(e) && !UntrustedRootError.is(e)) throw e;
     progress.end();
     io.stderr.write(`batch-prompt: ${e.message}\n`);
     return 1;

@@ -227,3 +227,38 @@ export function checkJobChunks(job: unknown, file = 'job.json'): void {
     (r.chunkIds as unknown[]).forEach((id, j) => checkChunkId(id, file, `requests[${i}].chunkIds[${j}]`));
   });
 }
+
+/**
+ * A run folder's `root` (the folder its files are read from) that the caller does not allow: a
+ * committed `run.json` naming `~` would otherwise have resume or retry read files outside the
+ * workspace and send them to the user's own endpoint.
+ */
+export class UntrustedRootError extends ConfigError {
+  constructor(
+    readonly root: string,
+    readonly allowed: readonly string[],
+    readonly hint: string,
+  ) {
+    super(`run.json: root ${JSON.stringify(root)} is not ${allowed.length === 1 ? JSON.stringify(allowed[0]) : `one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`}, so its files are not read; nothing was written or sent. ${hint}`);
+  }
+  static readonly is = (e: unknown): e is UntrustedRootError => e instanceof UntrustedRootError;
+}
+
+/**
+ * Throws `UntrustedRootError` unless `root` is, on disk, one of `allowed` (the CLI's working folder,
+ * the editor's workspace folders). Compared by real path, so a link to an allowed folder is that folder.
+ */
+export async function checkRunRoot(root: unknown, allowed: readonly string[], hint: string): Promise<void> {
+  const real = async (p: string) => fs.realpath(p).catch(() => path.resolve(p));
+  const wanted = typeof root === 'string' && path.isAbsolute(root) ? await real(root) : undefined;
+  const ok = wanted !== undefined && (await Promise.all(allowed.map(real))).includes(wanted);
+  if (!ok) throw new UntrustedRootError(String(root), allowed, hint);
+}
+
+/** Which folders a resume or retry may read a run's files from, and what to say when the run's is not one. */
+export interface RootPolicy {
+  /** Absolute folders (the CLI's working folder; the editor's workspace folders). */
+  allowed: readonly string[];
+  /** The way forward, appended to the refusal. */
+  hint: string;
+}

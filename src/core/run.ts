@@ -9,6 +9,7 @@ import { PROTOCOL_VERSION } from './protocol';
 import { chunkResultKey } from './cachedChunks';
 import type { ResultCache } from './resultCache';
 import { RunStore, type EndpointInfo, type RunMeta, type RunSummary } from './runStore';
+import type { RootPolicy } from './pathGuard';
 import type { Tokenizer } from './tokenizer';
 import type { Batch, ChunkRef } from './types';
 
@@ -109,6 +110,12 @@ export interface RetryOptions extends Omit<RunOptions, 'dir' | 'root' | 'prompt'
   chunkIds?: readonly string[];
   /** Overrides of the run's recorded parameters (for example a lower concurrency). */
   parameters?: Partial<RunParameters>;
+  /**
+   * The folders the run's files may be read from: a folder whose recorded `root` is none of them is
+   * refused before anything is written or sent (a cloned repository's run.json may name `~`).
+   * Required unless `read` is given (a reader confines itself, as the editor's reads the workspace).
+   */
+  roots?: RootPolicy;
 }
 
 /**
@@ -118,7 +125,8 @@ export interface RetryOptions extends Omit<RunOptions, 'dir' | 'root' | 'prompt'
  * chunks with `source-changed` rather than mixing two versions.
  */
 export async function retryChunks(dir: string, options: RetryOptions): Promise<{ summary: RunSummary; store: RunStore }> {
-  const store = await RunStore.openForUpdate(dir);
+  if (!options.read && !options.roots) throw new TypeError('retryChunks: give `roots` (the folders the run may read) or a `read` that confines itself');
+  const store = await RunStore.openForUpdate(dir, options.roots);
   const wanted = options.chunkIds ? new Set(options.chunkIds) : undefined;
   const chunks = store.unfinishedChunks().filter((c) => !wanted || wanted.has(c.id));
   const meta = store.meta;

@@ -6,7 +6,7 @@ import type { ErrorKind } from './errors';
 import { joinOutputs } from './text';
 import type { EndpointLimits } from './endpointPool';
 import type { ChunkOutcome, ExecutionSummary } from './events';
-import { checkRecord, checkRunMeta, PathGuard } from './pathGuard';
+import { checkRecord, checkRunMeta, checkRunRoot, PathGuard, type RootPolicy } from './pathGuard';
 import { redactUrlCredentials } from './redactUrl';
 import type { ChunkRef, ChunkStatus } from './types';
 
@@ -164,17 +164,20 @@ export class RunStore {
   }
 
   /**
-   * Opens a run folder to write more into it (resume, retry). Takes its lock (refused while another
+   * Opens a run folder to write more into it (resume, retry). With `roots`, a folder whose `root` is
+   * not one of `roots.allowed` is refused before anything is written (see `checkRunRoot`). Takes its lock (refused while another
    * live process holds it), then repairs what a crash can leave: temporary files are removed, a torn
    * last journal line is cut off so the next line stays whole, a chunk recorded `succeeded` whose
    * `chunks/ID.out` is missing goes back to pending, a `chunks/ID.out` without its journal line (a
    * crash between the two) is adopted as succeeded, and the outputs of files whose chunks have all
    * ended are rewritten when missing or stale. Call `finish()` (or `release()`) to drop the lock.
    */
-  static async openForUpdate(dir: string): Promise<RunStore> {
+  static async openForUpdate(dir: string, roots?: RootPolicy): Promise<RunStore> {
     await fs.access(path.join(dir, RUN_FILE));
-    // Before the lock, the first write: a folder that could lead a write outside itself is refused whole.
-    await checkRunFolder(dir);
+    // Before the lock, the first write: a folder that could lead a write outside itself is refused whole,
+    // and so is one whose files would be read from a folder the caller does not allow.
+    const meta = await checkRunFolder(dir);
+    if (roots) await checkRunRoot(meta.root, roots.allowed, roots.hint);
     await acquireRunLock(dir);
     try {
       await removeStaleTempFiles(dir, { all: true });

@@ -40,6 +40,8 @@ describe('batch jobs', function () {
   const server = new BatchServer();
   let base = '';
   let ws = '';
+  /** The run's files may be read from the test's workspace only. */
+  const roots = () => ({ allowed: [ws], hint: 'resume from the workspace' });
   useServer(server, (url) => (base = url));
   useWorkspace('bp-job-', treeOf(files), (dir) => (ws = dir));
 
@@ -146,7 +148,7 @@ describe('batch jobs', function () {
         const model = new ModelServer();
         const url = await model.start();
         try {
-          const retried = await retryChunks(dir, { model: new OpenAICompatibleModel({ baseUrl: url, model: 'm' }), tokenizer });
+          const retried = await retryChunks(dir, { roots: roots(), model: new OpenAICompatibleModel({ baseUrl: url, model: 'm' }), tokenizer });
           assert.deepStrictEqual(model.sentChunkIds().sort(), [...plan.batches[0].chunks.map((c) => c.id), dropped].sort());
           assert.strictEqual(retried.summary.status, 'succeeded');
           assert.ok((await listTree(path.join(dir, 'outputs'))).includes('a.ts'));

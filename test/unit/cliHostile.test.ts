@@ -98,6 +98,23 @@ describe('hostile run folders (CLI): a folder never chooses an endpoint or a key
     }
   });
 
+  it('a run.json whose root is another folder (the user\'s home) is refused: none of its files is read or sent; from its own folder it resumes', async () => {
+    const { dir, lost } = await interruptedRun('o');
+    const home = path.dirname(ws);
+    await craft(dir, (m) => (m.root = home));
+    const before = await snapshot(dir);
+    const r = await cli(['resume', 'o', '--no-cache', '--base-url', realUrl], ws, ENV);
+    refused(r, 'resume with a foreign root');
+    assert.match(r.stderr, new RegExp(`^batch-prompt: run\\.json: root ${literal(JSON.stringify(home))} is not ${literal(JSON.stringify(ws))}, so its files are not read; nothing was written or sent\\. Run "batch-prompt resume" from the folder the run was made in, if you made it there\\.\\n$`));
+    assert.strictEqual(real.requests.length, 0, 'nothing is sent');
+    assert.strictEqual(await snapshot(dir), before, 'the folder is unchanged');
+    // Put back, the same folder resumes from its workspace and sends exactly the chunks left.
+    await craft(dir, (m) => (m.root = ws));
+    const ok = await cli(['resume', 'o', '--no-cache', '--base-url', realUrl], ws, ENV);
+    assert.strictEqual(ok.code, 0, ok.stderr);
+    assert.deepStrictEqual(real.sentChunkIds().sort(), [...lost].sort());
+  });
+
   it('a folder naming the user\'s own URL with another key variable is refused; the variable is read only once the user names it', async () => {
     const { dir, lost } = await interruptedRun('o');
     await craft(dir, (m) => (m.model.apiKeyEnv = STOLEN));

@@ -55,6 +55,8 @@ describe('several endpoints in one run', function () {
   const urls: Record<string, string> = {};
   for (const n of names) useServer(servers[n], (url) => (urls[n] = url));
   let ws = '';
+  /** The run's files may be read from the test's workspace only. */
+  const roots = () => ({ allowed: [ws], hint: 'resume from the workspace' });
   useWorkspace('bp-endpoints-', {}, (dir) => (ws = dir));
 
   function endpoint(name: (typeof names)[number], limits: RunEndpoint['info'] extends infer I ? Partial<I> : never = {}): RunEndpoint {
@@ -301,7 +303,7 @@ describe('several endpoints in one run', function () {
 
     for (const n of ['fast', 'slow'] as const) servers[n].requests.length = 0;
     const endpoints = endpointsOf(meta).map((info) => ({ model: new OpenAICompatibleModel({ id: info.id, baseUrl: info.baseUrl!, model: info.model!, apiKey: KEY }), info }));
-    const { summary } = await resumeRun(first.dir, { model: endpoints[0].model, endpoints, tokenizer });
+    const { summary } = await resumeRun(first.dir, { roots: roots(), model: endpoints[0].model, endpoints, tokenizer });
     await assertEveryChunkOnceAfterResume(first.dir, files, summary, succeededFirst);
     assert.ok(servers.fast.requests.length > 0 && servers.slow.requests.length > 0, 'both endpoints served the resume');
     assert.ok(servers.slow.peakInFlight <= 1 && servers.fast.peakInFlight <= 1, 'each kept its recorded concurrency');

@@ -10,7 +10,7 @@ import * as path from 'path';
 import { collectJob, watchJob } from '../../src/core/batchCollect';
 import { JOB_FILE, submitJob, type BatchApi, type JobRecord } from '../../src/core/batchJob';
 import { createPlan } from '../../src/core/plan';
-import { UnsafePathError } from '../../src/core/pathGuard';
+import { UnsafePathError, UntrustedRootError } from '../../src/core/pathGuard';
 import { resumeRun, retryChunks, runPlan, type RunParameters } from '../../src/core/run';
 import { RUN_FILE, RECORDS_FILE, type RunMeta } from '../../src/core/runStore';
 import { getTokenizer } from '../../src/core/tokenizer';
@@ -71,6 +71,8 @@ describe('hostile run folder (resume, retry, collect refuse before any request o
   let baseUrl = '';
   let top = '';
   let ws = '';
+  /** The run's files may be read from the test's workspace only. */
+  const roots = () => ({ allowed: [ws], hint: 'resume from the workspace' });
   useServer(server, (url) => (baseUrl = url));
 
   beforeEach(async () => {
@@ -116,7 +118,7 @@ describe('hostile run folder (resume, retry, collect refuse before any request o
 
   it('control: the untampered folder is retried, sending its failed chunks (the server counts)', async () => {
     const { dir, model } = await partialRun();
-    const { summary } = await retryChunks(dir, { model, tokenizer });
+    const { summary } = await retryChunks(dir, { roots: roots(), model, tokenizer });
     assert.strictEqual(summary.status, 'succeeded');
     assert.ok(server.requests.length > 0);
   });
@@ -131,10 +133,39 @@ describe('hostile run folder (resume, retry, collect refuse before any request o
         m.files[1].path = hostile;
         m.files[1].chunks = m.files[1].chunks.map((c) => ({ ...c, path: hostile }));
       });
-      await refused(() => resumeRun(dir, { model, tokenizer }), 'run.json', /^files\[1\]\.path$/, why);
-      await refused(() => retryChunks(dir, { model, tokenizer }), 'run.json', /^files\[1\]\.path$/, why);
+      await refused(() => resumeRun(dir, { roots: roots(), model, tokenizer }), 'run.json', /^files\[1\]\.path$/, why);
+      await refused(() => retryChunks(dir, { roots: roots(), model, tokenizer }), 'run.json', /^files\[1\]\.path$/, why);
     }
     assert.strictEqual(await fs.readFile(path.join(top, '.bashrc'), 'utf8'), 'echo hello\n');
+  });
+
+  it('run.json root naming a folder outside the allowed ones (the user\'s home) is refused: no file of it is read or sent', async () => {
+    const { dir, model } = await partialRun();
+    // The attacker's run.json reads b.txt from `top` (standing for ~): a secret file sits there.
+    await fs.writeFile(path.join(top, 'b.txt'), 'SECRET-FROM-HOME\n');
+    await editJson<RunMeta>(path.join(dir, RUN_FILE), (m) => {
+      m.root = top;
+    });
+    const before = await snapshot(top);
+    for (const attempt of [() => resumeRun(dir, { roots: roots(), model, tokenizer }), () => retryChunks(dir, { roots: roots(), model, tokenizer })]) {
+      await assert.rejects(attempt(), (e: Error) => {
+        assert.ok(UntrustedRootError.is(e), `an UntrustedRootError, not ${e.name}: ${e.message}`);
+        assert.match(e.message, /^run\.json: root ".*" is not ".*", so its files are not read; nothing was written or sent\. resume from the workspace$/);
+        return true;
+      });
+    }
+    assert.strictEqual(server.requests.length, 0, 'no request was sent');
+    assert.deepStrictEqual(await snapshot(top), before, 'nothing was written');
+    // Without a policy or a confining reader, the core refuses to guess.
+    await assert.rejects(resumeRun(dir, { model, tokenizer }), TypeError);
+    // The same folder with its root put back to the workspace resumes (a link to it counts as it).
+    await fs.symlink(ws, path.join(top, 'ws-link'), 'dir');
+    await editJson<RunMeta>(path.join(dir, RUN_FILE), (m) => {
+      m.root = path.join(top, 'ws-link');
+    });
+    const { summary } = await resumeRun(dir, { roots: roots(), model, tokenizer });
+    assert.strictEqual(summary.status, 'succeeded');
+    assert.ok(!server.requests.some((r) => JSON.stringify(r).includes('SECRET-FROM-HOME')));
   });
 
   it('run.json: a chunk id that would name a file elsewhere, or a chunk filed under another path, is refused', async () => {
@@ -142,11 +173,11 @@ describe('hostile run folder (resume, retry, collect refuse before any request o
     await editJson<RunMeta>(path.join(dir, RUN_FILE), (m) => {
       m.files[1].chunks[0] = { ...m.files[1].chunks[0], id: '../../../../.bashrc' };
     });
-    await refused(() => resumeRun(dir, { model, tokenizer }), 'run.json', /^files\[1\]\.chunks\[0\]\.id$/);
+    await refused(() => resumeRun(dir, { roots: roots(), model, tokenizer }), 'run.json', /^files\[1\]\.chunks\[0\]\.id$/);
     await editJson<RunMeta>(path.join(dir, RUN_FILE), (m) => {
       m.files[1].chunks[0] = { ...m.files[1].chunks[0], id: '2.1', path: '../../../outside.txt' };
     });
-    await refused(() => retryChunks(dir, { model, tokenizer }), 'run.json', /^files\[1\]\.chunks\[0\]\.path$/);
+    await refused(() => retryChunks(dir, { roots: roots(), model, tokenizer }), 'run.json', /^files\[1\]\.chunks\[0\]\.path$/);
   });
 
   it('run.jsonl: a record with a hostile path or chunk id is refused with its line number', async () => {
@@ -161,7 +192,7 @@ describe('hostile run folder (resume, retry, collect refuse before any request o
     ] as const) {
       const bad = { ...(JSON.parse(lines[0]) as Record<string, unknown>), [field]: value };
       await fs.writeFile(path.join(dir, RECORDS_FILE), [...lines, JSON.stringify(bad)].join('\n') + '\n');
-      await refused(() => resumeRun(dir, { model, tokenizer }), 'run.jsonl', new RegExp(`^line ${lines.length + 1} ${field}$`));
+      await refused(() => resumeRun(dir, { roots: roots(), model, tokenizer }), 'run.jsonl', new RegExp(`^line ${lines.length + 1} ${field}$`));
     }
   });
 
@@ -171,16 +202,16 @@ describe('hostile run folder (resume, retry, collect refuse before any request o
     await fs.mkdir(elsewhere);
     await fs.rm(path.join(dir, 'outputs'), { recursive: true });
     await fs.symlink(elsewhere, path.join(dir, 'outputs'), 'dir');
-    await refused(() => resumeRun(dir, { model, tokenizer }), 'run.json', /^files\[\d\]\.path$/, /through a link/);
+    await refused(() => resumeRun(dir, { roots: roots(), model, tokenizer }), 'run.json', /^files\[\d\]\.path$/, /through a link/);
     await fs.rm(path.join(dir, 'outputs'));
     await fs.rename(path.join(dir, 'chunks'), path.join(elsewhere, 'chunks'));
     await fs.symlink(path.join(elsewhere, 'chunks'), path.join(dir, 'chunks'), 'dir');
-    await refused(() => retryChunks(dir, { model, tokenizer }), 'run.json', /^files\[\d\]\.chunks\[\d+\]\.id$/, /through a link/);
+    await refused(() => retryChunks(dir, { roots: roots(), model, tokenizer }), 'run.json', /^files\[\d\]\.chunks\[\d+\]\.id$/, /through a link/);
     await fs.rm(path.join(dir, 'chunks'));
     await fs.rename(path.join(elsewhere, 'chunks'), path.join(dir, 'chunks'));
     await fs.rename(path.join(dir, RECORDS_FILE), path.join(top, 'journal'));
     await fs.symlink(path.join(top, '.bashrc'), path.join(dir, RECORDS_FILE), 'file');
-    await refused(() => resumeRun(dir, { model, tokenizer }), 'run.jsonl', /^run\.jsonl$/, /link that leads outside/);
+    await refused(() => resumeRun(dir, { roots: roots(), model, tokenizer }), 'run.jsonl', /^run\.jsonl$/, /link that leads outside/);
     assert.strictEqual(await fs.readFile(path.join(top, '.bashrc'), 'utf8'), 'echo hello\n');
   });
 
@@ -192,7 +223,7 @@ describe('hostile run folder (resume, retry, collect refuse before any request o
     const { summary } = await runPlan(plan, { root: ws, dir, prompt: 'Upper.', model, modelInfo: { id: 'm' }, tokenizer, parameters });
     assert.strictEqual(summary.status, 'succeeded');
     assert.ok((await fs.readFile(path.join(dir, 'outputs', '..notes.md'), 'utf8')).length > 0);
-    const resumed = await resumeRun(dir, { model, tokenizer });
+    const resumed = await resumeRun(dir, { roots: roots(), model, tokenizer });
     assert.strictEqual(resumed.summary.status, 'succeeded');
   });
 

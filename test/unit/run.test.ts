@@ -19,6 +19,8 @@ describe('runs and retries', function () {
   const server = new ModelServer();
   let baseUrl = '';
   let ws = '';
+  /** The run's files may be read from the test's workspace only. */
+  const roots = () => ({ allowed: [ws], hint: 'resume from the workspace' });
   const files: SourceFile[] = [
     { path: 'a.ts', text: 'export const a = 1;\n'.repeat(120) },
     { path: 'b.ts', text: 'export const b = 2;\n'.repeat(10) },
@@ -45,7 +47,7 @@ describe('runs and retries', function () {
 
     server.script = () => undefined;
     server.requests.length = 0;
-    const retried = await retryChunks(dir, { model, tokenizer });
+    const retried = await retryChunks(dir, { roots: roots(), model, tokenizer });
     assert.deepStrictEqual(server.sentChunkIds().sort(), failedIds, 'only the failed chunks are sent again');
     assert.strictEqual(retried.summary.status, 'succeeded');
     const out = await fs.readFile(path.join(dir, 'outputs/a.ts'), 'utf8');
@@ -58,7 +60,7 @@ describe('runs and retries', function () {
     const { dir, model } = await failingRun();
     await fs.appendFile(path.join(ws, 'a.ts'), '// edited\n');
     server.script = () => undefined;
-    const retried = await retryChunks(dir, { model, tokenizer, chunkIds: ['1.2'] });
+    const retried = await retryChunks(dir, { roots: roots(), model, tokenizer, chunkIds: ['1.2'] });
     const r = (await readRecords(dir)).filter((x) => x.chunkId === '1.2').pop()!;
     assert.strictEqual(r.status, 'failed');
     assert.strictEqual(r.error!.kind, 'source-changed');
