@@ -46,7 +46,8 @@ export function run(): Promise<void> {
     ui: 'bdd',
     reporter: 'spec',
     color: false,
-    timeout: Number(process.env.BATCH_PROMPT_TEST_TIMEOUT_MS) || 20000,
+    // A hang guard only (waits inside tests use HANG_GUARD_MS, 30 s, to fail first with a readable name).
+    timeout: Number(process.env.BATCH_PROMPT_TEST_TIMEOUT_MS) || 60000,
     // A `.only` left in a test fails the run (mocha throws while loading it: counted as one failure below).
     forbidOnly: true,
     grep: process.env.BATCH_PROMPT_TEST_GREP || undefined,
