@@ -6,12 +6,10 @@ const path = require('path');
 const { runExtensionTests } = require('../vscode-host/extensionTests');
 const { locateHost, missingHostError } = require('../vscode-host/paths');
 
-/** @returns {Promise<{passed:number, failed:number, skipped:number}>} */
+/** @returns {Promise<{passed:number, failed:number, skipped:number, pending?:string[], tierSkipped?:string}>} */
 exports.run = async function run(root) {
-  if (process.env.BATCH_PROMPT_SKIP_HOST_TIERS) {
-    console.log('  skipped: BATCH_PROMPT_SKIP_HOST_TIERS is set');
-    return { passed: 0, failed: 0, skipped: 1 };
-  }
+  // scripts/test.js decides what a skipped tier means (a failure in CI; see the comment at its top).
+  if (process.env.BATCH_PROMPT_SKIP_HOST_TIERS) return { passed: 0, failed: 0, skipped: 0, pending: [], tierSkipped: 'BATCH_PROMPT_SKIP_HOST_TIERS is set' };
   if (!locateHost()) throw missingHostError();
   const testsPath = path.join(root, 'out/test/integration/suite/index.js');
   if (!fs.existsSync(testsPath)) throw new Error(`${testsPath} is missing: run \`node esbuild.js --tests\``);
@@ -23,5 +21,5 @@ exports.run = async function run(root) {
   const companionExtensions = [path.join(root, 'test/fixtures/lm-provider-extension')];
   const r = await runExtensionTests({ root, testsPath, name: 'integration', extensionEnvironment, companionExtensions });
   console.log(`  integration: exit code ${r.exitCode}, ${r.seconds.toFixed(1)} s, peak memory (PSS) of the processes it started ${r.peakMemoryMB} MB, logs in ${path.relative(root, r.runDir)}`);
-  return { passed: r.passed, failed: r.failed, skipped: r.skipped };
+  return { passed: r.passed, failed: r.failed, skipped: r.skipped, pending: r.pending };
 };

@@ -71,7 +71,7 @@ function developmentPath(runDir, root, companions = []) {
  * @param {Record<string,string>} [opts.extensionEnvironment] environment for the extension host
  * @param {string[]} [opts.companionExtensions] further development extensions to load (test-only
  *   manifests, such as a language model vendor the tests register a provider for)
- * @returns {Promise<{passed:number, failed:number, skipped:number, exitCode:number|null, seconds:number, peakMemoryMB:number, runDir:string}>}
+ * @returns {Promise<{passed:number, failed:number, skipped:number, pending:string[], exitCode:number|null, seconds:number, peakMemoryMB:number, runDir:string}>}
  */
 async function runExtensionTests(opts) {
   const started = Date.now();
@@ -149,7 +149,9 @@ async function runExtensionTests(opts) {
   let failed = Number(r.failed) || 0;
   if (exitCode !== 0 && failed === 0) failed = 1;
   if (!counts) console.error(`  [integration] the suite reported no counts (exit code ${exitCode}); logs in ${runDir}`);
-  return { passed: Number(r.passed) || 0, failed, skipped: Number(r.skipped) || 0, exitCode, seconds, peakMemoryMB, runDir };
+  // Full titles of the pending tests (scripts/test.js checks them against test/skips.json).
+  const pending = Array.isArray(r.pending) ? r.pending.map(String) : [];
+  return { passed: Number(r.passed) || 0, failed, skipped: Number(r.skipped) || 0, pending, exitCode, seconds, peakMemoryMB, runDir };
 }
 
 module.exports = { runExtensionTests, OUTPUT_MARKER, RESULT_MARKER };

@@ -4,7 +4,7 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import { LanguageModelApiModel, mapLanguageModelError } from '../../src/providers/languageModelApi';
 import { defaultOutput } from '../support/modelServer';
-import { activateExtension, runOnFiles, settlesWithin, until } from './support/extension';
+import { activateExtension, HANG_GUARD_MS, runOnFiles, settlesWithin, until } from './support/extension';
 import { resetSettings, setSettings } from './support/settings';
 import { COMPANION_ID, deferred, TestChatModel } from './support/testChatModel';
 import { removeTree, RunFolder, writeTree } from './support/workspace';
@@ -85,9 +85,9 @@ describe('Language Model API adapter (fake LanguageModelChat)', () => {
       return new Promise((_, reject) => t.onCancellationRequested(() => reject(new vscode.CancellationError())));
     }));
     const pending = model.complete({ messages: [{ role: 'user', content: 'x' }] }, { signal: controller.signal });
-    await until(() => token !== undefined, 2000, 'sendRequest');
+    await until(() => token !== undefined, HANG_GUARD_MS, 'sendRequest');
     controller.abort();
-    await assert.rejects(settlesWithin(pending, 2000, 'complete() after the abort'), (e: Error) => kindOf(e) === 'canceled');
+    await assert.rejects(settlesWithin(pending, HANG_GUARD_MS, 'complete() after the abort'), (e: Error) => kindOf(e) === 'canceled');
     assert.strictEqual(token!.isCancellationRequested, true);
 
     const blocked = new LanguageModelApiModel(fakeChat(async () => {
@@ -148,7 +148,7 @@ describe('Language Model API runs (a chat provider registered by the test)', fun
       // The first four arrive together; the first is refused once all four are in flight, the other
       // three are held until a fifth request arrives (or half a second passes).
       if (r.n === 1) {
-        const refused = until(() => chat.inFlight === 4, 5000, 'four requests in flight').then(() => {
+        const refused = until(() => chat.inFlight === 4, HANG_GUARD_MS, 'four requests in flight').then(() => {
           blockedAt = chat.requests.length;
           throw vscode.LanguageModelError.Blocked('too many requests');
         });
@@ -175,12 +175,12 @@ describe('Language Model API runs (a chat provider registered by the test)', fun
     await setSettings('batchPrompt', { maxConcurrency: 1 });
     chat.script = (r) => (r.n <= 2 ? undefined : { kind: 'hang' });
     const running = runOnFiles({ glob: 'lm-corpus/**', prompt: PROMPT, modelId: chat.choiceId });
-    await until(() => chat.requests.length === 3, 10000, 'the third request (which hangs)');
+    await until(() => chat.requests.length === 3, HANG_GUARD_MS, 'the third request (which hangs)');
     await vscode.commands.executeCommand('batchPrompt.cancelRun');
-    const summary = await settlesWithin(running, 3000, 'the run after cancelRun');
+    const summary = await settlesWithin(running, HANG_GUARD_MS, 'the run after cancelRun');
     assert.ok(summary);
     assert.deepStrictEqual([summary.succeeded, summary.failed, summary.canceled, summary.status], [2, 0, 4, 'canceled']);
-    await until(() => chat.requests[2].canceled, 3000, 'the provider to see the cancellation');
+    await until(() => chat.requests[2].canceled, HANG_GUARD_MS, 'the provider to see the cancellation');
     assert.strictEqual(chat.requests.length, 3, 'nothing sent after the cancel');
     const run = RunFolder.of(summary);
     for (const r of chat.requests.slice(0, 2)) assert.strictEqual(run.output(r.chunks[0].path).trimEnd(), defaultOutput(r.chunks[0]).trimEnd());

@@ -3,7 +3,7 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
 import { defaultOutput, ModelServer } from '../support/modelServer';
-import { activateExtension, runOnFiles, settlesWithin, until } from './support/extension';
+import { activateExtension, HANG_GUARD_MS, runOnFiles, settlesWithin, until } from './support/extension';
 import { resetSettings, useLocalEndpoint } from './support/settings';
 import { removeTree, RunFolder, writeTree } from './support/workspace';
 
@@ -49,7 +49,7 @@ describe('Live results (extension host, streamed replies)', function () {
     const liveText = () => liveDocs().find((d) => !earlier.has(d.uri.toString()))?.getText();
     const run = runOnFiles({ glob: 'live/**', prompt: 'Upper-case it.', modelId: 'local' });
     try {
-      await until(() => (liveText() ?? '').includes('OUT[1.1]'), 20_000, 'the live document to show part of the reply');
+      await until(() => (liveText() ?? '').includes('OUT[1.1]'), HANG_GUARD_MS, 'the live document to show part of the reply');
       const partial = liveText()!;
       assert.match(partial, /live\/one\.txt · lines 1–2 · streaming…/);
       assert.ok(!partial.includes('SECOND LINE'), 'only part of the reply has arrived');
@@ -57,10 +57,10 @@ describe('Live results (extension host, streamed replies)', function () {
     } finally {
       release();
     }
-    const summary = await settlesWithin(run, 30_000, 'the run');
+    const summary = await settlesWithin(run, HANG_GUARD_MS, 'the run');
     assert.ok(summary && summary.status === 'succeeded', JSON.stringify(summary));
     const expected = defaultOutput({ id: '1.1', path: 'live/one.txt', lines: '', text: 'first line\nsecond line\n' });
-    await until(() => (liveText() ?? '').includes('· succeeded'), 5_000, 'the live document to show the outcome');
+    await until(() => (liveText() ?? '').includes('· succeeded'), HANG_GUARD_MS, 'the live document to show the outcome');
     assert.ok(liveText()!.includes(expected), liveText());
     assert.match(liveText()!, /1 of 1 chunks done · run finished/);
     assert.strictEqual(RunFolder.of(summary).output('live/one.txt').trimEnd(), expected.trimEnd());
@@ -68,7 +68,7 @@ describe('Live results (extension host, streamed replies)', function () {
 
   it('with batchPrompt.stream never, nothing is streamed and no live document opens', async () => {
     await useLocalEndpoint(baseUrl, { stream: 'never' });
-    const summary = await settlesWithin(runOnFiles({ glob: 'live/**', prompt: 'Upper-case it.', modelId: 'local' }), 30_000, 'the run');
+    const summary = await settlesWithin(runOnFiles({ glob: 'live/**', prompt: 'Upper-case it.', modelId: 'local' }), HANG_GUARD_MS, 'the run');
     assert.strictEqual(summary?.status, 'succeeded');
     assert.strictEqual(server.requests[0].body.stream, false);
     assert.ok(!liveDocs().some((d) => d.uri.path.includes(summary!.runId)), 'no live document for this run');

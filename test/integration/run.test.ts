@@ -5,7 +5,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { AnthropicServer } from '../support/anthropicServer';
 import { defaultOutput, ModelServer } from '../support/modelServer';
-import { activateExtension, extensionApi, runOnFiles, runOnSelection, settlesWithin, until } from './support/extension';
+import { activateExtension, extensionApi, HANG_GUARD_MS, runOnFiles, runOnSelection, settlesWithin, until } from './support/extension';
 import { outside, recordFsWrites } from './support/fsWrites';
 import { spyMessages, stubInputBox } from './support/messages';
 import { resetSettings, setSettings, useLocalEndpoint } from './support/settings';
@@ -147,14 +147,14 @@ describe('Runs (extension host, local model server)', function () {
     assert.strictEqual(server.sentChunkIds().length, Object.keys(TEXT_FILES).length);
   });
 
-  it('cancelRun mid-run: the command resolves at once, finished results kept, the rest canceled', async () => {
+  it('cancelRun mid-run: the command resolves, nothing is sent after it, finished results kept, the rest canceled', async () => {
     // One chunk per request, one request at a time: two answers, then the server hangs.
     await useLocalEndpoint(baseUrl, { chunksPerBatch: 1, maxConcurrency: 1, maxRetries: 0 });
     server.script = (r) => (r.n <= 2 ? undefined : { kind: 'hang' });
     const running = runOnFiles({ glob: 'corpus/**', prompt: PROMPT, modelId: 'local' });
-    await until(() => server.requests.length === 3, 10000, 'the third request (which hangs)');
+    await until(() => server.requests.length === 3, HANG_GUARD_MS, 'the third request (which hangs)');
     await vscode.commands.executeCommand('batchPrompt.cancelRun');
-    const summary = await settlesWithin(running, 3000, 'the run after cancelRun');
+    const summary = await settlesWithin(running, HANG_GUARD_MS, 'the run after cancelRun');
     assert.ok(summary, 'the command resolves with the summary of the canceled run');
     const total = Object.keys(TEXT_FILES).length;
     assert.strictEqual(summary.succeeded, 2);
@@ -162,6 +162,8 @@ describe('Runs (extension host, local model server)', function () {
     assert.strictEqual(summary.canceled, total - 2);
     assert.strictEqual(summary.status, 'canceled');
     assert.strictEqual(server.requests.length, 3, 'nothing is sent after the cancel');
+    // The cancel, not a timeout, ended the run: the hanging request was aborted by the client.
+    await until(() => server.requests[2].closedByClient === true, HANG_GUARD_MS, 'the hanging request to be aborted');
 
     const run = RunFolder.of(summary);
     const onDisk = run.summary();
@@ -197,8 +199,8 @@ describe('Runs (extension host, local model server)', function () {
       const messages = spyMessages();
       let summary;
       try {
-        // Nobody clicks the message: the command must not wait for it.
-        summary = await settlesWithin(runOnFiles({ glob: 'corpus/**', prompt: PROMPT, modelId: 'claude' }), 5000, 'runOnFiles without a key');
+        // Nobody clicks the message: the command must not wait for it (if it did, it would never settle).
+        summary = await settlesWithin(runOnFiles({ glob: 'corpus/**', prompt: PROMPT, modelId: 'claude' }), HANG_GUARD_MS, 'runOnFiles without a key');
       } finally {
         messages.restore();
       }
@@ -216,7 +218,7 @@ describe('Runs (extension host, local model server)', function () {
       const input = stubInputBox(KEY);
       try {
         assert.strictEqual(await runOnFiles({ glob: 'corpus/**', prompt: PROMPT, modelId: 'claude' }), undefined);
-        await until(() => messages.shown.some((m) => /API key stored/.test(m.message)), 5000, 'the key to be stored');
+        await until(() => messages.shown.some((m) => /API key stored/.test(m.message)), HANG_GUARD_MS, 'the key to be stored');
       } finally {
         messages.restore();
         input.restore();

@@ -60,7 +60,7 @@ export class BatchServer extends LocalServer {
   processedBeforeEnd = 0;
   /** OpenAI: the `request_counts` reported while the job runs (the real service counts as it goes). */
   runningCounts = { completed: 0, failed: 0 };
-  /** When set, every call must carry this key. */
+  /** When set, every call must carry this key; a call with another key is refused with a 401 that echoes the key given. */
   requiredKey?: string;
   /** Answers a call in place of the routes (a batch creation that fails, a delete refused…); undefined lets the routes answer. */
   override?: (call: ServedCall) => { status: number; body: unknown } | undefined;
@@ -112,7 +112,10 @@ export class BatchServer extends LocalServer {
     if (this.requiredKey) {
       const given = anthropic ? req.headers['x-api-key'] : req.headers.authorization?.replace(/^Bearer /, '');
       if (given !== this.requiredKey) {
-        return send(401, anthropic ? { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } } : { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', code: 'invalid_api_key' } });
+        // The refusal echoes the key it was given, as some real APIs and proxies do: a message built
+        // from this body holds the key unless the client redacts it.
+        const echoed = `Incorrect API key provided: ${given ?? '(none)'}.`;
+        return send(401, anthropic ? { type: 'error', error: { type: 'authentication_error', message: `invalid x-api-key: ${given ?? '(none)'}` } } : { error: { message: echoed, type: 'invalid_request_error', code: 'invalid_api_key' } });
       }
     }
     const forced = this.override?.(call);

@@ -25,10 +25,12 @@ export interface ServedRequest {
   /** Characters of all message contents: a stand-in for tokens. */
   chars: number;
   receivedAt: number;
+  /** Set when the client closed the connection before the reply was complete (an abort, a cancel, a kill). */
+  closedByClient?: boolean;
 }
 
 export type Behaviour =
-  | { kind: 'ok'; delayMs?: number; drop?: string[]; extra?: string; reply?: string; finishReason?: string; headers?: Record<string, string>; stream?: StreamScript; streamError?: unknown }
+  | { kind: 'ok'; delayMs?: number; /** The reply waits for this (a test releases answers one by one). */ after?: Promise<unknown>; drop?: string[]; extra?: string; reply?: string; finishReason?: string; headers?: Record<string, string>; stream?: StreamScript; streamError?: unknown }
   | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string>; delayMs?: number }
   | { kind: 'hang' }
   | { kind: 'reset' };
@@ -93,7 +95,10 @@ export class ModelServer extends LocalServer {
     this.requests.push(served);
     this.inFlight++;
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
-    res.on('close', () => this.inFlight--);
+    res.on('close', () => {
+      this.inFlight--;
+      if (!res.writableFinished) served.closedByClient = true;
+    });
 
     let b: Behaviour = this.script(served) ?? { kind: 'ok' };
     if (b.kind === 'ok' && served.chars > this.maxChars) {
@@ -105,6 +110,7 @@ export class ModelServer extends LocalServer {
       return;
     }
     if (b.delayMs) await new Promise((r) => setTimeout(r, b.delayMs));
+    if (b.kind === 'ok' && b.after) await b.after;
     if (res.destroyed) return;
     if (b.kind === 'status') {
       res.writeHead(b.status, { 'content-type': 'application/json', ...b.headers });

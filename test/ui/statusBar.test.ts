@@ -4,19 +4,32 @@ import * as assert from 'assert';
 import { filesUnder, localModels, MODEL, removeRuns, useModelServer, writeUserSettings } from './support/scenario';
 import { useWorkbench } from './support/workbench';
 
+/** Bound of each wait below: reached only by a hang (the test asserts the order of events, not timing). */
+const HANG_GUARD_MS = 30_000;
+
 describe('Status bar during and after a run (UI)', () => {
   const local = useModelServer();
+  /** Answers given so far: request n is answered once `released >= n` (the test gives them one by one). */
+  let released = 0;
+  let waiting: { n: number; go: () => void }[] = [];
+  const answered = (n: number) => new Promise<void>((go) => (n <= released ? go() : waiting.push({ n, go })));
+  const release = (n: number) => {
+    released = n;
+    for (const w of waiting.filter((x) => x.n <= n)) w.go();
+    waiting = waiting.filter((x) => x.n > n);
+  };
   const workbench = useWorkbench('3-status-bar', {
     prepare: () => {
       removeRuns();
-      // One chunk per request, two at a time, 1 s each: answers arrive in pairs, a few seconds of
-      // visible progress.
-      local.server().script = () => ({ kind: 'ok', delayMs: 1000 });
+      released = 0;
+      waiting = [];
+      // One chunk per request, two in flight; each reply waits until the test releases it.
+      local.server().script = (r) => ({ kind: 'ok', after: answered(r.n) });
       writeUserSettings({ 'batchPrompt.models': localModels(local.url()), 'batchPrompt.chunksPerBatch': 1, 'batchPrompt.maxConcurrency': 2, 'batchPrompt.confirmAbove': 1000 });
     },
   });
 
-  it('shows N/M while the run goes on, then the outcome', async () => {
+  it('shows N/M while the run goes on, following the notification, then the outcome', async () => {
     const wb = workbench();
     const expected = [...filesUnder('docs'), ...filesUnder('logs'), ...filesUnder('src')];
 
@@ -29,55 +42,55 @@ describe('Status bar during and after a run (UI)', () => {
     await wb.waitForQuickInput('Batch Prompt: choose a model');
     await wb.pickQuickItem(new RegExp(`^${MODEL.id}$`));
 
-    // Until the run ends, sample what the status bar and the progress notification show (one read of
-    // the page for both, so that a pair of texts is of one moment).
+    // What the status bar and the progress notification show, read in one go (a pair of one moment).
     const total = expected.length;
+    assert.ok(total >= 3, `a run of several chunks (${total})`);
     const outcome = wb.statusBarItem(`Batch Prompt: ${total} done`);
-    const samples: { at: number; bar?: number; toast?: number }[] = [];
-    const read = (): Promise<{ bar?: string; toast?: string }> =>
-      wb.page.evaluate(`(() => {
+    const samples: { released: number; bar?: number; toast?: number }[] = [];
+    const seen = () => JSON.stringify(samples.map((s) => `${s.released}:${s.bar ?? '-'}|${s.toast ?? '-'}`));
+    const countIn = (text: string | undefined, re: RegExp) => {
+      const m = text ? re.exec(text) : null;
+      return m ? Number(m[1]) : undefined;
+    };
+    const sample = async () => {
+      const texts: { bar?: string; toast?: string } = await wb.page.evaluate(`(() => {
         const texts = (sel) => [...document.querySelectorAll(sel)].map((e) => e.textContent || '');
         return {
           bar: texts('#workbench\\\\.parts\\\\.statusbar .statusbar-item').find((t) => /Batch Prompt \\d+\\/\\d+/.test(t)),
           toast: texts('.notifications-toasts .notification-toast').find((t) => /\\d+\\/\\d+ chunks/.test(t)),
         };
       })()`);
-    const countIn = (text: string | undefined, re: RegExp) => {
-      const m = text ? re.exec(text) : null;
-      return m ? Number(m[1]) : undefined;
+      const s = { released, bar: countIn(texts.bar, /Batch Prompt (\d+)\//), toast: countIn(texts.toast, /(\d+)\/\d+ chunks/) };
+      samples.push(s);
+      // Order: no count runs ahead of the answers given.
+      assert.ok((s.bar ?? 0) <= released && (s.toast ?? 0) <= released, `a count above the ${released} answers given (released:status bar|notification: ${seen()})`);
+      return s;
     };
-    let pictured = false;
-    const deadline = Date.now() + 30000;
-    while (!(await outcome.isVisible())) {
-      if (Date.now() > deadline) throw new Error(`the outcome did not show; saw ${JSON.stringify(samples)}`);
-      const texts = await read();
-      const sample = { at: Date.now(), bar: countIn(texts.bar, /Batch Prompt (\d+)\//), toast: countIn(texts.toast, /(\d+)\/\d+ chunks/) };
-      samples.push(sample);
-      if (!pictured && sample.bar && sample.bar < total) {
+    const waitFor = async (what: string, ok: (s: { bar?: number; toast?: number }) => boolean) => {
+      const deadline = Date.now() + HANG_GUARD_MS;
+      while (!ok(await sample())) {
+        if (Date.now() > deadline) throw new Error(`${what} did not happen; saw (released:status bar|notification) ${seen()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+
+    // One answer at a time: the notification shows the new count, then the status bar follows it, before
+    // the next answer is given.
+    for (let c = 1; c < total; c++) {
+      release(c);
+      await waitFor(`the notification showing ${c}/${total}`, (s) => s.toast === c);
+      await waitFor(`the status bar following the notification to ${c}/${total}`, (s) => s.bar === c);
+      if (c === 1) {
         // Part way: "Batch Prompt n/M", the spinner beside it.
         const item = wb.statusBarItem(/Batch Prompt \d+\/\d+/);
         assert.strictEqual(await item.locator('.codicon-sync.codicon-modifier-spin').count(), 1, 'a spinning icon');
         await wb.screenshot('status-bar-progress');
-        pictured = true;
       }
-      await new Promise((r) => setTimeout(r, 50));
     }
-    const seen = JSON.stringify(samples.map((s) => `${s.bar ?? '-'}|${s.toast ?? '-'}`));
-    const bar = [...new Set(samples.flatMap((s) => (s.bar === undefined ? [] : [s.bar])))];
-    assert.ok(pictured && bar.some((n) => n > 0 && n < total), `the status bar showed progress part way (status bar|notification: ${seen})`);
-    assert.ok(bar.length >= 2, `the count moved during the run (${seen})`);
-    assert.ok(bar.every((n, i) => i === 0 || n > bar[i - 1]), `the count only goes up (${seen})`);
-    // Answers come two at a time (two requests in flight). Once the notification has shown a count for
-    // 400 ms, the status bar shows it too: it may lag a moment behind a burst of answers, not more.
-    let compared = 0;
-    for (const s of samples) {
-      if (s.toast === undefined || s.toast === total) continue;
-      const since = samples.find((t) => t.toast === s.toast)!.at;
-      if (s.at - since < 400) continue;
-      compared++;
-      assert.strictEqual(s.bar, s.toast, `the status bar shows ${s.toast}/${total} like the notification (status bar|notification: ${seen})`);
-    }
-    assert.ok(compared >= 2, `the notification showed counts for a while (${seen})`);
+    const bar = samples.flatMap((s) => (s.bar === undefined ? [] : [s.bar]));
+    assert.ok(bar.every((n, i) => i === 0 || n >= bar[i - 1]), `the count only goes up (${seen()})`);
+    release(total);
+    await outcome.waitFor({ state: 'visible', timeout: HANG_GUARD_MS });
     assert.strictEqual(await outcome.locator('.codicon-check').count(), 1, 'a check mark');
     await wb.screenshot('status-bar-outcome');
 

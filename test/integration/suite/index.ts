@@ -46,7 +46,10 @@ export function run(): Promise<void> {
     ui: 'bdd',
     reporter: 'spec',
     color: false,
-    timeout: Number(process.env.BATCH_PROMPT_TEST_TIMEOUT_MS) || 20000,
+    // A hang guard only (waits inside tests use HANG_GUARD_MS, 30 s, to fail first with a readable name).
+    timeout: Number(process.env.BATCH_PROMPT_TEST_TIMEOUT_MS) || 60000,
+    // A `.only` left in a test fails the run (mocha throws while loading it: counted as one failure below).
+    forbidOnly: true,
     grep: process.env.BATCH_PROMPT_TEST_GREP || undefined,
   });
   const root = path.resolve(__dirname, '..');
@@ -54,18 +57,21 @@ export function run(): Promise<void> {
 
   return new Promise((resolve, reject) => {
     try {
+      // Full titles of pending tests: scripts/test.js fails any that test/skips.json does not list.
+      const pending: string[] = [];
       const runner = mocha.run((failures) => {
         console.log = original;
         const s = runner.stats ?? { passes: 0, failures, pending: 0 };
-        report({ passed: s.passes, failed: failures, skipped: s.pending, files: mocha.files.length });
+        report({ passed: s.passes, failed: failures, skipped: s.pending, pending, files: mocha.files.length });
         if (failures > 0) reject(new Error(`${failures} integration test(s) failed`));
         else resolve();
       });
+      runner.on('pending', (test) => pending.push(test.fullTitle()));
     } catch (e) {
       // A test file that throws while loading: count it as one failure.
       console.log = original;
       tagged(`could not load the integration tests: ${e instanceof Error ? e.stack : String(e)}`);
-      report({ passed: 0, failed: 1, skipped: 0, error: String(e) });
+      report({ passed: 0, failed: 1, skipped: 0, pending: [], error: String(e) });
       reject(e instanceof Error ? e : new Error(String(e)));
     }
   });

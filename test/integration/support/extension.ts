@@ -37,6 +37,13 @@ export function runOnSelection(clicked: vscode.Uri, selected: vscode.Uri[], args
 }
 
 /**
+ * The bound of a wait for an event: reached only by a hang, never a figure of how fast something should
+ * be (tests assert the order of events, not their timing). Below the suite's test timeout (60 s), so
+ * that a hang fails with the name of what it waited for.
+ */
+export const HANG_GUARD_MS = 30_000;
+
+/**
  * Rejects when `p` has not settled after `ms`: a bound that turns a hang into a readable failure (the
  * tests never assert how long something took).
  */
