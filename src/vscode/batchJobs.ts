@@ -137,7 +137,7 @@ export class BatchJobService implements vscode.Disposable {
   /**
    * Polls again the uncollected jobs this profile submitted from the workspace's output folder (after a
    * reload or a restart). An entry whose folder no longer holds that job (another job id or endpoint in
-   * its job.json) is not polled and is forgotten; so is one whose job was collected meanwhile.
+   * its job.json) is not polled; one whose folder is gone or whose job was collected meanwhile is forgotten.
    */
   async resumePolling(): Promise<number> {
     const root = this.runs.runsRoot(undefined, undefined, true);
@@ -145,11 +145,22 @@ export class BatchJobService implements vscode.Disposable {
     let n = 0;
     for (const entry of this.submitted.in(root.fsPath)) {
       if (this.watched.has(entry.dir)) continue;
-      const job = await readJob(entry.dir).catch(() => undefined);
-      const mismatch = jobMismatch(entry, job);
-      if (mismatch || job?.collectedAt) {
-        if (mismatch) this.log.warn(`Batch job ${entry.jobId} is not polled: ${mismatch}. Nothing was sent.`);
+      let job: JobRecord | undefined;
+      let unreadable = false;
+      try {
+        job = await readJob(entry.dir);
+      } catch {
+        unreadable = true;
+      }
+      // The folder is gone, or its job was collected (by another window): nothing left to poll.
+      if ((!job && !unreadable) || (job?.collectedAt && !jobMismatch(entry, job))) {
         await this.submitted.remove(entry);
+        continue;
+      }
+      // The folder now names another job or endpoint: not polled (the entry stays, should the folder come back).
+      const mismatch = jobMismatch(entry, job);
+      if (mismatch) {
+        this.log.warn(`Batch job ${entry.jobId} is not polled: ${mismatch}. Nothing was sent.`);
         continue;
       }
       this.log.info(`Batch job ${entry.jobId} (${entry.jobProvider}) in ${path.basename(entry.dir)}: polling again.`);

@@ -11,7 +11,8 @@ import { findConfigured, identityOf } from '../providers/endpointTrust';
  * Each entry names the job, the endpoint it went to (id, provider and base URL origin, as chosen when
  * submitting) and its run folder. Polling matches the entry's endpoint, never the folder's, against
  * the user's endpoints; a folder whose `job.json` no longer names that job and endpoint is not polled.
- * Entries are removed once their job is collected (a canceled job too, once its results are in).
+ * Entries are removed once their job is collected (a canceled job too, once its results are in) or
+ * their folder is gone.
  */
 export interface SubmittedJob {
   jobId: string;
