@@ -25,12 +25,16 @@ function originOf(url: string): string {
   return new URL(url).origin;
 }
 
-/** Makes a finished run look interrupted after its first chunk, as a window reload leaves it. */
+/** Makes a finished run look interrupted after its first chunk, as a window reload leaves it (see resume.test.ts). */
 function interrupt(run: RunFolder): void {
   const lines = run.read('run.jsonl').trimEnd().split('\n');
   fs.writeFileSync(path.join(run.dir, 'run.jsonl'), `${lines[0]}\n`);
   fs.rmSync(path.join(run.dir, 'summary.json'));
   fs.rmSync(path.join(run.dir, 'report.md'), { force: true });
+  for (const r of lines.slice(1).map((l) => JSON.parse(l) as { chunkId: string; path: string })) {
+    fs.rmSync(path.join(run.dir, 'chunks', `${r.chunkId}.out`), { force: true });
+    fs.rmSync(path.join(run.dir, 'outputs', ...r.path.split('/')), { force: true });
+  }
   const dead = spawnSync(process.execPath, ['-e', '']).pid;
   fs.writeFileSync(path.join(run.dir, 'run.lock'), JSON.stringify({ pid: dead, hostname: os.hostname(), at: '' }));
 }
@@ -274,10 +278,11 @@ describe('Batch jobs polled only when this profile submitted them (extension hos
     const original = fs.readFileSync(file, 'utf8');
     fs.writeFileSync(file, JSON.stringify({ ...job, jobId: 'batch_swapped' }));
     server.reset();
+    // Jobs of earlier tests are recorded too and polled meanwhile: only this job's calls count.
+    const callsOfThisJob = () => [...server.calls, ...attacker.calls].filter((c) => c.url.includes(job.jobId) || c.url.includes('batch_swapped'));
     const polled = () => api.batchJobs.jobs().some((j) => j.dir.fsPath === dir);
     await api.batchJobs.resumePolling();
     assert.ok(!polled(), 'another job id: not polled');
-    assert.strictEqual(server.calls.length, 0);
     fs.writeFileSync(file, original);
 
     // The id now names another origin in the user's settings: the job is not collected from there.
@@ -295,7 +300,8 @@ describe('Batch jobs polled only when this profile submitted them (extension hos
     const error = mine()[0];
     assert.ok(error.message.includes(originOf(base)), `it names the origin the job went to: ${error.message}`);
     assert.doesNotMatch(error.message, /Set API Key/);
-    assert.strictEqual(attacker.calls.length + server.calls.length, 0, 'no request anywhere');
+    assert.deepStrictEqual(callsOfThisJob(), [], 'no request for this job anywhere');
+    assert.strictEqual(attacker.calls.length, 0, 'the attacker URL saw no request at all');
 
     // Its own endpoint back: the job is collected, and forgotten once collected.
     await setSettings('batchPrompt', { models: [{ id: 'local-batch', provider: 'openai', baseUrl: `${base}/v1`, model: 'm' }] });
