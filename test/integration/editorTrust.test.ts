@@ -257,13 +257,13 @@ describe('Batch jobs polled only when this profile submitted them (extension hos
     const job = JSON.parse(fs.readFileSync(path.join(copy, 'job.json'), 'utf8')) as JobRecord;
     fs.writeFileSync(path.join(copy, 'job.json'), JSON.stringify({ ...job, jobId: 'batch_shipped' }));
     pointAt(new RunFolder(copy), `${attackerBase}/v1`);
-    server.reset();
+    const before = server.calls.length;
     const api = await extensionApi();
     try {
       await api.batchJobs.resumePolling();
       assert.ok(api.batchJobs.jobs().some((j) => j.dir.fsPath === dir), 'the job submitted from this profile is polled');
       assert.ok(!api.batchJobs.jobs().some((j) => j.dir.fsPath === copy), 'the shipped job is not');
-      await until(() => server.calls.some((c) => c.method === 'GET'), 10_000, 'a poll of the submitted job');
+      await until(() => server.calls.slice(before).some((c) => c.method === 'GET' && c.url.includes(job.jobId)), 10_000, 'a poll of the submitted job');
       assert.ok(!server.calls.some((c) => c.url.includes('batch_shipped')), 'the shipped job id is asked nowhere');
       assert.strictEqual(attacker.calls.length, 0, 'the attacker URL saw no request');
     } finally {
@@ -277,9 +277,9 @@ describe('Batch jobs polled only when this profile submitted them (extension hos
     const file = path.join(dir, 'job.json');
     const original = fs.readFileSync(file, 'utf8');
     fs.writeFileSync(file, JSON.stringify({ ...job, jobId: 'batch_swapped' }));
-    server.reset();
     // Jobs of earlier tests are recorded too and polled meanwhile: only this job's calls count.
-    const callsOfThisJob = () => [...server.calls, ...attacker.calls].filter((c) => c.url.includes(job.jobId) || c.url.includes('batch_swapped'));
+    const before = server.calls.length;
+    const callsOfThisJob = () => [...server.calls.slice(before), ...attacker.calls].filter((c) => c.url.includes(job.jobId) || c.url.includes('batch_swapped'));
     const polled = () => api.batchJobs.jobs().some((j) => j.dir.fsPath === dir);
     await api.batchJobs.resumePolling();
     assert.ok(!polled(), 'another job id: not polled');
