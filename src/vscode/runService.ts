@@ -260,7 +260,7 @@ export class RunService implements vscode.Disposable {
     const found = chosen ? { choice: chosen, unmatched: [] } : await this.models.forRecorded(endpointsOf(store.meta), readUserModels());
     const choice = found.choice;
     if (!choice) {
-      this.offerOwnModel(dir, chunkIds, mode, store.meta.runId, found.unmatched);
+      this.offerOwnModel(dir, chunkIds, mode, path.basename(dir.fsPath), found.unmatched);
       return undefined;
     }
     const tokenizer = getTokenizer(store.meta.encoding === 'cl100k_base' ? 'cl100k_base' : 'o200k_base');
@@ -294,8 +294,8 @@ export class RunService implements vscode.Disposable {
    * origin; "Choose a Model…" continues the run on one of the user's models. Never waited for (nobody
    * may click it): the command resolves at once, the continuation runs on its own.
    */
-  private offerOwnModel(dir: vscode.Uri, chunkIds: readonly string[] | undefined, mode: 'retry' | 'resume', runId: string, unmatched: EndpointInfo[]): void {
-    const text = this.log.redact(`${refusalMessage(`The run ${runId}`, unmatched)} To ${mode} it, choose one of your models.`);
+  private offerOwnModel(dir: vscode.Uri, chunkIds: readonly string[] | undefined, mode: 'retry' | 'resume', folder: string, unmatched: EndpointInfo[]): void {
+    const text = this.log.redact(`${refusalMessage(`The run folder ${folder}`, unmatched)} To ${mode} it, choose one of your models.`);
     this.log.warn(text);
     void vscode.window.showErrorMessage(`Batch Prompt: ${text}`, CHOOSE_MODEL).then(async (answer) => {
       if (answer !== CHOOSE_MODEL) return;
