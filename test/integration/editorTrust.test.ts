@@ -240,11 +240,15 @@ describe('Batch jobs polled only when this profile submitted them (extension hos
 
   async function submitted(): Promise<{ job: JobRecord; dir: string }> {
     server.pollsBeforeEnd = 1_000_000;
+    const root = path.join(workspaceRoot(), RUNS_DIR);
+    const earlier = new Set(fs.existsSync(root) ? fs.readdirSync(root) : []);
     const job = await vscode.commands.executeCommand<JobRecord | undefined>('batchPrompt.submitBatchJob', { glob: 'trust-jobs/**', prompt: PROMPT, modelId: 'local-batch' });
     assert.ok(job, 'a job was submitted');
-    const root = path.join(workspaceRoot(), RUNS_DIR);
-    const dir = fs.readdirSync(root).map((n) => path.join(root, n)).find((d) => fs.existsSync(path.join(d, 'job.json')) && (JSON.parse(fs.readFileSync(path.join(d, 'job.json'), 'utf8')) as JobRecord).jobId === job.jobId);
-    assert.ok(dir);
+    // The new folder (job ids of the test servers repeat across suites).
+    const dirs = fs.readdirSync(root).filter((n) => !earlier.has(n)).map((n) => path.join(root, n));
+    assert.strictEqual(dirs.length, 1, dirs.join(', '));
+    const dir = dirs[0];
+    assert.strictEqual((JSON.parse(fs.readFileSync(path.join(dir, 'job.json'), 'utf8')) as JobRecord).jobId, job.jobId);
     (await extensionApi()).batchJobs.stopPolling();
     return { job, dir };
   }
