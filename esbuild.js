@@ -53,6 +53,15 @@ async function main() {
         logOverride: { 'require-resolve-not-external': 'silent' } });
       builds.push({ ...common, ...dirs, entryPoints: integration, external: ['vscode', 'mocha'] });
     }
+    // The untrusted-workspace suite: its own tests, the same suite entry, run by a second host whose
+    // workspace is untrusted (scripts/tiers/integration.js).
+    const untrusted = findFiles('test/integration-untrusted', '.test.ts');
+    if (untrusted.length) {
+      const dirs = { outdir: 'out/test/integration-untrusted', outbase: 'test/integration-untrusted', sourcemap: 'inline' };
+      builds.push({ ...common, ...dirs, entryPoints: { 'suite/index': 'test/integration/suite/index.ts' }, external: ['vscode'],
+        logOverride: { 'require-resolve-not-external': 'silent' } });
+      builds.push({ ...common, ...dirs, entryPoints: untrusted, external: ['vscode', 'mocha'] });
+    }
     // UI tests run in plain Node (mocha in scripts/tiers/ui.js) and drive Chromium through playwright-core.
     const ui = findFiles('test/ui', '.test.ts');
     if (ui.length) {

@@ -10,6 +10,7 @@ import { registerResume } from './vscode/resume';
 import { registerRunCommands } from './vscode/runCommands';
 import { RunService } from './vscode/runService';
 import { KeyStore } from './vscode/secrets';
+import { readUserModels } from './vscode/settings';
 import { StatusBarController } from './vscode/statusBar';
 
 /** Builds the services and calls each feature's register function. Nothing else happens here. */
@@ -22,7 +23,7 @@ export interface BatchPromptApi {
 
 export function activate(context: vscode.ExtensionContext): BatchPromptApi {
   const log = new Log();
-  const keys = new KeyStore(context.secrets, log);
+  const keys = new KeyStore(context.secrets, log, () => readUserModels());
   const models = new ModelService(context.workspaceState, keys, log);
   // The result cache lives in VS Code's storage for this workspace: never inside the workspace, where
   // a run could read it as input or a commit could pick it up.
@@ -33,7 +34,7 @@ export function activate(context: vscode.ExtensionContext): BatchPromptApi {
   registerRunCommands(context, runs, keys, models, log);
   registerResume(context, runs, log);
   // Tests poll their fake batch server every 200 ms; real jobs every 30 s.
-  const batchJobs = registerBatchJobs(context, runs, models, keys, log, context.extensionMode === vscode.ExtensionMode.Test ? 200 : undefined);
+  const batchJobs = registerBatchJobs(context, runs, keys, log, context.extensionMode === vscode.ExtensionMode.Test ? 200 : undefined);
   return { failures: registerFailuresView(context, runs), log, batchJobs };
 }
 

@@ -21,5 +21,11 @@ exports.run = async function run(root) {
   const companionExtensions = [path.join(root, 'test/fixtures/lm-provider-extension')];
   const r = await runExtensionTests({ root, testsPath, name: 'integration', extensionEnvironment, companionExtensions });
   console.log(`  integration: exit code ${r.exitCode}, ${r.seconds.toFixed(1)} s, peak memory (PSS) of the processes it started ${r.peakMemoryMB} MB, logs in ${path.relative(root, r.runDir)}`);
-  return { passed: r.passed, failed: r.failed, skipped: r.skipped, pending: r.pending };
+  // A second host with workspace trust on: a workspace that is untrusted, whose settings try to widen
+  // what is read and sent (test/integration-untrusted, its workspace from test/fixtures/untrusted-workspace).
+  const untrustedPath = path.join(root, 'out/test/integration-untrusted/suite/index.js');
+  if (!fs.existsSync(untrustedPath)) throw new Error(`${untrustedPath} is missing: run \`node esbuild.js --tests\``);
+  const u = await runExtensionTests({ root, testsPath: untrustedPath, name: 'integration-untrusted', extensionEnvironment, workspaceFrom: path.join(root, 'test/fixtures/untrusted-workspace'), workspaceTrust: true });
+  console.log(`  integration (untrusted workspace): exit code ${u.exitCode}, ${u.seconds.toFixed(1)} s, logs in ${path.relative(root, u.runDir)}`);
+  return { passed: r.passed + u.passed, failed: r.failed + u.failed, skipped: r.skipped + u.skipped, pending: [...r.pending, ...u.pending] };
 };

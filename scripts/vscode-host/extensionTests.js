@@ -71,6 +71,8 @@ function developmentPath(runDir, root, companions = []) {
  * @param {Record<string,string>} [opts.extensionEnvironment] environment for the extension host
  * @param {string[]} [opts.companionExtensions] further development extensions to load (test-only
  *   manifests, such as a language model vendor the tests register a provider for)
+ * @param {string} [opts.workspaceFrom] a folder copied into the workspace first
+ * @param {boolean} [opts.workspaceTrust] open the workspace with workspace trust on (untrusted)
  * @returns {Promise<{passed:number, failed:number, skipped:number, pending:string[], exitCode:number|null, seconds:number, peakMemoryMB:number, runDir:string}>}
  */
 async function runExtensionTests(opts) {
@@ -83,7 +85,7 @@ async function runExtensionTests(opts) {
   let exitCode = null;
   let runDir = '';
   try {
-    server = await startCodeServer({ root: opts.root, name: opts.name || 'integration', smokeTestDriver: true });
+    server = await startCodeServer({ root: opts.root, name: opts.name || 'integration', smokeTestDriver: true, workspaceFrom: opts.workspaceFrom, workspaceTrust: opts.workspaceTrust });
     runDir = server.profile.dir;
     const workbenchLog = fs.createWriteStream(path.join(runDir, 'workbench.log'));
     browser = await launchChromium({ runDir });

@@ -27,7 +27,7 @@ const USER_SETTINGS = {
  * @param {string} root the project root
  * @param {string} name the run's name (a folder under .vscode-test/runs)
  */
-function prepareProfile(root, name, { workspaceFrom } = {}) {
+function prepareProfile(root, name, { workspaceFrom, workspaceTrust } = {}) {
   const dir = freshRunDir(root, name);
   const p = {
     dir,
@@ -40,7 +40,9 @@ function prepareProfile(root, name, { workspaceFrom } = {}) {
     fs.mkdirSync(d, { recursive: true });
   }
   fs.mkdirSync(path.join(p.userData, 'User'), { recursive: true });
-  fs.writeFileSync(path.join(p.userData, 'User', 'settings.json'), JSON.stringify(USER_SETTINGS, null, 2));
+  // With workspace trust on, the workspace opens in restricted mode without asking (nobody answers the dialog).
+  const settings = workspaceTrust ? { ...USER_SETTINGS, 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never' } : USER_SETTINGS;
+  fs.writeFileSync(path.join(p.userData, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
   if (workspaceFrom) fs.cpSync(workspaceFrom, p.workspace, { recursive: true });
   else fs.writeFileSync(path.join(p.workspace, 'README.md'), '# Test workspace\n\nCreated by the Batch Prompt test run.\n');
   p.env = {
@@ -94,6 +96,8 @@ function healthz(port) {
  *   extensionDevelopmentPath/extensionTestsPath payload; hides notification toasts)
  * @param {string[]} [opts.installExtensions] .vsix files to install into the fresh profile first
  * @param {string} [opts.workspaceFrom] a folder copied into the workspace (default: a README only)
+ * @param {boolean} [opts.workspaceTrust] keep VS Code's workspace trust on: the workspace, never trusted
+ *   in this fresh profile, opens untrusted (restricted mode); by default trust is disabled
  * @param {number} [opts.startTimeoutMs]
  * @returns {Promise<{url: string, port: number, profile: object, pid: number, stop: () => Promise<void>, exited: () => boolean}>}
  */
@@ -111,7 +115,7 @@ async function startCodeServer(opts) {
     ...profileArgs(p),
     '--disable-telemetry',
     '--disable-update-check',
-    '--disable-workspace-trust',
+    ...(opts.workspaceTrust ? [] : ['--disable-workspace-trust']),
     '--disable-getting-started-override',
     ...(opts.smokeTestDriver ? ['--vscode-option', 'enable-smoke-test-driver'] : []),
     p.workspace,

@@ -1,21 +1,20 @@
-import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { watchJob, type CollectResult } from '../core/batchCollect';
-import { BatchTooLargeError, cancelJob, describeCounts, pendingJob, submitJob, type BatchApi, type BatchLimits, type JobRecord } from '../core/batchJob';
+import { BatchTooLargeError, cancelJob, describeCounts, readJob, submitJob, type BatchApi, type BatchLimits, type JobRecord } from '../core/batchJob';
 import { BatchPromptError } from '../core/errors';
-import { runFolders } from '../core/runFolders';
-import { RUN_FILE, type RunMeta } from '../core/runStore';
 import { batchUnsupportedReason, createBatchApi } from '../providers/batchApi';
-import type { EndpointConfig, ProviderKind } from '../providers/endpoint';
+import type { EndpointConfig } from '../providers/endpoint';
 import { Commands } from './ids';
 import type { Log } from './log';
-import type { ModelService } from './models';
 import { askGlob, type RunArgs } from './runCommands';
 import type { ChosenPrompt } from './prompts';
 import type { RunService } from './runService';
+import type { KeyedEndpoint } from './keyBinding';
+import { refusalMessage } from './recordedEndpoints';
 import type { KeyStore } from './secrets';
-import { readSettings } from './settings';
+import { readSettings, readUserModels } from './settings';
+import { endpointOfEntry, jobMismatch, SubmittedJobs, type SubmittedJob } from './submittedJobs';
 
 /** Between two polls of a job (batch jobs take minutes to hours; the providers suggest about a minute). */
 export const DEFAULT_POLL_INTERVAL_MS = 30_000;
@@ -24,6 +23,8 @@ export const DEFAULT_POLL_INTERVAL_MS = 30_000;
 interface Watched {
   dir: vscode.Uri;
   job: JobRecord;
+  /** What this profile recorded when it submitted the job: the only source of its endpoint. */
+  entry: SubmittedJob;
   controller: AbortController;
   /** Ends the current wait at once (Check Now, after a cancel). */
   wake?: () => void;
@@ -32,9 +33,11 @@ interface Watched {
 /**
  * Provider batch jobs in the editor: "Submit as Batch Job…" (the same questions as Run Prompt on
  * Files, through `RunService.prepare`), a status-bar item while jobs run, polling in the background
- * that survives a window reload (every uncollected job of the workspace's run folders is polled again
- * at activation), cancel, and the usual notification and Failed Chunks entries once results are
- * collected. The key is read from secret storage at each poll and never kept.
+ * that survives a window reload (the jobs this profile submitted, recorded in its global state, are
+ * polled again at activation: never a `job.json` merely present in the workspace), cancel, and the
+ * usual notification and Failed Chunks entries once results are collected. The key is read from
+ * secret storage at each poll and never kept; it goes only to the user's endpoint the job was
+ * submitted to (submittedJobs.ts).
  */
 export class BatchJobService implements vscode.Disposable {
   private readonly watched = new Map<string, Watched>();
@@ -44,9 +47,9 @@ export class BatchJobService implements vscode.Disposable {
 
   constructor(
     private readonly runs: RunService,
-    private readonly models: ModelService,
     private readonly keys: KeyStore,
     private readonly log: Log,
+    private readonly submitted: SubmittedJobs,
     private readonly pollIntervalMs = DEFAULT_POLL_INTERVAL_MS,
   ) {
     this.item = vscode.window.createStatusBarItem('batchPrompt.batchJobs', vscode.StatusBarAlignment.Left, 9);
@@ -115,7 +118,7 @@ export class BatchJobService implements vscode.Disposable {
         this.reportTooLarge(e);
         return undefined;
       }
-      this.reportError(`the batch job was not submitted: ${messageOf(e)}`, endpoint.id, e);
+      this.reportError(`the batch job was not submitted: ${messageOf(e)}`, endpoint, e);
       return undefined;
     }
     if (!result.job) {
@@ -126,20 +129,42 @@ export class BatchJobService implements vscode.Disposable {
     const job = result.job;
     this.log.info(`Batch job ${job.jobId} (${job.provider}) submitted: ${job.requests.length} requests, results in ${dir.fsPath}`);
     void vscode.window.showInformationMessage(`Batch Prompt: batch job submitted (${job.requests.length} requests to ${prepared.choice.label}). Results are collected when it ends, usually within 24 h; progress is in the status bar.`);
-    this.watch(dir, job);
+    const entry = await this.submitted.add(dir.fsPath, job, endpoint);
+    this.watch(dir, job, entry);
     return job;
   }
 
-  /** Polls every uncollected job in the workspace's run folders (after a reload or a restart). */
+  /**
+   * Polls again the uncollected jobs this profile submitted from the workspace's output folder (after a
+   * reload or a restart). An entry whose folder no longer holds that job (another job id or endpoint in
+   * its job.json) is not polled; one whose folder is gone or whose job was collected meanwhile is forgotten.
+   */
   async resumePolling(): Promise<number> {
     const root = this.runs.runsRoot(undefined, undefined, true);
     if (!root) return 0;
     let n = 0;
-    for (const dir of await runFolders(root.fsPath, 200)) {
-      const job = await pendingJob(dir);
-      if (!job || this.watched.has(dir)) continue;
-      this.log.info(`Batch job ${job.jobId} (${job.provider}) in ${path.basename(dir)}: polling again.`);
-      this.watch(vscode.Uri.file(dir), job);
+    for (const entry of this.submitted.in(root.fsPath)) {
+      if (this.watched.has(entry.dir)) continue;
+      let job: JobRecord | undefined;
+      let unreadable = false;
+      try {
+        job = await readJob(entry.dir);
+      } catch {
+        unreadable = true;
+      }
+      // The folder is gone, or its job was collected (by another window): nothing left to poll.
+      if ((!job && !unreadable) || (job?.collectedAt && !jobMismatch(entry, job))) {
+        await this.submitted.remove(entry);
+        continue;
+      }
+      // The folder now names another job or endpoint: not polled (the entry stays, should the folder come back).
+      const mismatch = jobMismatch(entry, job);
+      if (mismatch) {
+        this.log.warn(`Batch job ${entry.jobId} is not polled: ${mismatch}. Nothing was sent.`);
+        continue;
+      }
+      this.log.info(`Batch job ${entry.jobId} (${entry.jobProvider}) in ${path.basename(entry.dir)}: polling again.`);
+      this.watch(vscode.Uri.file(entry.dir), job!, entry);
       n++;
     }
     return n;
@@ -153,14 +178,14 @@ export class BatchJobService implements vscode.Disposable {
       return undefined;
     }
     try {
-      const job = await cancelJob(target.dir.fsPath, await this.apiFor(await this.endpointOf(target.dir.fsPath, target.job)));
+      const job = await cancelJob(target.dir.fsPath, await this.apiOf(target));
       target.job = job;
       this.log.info(`Batch job ${job.jobId}: cancel requested (${job.state.providerStatus}).`);
       target.wake?.();
       this.render();
       return job;
     } catch (e) {
-      this.reportError(`could not cancel batch job ${target.job.jobId}: ${messageOf(e)}`, target.job.endpointId, e);
+      this.reportError(`could not cancel batch job ${target.job.jobId}: ${messageOf(e)}`, endpointOfEntry(target.entry, readUserModels()), e);
       return undefined;
     }
   }
@@ -177,8 +202,8 @@ export class BatchJobService implements vscode.Disposable {
     await picked?.run();
   }
 
-  private watch(dir: vscode.Uri, job: JobRecord): void {
-    const w: Watched = { dir, job, controller: new AbortController() };
+  private watch(dir: vscode.Uri, job: JobRecord, entry: SubmittedJob): void {
+    const w: Watched = { dir, job, entry, controller: new AbortController() };
     this.watched.set(dir.fsPath, w);
     this.render();
     const sleep = (ms: number, signal?: AbortSignal) =>
@@ -193,7 +218,7 @@ export class BatchJobService implements vscode.Disposable {
         w.wake = () => (done(), resolve());
         signal?.addEventListener('abort', abort, { once: true });
       });
-    void watchJob(dir.fsPath, async () => this.apiFor(await this.endpointOf(dir.fsPath, w.job)), {
+    void watchJob(dir.fsPath, () => this.apiOf(w), {
       intervalMs: this.pollIntervalMs,
       signal: w.controller.signal,
       sleep,
@@ -207,7 +232,7 @@ export class BatchJobService implements vscode.Disposable {
       (e: unknown) => {
         this.forget(w);
         if (w.controller.signal.aborted) return;
-        this.reportError(`polling batch job ${w.job.jobId} stopped: ${messageOf(e)} It goes on at the provider; it is polled again when the window reloads.`, w.job.endpointId, e);
+        this.reportError(`polling batch job ${w.job.jobId} stopped: ${messageOf(e)} It goes on at the provider; it is polled again when the window reloads.`, endpointOfEntry(w.entry, readUserModels()), e);
       },
     );
   }
@@ -221,6 +246,7 @@ export class BatchJobService implements vscode.Disposable {
   private finish(w: Watched, result: CollectResult | undefined): void {
     this.forget(w);
     if (!result || result.status === 'pending') return;
+    void this.submitted.remove(w.entry);
     const s = result.summary;
     this.log.info(`Batch job ${result.job.jobId} collected: ${s.succeeded} succeeded, ${s.failed} failed, ${s.canceled} canceled; ${s.inputTokens} input / ${s.outputTokens} output tokens.`);
     if (result.status === 'collected') this.runs.announceFinished(w.dir, s);
@@ -255,17 +281,24 @@ export class BatchJobService implements vscode.Disposable {
     return picked?.w;
   }
 
-  /** The job's endpoint: the configured one (for its headers) when it still exists, else what run.json recorded. */
-  private async endpointOf(dir: string, job: JobRecord): Promise<EndpointConfig> {
-    const configured = (await this.models.find(readSettings(), job.endpointId))?.endpoint;
-    if (configured) return configured;
-    const meta = JSON.parse(await fs.readFile(path.join(dir, RUN_FILE), 'utf8')) as RunMeta;
-    return { id: job.endpointId, provider: job.provider as ProviderKind, baseUrl: meta.model.baseUrl, model: meta.model.model ?? '', maxOutputTokens: meta.model.maxOutputTokens };
+  /**
+   * A batch API for a watched job, checked first: its folder's job.json must still name the job and
+   * endpoint this profile submitted, and the endpoint it went to must be one of the user's (user-level
+   * batchPrompt.models, matched by provider and origin). Never an endpoint built from the folder.
+   */
+  private async apiOf(w: Watched): Promise<BatchApi> {
+    const mismatch = jobMismatch(w.entry, await readJob(w.dir.fsPath).catch(() => undefined));
+    if (mismatch) throw new Error(`${mismatch}. Nothing was sent.`);
+    const endpoint = endpointOfEntry(w.entry, readUserModels());
+    if (!endpoint) {
+      throw new Error(`${refusalMessage(`Batch job ${w.entry.jobId}`, [{ id: w.entry.endpointId, provider: w.entry.provider, baseUrl: w.entry.origin }])} Add that endpoint to your user settings' batchPrompt.models to collect it.`);
+    }
+    return this.apiFor(endpoint);
   }
 
   /** A batch API with the key read now from secret storage (throws ConfigError without one). */
   private async apiFor(endpoint: EndpointConfig): Promise<BatchApi> {
-    return createBatchApi(endpoint, await this.keys.get(endpoint.id), { limits: this.limits });
+    return createBatchApi(endpoint, await this.keys.get(endpoint), { limits: this.limits });
   }
 
   /** A job over the provider's limits (nothing sent, nothing written): the message says what to change, with the setting one click away. */
@@ -277,15 +310,15 @@ export class BatchJobService implements vscode.Disposable {
     });
   }
 
-  /** Shows an error with "Open Log", and "Set API Key" when a key is missing or refused. */
-  private reportError(message: string, endpointId: string, e: unknown): void {
+  /** Shows an error with "Open Log", and "Set API Key" (for `endpoint`, when known) when a key is missing or refused. */
+  private reportError(message: string, endpoint: KeyedEndpoint | undefined, e: unknown): void {
     const text = this.log.redact(message);
     this.log.error(text);
     const setKey = 'Set API Key';
     const open = 'Open Log';
-    const keyProblem = BatchPromptError.isAny(e) && (e.kind === 'auth' || e.kind === 'config');
+    const keyProblem = !!endpoint && BatchPromptError.isAny(e) && (e.kind === 'auth' || e.kind === 'config');
     void vscode.window.showErrorMessage(`Batch Prompt: ${text}`, ...(keyProblem ? [setKey, open] : [open])).then(async (answer) => {
-      if (answer === setKey) await vscode.commands.executeCommand(Commands.setApiKey, endpointId);
+      if (answer === setKey) await vscode.commands.executeCommand(Commands.setApiKey, endpoint);
       else if (answer === open) this.log.show();
     });
   }
@@ -296,8 +329,8 @@ function messageOf(e: unknown): string {
 }
 
 /** Registers the batch-job commands and polls the jobs left running by an earlier window. */
-export function registerBatchJobs(context: vscode.ExtensionContext, runs: RunService, models: ModelService, keys: KeyStore, log: Log, pollIntervalMs?: number): BatchJobService {
-  const service = new BatchJobService(runs, models, keys, log, pollIntervalMs);
+export function registerBatchJobs(context: vscode.ExtensionContext, runs: RunService, keys: KeyStore, log: Log, pollIntervalMs?: number): BatchJobService {
+  const service = new BatchJobService(runs, keys, log, new SubmittedJobs(context.globalState), pollIntervalMs);
   context.subscriptions.push(service);
   const register = (id: string, fn: (...args: never[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
   register(Commands.submitBatchJob, (args?: Parameters<BatchJobService['submit']>[0]) => service.submit(args));

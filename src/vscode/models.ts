@@ -2,10 +2,13 @@ import * as vscode from 'vscode';
 import type { ChatModel } from '../core/model';
 import type { RunEndpoint } from '../core/run';
 import type { Tokenizer } from '../core/tokenizer';
+import type { EndpointInfo } from '../core/runStore';
 import type { EndpointConfig } from '../providers/endpoint';
 import { createModel, defaultBaseUrl, needsApiKey } from '../providers/factory';
 import { LanguageModelApiModel, listLanguageModels, LM_API_PREFIX } from '../providers/languageModelApi';
+import { describeIdentity } from './keyBinding';
 import type { Log } from './log';
+import { describeRecorded, matchRecorded } from './recordedEndpoints';
 import type { KeyStore } from './secrets';
 import type { Settings } from './settingsSchema';
 
@@ -30,7 +33,7 @@ const LAST_MODEL_KEY = 'batchPrompt.lastModel';
 /** Thrown when the chosen endpoint needs a key it does not have: the caller offers "Set API Key". */
 export class MissingKeyError extends Error {
   constructor(readonly endpoint: EndpointConfig) {
-    super(`No API key is set for the endpoint "${endpoint.id}" (${endpoint.provider}).`);
+    super(`No API key is set for the endpoint "${endpoint.id}" (${describeIdentity(endpoint)}).`);
   }
 }
 
@@ -106,6 +109,27 @@ export class ModelService {
   }
 
   /**
+   * The choice a run folder goes on with (resume, retry): its recorded endpoints matched, by provider
+   * and base URL origin, against the user's endpoints (`userModels`: the user-level batchPrompt.models;
+   * with none, a local Ollama's models, as `choices` offers), or its Language Model API model. The
+   * folder's own URL is never used. Recorded endpoints without a match are left out (with a warning)
+   * while one remains; with none left, `choice` is undefined and `unmatched` says what was refused.
+   */
+  async forRecorded(recorded: readonly EndpointInfo[], userModels: EndpointConfig[]): Promise<{ choice?: ModelChoice; unmatched: EndpointInfo[] }> {
+    const lm = recorded.filter((r) => r.provider === 'vscode-lm');
+    if (lm.length) {
+      const chat = (await listLanguageModels()).find((c) => `${LM_API_PREFIX}${c.id}` === lm[0].id);
+      return chat ? { choice: { id: lm[0].id, label: chat.name, description: `${chat.vendor} · ${chat.family}`, chat }, unmatched: [] } : { unmatched: [...recorded] };
+    }
+    const configured = userModels.length ? userModels : await localOllamaEndpoints(this.log);
+    const { matched, unmatched } = matchRecorded(recorded, configured);
+    if (!matched.length) return { unmatched };
+    for (const r of unmatched) this.log.warn(`The run's endpoint "${r.id}" (${describeRecorded(r)}) is not among your endpoints; going on without it.`);
+    const parts = matched.map((e) => ({ id: e.id, label: e.id, description: `${e.provider} · ${e.model}`, endpoint: e }));
+    return { choice: severalChoice(parts), unmatched };
+  }
+
+  /**
    * The endpoints of a run on several endpoints, or on one whose entry sets its own limits, each with its
    * key from secret storage; undefined for any other choice (the run uses `resolve`'s model alone).
    * With `skipUnavailable` (a retry or resume), an endpoint without its key is left out while another remains.
@@ -138,7 +162,7 @@ export class ModelService {
   async resolve(choice: ModelChoice, tokenizer: Tokenizer, connections?: number): Promise<ChatModel> {
     if (choice.chat) return new LanguageModelApiModel(choice.chat);
     const endpoint = choice.endpoint!;
-    const key = await this.keys.get(endpoint.id);
+    const key = await this.keys.get(endpoint);
     if (!key && needsApiKey(endpoint)) throw new MissingKeyError(endpoint);
     return createModel(endpoint, key, { tokenCounter: (t) => tokenizer.count(t), connections });
   }

@@ -1,12 +1,14 @@
 import * as vscode from 'vscode';
+import { sameEndpoint } from '../providers/endpointTrust';
 import { findByGlob } from './fileSelection';
 import { Commands } from './ids';
 import type { Log } from './log';
 import type { ModelService } from './models';
 import type { ChosenPrompt } from './prompts';
 import type { RunService } from './runService';
+import type { KeyedEndpoint } from './keyBinding';
 import type { KeyStore } from './secrets';
-import { readSettings } from './settings';
+import { readSettings, readUserModels } from './settings';
 
 /** Arguments a caller (a test, a keybinding) may pass to skip the questions. */
 export interface RunArgs {
@@ -61,17 +63,20 @@ export function registerRunCommands(context: vscode.ExtensionContext, runs: RunS
     const picked = await vscode.window.showQuickPick(items, { title: 'Batch Prompt' });
     if (picked) await vscode.commands.executeCommand(picked.id);
   });
-  register(Commands.setApiKey, async (endpointId?: string) => {
+  // The endpoint is named by its id (the entry in effect with that id) or, where the caller knows it, by
+  // the endpoint itself (a user-level entry a workspace entry with the same id hides): keys are bound
+  // to provider and origin, so the right entry must be asked for.
+  register(Commands.setApiKey, async (endpointId?: string | KeyedEndpoint) => {
     const endpoint = await pickEndpoint(endpointId, 'Set the API key of which endpoint?');
     if (!endpoint) return false;
     const stored = await keys.prompt(endpoint);
     if (stored) void vscode.window.showInformationMessage(`Batch Prompt: API key stored for "${endpoint.id}".`);
     return stored;
   });
-  register(Commands.clearApiKey, async (endpointId?: string) => {
+  register(Commands.clearApiKey, async (endpointId?: string | KeyedEndpoint) => {
     const endpoint = await pickEndpoint(endpointId, 'Clear the API key of which endpoint?');
     if (!endpoint) return false;
-    await keys.delete(endpoint.id);
+    await keys.delete(endpoint);
     void vscode.window.showInformationMessage(`Batch Prompt: API key of "${endpoint.id}" cleared.`);
     return true;
   });
@@ -81,10 +86,14 @@ export function registerRunCommands(context: vscode.ExtensionContext, runs: RunS
     return version;
   });
 
-  async function pickEndpoint(id: string | undefined, title: string) {
+  async function pickEndpoint(id: string | KeyedEndpoint | undefined, title: string) {
     const endpoints = (await models.choices(readSettings())).flatMap((c) => (c.endpoint ? [c.endpoint] : []));
     if (typeof id === 'string') {
       const found = endpoints.find((e) => e.id === id);
+      if (found) return found;
+    } else if (id && typeof id === 'object') {
+      // Only an entry the settings hold: an argument never makes up an endpoint.
+      const found = [...endpoints, ...readUserModels()].find((e) => e.id === id.id && sameEndpoint(e, id));
       if (found) return found;
     }
     if (endpoints.length === 0) {

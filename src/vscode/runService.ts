@@ -10,8 +10,8 @@ import { formatDuration, ProgressTracker } from '../core/progress';
 import { describeEndpoints, droppedEndpointsNote, type Prices } from '../core/report';
 import { ResultCache } from '../core/resultCache';
 import { REPORT_FILE, writeRunReport } from '../core/runReport';
-import { newRunId, retryChunks, runPlan, smallestWindow, type RunEndpoint, type RunParameters } from '../core/run';
-import { runLockHolder, RunStore, type RunMeta, type RunSummary } from '../core/runStore';
+import { endpointsOf, newRunId, retryChunks, runPlan, smallestWindow, type RunEndpoint, type RunParameters } from '../core/run';
+import { runLockHolder, RunStore, type EndpointInfo, type RunMeta, type RunSummary } from '../core/runStore';
 import { getTokenizer, type Tokenizer } from '../core/tokenizer';
 import { RunRoots } from './fileSelection';
 import { EndpointDropNotices, SHOW_LOG } from './endpointNotices';
@@ -24,7 +24,8 @@ import { pickPrompt, type ChosenPrompt } from './prompts';
 import { logRunEvent } from './runLog';
 import { confirmRun, describeSkipped, dropThresholdsOf, hasFolder, matchingFiles, modelInfoOf, parametersOf, planFiles, pricesOf, realPathOf } from './runPlanning';
 import { showEstimate } from './estimateCommand';
-import { readSettings } from './settings';
+import { refusalMessage } from './recordedEndpoints';
+import { readSettings, readUserModels } from './settings';
 import type { Settings } from './settingsSchema';
 
 /** What to run: files (or a glob), and optionally the prompt and model already chosen. */
@@ -72,6 +73,8 @@ export interface FinishedRun {
 }
 
 const LAST_RUN_KEY = 'batchPrompt.lastRun';
+/** The button of a refused run folder that continues it on one of the user's models. */
+export const CHOOSE_MODEL = 'Choose a Model…';
 
 /**
  * Runs prompts over files: asks for what is missing (files, prompt, model), plans, confirms, runs with a
@@ -243,7 +246,7 @@ export class RunService implements vscode.Disposable {
   }
 
   /** Sends again a run's chunks that did not succeed (or the ones named), with the run's model. */
-  async retry(dir: vscode.Uri, chunkIds?: readonly string[], mode: 'retry' | 'resume' = 'retry'): Promise<RunSummary | undefined> {
+  async retry(dir: vscode.Uri, chunkIds?: readonly string[], mode: 'retry' | 'resume' = 'retry', chosen?: ModelChoice): Promise<RunSummary | undefined> {
     if (!(await this.mayStart())) return undefined;
     let store: RunStore;
     try {
@@ -254,11 +257,12 @@ export class RunService implements vscode.Disposable {
       return undefined;
     }
     const settings = this.settings();
-    // A run on several endpoints goes on with all of them.
-    const modelId = store.meta.endpoints?.length ? store.meta.endpoints.map((e) => e.id).join('+') : store.meta.model.id;
-    const choice = await this.models.find(settings, modelId);
+    // A run folder never chooses an endpoint or a key: its recorded endpoints (all of a several-endpoint
+    // run) are matched by provider and origin against the user's own; the user's entries are used.
+    const found = chosen ? { choice: chosen, unmatched: [] } : await this.models.forRecorded(endpointsOf(store.meta), readUserModels());
+    const choice = found.choice;
     if (!choice) {
-      void vscode.window.showErrorMessage(`Batch Prompt: the run's model "${modelId}" is not offered any more (check the setting batchPrompt.models).`);
+      this.offerOwnModel(dir, chunkIds, mode, path.basename(dir.fsPath), found.unmatched);
       return undefined;
     }
     const tokenizer = getTokenizer(store.meta.encoding === 'cl100k_base' ? 'cl100k_base' : 'o200k_base');
@@ -284,6 +288,21 @@ export class RunService implements vscode.Disposable {
         onOutcome: (outcome) => this.recorded.fire({ dir, outcome }),
       });
       return summary;
+    });
+  }
+
+  /**
+   * Refuses a run folder whose endpoints are not the user's (nothing is sent), naming each recorded
+   * origin; "Choose a Model…" continues the run on one of the user's models. Never waited for (nobody
+   * may click it): the command resolves at once, the continuation runs on its own.
+   */
+  private offerOwnModel(dir: vscode.Uri, chunkIds: readonly string[] | undefined, mode: 'retry' | 'resume', folder: string, unmatched: EndpointInfo[]): void {
+    const text = this.log.redact(`${refusalMessage(`The run folder ${folder}`, unmatched)} To ${mode} it, choose one of your models.`);
+    this.log.warn(text);
+    void vscode.window.showErrorMessage(`Batch Prompt: ${text}`, CHOOSE_MODEL).then(async (answer) => {
+      if (answer !== CHOOSE_MODEL) return;
+      const picked = await this.models.pick({ ...this.settings(), models: readUserModels() });
+      if (picked) await this.retry(dir, chunkIds, mode, picked);
     });
   }
 
@@ -375,7 +394,7 @@ export class RunService implements vscode.Disposable {
   private async offerSetKey(e: MissingKeyError): Promise<void> {
     const set = 'Set API Key';
     if ((await vscode.window.showErrorMessage(`Batch Prompt: ${e.message} The run did not start.`, set)) === set) {
-      await vscode.commands.executeCommand(Commands.setApiKey, e.endpoint.id);
+      await vscode.commands.executeCommand(Commands.setApiKey, e.endpoint);
     }
   }
 

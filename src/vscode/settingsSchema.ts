@@ -62,6 +62,51 @@ export const SETTINGS_SCHEMA: { [K in keyof Settings]: { default: Settings[K]; m
 export const SETTING_KEYS = Object.keys(SETTINGS_SCHEMA) as (keyof Settings)[];
 
 /**
+ * Settings a workspace may not set while it is untrusted (package.json
+ * `capabilities.untrustedWorkspaces.restrictedConfigurations` lists exactly these; README's "Untrusted
+ * workspaces" gives the reason of each): every one that chooses where requests and keys go or where
+ * files are written, widens what is read or sent, raises how much or how fast it is sent, or removes a
+ * confirmation. The others only shape requests the user confirms (chunk sizes, packing), how long a
+ * reply is waited for, or how replies are shown.
+ */
+export const RESTRICTED_SETTINGS: readonly (keyof Settings)[] = [
+  'models',
+  'outputDirectory',
+  'respectGitignore',
+  'defaultInclude',
+  'maxFileSizeKB',
+  'confirmAbove',
+  'allowParallelRuns',
+  'useCache',
+  'dropEndpointAfterFailures',
+  'dropEndpointAfterWaitSeconds',
+  'maxConcurrency',
+  'requestsPerMinute',
+  'tokensPerMinute',
+  'maxRetries',
+];
+
+/** What `WorkspaceConfiguration.inspect` returns, in the part this needs. */
+export interface InspectedSetting {
+  defaultValue?: unknown;
+  globalValue?: unknown;
+}
+
+/**
+ * The raw getter `normalizeSettings` reads through. In an untrusted workspace a restricted setting is
+ * the user's value (or the default): its workspace and folder values are never looked at.
+ */
+export function settingsReader(trusted: boolean, get: (key: string) => unknown, inspect: (key: string) => InspectedSetting | undefined): (key: string) => unknown {
+  if (trusted) return get;
+  const restricted = new Set<string>(RESTRICTED_SETTINGS);
+  return (key) => {
+    if (!restricted.has(key)) return get(key);
+    const i = inspect(key);
+    return i?.globalValue !== undefined ? i.globalValue : i?.defaultValue;
+  };
+}
+
+/**
  * Builds typed settings from a raw getter (VS Code's `WorkspaceConfiguration.get`): numbers outside
  * their bounds are clamped, wrong types fall back to the default, invalid model entries are dropped and
  * reported through `problems`.
@@ -90,7 +135,7 @@ export function normalizeSettings(get: (key: string) => unknown, problems: strin
   return out as unknown as Settings;
 }
 
-function normalizeModels(raw: unknown, problems: string[]): EndpointConfig[] {
+export function normalizeModels(raw: unknown, problems: string[]): EndpointConfig[] {
   if (!Array.isArray(raw)) return [];
   const seen = new Set<string>();
   const models: EndpointConfig[] = [];

@@ -77,7 +77,7 @@ describe('Batch jobs (extension host, local batch server)', function () {
     assert.ok(!fs.existsSync(path.join(dir, 'summary.json')));
     server.pollsBeforeEnd = 0;
 
-    // Activation takes every uncollected job up again, from its run folder alone.
+    // Activation takes up again every uncollected job this profile submitted (recorded in its global state).
     assert.strictEqual(await api.batchJobs.resumePolling(), 1);
     await until(() => fs.existsSync(path.join(dir, 'summary.json')) && (JSON.parse(fs.readFileSync(path.join(dir, 'job.json'), 'utf8')) as JobRecord).collectedAt !== undefined, 15_000, 'the job collected');
     assert.strictEqual(fs.readFileSync(path.join(dir, 'outputs/jobs-corpus/b.txt'), 'utf8').includes('BETA\nBETA'), true);

@@ -21,7 +21,7 @@ describe('package.json manifest', () => {
 });
 
 import { Commands, Views } from '../../src/vscode/ids';
-import { ENDPOINT_LIMITS_SCHEMA, normalizeSettings, SETTING_KEYS, SETTINGS_SCHEMA, SETTINGS_SECTION } from '../../src/vscode/settingsSchema';
+import { ENDPOINT_LIMITS_SCHEMA, normalizeSettings, RESTRICTED_SETTINGS, SETTING_KEYS, settingsReader, SETTINGS_SCHEMA, SETTINGS_SECTION } from '../../src/vscode/settingsSchema';
 
 describe('manifest and code agree', () => {
   const contributed = manifest.contributes;
@@ -74,10 +74,35 @@ describe('manifest and code agree', () => {
     assert.match(problems[0], /"maxConcurrency" must be a whole number from 1 to 64/);
   });
 
-  it('endpoints and the output folder are restricted in untrusted workspaces', () => {
+  it('untrusted workspaces: the manifest restricts exactly RESTRICTED_SETTINGS, among them every setting that widens what is read or sent or removes a confirmation', () => {
     const restricted = manifest.capabilities.untrustedWorkspaces.restrictedConfigurations as string[];
-    assert.ok(restricted.includes('batchPrompt.models'));
-    assert.ok(restricted.includes('batchPrompt.outputDirectory'));
+    assert.deepStrictEqual([...restricted].sort(), RESTRICTED_SETTINGS.map((k) => `batchPrompt.${k}`).sort());
+    for (const k of ['models', 'outputDirectory', 'respectGitignore', 'confirmAbove', 'maxFileSizeKB', 'defaultInclude', 'useCache', 'dropEndpointAfterFailures', 'dropEndpointAfterWaitSeconds', 'allowParallelRuns']) {
+      assert.ok(restricted.includes(`batchPrompt.${k}`), `batchPrompt.${k} is restricted`);
+    }
+    for (const k of restricted) assert.ok(k.slice('batchPrompt.'.length) in SETTINGS_SCHEMA, `${k} is a setting the code reads`);
+  });
+
+  it('untrusted workspaces: readSettings\' reader takes each restricted setting from the user (else the default), never from the workspace', () => {
+    // What VS Code's inspect() would hold: a cloned repository's .vscode/settings.json, and some user values.
+    const workspace: Record<string, unknown> = { respectGitignore: false, confirmAbove: 100000, maxFileSizeKB: 102400, useCache: false, defaultInclude: '**/.env', allowParallelRuns: true, chunkTokens: 4096, outputDirectory: '../../elsewhere', models: [{ id: 'x', provider: 'openai', model: 'm', baseUrl: 'http://attacker.invalid' }] };
+    const user: Record<string, unknown> = { maxFileSizeKB: 512, useCache: true };
+    const effective = (k: string) => (k in workspace ? workspace[k] : user[k]);
+    const inspect = (k: string) => ({ defaultValue: (SETTINGS_SCHEMA as Record<string, { default: unknown }>)[k]?.default, globalValue: user[k], workspaceValue: workspace[k] });
+    const untrusted = normalizeSettings(settingsReader(false, effective, inspect));
+    assert.strictEqual(untrusted.respectGitignore, true);
+    assert.strictEqual(untrusted.confirmAbove, SETTINGS_SCHEMA.confirmAbove.default);
+    assert.strictEqual(untrusted.maxFileSizeKB, 512, 'the user value applies');
+    assert.strictEqual(untrusted.useCache, true);
+    assert.strictEqual(untrusted.defaultInclude, '**/*');
+    assert.strictEqual(untrusted.allowParallelRuns, false);
+    assert.strictEqual(untrusted.outputDirectory, '.batch-prompt/runs');
+    assert.deepStrictEqual(untrusted.models, []);
+    assert.strictEqual(untrusted.chunkTokens, 4096, 'a setting that is not restricted keeps its workspace value');
+    // Trusted: the effective values, as VS Code gives them.
+    const trusted = normalizeSettings(settingsReader(true, effective, inspect));
+    assert.strictEqual(trusted.respectGitignore, false);
+    assert.strictEqual(trusted.confirmAbove, 100000);
   });
 
   it('normalises settings: clamps numbers, falls back on wrong types, drops invalid endpoints with a reason', () => {
