@@ -78,7 +78,7 @@ function developmentPath(runDir, root, companions = []) {
 async function runExtensionTests(opts) {
   const started = Date.now();
   const mem = memorySampler();
-  const timeoutMs = opts.timeoutMs || Number(process.env.BATCH_PROMPT_INTEGRATION_TIMEOUT_MS) || 180000;
+  const timeoutMs = opts.timeoutMs || Number(process.env.BATCH_PROMPT_INTEGRATION_TIMEOUT_MS) || 900000; // a hang guard only: the tier takes 3-6 minutes on a loaded 2-core machine
   let server;
   let browser;
   let counts = null;
