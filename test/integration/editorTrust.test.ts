@@ -21,6 +21,17 @@ const PROMPT = 'Upper-case every chunk.';
 const CORPUS: Record<string, string> = { 'a.txt': 'alpha\n', 'b.txt': 'beta\nbeta\n', 'c.txt': 'gamma\n' };
 const CHOOSE_MODEL = 'Choose a Model…';
 
+/** Every file under `dir` with its bytes (base64), by relative path: what a refusal must leave as it was. */
+function snapshotTree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const rel of fs.readdirSync(dir, { recursive: true }).map(String).sort()) {
+    const abs = path.join(dir, rel);
+    const st = fs.lstatSync(abs);
+    out[rel] = st.isFile() ? fs.readFileSync(abs).toString('base64') : st.isSymbolicLink() ? `-> ${fs.readlinkSync(abs)}` : '/';
+  }
+  return out;
+}
+
 function originOf(url: string): string {
   return new URL(url).origin;
 }
@@ -130,6 +141,47 @@ describe('A run folder never chooses an endpoint or a key (extension host, issue
     const error = messages.shown.find((m) => m.kind === 'error');
     assert.ok(error?.message.includes(originOf(attackerUrl)), `the refusal names the recorded origin (saw ${JSON.stringify(messages.shown)})`);
     assert.ok(error?.items.includes(CHOOSE_MODEL));
+  });
+
+  it('a run.json whose paths lead outside the run folder (.., absolute, backslash) is refused by Resume Run and Retry: nothing written anywhere, nothing sent', async () => {
+    const summary = await runOnFiles({ glob: 'trust-corpus/**', prompt: PROMPT, modelId: 'local' });
+    assert.ok(summary?.status === 'succeeded', JSON.stringify(summary));
+    const run = RunFolder.of(summary);
+    interrupt(run);
+    const pristine = fs.readFileSync(path.join(run.dir, 'run.json'), 'utf8');
+    // The parent of the workspace stands for the user's home: a write through the hole would land there.
+    const home = path.dirname(workspaceRoot());
+    const canary = `escape-${process.pid}.txt`;
+    const before = snapshotTree(workspaceRoot());
+    for (const hostile of [`../../../../../${canary}`, path.join(home, canary).split(path.sep).join('/'), `..\\..\\..\\..\\..\\${canary}`]) {
+      const meta = JSON.parse(pristine) as { files: { path: string; chunks: { path: string }[] }[] };
+      meta.files[1].path = hostile;
+      meta.files[1].chunks = meta.files[1].chunks.map((c) => ({ ...c, path: hostile }));
+      fs.writeFileSync(path.join(run.dir, 'run.json'), JSON.stringify(meta, null, 2));
+      const snap = snapshotTree(workspaceRoot());
+      user.reset();
+      for (const [label, command] of [
+        ['resume', () => vscode.commands.executeCommand<RunSummary | undefined>('batchPrompt.resumeRun', vscode.Uri.file(run.dir))],
+        ['retry', () => vscode.commands.executeCommand<RunSummary | undefined>('batchPrompt.retry', { kind: 'run', run: { dir: run.dir, id: path.basename(run.dir), files: [] } })],
+      ] as const) {
+        const messages = spyMessages();
+        let result: RunSummary | undefined;
+        try {
+          result = await settlesWithin(command(), 10_000, `a refused ${label}`);
+        } finally {
+          messages.restore();
+        }
+        assert.strictEqual(result, undefined, `${label} of ${hostile}`);
+        const error = messages.shown.find((m) => m.kind === 'error');
+        assert.ok(error, `${label} of ${hostile}: a refusal is shown (saw ${JSON.stringify(messages.shown)})`);
+        assert.match(error.message, /run\.json: files\[1\]\.path .*nothing was written or sent/, `${label}: it names the file and the entry`);
+        assert.strictEqual(user.requests.length + attacker.requests.length, 0, `${label} of ${hostile}: nothing was sent`);
+        assert.deepStrictEqual(snapshotTree(workspaceRoot()), snap, `${label} of ${hostile}: nothing changed in the workspace`);
+      }
+      assert.ok(!fs.existsSync(path.join(home, canary)) && !fs.existsSync(path.join(path.dirname(home), canary)), 'no file appeared outside the workspace');
+    }
+    fs.writeFileSync(path.join(run.dir, 'run.json'), pristine);
+    assert.deepStrictEqual(snapshotTree(workspaceRoot()), before);
   });
 
   it("the user's own folder resumes as before, on the user's endpoint", async () => {

@@ -106,6 +106,26 @@ describe('result cache: incremental re-runs (CLI, local model server)', function
     }
   });
 
+  it('answers a repository ships in .batch-prompt/cache are never taken: a run asks the model for every chunk', async () => {
+    // The attacker builds a cache for this very prompt and model, then rewrites every answer.
+    const shipped = await run('runs/shipped', '--cache-dir', '.batch-prompt/cache');
+    assert.strictEqual(shipped.code, 0, shipped.stderr);
+    const shippedEntries = [...(await tree(path.join(ws, '.batch-prompt/cache'))).keys()].filter((k) => k.endsWith('.json'));
+    assert.ok(shippedEntries.length > 0, 'the shipped cache holds answers for this run');
+    for (const k of shippedEntries) {
+      const file = path.join(ws, '.batch-prompt/cache', k);
+      await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace(/OUT\[/g, 'EVIL['));
+    }
+    await fs.rm(testCacheHome(ws), { recursive: true, force: true });
+    server.requests.length = 0;
+    const r = await run('runs/after-clone');
+    assert.strictEqual(r.code, 0, r.stderr);
+    const recs = await records(path.join(ws, 'runs/after-clone'));
+    assert.ok(recs.every((x) => !x.cached), 'no chunk is taken from the shipped cache');
+    assert.strictEqual(server.requests.flatMap((q) => q.chunks).length, recs.length, 'every chunk was sent');
+    for (const [p, out] of await tree(path.join(ws, 'runs/after-clone/outputs'))) assert.ok(!out.includes('EVIL['), `${p} holds a shipped answer`);
+  });
+
   it('--no-cache sends every chunk and records none as cached', async () => {
     server.requests.length = 0;
     const r = await cli(['run', '--prompt', 'Upper-case it.', '--base-url', baseUrl, '--model', 'm', '--out', 'runs/nocache', '--chunk-tokens', '48', '--overlap', '0', '--no-cache', 'src/m00*.txt'], ws);
