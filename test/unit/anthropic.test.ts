@@ -1,6 +1,6 @@
 import * as assert from 'assert';
 import { useServer } from '../support/localServer';
-import { AuthError, BadReplyError, ContextOverflowError, InvalidRequestError, ModelNotFoundError, QuotaExceededError, RateLimitedError, TransientError } from '../../src/core/errors';
+import { AuthError, BadReplyError, ContextOverflowError, InvalidRequestError, ModelNotFoundError, QuotaExceededError, RateLimitedError, TransientError } from '../../src/core/execute/errors';
 import { AnthropicModel, anthropicRateLimit, ANTHROPIC_DEFAULT_MAX_TOKENS } from '../../src/providers/anthropic';
 import { AnthropicServer } from '../support/anthropicServer';
 

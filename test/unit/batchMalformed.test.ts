@@ -2,13 +2,13 @@
 // naming the line), never dropped or passed off as "missing".
 import * as assert from 'assert';
 import * as path from 'path';
-import { watchJob } from '../../src/core/batchCollect';
-import { submitJob, type BatchApi } from '../../src/core/batchJob';
-import { readRecords, type RunRecord } from '../../src/core/runStore';
-import { getTokenizer } from '../../src/core/tokenizer';
-import type { SourceFile } from '../../src/core/types';
-import { parseJsonl, recoverCustomId } from '../../src/providers/batchHttp';
-import { createBatchApi } from '../../src/providers/batchApi';
+import { watchJob } from '../../src/core/jobs/collect';
+import { submitJob, type BatchApi } from '../../src/core/jobs/job';
+import { readRecords, type RunRecord } from '../../src/core/store/runStore';
+import { getTokenizer } from '../../src/core/plan/tokenizer';
+import type { SourceFile } from '../../src/core/plan/types';
+import { parseJsonl, recoverCustomId } from '../../src/providers/batch/batchHttp';
+import { createBatchApi } from '../../src/providers/batch/batchApi';
 import { BatchServer } from '../support/batchServer';
 import { JOB_PARAMETERS, JOB_PROMPT, planJob } from '../support/batchJobFixtures';
 import { useServer } from '../support/localServer';

@@ -1,6 +1,6 @@
 import * as assert from 'assert';
-import { AnthropicBatchApi, resultOf as anthropicResult, stateOf as anthropicState } from '../../src/providers/anthropicBatch';
-import { OpenAIBatchApi, resultOf as openaiResult, stateOf as openaiState } from '../../src/providers/openaiBatch';
+import { AnthropicBatchApi, resultOf as anthropicResult, stateOf as anthropicState } from '../../src/providers/batch/anthropicBatch';
+import { OpenAIBatchApi, resultOf as openaiResult, stateOf as openaiState } from '../../src/providers/batch/openaiBatch';
 import { BatchServer } from '../support/batchServer';
 import { useServer } from '../support/localServer';
 

@@ -4,7 +4,7 @@ import * as assert from 'assert';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { RunRecord, RunSummary } from '../../src/core/runStore';
+import type { RunRecord, RunSummary } from '../../src/core/store/runStore';
 import { defaultOutput, ModelServer } from '../support/modelServer';
 import { runCli, testCacheHome } from '../support/cli';
 

@@ -1,9 +1,9 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { chunkFile, DEFAULT_CHUNK_OPTIONS, splitChunk, type ChunkOptions } from '../../src/core/chunker';
-import { getTokenizer, type Tokenizer } from '../../src/core/tokenizer';
-import type { Chunk, SourceFile } from '../../src/core/types';
+import { chunkFile, DEFAULT_CHUNK_OPTIONS, splitChunk, type ChunkOptions } from '../../src/core/plan/chunker';
+import { getTokenizer, type Tokenizer } from '../../src/core/plan/tokenizer';
+import type { Chunk, SourceFile } from '../../src/core/plan/types';
 import { rng } from '../support/random';
 
 const root = path.resolve(__dirname, '../../..');

@@ -3,7 +3,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { parseEndpointSpec, resolveEndpoints } from '../../src/cli/endpoints';
 import { parseCli, UsageError } from '../../src/cli/options';
-import { readRecords, type RunMeta, type RunSummary } from '../../src/core/runStore';
+import { readRecords, type RunMeta, type RunSummary } from '../../src/core/store/runStore';
 import { runCli as cli } from '../support/cli';
 import { BAD_KEY, failingAfter, SERVER_ERROR, slow } from '../support/endpointScripts';
 import { AnthropicServer } from '../support/anthropicServer';

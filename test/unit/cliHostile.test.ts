@@ -5,7 +5,7 @@
 import * as assert from 'assert';
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import type { RunMeta } from '../../src/core/runStore';
+import type { RunMeta } from '../../src/core/store/runStore';
 import { runCli as cli, type CliResult } from '../support/cli';
 import { BatchServer } from '../support/batchServer';
 import { useServer } from '../support/localServer';

@@ -4,9 +4,9 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import type { EndpointConfig } from '../../src/providers/endpoint';
-import { boundKeyName, BoundKeys, LEGACY_PREFIX, type SecretBackend } from '../../src/vscode/keyBinding';
-import { matchRecorded, refusalMessage } from '../../src/vscode/recordedEndpoints';
-import { endpointOfEntry, jobMismatch, SubmittedJobs, SUBMITTED_JOBS_KEY, type StateLike } from '../../src/vscode/submittedJobs';
+import { boundKeyName, BoundKeys, LEGACY_PREFIX, type SecretBackend } from '../../src/vscode/base/keyBinding';
+import { matchRecorded, refusalMessage } from '../../src/vscode/run/recordedEndpoints';
+import { endpointOfEntry, jobMismatch, SubmittedJobs, SUBMITTED_JOBS_KEY, type StateLike } from '../../src/vscode/jobs/submittedJobs';
 
 /** A SecretStorage stand-in that records every name read, stored and deleted. */
 function fakeSecrets(initial: Record<string, string> = {}): SecretBackend & { map: Map<string, string>; reads: string[] } {

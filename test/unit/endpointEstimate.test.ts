@@ -1,11 +1,11 @@
 import * as assert from 'assert';
-import { estimateModeOver, recommendOver, roundsFinishSeconds, type EndpointModel } from '../../src/core/endpointEstimate';
-import { estimateMode, latencyFromSamples, type ModeInput } from '../../src/core/estimate';
-import { renderEstimateMarkdown } from '../../src/core/estimateRender';
-import { createPlan } from '../../src/core/plan';
-import { buildEstimate } from '../../src/core/planEstimate';
-import type { Prices } from '../../src/core/report';
-import { getTokenizer } from '../../src/core/tokenizer';
+import { estimateModeOver, recommendOver, roundsFinishSeconds, type EndpointModel } from '../../src/core/estimate/endpointEstimate';
+import { estimateMode, latencyFromSamples, type ModeInput } from '../../src/core/estimate/estimate';
+import { renderEstimateMarkdown } from '../../src/core/estimate/estimateRender';
+import { createPlan } from '../../src/core/plan/plan';
+import { buildEstimate } from '../../src/core/estimate/planEstimate';
+import type { Prices } from '../../src/core/store/report';
+import { getTokenizer } from '../../src/core/plan/tokenizer';
 
 // Every expected number below is worked out by hand in the comment beside it.
 const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: ${actual} ≠ ${expected}`);

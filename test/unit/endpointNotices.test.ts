@@ -1,11 +1,11 @@
 import * as assert from 'assert';
-import { EndpointPool } from '../../src/core/endpointPool';
-import type { RunEvent } from '../../src/core/events';
-import type { ChatModel } from '../../src/core/model';
-import { realClock } from '../../src/core/rateLimit';
-import { droppedEndpointsNote, endpointReason, renderReport } from '../../src/core/report';
-import type { RunMeta, RunSummary } from '../../src/core/runStore';
-import { EndpointDropNotices } from '../../src/vscode/endpointNotices';
+import { EndpointPool } from '../../src/core/execute/endpointPool';
+import type { RunEvent } from '../../src/core/execute/events';
+import type { ChatModel } from '../../src/core/execute/model';
+import { realClock } from '../../src/core/execute/rateLimit';
+import { droppedEndpointsNote, endpointReason, renderReport } from '../../src/core/store/report';
+import type { RunMeta, RunSummary } from '../../src/core/store/runStore';
+import { EndpointDropNotices } from '../../src/vscode/run/endpointNotices';
 
 /** A pool of endpoints named `ids` (models never called) and the events it emits. */
 function poolOf(...ids: string[]): { pool: EndpointPool; events: RunEvent[] } {

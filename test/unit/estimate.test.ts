@@ -10,7 +10,7 @@ import {
   throughput,
   type LatencyModel,
   type ModeInput,
-} from '../../src/core/estimate';
+} from '../../src/core/estimate/estimate';
 
 // Every expected number below is worked out by hand in the comment beside it.
 const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: ${actual} ≠ ${expected}`);

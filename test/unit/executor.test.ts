@@ -1,12 +1,12 @@
 import * as assert from 'assert';
 import { useServer } from '../support/localServer';
-import { chunkFile } from '../../src/core/chunker';
-import { SourceChangedError } from '../../src/core/errors';
-import type { ChunkOutcome, RunEvent } from '../../src/core/events';
-import { executeBatches, type ExecutorOptions } from '../../src/core/executor';
-import { packBatches } from '../../src/core/packer';
-import { getTokenizer } from '../../src/core/tokenizer';
-import type { Batch, Chunk, SourceFile } from '../../src/core/types';
+import { chunkFile } from '../../src/core/plan/chunker';
+import { SourceChangedError } from '../../src/core/execute/errors';
+import type { ChunkOutcome, RunEvent } from '../../src/core/execute/events';
+import { executeBatches, type ExecutorOptions } from '../../src/core/execute/executor';
+import { packBatches } from '../../src/core/plan/packer';
+import { getTokenizer } from '../../src/core/plan/tokenizer';
+import type { Batch, Chunk, SourceFile } from '../../src/core/plan/types';
 import { OpenAICompatibleModel } from '../../src/providers/openaiCompatible';
 import { defaultOutput, ModelServer } from '../support/modelServer';
 

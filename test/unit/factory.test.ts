@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { ConfigError } from '../../src/core/errors';
+import { ConfigError } from '../../src/core/execute/errors';
 import { AnthropicModel } from '../../src/providers/anthropic';
 import type { EndpointConfig } from '../../src/providers/endpoint';
 import { createModel, defaultBaseUrl, isLoopbackUrl, needsApiKey } from '../../src/providers/factory';

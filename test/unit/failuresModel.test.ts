@@ -2,11 +2,11 @@ import * as assert from 'assert';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { writeJob, type JobRecord } from '../../src/core/batchJob';
-import type { ChunkOutcome } from '../../src/core/events';
-import { RunStore, type RunMeta } from '../../src/core/runStore';
-import type { ChunkRef } from '../../src/core/types';
-import { CLEARED_KEY, FailuresModel, promptLabelOf, shortReason, type FailuresModelOptions, type StateStore } from '../../src/vscode/failuresModel';
+import { writeJob, type JobRecord } from '../../src/core/jobs/job';
+import type { ChunkOutcome } from '../../src/core/execute/events';
+import { RunStore, type RunMeta } from '../../src/core/store/runStore';
+import type { ChunkRef } from '../../src/core/plan/types';
+import { CLEARED_KEY, FailuresModel, promptLabelOf, shortReason, type FailuresModelOptions, type StateStore } from '../../src/vscode/failures/failuresModel';
 
 function ref(id: string, p: string, index: number): ChunkRef {
   return { id, path: p, index, start: index * 100, end: index * 100 + 100, startLine: index * 10 + 1, endLine: index * 10 + 10, overlap: 0, tokens: 20 };

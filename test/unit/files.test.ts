@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { collectFiles, filterGitignored, type CollectResult, type SkippedFile } from '../../src/core/files';
+import { collectFiles, filterGitignored, type CollectResult, type SkippedFile } from '../../src/core/input/files';
 
 /** Creates `files` (path -> content) under a new temporary folder and returns the folder. */
 function makeTree(files: Record<string, string | Buffer>): string {

@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { globMatcher, isGlob, splitGlobBase } from '../../src/core/glob';
+import { globMatcher, isGlob, splitGlobBase } from '../../src/core/input/glob';
 
 function check(glob: string, yes: string[], no: string[]): void {
   const match = globMatcher(glob);

@@ -1,7 +1,7 @@
 import * as assert from 'assert';
-import type { ChunkRef } from '../../src/core/types';
-import { LiveResultsModel, shouldStream, splitReply, STREAM_AUTO_MAX_REQUESTS } from '../../src/vscode/liveResultsModel';
-import { normalizeSettings } from '../../src/vscode/settingsSchema';
+import type { ChunkRef } from '../../src/core/plan/types';
+import { LiveResultsModel, shouldStream, splitReply, STREAM_AUTO_MAX_REQUESTS } from '../../src/vscode/live/liveResultsModel';
+import { normalizeSettings } from '../../src/vscode/base/settingsSchema';
 
 const ref = (id: string, path: string): ChunkRef => ({ id, path, index: 0, start: 0, end: 10, startLine: 1, endLine: 5, overlap: 0, tokens: 10 });
 

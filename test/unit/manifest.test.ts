@@ -20,8 +20,8 @@ describe('package.json manifest', () => {
   });
 });
 
-import { Commands, Views } from '../../src/vscode/ids';
-import { ENDPOINT_LIMITS_SCHEMA, normalizeSettings, RESTRICTED_SETTINGS, SETTING_KEYS, settingsReader, SETTINGS_SCHEMA, SETTINGS_SECTION } from '../../src/vscode/settingsSchema';
+import { Commands, Views } from '../../src/vscode/base/ids';
+import { ENDPOINT_LIMITS_SCHEMA, normalizeSettings, RESTRICTED_SETTINGS, SETTING_KEYS, settingsReader, SETTINGS_SCHEMA, SETTINGS_SECTION } from '../../src/vscode/base/settingsSchema';
 
 describe('manifest and code agree', () => {
   const contributed = manifest.contributes;

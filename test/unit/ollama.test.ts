@@ -2,8 +2,8 @@ import * as assert from 'assert';
 import { useServer } from '../support/localServer';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
-import { BadReplyError, ConfigError, InvalidRequestError, ModelNotFoundError, TransientError, TruncatedError } from '../../src/core/errors';
-import type { ChatMessage } from '../../src/core/model';
+import { BadReplyError, ConfigError, InvalidRequestError, ModelNotFoundError, TransientError, TruncatedError } from '../../src/core/execute/errors';
+import type { ChatMessage } from '../../src/core/execute/model';
 import { estimateRequestTokens, MIN_OLLAMA_CONTEXT, NUM_CTX_STEP, OllamaModel, TRUNCATION_RATIO } from '../../src/providers/ollama';
 import { CONFUSED_REPLY, OllamaServer } from '../support/ollamaServer';
 

@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import { useServer } from '../support/localServer';
-import { AuthError, ContextOverflowError, InvalidRequestError, ModelNotFoundError, QuotaExceededError, RateLimitedError, TransientError, BadReplyError } from '../../src/core/errors';
-import { parseDurationMs, retryAfterMs } from '../../src/providers/http';
+import { AuthError, ContextOverflowError, InvalidRequestError, ModelNotFoundError, QuotaExceededError, RateLimitedError, TransientError, BadReplyError } from '../../src/core/execute/errors';
+import { parseDurationMs, retryAfterMs } from '../../src/providers/http/http';
 import { AZURE_DEFAULT_API_VERSION, azureChatUrl, OpenAICompatibleModel } from '../../src/providers/openaiCompatible';
 import { ModelServer } from '../support/modelServer';
 

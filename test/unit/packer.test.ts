@@ -1,7 +1,7 @@
 import * as assert from 'assert';
-import { batchBudget, packBatches, requestOverhead } from '../../src/core/packer';
-import type { Tokenizer } from '../../src/core/tokenizer';
-import type { ChunkRef } from '../../src/core/types';
+import { batchBudget, packBatches, requestOverhead } from '../../src/core/plan/packer';
+import type { Tokenizer } from '../../src/core/plan/tokenizer';
+import type { ChunkRef } from '../../src/core/plan/types';
 
 /** A test double: one token per character makes budgets easy to reason about. */
 const charTokenizer: Tokenizer = { encoding: 'o200k_base', count: (t: string) => t.length };

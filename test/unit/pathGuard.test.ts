@@ -4,16 +4,16 @@ import * as assert from 'assert';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { checkRelativePath, checkRunMeta, isOutside, PathGuard, relativePathProblem, UnsafePathError } from '../../src/core/pathGuard';
-import { redactUrlCredentials } from '../../src/core/redactUrl';
-import { FileChunkSource, hashText } from '../../src/core/plan';
-import { SourceChangedError } from '../../src/core/errors';
+import { checkRelativePath, checkRunMeta, isOutside, PathGuard, relativePathProblem, UnsafePathError } from '../../src/core/store/pathGuard';
+import { redactUrlCredentials } from '../../src/util/redact';
+import { FileChunkSource, hashText } from '../../src/core/plan/plan';
+import { SourceChangedError } from '../../src/core/execute/errors';
 import { defaultResultCacheDir, userCacheDir } from '../../src/cli/userCache';
-import { ResultCache } from '../../src/core/resultCache';
-import { removeStaleTempFiles } from '../../src/core/atomicFile';
-import { collectFiles } from '../../src/core/files';
-import { RunStore, type RunMeta } from '../../src/core/runStore';
-import { writeRunReport } from '../../src/core/runReport';
+import { ResultCache } from '../../src/core/store/resultCache';
+import { removeStaleTempFiles } from '../../src/util/atomicFile';
+import { collectFiles } from '../../src/core/input/files';
+import { RunStore, type RunMeta } from '../../src/core/store/runStore';
+import { writeRunReport } from '../../src/core/store/runReport';
 
 describe('path guard', () => {
   const legal = ['a.txt', 'src/a.ts', '..notes.md', 'a/..notes.md', '.env', 'a/.b/c', '...', 'a..b/c..', 'ü/日本.md', 'a b/c d', 'C/x', 'ab:c'];

@@ -2,10 +2,10 @@ import * as assert from 'assert';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { collectFiles } from '../../src/core/files';
-import { createPlan, FileChunkSource, Planner } from '../../src/core/plan';
-import { getTokenizer } from '../../src/core/tokenizer';
-import type { SourceFile } from '../../src/core/types';
+import { collectFiles } from '../../src/core/input/files';
+import { createPlan, FileChunkSource, Planner } from '../../src/core/plan/plan';
+import { getTokenizer } from '../../src/core/plan/tokenizer';
+import type { SourceFile } from '../../src/core/plan/types';
 
 const tokenizer = getTokenizer();
 const files: SourceFile[] = [

@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import type { PlanEstimate } from '../../src/core/planEstimate';
+import type { PlanEstimate } from '../../src/core/estimate/planEstimate';
 import { runCli as cli } from '../support/cli';
 import { useServer } from '../support/localServer';
 import { useWorkspace } from '../support/tempWorkspace';

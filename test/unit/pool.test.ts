@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import type { ChatModel } from '../../src/core/model';
+import type { ChatModel } from '../../src/core/execute/model';
 import { createModel } from '../../src/providers/factory';
 import { useServer } from '../support/localServer';
 import { ModelServer } from '../support/modelServer';

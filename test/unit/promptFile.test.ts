@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { parsePromptFile } from '../../src/core/promptFile';
+import { parsePromptFile } from '../../src/core/input/promptFile';
 
 describe('prompt files (*.prompt.md)', () => {
   it('reads description and model from the front matter and the rest as the prompt', () => {

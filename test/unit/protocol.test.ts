@@ -1,6 +1,6 @@
 import * as assert from 'assert';
-import { buildMessages, parseReply, wrapChunk } from '../../src/core/protocol';
-import type { Chunk } from '../../src/core/types';
+import { buildMessages, parseReply, wrapChunk } from '../../src/core/plan/protocol';
+import type { Chunk } from '../../src/core/plan/types';
 
 function chunk(id: string, text: string, path = 'src/a.ts'): Chunk {
   return { id, path, index: 0, start: 0, end: text.length, startLine: 1, endLine: text.split('\n').length, overlap: 0, tokens: text.length, text };

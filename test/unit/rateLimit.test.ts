@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { AdaptiveConcurrency, backoffDelay, RequestGate, type Clock } from '../../src/core/rateLimit';
+import { AdaptiveConcurrency, backoffDelay, RequestGate, type Clock } from '../../src/core/execute/rateLimit';
 
 /** A virtual clock: sleeping advances time at once, so tests assert order and amounts, not speed. */
 export function virtualClock(): Clock & { slept: number[] } {

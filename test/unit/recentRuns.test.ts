@@ -2,9 +2,9 @@ import * as assert from 'assert';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { ChunkOutcome } from '../../src/core/events';
-import { latencyOf, outputRatioOf, readRecentRuns } from '../../src/core/recentRuns';
-import { RunStore, type RunMeta } from '../../src/core/runStore';
+import type { ChunkOutcome } from '../../src/core/execute/events';
+import { latencyOf, outputRatioOf, readRecentRuns } from '../../src/core/store/recentRuns';
+import { RunStore, type RunMeta } from '../../src/core/store/runStore';
 import { a1, a2, b1, meta, outcome } from '../support/runFixtures';
 
 /** A finished run folder written by the real RunStore, with the outcomes given. */

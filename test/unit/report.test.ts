@@ -1,6 +1,6 @@
 import * as assert from 'assert';
-import { costOf, formatCost, renderReport } from '../../src/core/report';
-import type { RunMeta, RunRecord, RunSummary } from '../../src/core/runStore';
+import { costOf, formatCost, renderReport } from '../../src/core/store/report';
+import type { RunMeta, RunRecord, RunSummary } from '../../src/core/store/runStore';
 
 const meta: RunMeta = { runId: 'r9', createdAt: '', root: '/w', prompt: 'Summarise | briefly', model: { id: 'gpt', model: 'gpt-4o' }, encoding: 'o200k_base', protocolVersion: 1, parameters: {}, files: [{ path: 'a b.ts', hash: '', chunks: [] }, { path: 'c.ts', hash: '', chunks: [] }] };
 const summary: RunSummary = {

@@ -3,11 +3,11 @@ import { spawnSync } from 'child_process';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { createPlan } from '../../src/core/plan';
-import { ResultCache, resultKey, type ResultKeyParts } from '../../src/core/resultCache';
-import { runPlan } from '../../src/core/run';
-import { readRecords } from '../../src/core/runStore';
-import { getTokenizer } from '../../src/core/tokenizer';
+import { createPlan } from '../../src/core/plan/plan';
+import { ResultCache, resultKey, type ResultKeyParts } from '../../src/core/store/resultCache';
+import { runPlan } from '../../src/core/session/run';
+import { readRecords } from '../../src/core/store/runStore';
+import { getTokenizer } from '../../src/core/plan/tokenizer';
 import { OpenAICompatibleModel } from '../../src/providers/openaiCompatible';
 import { ModelServer } from '../support/modelServer';
 

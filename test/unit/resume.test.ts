@@ -6,7 +6,7 @@ import type { ChildProcess } from 'child_process';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { RunRecord, RunSummary } from '../../src/core/runStore';
+import type { RunRecord, RunSummary } from '../../src/core/store/runStore';
 import { ModelServer, type ServedRequest } from '../support/modelServer';
 import { runCli } from '../support/cli';
 import { rng } from '../support/random';

@@ -3,9 +3,9 @@ import { spawnSync } from 'child_process';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { ChunkOutcome } from '../../src/core/events';
-import { LOCK_FILE, readRecords, RunLockedError, RunStore } from '../../src/core/runStore';
-import type { ChunkRef } from '../../src/core/types';
+import type { ChunkOutcome } from '../../src/core/execute/events';
+import { LOCK_FILE, readRecords, RunLockedError, RunStore } from '../../src/core/store/runStore';
+import type { ChunkRef } from '../../src/core/plan/types';
 import { a1, a2, b1, meta as sharedMeta } from '../support/runFixtures';
 
 const meta = () => sharedMeta({ id: 'm', provider: 'openai', baseUrl: 'http://127.0.0.1:1/v1', model: 'm' });

@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { readRecords, RunStore } from '../../src/core/runStore';
+import { readRecords, RunStore } from '../../src/core/store/runStore';
 import { a1, a2, b1, meta, outcome } from '../support/runFixtures';
 
 describe('RunStore', () => {

@@ -1,9 +1,9 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { chunkFile, DEFAULT_CHUNK_OPTIONS } from '../../src/core/chunker';
-import { parsePromptFile } from '../../src/core/promptFile';
-import { getTokenizer } from '../../src/core/tokenizer';
+import { chunkFile, DEFAULT_CHUNK_OPTIONS } from '../../src/core/plan/chunker';
+import { parsePromptFile } from '../../src/core/input/promptFile';
+import { getTokenizer } from '../../src/core/plan/tokenizer';
 import { defaultBaseUrl, needsApiKey as extensionNeedsApiKey } from '../../src/providers/factory';
 import {
   chooseModels,

@@ -5,7 +5,7 @@ import { countTokens as bareO200k } from 'gpt-tokenizer/encoding/o200k_base';
 import { countTokens as bareCl100k } from 'gpt-tokenizer/encoding/cl100k_base';
 import {
   createTokenizer, CutKind, cutKind, getTokenizer, HARD_SEGMENT_LENGTH, nextCut, segmentBoundaries, type EncodingName,
-} from '../../src/core/tokenizer';
+} from '../../src/core/plan/tokenizer';
 import { rng } from '../support/random';
 
 const root = path.resolve(__dirname, '../../..');
