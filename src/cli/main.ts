@@ -5,7 +5,7 @@ import { collectFiles, type SkippedFile } from '../core/input/files';
 import type { RunEvent } from '../core/execute/events';
 import { Planner, type Plan } from '../core/plan/plan';
 import { ResultCache } from '../core/store/resultCache';
-import { newRunId, resumeRun, runPlan, smallestWindow, endpointsOf, definedOnly, type RunEndpoint, type RunParameters } from '../core/session/run';
+import { newRunId, resumeRun, runPlan, smallestWindow, endpointsOf, type RunEndpoint, type RunParameters } from '../core/session/run';
 import { describeEndpoints } from '../core/store/report';
 import { resolveEndpoints, type CliEndpoint } from './endpoints';
 import { configuredEndpoints, describeRecorded, endpointOptionFor, matchRecorded, missingHeaders, shown, type RecordedEndpoint } from './trust';
@@ -21,11 +21,13 @@ import { createModel, defaultBaseUrl, needsApiKey } from '../providers/factory';
 import { originOf } from '../providers/http/http';
 import { cancelCommand, collectCommand, selectBatchApi, statusCommand, submitCommand } from './jobs';
 import { apiKeyFromEnv, parseCli, USAGE, UsageError, type CliOptions } from './options';
-import { formatDuration, ProgressTracker } from '../core/execute/progress';
+import { ProgressTracker } from '../core/execute/progress';
+import { formatDuration } from '../util/format';
 import { keyVarOf, withKeyHint } from './keyHints';
 import { defaultResultCacheDir } from './userCache';
 import type { PlanEstimate } from '../core/estimate/planEstimate';
 import { estimateCliPlan, planEndpoints, primaryInfo, renderEstimateText } from './planOutput';
+import { definedOnly } from '../util/objects';
 
 const VERSION = '0.1.0';
 

@@ -10,9 +10,10 @@ import {
   type BatchPromptError,
 } from '../core/execute/errors';
 import type { ChatModel, ChatRequest, ChatResponse, CompleteOptions, RateLimitInfo } from '../core/execute/model';
-import { credentialHeaderValues, msUntil, numberHeader, originOf, passWhole, postJson, postJsonStream, redactSecrets, wholeJsonReply, requestHeaders, retryAfterMs, type HttpReply } from './http/http';
+import { credentialHeaderValues, msUntil, numberHeader, originOf, passWhole, postJson, postJsonStream, wholeJsonReply, requestHeaders, retryAfterMs, type HttpReply } from './http/http';
 import { sseEvents } from './http/streamParse';
 import type { PoolOptions } from './http/pool';
+import { redactSecrets } from '../util/redact';
 
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 export const ANTHROPIC_VERSION = '2023-06-01';

@@ -10,9 +10,10 @@ import {
   type BatchPromptError,
 } from '../core/execute/errors';
 import type { ChatModel, ChatRequest, ChatResponse, CompleteOptions, RateLimitInfo } from '../core/execute/model';
-import { credentialHeaderValues, numberHeader, originOf, parseDurationMs, passWhole, postJson, postJsonStream, redactSecrets, wholeJsonReply, requestHeaders, retryAfterMs, type HttpReply } from './http/http';
+import { credentialHeaderValues, numberHeader, originOf, parseDurationMs, passWhole, postJson, postJsonStream, wholeJsonReply, requestHeaders, retryAfterMs, type HttpReply } from './http/http';
 import { sseEvents } from './http/streamParse';
 import type { PoolOptions } from './http/pool';
+import { redactSecrets } from '../util/redact';
 
 /** Azure OpenAI's latest GA `api-version` of the data-plane inference API (chat completions). */
 export const AZURE_DEFAULT_API_VERSION = '2024-10-21';

@@ -52,3 +52,12 @@ export function redactUrlCredentials(url: string): string {
 export function hasUrlCredentials(url: string): boolean {
   return redactUrlCredentials(url) !== url;
 }
+
+/** Replaces every occurrence of each secret (of 4+ characters) with `***`. */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) {
+    if (s && s.length >= 4) out = out.split(s).join('***');
+  }
+  return out;
+}

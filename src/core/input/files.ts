@@ -10,6 +10,7 @@ import ignore from 'ignore';
 import { globMatcher, isGlob, splitGlobBase } from './glob';
 import { isOutside, relativePathProblem } from '../store/pathGuard';
 import type { SourceFile } from '../plan/types';
+import { exists } from '../../util/fs';
 
 export interface CollectOptions {
   /** Inputs are relative to this folder, and so are the output paths (with forward slashes). */
@@ -436,13 +437,6 @@ function toPosix(p: string): string {
 /** Code-unit order: the same on every machine, unlike localeCompare. */
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function exists(p: string): Promise<boolean> {
-  return fs.promises.access(p).then(
-    () => true,
-    () => false,
-  );
 }
 
 function isMissing(e: unknown): boolean {

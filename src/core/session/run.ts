@@ -12,6 +12,7 @@ import { RunStore, type EndpointInfo, type RunMeta, type RunSummary } from '../s
 import type { RootPolicy } from '../store/pathGuard';
 import type { Tokenizer } from '../plan/tokenizer';
 import type { Batch, ChunkRef } from '../plan/types';
+import { definedOnly } from '../../util/objects';
 
 export interface RunParameters {
   maxConcurrency: number;
@@ -254,10 +255,3 @@ async function executeWithStore(store: RunStore, planned: Batch<ChunkRef>[], opt
   return { summary, store };
 }
 
-/**
- * `o` without its entries whose value is undefined (an override left out keeps the recorded value; a
- * record written to run.json carries no empty keys).
- */
-export function definedOnly<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}

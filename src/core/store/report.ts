@@ -1,5 +1,5 @@
 import type { RunMeta, RunRecord, RunSummary } from './runStore';
-import { formatDuration } from '../execute/progress';
+import { formatDuration } from '../../util/format';
 
 export interface Prices {
   inputCostPerMTok?: number;

@@ -2,6 +2,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { pendingJob } from '../jobs/job';
 import { readRecords, RUN_FILE, runLockHolder, SUMMARY_FILE, type RunMeta, type RunSummary } from './runStore';
+import { readJson } from '../../util/fs';
 
 /** A run folder that can be resumed: no summary (interrupted), or chunks that did not succeed. */
 export interface UnfinishedRun {
@@ -16,14 +17,6 @@ export interface UnfinishedRun {
   interrupted: boolean;
   /** The live process writing it right now, if any (it cannot be resumed meanwhile). */
   lockedBy?: number;
-}
-
-async function readJson<T>(file: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The run folders under `root`, newest first (run ids sort by time), at most `limit`. */

@@ -9,6 +9,7 @@ import type { ChunkOutcome, ExecutionSummary } from '../execute/events';
 import { checkRecord, checkRunMeta, checkRunRoot, PathGuard, type RootPolicy } from './pathGuard';
 import { redactUrlCredentials } from '../../util/redact';
 import type { ChunkRef, ChunkStatus } from '../plan/types';
+import { exists } from '../../util/fs';
 
 /** How a run folder names an endpoint (never a key, never a header's value: at most the names of a CLI config's headers). */
 export interface EndpointInfo {
@@ -379,15 +380,6 @@ export function recordOf(outcome: ChunkOutcome, extra: Pick<RunRecord, 'cached' 
     at: new Date().toISOString(),
     ...extra,
   };
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.access(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { BatchResult, MalformedResultLine } from '../../core/jobs/job';
 import { ConfigError, type BatchPromptError } from '../../core/execute/errors';
-import { lowerCaseHeaders, originOf, postJson, readReply, redactSecrets, send, type HttpReply } from '../http/http';
+import { lowerCaseHeaders, originOf, postJson, readReply, send, type HttpReply } from '../http/http';
+import { redactSecrets } from '../../util/redact';
 
 /** Every call of a batch API (upload, create, poll, download) gets this long at most. */
 export const BATCH_HTTP_TIMEOUT_MS = 120_000;

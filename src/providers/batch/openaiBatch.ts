@@ -1,8 +1,9 @@
 import type { BatchApi, BatchLimits, BatchRequest, BatchResult, BatchResults, EncodedBatch, JobState } from '../../core/jobs/job';
 import { BadReplyError, describeError, type ErrorKind } from '../../core/execute/errors';
 import { batchError, byteLength, excerpt, malformedResults, parseJsonl, postJsonWithTimeout, sendRequest } from './batchHttp';
-import { credentialHeaderValues, redactSecrets, requestHeaders, type HttpReply } from '../http/http';
+import { credentialHeaderValues, requestHeaders, type HttpReply } from '../http/http';
 import { openAIError, parseChatCompletion } from '../openaiCompatible';
+import { redactSecrets } from '../../util/redact';
 
 export interface OpenAIBatchOptions {
   /** e.g. `https://api.openai.com/v1`; `/files` and `/batches` are appended. */

@@ -1,6 +1,7 @@
 import { CanceledError, TimeoutError, TransientError } from '../../core/execute/errors';
 import type { ChatResponse } from '../../core/execute/model';
 import type { ConnectionPool } from './pool';
+import { redactSecrets } from '../../util/redact';
 
 /** A JSON reply: status, headers, parsed body (undefined when not JSON) and raw text. */
 export interface HttpReply {
@@ -110,15 +111,6 @@ export function originOf(url: string): string {
   } catch {
     return 'the endpoint';
   }
-}
-
-/** Replaces every occurrence of each secret (of 4+ characters) with `***`. */
-export function redactSecrets(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) {
-    if (s && s.length >= 4) out = out.split(s).join('***');
-  }
-  return out;
 }
 
 /** Parses a duration header: plain seconds ("20", "1.5"), or Go-style ("6m0s", "20ms", "1h2m3.5s"). */

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { redactSecrets } from '../../providers/http/http';
+import { redactSecrets } from '../../util/redact';
 
 /**
  * The one "Batch Prompt" log (a `LogOutputChannel`). Every line passes through redaction of the keys

@@ -5,6 +5,7 @@ import { pendingJob } from '../../core/jobs/job';
 import type { ErrorKind } from '../../core/execute/errors';
 import type { ChunkOutcome } from '../../core/execute/events';
 import { readRecords, recordOf, RECORDS_FILE, RUN_FILE, SUMMARY_FILE, type RunMeta, type RunRecord, type RunSummary } from '../../core/store/runStore';
+import { readJson } from '../../util/fs';
 
 /**
  * The Failed Chunks view's data, with no `vscode` import (unit-tested in plain Node): every chunk of
@@ -402,14 +403,6 @@ function infoOf(meta: RunMeta): RunInfo {
     model: meta.model,
     fileOrder: new Map(meta.files.map((f, i) => [f.path, i])),
   };
-}
-
-async function readJson<T>(file: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
 }
 
 /** True when `a` was modified after `b` (or `b` is missing). */

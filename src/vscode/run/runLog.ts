@@ -1,6 +1,6 @@
 import type { RunEvent } from '../../core/execute/events';
 import type { ChatModel } from '../../core/execute/model';
-import { formatDuration } from '../../core/execute/progress';
+import { formatDuration } from '../../util/format';
 import type { Log } from '../base/log';
 
 /** One log line for the run events worth reading later (requests, retries, splits, drops, failures). */

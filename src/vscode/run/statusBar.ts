@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { formatDuration } from '../../core/execute/progress';
+import { formatDuration } from '../../util/format';
 import { Commands } from '../base/ids';
 import type { ActiveRun, FinishedRun, RunService } from './runService';
 
