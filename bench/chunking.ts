@@ -4,9 +4,9 @@ import * as path from 'path';
 import { Tiktoken } from 'js-tiktoken/lite';
 import o200kRanks from 'js-tiktoken/ranks/o200k_base';
 import cl100kRanks from 'js-tiktoken/ranks/cl100k_base';
-import { chunkFile, DEFAULT_CHUNK_OPTIONS } from '../src/core/chunker';
-import { createTokenizer, type EncodingName } from '../src/core/tokenizer';
-import type { SourceFile } from '../src/core/types';
+import { chunkFile, DEFAULT_CHUNK_OPTIONS } from '../src/core/plan/chunker';
+import { createTokenizer, type EncodingName } from '../src/core/plan/tokenizer';
+import type { SourceFile } from '../src/core/plan/types';
 import { longestPiece, pathologicalCorpus, realCorpus } from './corpus';
 
 /** Timed runs per figure (after one warm-up run); the median is reported. */

@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { O200K_TOKEN_SPLIT_REGEX } from 'gpt-tokenizer/encodingParams/constants';
-import type { SourceFile } from '../src/core/types';
+import type { SourceFile } from '../src/core/plan/types';
 import { rng } from '../test/support/random';
 
 /** Folders under node_modules read for the real corpus, in this order. */

@@ -4,10 +4,10 @@
 // it, bare p-limit + fetch dealing the same requests round-robin over the same k servers: what this
 // machine allows (on a loaded 2-core machine the server processes compete with the client).
 import pLimit from 'p-limit';
-import { executeBatches } from '../src/core/executor';
-import { buildMessages } from '../src/core/protocol';
-import { getTokenizer } from '../src/core/tokenizer';
-import type { Batch, Chunk } from '../src/core/types';
+import { executeBatches } from '../src/core/execute/executor';
+import { buildMessages } from '../src/core/plan/protocol';
+import { getTokenizer } from '../src/core/plan/tokenizer';
+import type { Batch, Chunk } from '../src/core/plan/types';
 import { OpenAICompatibleModel } from '../src/providers/openaiCompatible';
 import { median, startServerProcess, table } from './util';
 

@@ -4,11 +4,11 @@
 // requests, with the recorded time to first token when streamed); the model then predicts the next run's
 // first and last result, which is measured. Beside the streamed prediction, the one with the assumed 0.5 s
 // to the first token that the estimate used before first-token times were recorded.
-import { estimateModeOver, type EndpointModel } from '../src/core/endpointEstimate';
-import { DEFAULT_TTFT_SECONDS, latencyFromSamples, type ModeInput } from '../src/core/estimate';
-import type { RunEvent } from '../src/core/events';
-import { executeBatches } from '../src/core/executor';
-import { getTokenizer } from '../src/core/tokenizer';
+import { estimateModeOver, type EndpointModel } from '../src/core/estimate/endpointEstimate';
+import { DEFAULT_TTFT_SECONDS, latencyFromSamples, type ModeInput } from '../src/core/estimate/estimate';
+import type { RunEvent } from '../src/core/execute/events';
+import { executeBatches } from '../src/core/execute/executor';
+import { getTokenizer } from '../src/core/plan/tokenizer';
 import { OpenAICompatibleModel } from '../src/providers/openaiCompatible';
 import { oneChunkBatches, startServerProcess, table } from './util';
 

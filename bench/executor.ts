@@ -2,9 +2,9 @@
 // D ms (in another process), beside bare p-limit + fetch sending the same requests.
 // Efficiency = ideal time (N / C × D) / measured time. Client CPU per request from process.cpuUsage().
 import pLimit from 'p-limit';
-import { executeBatches } from '../src/core/executor';
-import { buildMessages } from '../src/core/protocol';
-import { getTokenizer } from '../src/core/tokenizer';
+import { executeBatches } from '../src/core/execute/executor';
+import { buildMessages } from '../src/core/plan/protocol';
+import { getTokenizer } from '../src/core/plan/tokenizer';
 import { OpenAICompatibleModel } from '../src/providers/openaiCompatible';
 import { median, oneChunkBatches, startServerProcess, table } from './util';
 

@@ -5,10 +5,10 @@
 //   - the endpoint's own pool (`connectionPool(C)`, what the providers use).
 // Efficiency = ideal time (N / C × D) / measured time. Client CPU per request from process.cpuUsage().
 import { Agent } from 'undici';
-import { executeBatches } from '../src/core/executor';
-import { getTokenizer } from '../src/core/tokenizer';
+import { executeBatches } from '../src/core/execute/executor';
+import { getTokenizer } from '../src/core/plan/tokenizer';
 import { OpenAICompatibleModel } from '../src/providers/openaiCompatible';
-import { connectionPool, type ConnectionPool } from '../src/providers/pool';
+import { connectionPool, type ConnectionPool } from '../src/providers/http/pool';
 import { median, oneChunkBatches, startServerProcess, table } from './util';
 
 const N = 2000;

@@ -4,9 +4,9 @@
 // its chunks are recorded: the same either way, since only a complete reply counts), and client CPU
 // per request, over N requests at concurrency C.
 import pLimit from 'p-limit';
-import { executeBatches } from '../src/core/executor';
-import { buildMessages } from '../src/core/protocol';
-import { getTokenizer } from '../src/core/tokenizer';
+import { executeBatches } from '../src/core/execute/executor';
+import { buildMessages } from '../src/core/plan/protocol';
+import { getTokenizer } from '../src/core/plan/tokenizer';
 import { OpenAICompatibleModel } from '../src/providers/openaiCompatible';
 import { median, oneChunkBatches, startServerProcess, table } from './util';
 

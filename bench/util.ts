@@ -1,4 +1,4 @@
-import type { Batch, Chunk } from '../src/core/types';
+import type { Batch, Chunk } from '../src/core/plan/types';
 import { spawn, type ChildProcess } from 'child_process';
 import * as path from 'path';
 

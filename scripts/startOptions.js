@@ -1,5 +1,5 @@
 // The decisions of `npm start` (scripts/start.js), kept free of I/O so they are unit-tested in plain
-// Node (test/unit/start.test.ts): command-line options, the try-out's model endpoint and what to tell
+// Node (test/unit/tooling/start.test.ts): command-line options, the try-out's model endpoint and what to tell
 // the user about its key, the user settings to write, which sample files to (re)copy into the try-out
 // workspace, and the deterministic large sample file.
 const { parseArgs } = require('util');

@@ -1,17 +1,17 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { registerBatchJobs, type BatchJobService } from './vscode/batchJobs';
-import { registerFailuresView, type FailuresApi } from './vscode/failuresView';
-import { registerEstimateDocuments } from './vscode/estimateDocuments';
-import { registerLiveResults } from './vscode/liveResults';
-import { Log } from './vscode/log';
-import { ModelService } from './vscode/models';
-import { registerResume } from './vscode/resume';
-import { registerRunCommands } from './vscode/runCommands';
-import { RunService } from './vscode/runService';
-import { KeyStore } from './vscode/secrets';
-import { readUserModels } from './vscode/settings';
-import { StatusBarController } from './vscode/statusBar';
+import { registerBatchJobs, type BatchJobService } from './vscode/jobs/batchJobs';
+import { registerFailuresView, type FailuresApi } from './vscode/failures/failuresView';
+import { registerEstimateDocuments } from './vscode/estimate/estimateDocuments';
+import { registerLiveResults } from './vscode/live/liveResults';
+import { Log } from './vscode/base/log';
+import { ModelService } from './vscode/run/models';
+import { registerResume } from './vscode/resume/resume';
+import { registerRunCommands } from './vscode/run/runCommands';
+import { RunService } from './vscode/run/runService';
+import { KeyStore } from './vscode/base/secrets';
+import { readUserModels } from './vscode/base/settings';
+import { StatusBarController } from './vscode/run/statusBar';
 
 /** Builds the services and calls each feature's register function. Nothing else happens here. */
 /** What `activate` returns: handles for the integration tests (the Failed Chunks model, the log's tail). */

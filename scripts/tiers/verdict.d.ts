@@ -1,4 +1,4 @@
-// Types of verdict.js for the unit tests (test/unit/testVerdict.test.ts).
+// Types of verdict.js for the unit tests (test/unit/tooling/testVerdict.test.ts).
 export interface SkipEntry {
   title: string;
   reason: string;

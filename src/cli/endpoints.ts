@@ -1,9 +1,9 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import type { EndpointLimits } from '../core/endpointPool';
+import type { EndpointLimits } from '../core/execute/endpointPool';
 import { PROVIDER_KINDS, type EndpointConfig, type ProviderKind } from '../providers/endpoint';
 import { defaultBaseUrl } from '../providers/factory';
-import { originOf } from '../providers/http';
+import { originOf } from '../providers/http/http';
 import { UsageError } from './options';
 
 /** One endpoint named on the command line or in a config file: where, which model, its limits, where its key is. */

@@ -1,4 +1,4 @@
-import type { ErrorKind } from '../core/errors';
+import type { ErrorKind } from '../core/execute/errors';
 import type { ProviderKind } from '../providers/endpoint';
 import { API_KEY_ENV } from './options';
 

@@ -1,8 +1,8 @@
 import { parseArgs } from 'util';
-import { DEFAULT_CHUNK_OPTIONS } from '../core/chunker';
-import { DEFAULT_MAX_FILE_BYTES } from '../core/files';
-import { DEFAULT_PACK_OPTIONS } from '../core/packer';
-import type { EncodingName } from '../core/tokenizer';
+import { DEFAULT_CHUNK_OPTIONS } from '../core/plan/chunker';
+import { DEFAULT_MAX_FILE_BYTES } from '../core/input/files';
+import { DEFAULT_PACK_OPTIONS } from '../core/plan/packer';
+import type { EncodingName } from '../core/plan/tokenizer';
 import { PROVIDER_KINDS, type ProviderKind } from '../providers/endpoint';
 import { defaultBaseUrl } from '../providers/factory';
 import { AZURE_DEFAULT_API_VERSION } from '../providers/openaiCompatible';

@@ -1,10 +1,10 @@
 import * as path from 'path';
-import type { ChunkKeyBase } from '../core/cachedChunks';
-import { comparisonRows, estimateRows, recommendationText } from '../core/estimateRender';
-import type { Plan } from '../core/plan';
-import { estimatePlan, type PlanEstimate } from '../core/planEstimate';
-import type { ResultCache } from '../core/resultCache';
-import type { Tokenizer } from '../core/tokenizer';
+import type { ChunkKeyBase } from '../core/store/cachedChunks';
+import { comparisonRows, estimateRows, recommendationText } from '../core/estimate/estimateRender';
+import type { Plan } from '../core/plan/plan';
+import { estimatePlan, type PlanEstimate } from '../core/estimate/planEstimate';
+import type { ResultCache } from '../core/store/resultCache';
+import type { Tokenizer } from '../core/plan/tokenizer';
 import { resolveEndpoints, type CliEndpoint } from './endpoints';
 import type { CliOptions } from './options';
 

@@ -1,8 +1,8 @@
-import type { EndpointInfo } from '../core/runStore';
+import type { EndpointInfo } from '../core/store/runStore';
 import { defaultBaseUrl } from '../providers/factory';
 import { PROVIDER_KINDS, type ProviderKind } from '../providers/endpoint';
 import { findConfigured, urlOrigin } from '../providers/endpointTrust';
-import { originOf } from '../providers/http';
+import { originOf } from '../providers/http/http';
 import { resolveEndpoints, type CliEndpoint } from './endpoints';
 import { API_KEY_ENV, type CliOptions } from './options';
 

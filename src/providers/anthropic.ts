@@ -8,11 +8,12 @@ import {
   RateLimitedError,
   TransientError,
   type BatchPromptError,
-} from '../core/errors';
-import type { ChatModel, ChatRequest, ChatResponse, CompleteOptions, RateLimitInfo } from '../core/model';
-import { credentialHeaderValues, msUntil, numberHeader, originOf, passWhole, postJson, postJsonStream, redactSecrets, wholeJsonReply, requestHeaders, retryAfterMs, type HttpReply } from './http';
-import { sseEvents } from './streamParse';
-import type { PoolOptions } from './pool';
+} from '../core/execute/errors';
+import type { ChatModel, ChatRequest, ChatResponse, CompleteOptions, RateLimitInfo } from '../core/execute/model';
+import { credentialHeaderValues, msUntil, numberHeader, originOf, passWhole, postJson, postJsonStream, wholeJsonReply, requestHeaders, retryAfterMs, type HttpReply } from './http/http';
+import { sseEvents } from './http/streamParse';
+import type { PoolOptions } from './http/pool';
+import { redactSecrets } from '../util/redact';
 
 export const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 export const ANTHROPIC_VERSION = '2023-06-01';

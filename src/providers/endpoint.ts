@@ -1,4 +1,4 @@
-import type { EndpointLimits } from '../core/endpointPool';
+import type { EndpointLimits } from '../core/execute/endpointPool';
 
 /**
  * One configured model endpoint (setting `batchPrompt.models`, or the CLI's options). Never holds a key.

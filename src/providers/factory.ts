@@ -1,10 +1,10 @@
-import { ConfigError } from '../core/errors';
-import type { ChatModel } from '../core/model';
+import { ConfigError } from '../core/execute/errors';
+import type { ChatModel } from '../core/execute/model';
 import { ANTHROPIC_DEFAULT_BASE_URL, AnthropicModel } from './anthropic';
 import type { EndpointConfig, ProviderKind } from './endpoint';
 import { OLLAMA_DEFAULT_BASE_URL, OllamaModel } from './ollama';
 import { OpenAICompatibleModel } from './openaiCompatible';
-import { connectionPool } from './pool';
+import { connectionPool } from './http/pool';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 

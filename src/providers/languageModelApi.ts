@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import { CanceledError, ModelNotFoundError, NoPermissionError, RateLimitedError, TransientError, ContextOverflowError } from '../core/errors';
-import type { ChatModel, ChatRequest, ChatResponse, CompleteOptions } from '../core/model';
+import { CanceledError, ModelNotFoundError, NoPermissionError, RateLimitedError, TransientError, ContextOverflowError } from '../core/execute/errors';
+import type { ChatModel, ChatRequest, ChatResponse, CompleteOptions } from '../core/execute/model';
 
 /** Prefix of the ids of Language Model API models in run records and the model picker. */
 export const LM_API_PREFIX = 'vscode-lm:';

@@ -1,8 +1,9 @@
-import { BadReplyError, ConfigError, InvalidRequestError, ModelNotFoundError, TransientError, TruncatedError, type BatchPromptError } from '../core/errors';
-import type { ChatMessage, ChatModel, ChatRequest, ChatResponse, CompleteOptions } from '../core/model';
-import { credentialHeaderValues, originOf, postJson, postJsonStream, redactSecrets, requestHeaders, retryAfterMs, type HttpReply, type StreamReply } from './http';
-import { ndjsonLines } from './streamParse';
-import type { PoolOptions } from './pool';
+import { BadReplyError, ConfigError, InvalidRequestError, ModelNotFoundError, TransientError, TruncatedError, type BatchPromptError } from '../core/execute/errors';
+import type { ChatMessage, ChatModel, ChatRequest, ChatResponse, CompleteOptions } from '../core/execute/model';
+import { credentialHeaderValues, originOf, postJson, postJsonStream, requestHeaders, retryAfterMs, type HttpReply, type StreamReply } from './http/http';
+import { ndjsonLines } from './http/streamParse';
+import type { PoolOptions } from './http/pool';
+import { redactSecrets } from '../util/redact';
 
 export const OLLAMA_DEFAULT_BASE_URL = 'http://127.0.0.1:11434';
 /** `num_ctx` is rounded up to a multiple of this: fewer distinct sizes, fewer model reloads. */

@@ -8,11 +8,12 @@ import {
   RateLimitedError,
   TransientError,
   type BatchPromptError,
-} from '../core/errors';
-import type { ChatModel, ChatRequest, ChatResponse, CompleteOptions, RateLimitInfo } from '../core/model';
-import { credentialHeaderValues, numberHeader, originOf, parseDurationMs, passWhole, postJson, postJsonStream, redactSecrets, wholeJsonReply, requestHeaders, retryAfterMs, type HttpReply } from './http';
-import { sseEvents } from './streamParse';
-import type { PoolOptions } from './pool';
+} from '../core/execute/errors';
+import type { ChatModel, ChatRequest, ChatResponse, CompleteOptions, RateLimitInfo } from '../core/execute/model';
+import { credentialHeaderValues, numberHeader, originOf, parseDurationMs, passWhole, postJson, postJsonStream, wholeJsonReply, requestHeaders, retryAfterMs, type HttpReply } from './http/http';
+import { sseEvents } from './http/streamParse';
+import type { PoolOptions } from './http/pool';
+import { redactSecrets } from '../util/redact';
 
 /** Azure OpenAI's latest GA `api-version` of the data-plane inference API (chat completions). */
 export const AZURE_DEFAULT_API_VERSION = '2024-10-21';

@@ -6,7 +6,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { RunMeta, RunSummary } from '../../src/core/runStore';
+import type { RunMeta, RunSummary } from '../../src/core/store/runStore';
 import { ModelServer } from '../support/modelServer';
 import { activateExtension, runOnFiles } from '../integration/support/extension';
 import { spyMessages } from '../integration/support/messages';

@@ -5,7 +5,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { JobRecord } from '../../src/core/batchJob';
+import type { JobRecord } from '../../src/core/jobs/job';
 import { BatchServer } from '../support/batchServer';
 import { activateExtension, extensionApi, until } from './support/extension';
 import { spyMessages } from './support/messages';

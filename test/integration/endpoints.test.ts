@@ -4,7 +4,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { RunMeta, RunSummary } from '../../src/core/runStore';
+import type { RunMeta, RunSummary } from '../../src/core/store/runStore';
 import { BAD_KEY, failingAfter, slow } from '../support/endpointScripts';
 import { ModelServer } from '../support/modelServer';
 import { activateExtension, runOnFiles } from './support/extension';

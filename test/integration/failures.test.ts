@@ -5,8 +5,8 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { RunSummary } from '../../src/core/runStore';
-import type { FailureNode, FailuresApi } from '../../src/vscode/failuresView';
+import type { RunSummary } from '../../src/core/store/runStore';
+import type { FailureNode, FailuresApi } from '../../src/vscode/failures/failuresView';
 import { ModelServer } from '../support/modelServer';
 
 const EXTENSION_ID = 'batch-prompt.batch-prompt';

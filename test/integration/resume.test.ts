@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { RunSummary } from '../../src/core/runStore';
+import type { RunSummary } from '../../src/core/store/runStore';
 import { ModelServer } from '../support/modelServer';
 import { activateExtension, runOnFiles } from './support/extension';
 import { stubQuickPick } from './support/messages';

@@ -1,8 +1,8 @@
 // What the batch-job tests (batchJob, batchLimits) share: the prompt, the parameters and the plan.
-import { createPlan, type Plan } from '../../src/core/plan';
-import type { RunParameters } from '../../src/core/run';
-import { getTokenizer } from '../../src/core/tokenizer';
-import type { SourceFile } from '../../src/core/types';
+import { createPlan, type Plan } from '../../src/core/plan/plan';
+import type { RunParameters } from '../../src/core/session/run';
+import { getTokenizer } from '../../src/core/plan/tokenizer';
+import type { SourceFile } from '../../src/core/plan/types';
 
 export const JOB_PROMPT = 'Upper-case it.';
 

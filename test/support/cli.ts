@@ -1,8 +1,17 @@
 import { spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 
 /** The built command line (`npm test` builds it before the unit tier). */
-export const CLI = path.resolve(__dirname, '../../../dist/cli.js');
+/** The repository root: the first folder above this bundle (out/test/…) that holds package.json. */
+function repoRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
+
+export const CLI = path.join(repoRoot(__dirname), 'dist', 'cli.js');
 
 export interface CliResult {
   code: number | null;

@@ -1,6 +1,6 @@
-import type { ChunkOutcome } from '../../src/core/events';
-import type { RunMeta } from '../../src/core/runStore';
-import type { ChunkRef } from '../../src/core/types';
+import type { ChunkOutcome } from '../../src/core/execute/events';
+import type { RunMeta } from '../../src/core/store/runStore';
+import type { ChunkRef } from '../../src/core/plan/types';
 
 /** A chunk reference "`id`" of `path` at `startLine` (10 characters, 2 lines, 5 tokens). */
 export function ref(id: string, path: string, startLine: number): ChunkRef {

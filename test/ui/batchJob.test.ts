@@ -6,7 +6,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { JobRecord } from '../../src/core/batchJob';
+import type { JobRecord } from '../../src/core/jobs/job';
 import { filesUnder, onlyRunFolder, removeRuns, useBatchServer, workspaceDir, writeUserSettings } from './support/scenario';
 import { useWorkbench, type Workbench } from './support/workbench';
 

@@ -1,7 +1,7 @@
 // The extension under test, activated once, and typed wrappers around the commands the tests drive.
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import type { RunSummary } from '../../../src/core/runStore';
+import type { RunSummary } from '../../../src/core/store/runStore';
 import type { BatchPromptApi } from '../../../src/extension';
 
 export const EXTENSION_ID = 'batch-prompt.batch-prompt';

@@ -4,7 +4,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { RunRecord, RunSummary } from '../../../src/core/runStore';
+import type { RunRecord, RunSummary } from '../../../src/core/store/runStore';
 
 export function workspaceRoot(): string {
   const folder = vscode.workspace.workspaceFolders?.[0];

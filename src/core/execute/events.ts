@@ -1,0 +1,71 @@
+import type { EndpointSummary } from './endpointPool';
+import type { ErrorKind } from './errors';
+import type { WaitReason } from './rateLimit';
+import type { ChunkRef, ChunkStatus } from '../plan/types';
+
+/** How one chunk ended. Exactly one per chunk of a run. */
+export interface ChunkOutcome {
+  readonly chunk: ChunkRef;
+  readonly status: ChunkStatus;
+  /** The model's output, for `succeeded` only. */
+  readonly output?: string;
+  readonly error?: { kind: ErrorKind; message: string };
+  /** Requests this chunk was part of. */
+  readonly attempts: number;
+  /** The request that produced the outcome (a split or a retry gets an id of its own). */
+  readonly batchId: string;
+  /** This chunk's share of the request's reported usage. */
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly latencyMs: number;
+  /** Taken from the result cache instead of the model (0 tokens, 0 attempts). */
+  readonly cached?: boolean;
+  /** Id of the endpoint that served the request (set when the run has several endpoints). */
+  readonly endpoint?: string;
+  /** Milliseconds from sending the request to its first streamed text (streamed requests only). */
+  readonly firstTokenMs?: number;
+}
+
+/** The progress of a run, as a typed stream: enough for a progress bar with an ETA and a log. */
+export type RunEvent =
+  | { type: 'run-started'; chunks: number; batches: number; concurrency: number }
+  | { type: 'batch-started'; batchId: string; chunkIds: string[]; tokens: number; attempt: number; endpoint?: string }
+  | {
+      type: 'batch-finished';
+      batchId: string;
+      chunkIds: string[];
+      ok: boolean;
+      tokens: number;
+      inputTokens: number;
+      outputTokens: number;
+      latencyMs: number;
+      error?: { kind: ErrorKind; message: string };
+      /** The endpoint that served it (set when the run has several). */
+      endpoint?: string;
+      /** Milliseconds from sending to the first streamed text (a streamed request that got a reply). */
+      firstTokenMs?: number;
+    }
+  | { type: 'chunk-finished'; outcome: ChunkOutcome }
+  /** `attempt` is the number of the send to come (1 is the first send), at most `maxRetries + 1`: retry `attempt - 1`. */
+  | { type: 'retry-scheduled'; batchId: string; chunkIds: string[]; delayMs: number; reason: ErrorKind; attempt: number }
+  | { type: 'batch-split'; batchId: string; into: string[]; reason: ErrorKind }
+  | { type: 'concurrency-changed'; from: number; to: number; reason: 'rate-limited' | 'recovered'; endpoint?: string }
+  | { type: 'waiting'; delayMs: number; reason: WaitReason; endpoint?: string }
+  /** An endpoint of a several-endpoint run was taken out of the rotation; its work goes to the `remaining` others (ids in `others`). */
+  | { type: 'endpoint-dropped'; endpoint: string; reason: { kind: ErrorKind; message: string }; remaining: number; others: string[] }
+  | { type: 'reply-warning'; batchId: string; message: string }
+  | { type: 'run-finished'; summary: ExecutionSummary };
+
+export interface ExecutionSummary {
+  succeeded: number;
+  failed: number;
+  canceled: number;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  durationMs: number;
+  /** Set when an error no retry can fix ended the run early. */
+  fatal?: { kind: ErrorKind; message: string };
+  /** Per endpoint of a several-endpoint run (in the order named): requests, tokens, failures, latency, dropped. */
+  endpoints?: EndpointSummary[];
+}

@@ -1,0 +1,449 @@
+import { setMaxListeners } from 'events';
+import { splitChunk } from '../plan/chunker';
+import { BatchPromptError, CanceledError, ContextOverflowError, describeError, SourceChangedError, TimeoutError, type ErrorKind } from './errors';
+import type { ChunkOutcome, ExecutionSummary, RunEvent } from './events';
+import type { ChatModel, ChatResponse } from './model';
+import { chunkCost, requestOverhead } from '../plan/packer';
+import { buildMessages, parseReply } from '../plan/protocol';
+import { EndpointPool, type EndpointState, type ExecutorEndpoint } from './endpointPool';
+import { backoffDelay, realClock, type Clock } from './rateLimit';
+import { Dispatcher } from './dispatcher';
+import { joinOutputs } from '../../util/text';
+import type { Tokenizer } from '../plan/tokenizer';
+import type { Batch, Chunk, ChunkRef } from '../plan/types';
+
+export interface ExecutorOptions {
+  prompt: string;
+  model: ChatModel;
+  tokenizer: Tokenizer;
+  /** Most requests in flight (default 4); lowered after a rate limit, raised back by successes. */
+  maxConcurrency?: number;
+  /** Retries of a transient failure before the chunk fails (default 3). */
+  maxRetries?: number;
+  /** Per-request timeout (default 120 s). */
+  requestTimeoutMs?: number;
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
+  signal?: AbortSignal;
+  /** Reads a chunk's text just before it is sent; by default chunks carry their text. */
+  loadText?: (chunk: ChunkRef) => Promise<string> | string;
+  /** Progress, synchronously; must not throw. */
+  onEvent?: (event: RunEvent) => void;
+  /** Every chunk's outcome, awaited before the run finishes (write it to disk here). */
+  onOutcome?: (outcome: ChunkOutcome) => Promise<void> | void;
+  /**
+   * When given, replies are streamed and each piece of a request's reply text comes here as it arrives.
+   * Live display only: a retry of the batch starts again from nothing (its `batch-started` event says
+   * so), and only a complete reply becomes outcomes. A throwing listener is ignored.
+   */
+  onText?: (batchId: string, chunkIds: readonly string[], delta: string) => void;
+  clock?: Clock;
+  random?: () => number;
+  /**
+   * Several endpoints serving the same prompt, each with its own limits (the run's limits above are
+   * their defaults); the first is the primary. When left out, `model` is the one endpoint.
+   */
+  endpoints?: readonly ExecutorEndpoint[];
+  /** Consecutive transient failures that take an endpoint out of a several-endpoint run (default 3). */
+  dropAfterFailures?: number;
+  /** A 429 asking to wait longer than this takes an endpoint out of a several-endpoint run (default 60 s). */
+  dropAfterRetryAfterMs?: number;
+}
+
+/** A chunk, or a part of one that had to be split to fit the context window, on its way through. */
+interface Item {
+  ref: ChunkRef;
+  attempts: number;
+  /** Set for parts of a split chunk: the outcome goes to the group, not to the caller. */
+  group?: SplitGroup;
+  /** Text of a split part (the parts are not in any file's chunk list). */
+  text?: string;
+}
+
+interface SplitGroup {
+  item: Item;
+  /** Ids of the two parts, in order. */
+  partIds: string[];
+  outputs: (string | undefined)[];
+  pending: number;
+  settled: boolean;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface Unit {
+  batchId: string;
+  items: Item[];
+}
+
+/** Chunks smaller than this that still overflow are failed: the prompt itself is too large. */
+const MIN_SPLIT_TOKENS = 16;
+
+/**
+ * Runs batches against a model with bounded, adaptive concurrency and records one outcome per chunk.
+ * A chunk's failure never fails the run (LangChain's `return_exceptions`): it ends `failed` with a typed
+ * reason. Only an error no retry can fix (bad key, spent quota, missing model) ends the run early, and
+ * then every chunk not yet finished ends `canceled` and `summary.fatal` says why. Aborting `signal`
+ * cancels requests in flight; finished results are kept. Retries are new tasks, never nested calls.
+ */
+export async function executeBatches(batches: readonly Batch<ChunkRef>[], options: ExecutorOptions): Promise<ExecutionSummary> {
+  const run = new Execution(options);
+  return run.start(batches);
+}
+
+class Execution {
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly maxRetries: number;
+  private readonly timeoutMs: number;
+  private readonly pool: EndpointPool;
+  /** Units ready to send, shared by every endpoint; handed to endpoints with a free slot. */
+  private readonly queue: Dispatcher<Unit>;
+  private readonly stop = new AbortController();
+  private readonly summary: ExecutionSummary = { succeeded: 0, failed: 0, canceled: 0, requests: 0, inputTokens: 0, outputTokens: 0, durationMs: 0 };
+  private readonly overheadByCount = new Map<number, number>();
+  private outstanding = 0;
+  private finished!: () => void;
+  private readonly done = new Promise<void>((resolve) => (this.finished = resolve));
+  private splitCounter = 0;
+
+  constructor(private readonly o: ExecutorOptions) {
+    this.clock = o.clock ?? realClock;
+    this.random = o.random ?? Math.random;
+    this.maxRetries = o.maxRetries ?? 3;
+    this.timeoutMs = o.requestTimeoutMs ?? 120_000;
+    this.pool = new EndpointPool(o.endpoints ?? [{ model: o.model }], {
+      clock: this.clock,
+      defaults: { maxConcurrency: o.maxConcurrency ?? 4, requestsPerMinute: o.requestsPerMinute, tokensPerMinute: o.tokensPerMinute },
+      dropAfterFailures: o.dropAfterFailures,
+      dropAfterRetryAfterMs: o.dropAfterRetryAfterMs,
+      emit: (e) => this.emit(e),
+    });
+    this.queue = new Dispatcher(this.pool, this.clock, this.stop.signal, {
+      run: (unit, ep) => this.runUnit(unit, ep),
+      cancel: (unit) => this.cancelUnit(unit),
+      done: () => this.release(),
+    });
+  }
+
+  async start(batches: readonly Batch<ChunkRef>[]): Promise<ExecutionSummary> {
+    const started = this.clock.now();
+    // Every request in flight and every sleeping retry listens to the stop signal.
+    setMaxListeners(0, this.stop.signal);
+    const onAbort = () => this.stop.abort();
+    if (this.o.signal?.aborted) this.stop.abort();
+    this.o.signal?.addEventListener('abort', onAbort, { once: true });
+    const chunks = batches.reduce((n, b) => n + b.chunks.length, 0);
+    this.emit({ type: 'run-started', chunks, batches: batches.length, concurrency: this.pool.concurrency() });
+    try {
+      if (batches.length === 0) return this.finish(started);
+      for (const b of batches) this.enqueue({ batchId: b.id, items: b.chunks.map((ref) => ({ ref, attempts: 0 })) });
+      await this.done;
+      return this.finish(started);
+    } finally {
+      this.o.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private finish(started: number): ExecutionSummary {
+    this.summary.durationMs = this.clock.now() - started;
+    if (this.pool.several) this.summary.endpoints = this.pool.summaries();
+    this.emit({ type: 'run-finished', summary: { ...this.summary } });
+    return this.summary;
+  }
+
+  private emit(event: RunEvent): void {
+    try {
+      this.o.onEvent?.(event);
+    } catch {
+      // A progress listener's bug must not lose chunks.
+    }
+  }
+
+  /** Queues a unit for the next endpoint with a free slot. */
+  private enqueue(unit: Unit): void {
+    this.outstanding++;
+    this.queue.push(unit);
+  }
+
+  /** Puts a unit back at the head of the queue, for another endpoint (its own was paused or dropped). */
+  private requeue(unit: Unit): void {
+    this.outstanding++;
+    this.queue.unshift(unit);
+  }
+
+  /** Queues a unit after `delayMs`, outside any concurrency slot. */
+  private enqueueLater(unit: Unit, delayMs: number): void {
+    this.outstanding++;
+    this.clock.sleep(delayMs, this.stop.signal).then(
+      () => this.enqueue(unit),
+      () => this.cancelUnit(unit),
+    ).finally(() => this.release());
+  }
+
+  private release(): void {
+    if (--this.outstanding === 0) {
+      this.queue.close();
+      this.finished();
+    }
+  }
+
+  private overhead(count: number): number {
+    let v = this.overheadByCount.get(count);
+    if (v === undefined) {
+      v = requestOverhead(this.o.prompt, this.o.tokenizer, count);
+      this.overheadByCount.set(count, v);
+    }
+    return v;
+  }
+
+  private async textOf(item: Item): Promise<Chunk> {
+    if (item.text !== undefined) return { ...item.ref, text: item.text };
+    const ref = item.ref as Partial<Chunk>;
+    if (typeof ref.text === 'string') return item.ref as Chunk;
+    const text = await (this.o.loadText ?? (() => Promise.reject(new Error('no text loader'))))(item.ref);
+    return { ...item.ref, text };
+  }
+
+  private async runUnit(unit: Unit, ep: EndpointState): Promise<void> {
+    if (this.stop.signal.aborted) return this.cancelUnit(unit);
+    // Never park a unit behind a paused or dropped endpoint while another one could take it.
+    if (ep.dropped || (this.pool.live() > 1 && ep.gate.waitMs(this.clock.now()) > 0)) return this.requeue(unit);
+    let chunks: Chunk[];
+    try {
+      chunks = await Promise.all(unit.items.map((i) => this.textOf(i)));
+    } catch (e) {
+      // The file went away or changed under us: those chunks fail, the run goes on.
+      await this.failUnit(unit, SourceChangedError.is(e) ? describeError(e) : { kind: 'source-changed', message: `Could not read the chunk's file: ${describeError(e).message}` }, 0, 0);
+      return;
+    }
+    const tokens = this.overhead(unit.items.length) + unit.items.reduce((n, i) => n + chunkCost(i.ref, this.o.tokenizer), 0);
+    const window = ep.model.contextWindow;
+    if (window && tokens > window - (ep.model.maxOutputTokens ?? 0)) {
+      return this.onOverflow(unit, new ContextOverflowError(`The request needs ${tokens} tokens; the model's window is ${window}.`));
+    }
+    try {
+      await ep.gate.acquire(tokens, this.stop.signal);
+    } catch {
+      return this.cancelUnit(unit);
+    }
+    if (this.stop.signal.aborted) return this.cancelUnit(unit);
+    if (ep.dropped) return this.requeue(unit);
+    const endpoint = this.pool.several ? { endpoint: ep.id } : undefined;
+
+    for (const i of unit.items) i.attempts++;
+    const chunkIds = unit.items.map((i) => i.ref.id);
+    this.emit({ type: 'batch-started', batchId: unit.batchId, chunkIds, tokens, attempt: Math.max(...unit.items.map((i) => i.attempts)), ...endpoint });
+    this.summary.requests++;
+    ep.stats.requests++;
+    // One controller per request, aborted by the run's stop or by the timeout (cheaper than
+    // AbortSignal.any + AbortSignal.timeout, which showed in the client CPU per request).
+    const request = new AbortController();
+    let timedOut = false;
+    const onStop = () => request.abort(new CanceledError());
+    this.stop.signal.addEventListener('abort', onStop, { once: true });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      request.abort(new DOMException('The request timed out.', 'TimeoutError'));
+    }, this.timeoutMs);
+    const sent = this.clock.now();
+    const firstToken: { ms?: number } = {};
+    let response: ChatResponse;
+    try {
+      const messages = buildMessages(this.o.prompt, chunks, ep.model.supportsSystemMessage);
+      response = await ep.model.complete({ messages, maxOutputTokens: ep.model.maxOutputTokens }, { signal: request.signal, ...this.streaming(unit.batchId, chunkIds, sent, firstToken) });
+    } catch (raw) {
+      const latencyMs = this.clock.now() - sent;
+      if (this.stop.signal.aborted) {
+        this.emit({ type: 'batch-finished', batchId: unit.batchId, chunkIds, ok: false, tokens, inputTokens: 0, outputTokens: 0, latencyMs, error: { kind: 'canceled', message: 'Canceled' }, ...endpoint });
+        return this.cancelUnit(unit);
+      }
+      const error = timedOut && !BatchPromptError.isAny(raw) ? new TimeoutError(`No reply within ${Math.round(this.timeoutMs / 1000)} s.`) : raw;
+      this.emit({ type: 'batch-finished', batchId: unit.batchId, chunkIds, ok: false, tokens, inputTokens: 0, outputTokens: 0, latencyMs, error: describeError(error), ...endpoint });
+      return this.onError(unit, error, latencyMs, ep);
+    } finally {
+      clearTimeout(timer);
+      this.stop.signal.removeEventListener('abort', onStop);
+    }
+    const latencyMs = this.clock.now() - sent;
+    if (response.rateLimit) ep.gate.observe(response.rateLimit);
+    ep.concurrency.onSuccess();
+    const inputTokens = response.usage?.inputTokens ?? 0;
+    const outputTokens = response.usage?.outputTokens ?? 0;
+    ep.onReply(latencyMs, inputTokens, outputTokens);
+    this.summary.inputTokens += inputTokens;
+    this.summary.outputTokens += outputTokens;
+    const ttft = firstToken.ms !== undefined ? { firstTokenMs: firstToken.ms } : undefined;
+    this.emit({ type: 'batch-finished', batchId: unit.batchId, chunkIds, ok: true, tokens, inputTokens, outputTokens, latencyMs, ...ttft, ...endpoint });
+
+    const parsed = parseReply(response.text, chunkIds, { truncated: response.finishReason === 'length' });
+    if (parsed.unexpected.length) {
+      this.emit({ type: 'reply-warning', batchId: unit.batchId, message: `The reply had results for ids that were not asked for: ${parsed.unexpected.join(', ')}` });
+    }
+    const totalCost = unit.items.reduce((n, i) => n + i.ref.tokens, 0) || 1;
+    const retryAlone: Item[] = [];
+    for (const item of unit.items) {
+      const share = item.ref.tokens / totalCost;
+      const usage = { inputTokens: Math.round(inputTokens * share), outputTokens: Math.round(outputTokens * share) };
+      const output = parsed.results.get(item.ref.id);
+      if (output !== undefined) {
+        await this.settle(item, { status: 'succeeded', output, batchId: unit.batchId, latencyMs, ...usage, ...ttft, ...endpoint });
+      } else if (item.attempts <= this.maxRetries) {
+        retryAlone.push(item);
+      } else {
+        const why = response.finishReason === 'length' ? 'the reply was cut off by the output limit' : 'the reply has no result for it';
+        await this.settle(item, { status: 'failed', error: { kind: 'bad-reply', message: `No usable result after ${item.attempts} attempts: ${why}.` }, batchId: unit.batchId, latencyMs, ...usage, ...endpoint });
+      }
+    }
+    for (const item of retryAlone) {
+      // A chunk missing from a packed reply goes again on its own.
+      const batchId = unit.items.length > 1 ? `${unit.batchId}/${item.ref.id}` : unit.batchId;
+      const delayMs = unit.items.length > 1 ? 0 : backoffDelay(item.attempts, 0, this.random);
+      this.emit({ type: 'retry-scheduled', batchId, chunkIds: [item.ref.id], delayMs, reason: 'bad-reply', attempt: item.attempts + 1 });
+      this.enqueueLater({ batchId, items: [item] }, delayMs);
+    }
+  }
+
+  /**
+   * The `onText` of one request when the caller streams (see `ExecutorOptions.onText`); notes in
+   * `firstToken.ms` the time from `sent` to the first text (recorded, for estimates of time to first token).
+   */
+  private streaming(batchId: string, chunkIds: readonly string[], sent: number, firstToken: { ms?: number }): { onText?: (delta: string) => void } {
+    const sink = this.o.onText;
+    if (!sink) return {};
+    return {
+      onText: (delta) => {
+        if (firstToken.ms === undefined && delta) firstToken.ms = this.clock.now() - sent;
+        try {
+          sink(batchId, chunkIds, delta);
+        } catch {
+          // A display bug must not break the request.
+        }
+      },
+    };
+  }
+
+  private async onError(unit: Unit, error: unknown, latencyMs: number, ep: EndpointState): Promise<void> {
+    const e = BatchPromptError.isAny(error) ? error : undefined;
+    const kind: ErrorKind = e?.kind ?? 'transient';
+    if (kind === 'canceled') return this.cancelUnit(unit);
+    const failures = ep.onFailure(kind === 'transient' || kind === 'timeout', latencyMs);
+    if (e?.fatal) {
+      // Another endpoint can still serve: this one leaves the rotation and the unit is not charged for it.
+      if (ep.dropped || this.pool.live() > 1) {
+        this.pool.drop(ep, describeError(e));
+        return this.sendElsewhere(unit);
+      }
+      if (!this.summary.fatal) this.summary.fatal = this.pool.several ? this.pool.noneLeft(ep, describeError(e)) : describeError(e);
+      if (this.pool.several) this.pool.drop(ep, describeError(e));
+      this.stop.abort();
+      return this.cancelUnit(unit);
+    }
+    if (this.pool.shouldDropAfterTransient(failures) && !ep.dropped) {
+      this.pool.drop(ep, { kind, message: `${failures} failure${failures === 1 ? '' : 's'} in a row, the last: ${describeError(error).message}` });
+    }
+    if (kind === 'context-overflow' || kind === 'truncated') return this.onOverflow(unit, e as BatchPromptError);
+    if (kind === 'invalid-request') return this.failUnit(unit, describeError(error), latencyMs, 0);
+
+    // rate-limited, transient, timeout, bad-reply: retry the same chunks as a new task, with backoff.
+    const retryAfterMs = (e as { retryAfterMs?: number } | undefined)?.retryAfterMs;
+    if (kind === 'rate-limited') {
+      if (!ep.dropped && this.pool.shouldDropAfterRateLimit(retryAfterMs)) {
+        this.pool.drop(ep, { kind, message: `asked to wait ${Math.round(retryAfterMs! / 1000)} s: ${describeError(error).message}` });
+        return this.sendElsewhere(unit);
+      }
+      ep.concurrency.onRateLimited();
+      ep.gate.pause(retryAfterMs ?? backoffDelay(1, 0, this.random), 'rate-limited');
+    }
+    const attempts = Math.max(...unit.items.map((i) => i.attempts));
+    if (attempts > this.maxRetries) return this.failUnit(unit, describeError(error), latencyMs, attempts);
+    // With other endpoints live, the retry need not wait for this endpoint's Retry-After: a paused endpoint pulls no work.
+    const delayMs = backoffDelay(attempts, this.pool.live() > 1 ? 0 : retryAfterMs, this.random);
+    this.emit({ type: 'retry-scheduled', batchId: unit.batchId, chunkIds: unit.items.map((i) => i.ref.id), delayMs, reason: kind, attempt: attempts + 1 });
+    this.enqueueLater(unit, delayMs);
+  }
+
+  /**
+   * Sends a unit again on another endpoint at once, without charging the attempt its dropped endpoint spent.
+   * Only for a fatal error (bad key, missing model...) or a Retry-After too long to wait: the endpoint, not
+   * the chunk, was at fault. A transient failure (5xx, timeout, reset) is charged even when it is what drops
+   * the endpoint or the endpoint was dropped while it was in flight: the chunk was sent and failed, so it
+   * takes the ordinary retry path in `onError` and a chunk is never sent more than maxRetries + 1 times
+   * for transient failures, whichever endpoints served it.
+   */
+  private sendElsewhere(unit: Unit): void {
+    for (const i of unit.items) i.attempts = Math.max(0, i.attempts - 1);
+    this.requeue(unit);
+    this.queue.pump();
+  }
+
+  /** Too large for the model: halve the batch, or split its one chunk in two. Never resent unchanged. */
+  private async onOverflow(unit: Unit, error: BatchPromptError): Promise<void> {
+    if (unit.items.length > 1) {
+      const mid = Math.ceil(unit.items.length / 2);
+      const halves = [unit.items.slice(0, mid), unit.items.slice(mid)].map((items, i) => ({ batchId: `${unit.batchId}.${i + 1}`, items }));
+      this.emit({ type: 'batch-split', batchId: unit.batchId, into: halves.map((h) => h.batchId), reason: error.kind });
+      for (const h of halves) this.enqueue(h);
+      return;
+    }
+    const item = unit.items[0];
+    if (item.ref.tokens < MIN_SPLIT_TOKENS * 2) {
+      return this.failUnit(unit, { kind: error.kind, message: `${error.message} Even ${item.ref.tokens} tokens do not fit: shorten the prompt or pick a model with a larger context window.` }, 0, item.attempts);
+    }
+    let parts: [Chunk, Chunk];
+    try {
+      parts = splitChunk(await this.textOf(item), this.o.tokenizer);
+    } catch (e) {
+      return this.failUnit(unit, describeError(e), 0, item.attempts);
+    }
+    const group: SplitGroup = { item, partIds: parts.map((p) => p.id), outputs: [undefined, undefined], pending: 2, settled: false, inputTokens: 0, outputTokens: 0 };
+    const n = ++this.splitCounter;
+    const units = parts.map((p, i) => ({ batchId: `${unit.batchId}~${n}.${i + 1}`, items: [{ ref: stripText(p), text: p.text, attempts: item.attempts, group }] }));
+    this.emit({ type: 'batch-split', batchId: unit.batchId, into: units.map((u) => u.batchId), reason: error.kind });
+    for (const u of units) this.enqueue(u);
+  }
+
+  private async failUnit(unit: Unit, error: { kind: ErrorKind; message: string }, latencyMs: number, attempts: number): Promise<void> {
+    for (const item of unit.items) {
+      await this.settle(item, { status: 'failed', error, batchId: unit.batchId, latencyMs, inputTokens: 0, outputTokens: 0, attempts: Math.max(attempts, item.attempts) });
+    }
+  }
+
+  private async cancelUnit(unit: Unit): Promise<void> {
+    for (const item of unit.items) {
+      await this.settle(item, { status: 'canceled', error: { kind: 'canceled', message: this.summary.fatal ? `Canceled: ${this.summary.fatal.message}` : 'Canceled' }, batchId: unit.batchId, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
+    }
+  }
+
+  /** Records an item's end: a whole chunk's outcome goes out; a part's goes to its split group. */
+  private async settle(item: Item, o: Omit<ChunkOutcome, 'chunk' | 'attempts'> & { attempts?: number }): Promise<void> {
+    const group = item.group;
+    if (!group) {
+      const outcome: ChunkOutcome = { chunk: item.ref, attempts: o.attempts ?? item.attempts, ...o };
+      this.summary[outcome.status]++;
+      this.emit({ type: 'chunk-finished', outcome });
+      await this.o.onOutcome?.(outcome);
+      return;
+    }
+    group.inputTokens += o.inputTokens;
+    group.outputTokens += o.outputTokens;
+    group.item.attempts = Math.max(group.item.attempts, o.attempts ?? item.attempts);
+    if (group.settled) return;
+    if (o.status !== 'succeeded') {
+      group.settled = true;
+      return this.settle(group.item, { ...o, inputTokens: group.inputTokens, outputTokens: group.outputTokens });
+    }
+    group.outputs[group.partIds.indexOf(item.ref.id)] = o.output;
+    if (--group.pending === 0) {
+      group.settled = true;
+      const output = joinOutputs(group.outputs as string[]);
+      return this.settle(group.item, { ...o, output, inputTokens: group.inputTokens, outputTokens: group.outputTokens });
+    }
+  }
+}
+
+function stripText(c: Chunk): ChunkRef {
+  const { text: _text, ...ref } = c;
+  return ref;
+}
+

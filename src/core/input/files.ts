@@ -1,0 +1,450 @@
+/**
+ * Turns the CLI's inputs (files, folders, globs) into the text files of a run: walks folders honouring
+ * `.gitignore`, refuses binary, empty, too-large and out-of-root files with a reason, reads the rest.
+ * Plain Node (`fs`, `path`): the VS Code adapter has its own selection (vscode/fileSelection.ts).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { TextDecoder } from 'util';
+import ignore from 'ignore';
+import { globMatcher, isGlob, splitGlobBase } from './glob';
+import { isOutside, relativePathProblem } from '../store/pathGuard';
+import type { SourceFile } from '../plan/types';
+import { exists } from '../../util/fs';
+
+export interface CollectOptions {
+  /** Inputs are relative to this folder, and so are the output paths (with forward slashes). */
+  cwd: string;
+  /** Larger files are skipped as 'too-large'. Default 1 MiB (1_048_576). */
+  maxFileBytes?: number;
+  /** Honour `.gitignore` files while walking folders and globs. Default true. */
+  respectGitignore?: boolean;
+  signal?: AbortSignal;
+  /**
+   * Streams each text file here, in order, instead of keeping it in `files` (which is then empty), so
+   * that a caller who only needs each text once (the planner) holds one file at a time.
+   */
+  onFile?: (file: SourceFile) => void;
+}
+
+export type SkipReason = 'binary' | 'too-large' | 'empty' | 'unreadable' | 'outside-root' | 'not-found';
+
+export interface SkippedFile {
+  /** Relative to `cwd`, forward slashes; for a glob that matched nothing, the glob. */
+  path: string;
+  reason: SkipReason;
+  /** Short, human, says what to do about it. */
+  detail: string;
+}
+
+export interface CollectResult {
+  /** Sorted by path (code-unit order, so the same on every machine and locale). */
+  files: SourceFile[];
+  /** Sorted by path. */
+  skipped: SkippedFile[];
+}
+
+export const DEFAULT_MAX_FILE_BYTES = 1_048_576;
+
+/** How much of a file is searched for a NUL byte, as git and most editors do. */
+const SNIFF_BYTES = 8192;
+
+/**
+ * Folders never entered while walking. `.git` is the repository's database; `node_modules` is huge and
+ * never the user's own text (and usually gitignored anyway, but not always); `.batch-prompt` holds this
+ * tool's own runs and cache, which a later run must not send back as input. A file named explicitly
+ * inside any of them is still read, and so is a folder named explicitly (the walk starts inside it).
+ */
+const NEVER_WALKED = new Set(['.git', 'node_modules', '.batch-prompt']);
+
+/** Git's default `core.ignoreCase`: true where the usual file systems are case-insensitive. */
+const IGNORE_CASE = process.platform === 'win32' || process.platform === 'darwin';
+
+/** The rules of one `.gitignore`; patterns are relative to `dir`. */
+interface Rules {
+  dir: string;
+  ig: ReturnType<typeof ignore>;
+}
+
+/**
+ * Collects the text files named by `inputs`: files, folders (walked recursively) and globs (`*?[{`,
+ * matched against paths relative to `cwd`; see glob.ts). Files are read one at a time.
+ *
+ * Caveats:
+ * - A file named explicitly is read even if gitignored or inside `node_modules`; a folder named
+ *   explicitly (or a glob's literal folder) is walked even if gitignored, the rules inside it still apply.
+ * - `.gitignore` files from the enclosing repository's top down apply (a nested repository starts
+ *   afresh); `.git/info/exclude` and global excludes do not. One difference from git: when a nested
+ *   `.gitignore` re-includes a folder an outer one excludes, the outer file's rules are not applied
+ *   inside that folder (the `ignore` package cannot match a path apart from its excluded parents).
+ * - Directory symlinks met while walking are not followed (no cycles); file symlinks are, but a file
+ *   that resolves outside `cwd` is refused as 'outside-root'. A file reached twice (two inputs, or a
+ *   link and its target) is read once, under its own path rather than the link's.
+ * - Throws the signal's reason when aborted, a SyntaxError for a malformed glob, and whatever
+ *   `realpath(cwd)` throws when `cwd` is missing. Per-file problems never throw: they land in `skipped`.
+ */
+export async function collectFiles(inputs: string[], options: CollectOptions): Promise<CollectResult> {
+  const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  if (!(maxFileBytes > 0)) throw new RangeError(`maxFileBytes must be a positive number, got ${maxFileBytes}`);
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const collector = new Collector(options.cwd, await fs.promises.realpath(options.cwd), options.respectGitignore !== false, signal);
+  await collector.resolveInputs(inputs);
+  return collector.read(maxFileBytes, options.onFile);
+}
+
+/**
+ * Keeps the files (paths relative to `cwd`) that no `.gitignore` excludes, by the same rules as the
+ * folder walk (a file inside an excluded folder is excluded; `.git` and `node_modules` folders too).
+ * For callers that list files another way, such as VS Code's `findFiles`.
+ */
+export async function filterGitignored(cwd: string, relativePaths: readonly string[]): Promise<string[]> {
+  const collector = new Collector(cwd, await fs.promises.realpath(cwd), true, undefined);
+  const kept: string[] = [];
+  for (const rel of relativePaths) {
+    if (!(await collector.isExcluded(path.join(collector.rootPath, rel), false))) kept.push(rel);
+  }
+  return kept;
+}
+
+class Collector {
+  /** Candidate files by relative path: absolute path under `root`. */
+  private readonly candidates = new Map<string, string>();
+  private readonly skipped = new Map<string, SkippedFile>();
+  private readonly rulesCache = new Map<string, Promise<Rules[]>>();
+  private topPromise: Promise<string> | undefined;
+
+  /**
+   * @param cwd the folder as given, which inputs are relative to
+   * @param root its real path: walks and containment checks use it, so symlinked temp folders work
+   */
+  constructor(
+    private readonly cwd: string,
+    private readonly root: string,
+    private readonly useGitignore: boolean,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  get rootPath(): string {
+    return this.root;
+  }
+
+  private readonly excludedDirs = new Map<string, Promise<boolean>>();
+
+  /** Whether `.gitignore` rules (or a never-walked folder) exclude `abs`, looking at every folder above it. */
+  isExcluded(abs: string, isDir: boolean): Promise<boolean> {
+    const check = async (): Promise<boolean> => {
+      const parent = path.dirname(abs);
+      if (parent === abs || !abs.startsWith(this.root) || abs === this.root) return false;
+      if (isDir && NEVER_WALKED.has(path.basename(abs))) return true;
+      if (parent !== this.root && parent.startsWith(this.root) && (await this.isExcluded(parent, true))) return true;
+      return isIgnored(await this.rulesInside(parent), abs, isDir);
+    };
+    if (!isDir) return check();
+    let known = this.excludedDirs.get(abs);
+    if (!known) {
+      known = check();
+      this.excludedDirs.set(abs, known);
+    }
+    return known;
+  }
+
+  async resolveInputs(inputs: string[]): Promise<void> {
+    // Globs sharing a literal folder share one walk.
+    const globsByBase = new Map<string, { glob: string; matches: (path: string) => boolean; matched: boolean }[]>();
+    for (const input of inputs) {
+      this.signal?.throwIfAborted();
+      const rel = path.relative(this.cwd, path.resolve(this.cwd, input));
+      if (isOutside(rel)) {
+        this.skip(toPosix(rel), 'outside-root', this.outsideDetail());
+        continue;
+      }
+      const abs = path.join(this.root, rel);
+      let stat: fs.Stats | undefined;
+      let error: unknown;
+      try {
+        stat = await fs.promises.stat(abs);
+      } catch (e) {
+        error = e;
+      }
+      if (stat?.isDirectory()) {
+        await this.walk(abs, (file) => this.candidates.set(this.relative(file), file));
+      } else if (stat) {
+        this.candidates.set(toPosix(rel), abs);
+      } else if (isGlob(input)) {
+        // A literal path such as `app/[id].ts` that exists was taken above; only now is it a glob.
+        const glob = this.normaliseGlob(input);
+        if (glob === undefined) {
+          this.skip(toPosix(input), 'outside-root', this.outsideDetail());
+          continue;
+        }
+        const base = splitGlobBase(glob).base;
+        const group = globsByBase.get(base) ?? [];
+        group.push({ glob, matches: globMatcher(glob), matched: false });
+        globsByBase.set(base, group);
+      } else if (isMissing(error)) {
+        this.skip(toPosix(rel), 'not-found', 'no such file or folder; check the path (it is relative to the working folder)');
+      } else {
+        this.skip(toPosix(rel), 'unreadable', `cannot access it (${errorCode(error)})`);
+      }
+    }
+    for (const [base, globs] of globsByBase) {
+      const baseAbs = path.join(this.root, base);
+      const isDir = await fs.promises.stat(baseAbs).then((s) => s.isDirectory(), () => false);
+      if (isDir) {
+        await this.walk(baseAbs, (file) => {
+          const rel = this.relative(file);
+          let hit = false;
+          for (const g of globs) {
+            if (g.matches(rel)) hit = g.matched = true;
+          }
+          if (hit) this.candidates.set(rel, file);
+        });
+      }
+      for (const g of globs) {
+        if (!g.matched) {
+          this.skip(g.glob, 'not-found', 'no files match this glob (gitignored files and .git, node_modules folders are not searched)');
+        }
+      }
+    }
+  }
+
+  /** Reads the candidates in path order, one at a time. */
+  async read(maxFileBytes: number, onFile?: (file: SourceFile) => void): Promise<CollectResult> {
+    type Entry = { rel: string; abs: string; real: string; size: number };
+    const entries: Entry[] = [];
+    for (const rel of [...this.candidates.keys()].sort(compare)) {
+      this.signal?.throwIfAborted();
+      const abs = this.candidates.get(rel) as string;
+      // A name the run folder could not hold safely (a backslash in a Linux file name): refused by the path guard on resume.
+      const problem = relativePathProblem(rel);
+      if (problem) {
+        this.skip(rel, 'unreadable', `its path ${problem}, which a run folder cannot record; rename it to include it`);
+        continue;
+      }
+      try {
+        const stat = await fs.promises.stat(abs);
+        if (!stat.isFile()) {
+          this.skip(rel, 'unreadable', 'not a regular file (a device, socket or pipe)');
+          continue;
+        }
+        const real = await fs.promises.realpath(abs);
+        if (isOutside(path.relative(this.root, real))) {
+          this.skip(rel, 'outside-root', `is a link to ${real}, ${this.outsideDetail()}`);
+          continue;
+        }
+        entries.push({ rel, abs, real, size: stat.size });
+      } catch (e) {
+        if (isMissing(e)) this.skip(rel, 'not-found', 'no such file (a broken link, or deleted while collecting)');
+        else this.skip(rel, 'unreadable', `cannot access it (${errorCode(e)})`);
+      }
+    }
+
+    // One read per real file; its own path wins over a link's, else the first path in order.
+    const chosen = new Map<string, Entry>();
+    for (const e of entries) {
+      const prev = chosen.get(e.real);
+      if (!prev || (prev.abs !== prev.real && e.abs === e.real)) chosen.set(e.real, e);
+    }
+    const keep = new Set(chosen.values());
+
+    const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+    const files: SourceFile[] = [];
+    for (const e of entries) {
+      this.signal?.throwIfAborted();
+      if (!keep.has(e)) continue;
+      if (e.size > maxFileBytes) {
+        this.skip(e.rel, 'too-large', tooLargeDetail(e.size, maxFileBytes));
+        continue;
+      }
+      let bytes: Buffer;
+      try {
+        bytes = await fs.promises.readFile(e.abs, { signal: this.signal });
+      } catch (err) {
+        if (this.signal?.aborted) throw this.signal.reason;
+        this.skip(e.rel, 'unreadable', `cannot read it (${errorCode(err)})`);
+        continue;
+      }
+      // The size is checked again: the file may have changed since the stat.
+      if (bytes.length > maxFileBytes) {
+        this.skip(e.rel, 'too-large', tooLargeDetail(bytes.length, maxFileBytes));
+      } else if (bytes.length === 0) {
+        this.skip(e.rel, 'empty', 'the file is empty (0 bytes); nothing to send');
+      } else {
+        const text = decode(bytes, decoder);
+        if (typeof text === 'string') {
+          if (onFile) onFile({ path: e.rel, text });
+          else files.push({ path: e.rel, text });
+        }
+        else this.skip(e.rel, 'binary', text.detail);
+      }
+    }
+    const skipped = [...this.skipped.values()].sort((a, b) => compare(a.path, b.path));
+    return { files, skipped };
+  }
+
+  /**
+   * Walks `start` depth-first, calling `onFile` with each file's absolute path. `start` itself is
+   * entered even when gitignored or named node_modules: it was named by the user.
+   */
+  private async walk(start: string, onFile: (abs: string) => void): Promise<void> {
+    const stack: { dir: string; inherited: Rules[] }[] = [{ dir: start, inherited: await this.inheritedRules(start) }];
+    while (stack.length > 0) {
+      this.signal?.throwIfAborted();
+      const { dir, inherited } = stack.pop() as { dir: string; inherited: Rules[] };
+      let entries: fs.Dirent[];
+      try {
+        entries = await fs.promises.readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        this.skip(this.relative(dir), 'unreadable', `cannot list this folder (${errorCode(e)})`);
+        continue;
+      }
+      const names = new Set(entries.map((e) => e.name));
+      const rules = await this.ownRules(dir, inherited, names.has('.git'), names.has('.gitignore'));
+      for (const entry of entries) {
+        const abs = path.join(dir, entry.name);
+        if (entry.isDirectory()) {
+          if (NEVER_WALKED.has(entry.name) || isIgnored(rules, abs, true)) continue;
+          // Rules that exclude this folder, overridden by a deeper negation, must not exclude its contents.
+          stack.push({ dir: abs, inherited: rules.filter((r) => !excludes(r, abs, true)) });
+        } else if (entry.isFile() || entry.isSymbolicLink()) {
+          if (isIgnored(rules, abs, false)) continue;
+          // Directory symlinks are not followed: they can form cycles, and git does not follow them either.
+          if (entry.isSymbolicLink() && (await fs.promises.stat(abs).then((s) => s.isDirectory(), () => false))) continue;
+          onFile(abs);
+        }
+      }
+    }
+  }
+
+  /** The rules that decide the entries of `dir` once its own `.gitignore` (if any) is added. */
+  private async ownRules(dir: string, inherited: Rules[], hasGit: boolean, hasGitignore: boolean): Promise<Rules[]> {
+    if (!this.useGitignore) return [];
+    // A nested repository is governed by its own ignore files only.
+    const rules = hasGit ? [] : inherited;
+    if (!hasGitignore) return rules;
+    try {
+      const text = await fs.promises.readFile(path.join(dir, '.gitignore'), 'utf8');
+      return [...rules, { dir, ig: ignore({ ignorecase: IGNORE_CASE }).add(text.replace(/^\uFEFF/, '')) }];
+    } catch {
+      return rules; // an unreadable .gitignore is treated as absent, as git does
+    }
+  }
+
+  /** Rules in force for `dir` from the folders above it, treating `dir` as named explicitly. */
+  private async inheritedRules(dir: string): Promise<Rules[]> {
+    if (!this.useGitignore || dir === (await this.top())) return [];
+    const parent = path.dirname(dir);
+    if (parent === dir) return [];
+    return (await this.rulesInside(parent)).filter((r) => !excludes(r, dir, true));
+  }
+
+  private rulesInside(dir: string): Promise<Rules[]> {
+    let rules = this.rulesCache.get(dir);
+    if (!rules) {
+      rules = this.inheritedRules(dir).then(async (inherited) =>
+        this.ownRules(dir, inherited, await exists(path.join(dir, '.git')), await exists(path.join(dir, '.gitignore'))),
+      );
+      this.rulesCache.set(dir, rules);
+    }
+    return rules;
+  }
+
+  /** The top of the repository holding `root` (its `.gitignore` files apply), else `root` itself. */
+  private top(): Promise<string> {
+    this.topPromise ??= (async () => {
+      for (let dir = this.root; ; dir = path.dirname(dir)) {
+        if (await exists(path.join(dir, '.git'))) return dir;
+        if (path.dirname(dir) === dir) return this.root;
+      }
+    })();
+    return this.topPromise;
+  }
+
+  /** A glob relative to `cwd` with forward slashes and a normalised literal folder; undefined if outside. */
+  private normaliseGlob(input: string): string | undefined {
+    // On Windows a backslash is a separator, so it cannot quote a glob character there.
+    const glob = process.platform === 'win32' ? input.replace(/\\/g, '/') : input;
+    const { base, rest } = splitGlobBase(glob);
+    const baseRel = path.relative(this.cwd, path.resolve(this.cwd, base));
+    if (isOutside(baseRel)) return undefined;
+    return baseRel ? `${toPosix(baseRel)}/${rest}` : rest;
+  }
+
+  private relative(abs: string): string {
+    return toPosix(path.relative(this.root, abs));
+  }
+
+  private outsideDetail(): string {
+    return `outside the working folder ${this.cwd}; run from a parent folder that contains it`;
+  }
+
+  private skip(rel: string, reason: SkipReason, detail: string): void {
+    if (!this.skipped.has(rel)) this.skipped.set(rel, { path: rel, reason, detail });
+  }
+}
+
+/** Git's precedence: the deepest `.gitignore` with a matching rule decides; within one, the last rule. */
+function isIgnored(rules: Rules[], abs: string, isDir: boolean): boolean {
+  for (let i = rules.length - 1; i >= 0; i--) {
+    const r = rules[i].ig.test(relativeTo(rules[i], abs, isDir));
+    if (r.ignored) return true;
+    if (r.unignored) return false;
+  }
+  return false;
+}
+
+function excludes(rules: Rules, abs: string, isDir: boolean): boolean {
+  return rules.ig.ignores(relativeTo(rules, abs, isDir));
+}
+
+/** The path as `ignore` wants it: relative to the rules' folder, forward slashes, `/` after a folder. */
+function relativeTo(rules: Rules, abs: string, isDir: boolean): string {
+  return toPosix(path.relative(rules.dir, abs)) + (isDir ? '/' : '');
+}
+
+/** The text of a file, or why it is not text. A UTF-8 BOM is kept: outputs are joined back from text. */
+function decode(bytes: Buffer, decoder: TextDecoder): string | { detail: string } {
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+    return { detail: 'UTF-16 text; re-save it as UTF-8 to include it' };
+  }
+  const nul = bytes.subarray(0, SNIFF_BYTES).indexOf(0);
+  if (nul >= 0) return { detail: `looks binary (NUL byte at offset ${nul}); only UTF-8 text files are sent` };
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    return { detail: 'not valid UTF-8 (another encoding, or binary); re-save it as UTF-8 to include it' };
+  }
+}
+
+function tooLargeDetail(size: number, limit: number): string {
+  // The exact count too: 1 MiB + 1 byte would otherwise read "1 MiB is over the 1 MiB limit".
+  const exact = size < 1024 ? '' : ` (${size} bytes)`;
+  return `${formatBytes(size)}${exact} is over the ${formatBytes(limit)} limit; raise the file size limit (maxFileBytes) to include it`;
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} bytes`;
+  const [value, unit] = n < 1_048_576 ? [n / 1024, 'KiB'] : [n / 1_048_576, 'MiB'];
+  return `${Number(value.toFixed(1))} ${unit}`;
+}
+
+
+function toPosix(p: string): string {
+  return path.sep === '/' ? p : p.split(path.sep).join('/');
+}
+
+/** Code-unit order: the same on every machine, unlike localeCompare. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isMissing(e: unknown): boolean {
+  const code = errorCode(e);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function errorCode(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? code : String(e);
+}

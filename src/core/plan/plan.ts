@@ -1,0 +1,162 @@
+import { createHash } from 'crypto';
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { chunkFile, type ChunkOptions } from './chunker';
+import { SourceChangedError } from '../execute/errors';
+import { batchBudget, BatchPacker, requestOverhead, type PackOptions } from './packer';
+import type { Tokenizer } from './tokenizer';
+import type { Batch, ChunkRef, SourceFile } from './types';
+
+export interface PlanOptions {
+  prompt: string;
+  tokenizer: Tokenizer;
+  chunk: ChunkOptions;
+  pack: PackOptions;
+}
+
+export interface PlannedFile {
+  path: string;
+  chars: number;
+  tokens: number;
+  /** sha256 of the text, to notice a file that changes before its chunks are sent. */
+  hash: string;
+  chunks: ChunkRef[];
+}
+
+/** Files, chunks (ranges only, no text) and batches of a run, with its totals. No model is called. */
+export interface Plan {
+  files: PlannedFile[];
+  /** Files that gave no chunk (empty text). */
+  empty: string[];
+  batches: Batch<ChunkRef>[];
+  /** The chunk budget actually used: the setting, lowered when a request could not hold one chunk. */
+  chunkTokens: number;
+  totals: { files: number; chunks: number; batches: number; requests: number; chunkTokens: number; inputTokens: number };
+}
+
+/** Room for one chunk's wrapper (ids, path, line numbers) when sizing chunks to the request budget. */
+const WRAPPER_ALLOWANCE = 64;
+
+const SHA256_RE = /^[0-9a-f]{64}$/;
+
+export function hashText(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * Plans a run, one file at a time: chunks every file, packs the chunks in file order, and totals
+ * tokens. Chunk texts are dropped as soon as a file is chunked, so a plan's memory is its ranges, not
+ * the corpus. The chunk budget is lowered when the request budget (a small context window, a long
+ * prompt) could not hold a full chunk.
+ */
+export class Planner {
+  private readonly chunkOptions: ChunkOptions;
+  private readonly packer: BatchPacker<ChunkRef>;
+  private readonly files: PlannedFile[] = [];
+  private readonly empty: string[] = [];
+  private readonly batches: Batch<ChunkRef>[] = [];
+  private fileIndex = 0;
+
+  constructor(private readonly options: PlanOptions) {
+    const room = batchBudget(options.pack) - requestOverhead(options.prompt, options.tokenizer, 1) - WRAPPER_ALLOWANCE;
+    const chunkTokens = Math.max(16, Math.min(options.chunk.chunkTokens, room));
+    this.chunkOptions = { chunkTokens, overlapTokens: Math.min(options.chunk.overlapTokens, Math.floor(chunkTokens / 4)) };
+    this.packer = new BatchPacker<ChunkRef>(options.prompt, options.tokenizer, options.pack);
+  }
+
+  add(file: SourceFile): void {
+    const chunks = chunkFile(file, this.fileIndex++, this.options.tokenizer, this.chunkOptions).map(({ text: _t, ...ref }) => ref as ChunkRef);
+    if (chunks.length === 0) {
+      this.empty.push(file.path);
+      return;
+    }
+    const tokens = chunks.reduce((n, c) => n + c.tokens, 0);
+    this.files.push({ path: file.path, chars: file.text.length, tokens, hash: hashText(file.text), chunks });
+    for (const c of chunks) {
+      const closed = this.packer.add(c);
+      if (closed) this.batches.push(closed);
+    }
+  }
+
+  finish(): Plan {
+    const last = this.packer.flush();
+    if (last) this.batches.push(last);
+    const chunkCount = this.files.reduce((n, f) => n + f.chunks.length, 0);
+    return {
+      files: this.files,
+      empty: this.empty,
+      batches: this.batches,
+      chunkTokens: this.chunkOptions.chunkTokens,
+      totals: {
+        files: this.files.length,
+        chunks: chunkCount,
+        batches: this.batches.length,
+        requests: this.batches.length,
+        chunkTokens: this.files.reduce((n, f) => n + f.tokens, 0),
+        inputTokens: this.batches.reduce((n, b) => n + b.tokens, 0),
+      },
+    };
+  }
+}
+
+/** Plans files already in memory (see `Planner`). */
+export function createPlan(files: Iterable<SourceFile>, options: PlanOptions): Plan {
+  const planner = new Planner(options);
+  for (const f of files) planner.add(f);
+  return planner.finish();
+}
+
+/** Reads a file of the run by its run-relative path (from disk, or through VS Code's file system). */
+export type FileReader = (relativePath: string) => Promise<string>;
+
+/** Reads run-relative paths under `root` from disk. */
+export function diskReader(root: string): FileReader {
+  return (p) => fs.readFile(path.join(root, ...p.split('/')), 'utf8');
+}
+
+/**
+ * Reads chunk texts just before they are sent, checking that each file is still the one that was
+ * planned. Keeps the last few files in memory, so a run's memory does not grow with the corpus.
+ */
+export class FileChunkSource {
+  private readonly cache = new Map<string, string>();
+  private readonly hashes: Map<string, string>;
+  private readonly read: FileReader;
+
+  constructor(
+    rootOrReader: string | FileReader,
+    files: readonly Pick<PlannedFile, 'path' | 'hash'>[],
+    private readonly cacheSize = 8,
+  ) {
+    this.read = typeof rootOrReader === 'string' ? diskReader(rootOrReader) : rootOrReader;
+    this.hashes = new Map(files.map((f) => [f.path, f.hash]));
+  }
+
+  async text(chunk: ChunkRef): Promise<string> {
+    let text = this.cache.get(chunk.path);
+    if (text === undefined) {
+      try {
+        text = await this.read(chunk.path);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        const gone = code === 'ENOENT' || code === 'FileNotFound' || (e as Error).name === 'EntryNotFound (FileSystemError)';
+        throw new SourceChangedError(gone ? `${chunk.path} was deleted after the run was planned.` : `${chunk.path} could not be read (${code ?? String(e)}).`);
+      }
+      const expected = this.hashes.get(chunk.path);
+      // A missing, empty or malformed hash proves nothing: the text is refused, never sent unchecked.
+      if (typeof expected !== 'string' || !SHA256_RE.test(expected)) {
+        throw new SourceChangedError(`${chunk.path} has no valid sha256 recorded in run.json, so its text cannot be checked against the plan; run the prompt on it again.`);
+      }
+      if (hashText(text) !== expected) {
+        throw new SourceChangedError(`${chunk.path} changed after the run was planned; run the prompt on it again.`);
+      }
+      this.cache.set(chunk.path, text);
+      if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
+    } else {
+      // Refresh its place in the LRU order.
+      this.cache.delete(chunk.path);
+      this.cache.set(chunk.path, text);
+    }
+    return text.slice(chunk.start, chunk.end);
+  }
+}

@@ -1,0 +1,257 @@
+import { randomBytes } from 'crypto';
+import type { ChunkOutcome, RunEvent } from '../execute/events';
+import type { EndpointLimits } from '../execute/endpointPool';
+import { executeBatches, type ExecutorOptions } from '../execute/executor';
+import type { ChatModel } from '../execute/model';
+import { packBatches } from '../plan/packer';
+import { FileChunkSource, type FileReader, type Plan } from '../plan/plan';
+import { PROTOCOL_VERSION } from '../plan/protocol';
+import { chunkResultKey } from '../store/cachedChunks';
+import type { ResultCache } from '../store/resultCache';
+import { RunStore, type EndpointInfo, type RunMeta, type RunSummary } from '../store/runStore';
+import type { RootPolicy } from '../store/pathGuard';
+import type { Tokenizer } from '../plan/tokenizer';
+import type { Batch, ChunkRef } from '../plan/types';
+import { definedOnly } from '../../util/objects';
+
+export interface RunParameters {
+  maxConcurrency: number;
+  maxRetries: number;
+  requestTimeoutMs: number;
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
+  chunkTokens: number;
+  overlapTokens: number;
+  chunksPerBatch: number;
+  maxBatchTokens: number;
+  /** Several endpoints: consecutive transient failures that take one out of the run (executor default 3). */
+  dropAfterFailures?: number;
+  /** Several endpoints: a 429 asking to wait longer than this takes one out of the run (executor default 60 s). */
+  dropAfterRetryAfterMs?: number;
+}
+
+export interface RunOptions {
+  /** Folder the plan's paths are relative to (recorded in run.json). */
+  root: string;
+  /** Reads a run-relative path; from `root` on disk by default. */
+  read?: FileReader;
+  /** The run folder to create. */
+  dir: string;
+  prompt: string;
+  model: ChatModel;
+  /** How the model is described in `run.json` (never a key). */
+  modelInfo: RunMeta['model'];
+  tokenizer: Tokenizer;
+  parameters: RunParameters;
+  signal?: AbortSignal;
+  onEvent?: (event: RunEvent) => void;
+  onOutcome?: (outcome: ChunkOutcome) => void;
+  /** Streams replies, passing each piece of text as it arrives (see `ExecutorOptions.onText`). */
+  onText?: ExecutorOptions['onText'];
+  /**
+   * Several endpoints serving the run, each with its model, how run.json names it and its own limits
+   * (the run's parameters are their defaults). The first is the primary and should be `model` /
+   * `modelInfo`: the result cache keys on it. Left out: `model` is the one endpoint.
+   */
+  endpoints?: RunEndpoint[];
+  /**
+   * Results of earlier runs: a chunk whose key (prompt, model, generation parameters, protocol, path
+   * and text) is found is recorded `cached` and not sent; every chunk that succeeds is stored.
+   */
+  cache?: ResultCache;
+}
+
+/** One endpoint of a run: its model and how `run.json` records it (limits included, never a key). */
+export interface RunEndpoint {
+  model: ChatModel;
+  info: EndpointInfo & EndpointLimits;
+}
+
+/** The endpoints a run folder names: every one of a several-endpoint run, or its one model. */
+export function endpointsOf(meta: RunMeta): (EndpointInfo & EndpointLimits)[] {
+  return meta.endpoints?.length ? meta.endpoints : [meta.model];
+}
+
+/** A run id that sorts by time: `20261122-140501-a1b2`. */
+export function newRunId(now = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
+  return `${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+/**
+ * Runs a plan into a new run folder: chunk texts are read from disk as their batch is sent, every
+ * outcome is recorded as it arrives, and `summary.json` closes the run. Never throws because chunks
+ * failed; a fatal error (bad key, …) is in the summary's `fatal`.
+ */
+export async function runPlan(plan: Plan, options: RunOptions): Promise<{ summary: RunSummary; store: RunStore }> {
+  const store = await createRunStore(plan, options);
+  return execute(store, plan.batches, options, 'b');
+}
+
+/** Creates a plan's run folder with its `run.json` (shared by `runPlan` and batch jobs' `submitJob`). */
+export function createRunStore(plan: Plan, options: Pick<RunOptions, 'dir' | 'root' | 'prompt' | 'modelInfo' | 'endpoints' | 'tokenizer' | 'parameters'>): Promise<RunStore> {
+  const runId = options.dir.split(/[\\/]/).filter(Boolean).pop() ?? newRunId();
+  return RunStore.create(options.dir, {
+    runId,
+    createdAt: new Date().toISOString(),
+    root: options.root,
+    prompt: options.prompt,
+    model: options.endpoints?.length ? stripLimits(options.endpoints[0].info) : options.modelInfo,
+    ...(options.endpoints?.length ? { endpoints: options.endpoints.map((e) => definedOnly(e.info) as EndpointInfo & EndpointLimits) } : {}),
+    encoding: options.tokenizer.encoding,
+    protocolVersion: PROTOCOL_VERSION,
+    parameters: { ...options.parameters, chunkTokens: plan.chunkTokens },
+    files: plan.files.map((f) => ({ path: f.path, hash: f.hash, chunks: f.chunks })),
+  });
+}
+
+export interface RetryOptions extends Omit<RunOptions, 'dir' | 'root' | 'prompt' | 'modelInfo' | 'parameters'> {
+  /** Chunks to retry; all whose latest status is not `succeeded` when omitted. */
+  chunkIds?: readonly string[];
+  /** Overrides of the run's recorded parameters (for example a lower concurrency). */
+  parameters?: Partial<RunParameters>;
+  /**
+   * The folders the run's files may be read from: a folder whose recorded `root` is none of them is
+   * refused before anything is written or sent (a cloned repository's run.json may name `~`).
+   * Required unless `read` is given (a reader confines itself, as the editor's reads the workspace).
+   */
+  roots?: RootPolicy;
+}
+
+/**
+ * Sends again the chunks of a run folder that did not succeed (or the ones named), with the run's own
+ * prompt and parameters, through the normal path: packed, limited, retried, recorded. Each file's
+ * output is completed in place when its last chunk succeeds. A file edited since the run fails its
+ * chunks with `source-changed` rather than mixing two versions.
+ */
+export async function retryChunks(dir: string, options: RetryOptions): Promise<{ summary: RunSummary; store: RunStore }> {
+  if (!options.read && !options.roots) throw new TypeError('retryChunks: give `roots` (the folders the run may read) or a `read` that confines itself');
+  const store = await RunStore.openForUpdate(dir, options.roots);
+  const wanted = options.chunkIds ? new Set(options.chunkIds) : undefined;
+  const chunks = store.unfinishedChunks().filter((c) => !wanted || wanted.has(c.id));
+  const meta = store.meta;
+  const parameters = { ...(meta.parameters as unknown as RunParameters), ...definedOnly(options.parameters ?? {}) };
+  let batches: Batch<ChunkRef>[];
+  try {
+    batches = packBatches(chunks, meta.prompt, options.tokenizer, {
+      chunksPerBatch: parameters.chunksPerBatch,
+      maxBatchTokens: parameters.maxBatchTokens,
+      ...packWindow(options),
+    }).map((b) => ({ ...b, id: `r${b.id}` }));
+  } catch (e) {
+    await store.release();
+    throw e;
+  }
+  return execute(store, batches, { ...options, root: meta.root, prompt: meta.prompt, parameters }, 'r');
+}
+
+/**
+ * Continues a run interrupted by a crash, a closed window or `kill -9`, from its folder alone (see
+ * `RunStore.openForUpdate` for what is repaired first): every chunk that has not succeeded is sent, a
+ * chunk that succeeded never again, and `summary.json` closes the run. Refused while another live
+ * process writes the folder.
+ */
+export function resumeRun(dir: string, options: Omit<RetryOptions, 'chunkIds'>): Promise<{ summary: RunSummary; store: RunStore }> {
+  return retryChunks(dir, options);
+}
+
+type ExecuteOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'endpoints' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache' | 'onText'>;
+
+/** Batches are packed for the smallest window of the run's endpoints, so that any of them can take any batch. */
+function packWindow(options: Pick<RunOptions, 'model' | 'endpoints'>): { contextWindow?: number; maxOutputTokens?: number } {
+  return smallestWindow(options.endpoints?.length ? options.endpoints.map((e) => e.model) : [options.model]);
+}
+
+/** The context window (with its reply reservation) that fits every one of `models`: the packer's budget. */
+export function smallestWindow(models: readonly Pick<ChatModel, 'contextWindow' | 'maxOutputTokens'>[]): { contextWindow?: number; maxOutputTokens?: number } {
+  const windowed = models.filter((m) => m.contextWindow);
+  if (windowed.length === 0) return { contextWindow: undefined, maxOutputTokens: models[0].maxOutputTokens };
+  const smallest = windowed.reduce((a, b) => (a.contextWindow! - (a.maxOutputTokens ?? 0) <= b.contextWindow! - (b.maxOutputTokens ?? 0) ? a : b));
+  return { contextWindow: smallest.contextWindow, maxOutputTokens: smallest.maxOutputTokens };
+}
+
+function stripLimits(info: EndpointInfo & EndpointLimits): EndpointInfo {
+  const { maxConcurrency: _c, requestsPerMinute: _r, tokensPerMinute: _t, ...rest } = info;
+  return definedOnly(rest) as EndpointInfo;
+}
+
+async function execute(store: RunStore, batches: Batch<ChunkRef>[], options: ExecuteOptions, batchPrefix: string): Promise<{ summary: RunSummary; store: RunStore }> {
+  try {
+    return await executeWithStore(store, batches, options, batchPrefix);
+  } finally {
+    await store.release();
+  }
+}
+
+async function executeWithStore(store: RunStore, planned: Batch<ChunkRef>[], options: ExecuteOptions, batchPrefix: string): Promise<{ summary: RunSummary; store: RunStore }> {
+  const source = new FileChunkSource(options.read ?? options.root, store.meta.files);
+  const p = options.parameters;
+  const cache = options.cache;
+  const keys = new Map<string, string>();
+  let stored = 0;
+  let batches = planned;
+  if (cache) {
+    const misses: ChunkRef[] = [];
+    for (const b of planned) {
+      for (const c of b.chunks) {
+        let text: string;
+        try {
+          text = await source.text(c);
+        } catch {
+          misses.push(c); // the executor reports why it cannot be read
+          continue;
+        }
+        const key = chunkResultKey({ prompt: options.prompt, model: store.meta.model, maxOutputTokens: options.model.maxOutputTokens }, c, text);
+        keys.set(c.id, key);
+        const output = await cache.get(key);
+        if (output === undefined) {
+          misses.push(c);
+          continue;
+        }
+        const outcome: ChunkOutcome = { chunk: c, status: 'succeeded', output, cached: true, attempts: 0, batchId: 'cache', inputTokens: 0, outputTokens: 0, latencyMs: 0 };
+        await store.record(outcome);
+        options.onOutcome?.(outcome);
+      }
+    }
+    if (misses.length < planned.reduce((n, b) => n + b.chunks.length, 0)) {
+      // Only the chunks not found are sent, packed again so that no request goes out half empty.
+      batches = packBatches(misses, options.prompt, options.tokenizer, {
+        chunksPerBatch: p.chunksPerBatch,
+        maxBatchTokens: p.maxBatchTokens,
+        ...packWindow(options),
+      }).map((b) => ({ ...b, id: `${batchPrefix}${b.id.replace(/^b/, '')}` }));
+    }
+  }
+  const execution = await executeBatches(batches, {
+    prompt: options.prompt,
+    model: options.model,
+    tokenizer: options.tokenizer,
+    maxConcurrency: p.maxConcurrency,
+    maxRetries: p.maxRetries,
+    requestTimeoutMs: p.requestTimeoutMs,
+    requestsPerMinute: p.requestsPerMinute,
+    tokensPerMinute: p.tokensPerMinute,
+    dropAfterFailures: p.dropAfterFailures,
+    dropAfterRetryAfterMs: p.dropAfterRetryAfterMs,
+    ...(options.endpoints?.length ? { endpoints: options.endpoints.map((e) => ({ model: e.model, maxConcurrency: e.info.maxConcurrency, requestsPerMinute: e.info.requestsPerMinute, tokensPerMinute: e.info.tokensPerMinute })) } : {}),
+    signal: options.signal,
+    loadText: (c) => source.text(c),
+    onEvent: options.onEvent,
+    onText: options.onText,
+    onOutcome: async (o) => {
+      await store.record(o);
+      const key = keys.get(o.chunk.id);
+      if (cache && key && o.status === 'succeeded' && o.output !== undefined) {
+        // A cache that cannot be written costs a future request, never this run.
+        await cache.put(key, o.output).then(() => stored++, () => undefined);
+      }
+      options.onOutcome?.(o);
+    },
+  });
+  const summary = await store.finish(execution);
+  // Only new entries can push the cache past its bound (a scan of every entry: once per run).
+  if (stored > 0) await cache?.prune().catch(() => undefined);
+  return { summary, store };
+}
+

@@ -1,0 +1,72 @@
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { pendingJob } from '../jobs/job';
+import { readRecords, RUN_FILE, runLockHolder, SUMMARY_FILE, type RunMeta, type RunSummary } from './runStore';
+import { readJson } from '../../util/fs';
+
+/** A run folder that can be resumed: no summary (interrupted), or chunks that did not succeed. */
+export interface UnfinishedRun {
+  dir: string;
+  runId: string;
+  createdAt: string;
+  prompt: string;
+  modelId: string;
+  chunks: number;
+  succeeded: number;
+  /** True when the run never wrote its summary (a crash, a closed window, `kill -9`). */
+  interrupted: boolean;
+  /** The live process writing it right now, if any (it cannot be resumed meanwhile). */
+  lockedBy?: number;
+}
+
+/** The run folders under `root`, newest first (run ids sort by time), at most `limit`. */
+export async function runFolders(root: string, limit = 50): Promise<string[]> {
+  let entries: import('fs').Dirent[];
+  try {
+    entries = await fs.readdir(root, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort()
+    .reverse()
+    .slice(0, limit)
+    .map((n) => path.join(root, n));
+}
+
+/**
+ * Run folders that did not finish: interrupted ones first cheaply (a folder with `run.json` and no
+ * `summary.json`), then, unless `interruptedOnly`, finished ones with chunks that did not succeed.
+ * Reads one journal per candidate, so keep `limit` small for a quick look.
+ */
+export async function unfinishedRuns(root: string, options: { limit?: number; interruptedOnly?: boolean } = {}): Promise<UnfinishedRun[]> {
+  const out: UnfinishedRun[] = [];
+  for (const dir of await runFolders(root, options.limit)) {
+    const summary = await readJson<RunSummary>(path.join(dir, SUMMARY_FILE));
+    if (summary && (options.interruptedOnly || summary.status === 'succeeded')) continue;
+    // A batch job not collected yet runs at the provider: sending its chunks again would pay twice.
+    if (!summary && (await pendingJob(dir))) continue;
+    const meta = await readJson<RunMeta>(path.join(dir, RUN_FILE));
+    if (!meta || !Array.isArray(meta.files)) continue;
+    const latest = new Map<string, string>();
+    for (const r of await readRecords(dir)) latest.set(r.chunkId, r.status);
+    const chunks = meta.files.reduce((n, f) => n + f.chunks.length, 0);
+    const succeeded = meta.files.reduce((n, f) => n + f.chunks.filter((c) => latest.get(c.id) === 'succeeded').length, 0);
+    if (summary && succeeded === chunks) continue;
+    const holder = await runLockHolder(dir);
+    out.push({
+      dir,
+      runId: meta.runId ?? path.basename(dir),
+      createdAt: meta.createdAt ?? '',
+      prompt: meta.prompt ?? '',
+      modelId: meta.model?.id ?? '',
+      chunks,
+      succeeded,
+      interrupted: !summary,
+      ...(holder ? { lockedBy: holder.pid } : {}),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,93 @@
+import * as vscode from 'vscode';
+import { renderEstimateMarkdown } from '../../core/estimate/estimateRender';
+import type { Plan } from '../../core/plan/plan';
+import { estimatePlan } from '../../core/estimate/planEstimate';
+import type { ResultCache } from '../../core/store/resultCache';
+import { smallestWindow } from '../../core/session/run';
+import { getTokenizer } from '../../core/plan/tokenizer';
+import type { EstimateDocuments } from './estimateDocuments';
+import { RunRoots } from '../run/fileSelection';
+import type { ModelService } from '../run/models';
+import { pickPrompt } from '../run/prompts';
+import { askGlob } from '../run/runCommands';
+import { describeSkipped, hasFolder, matchingFiles, modelInfoOf, planFiles, pricesOf } from '../run/runPlanning';
+import type { RunRequest } from '../run/runService';
+import type { Settings } from '../base/settingsSchema';
+
+/** What an estimate needs from the run service. */
+export interface EstimateContext {
+  settings: Settings;
+  models: ModelService;
+  /** Where recent prompts are remembered. */
+  globalState: vscode.Memento;
+  /** The runs folder, for the latency of recent runs (undefined: none). */
+  runsRoot(settings: Settings, roots: RunRoots): vscode.Uri | undefined;
+  /** The result cache, when the settings use one. */
+  cache?: ResultCache;
+  /** Where the estimate opens, read-only (an untitled document without it). */
+  documents?: EstimateDocuments;
+}
+
+/**
+ * "Estimate Run…": the plan only, shown as a Markdown document: files, chunks, requests, tokens, the
+ * estimate (output, cost, cached chunks, time, batch or stream), skipped files. Asks for what the request
+ * leaves out as a run does; sends nothing.
+ */
+export async function showEstimate(ctx: EstimateContext, request: RunRequest): Promise<Plan | undefined> {
+  const settings = ctx.settings;
+  const roots = RunRoots.current();
+  if (!hasFolder(roots)) return undefined;
+  // The same glob box as a run (with its live count), and the same refusal when nothing matches:
+  // an estimate of no files is not worth asking for a prompt and a model.
+  const glob = request.glob ?? (request.uris ? undefined : await askGlob(settings.defaultInclude, 'Batch Prompt: estimate files'));
+  if (!request.uris && !glob) return undefined;
+  const uris = await matchingFiles(request.uris, glob!);
+  if (!uris) return undefined;
+  const prompt = request.prompt ?? (await pickPrompt(ctx.globalState));
+  if (!prompt) return undefined;
+  const choice = request.modelId ? await ctx.models.find(settings, request.modelId) : await ctx.models.pick(settings, prompt.model);
+  // Configured endpoints (several: each with its own limits, latency and prices) are estimated as a run would use them.
+  const parts = choice?.endpoint ? (choice.endpoints ?? [choice.endpoint]) : undefined;
+  const fit = parts ? smallestWindow(parts) : { contextWindow: choice?.chat ? Math.floor(choice.chat.maxInputTokens * 0.9) : undefined, maxOutputTokens: undefined };
+  const window = fit.contextWindow;
+  const planned = await planFiles(uris, roots, settings, prompt.text, fit);
+  if (!planned) return undefined;
+  const { plan, read } = planned;
+  const prices = choice ? pricesOf(choice) : {};
+  const t = plan.totals;
+  const estimate = await estimatePlan(plan, {
+    prompt: prompt.text,
+    tokenizer: getTokenizer(),
+    pack: { chunksPerBatch: settings.chunksPerBatch, maxBatchTokens: settings.maxBatchTokens, contextWindow: window, maxOutputTokens: fit.maxOutputTokens },
+    endpoints: parts,
+    limits: { concurrency: settings.maxConcurrency, rpm: settings.requestsPerMinute || undefined, tpm: settings.tokensPerMinute || undefined },
+    prices,
+    runsRoot: ctx.runsRoot(settings, roots)?.fsPath,
+    read: roots.reader(),
+    model: choice && modelInfoOf(choice.endpoints ? { ...choice, id: choice.endpoints[0].id } : choice),
+    cache: ctx.cache,
+    cacheNote: !settings.useCache ? 'the cache is off (batchPrompt.useCache)' : !choice ? 'no model chosen' : undefined,
+  });
+  const md = [
+    '# Batch Prompt estimate',
+    '',
+    `Prompt: ${prompt.label} · Model: ${choice?.label ?? 'none chosen'}`,
+    '',
+    '| | |',
+    '|---|---|',
+    `| Files | ${t.files} |`,
+    `| Chunks | ${t.chunks} (at most ${plan.chunkTokens} tokens each) |`,
+    `| Requests (batches) | ${t.requests} |`,
+    `| Input tokens | ${t.inputTokens} (prompt and wrapping included) |`,
+    `| Skipped | ${describeSkipped(read, plan)} |`,
+    '',
+    renderEstimateMarkdown(estimate),
+    '| File | Tokens | Chunks |',
+    '|---|---:|---:|',
+    ...plan.files.map((f) => `| ${f.path} | ${f.tokens} | ${f.chunks.length} |`),
+    ...read.skipped.map((s) => `| ${s.path} | skipped: ${s.reason} (${s.detail}) | 0 |`),
+  ].join('\n');
+  if (ctx.documents) await ctx.documents.show(md);
+  else await vscode.window.showTextDocument(await vscode.workspace.openTextDocument({ language: 'markdown', content: md }), { preview: true });
+  return plan;
+}

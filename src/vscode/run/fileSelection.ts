@@ -1,0 +1,142 @@
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { collectFiles, filterGitignored, type SkippedFile } from '../../core/input/files';
+import { isOutside } from '../../core/store/pathGuard';
+import type { FileReader } from '../../core/plan/plan';
+import type { SourceFile } from '../../core/plan/types';
+import type { Settings } from '../base/settingsSchema';
+
+/** Where a run's files live: run-relative paths map back to workspace URIs (multi-root aware). */
+export class RunRoots {
+  constructor(private readonly folders: readonly vscode.WorkspaceFolder[]) {}
+
+  static current(): RunRoots {
+    return new RunRoots(vscode.workspace.workspaceFolders ?? []);
+  }
+
+  /** The folder paths are recorded against: the first workspace folder. */
+  get primary(): vscode.WorkspaceFolder | undefined {
+    return this.folders[0];
+  }
+
+  private get multi(): boolean {
+    return this.folders.length > 1;
+  }
+
+  /** Run-relative path of a workspace file ("folder/rel" in a multi-root workspace); undefined outside. */
+  pathOf(uri: vscode.Uri): string | undefined {
+    const folder = vscode.workspace.getWorkspaceFolder(uri);
+    if (!folder || !this.folders.includes(folder)) return undefined;
+    const native = path.relative(folder.uri.fsPath, uri.fsPath);
+    if (!native || isOutside(native)) return undefined;
+    const rel = native.split(path.sep).join('/');
+    return this.multi ? `${folder.name}/${rel}` : rel;
+  }
+
+  uriOf(runPath: string): vscode.Uri | undefined {
+    if (!this.multi) return this.primary ? vscode.Uri.joinPath(this.primary.uri, ...runPath.split('/')) : undefined;
+    const [name, ...rest] = runPath.split('/');
+    const folder = this.folders.find((f) => f.name === name);
+    return folder ? vscode.Uri.joinPath(folder.uri, ...rest) : undefined;
+  }
+
+  /** Reads run-relative paths through VS Code's file system. */
+  reader(): FileReader {
+    return async (p) => {
+      const uri = this.uriOf(p);
+      if (!uri) throw Object.assign(new Error(`${p} is not in this workspace`), { code: 'ENOENT' });
+      try {
+        return new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+      } catch (e) {
+        if (e instanceof vscode.FileSystemError && e.code === 'FileNotFound') throw Object.assign(new Error(e.message), { code: 'ENOENT' });
+        throw e;
+      }
+    };
+  }
+}
+
+/** `files.exclude` and `search.exclude` as one glob for `findFiles` (entries set to true). */
+export function excludeGlob(scope?: vscode.ConfigurationScope): string | undefined {
+  const patterns = new Set<string>();
+  for (const section of ['files', 'search']) {
+    const value = vscode.workspace.getConfiguration(section, scope).get<Record<string, unknown>>('exclude') ?? {};
+    for (const [glob, on] of Object.entries(value)) if (on === true) patterns.add(glob);
+  }
+  return patterns.size ? `{${[...patterns].join(',')}}` : undefined;
+}
+
+/** Workspace files matching `include` (a glob), honouring `files.exclude` and `search.exclude`. */
+export async function findByGlob(include: string, token?: vscode.CancellationToken): Promise<vscode.Uri[]> {
+  return vscode.workspace.findFiles(include, excludeGlob(), undefined, token);
+}
+
+/** Files of a selection: files as they are, folders expanded recursively (excludes honoured). */
+export async function expandSelection(uris: readonly vscode.Uri[], token?: vscode.CancellationToken): Promise<vscode.Uri[]> {
+  const out = new Map<string, vscode.Uri>();
+  for (const uri of uris) {
+    let stat: vscode.FileStat;
+    try {
+      stat = await vscode.workspace.fs.stat(uri);
+    } catch {
+      continue;
+    }
+    if (stat.type & vscode.FileType.Directory) {
+      for (const f of await vscode.workspace.findFiles(new vscode.RelativePattern(uri, '**/*'), excludeGlob(uri), undefined, token)) out.set(f.toString(), f);
+    } else {
+      out.set(uri.toString(), uri);
+    }
+  }
+  return [...out.values()];
+}
+
+export interface ReadResult {
+  skipped: SkippedFile[];
+  /** Files that are not in the workspace (never read). */
+  outside: number;
+  /** Files left out by `.gitignore`. */
+  gitignored: number;
+}
+
+/**
+ * Reads the text files among `uris` one at a time into `onFile` (run-relative paths): binary, empty and
+ * oversized files are skipped and listed; `.gitignore` is honoured when the setting says so; nothing
+ * outside the workspace is read, nor anything in the runs folder (`outputDirectory`: earlier results).
+ */
+export async function readFiles(uris: readonly vscode.Uri[], roots: RunRoots, settings: Settings, onFile: (f: SourceFile) => void, signal?: AbortSignal): Promise<ReadResult> {
+  const byFolder = new Map<vscode.WorkspaceFolder, string[]>();
+  let outside = 0;
+  const runsDir = roots.primary ? path.resolve(roots.primary.uri.fsPath, settings.outputDirectory) : undefined;
+  for (const uri of uris) {
+    const folder = vscode.workspace.getWorkspaceFolder(uri);
+    if (uri.scheme !== 'file' || !folder || roots.pathOf(uri) === undefined) {
+      outside++;
+      continue;
+    }
+    if (runsDir && isInside(runsDir, uri.fsPath)) continue;
+    const list = byFolder.get(folder) ?? [];
+    list.push(path.relative(folder.uri.fsPath, uri.fsPath));
+    byFolder.set(folder, list);
+  }
+  const skipped: SkippedFile[] = [];
+  let gitignored = 0;
+  for (const [folder, rels] of byFolder) {
+    const kept = settings.respectGitignore ? await filterGitignored(folder.uri.fsPath, rels) : rels;
+    gitignored += rels.length - kept.length;
+    const prefix = (vscode.workspace.workspaceFolders?.length ?? 0) > 1 ? `${folder.name}/` : '';
+    const result = await collectFiles(kept.sort(), {
+      cwd: folder.uri.fsPath,
+      maxFileBytes: settings.maxFileSizeKB * 1024,
+      respectGitignore: false,
+      signal,
+      onFile: (f) => onFile({ path: prefix + f.path, text: f.text }),
+    });
+    skipped.push(...result.skipped.map((s) => ({ ...s, path: prefix + s.path })));
+  }
+  return { skipped, outside, gitignored };
+}
+
+/** Strictly under `dir` (not `dir` itself). */
+function isInside(dir: string, file: string): boolean {
+  const rel = path.relative(dir, file);
+  return rel !== '' && !isOutside(rel);
+}

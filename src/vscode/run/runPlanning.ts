@@ -1,0 +1,123 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { ChatModel } from '../../core/execute/model';
+import { Planner, type Plan } from '../../core/plan/plan';
+import { costOf, formatCost, type Prices } from '../../core/store/report';
+import type { RunParameters } from '../../core/session/run';
+import type { RunMeta } from '../../core/store/runStore';
+import { getTokenizer } from '../../core/plan/tokenizer';
+import { expandSelection, findByGlob, readFiles, type ReadResult, type RunRoots } from './fileSelection';
+import type { ModelChoice } from './models';
+import type { Settings } from '../base/settingsSchema';
+
+// The steps a run and an estimate share before anything is sent: reading and planning the selected
+// files, asking before a large run, and turning settings and the chosen model into the run's records.
+
+const NEEDS_FOLDER = 'Batch Prompt needs an open folder: open the folder that holds your files, then run again.';
+const NO_FILE_MATCHES = 'Batch Prompt: no file matches (files.exclude and search.exclude apply). Pick other files or another glob.';
+
+/** Whether a folder is open (runs read and write there); false after telling the user. */
+export function hasFolder(roots: RunRoots): boolean {
+  if (!roots.primary) void vscode.window.showErrorMessage(NEEDS_FOLDER);
+  return !!roots.primary;
+}
+
+/** The files selected (folders expanded), else those matching `glob`; undefined after telling the user none matches. */
+export async function matchingFiles(uris: vscode.Uri[] | undefined, glob: string): Promise<vscode.Uri[] | undefined> {
+  const found = uris ? await expandSelection(uris) : await findByGlob(glob);
+  if (found.length === 0) void vscode.window.showWarningMessage(NO_FILE_MATCHES);
+  return found.length ? found : undefined;
+}
+
+/** Reads and plans the files, with a cancellable "Planning" notification for large selections. */
+export async function planFiles(uris: vscode.Uri[], roots: RunRoots, settings: Settings, prompt: string, model: Pick<ChatModel, 'contextWindow' | 'maxOutputTokens'>): Promise<{ plan: Plan; read: ReadResult } | undefined> {
+  const tokenizer = getTokenizer();
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Batch Prompt: reading ${uris.length} files`, cancellable: true }, async (_progress, token) => {
+    const controller = new AbortController();
+    token.onCancellationRequested(() => controller.abort());
+    const planner = new Planner({
+      prompt,
+      tokenizer,
+      chunk: { chunkTokens: settings.chunkTokens, overlapTokens: settings.overlapTokens },
+      pack: { chunksPerBatch: settings.chunksPerBatch, maxBatchTokens: settings.maxBatchTokens, contextWindow: model.contextWindow, maxOutputTokens: model.maxOutputTokens },
+    });
+    try {
+      const read = await readFiles(uris, roots, settings, (f) => planner.add(f), controller.signal);
+      return { plan: planner.finish(), read };
+    } catch (e) {
+      if (controller.signal.aborted) return undefined;
+      throw e;
+    }
+  });
+}
+
+export async function confirmRun(plan: Plan, read: ReadResult, settings: Settings, prices: Prices, choice: ModelChoice): Promise<boolean> {
+  const t = plan.totals;
+  if (t.requests < settings.confirmAbove) return true;
+  const cost = costOf(t.inputTokens, 0, prices);
+  const send = `Send ${t.requests} Request${t.requests === 1 ? '' : 's'}`;
+  const answer = await vscode.window.showInformationMessage(
+    `Batch Prompt: send ${t.chunks} chunks of ${t.files} files to ${choice.label} in ${t.requests} requests?`,
+    {
+      modal: true,
+      detail: [`About ${t.inputTokens.toLocaleString('en-US')} input tokens${cost !== undefined ? `, ${formatCost(cost)} of input` : ''}.`, describeSkipped(read, plan), `Asked for runs of ${settings.confirmAbove} or more requests (setting batchPrompt.confirmAbove).`].join('\n'),
+    },
+    send,
+  );
+  return answer === send;
+}
+
+/** `p` with the links of its longest existing ancestor resolved (the rest may not exist yet). */
+export function realPathOf(p: string): string {
+  const rest: string[] = [];
+  for (let dir = p; ; dir = path.dirname(dir)) {
+    try {
+      return path.join(fs.realpathSync(dir), ...rest);
+    } catch {
+      if (path.dirname(dir) === dir) return p;
+      rest.unshift(path.basename(dir));
+    }
+  }
+}
+
+export function parametersOf(s: Settings): RunParameters {
+  return {
+    maxConcurrency: s.maxConcurrency,
+    maxRetries: s.maxRetries,
+    requestTimeoutMs: s.requestTimeoutSeconds * 1000,
+    requestsPerMinute: s.requestsPerMinute || undefined,
+    tokensPerMinute: s.tokensPerMinute || undefined,
+    chunkTokens: s.chunkTokens,
+    overlapTokens: s.overlapTokens,
+    chunksPerBatch: s.chunksPerBatch,
+    maxBatchTokens: s.maxBatchTokens,
+    ...dropThresholdsOf(s),
+  };
+}
+
+/** When an endpoint leaves a several-endpoint run (settings batchPrompt.dropEndpointAfter*). */
+export function dropThresholdsOf(s: Settings): Pick<RunParameters, 'dropAfterFailures' | 'dropAfterRetryAfterMs'> {
+  return { dropAfterFailures: s.dropEndpointAfterFailures, dropAfterRetryAfterMs: s.dropEndpointAfterWaitSeconds * 1000 };
+}
+
+/** How run.json names the model: enough to rebuild it from the CLI too (never a key, never headers). */
+export function modelInfoOf(choice: ModelChoice): RunMeta['model'] {
+  const e = choice.endpoint;
+  if (!e) return { id: choice.id, provider: 'vscode-lm', model: choice.chat?.family };
+  return { id: choice.id, provider: e.provider, model: e.model, ...(e.baseUrl ? { baseUrl: e.baseUrl } : {}), contextWindow: e.contextWindow, maxOutputTokens: e.maxOutputTokens, apiVersion: e.apiVersion };
+}
+
+export function pricesOf(choice: ModelChoice): Prices {
+  return { inputCostPerMTok: choice.endpoint?.inputCostPerMTok, outputCostPerMTok: choice.endpoint?.outputCostPerMTok };
+}
+
+export function describeSkipped(read: ReadResult, plan: Plan): string {
+  const byReason = new Map<string, number>();
+  for (const s of read.skipped) byReason.set(s.reason, (byReason.get(s.reason) ?? 0) + 1);
+  const parts = [...byReason].map(([r, n]) => `${n} ${r}`);
+  if (plan.empty.length) parts.push(`${plan.empty.length} empty`);
+  if (read.gitignored) parts.push(`${read.gitignored} gitignored`);
+  if (read.outside) parts.push(`${read.outside} outside the workspace`);
+  return parts.length ? `Skipped: ${parts.join(', ')}.` : 'No file skipped.';
+}

@@ -1,0 +1,502 @@
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { pendingJob } from '../../core/jobs/job';
+import { BatchPromptError } from '../../core/execute/errors';
+import { isOutside, UnsafePathError } from '../../core/store/pathGuard';
+import type { ChunkOutcome, RunEvent } from '../../core/execute/events';
+import type { ChatModel } from '../../core/execute/model';
+import type { Plan } from '../../core/plan/plan';
+import { ProgressTracker } from '../../core/execute/progress';
+import { formatDuration } from '../../util/format';
+import { describeEndpoints, droppedEndpointsNote, type Prices } from '../../core/store/report';
+import { ResultCache } from '../../core/store/resultCache';
+import { REPORT_FILE, writeRunReport } from '../../core/store/runReport';
+import { endpointsOf, newRunId, retryChunks, runPlan, smallestWindow, type RunEndpoint, type RunParameters } from '../../core/session/run';
+import { runLockHolder, RunStore, type EndpointInfo, type RunMeta, type RunSummary } from '../../core/store/runStore';
+import { getTokenizer, type Tokenizer } from '../../core/plan/tokenizer';
+import { RunRoots } from './fileSelection';
+import { EndpointDropNotices, SHOW_LOG } from './endpointNotices';
+import { Commands, ContextKeys } from '../base/ids';
+import type { EstimateDocuments } from '../estimate/estimateDocuments';
+import type { LiveResults } from '../live/liveResults';
+import type { Log } from '../base/log';
+import { MissingKeyError, type ModelChoice, type ModelService } from './models';
+import { pickPrompt, type ChosenPrompt } from './prompts';
+import { logRunEvent } from './runLog';
+import { confirmRun, describeSkipped, dropThresholdsOf, hasFolder, matchingFiles, modelInfoOf, parametersOf, planFiles, pricesOf, realPathOf } from './runPlanning';
+import { showEstimate } from '../estimate/estimateCommand';
+import { refusalMessage } from './recordedEndpoints';
+import { readSettings, readUserModels } from '../base/settings';
+import type { Settings } from '../base/settingsSchema';
+
+/** What to run: files (or a glob), and optionally the prompt and model already chosen. */
+export interface RunRequest {
+  uris?: vscode.Uri[];
+  glob?: string;
+  prompt?: ChosenPrompt;
+  modelId?: string;
+  /** What it is for (default a run): "Run Last Prompt Again" does the same again. */
+  mode?: 'run' | 'batch-job';
+}
+
+/** A run (or retry) in progress. */
+export interface ActiveRun {
+  readonly id: string;
+  readonly dir: vscode.Uri;
+  readonly label: string;
+  readonly tracker: ProgressTracker;
+  readonly controller: AbortController;
+  readonly startedAt: number;
+  /** Start times of recent requests, for requests per minute. */
+  readonly starts: number[];
+}
+
+/** What `prepare` gathered: enough to send the plan (a run, or a provider batch job). */
+export interface PreparedRun {
+  plan: Plan;
+  prompt: ChosenPrompt;
+  choice: ModelChoice;
+  model: ChatModel;
+  modelInfo: RunMeta['model'];
+  /** Every endpoint of a several-endpoint choice (the first is `model`); undefined for one. */
+  endpoints?: RunEndpoint[];
+  tokenizer: Tokenizer;
+  roots: RunRoots;
+  dir: vscode.Uri;
+  parameters: RunParameters;
+  prices: Prices;
+  settings: Settings;
+}
+
+export interface FinishedRun {
+  dir: vscode.Uri;
+  summary: RunSummary;
+}
+
+const LAST_RUN_KEY = 'batchPrompt.lastRun';
+/** The button of a refused run folder that continues it on one of the user's models. */
+export const CHOOSE_MODEL = 'Choose a Model…';
+
+/**
+ * Runs prompts over files: asks for what is missing (files, prompt, model), plans, confirms, runs with a
+ * cancellable progress notification, writes the report, and tells the status bar and the Failed Chunks
+ * view through its events. One run at a time per window unless `allowParallelRuns`.
+ */
+export class RunService implements vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<ActiveRun | undefined>();
+  private readonly finished = new vscode.EventEmitter<FinishedRun>();
+  private readonly recorded = new vscode.EventEmitter<{ dir: vscode.Uri; outcome: ChunkOutcome }>();
+  /** Fires on progress of any run (throttled by the listeners themselves) and when runs start or end. */
+  readonly onDidChange = this.changed.event;
+  readonly onDidFinish = this.finished.event;
+  readonly onDidRecord = this.recorded.event;
+  readonly active = new Set<ActiveRun>();
+  /** The last finished run, for "Open Results". */
+  lastFinished?: FinishedRun;
+
+  constructor(
+    private readonly workspaceState: vscode.Memento,
+    private readonly globalState: vscode.Memento,
+    private readonly models: ModelService,
+    private readonly log: Log,
+    /** The result cache's folder (in VS Code's storage for the workspace), when there is one. */
+    readonly cacheDir?: string,
+    /** Live results documents of streamed runs (setting `batchPrompt.stream`). */
+    private readonly live?: LiveResults,
+    /** Read-only documents for "Estimate Run…". */
+    private readonly estimates?: EstimateDocuments,
+  ) {}
+
+  dispose(): void {
+    this.cancelAll();
+    this.changed.dispose();
+    this.finished.dispose();
+    this.recorded.dispose();
+  }
+
+  cancelAll(): void {
+    for (const run of this.active) run.controller.abort();
+  }
+
+  /** Runs a prompt over files; resolves when the run ends (undefined when the user stopped before it began). */
+  async start(request: RunRequest): Promise<RunSummary | undefined> {
+    if (!(await this.mayStart())) return undefined;
+    const p = await this.prepare(request);
+    if (!p) return undefined;
+    return this.track(p.dir, p.prompt.label, p.plan.totals.chunks, p.prices, p.model, async (run, onEvent) => {
+      // A small run streams into a live document (batchPrompt.stream); a large one keeps whole replies.
+      const live = await this.live?.open(p.settings.stream, p.plan.totals.requests, run.id, `Batch Prompt · ${p.prompt.label} · live results`, p.plan.batches.flatMap((b) => b.chunks));
+      const { summary } = await runPlan(p.plan, {
+        root: p.roots.primary!.uri.fsPath,
+        read: p.roots.reader(),
+        dir: p.dir.fsPath,
+        prompt: p.prompt.text,
+        model: p.model,
+        modelInfo: p.modelInfo,
+        endpoints: p.endpoints,
+        tokenizer: p.tokenizer,
+        parameters: p.parameters,
+        cache: this.cache(p.settings),
+        signal: run.controller.signal,
+        onEvent: live ? (e) => (live.onEvent(e), onEvent(e)) : onEvent,
+        onText: live?.onText,
+        onOutcome: (outcome) => (live?.onOutcome(outcome), this.recorded.fire({ dir: p.dir, outcome })),
+      }).finally(() => live?.finish());
+      return summary;
+    });
+  }
+
+  /**
+   * The steps of `start` before anything is sent: files, prompt and model asked for when missing,
+   * the plan, the confirmation, the run folder's place. `accept` may refuse the chosen model (a reason
+   * shown as an error) before its key is asked for. Undefined when the user stopped or was told why not.
+   */
+  async prepare(request: RunRequest, accept?: (choice: ModelChoice) => string | undefined): Promise<PreparedRun | undefined> {
+    const settings = this.settings();
+    const roots = RunRoots.current();
+    if (!hasFolder(roots)) return undefined;
+    const uris = await matchingFiles(request.uris, request.glob ?? settings.defaultInclude);
+    if (!uris) return undefined;
+    const prompt = request.prompt ?? (await pickPrompt(this.globalState));
+    if (!prompt) return undefined;
+    const choice = request.modelId ? await this.models.find(settings, request.modelId) : await this.models.pick(settings, prompt.model);
+    if (!choice) {
+      if (request.modelId) void vscode.window.showErrorMessage(`Batch Prompt: the model "${request.modelId}" is no longer offered; run with another model.`);
+      return undefined;
+    }
+    const refused = accept?.(choice);
+    if (refused) {
+      void vscode.window.showErrorMessage(`Batch Prompt: ${refused}`);
+      return undefined;
+    }
+    const tokenizer = getTokenizer();
+    // A several-endpoint choice builds each model (and its connection pool) once; its first is the run's model.
+    const endpoints = await this.resolveEndpoints(choice, tokenizer);
+    if (endpoints === null) return undefined;
+    const model = endpoints?.[0].model ?? (await this.resolveModel(choice, tokenizer));
+    if (!model) return undefined;
+    const planned = await planFiles(uris, roots, settings, prompt.text, endpoints ? smallestWindow(endpoints.map((e) => e.model)) : model);
+    if (!planned) return undefined;
+    const { plan, read } = planned;
+    if (plan.totals.chunks === 0) {
+      void vscode.window.showWarningMessage(`Batch Prompt: nothing to send. ${describeSkipped(read, plan)}`);
+      return undefined;
+    }
+    const prices = pricesOf(choice);
+    if (!(await confirmRun(plan, read, settings, prices, choice))) return undefined;
+    const runsRoot = this.runsRoot(settings, roots);
+    if (!runsRoot) return undefined;
+    await this.workspaceState.update(LAST_RUN_KEY, { uris: request.uris?.map((u) => u.toString()), glob: request.glob, prompt, modelId: choice.id, mode: request.mode });
+    const dir = vscode.Uri.joinPath(runsRoot, newRunId());
+    return { plan, prompt, choice, model, modelInfo: modelInfoOf(choice), endpoints: endpoints ?? undefined, tokenizer, roots, dir, parameters: parametersOf(settings), prices, settings };
+  }
+
+  /**
+   * Tells the status bar, the Failed Chunks view and "Open Results" about a run that ended outside
+   * `track` (a batch job collected), with the usual notification.
+   */
+  announceFinished(dir: vscode.Uri, summary: RunSummary): void {
+    this.lastFinished = { dir, summary };
+    this.finished.fire({ dir, summary });
+    void this.announce(dir, summary);
+  }
+
+  /** Does the last request again (same files or glob, prompt and model), the same way: a run, or a batch job submitted again. */
+  async runLast(): Promise<unknown> {
+    const last = this.workspaceState.get<{ uris?: string[]; glob?: string; prompt: ChosenPrompt; modelId: string; mode?: RunRequest['mode'] }>(LAST_RUN_KEY);
+    if (!last) {
+      void vscode.window.showInformationMessage('Batch Prompt has not run in this workspace yet. Use "Run Prompt on Files…" first.');
+      return undefined;
+    }
+    const request = { uris: last.uris?.map((u) => vscode.Uri.parse(u)), glob: last.glob, prompt: last.prompt, modelId: last.modelId };
+    if (last.mode === 'batch-job') return vscode.commands.executeCommand(Commands.submitBatchJob, request);
+    return this.start(request);
+  }
+
+  /** "Estimate Run…": the plan and its estimate as a document; nothing is sent (see `showEstimate`). */
+  estimate(request: RunRequest): Promise<Plan | undefined> {
+    const settings = this.settings();
+    return showEstimate({ settings, models: this.models, globalState: this.globalState, runsRoot: (s, roots) => this.runsRoot(s, roots, true), cache: this.cache(settings), documents: this.estimates }, request);
+  }
+
+  /**
+   * Continues a run that was interrupted (a crash, a window reload) or that has chunks not succeeded,
+   * from its folder: what succeeded is not sent again. Refused while another process writes it.
+   */
+  async resume(dir: vscode.Uri): Promise<RunSummary | undefined> {
+    const holder = await runLockHolder(dir.fsPath);
+    if (holder || [...this.active].some((r) => r.dir.fsPath === dir.fsPath)) {
+      void vscode.window.showWarningMessage(`Batch Prompt: ${path.basename(dir.fsPath)} is still running${holder && holder.pid !== process.pid ? ` in process ${holder.pid}` : ''}; it cannot be resumed meanwhile.`);
+      return undefined;
+    }
+    const job = await pendingJob(dir.fsPath);
+    if (job) {
+      void vscode.window.showWarningMessage(`Batch Prompt: ${path.basename(dir.fsPath)} is batch job ${job.jobId} at ${job.provider}, not collected yet; its results are collected when it ends (resuming would send its chunks twice).`);
+      return undefined;
+    }
+    return this.retry(dir, undefined, 'resume');
+  }
+
+  /** Empties the result cache; the number of results removed. */
+  async clearCache(): Promise<number> {
+    return this.cacheDir ? new ResultCache(this.cacheDir).clear() : 0;
+  }
+
+  private cache(settings: Settings): ResultCache | undefined {
+    return settings.useCache && this.cacheDir ? new ResultCache(this.cacheDir) : undefined;
+  }
+
+  /** Sends again a run's chunks that did not succeed (or the ones named), with the run's model. */
+  async retry(dir: vscode.Uri, chunkIds?: readonly string[], mode: 'retry' | 'resume' = 'retry', chosen?: ModelChoice): Promise<RunSummary | undefined> {
+    if (!(await this.mayStart())) return undefined;
+    let store: RunStore;
+    try {
+      store = await RunStore.open(dir.fsPath);
+    } catch (e) {
+      // A folder naming paths outside itself is refused with what and where (the path guard's message).
+      void vscode.window.showErrorMessage(UnsafePathError.is(e) ? `Batch Prompt: ${dir.fsPath}: ${e.message}` : `Batch Prompt: ${dir.fsPath} is not a run folder any more.`);
+      return undefined;
+    }
+    const settings = this.settings();
+    // A run folder never chooses an endpoint or a key: its recorded endpoints (all of a several-endpoint
+    // run) are matched by provider and origin against the user's own; the user's entries are used.
+    const found = chosen ? { choice: chosen, unmatched: [] } : await this.models.forRecorded(endpointsOf(store.meta), readUserModels());
+    const choice = found.choice;
+    if (!choice) {
+      this.offerOwnModel(dir, chunkIds, mode, path.basename(dir.fsPath), found.unmatched);
+      return undefined;
+    }
+    const tokenizer = getTokenizer(store.meta.encoding === 'cl100k_base' ? 'cl100k_base' : 'o200k_base');
+    const endpoints = await this.resolveEndpoints(choice, tokenizer, true);
+    if (endpoints === null) return undefined;
+    const model = endpoints?.[0].model ?? (await this.resolveModel(choice, tokenizer));
+    if (!model) return undefined;
+    const pending = store.unfinishedChunks().filter((c) => !chunkIds || chunkIds.includes(c.id)).length;
+    // A resume with nothing left to send still repairs the folder and writes its summary.
+    if (pending === 0 && mode === 'retry') return undefined;
+    const roots = RunRoots.current();
+    return this.track(dir, `${mode} of ${store.meta.runId}`, pending, pricesOf(choice), model, async (run, onEvent) => {
+      const { summary } = await retryChunks(dir.fsPath, {
+        model,
+        endpoints,
+        tokenizer,
+        read: roots.reader(),
+        chunkIds,
+        cache: this.cache(settings),
+        parameters: { maxConcurrency: settings.maxConcurrency, maxRetries: settings.maxRetries, requestTimeoutMs: settings.requestTimeoutSeconds * 1000, ...dropThresholdsOf(settings) },
+        signal: run.controller.signal,
+        onEvent,
+        onOutcome: (outcome) => this.recorded.fire({ dir, outcome }),
+      });
+      return summary;
+    });
+  }
+
+  /**
+   * Refuses a run folder whose endpoints are not the user's (nothing is sent), naming each recorded
+   * origin; "Choose a Model…" continues the run on one of the user's models. Never waited for (nobody
+   * may click it): the command resolves at once, the continuation runs on its own.
+   */
+  private offerOwnModel(dir: vscode.Uri, chunkIds: readonly string[] | undefined, mode: 'retry' | 'resume', folder: string, unmatched: EndpointInfo[]): void {
+    const text = this.log.redact(`${refusalMessage(`The run folder ${folder}`, unmatched)} To ${mode} it, choose one of your models.`);
+    this.log.warn(text);
+    void vscode.window.showErrorMessage(`Batch Prompt: ${text}`, CHOOSE_MODEL).then(async (answer) => {
+      if (answer !== CHOOSE_MODEL) return;
+      const picked = await this.models.pick({ ...this.settings(), models: readUserModels() });
+      if (picked) await this.retry(dir, chunkIds, mode, picked);
+    });
+  }
+
+  /** Opens a run's report (the last run's by default). */
+  async openResults(dir?: vscode.Uri): Promise<void> {
+    const target = dir ?? this.lastFinished?.dir ?? (await this.latestRunDir());
+    if (!target) {
+      void vscode.window.showInformationMessage('Batch Prompt has no results yet in this workspace.');
+      return;
+    }
+    const report = vscode.Uri.joinPath(target, REPORT_FILE);
+    try {
+      await vscode.workspace.fs.stat(report);
+    } catch {
+      await writeRunReport(target.fsPath);
+    }
+    await vscode.commands.executeCommand('markdown.showPreview', report).then(undefined, async () => {
+      await vscode.window.showTextDocument(report);
+    });
+  }
+
+  /** The folder runs are written to; refuses (with a message, unless `quiet`) one that escapes the workspace. */
+  runsRoot(settings: Settings = this.settings(), roots = RunRoots.current(), quiet = false): vscode.Uri | undefined {
+    const folder = roots.primary;
+    if (!folder) return undefined;
+    const base = folder.uri.fsPath;
+    const target = path.resolve(base, settings.outputDirectory);
+    // Real paths: a folder of the workspace that links elsewhere is outside too.
+    const rel = path.relative(realPathOf(base), realPathOf(target));
+    if (isOutside(rel)) {
+      if (quiet) return undefined;
+      void vscode.window.showErrorMessage(`Batch Prompt: the output folder "${settings.outputDirectory}" is outside the workspace; set batchPrompt.outputDirectory to a folder inside it.`);
+      return undefined;
+    }
+    return vscode.Uri.file(target);
+  }
+
+  private settings(): Settings {
+    const problems: string[] = [];
+    const settings = readSettings(undefined, problems);
+    for (const p of problems) this.log.warn(`Setting ignored: ${p}`);
+    return settings;
+  }
+
+  private async mayStart(): Promise<boolean> {
+    if (this.active.size === 0 || this.settings().allowParallelRuns) return true;
+    const run = [...this.active][0];
+    const start = 'Start Another';
+    const answer = await vscode.window.showWarningMessage(
+      `Batch Prompt is already running (${run.tracker.describe()}). Start another run at the same time?`,
+      { modal: true, detail: 'Set batchPrompt.allowParallelRuns to skip this question.' },
+      start,
+    );
+    return answer === start;
+  }
+
+  /** The choice's chat model, or undefined after telling the user why not (a missing key offers "Set API Key"). */
+  private async resolveModel(choice: ModelChoice, tokenizer: Tokenizer): Promise<ChatModel | undefined> {
+    try {
+      return await this.models.resolve(choice, tokenizer, this.settings().maxConcurrency);
+    } catch (e) {
+      this.reportStartError(e);
+      return undefined;
+    }
+  }
+
+  /** The choice's endpoints when it has several (see ModelService.resolveEndpoints); null after telling the user why not. */
+  private async resolveEndpoints(choice: ModelChoice, tokenizer: Tokenizer, skipUnavailable = false): Promise<RunEndpoint[] | undefined | null> {
+    try {
+      return await this.models.resolveEndpoints(choice, tokenizer, skipUnavailable, this.settings().maxConcurrency);
+    } catch (e) {
+      this.reportStartError(e);
+      return null;
+    }
+  }
+
+  /** Tells the user why the run could not start; never waits for the message (nobody may click it). */
+  private reportStartError(e: unknown): void {
+    if (e instanceof MissingKeyError) {
+      this.log.warn(e.message);
+      void this.offerSetKey(e);
+      return;
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    this.log.error(`Could not start: ${message}`);
+    void this.showError(message);
+  }
+
+  private async offerSetKey(e: MissingKeyError): Promise<void> {
+    const set = 'Set API Key';
+    if ((await vscode.window.showErrorMessage(`Batch Prompt: ${e.message} The run did not start.`, set)) === set) {
+      await vscode.commands.executeCommand(Commands.setApiKey, e.endpoint);
+    }
+  }
+
+  private async showError(message: string): Promise<void> {
+    const open = 'Open Log';
+    if ((await vscode.window.showErrorMessage(`Batch Prompt: ${this.log.redact(message)}`, open)) === open) this.log.show();
+  }
+
+  /** Runs `work` with the progress notification, the events, the log and the final report. */
+  private async track(dir: vscode.Uri, label: string, chunks: number, prices: Prices, model: ChatModel, work: (run: ActiveRun, onEvent: (e: RunEvent) => void) => Promise<RunSummary>): Promise<RunSummary | undefined> {
+    const run: ActiveRun = { id: path.basename(dir.fsPath), dir, label, tracker: new ProgressTracker(), controller: new AbortController(), startedAt: Date.now(), starts: [] };
+    this.active.add(run);
+    await vscode.commands.executeCommand('setContext', ContextKeys.running, true);
+    this.changed.fire(run);
+    this.log.info(`Run ${run.id} (${label}): ${chunks} chunks on ${model.id}, results in ${dir.fsPath}`);
+    const drops = new EndpointDropNotices();
+    let summary: RunSummary | undefined;
+    try {
+      summary = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'Batch Prompt', cancellable: true },
+        async (progress, token) => {
+          token.onCancellationRequested(() => run.controller.abort());
+          let reported = 0;
+          const report = () => {
+            const pct = run.tracker.total ? (run.tracker.done / run.tracker.total) * 100 : 0;
+            progress.report({ message: run.tracker.describe(), increment: pct - reported });
+            reported = pct;
+          };
+          // Refreshes waits ("resuming in 12 s") and the ETA between batches.
+          const timer = setInterval(report, 1000);
+          try {
+            return await work(run, (e) => {
+              run.tracker.update(e);
+              logRunEvent(this.log, e, model);
+              const dropped = drops.onEvent(e);
+              // Never awaited: the run goes on while the warning is up.
+              if (dropped) void vscode.window.showWarningMessage(this.log.redact(dropped), SHOW_LOG).then((a) => a === SHOW_LOG && this.log.show());
+              if (e.type === 'batch-started') {
+                const now = Date.now();
+                run.starts.push(now);
+                while (run.starts.length && run.starts[0] < now - 60_000) run.starts.shift();
+              }
+              // A batch's chunks are counted by their chunk-finished events, which come after its batch-finished.
+              if (e.type === 'chunk-finished' || e.type === 'batch-finished' || e.type === 'waiting' || e.type === 'run-started') {
+                report();
+                this.changed.fire(run);
+              }
+            });
+          } finally {
+            clearInterval(timer);
+          }
+        },
+      );
+    } catch (e) {
+      this.log.error(`Run ${run.id} failed: ${BatchPromptError.isAny(e) ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      void this.showError(`the run stopped: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      this.active.delete(run);
+      await vscode.commands.executeCommand('setContext', ContextKeys.running, this.active.size > 0);
+    }
+    if (summary) {
+      await writeRunReport(dir.fsPath, prices, summary).catch((e: unknown) => this.log.error(`Could not write the report: ${String(e)}`));
+      this.lastFinished = { dir, summary };
+      this.finished.fire({ dir, summary });
+      this.log.info(`Run ${run.id} finished: ${summary.succeeded} succeeded${summary.cached ? ` (${summary.cached} from the cache)` : ''}, ${summary.failed} failed, ${summary.canceled} canceled in ${formatDuration(summary.durationMs)}; ${summary.inputTokens} input / ${summary.outputTokens} output tokens.`);
+      for (const line of describeEndpoints(summary)) this.log.info(line);
+      void this.announce(dir, summary);
+    }
+    this.changed.fire(undefined);
+    return summary;
+  }
+
+  private async announce(dir: vscode.Uri, summary: RunSummary): Promise<void> {
+    const open = 'Open Results';
+    const failures = 'Show Failures';
+    // A fatal summary says itself that no endpoint is left.
+    const dropped = summary.fatal ? undefined : droppedEndpointsNote(summary);
+    const text = `Batch Prompt: ${summary.succeeded} of ${summary.succeeded + summary.failed + summary.canceled} chunks succeeded${summary.failed ? `, ${summary.failed} failed` : ''}${summary.canceled ? `, ${summary.canceled} canceled` : ''} (${formatDuration(summary.durationMs)}).${dropped ? ` ${this.log.redact(dropped)}` : ''}`;
+    if (summary.fatal) {
+      const answer = await vscode.window.showErrorMessage(`${text} ${summary.fatal.message}`, open, 'Open Log');
+      if (answer === open) await this.openResults(dir);
+      else if (answer === 'Open Log') this.log.show();
+      return;
+    }
+    const buttons = summary.failed + summary.canceled > 0 ? [open, failures] : [open];
+    const show = summary.failed ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    const answer = await show(text, ...buttons);
+    if (answer === open) await this.openResults(dir);
+    if (answer === failures) await vscode.commands.executeCommand('batchPrompt.failures.focus');
+  }
+
+  private async latestRunDir(): Promise<vscode.Uri | undefined> {
+    const root = this.runsRoot();
+    if (!root) return undefined;
+    try {
+      const entries = await vscode.workspace.fs.readDirectory(root);
+      const dirs = entries.filter(([, t]) => t === vscode.FileType.Directory).map(([n]) => n).sort();
+      return dirs.length ? vscode.Uri.joinPath(root, dirs[dirs.length - 1]) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+

@@ -1,0 +1,86 @@
+import * as vscode from 'vscode';
+import { formatDuration } from '../../util/format';
+import { Commands } from '../base/ids';
+import type { ActiveRun, FinishedRun, RunService } from './runService';
+
+/** How long the outcome of a finished run stays in the status bar. */
+const SHOW_OUTCOME_MS = 15_000;
+
+/**
+ * The status-bar item: counts and a spinner while runs go on (tooltip: tokens, requests per minute,
+ * concurrency), the outcome briefly after. A click offers Cancel and Show Log (or Open Results).
+ */
+export class StatusBarController implements vscode.Disposable {
+  private readonly item: vscode.StatusBarItem;
+  private readonly disposables: vscode.Disposable[] = [];
+  private hideTimer?: ReturnType<typeof setTimeout>;
+  private redrawTimer?: ReturnType<typeof setTimeout>;
+  private lastDraw = 0;
+
+  constructor(private readonly runs: RunService) {
+    this.item = vscode.window.createStatusBarItem('batchPrompt.status', vscode.StatusBarAlignment.Left, 10);
+    this.item.name = 'Batch Prompt';
+    this.item.command = Commands.showRunActions;
+    this.disposables.push(
+      this.item,
+      runs.onDidChange((run) => this.onChange(run)),
+      runs.onDidFinish((f) => this.showOutcome(f)),
+    );
+  }
+
+  private onChange(run: ActiveRun | undefined): void {
+    const now = Date.now();
+    // Progress events can come in bursts: redraw at most ten times a second, and once more after the
+    // burst, so that its last count shows.
+    if (run && now - this.lastDraw < 100) {
+      this.redrawTimer ??= setTimeout(() => {
+        this.redrawTimer = undefined;
+        this.onChange(undefined);
+      }, 100 - (now - this.lastDraw));
+      return;
+    }
+    clearTimeout(this.redrawTimer);
+    this.redrawTimer = undefined;
+    this.lastDraw = now;
+    const active = [...this.runs.active];
+    if (active.length === 0) return;
+    clearTimeout(this.hideTimer);
+    const t = active[0].tracker;
+    const more = active.length > 1 ? ` (+${active.length - 1} runs)` : '';
+    this.item.text = `$(sync~spin) Batch Prompt ${t.done}/${t.total}${t.failed ? ` · ${t.failed} failed` : ''}${more}`;
+    const tip = new vscode.MarkdownString(undefined, true);
+    for (const r of active) {
+      const rpm = r.starts.filter((s) => s > now - 60_000).length;
+      tip.appendMarkdown(`**${escape(r.label)}**: ${escape(r.tracker.describe())}  \n`);
+      tip.appendMarkdown(`Tokens: ${r.tracker.inputTokens} in / ${r.tracker.outputTokens} out · ${rpm} requests/min · concurrency ${r.tracker.concurrency} · running ${formatDuration(now - r.startedAt)}  \n`);
+    }
+    tip.appendMarkdown('\nClick to cancel or show the log.');
+    this.item.tooltip = tip;
+    this.item.backgroundColor = undefined;
+    this.item.show();
+  }
+
+  private showOutcome({ summary }: FinishedRun): void {
+    if (this.runs.active.size > 0) return;
+    const bad = summary.failed + summary.canceled;
+    const counts = [summary.failed && `${summary.failed} failed`, summary.canceled && `${summary.canceled} canceled`].filter(Boolean).join(', ');
+    this.item.text = summary.fatal ? `$(error) Batch Prompt stopped` : bad ? `$(warning) Batch Prompt: ${counts}` : `$(check) Batch Prompt: ${summary.succeeded} done`;
+    this.item.tooltip = `${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.canceled} canceled in ${formatDuration(summary.durationMs)}. Click for the results.`;
+    this.item.backgroundColor = summary.fatal || summary.failed ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    this.item.show();
+    clearTimeout(this.hideTimer);
+    this.hideTimer = setTimeout(() => {
+      if (this.runs.active.size === 0) this.item.hide();
+    }, SHOW_OUTCOME_MS);
+  }
+
+  dispose(): void {
+    clearTimeout(this.hideTimer);
+    clearTimeout(this.redrawTimer);
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+function escape(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!|]/g, '\\$&');
+}

@@ -1,0 +1,64 @@
+import * as assert from 'assert';
+import type { ChunkRef } from '../../../src/core/plan/types';
+import { LiveResultsModel, shouldStream, splitReply, STREAM_AUTO_MAX_REQUESTS } from '../../../src/vscode/live/liveResultsModel';
+import { normalizeSettings } from '../../../src/vscode/base/settingsSchema';
+
+const ref = (id: string, path: string): ChunkRef => ({ id, path, index: 0, start: 0, end: 10, startLine: 1, endLine: 5, overlap: 0, tokens: 10 });
+
+describe('live results', () => {
+  it('batchPrompt.stream: auto streams runs of at most the documented number of requests; always and never do what they say', () => {
+    assert.strictEqual(shouldStream('auto', 1), true);
+    assert.strictEqual(shouldStream('auto', STREAM_AUTO_MAX_REQUESTS), true);
+    assert.strictEqual(shouldStream('auto', STREAM_AUTO_MAX_REQUESTS + 1), false);
+    assert.strictEqual(shouldStream('always', 10_000), true);
+    assert.strictEqual(shouldStream('never', 1), false);
+    assert.strictEqual(normalizeSettings(() => undefined).stream, 'auto');
+    assert.strictEqual(normalizeSettings((k) => (k === 'stream' ? 'never' : undefined)).stream, 'never');
+    assert.strictEqual(normalizeSettings((k) => (k === 'stream' ? 'sometimes' : undefined)).stream, 'auto', 'an unknown value falls back to the default');
+  });
+
+  it('cuts a partial reply into its result blocks, hiding a tag that is still arriving', () => {
+    assert.deepStrictEqual([...splitReply('<result id="a">\nAA\n</result>\n<result id="b">\nB')], [['a', 'AA'], ['b', 'B']]);
+    assert.deepStrictEqual([...splitReply('<result id="a">\nAA\n</res')], [['a', 'AA\n']]);
+    assert.deepStrictEqual([...splitReply('<result id="a">\nx < y')], [['a', 'x < y']]);
+    assert.deepStrictEqual([...splitReply('<result id="a')], []);
+  });
+
+  it('fills each chunk in as its batch streams, starts a retried batch again from nothing, and ends on the recorded output', () => {
+    const a = ref('0:0', 'src/a.ts');
+    const b = ref('1:0', 'src/b.ts');
+    const m = new LiveResultsModel('Run', [a, b]);
+    assert.match(m.render(), /src\/a\.ts · lines 1–5 · waiting/);
+    m.applyEvent({ type: 'batch-started', batchId: 'b1', chunkIds: [a.id, b.id], tokens: 10, attempt: 1 });
+    for (const piece of ['<result id="0:0">\nHEL', 'LO A\n</result>\n<result id="1:0">\nPART', 'IAL B']) m.applyText('b1', [a.id, b.id], piece);
+    let doc = m.render();
+    assert.match(doc, /src\/a\.ts · lines 1–5 · streaming…\n\nHELLO A\n/);
+    assert.match(doc, /src\/b\.ts · lines 1–5 · streaming…\n\nPARTIAL B\n/);
+    m.applyEvent({ type: 'batch-finished', batchId: 'b1', chunkIds: [a.id, b.id], ok: false, tokens: 10, inputTokens: 0, outputTokens: 0, latencyMs: 5, error: { kind: 'transient', message: 'broke off' } });
+    assert.match(m.render(), /src\/b\.ts · lines 1–5 · retrying · attempt 1 ended: transient/);
+    m.applyEvent({ type: 'batch-started', batchId: 'b1', chunkIds: [a.id, b.id], tokens: 10, attempt: 2 });
+    doc = m.render();
+    assert.ok(!doc.includes('PARTIAL B') && !doc.includes('HELLO A'), 'the retry starts from nothing');
+    assert.match(doc, /streaming \(attempt 2\)…/);
+    m.applyText('b1', [a.id, b.id], '<result id="0:0">\nNEW A');
+    m.applyOutcome({ chunk: a, status: 'succeeded', output: 'FINAL A', attempts: 2, batchId: 'b1', inputTokens: 1, outputTokens: 1, latencyMs: 1 });
+    m.applyOutcome({ chunk: b, status: 'failed', error: { kind: 'bad-reply', message: 'no result' }, attempts: 2, batchId: 'b1', inputTokens: 1, outputTokens: 1, latencyMs: 1 });
+    m.applyEvent({ type: 'run-finished', summary: { succeeded: 1, failed: 1, canceled: 0, requests: 2, inputTokens: 2, outputTokens: 2, durationMs: 9 } });
+    doc = m.render();
+    assert.match(doc, /2 of 2 chunks done · run finished/);
+    assert.match(doc, /src\/a\.ts · lines 1–5 · succeeded\n\nFINAL A\n/);
+    assert.match(doc, /src\/b\.ts · lines 1–5 · failed · bad-reply: no result/);
+  });
+
+  it('a one-chunk reply without tags shows as it streams, but not the start of a tag', () => {
+    const a = ref('0:0', 'a.md');
+    const m = new LiveResultsModel('Run', [a]);
+    m.applyEvent({ type: 'batch-started', batchId: 'b1', chunkIds: [a.id], tokens: 10, attempt: 1 });
+    m.applyText('b1', [a.id], '<resu');
+    assert.ok(!m.render().includes('<resu'));
+    const n = new LiveResultsModel('Run', [a]);
+    n.applyEvent({ type: 'batch-started', batchId: 'b1', chunkIds: [a.id], tokens: 10, attempt: 1 });
+    n.applyText('b1', [a.id], 'Plain answer');
+    assert.match(n.render(), /streaming…\n\nPlain answer/);
+  });
+});
