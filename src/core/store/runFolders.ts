@@ -1,7 +1,7 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { pendingJob } from '../jobs/job';
-import { readRecords, RUN_FILE, runLockHolder, SUMMARY_FILE, type RunMeta, type RunSummary } from './runStore';
+import { readRecords, RECORDS_FILE, RUN_FILE, runLockHolder, SUMMARY_FILE, type RunMeta, type RunSummary } from './runStore';
 import { readJson } from '../../util/fs';
 
 /** A run folder that can be resumed: no summary (interrupted), or chunks that did not succeed. */
@@ -19,21 +19,42 @@ export interface UnfinishedRun {
   lockedBy?: number;
 }
 
+/** The names of the folders under `root`, unsorted; undefined when `root` cannot be listed (no runs yet). */
+export async function runFolderNames(root: string): Promise<string[] | undefined> {
+  try {
+    return (await fs.readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The run folders under `root`, newest first (run ids sort by time), at most `limit`. */
 export async function runFolders(root: string, limit = 50): Promise<string[]> {
-  let entries: import('fs').Dirent[];
-  try {
-    entries = await fs.readdir(root, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  return entries
-    .filter((e) => e.isDirectory())
-    .map((e) => e.name)
+  return ((await runFolderNames(root)) ?? [])
     .sort()
     .reverse()
     .slice(0, limit)
     .map((n) => path.join(root, n));
+}
+
+/**
+ * A folder's `summary.json` as written, for a quick look (lists, views): undefined when it is missing,
+ * unreadable or not JSON. Unchecked: use `readSummary` / `checkRunFolder` before acting on a folder.
+ */
+export function peekSummary(dir: string): Promise<RunSummary | undefined> {
+  return readJson<RunSummary>(path.join(dir, SUMMARY_FILE));
+}
+
+/** A folder's `run.json` as written, for a quick look: undefined when missing or not JSON. Unchecked (see `readRunMeta`). */
+export function peekRunMeta(dir: string): Promise<RunMeta | undefined> {
+  return readJson<RunMeta>(path.join(dir, RUN_FILE));
+}
+
+/** True when the folder's journal (`run.jsonl`) was written after its summary (or there is a journal and no summary): a retry since. */
+export async function journalNewerThanSummary(dir: string): Promise<boolean> {
+  const [journal, summary] = await Promise.all([fs.stat(path.join(dir, RECORDS_FILE)).catch(() => undefined), fs.stat(path.join(dir, SUMMARY_FILE)).catch(() => undefined)]);
+  if (!journal) return false;
+  return !summary || journal.mtimeMs > summary.mtimeMs;
 }
 
 /**
@@ -44,11 +65,11 @@ export async function runFolders(root: string, limit = 50): Promise<string[]> {
 export async function unfinishedRuns(root: string, options: { limit?: number; interruptedOnly?: boolean } = {}): Promise<UnfinishedRun[]> {
   const out: UnfinishedRun[] = [];
   for (const dir of await runFolders(root, options.limit)) {
-    const summary = await readJson<RunSummary>(path.join(dir, SUMMARY_FILE));
+    const summary = await peekSummary(dir);
     if (summary && (options.interruptedOnly || summary.status === 'succeeded')) continue;
     // A batch job not collected yet runs at the provider: sending its chunks again would pay twice.
     if (!summary && (await pendingJob(dir))) continue;
-    const meta = await readJson<RunMeta>(path.join(dir, RUN_FILE));
+    const meta = await peekRunMeta(dir);
     if (!meta || !Array.isArray(meta.files)) continue;
     const latest = new Map<string, string>();
     for (const r of await readRecords(dir)) latest.set(r.chunkId, r.status);

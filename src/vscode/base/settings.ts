@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { EndpointConfig } from '../../providers/endpoint';
+import type { Log } from './log';
 import { normalizeModels, normalizeSettings, settingsReader, SETTINGS_SECTION, type Settings } from './settingsSchema';
 
 /**
@@ -11,6 +12,14 @@ import { normalizeModels, normalizeSettings, settingsReader, SETTINGS_SECTION, t
 export function readSettings(scope?: vscode.ConfigurationScope, problems?: string[]): Settings {
   const config = vscode.workspace.getConfiguration(SETTINGS_SECTION, scope);
   return normalizeSettings(settingsReader(vscode.workspace.isTrusted, (key) => config.get(key), (key) => config.inspect(key)), problems);
+}
+
+/** `readSettings()`, with each value ignored (out of bounds, wrong type) written to the log as a warning. */
+export function readSettingsReporting(log: Pick<Log, 'warn'>): Settings {
+  const problems: string[] = [];
+  const settings = readSettings(undefined, problems);
+  for (const p of problems) log.warn(`Setting ignored: ${p}`);
+  return settings;
 }
 
 /**

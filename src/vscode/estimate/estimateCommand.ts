@@ -5,14 +5,33 @@ import { estimatePlan } from '../../core/estimate/planEstimate';
 import type { ResultCache } from '../../core/store/resultCache';
 import { smallestWindow } from '../../core/session/run';
 import { getTokenizer } from '../../core/plan/tokenizer';
-import type { EstimateDocuments } from './estimateDocuments';
-import { RunRoots } from '../run/fileSelection';
+import { ESTIMATE_SCHEME, EstimateDocuments } from './estimateDocuments';
+import { askGlob, RunRoots } from '../run/fileSelection';
 import type { ModelService } from '../run/models';
-import { pickPrompt } from '../run/prompts';
-import { askGlob } from '../run/runCommands';
+import { pickPrompt, promptOf, type RunArgs } from '../run/prompts';
 import { describeSkipped, hasFolder, matchingFiles, modelInfoOf, planFiles, pricesOf } from '../run/runPlanning';
 import type { RunRequest } from '../run/runService';
+import { Commands } from '../base/ids';
+import { registerCommand } from '../base/lifecycle';
+import { readSettingsReporting } from '../base/settings';
 import type { Settings } from '../base/settingsSchema';
+import type { Services } from '../services';
+
+/**
+ * The estimate feature: "Estimate Run…" (the plan and its estimate as a read-only document; nothing
+ * is sent) and the provider of those documents.
+ */
+export function registerEstimate(context: vscode.ExtensionContext, { runs, models, cache, log }: Services): void {
+  const documents = new EstimateDocuments();
+  context.subscriptions.push(
+    vscode.workspace.registerTextDocumentContentProvider(ESTIMATE_SCHEME, documents),
+    registerCommand(Commands.estimateRun, (args?: RunArgs) => {
+      const settings = readSettingsReporting(log);
+      const ctx: EstimateContext = { settings, models, globalState: context.globalState, runsRoot: (s, roots) => runs.runsRoot(s, roots, true), cache: cache.forSettings(settings), documents };
+      return showEstimate(ctx, { glob: args?.glob, prompt: promptOf(args), modelId: args?.modelId });
+    }),
+  );
+}
 
 /** What an estimate needs from the run service. */
 export interface EstimateContext {

@@ -28,9 +28,3 @@ export class EstimateDocuments implements vscode.TextDocumentContentProvider {
   }
 }
 
-/** Registers the estimate documents' provider; "Estimate Run…" opens them. */
-export function registerEstimateDocuments(context: vscode.ExtensionContext): EstimateDocuments {
-  const docs = new EstimateDocuments();
-  context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(ESTIMATE_SCHEME, docs));
-  return docs;
-}

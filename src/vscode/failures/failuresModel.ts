@@ -1,11 +1,10 @@
-import { promises as fs } from 'fs';
 import * as path from 'path';
 import pLimit from 'p-limit';
 import { pendingJob } from '../../core/jobs/job';
 import type { ErrorKind } from '../../core/execute/errors';
 import type { ChunkOutcome } from '../../core/execute/events';
-import { readRecords, recordOf, RECORDS_FILE, RUN_FILE, SUMMARY_FILE, type RunMeta, type RunRecord, type RunSummary } from '../../core/store/runStore';
-import { readJson } from '../../util/fs';
+import { journalNewerThanSummary, peekRunMeta, peekSummary, runFolderNames } from '../../core/store/runFolders';
+import { readRecords, recordOf, type RunMeta, type RunRecord } from '../../core/store/runStore';
 
 /**
  * The Failed Chunks view's data, with no `vscode` import (unit-tested in plain Node): every chunk of
@@ -227,14 +226,8 @@ export class FailuresModel implements Disposable {
     if (this.loadState === 'unloaded') this.loadState = 'loading';
     this.replay = [];
     const root = this.options.runsRoot();
-    let names: string[] | undefined;
-    if (root) {
-      try {
-        names = (await fs.readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
-      } catch {
-        // No runs yet (or an unreadable folder): nothing to show.
-      }
-    }
+    // No runs yet (or an unreadable folder): nothing to show.
+    const names = root ? await runFolderNames(root) : undefined;
     const limit = pLimit(READ_CONCURRENCY);
     const read = await Promise.all((names ?? []).map((n) => limit(() => this.readRun(path.join(root!, n)).catch(() => undefined))));
     this.runsByDir.clear();
@@ -261,12 +254,12 @@ export class FailuresModel implements Disposable {
 
   /** A run folder's state, or undefined when it is not a run folder or has nothing that failed. */
   private async readRun(dir: string): Promise<RunState | undefined> {
-    const summary = await readJson<RunSummary>(path.join(dir, SUMMARY_FILE));
-    if (summary?.status === 'succeeded' && !(await newerThan(path.join(dir, RECORDS_FILE), path.join(dir, SUMMARY_FILE)))) {
+    const summary = await peekSummary(dir);
+    if (summary?.status === 'succeeded' && !(await journalNewerThanSummary(dir))) {
       // Every chunk succeeded and nothing was recorded since: nothing to read.
       return undefined;
     }
-    const meta = await readJson<RunMeta>(path.join(dir, RUN_FILE));
+    const meta = await peekRunMeta(dir);
     if (!meta || !Array.isArray(meta.files)) return undefined;
     const id = path.basename(dir);
     const latest = new Map<string, RunRecord>();
@@ -306,7 +299,7 @@ export class FailuresModel implements Disposable {
 
   private async readInfo(dir: string): Promise<void> {
     if (this.runsByDir.get(dir)?.info) return;
-    const meta = await readJson<RunMeta>(path.join(dir, RUN_FILE));
+    const meta = await peekRunMeta(dir);
     const run = this.runsByDir.get(dir);
     if (!meta || !run || run.info) return;
     run.info = infoOf(meta);
@@ -403,11 +396,4 @@ function infoOf(meta: RunMeta): RunInfo {
     model: meta.model,
     fileOrder: new Map(meta.files.map((f, i) => [f.path, i])),
   };
-}
-
-/** True when `a` was modified after `b` (or `b` is missing). */
-async function newerThan(a: string, b: string): Promise<boolean> {
-  const [sa, sb] = await Promise.all([fs.stat(a).catch(() => undefined), fs.stat(b).catch(() => undefined)]);
-  if (!sa) return false;
-  return !sb || sa.mtimeMs > sb.mtimeMs;
 }

@@ -4,7 +4,9 @@ import type { RunSummary } from '../../core/store/runStore';
 import { FailuresModel, shortReason, type FailedChunk, type FailedFile, type FailedRun, type FailureCounts } from './failuresModel';
 import { RunRoots } from '../run/fileSelection';
 import { Commands, Views } from '../base/ids';
-import type { RunService } from '../run/runService';
+import { Disposable, registerCommand } from '../base/lifecycle';
+import { showInfo, showWarning } from '../base/messages';
+import type { Services } from '../services';
 
 /** A row of the Failed Chunks tree. `contextValue` is the kind (the manifest's menus match on it). */
 export type FailureNode = { kind: 'run'; run: FailedRun } | { kind: 'file'; file: FailedFile; run: FailedRun } | { kind: 'chunk'; chunk: FailedChunk };
@@ -20,14 +22,12 @@ export interface FailuresApi {
 const REFRESH_DELAY_MS = 50;
 
 /** Renders the failures model: run → file → chunk. Reading the first level loads the model (lazily). */
-export class FailuresTreeDataProvider implements vscode.TreeDataProvider<FailureNode>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<FailureNode | undefined>();
+export class FailuresTreeDataProvider extends Disposable implements vscode.TreeDataProvider<FailureNode> {
+  private readonly changed = this._register(new vscode.EventEmitter<FailureNode | undefined>());
   readonly onDidChangeTreeData = this.changed.event;
 
-  constructor(private readonly model: FailuresModel) {}
-
-  dispose(): void {
-    this.changed.dispose();
+  constructor(private readonly model: FailuresModel) {
+    super();
   }
 
   refresh(): void {
@@ -123,7 +123,7 @@ function fileUri(runPath: string, root: string | undefined): vscode.Uri | undefi
  * read from the run folders only when the view first asks for its rows, or when a run ends with
  * failures, never at activation.
  */
-export function registerFailuresView(context: vscode.ExtensionContext, runs: RunService): FailuresApi {
+export function registerFailures(context: vscode.ExtensionContext, { runs }: Services): FailuresApi {
   const activeDirs = () => new Set([...runs.active].map((r) => r.dir.fsPath));
   const model = new FailuresModel({
     runsRoot: () => runs.runsRoot()?.fsPath,
@@ -158,26 +158,32 @@ export function registerFailuresView(context: vscode.ExtensionContext, runs: Run
       for (const dir of running) if (!now.has(dir)) void model.refreshRun(dir);
       running = now;
     }),
+    registerCommand(Commands.retry, (node?: FailureNode) => retry(node)),
+    registerCommand(Commands.retryAll, () => retryAll()),
+    registerCommand(Commands.clearFailures, async (node?: FailureNode) => {
+      await model.ensureLoaded();
+      await model.clear(node?.kind === 'run' ? [node.run.id] : undefined);
+    }),
+    registerCommand(Commands.revealChunk, (node?: FailureNode) => reveal(node)),
   );
+  return { model, provider, view };
 
-  const register = (id: string, fn: (...args: never[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
-
-  register(Commands.retry, async (node?: FailureNode): Promise<RunSummary | undefined> => {
+  async function retry(node?: FailureNode): Promise<RunSummary | undefined> {
     const target = node ?? view.selection[0];
     if (!target) {
-      void vscode.window.showInformationMessage('Batch Prompt: choose a run, a file or a chunk in the Failed Chunks view to retry.');
+      showInfo('Batch Prompt: choose a run, a file or a chunk in the Failed Chunks view to retry.');
       return undefined;
     }
     if (target.kind === 'run') return runs.retry(vscode.Uri.file(target.run.dir)); // every unfinished chunk of the run
     if (target.kind === 'file') return runs.retry(vscode.Uri.file(target.file.dir), target.file.chunks.map((c) => c.chunkId));
     return runs.retry(vscode.Uri.file(target.chunk.dir), [target.chunk.chunkId]);
-  });
+  }
 
-  register(Commands.retryAll, async (): Promise<RunSummary[]> => {
+  async function retryAll(): Promise<RunSummary[]> {
     await model.ensureLoaded();
     const list = model.runs();
     if (list.length === 0) {
-      void vscode.window.showInformationMessage('Batch Prompt: no failed chunks to retry.');
+      showInfo('Batch Prompt: no failed chunks to retry.');
       return [];
     }
     const summaries: RunSummary[] = [];
@@ -190,14 +196,9 @@ export function registerFailuresView(context: vscode.ExtensionContext, runs: Run
       if (summary.fatal || summary.canceled > 0) break;
     }
     return summaries;
-  });
+  }
 
-  register(Commands.clearFailures, async (node?: FailureNode) => {
-    await model.ensureLoaded();
-    await model.clear(node?.kind === 'run' ? [node.run.id] : undefined);
-  });
-
-  register(Commands.revealChunk, async (node?: FailureNode) => {
+  async function reveal(node?: FailureNode): Promise<vscode.TextEditor | undefined> {
     const target = node ?? view.selection[0];
     if (target?.kind !== 'chunk') return undefined;
     const c = target.chunk;
@@ -208,7 +209,7 @@ export function registerFailuresView(context: vscode.ExtensionContext, runs: Run
       if (!uri) throw new Error('not in this workspace');
       doc = await vscode.workspace.openTextDocument(uri);
     } catch {
-      void vscode.window.showWarningMessage(`Batch Prompt: cannot open ${c.path}; it was moved or deleted since the run.`);
+      showWarning(`Batch Prompt: cannot open ${c.path}; it was moved or deleted since the run.`);
       return undefined;
     }
     // Offsets are exact while the file is unchanged; past its end (the file shrank), use the lines.
@@ -219,7 +220,5 @@ export function registerFailuresView(context: vscode.ExtensionContext, runs: Run
     const editor = await vscode.window.showTextDocument(doc, { selection: doc.validateRange(range), preview: true });
     editor.revealRange(editor.selection, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
     return editor;
-  });
-
-  return { model, provider, view };
+  }
 }

@@ -6,14 +6,17 @@ import { BatchPromptError } from '../../core/execute/errors';
 import { batchUnsupportedReason, createBatchApi } from '../../providers/batch/batchApi';
 import type { EndpointConfig } from '../../providers/endpoint';
 import { Commands } from '../base/ids';
+import { Disposable, registerCommand } from '../base/lifecycle';
 import type { Log } from '../base/log';
-import { askGlob, type RunArgs } from '../run/runCommands';
-import type { ChosenPrompt } from '../run/prompts';
+import { Actions, openSettings, showErrorWithActions, showInfo, showWithActions } from '../base/messages';
+import { askGlob } from '../run/fileSelection';
+import { promptFromText, type ChosenPrompt, type RunArgs } from '../run/prompts';
 import type { RunService } from '../run/runService';
 import type { KeyedEndpoint } from '../base/keyBinding';
 import { refusalMessage } from '../run/recordedEndpoints';
 import type { KeyStore } from '../base/secrets';
 import { readSettings, readUserModels } from '../base/settings';
+import type { Services } from '../services';
 import { endpointOfEntry, jobMismatch, SubmittedJobs, type SubmittedJob } from './submittedJobs';
 
 /** Between two polls of a job (batch jobs take minutes to hours; the providers suggest about a minute). */
@@ -39,7 +42,7 @@ interface Watched {
  * secret storage at each poll and never kept; it goes only to the user's endpoint the job was
  * submitted to (submittedJobs.ts).
  */
-export class BatchJobService implements vscode.Disposable {
+export class BatchJobService extends Disposable {
   private readonly watched = new Map<string, Watched>();
   private readonly item: vscode.StatusBarItem;
   /** Overrides of the providers' documented job limits (integration tests inject small ones). */
@@ -52,14 +55,15 @@ export class BatchJobService implements vscode.Disposable {
     private readonly submitted: SubmittedJobs,
     private readonly pollIntervalMs = DEFAULT_POLL_INTERVAL_MS,
   ) {
-    this.item = vscode.window.createStatusBarItem('batchPrompt.batchJobs', vscode.StatusBarAlignment.Left, 9);
+    super();
+    this.item = this._register(vscode.window.createStatusBarItem('batchPrompt.batchJobs', vscode.StatusBarAlignment.Left, 9));
     this.item.name = 'Batch Prompt: batch jobs';
     this.item.command = Commands.showBatchJobActions;
   }
 
-  dispose(): void {
+  override dispose(): void {
     this.stopPolling();
-    this.item.dispose();
+    super.dispose();
   }
 
   /** Stops polling (as a closed window does); the jobs go on at the provider and `resumePolling` takes them up again. */
@@ -81,7 +85,7 @@ export class BatchJobService implements vscode.Disposable {
   async submit(args?: Omit<RunArgs, 'prompt'> & { uris?: vscode.Uri[]; prompt?: string | ChosenPrompt }): Promise<JobRecord | undefined> {
     const glob = args?.uris ? undefined : (args?.glob ?? (await askGlob(readSettings().defaultInclude, 'Batch Prompt: submit as a batch job')));
     if (!args?.uris && !glob) return undefined;
-    const prompt = typeof args?.prompt === 'string' ? { text: args.prompt, label: args.prompt.split('\n')[0].slice(0, 60) } : args?.prompt;
+    const prompt = typeof args?.prompt === 'string' ? promptFromText(args.prompt) : args?.prompt;
     const prepared = await this.runs.prepare(
       { uris: args?.uris, glob, prompt, modelId: args?.modelId, mode: 'batch-job' },
       (choice) =>
@@ -128,7 +132,7 @@ export class BatchJobService implements vscode.Disposable {
     }
     const job = result.job;
     this.log.info(`Batch job ${job.jobId} (${job.provider}) submitted: ${job.requests.length} requests, results in ${dir.fsPath}`);
-    void vscode.window.showInformationMessage(`Batch Prompt: batch job submitted (${job.requests.length} requests to ${prepared.choice.label}). Results are collected when it ends, usually within 24 h; progress is in the status bar.`);
+    showInfo(`Batch Prompt: batch job submitted (${job.requests.length} requests to ${prepared.choice.label}). Results are collected when it ends, usually within 24 h; progress is in the status bar.`);
     const entry = await this.submitted.add(dir.fsPath, job, endpoint);
     this.watch(dir, job, entry);
     return job;
@@ -174,7 +178,7 @@ export class BatchJobService implements vscode.Disposable {
   async cancel(dir?: vscode.Uri): Promise<JobRecord | undefined> {
     const target = dir ? this.watched.get(dir.fsPath) : await this.pick('Cancel which batch job?');
     if (!target) {
-      if (this.watched.size === 0) void vscode.window.showInformationMessage('Batch Prompt: no batch job is running.');
+      if (this.watched.size === 0) showInfo('Batch Prompt: no batch job is running.');
       return undefined;
     }
     try {
@@ -304,23 +308,15 @@ export class BatchJobService implements vscode.Disposable {
   /** A job over the provider's limits (nothing sent, nothing written): the message says what to change, with the setting one click away. */
   private reportTooLarge(e: BatchTooLargeError): void {
     this.log.warn(e.message);
-    const settings = 'Open Settings';
-    void vscode.window.showErrorMessage(`Batch Prompt: ${e.message}`, ...(e.measure === 'requests' ? [settings] : [])).then(async (answer) => {
-      if (answer === settings) await vscode.commands.executeCommand('workbench.action.openSettings', 'batchPrompt.chunksPerBatch');
-    });
+    void showWithActions('error', `Batch Prompt: ${e.message}`, e.measure === 'requests' ? { [Actions.openSettings]: openSettings('batchPrompt.chunksPerBatch') } : {});
   }
 
   /** Shows an error with "Open Log", and "Set API Key" (for `endpoint`, when known) when a key is missing or refused. */
   private reportError(message: string, endpoint: KeyedEndpoint | undefined, e: unknown): void {
     const text = this.log.redact(message);
     this.log.error(text);
-    const setKey = 'Set API Key';
-    const open = 'Open Log';
     const keyProblem = !!endpoint && BatchPromptError.isAny(e) && (e.kind === 'auth' || e.kind === 'config');
-    void vscode.window.showErrorMessage(`Batch Prompt: ${text}`, ...(keyProblem ? [setKey, open] : [open])).then(async (answer) => {
-      if (answer === setKey) await vscode.commands.executeCommand(Commands.setApiKey, endpoint);
-      else if (answer === open) this.log.show();
-    });
+    void showErrorWithActions(`Batch Prompt: ${text}`, { setKey: keyProblem ? { endpoint } : undefined, log: this.log });
   }
 }
 
@@ -328,14 +324,17 @@ function messageOf(e: unknown): string {
   return BatchPromptError.isAny(e) || e instanceof Error ? e.message : String(e);
 }
 
-/** Registers the batch-job commands and polls the jobs left running by an earlier window. */
-export function registerBatchJobs(context: vscode.ExtensionContext, runs: RunService, keys: KeyStore, log: Log, pollIntervalMs?: number): BatchJobService {
+/** The batch jobs feature: its commands and status item; polls the jobs left running by an earlier window. */
+export function registerJobs(context: vscode.ExtensionContext, { runs, keys, log }: Services): BatchJobService {
+  // Tests poll their fake batch server every 200 ms; real jobs every 30 s.
+  const pollIntervalMs = context.extensionMode === vscode.ExtensionMode.Test ? 200 : undefined;
   const service = new BatchJobService(runs, keys, log, new SubmittedJobs(context.globalState), pollIntervalMs);
-  context.subscriptions.push(service);
-  const register = (id: string, fn: (...args: never[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
-  register(Commands.submitBatchJob, (args?: Parameters<BatchJobService['submit']>[0]) => service.submit(args));
-  register(Commands.cancelBatchJob, (dir?: vscode.Uri) => service.cancel(dir instanceof vscode.Uri ? dir : undefined));
-  register(Commands.showBatchJobActions, () => service.showActions());
+  context.subscriptions.push(
+    service,
+    registerCommand(Commands.submitBatchJob, (args?: Parameters<BatchJobService['submit']>[0]) => service.submit(args)),
+    registerCommand(Commands.cancelBatchJob, (dir?: vscode.Uri) => service.cancel(dir instanceof vscode.Uri ? dir : undefined)),
+    registerCommand(Commands.showBatchJobActions, () => service.showActions()),
+  );
   void service.resumePolling().catch((e: unknown) => log.warn(`Could not look for batch jobs to poll: ${messageOf(e)}`));
   return service;
 }

@@ -86,9 +86,10 @@ export class LiveResults implements vscode.TextDocumentContentProvider, vscode.D
   }
 }
 
-/** Registers the live results documents' provider; the run service opens them. */
-export function registerLiveResults(context: vscode.ExtensionContext): LiveResults {
-  const live = new LiveResults();
-  context.subscriptions.push(live, vscode.workspace.registerTextDocumentContentProvider(LIVE_SCHEME, live));
-  return live;
+/**
+ * The live results feature: makes the documents the run service opens (`services.live`) readable.
+ * (Typed by shape, not by `Services`: services.ts imports this module.)
+ */
+export function registerLiveResults(context: vscode.ExtensionContext, { live }: { live: LiveResults }): void {
+  context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(LIVE_SCHEME, live));
 }

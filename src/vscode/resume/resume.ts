@@ -2,8 +2,9 @@ import * as vscode from 'vscode';
 import { unfinishedRuns, type UnfinishedRun } from '../../core/store/runFolders';
 import type { RunSummary } from '../../core/store/runStore';
 import { Commands } from '../base/ids';
-import type { Log } from '../base/log';
-import type { RunService } from '../run/runService';
+import { registerCommand } from '../base/lifecycle';
+import { showInfo, showWithActions } from '../base/messages';
+import type { Services } from '../services';
 
 const OFFERED_KEY = 'batchPrompt.resumeOffered';
 
@@ -17,32 +18,25 @@ function describe(r: UnfinishedRun): string {
 }
 
 /**
- * "Resume Run" (a run folder given, or picked among the unfinished ones) and "Clear Cache"; and, once
+ * "Resume Run" (a run folder given, or picked among the unfinished ones); and, once
  * the extension is active, an offer to resume a run that a crash or a closed window interrupted. The
  * offer adds no activation event: the 6 MB bundle is not loaded in every window just to look. It
  * comes when the extension activates for another reason (the Batch Prompt view restored, a command).
  */
-export function registerResume(context: vscode.ExtensionContext, runs: RunService, log: Log): void {
-  const register = (id: string, fn: (...args: never[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, fn));
-
-  register(Commands.resumeRun, async (dir?: vscode.Uri): Promise<RunSummary | undefined> => {
-    const target = dir instanceof vscode.Uri ? dir : await pick();
-    return target ? runs.resume(target) : undefined;
-  });
-
-  register(Commands.clearCache, async (): Promise<number> => {
-    const removed = await runs.clearCache();
-    log.info(`Result cache cleared: ${removed} result(s) removed.`);
-    void vscode.window.showInformationMessage(`Batch Prompt: cache cleared (${removed} result${removed === 1 ? '' : 's'}). The next run sends every chunk.`);
-    return removed;
-  });
+export function registerResume(context: vscode.ExtensionContext, { runs, log }: Services): void {
+  context.subscriptions.push(
+    registerCommand(Commands.resumeRun, async (dir?: vscode.Uri): Promise<RunSummary | undefined> => {
+      const target = dir instanceof vscode.Uri ? dir : await pick();
+      return target ? runs.resume(target) : undefined;
+    }),
+  );
 
   async function pick(): Promise<vscode.Uri | undefined> {
     const root = runs.runsRoot();
     if (!root) return undefined;
     const found = (await unfinishedRuns(root.fsPath)).filter((r) => !isActive(r.dir));
     if (found.length === 0) {
-      void vscode.window.showInformationMessage('Batch Prompt: every run in the output folder has finished; nothing to resume.');
+      showInfo('Batch Prompt: every run in the output folder has finished; nothing to resume.');
       return undefined;
     }
     const items = found.map((r) => ({
@@ -68,10 +62,8 @@ export function registerResume(context: vscode.ExtensionContext, runs: RunServic
     const r = candidates[0];
     if (!r) return;
     await context.workspaceState.update(OFFERED_KEY, [...offered.slice(-50), ...candidates.map((c) => c.runId)]);
-    const resume = 'Resume';
     const others = candidates.length > 1 ? ` (and ${candidates.length - 1} more: see "Batch Prompt: Resume Run")` : '';
-    const answer = await vscode.window.showInformationMessage(`Batch Prompt: run ${r.runId} was interrupted, ${r.succeeded} of ${r.chunks} chunks done${others}. Resume it? Chunks that succeeded are not sent again.`, resume);
-    if (answer === resume) await runs.resume(vscode.Uri.file(r.dir));
+    await showWithActions('info', `Batch Prompt: run ${r.runId} was interrupted, ${r.succeeded} of ${r.chunks} chunks done${others}. Resume it? Chunks that succeeded are not sent again.`, { Resume: () => runs.resume(vscode.Uri.file(r.dir)) });
   }
 
   // Tests drive resumes themselves; an unsolicited notification would only get in their way.

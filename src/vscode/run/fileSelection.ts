@@ -140,3 +140,50 @@ function isInside(dir: string, file: string): boolean {
   const rel = path.relative(dir, file);
   return rel !== '' && !isOutside(rel);
 }
+
+/** Asks for a glob, showing live how many files match before the user confirms. */
+export async function askGlob(initial: string, title = 'Batch Prompt: run on files'): Promise<string | undefined> {
+  const box = vscode.window.createInputBox();
+  box.title = title;
+  box.value = initial;
+  box.placeholder = 'Glob of workspace files, for example src/**/*.ts';
+  box.ignoreFocusOut = true;
+  let seq = 0;
+  let count = 0;
+  const update = async () => {
+    const mine = ++seq;
+    const value = box.value.trim();
+    if (!value) {
+      box.prompt = 'Type a glob.';
+      return;
+    }
+    box.busy = true;
+    const cts = new vscode.CancellationTokenSource();
+    try {
+      count = (await findByGlob(value, cts.token)).length;
+      if (mine === seq) box.prompt = `${count} file${count === 1 ? '' : 's'} match (files.exclude and search.exclude apply). Press Enter to continue.`;
+    } finally {
+      cts.dispose();
+      if (mine === seq) box.busy = false;
+    }
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return new Promise<string | undefined>((resolve) => {
+    box.onDidChangeValue(() => {
+      clearTimeout(timer);
+      timer = setTimeout(() => void update(), 200);
+    });
+    box.onDidAccept(() => {
+      if (!box.value.trim()) return;
+      resolve(box.value.trim());
+      box.hide();
+    });
+    box.onDidHide(() => {
+      clearTimeout(timer);
+      resolve(undefined);
+      box.dispose();
+    });
+    box.show();
+    void update();
+  });
+}

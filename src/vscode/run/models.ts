@@ -8,6 +8,7 @@ import { createModel, defaultBaseUrl, needsApiKey } from '../../providers/factor
 import { LanguageModelApiModel, listLanguageModels, LM_API_PREFIX } from '../../providers/languageModelApi';
 import { describeIdentity } from '../base/keyBinding';
 import type { Log } from '../base/log';
+import { Actions, openSettings, showWithActions } from '../base/messages';
 import { describeRecorded, matchRecorded } from './recordedEndpoints';
 import type { KeyStore } from '../base/secrets';
 import type { Settings } from '../base/settingsSchema';
@@ -66,12 +67,11 @@ export class ModelService {
   async pick(settings: Settings, preferred?: string): Promise<ModelChoice | undefined> {
     const choices = await this.choices(settings);
     if (choices.length === 0) {
-      const open = 'Open Settings';
-      const answer = await vscode.window.showErrorMessage(
+      await showWithActions(
+        'error',
         'Batch Prompt has no model to use. Add an endpoint (OpenAI, Azure, Anthropic, Ollama, LM Studio…) in the setting "batchPrompt.models", start Ollama on this machine, or install a chat model extension such as GitHub Copilot.',
-        open,
+        { [Actions.openSettings]: openSettings('batchPrompt.models') },
       );
-      if (answer === open) await vscode.commands.executeCommand('workbench.action.openSettings', 'batchPrompt.models');
       return undefined;
     }
     const last = preferred ?? this.workspaceState.get<string>(LAST_MODEL_KEY);

@@ -9,6 +9,23 @@ export interface ChosenPrompt {
   model?: string;
 }
 
+/** Arguments a caller (a test, a keybinding) may pass to skip the questions. */
+export interface RunArgs {
+  glob?: string;
+  prompt?: string;
+  modelId?: string;
+}
+
+/** A prompt given as text (command arguments): its first line, shortened, is its label. */
+export function promptFromText(text: string): ChosenPrompt {
+  return { text, label: text.split('\n')[0].slice(0, 60) };
+}
+
+/** The prompt the arguments give, if any (then the user is not asked). */
+export function promptOf(args?: RunArgs): ChosenPrompt | undefined {
+  return args?.prompt ? promptFromText(args.prompt) : undefined;
+}
+
 const RECENT_KEY = 'batchPrompt.recentPrompts';
 const MAX_RECENT = 10;
 

@@ -9,6 +9,7 @@ import type { RunMeta } from '../../core/store/runStore';
 import { getTokenizer } from '../../core/plan/tokenizer';
 import { expandSelection, findByGlob, readFiles, type ReadResult, type RunRoots } from './fileSelection';
 import type { ModelChoice } from './models';
+import { askModal, showError, showWarning } from '../base/messages';
 import type { Settings } from '../base/settingsSchema';
 
 // The steps a run and an estimate share before anything is sent: reading and planning the selected
@@ -19,14 +20,14 @@ const NO_FILE_MATCHES = 'Batch Prompt: no file matches (files.exclude and search
 
 /** Whether a folder is open (runs read and write there); false after telling the user. */
 export function hasFolder(roots: RunRoots): boolean {
-  if (!roots.primary) void vscode.window.showErrorMessage(NEEDS_FOLDER);
+  if (!roots.primary) showError(NEEDS_FOLDER);
   return !!roots.primary;
 }
 
 /** The files selected (folders expanded), else those matching `glob`; undefined after telling the user none matches. */
 export async function matchingFiles(uris: vscode.Uri[] | undefined, glob: string): Promise<vscode.Uri[] | undefined> {
   const found = uris ? await expandSelection(uris) : await findByGlob(glob);
-  if (found.length === 0) void vscode.window.showWarningMessage(NO_FILE_MATCHES);
+  if (found.length === 0) showWarning(NO_FILE_MATCHES);
   return found.length ? found : undefined;
 }
 
@@ -57,15 +58,12 @@ export async function confirmRun(plan: Plan, read: ReadResult, settings: Setting
   if (t.requests < settings.confirmAbove) return true;
   const cost = costOf(t.inputTokens, 0, prices);
   const send = `Send ${t.requests} Request${t.requests === 1 ? '' : 's'}`;
-  const answer = await vscode.window.showInformationMessage(
+  return askModal(
+    'info',
     `Batch Prompt: send ${t.chunks} chunks of ${t.files} files to ${choice.label} in ${t.requests} requests?`,
-    {
-      modal: true,
-      detail: [`About ${t.inputTokens.toLocaleString('en-US')} input tokens${cost !== undefined ? `, ${formatCost(cost)} of input` : ''}.`, describeSkipped(read, plan), `Asked for runs of ${settings.confirmAbove} or more requests (setting batchPrompt.confirmAbove).`].join('\n'),
-    },
+    [`About ${t.inputTokens.toLocaleString('en-US')} input tokens${cost !== undefined ? `, ${formatCost(cost)} of input` : ''}.`, describeSkipped(read, plan), `Asked for runs of ${settings.confirmAbove} or more requests (setting batchPrompt.confirmAbove).`].join('\n'),
     send,
   );
-  return answer === send;
 }
 
 /** `p` with the links of its longest existing ancestor resolved (the rest may not exist yet). */

@@ -9,7 +9,7 @@ import type { Plan } from '../../core/plan/plan';
 import { ProgressTracker } from '../../core/execute/progress';
 import { formatDuration } from '../../util/format';
 import { describeEndpoints, droppedEndpointsNote, type Prices } from '../../core/store/report';
-import { ResultCache } from '../../core/store/resultCache';
+import type { ResultCache } from '../../core/store/resultCache';
 import { REPORT_FILE, writeRunReport } from '../../core/store/runReport';
 import { endpointsOf, newRunId, retryChunks, runPlan, smallestWindow, type RunEndpoint, type RunParameters } from '../../core/session/run';
 import { runLockHolder, RunStore, type EndpointInfo, type RunMeta, type RunSummary } from '../../core/store/runStore';
@@ -17,17 +17,18 @@ import { getTokenizer, type Tokenizer } from '../../core/plan/tokenizer';
 import { RunRoots } from './fileSelection';
 import { EndpointDropNotices, SHOW_LOG } from './endpointNotices';
 import { Commands, ContextKeys } from '../base/ids';
-import type { EstimateDocuments } from '../estimate/estimateDocuments';
+import { Disposable } from '../base/lifecycle';
+import { Actions, askModal, showError, showErrorWithActions, showInfo, showWarning, showWithActions } from '../base/messages';
 import type { LiveResults } from '../live/liveResults';
 import type { Log } from '../base/log';
 import { MissingKeyError, type ModelChoice, type ModelService } from './models';
 import { pickPrompt, type ChosenPrompt } from './prompts';
 import { logRunEvent } from './runLog';
 import { confirmRun, describeSkipped, dropThresholdsOf, hasFolder, matchingFiles, modelInfoOf, parametersOf, planFiles, pricesOf, realPathOf } from './runPlanning';
-import { showEstimate } from '../estimate/estimateCommand';
 import { refusalMessage } from './recordedEndpoints';
-import { readSettings, readUserModels } from '../base/settings';
+import { readSettingsReporting, readUserModels } from '../base/settings';
 import type { Settings } from '../base/settingsSchema';
+import type { ResultCacheFolder } from './resultCacheFolder';
 
 /** What to run: files (or a glob), and optionally the prompt and model already chosen. */
 export interface RunRequest {
@@ -82,10 +83,10 @@ export const CHOOSE_MODEL = 'Choose a Model…';
  * cancellable progress notification, writes the report, and tells the status bar and the Failed Chunks
  * view through its events. One run at a time per window unless `allowParallelRuns`.
  */
-export class RunService implements vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<ActiveRun | undefined>();
-  private readonly finished = new vscode.EventEmitter<FinishedRun>();
-  private readonly recorded = new vscode.EventEmitter<{ dir: vscode.Uri; outcome: ChunkOutcome }>();
+export class RunService extends Disposable {
+  private readonly changed = this._register(new vscode.EventEmitter<ActiveRun | undefined>());
+  private readonly finished = this._register(new vscode.EventEmitter<FinishedRun>());
+  private readonly recorded = this._register(new vscode.EventEmitter<{ dir: vscode.Uri; outcome: ChunkOutcome }>());
   /** Fires on progress of any run (throttled by the listeners themselves) and when runs start or end. */
   readonly onDidChange = this.changed.event;
   readonly onDidFinish = this.finished.event;
@@ -99,19 +100,17 @@ export class RunService implements vscode.Disposable {
     private readonly globalState: vscode.Memento,
     private readonly models: ModelService,
     private readonly log: Log,
-    /** The result cache's folder (in VS Code's storage for the workspace), when there is one. */
-    readonly cacheDir?: string,
+    /** The result cache (in VS Code's storage for the workspace). */
+    private readonly results?: ResultCacheFolder,
     /** Live results documents of streamed runs (setting `batchPrompt.stream`). */
     private readonly live?: LiveResults,
-    /** Read-only documents for "Estimate Run…". */
-    private readonly estimates?: EstimateDocuments,
-  ) {}
+  ) {
+    super();
+  }
 
-  dispose(): void {
+  override dispose(): void {
     this.cancelAll();
-    this.changed.dispose();
-    this.finished.dispose();
-    this.recorded.dispose();
+    super.dispose();
   }
 
   cancelAll(): void {
@@ -161,12 +160,12 @@ export class RunService implements vscode.Disposable {
     if (!prompt) return undefined;
     const choice = request.modelId ? await this.models.find(settings, request.modelId) : await this.models.pick(settings, prompt.model);
     if (!choice) {
-      if (request.modelId) void vscode.window.showErrorMessage(`Batch Prompt: the model "${request.modelId}" is no longer offered; run with another model.`);
+      if (request.modelId) showError(`Batch Prompt: the model "${request.modelId}" is no longer offered; run with another model.`);
       return undefined;
     }
     const refused = accept?.(choice);
     if (refused) {
-      void vscode.window.showErrorMessage(`Batch Prompt: ${refused}`);
+      showError(`Batch Prompt: ${refused}`);
       return undefined;
     }
     const tokenizer = getTokenizer();
@@ -179,7 +178,7 @@ export class RunService implements vscode.Disposable {
     if (!planned) return undefined;
     const { plan, read } = planned;
     if (plan.totals.chunks === 0) {
-      void vscode.window.showWarningMessage(`Batch Prompt: nothing to send. ${describeSkipped(read, plan)}`);
+      showWarning(`Batch Prompt: nothing to send. ${describeSkipped(read, plan)}`);
       return undefined;
     }
     const prices = pricesOf(choice);
@@ -205,18 +204,12 @@ export class RunService implements vscode.Disposable {
   async runLast(): Promise<unknown> {
     const last = this.workspaceState.get<{ uris?: string[]; glob?: string; prompt: ChosenPrompt; modelId: string; mode?: RunRequest['mode'] }>(LAST_RUN_KEY);
     if (!last) {
-      void vscode.window.showInformationMessage('Batch Prompt has not run in this workspace yet. Use "Run Prompt on Files…" first.');
+      showInfo('Batch Prompt has not run in this workspace yet. Use "Run Prompt on Files…" first.');
       return undefined;
     }
     const request = { uris: last.uris?.map((u) => vscode.Uri.parse(u)), glob: last.glob, prompt: last.prompt, modelId: last.modelId };
     if (last.mode === 'batch-job') return vscode.commands.executeCommand(Commands.submitBatchJob, request);
     return this.start(request);
-  }
-
-  /** "Estimate Run…": the plan and its estimate as a document; nothing is sent (see `showEstimate`). */
-  estimate(request: RunRequest): Promise<Plan | undefined> {
-    const settings = this.settings();
-    return showEstimate({ settings, models: this.models, globalState: this.globalState, runsRoot: (s, roots) => this.runsRoot(s, roots, true), cache: this.cache(settings), documents: this.estimates }, request);
   }
 
   /**
@@ -237,13 +230,8 @@ export class RunService implements vscode.Disposable {
     return this.retry(dir, undefined, 'resume');
   }
 
-  /** Empties the result cache; the number of results removed. */
-  async clearCache(): Promise<number> {
-    return this.cacheDir ? new ResultCache(this.cacheDir).clear() : 0;
-  }
-
   private cache(settings: Settings): ResultCache | undefined {
-    return settings.useCache && this.cacheDir ? new ResultCache(this.cacheDir) : undefined;
+    return this.results?.forSettings(settings);
   }
 
   /** Sends again a run's chunks that did not succeed (or the ones named), with the run's model. */
@@ -254,7 +242,7 @@ export class RunService implements vscode.Disposable {
       store = await RunStore.open(dir.fsPath);
     } catch (e) {
       // A folder naming paths outside itself is refused with what and where (the path guard's message).
-      void vscode.window.showErrorMessage(UnsafePathError.is(e) ? `Batch Prompt: ${dir.fsPath}: ${e.message}` : `Batch Prompt: ${dir.fsPath} is not a run folder any more.`);
+      showError(UnsafePathError.is(e) ? `Batch Prompt: ${dir.fsPath}: ${e.message}` : `Batch Prompt: ${dir.fsPath} is not a run folder any more.`);
       return undefined;
     }
     const settings = this.settings();
@@ -300,10 +288,11 @@ export class RunService implements vscode.Disposable {
   private offerOwnModel(dir: vscode.Uri, chunkIds: readonly string[] | undefined, mode: 'retry' | 'resume', folder: string, unmatched: EndpointInfo[]): void {
     const text = this.log.redact(`${refusalMessage(`The run folder ${folder}`, unmatched)} To ${mode} it, choose one of your models.`);
     this.log.warn(text);
-    void vscode.window.showErrorMessage(`Batch Prompt: ${text}`, CHOOSE_MODEL).then(async (answer) => {
-      if (answer !== CHOOSE_MODEL) return;
-      const picked = await this.models.pick({ ...this.settings(), models: readUserModels() });
-      if (picked) await this.retry(dir, chunkIds, mode, picked);
+    void showWithActions('error', `Batch Prompt: ${text}`, {
+      [CHOOSE_MODEL]: async () => {
+        const picked = await this.models.pick({ ...this.settings(), models: readUserModels() });
+        if (picked) await this.retry(dir, chunkIds, mode, picked);
+      },
     });
   }
 
@@ -311,7 +300,7 @@ export class RunService implements vscode.Disposable {
   async openResults(dir?: vscode.Uri): Promise<void> {
     const target = dir ?? this.lastFinished?.dir ?? (await this.latestRunDir());
     if (!target) {
-      void vscode.window.showInformationMessage('Batch Prompt has no results yet in this workspace.');
+      showInfo('Batch Prompt has no results yet in this workspace.');
       return;
     }
     const report = vscode.Uri.joinPath(target, REPORT_FILE);
@@ -335,29 +324,20 @@ export class RunService implements vscode.Disposable {
     const rel = path.relative(realPathOf(base), realPathOf(target));
     if (isOutside(rel)) {
       if (quiet) return undefined;
-      void vscode.window.showErrorMessage(`Batch Prompt: the output folder "${settings.outputDirectory}" is outside the workspace; set batchPrompt.outputDirectory to a folder inside it.`);
+      showError(`Batch Prompt: the output folder "${settings.outputDirectory}" is outside the workspace; set batchPrompt.outputDirectory to a folder inside it.`);
       return undefined;
     }
     return vscode.Uri.file(target);
   }
 
   private settings(): Settings {
-    const problems: string[] = [];
-    const settings = readSettings(undefined, problems);
-    for (const p of problems) this.log.warn(`Setting ignored: ${p}`);
-    return settings;
+    return readSettingsReporting(this.log);
   }
 
   private async mayStart(): Promise<boolean> {
     if (this.active.size === 0 || this.settings().allowParallelRuns) return true;
     const run = [...this.active][0];
-    const start = 'Start Another';
-    const answer = await vscode.window.showWarningMessage(
-      `Batch Prompt is already running (${run.tracker.describe()}). Start another run at the same time?`,
-      { modal: true, detail: 'Set batchPrompt.allowParallelRuns to skip this question.' },
-      start,
-    );
-    return answer === start;
+    return askModal('warning', `Batch Prompt is already running (${run.tracker.describe()}). Start another run at the same time?`, 'Set batchPrompt.allowParallelRuns to skip this question.', 'Start Another');
   }
 
   /** The choice's chat model, or undefined after telling the user why not (a missing key offers "Set API Key"). */
@@ -384,7 +364,7 @@ export class RunService implements vscode.Disposable {
   private reportStartError(e: unknown): void {
     if (e instanceof MissingKeyError) {
       this.log.warn(e.message);
-      void this.offerSetKey(e);
+      void showErrorWithActions(`Batch Prompt: ${e.message} The run did not start.`, { setKey: { endpoint: e.endpoint } });
       return;
     }
     const message = e instanceof Error ? e.message : String(e);
@@ -392,16 +372,8 @@ export class RunService implements vscode.Disposable {
     void this.showError(message);
   }
 
-  private async offerSetKey(e: MissingKeyError): Promise<void> {
-    const set = 'Set API Key';
-    if ((await vscode.window.showErrorMessage(`Batch Prompt: ${e.message} The run did not start.`, set)) === set) {
-      await vscode.commands.executeCommand(Commands.setApiKey, e.endpoint);
-    }
-  }
-
-  private async showError(message: string): Promise<void> {
-    const open = 'Open Log';
-    if ((await vscode.window.showErrorMessage(`Batch Prompt: ${this.log.redact(message)}`, open)) === open) this.log.show();
+  private showError(message: string): Promise<void> {
+    return showErrorWithActions(`Batch Prompt: ${this.log.redact(message)}`, { log: this.log });
   }
 
   /** Runs `work` with the progress notification, the events, the log and the final report. */
@@ -432,7 +404,7 @@ export class RunService implements vscode.Disposable {
               logRunEvent(this.log, e, model);
               const dropped = drops.onEvent(e);
               // Never awaited: the run goes on while the warning is up.
-              if (dropped) void vscode.window.showWarningMessage(this.log.redact(dropped), SHOW_LOG).then((a) => a === SHOW_LOG && this.log.show());
+              if (dropped) void showWithActions('warning', this.log.redact(dropped), { [SHOW_LOG]: () => this.log.show() });
               if (e.type === 'batch-started') {
                 const now = Date.now();
                 run.starts.push(now);
@@ -469,22 +441,16 @@ export class RunService implements vscode.Disposable {
   }
 
   private async announce(dir: vscode.Uri, summary: RunSummary): Promise<void> {
-    const open = 'Open Results';
-    const failures = 'Show Failures';
     // A fatal summary says itself that no endpoint is left.
     const dropped = summary.fatal ? undefined : droppedEndpointsNote(summary);
     const text = `Batch Prompt: ${summary.succeeded} of ${summary.succeeded + summary.failed + summary.canceled} chunks succeeded${summary.failed ? `, ${summary.failed} failed` : ''}${summary.canceled ? `, ${summary.canceled} canceled` : ''} (${formatDuration(summary.durationMs)}).${dropped ? ` ${this.log.redact(dropped)}` : ''}`;
+    const open = { 'Open Results': () => this.openResults(dir) };
     if (summary.fatal) {
-      const answer = await vscode.window.showErrorMessage(`${text} ${summary.fatal.message}`, open, 'Open Log');
-      if (answer === open) await this.openResults(dir);
-      else if (answer === 'Open Log') this.log.show();
+      await showWithActions('error', `${text} ${summary.fatal.message}`, { ...open, [Actions.openLog]: () => this.log.show() });
       return;
     }
-    const buttons = summary.failed + summary.canceled > 0 ? [open, failures] : [open];
-    const show = summary.failed ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-    const answer = await show(text, ...buttons);
-    if (answer === open) await this.openResults(dir);
-    if (answer === failures) await vscode.commands.executeCommand('batchPrompt.failures.focus');
+    const failures: Record<string, () => unknown> = summary.failed + summary.canceled > 0 ? { 'Show Failures': () => vscode.commands.executeCommand('batchPrompt.failures.focus') } : {};
+    await showWithActions(summary.failed ? 'warning' : 'info', text, { ...open, ...failures });
   }
 
   private async latestRunDir(): Promise<vscode.Uri | undefined> {

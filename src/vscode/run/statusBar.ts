@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { formatDuration } from '../../util/format';
 import { Commands } from '../base/ids';
+import { Disposable } from '../base/lifecycle';
 import type { ActiveRun, FinishedRun, RunService } from './runService';
 
 /** How long the outcome of a finished run stays in the status bar. */
@@ -10,22 +11,19 @@ const SHOW_OUTCOME_MS = 15_000;
  * The status-bar item: counts and a spinner while runs go on (tooltip: tokens, requests per minute,
  * concurrency), the outcome briefly after. A click offers Cancel and Show Log (or Open Results).
  */
-export class StatusBarController implements vscode.Disposable {
+export class StatusBarController extends Disposable {
   private readonly item: vscode.StatusBarItem;
-  private readonly disposables: vscode.Disposable[] = [];
   private hideTimer?: ReturnType<typeof setTimeout>;
   private redrawTimer?: ReturnType<typeof setTimeout>;
   private lastDraw = 0;
 
   constructor(private readonly runs: RunService) {
-    this.item = vscode.window.createStatusBarItem('batchPrompt.status', vscode.StatusBarAlignment.Left, 10);
+    super();
+    this.item = this._register(vscode.window.createStatusBarItem('batchPrompt.status', vscode.StatusBarAlignment.Left, 10));
     this.item.name = 'Batch Prompt';
     this.item.command = Commands.showRunActions;
-    this.disposables.push(
-      this.item,
-      runs.onDidChange((run) => this.onChange(run)),
-      runs.onDidFinish((f) => this.showOutcome(f)),
-    );
+    this._register(runs.onDidChange((run) => this.onChange(run)));
+    this._register(runs.onDidFinish((f) => this.showOutcome(f)));
   }
 
   private onChange(run: ActiveRun | undefined): void {
@@ -74,10 +72,10 @@ export class StatusBarController implements vscode.Disposable {
     }, SHOW_OUTCOME_MS);
   }
 
-  dispose(): void {
+  override dispose(): void {
     clearTimeout(this.hideTimer);
     clearTimeout(this.redrawTimer);
-    for (const d of this.disposables) d.dispose();
+    super.dispose();
   }
 }
 
