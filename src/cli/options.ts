@@ -3,6 +3,7 @@ import { DEFAULT_CHUNK_OPTIONS } from '../core/plan/chunker';
 import { DEFAULT_MAX_FILE_BYTES } from '../core/input/files';
 import { DEFAULT_PACK_OPTIONS } from '../core/plan/packer';
 import type { EncodingName } from '../core/plan/tokenizer';
+import type { RunSettings } from '../core/session/prepare';
 import { PROVIDER_KINDS, type ProviderKind } from '../providers/endpoint';
 import { defaultBaseUrl } from '../providers/factory';
 import { AZURE_DEFAULT_API_VERSION } from '../providers/openaiCompatible';
@@ -129,14 +130,32 @@ export interface CliOptions {
   /** `--config FILE`: endpoint entries. */
   config?: string;
   /**
-   * Run parameters given explicitly (a resume keeps the recorded value of the others). The drop
+   * Run settings given explicitly, in seconds (a resume keeps the recorded value of the others: see
+   * `parameterOverrides` in core/session/prepare.ts). The drop
    * thresholds (`--drop-after-failures N`, `--drop-after-wait S`) are only here: left out, the executor's
    * defaults apply.
    */
-  explicit: { maxConcurrency?: number; maxRetries?: number; requestTimeoutMs?: number; requestsPerMinute?: number; tokensPerMinute?: number; dropAfterFailures?: number; dropAfterRetryAfterMs?: number };
+  explicit: { maxConcurrency?: number; maxRetries?: number; requestTimeoutSeconds?: number; requestsPerMinute?: number; tokensPerMinute?: number; dropAfterFailures?: number; dropAfterWaitSeconds?: number };
 }
 
-/** The batch-job commands (see cli/jobs.ts). */
+/** The run's limits and sizes given on this command line, in the names `core/session` takes (see `runParameters`). */
+export function runSettingsOf(opts: CliOptions): RunSettings {
+  return {
+    maxConcurrency: opts.concurrency,
+    maxRetries: opts.maxRetries,
+    requestTimeoutSeconds: opts.timeoutSeconds,
+    requestsPerMinute: opts.rpm,
+    tokensPerMinute: opts.tpm,
+    chunkTokens: opts.chunkTokens,
+    overlapTokens: opts.overlap,
+    chunksPerBatch: opts.chunksPerBatch,
+    maxBatchTokens: opts.maxBatchTokens,
+    dropAfterFailures: opts.explicit.dropAfterFailures,
+    dropAfterWaitSeconds: opts.explicit.dropAfterWaitSeconds,
+  };
+}
+
+/** The batch-job commands (see cli/commands/). */
 export type JobCommand = 'submit' | 'status' | 'collect' | 'cancel';
 const JOB_COMMANDS: readonly string[] = ['submit', 'status', 'collect', 'cancel'];
 
@@ -148,11 +167,6 @@ function int(name: string, value: string | undefined, min: number, fallback?: nu
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number of at least ${min}, got "${value}".`);
   return n;
-}
-
-/** A whole number of seconds of at least 1, in ms. */
-function seconds(name: string, value: string | undefined): number | undefined {
-  return value === undefined ? undefined : int(name, value, 1)! * 1000;
 }
 
 function price(name: string, value: string | undefined): number | undefined {
@@ -256,11 +270,11 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
     explicit: {
       maxConcurrency: int('concurrency', v.concurrency, 1),
       maxRetries: int('max-retries', v['max-retries'], 0),
-      requestTimeoutMs: seconds('timeout', v.timeout),
+      requestTimeoutSeconds: int('timeout', v.timeout, 1),
       requestsPerMinute: int('rpm', v.rpm, 1),
       tokensPerMinute: int('tpm', v.tpm, 1),
       dropAfterFailures: int('drop-after-failures', v['drop-after-failures'], 1),
-      dropAfterRetryAfterMs: seconds('drop-after-wait', v['drop-after-wait']),
+      dropAfterWaitSeconds: int('drop-after-wait', v['drop-after-wait'], 1),
     },
   };
   if (opts.command === 'resume' && inputs.length !== 1) throw new UsageError('Name the run folder to resume, for example .batch-prompt/runs/20261122-140501-a1b2.');

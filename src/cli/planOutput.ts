@@ -31,12 +31,6 @@ export async function planEndpoints(opts: CliOptions, cwd: string): Promise<CliE
   return resolveEndpoints(opts.endpoints, opts.config, cwd);
 }
 
-/** How a run on these endpoints records its primary in run.json (the cache keys on it). */
-export function primaryInfo(endpoints: readonly CliEndpoint[]): ChunkKeyBase['model'] {
-  const { id, provider, model, baseUrl, contextWindow, maxOutputTokens, apiVersion } = endpoints[0];
-  return Object.fromEntries(Object.entries({ id, provider, model, baseUrl, contextWindow, maxOutputTokens, apiVersion }).filter(([, v]) => v !== undefined)) as ChunkKeyBase['model'];
-}
-
 /**
  * The estimate of `batch-prompt plan`: recent runs from --runs-dir, the cache when a prompt and a model
  * are named; over the endpoints of --endpoint / --config when given (each with its own limits, else the

@@ -1,4 +1,8 @@
+import * as os from 'os';
 import * as path from 'path';
+import { ResultCache } from '../core/store/resultCache';
+import type { Io } from './io';
+import type { CliOptions } from './options';
 
 /**
  * The user's own cache folder for Batch Prompt, never under the working folder (a cloned repository
@@ -23,4 +27,10 @@ export function userCacheDir(env: Readonly<Record<string, string | undefined>>, 
 export function defaultResultCacheDir(env: Readonly<Record<string, string | undefined>>, platform: NodeJS.Platform, homedir: string): string {
   const root = userCacheDir(env, platform, homedir);
   return platform === 'win32' ? path.win32.join(root, 'results') : path.posix.join(root, 'results');
+}
+
+/** The result cache: `--cache-dir`, else the user's cache folder (never the working folder: see above); undefined with `--no-cache`. */
+export function cacheOf(opts: Pick<CliOptions, 'useCache' | 'cacheDir'>, io: Pick<Io, 'cwd' | 'env'>): ResultCache | undefined {
+  if (!opts.useCache) return undefined;
+  return new ResultCache(opts.cacheDir !== undefined ? path.resolve(io.cwd, opts.cacheDir) : defaultResultCacheDir(io.env, process.platform, os.homedir()));
 }

@@ -1,3 +1,6 @@
+// core/session: the run lifecycle both front ends (the editor, the CLI) share. run.ts: a plan run into
+// a new run folder, a retry or a resume of one, through the cache and the executor. prepare.ts: the rules
+// before anything is sent (parameters, model info, a folder's tokenizer, typed refusals).
 import { randomBytes } from 'crypto';
 import type { ChunkOutcome, RunEvent } from '../execute/events';
 import type { EndpointLimits } from '../execute/endpointPool';

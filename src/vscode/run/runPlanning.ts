@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import type { ChatModel } from '../../core/execute/model';
 import { Planner, type Plan } from '../../core/plan/plan';
 import { costOf, formatCost, type Prices } from '../../core/store/report';
-import type { RunParameters } from '../../core/session/run';
+import { modelInfoOf as modelInfoOfEndpoint, type RunSettings } from '../../core/session/prepare';
 import type { RunMeta } from '../../core/store/runStore';
 import { getTokenizer } from '../../core/plan/tokenizer';
 import { expandSelection, findByGlob, readFiles, type ReadResult, type RunRoots } from './fileSelection';
@@ -79,31 +79,26 @@ export function realPathOf(p: string): string {
   }
 }
 
-export function parametersOf(s: Settings): RunParameters {
+/** The settings a run is given, in the names `core/session` takes (see `runParameters`). */
+export function runSettingsOf(s: Settings): RunSettings {
   return {
     maxConcurrency: s.maxConcurrency,
     maxRetries: s.maxRetries,
-    requestTimeoutMs: s.requestTimeoutSeconds * 1000,
-    requestsPerMinute: s.requestsPerMinute || undefined,
-    tokensPerMinute: s.tokensPerMinute || undefined,
+    requestTimeoutSeconds: s.requestTimeoutSeconds,
+    requestsPerMinute: s.requestsPerMinute,
+    tokensPerMinute: s.tokensPerMinute,
     chunkTokens: s.chunkTokens,
     overlapTokens: s.overlapTokens,
     chunksPerBatch: s.chunksPerBatch,
     maxBatchTokens: s.maxBatchTokens,
-    ...dropThresholdsOf(s),
+    dropAfterFailures: s.dropEndpointAfterFailures,
+    dropAfterWaitSeconds: s.dropEndpointAfterWaitSeconds,
   };
 }
 
-/** When an endpoint leaves a several-endpoint run (settings batchPrompt.dropEndpointAfter*). */
-export function dropThresholdsOf(s: Settings): Pick<RunParameters, 'dropAfterFailures' | 'dropAfterRetryAfterMs'> {
-  return { dropAfterFailures: s.dropEndpointAfterFailures, dropAfterRetryAfterMs: s.dropEndpointAfterWaitSeconds * 1000 };
-}
-
-/** How run.json names the model: enough to rebuild it from the CLI too (never a key, never headers). */
+/** How run.json names the chosen model (see `core/session` `modelInfoOf`); a VS Code model by its family. */
 export function modelInfoOf(choice: ModelChoice): RunMeta['model'] {
-  const e = choice.endpoint;
-  if (!e) return { id: choice.id, provider: 'vscode-lm', model: choice.chat?.family };
-  return { id: choice.id, provider: e.provider, model: e.model, ...(e.baseUrl ? { baseUrl: e.baseUrl } : {}), contextWindow: e.contextWindow, maxOutputTokens: e.maxOutputTokens, apiVersion: e.apiVersion };
+  return modelInfoOfEndpoint(choice.endpoint ? { ...choice.endpoint, id: choice.id } : { id: choice.id, provider: 'vscode-lm', model: choice.chat?.family });
 }
 
 export function pricesOf(choice: ModelChoice): Prices {

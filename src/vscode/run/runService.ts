@@ -1,6 +1,5 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { pendingJob } from '../../core/jobs/job';
 import { BatchPromptError } from '../../core/execute/errors';
 import { isOutside, UnsafePathError } from '../../core/store/pathGuard';
 import type { ChunkOutcome, RunEvent } from '../../core/execute/events';
@@ -14,6 +13,7 @@ import { REPORT_FILE, writeRunReport } from '../../core/store/runReport';
 import { endpointsOf, newRunId, retryChunks, runPlan, smallestWindow, type RunEndpoint, type RunParameters } from '../../core/session/run';
 import { runLockHolder, RunStore, type EndpointInfo, type RunMeta, type RunSummary } from '../../core/store/runStore';
 import { getTokenizer, type Tokenizer } from '../../core/plan/tokenizer';
+import { parameterOverrides, resendRefusal, runParameters, tokenizerOf } from '../../core/session/prepare';
 import { RunRoots } from './fileSelection';
 import { EndpointDropNotices, SHOW_LOG } from './endpointNotices';
 import { Commands, ContextKeys } from '../base/ids';
@@ -24,7 +24,7 @@ import type { Log } from '../base/log';
 import { MissingKeyError, type ModelChoice, type ModelService } from './models';
 import { pickPrompt, type ChosenPrompt } from './prompts';
 import { logRunEvent } from './runLog';
-import { confirmRun, describeSkipped, dropThresholdsOf, hasFolder, matchingFiles, modelInfoOf, parametersOf, planFiles, pricesOf, realPathOf } from './runPlanning';
+import { confirmRun, describeSkipped, hasFolder, matchingFiles, modelInfoOf, planFiles, pricesOf, realPathOf, runSettingsOf } from './runPlanning';
 import { refusalMessage } from './recordedEndpoints';
 import { readSettingsReporting, readUserModels } from '../base/settings';
 import type { Settings } from '../base/settingsSchema';
@@ -187,7 +187,7 @@ export class RunService extends Disposable {
     if (!runsRoot) return undefined;
     await this.workspaceState.update(LAST_RUN_KEY, { uris: request.uris?.map((u) => u.toString()), glob: request.glob, prompt, modelId: choice.id, mode: request.mode });
     const dir = vscode.Uri.joinPath(runsRoot, newRunId());
-    return { plan, prompt, choice, model, modelInfo: modelInfoOf(choice), endpoints: endpoints ?? undefined, tokenizer, roots, dir, parameters: parametersOf(settings), prices, settings };
+    return { plan, prompt, choice, model, modelInfo: modelInfoOf(choice), endpoints: endpoints ?? undefined, tokenizer, roots, dir, parameters: runParameters(runSettingsOf(settings)), prices, settings };
   }
 
   /**
@@ -222,9 +222,9 @@ export class RunService extends Disposable {
       void vscode.window.showWarningMessage(`Batch Prompt: ${path.basename(dir.fsPath)} is still running${holder && holder.pid !== process.pid ? ` in process ${holder.pid}` : ''}; it cannot be resumed meanwhile.`);
       return undefined;
     }
-    const job = await pendingJob(dir.fsPath);
-    if (job) {
-      void vscode.window.showWarningMessage(`Batch Prompt: ${path.basename(dir.fsPath)} is batch job ${job.jobId} at ${job.provider}, not collected yet; its results are collected when it ends (resuming would send its chunks twice).`);
+    const refused = await resendRefusal(dir.fsPath);
+    if (refused) {
+      void vscode.window.showWarningMessage(`Batch Prompt: ${path.basename(dir.fsPath)} is batch job ${refused.job.jobId} at ${refused.job.provider}, not collected yet; its results are collected when it ends (resuming would send its chunks twice).`);
       return undefined;
     }
     return this.retry(dir, undefined, 'resume');
@@ -254,7 +254,7 @@ export class RunService extends Disposable {
       this.offerOwnModel(dir, chunkIds, mode, path.basename(dir.fsPath), found.unmatched);
       return undefined;
     }
-    const tokenizer = getTokenizer(store.meta.encoding === 'cl100k_base' ? 'cl100k_base' : 'o200k_base');
+    const tokenizer = tokenizerOf(store.meta);
     const endpoints = await this.resolveEndpoints(choice, tokenizer, true);
     if (endpoints === null) return undefined;
     const model = endpoints?.[0].model ?? (await this.resolveModel(choice, tokenizer));
@@ -263,6 +263,7 @@ export class RunService extends Disposable {
     // A resume with nothing left to send still repairs the folder and writes its summary.
     if (pending === 0 && mode === 'retry') return undefined;
     const roots = RunRoots.current();
+    const { maxConcurrency, maxRetries, requestTimeoutSeconds, dropAfterFailures, dropAfterWaitSeconds } = runSettingsOf(settings);
     return this.track(dir, `${mode} of ${store.meta.runId}`, pending, pricesOf(choice), model, async (run, onEvent) => {
       const { summary } = await retryChunks(dir.fsPath, {
         model,
@@ -271,7 +272,7 @@ export class RunService extends Disposable {
         read: roots.reader(),
         chunkIds,
         cache: this.cache(settings),
-        parameters: { maxConcurrency: settings.maxConcurrency, maxRetries: settings.maxRetries, requestTimeoutMs: settings.requestTimeoutSeconds * 1000, ...dropThresholdsOf(settings) },
+        parameters: parameterOverrides({ maxConcurrency, maxRetries, requestTimeoutSeconds, dropAfterFailures, dropAfterWaitSeconds }),
         signal: run.controller.signal,
         onEvent,
         onOutcome: (outcome) => this.recorded.fire({ dir, outcome }),

@@ -7,7 +7,7 @@ import type { Plan } from '../../../src/core/plan/plan';
 import { readRecords } from '../../../src/core/store/runStore';
 import { getTokenizer } from '../../../src/core/plan/tokenizer';
 import type { SourceFile } from '../../../src/core/plan/types';
-import { submitCommand } from '../../../src/cli/jobs';
+import { submitPlan } from '../../../src/cli/commands/submit';
 import { resultOf as anthropicResult } from '../../../src/providers/batch/anthropicBatch';
 import { AnthropicBatchApi } from '../../../src/providers/batch/anthropicBatch';
 import { createBatchApi } from '../../../src/providers/batch/batchApi';
@@ -91,7 +91,7 @@ for (const provider of ['openai', 'anthropic'] as const) {
       const dir = path.join(ws, 'cli-run');
       const out = sink();
       const err = sink();
-      const code = await submitCommand(planOf(), { dir, prompt: PROMPT, endpoint: { id: 'ep', provider, model: 'm-1' }, api: api({ maxRequests: 1 }), tokenizer, parameters }, { stdout: out.stream, stderr: err.stream, env: {}, cwd: ws });
+      const code = await submitPlan(planOf(), { dir, prompt: PROMPT, endpoint: { id: 'ep', provider, model: 'm-1' }, api: api({ maxRequests: 1 }), tokenizer, parameters }, { stdout: out.stream, stderr: err.stream, env: {}, cwd: ws });
       assert.strictEqual(code, 1);
       assert.match(err.text(), /^batch-prompt: The batch job is too large for (OpenAI's Batch API|Anthropic's Message Batches): \d+ requests, over its limit of 1 per job\..*--chunks-per-batch/);
       assert.strictEqual(out.text(), '');
@@ -144,7 +144,7 @@ describe('OpenAI batch creation failing after the upload', function () {
     const dir = path.join(ws, 'cli-run');
     const out = sink();
     const err = sink();
-    const code = await submitCommand(planOf(), { dir, prompt: PROMPT, endpoint: { id: 'ep', provider: 'openai', model: 'm' }, api: api(), tokenizer, parameters }, { stdout: out.stream, stderr: err.stream, env: {}, cwd: ws });
+    const code = await submitPlan(planOf(), { dir, prompt: PROMPT, endpoint: { id: 'ep', provider: 'openai', model: 'm' }, api: api(), tokenizer, parameters }, { stdout: out.stream, stderr: err.stream, env: {}, cwd: ws });
     assert.strictEqual(code, 1);
     assert.strictEqual(err.text(), 'batch-prompt: no batch job was created: The endpoint refused the request (HTTP 400): Model m is not available for batch.\n');
     assert.match(out.text(), /Run folder: /);

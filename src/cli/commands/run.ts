@@ -1,0 +1,48 @@
+import * as path from 'path';
+import { getTokenizer } from '../../core/plan/tokenizer';
+import { modelInfoOf, runParameters } from '../../core/session/prepare';
+import { newRunId, runPlan, smallestWindow } from '../../core/session/run';
+import type { ProviderKind } from '../../providers/endpoint';
+import type { Io } from '../io';
+import { keyVarOf } from '../keyHints';
+import { endpointOf, fromSpecs, runEndpoints } from '../models';
+import { runSettingsOf, type CliOptions } from '../options';
+import { heldRun, nothingToSend, planFiles, readPrompt } from '../planning';
+import { finished, ProgressDisplay, StreamPrinter, writeReport } from '../runOutput';
+import { cacheOf } from '../userCache';
+
+/** `batch-prompt run FILES…`: sends the prompt over the files, prints progress and the outcome (exit 0, 2 some failed, 1 fatal). */
+export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
+  const prompt = await readPrompt(opts, io.cwd);
+  const tokenizer = getTokenizer(opts.encoding);
+  // The models are chosen before any file is read: a missing key stops the run at once.
+  const endpoints = await runEndpoints(opts, tokenizer, io);
+  if (!endpoints) return 1;
+  const model = endpoints[0].model;
+  if (opts.out && (await heldRun(opts.out, io))) return 1;
+  const { plan } = await planFiles(opts, io, prompt, tokenizer, fromSpecs(opts) ? smallestWindow(endpoints.map((e) => e.model)) : { contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens });
+  if (nothingToSend(plan, io)) return 1;
+  const dir = path.resolve(io.cwd, opts.out ?? path.join('.batch-prompt', 'runs', newRunId()));
+  // Each endpoint's key variable, named when the provider refuses its key.
+  const keyVars = new Map(fromSpecs(opts) ? endpoints.map((e) => [e.info.id, keyVarOf(e.info.provider as ProviderKind, e.info.apiKeyEnv, io.env)]) : [[model.id, keyVarOf(opts.provider, undefined, io.env)]]);
+  const progress = new ProgressDisplay(io, keyVars);
+  const printer = opts.stream ? new StreamPrinter(io) : undefined;
+  const { summary } = await runPlan(plan, {
+    root: io.cwd,
+    dir,
+    prompt,
+    model,
+    modelInfo: fromSpecs(opts) ? endpoints[0].info : modelInfoOf(endpointOf(opts)),
+    ...(fromSpecs(opts) ? { endpoints } : {}),
+    tokenizer,
+    parameters: runParameters(runSettingsOf(opts)),
+    signal: io.signal,
+    onEvent: (e) => (printer?.onEvent(e), progress.onEvent(e)),
+    onText: printer && ((batchId, _chunkIds, delta) => printer.onText(batchId, delta)),
+    cache: cacheOf(opts, io),
+  });
+  printer?.end();
+  progress.end();
+  await writeReport(dir, opts, summary, io);
+  return finished(summary, dir, io, keyVars);
+}

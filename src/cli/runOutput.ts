@@ -1,0 +1,108 @@
+import type { RunEvent } from '../core/execute/events';
+import { ProgressTracker } from '../core/execute/progress';
+import { describeEndpoints } from '../core/store/report';
+import { REPORT_FILE, writeRunReport } from '../core/store/runReport';
+import type { RunSummary } from '../core/store/runStore';
+import { formatDuration } from '../util/format';
+import type { Io } from './io';
+import { withKeyHint } from './keyHints';
+import type { CliOptions } from './options';
+
+// What the CLI prints while a run goes and once it has ended (run, resume, collect), and the report it writes.
+
+/** Prints the outcome of a run or a resume; the exit code. */
+export function finished(summary: RunSummary, dir: string, io: Io, keyVars?: ReadonlyMap<string, string | undefined>): number {
+  const counts = `${summary.succeeded} succeeded${summary.cached ? ` (${summary.cached} from the cache)` : ''}, ${summary.failed} failed, ${summary.canceled} canceled`;
+  io.stdout.write(`Run ${summary.runId}: ${counts} in ${formatDuration(summary.durationMs)} (${summary.requests} requests, ${summary.inputTokens} input / ${summary.outputTokens} output tokens)\n`);
+  for (const line of describeEndpoints(summary)) io.stdout.write(`${line}\n`);
+  io.stdout.write(`Results: ${dir}\n`);
+  const incomplete = summary.files.filter((f) => f.status === 'incomplete');
+  if (incomplete.length) {
+    io.stdout.write(`Incomplete files (${incomplete.length}): ${incomplete.slice(0, 10).map((f) => f.path).join(', ')}${incomplete.length > 10 ? ', …' : ''}; details in run.jsonl\n`);
+  }
+  if (summary.fatal) {
+    // With one endpoint its refused key is the one to fix (several: each drop line named its own).
+    const keyVar = keyVars?.size === 1 ? [...keyVars.values()][0] : undefined;
+    io.stderr.write(`batch-prompt: ${withKeyHint(summary.fatal.message, summary.fatal.kind, keyVar, io.env)}\n`);
+    return 1;
+  }
+  return summary.failed + summary.canceled > 0 ? 2 : 0;
+}
+
+/** The run folder's report.md, as the editor writes it; a report that cannot be written costs a warning, never the run. */
+export async function writeReport(dir: string, opts: CliOptions, summary: RunSummary, io: Io): Promise<void> {
+  try {
+    await writeRunReport(dir, { inputCostPerMTok: opts.inputCostPerMTok, outputCostPerMTok: opts.outputCostPerMTok }, summary);
+  } catch (e) {
+    io.stderr.write(`batch-prompt: could not write ${REPORT_FILE}: ${e instanceof Error ? e.message : String(e)}\n`);
+  }
+}
+
+/** A redrawn bar on a terminal; one line per finished request otherwise. */
+export class ProgressDisplay {
+  private readonly tracker = new ProgressTracker();
+  private lastDraw = 0;
+
+  constructor(
+    private readonly io: Io,
+    private readonly keyVars: ReadonlyMap<string, string | undefined> = new Map(),
+  ) {}
+
+  onEvent(e: RunEvent): void {
+    this.tracker.update(e);
+    if (e.type === 'endpoint-dropped') {
+      this.io.stderr.write(`${this.io.stderr.isTTY ? '\r\x1b[K' : ''}batch-prompt: endpoint ${e.endpoint} dropped for the rest of the run (${e.reason.kind}: ${withKeyHint(e.reason.message, e.reason.kind, this.keyVars.get(e.endpoint), this.io.env)}); ${e.remaining} left${e.others.length ? `: ${e.others.join(', ')}` : ''}\n`);
+    }
+    if (this.io.stderr.isTTY) {
+      const now = Date.now();
+      if (now - this.lastDraw > 100 || e.type === 'run-finished') {
+        this.lastDraw = now;
+        const t = this.tracker;
+        const width = 24;
+        const filled = t.total ? Math.round((t.done / t.total) * width) : 0;
+        this.io.stderr.write(`\r\x1b[K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${t.describe()}`);
+      }
+      return;
+    }
+    if (e.type === 'batch-finished') {
+      const what = e.ok ? `ok, ${e.inputTokens}→${e.outputTokens} tokens` : `failed: ${e.error?.kind}`;
+      this.io.stderr.write(`${e.batchId} (${e.chunkIds.length} chunk${e.chunkIds.length === 1 ? '' : 's'})${e.endpoint ? ` on ${e.endpoint}` : ''} ${what} in ${formatDuration(e.latencyMs)} · ${this.tracker.describe()}\n`);
+    } else if (e.type === 'retry-scheduled') {
+      // `attempt` numbers the coming send (the first send is attempt 1), so it is retry `attempt - 1`.
+      this.io.stderr.write(`${e.batchId}: ${e.reason}, retry ${e.attempt - 1} (attempt ${e.attempt}) in ${formatDuration(e.delayMs)}\n`);
+    }
+  }
+
+  end(): void {
+    if (this.io.stderr.isTTY) this.io.stderr.write('\n');
+  }
+}
+
+/**
+ * `--stream`: each reply's text on stdout as it arrives, under a `── batch ──` line whenever the text
+ * of another request (or a new attempt of the same one) begins. Requests in flight interleave there;
+ * the run folder has each chunk's output whole.
+ */
+export class StreamPrinter {
+  private current?: string;
+  private atLineStart = true;
+
+  constructor(private readonly io: Io) {}
+
+  onEvent(e: RunEvent): void {
+    if (e.type === 'batch-started' && e.batchId === this.current) this.current = undefined;
+  }
+
+  onText(batchId: string, delta: string): void {
+    if (batchId !== this.current) {
+      this.io.stdout.write(`${this.atLineStart ? '' : '\n'}── ${batchId} ──\n`);
+      this.current = batchId;
+    }
+    this.io.stdout.write(delta);
+    this.atLineStart = delta.endsWith('\n');
+  }
+
+  end(): void {
+    if (!this.atLineStart) this.io.stdout.write('\n');
+  }
+}
