@@ -45,6 +45,9 @@ async function main() {
     if (!sh('npx', ['tsc', '--noEmit'])) otherFailures++;
     console.log('> lint');
     if (!sh('npx', ['eslint', '--max-warnings', '0', 'src', 'test', 'bench', 'scripts'])) otherFailures++;
+    // The layers and no import circles (.dependency-cruiser.cjs; README, "Development").
+    console.log('> lint:deps');
+    if (!sh('npm', ['run', '--silent', 'lint:deps'])) otherFailures++;
   }
   console.log('> build');
   if (!sh('node', ['esbuild.js', '--tests'])) {

@@ -1,5 +1,5 @@
 import type { ErrorKind } from './errors';
-import type { RunEvent } from './events';
+import type { EndpointSummary, RunEvent } from './events';
 import type { ChatModel } from './model';
 import { AdaptiveConcurrency, RequestGate, type Clock } from './rateLimit';
 
@@ -13,21 +13,6 @@ export interface EndpointLimits {
 /** One endpoint serving a run: its model and its own limits. */
 export interface ExecutorEndpoint extends EndpointLimits {
   model: ChatModel;
-}
-
-/** What a run's summary says about one endpoint. */
-export interface EndpointSummary {
-  id: string;
-  /** Requests sent to it (failed ones included). */
-  requests: number;
-  /** Requests that failed (any error but a cancel). */
-  failures: number;
-  inputTokens: number;
-  outputTokens: number;
-  /** Mean latency of its requests that got a reply, in ms (0 before any). */
-  meanLatencyMs: number;
-  /** Set when it was taken out of the rotation, with why. */
-  dropped?: { kind: ErrorKind; message: string };
 }
 
 export interface PoolOptions {

@@ -1,4 +1,3 @@
-import type { EndpointSummary } from './endpointPool';
 import type { ErrorKind } from './errors';
 import type { WaitReason } from './rateLimit';
 import type { ChunkRef, ChunkStatus } from '../plan/types';
@@ -68,4 +67,19 @@ export interface ExecutionSummary {
   fatal?: { kind: ErrorKind; message: string };
   /** Per endpoint of a several-endpoint run (in the order named): requests, tokens, failures, latency, dropped. */
   endpoints?: EndpointSummary[];
+}
+
+/** What a run's summary says about one endpoint. */
+export interface EndpointSummary {
+  id: string;
+  /** Requests sent to it (failed ones included). */
+  requests: number;
+  /** Requests that failed (any error but a cancel). */
+  failures: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** Mean latency of its requests that got a reply, in ms (0 before any). */
+  meanLatencyMs: number;
+  /** Set when it was taken out of the rotation, with why. */
+  dropped?: { kind: ErrorKind; message: string };
 }

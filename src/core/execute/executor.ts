@@ -1,3 +1,9 @@
+/**
+ * The executor: sends a run's batches (requests) to its endpoints and ends every chunk exactly once.
+ * Over 400 lines because `Execution` is one state machine over shared counters (dispatch, retries,
+ * splits of a request that overflowed, endpoint drops, cancel, a fatal stop); the parts that stand
+ * alone already live beside it (endpointPool, dispatcher, rateLimit, unitQueue, errors, events).
+ */
 import { setMaxListeners } from 'events';
 import { splitChunk } from '../plan/chunker';
 import { BatchPromptError, CanceledError, ContextOverflowError, describeError, SourceChangedError, TimeoutError, type ErrorKind } from './errors';

@@ -2,6 +2,8 @@
  * Turns the CLI's inputs (files, folders, globs) into the text files of a run: walks folders honouring
  * `.gitignore`, refuses binary, empty, too-large and out-of-root files with a reason, reads the rest.
  * Plain Node (`fs`, `path`): the VS Code adapter has its own selection (vscode/fileSelection.ts).
+ * Over 400 lines because the walk, the `.gitignore` stack and the refusals share one `Collector`'s state
+ * (root, candidates, skips, the `.gitignore` rules per folder); glob matching lives in glob.ts.
  */
 import * as fs from 'fs';
 import * as path from 'path';

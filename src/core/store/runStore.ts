@@ -1,3 +1,9 @@
+/**
+ * The run folder's on-disk format, writer and readers in one module: run.json, run.jsonl, chunks/,
+ * outputs/, summary.json and the run lock. Over 400 lines because a format change (a field, a file, a
+ * recovery rule) must be made where both sides see it; the path checks live in pathGuard.ts, the
+ * folder listing in runFolders.ts, the report in runReport.ts.
+ */
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
