@@ -1,3 +1,8 @@
+// The editor's run lifecycle: asking (files, prompt, model), progress and messages around the shared
+// session code (core/session: parameters, model info, tokenizer, refusals) and the engine.
+// Over 400 lines for a reason: start, retry/resume and the tracking of the active runs (cancel, status
+// bar, finished and recorded events, Open Results) share one piece of state, the active runs; split
+// apart, each part would need the same state passed around. What the CLI shares lives in core/session.
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { BatchPromptError } from '../../core/execute/errors';
