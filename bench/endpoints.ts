@@ -4,10 +4,10 @@
 // it, bare p-limit + fetch dealing the same requests round-robin over the same k servers: what this
 // machine allows (on a loaded 2-core machine the server processes compete with the client).
 import pLimit from 'p-limit';
-import { executeBatches } from '../src/core/execute/executor';
+import { executeRequests } from '../src/core/execute/executor';
 import { buildMessages } from '../src/core/plan/protocol';
 import { getTokenizer } from '../src/core/plan/tokenizer';
-import type { Batch, Chunk } from '../src/core/plan/types';
+import type { PackedRequest, Chunk } from '../src/core/plan/types';
 import { OpenAICompatibleModel } from '../src/providers/openaiCompatible';
 import { median, startServerProcess, table } from './util';
 
@@ -17,7 +17,7 @@ const DELAY_MS = 50;
 const ROUNDS = 3;
 const COUNTS = [1, 2, 4];
 
-function batches(): Batch<Chunk>[] {
+function batches(): PackedRequest<Chunk>[] {
   return Array.from({ length: N }, (_, i) => {
     const text = `export function f${i}(x: number): number {\n  return x * ${i};\n}\n`;
     const chunk: Chunk = { id: `${i + 1}.1`, path: `src/f${i}.ts`, index: 0, start: 0, end: text.length, startLine: 1, endLine: 3, overlap: 0, tokens: 20, text };
@@ -33,7 +33,7 @@ export async function runEndpointsBench(): Promise<void> {
     const models = servers.map((s, i) => new OpenAICompatibleModel({ id: `e${i + 1}`, baseUrl: s.url, model: 'bench' }));
     const once = async (k: number) => {
       const t0 = performance.now();
-      const summary = await executeBatches(all, { prompt: 'Explain.', model: models[0], tokenizer, endpoints: models.slice(0, k).map((model) => ({ model, maxConcurrency: CONCURRENCY })) });
+      const summary = await executeRequests(all, { prompt: 'Explain.', model: models[0], tokenizer, endpoints: models.slice(0, k).map((model) => ({ model, maxConcurrency: CONCURRENCY })) });
       const seconds = (performance.now() - t0) / 1000;
       const share = summary.endpoints?.map((e) => e.requests).join('/') ?? String(summary.requests);
       return { seconds, failed: summary.failed + summary.canceled, share };

@@ -7,7 +7,7 @@
 import { estimateModeOver, type EndpointModel } from '../src/core/estimate/endpointEstimate';
 import { DEFAULT_TTFT_SECONDS, latencyFromSamples, type ModeInput } from '../src/core/estimate/estimate';
 import type { RunEvent } from '../src/core/execute/events';
-import { executeBatches } from '../src/core/execute/executor';
+import { executeRequests } from '../src/core/execute/executor';
 import { getTokenizer } from '../src/core/plan/tokenizer';
 import { OpenAICompatibleModel } from '../src/providers/openaiCompatible';
 import { oneChunkBatches, startServerProcess, table } from './util';
@@ -40,7 +40,7 @@ export async function runEstimateBench(): Promise<void> {
         const events: RunEvent[] = [];
         const t0 = performance.now();
         let first: number | undefined;
-        await executeBatches(batches, {
+        await executeRequests(batches, {
           prompt: 'Explain.',
           model: models[0],
           tokenizer,
@@ -91,7 +91,7 @@ export async function runEstimateBench(): Promise<void> {
     const c = streamedCalibration!;
     const packed = Array.from({ length: N / 4 }, (_, i) => ({ id: `p${i + 1}`, chunks: batches.slice(i * 4, i * 4 + 4).flatMap((b) => b.chunks), tokens: batches.slice(i * 4, i * 4 + 4).reduce((n, b) => n + b.tokens, 0) }));
     const t0 = performance.now();
-    await executeBatches(packed, { prompt: 'Explain.', model: new OpenAICompatibleModel({ id: 'e1', baseUrl: c.url, model: 'bench' }), tokenizer, maxConcurrency: 4 });
+    await executeRequests(packed, { prompt: 'Explain.', model: new OpenAICompatibleModel({ id: 'e1', baseUrl: c.url, model: 'bench' }), tokenizer, maxConcurrency: 4 });
     const seconds = (performance.now() - t0) / 1000;
     const input: ModeInput = { chunksPerBatch: 4, streamed: false, chunks: N, requests: N / 4, inputTokens: c.inputTokens, promptTokensPerRequest: 0, outputTokens: c.outputTokens };
     const withRecorded = estimateModeOver(input, [c.measured]).lastResultSeconds;

@@ -2,7 +2,7 @@
 // D ms (in another process), beside bare p-limit + fetch sending the same requests.
 // Efficiency = ideal time (N / C × D) / measured time. Client CPU per request from process.cpuUsage().
 import pLimit from 'p-limit';
-import { executeBatches } from '../src/core/execute/executor';
+import { executeRequests } from '../src/core/execute/executor';
 import { buildMessages } from '../src/core/plan/protocol';
 import { getTokenizer } from '../src/core/plan/tokenizer';
 import { OpenAICompatibleModel } from '../src/providers/openaiCompatible';
@@ -53,7 +53,7 @@ export async function runExecutorBench(): Promise<void> {
     };
     let failures = 0;
     const ours = async () => {
-      const s = await executeBatches(all, { prompt: 'Explain.', model, tokenizer, maxConcurrency: CONCURRENCY });
+      const s = await executeRequests(all, { prompt: 'Explain.', model, tokenizer, maxConcurrency: CONCURRENCY });
       failures += s.failed + s.canceled;
     };
     // Warm up both paths (connections, JIT, tokenizer), then alternate rounds.
@@ -71,7 +71,7 @@ export async function runExecutorBench(): Promise<void> {
       return [name, s.toFixed(2), (ideal / s).toFixed(3), median(runs.map((x) => x.cpuMsPerRequest)).toFixed(3)];
     };
     const b = row('bare p-limit + fetch (baseline)', bareRuns);
-    const o = row('executeBatches', ourRuns);
+    const o = row('executeRequests', ourRuns);
     console.log(`\n## Executor: ${N} one-chunk requests, concurrency ${CONCURRENCY}, server answers after ${DELAY_MS} ms (own process); median of ${ROUNDS}`);
     console.log(table([['', 'seconds', 'efficiency', 'client CPU ms/request'], b, o]));
     console.log(`ideal ${ideal.toFixed(2)} s; executor/bare efficiency ${(Number(o[2]) / Number(b[2])).toFixed(3)}; CPU ratio ${(Number(o[3]) / Number(b[3])).toFixed(2)}× (target ≤ 1.3×); failed chunks: ${failures}`);

@@ -5,7 +5,7 @@
 //   - the endpoint's own pool (`connectionPool(C)`, what the providers use).
 // Efficiency = ideal time (N / C × D) / measured time. Client CPU per request from process.cpuUsage().
 import { Agent } from 'undici';
-import { executeBatches } from '../src/core/execute/executor';
+import { executeRequests } from '../src/core/execute/executor';
 import { getTokenizer } from '../src/core/plan/tokenizer';
 import { OpenAICompatibleModel } from '../src/providers/openaiCompatible';
 import { connectionPool, type ConnectionPool } from '../src/providers/http/pool';
@@ -46,7 +46,7 @@ export async function runPoolBench(): Promise<void> {
       const model = new OpenAICompatibleModel({ baseUrl: server.url, model: 'bench', pool });
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
-      const s = await executeBatches(all, { prompt: 'Explain.', model, tokenizer, maxConcurrency: CONCURRENCY });
+      const s = await executeRequests(all, { prompt: 'Explain.', model, tokenizer, maxConcurrency: CONCURRENCY });
       const seconds = (performance.now() - t0) / 1000;
       const cpu = process.cpuUsage(cpu0);
       failures += s.failed + s.canceled;
@@ -63,7 +63,7 @@ export async function runPoolBench(): Promise<void> {
       const sockets = f[0].sockets;
       return [w.name, s.toFixed(2), (ideal / s).toFixed(3), median(f.map((x) => x.cpuMsPerRequest)).toFixed(3), sockets === undefined ? 'n/a' : String(median(f.map((x) => x.sockets ?? 0)))];
     });
-    console.log(`\n## Connection pool: executeBatches, ${N} one-chunk requests, concurrency ${CONCURRENCY}, server answers after ${DELAY_MS} ms (own process); median of ${ROUNDS}`);
+    console.log(`\n## Connection pool: executeRequests, ${N} one-chunk requests, concurrency ${CONCURRENCY}, server answers after ${DELAY_MS} ms (own process); median of ${ROUNDS}`);
     console.log(table([['', 'seconds', 'efficiency', 'client CPU ms/request', 'sockets opened'], ...rows]));
     const cpu = (i: number) => Number(rows[i][3]);
     console.log(`pool vs a socket per request: CPU ${(cpu(2) / cpu(0)).toFixed(2)}×; pool vs fetch's default: CPU ${(cpu(2) / cpu(1)).toFixed(2)}×; failed chunks: ${failures}`);

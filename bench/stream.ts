@@ -4,7 +4,7 @@
 // its chunks are recorded: the same either way, since only a complete reply counts), and client CPU
 // per request, over N requests at concurrency C.
 import pLimit from 'p-limit';
-import { executeBatches } from '../src/core/execute/executor';
+import { executeRequests } from '../src/core/execute/executor';
 import { buildMessages } from '../src/core/plan/protocol';
 import { getTokenizer } from '../src/core/plan/tokenizer';
 import { OpenAICompatibleModel } from '../src/providers/openaiCompatible';
@@ -29,7 +29,7 @@ async function measure(model: OpenAICompatibleModel, stream: boolean): Promise<F
   const seen = new Set<string>();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const summary = await executeBatches(oneChunkBatches(N, 4), {
+  const summary = await executeRequests(oneChunkBatches(N, 4), {
     prompt: 'Explain.',
     model,
     tokenizer: getTokenizer(),

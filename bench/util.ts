@@ -1,4 +1,4 @@
-import type { Batch, Chunk } from '../src/core/plan/types';
+import type { PackedRequest, Chunk } from '../src/core/plan/types';
 import { spawn, type ChildProcess } from 'child_process';
 import * as path from 'path';
 
@@ -37,7 +37,7 @@ export function table(rows: (string | number)[][]): string {
  * `n` one-chunk batches of small TypeScript functions (`repeat` copies of one each), for the benchmarks
  * that measure requests rather than text.
  */
-export function oneChunkBatches(n: number, repeat = 1): Batch<Chunk>[] {
+export function oneChunkBatches(n: number, repeat = 1): PackedRequest<Chunk>[] {
   return Array.from({ length: n }, (_, i) => {
     const text = `export function f${i}(x: number): number {\n  return x * ${i};\n}\n`.repeat(repeat);
     const chunk: Chunk = { id: `${i + 1}.1`, path: `src/f${i}.ts`, index: 0, start: 0, end: text.length, startLine: 1, endLine: 3 * repeat, overlap: 0, tokens: 20 * repeat, text };

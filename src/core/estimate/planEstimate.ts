@@ -2,13 +2,13 @@ import { findCachedChunks, type ChunkKeyBase } from '../store/cachedChunks';
 import type { Bound, Limits } from './estimate';
 import { estimateModeOver, recommendOver, type EndpointModel, type EndpointRate, type SeveralModeEstimate, type SeveralRecommendation } from './endpointEstimate';
 import type { EndpointLimits } from '../execute/endpointPool';
-import { DEFAULT_PACK_OPTIONS, packBatches, requestOverhead, type PackOptions } from '../plan/packer';
+import { DEFAULT_PACK_OPTIONS, packRequests, requestOverhead, type PackOptions } from '../plan/packer';
 import { FileChunkSource, type FileReader, type Plan } from '../plan/plan';
 import { latencyOf, outputRatioOf, readRecentRuns, type LatencySource, type OutputRatio } from '../store/recentRuns';
 import type { ResultCache } from '../store/resultCache';
 import { costOf, formatCost, type Prices } from '../store/report';
 import type { Tokenizer } from '../plan/tokenizer';
-import type { Batch, ChunkRef } from '../plan/types';
+import type { PackedRequest, ChunkRef } from '../plan/types';
 
 export interface EstimateInput {
   plan: Plan;
@@ -163,7 +163,7 @@ export function buildEstimate(input: EstimateInput): PlanEstimate {
   // One endpoint runs within its own limits; several, each within its own, the run's being their defaults.
   const limits = several ? input.limits : assumed[0].limits;
   const modeOf = (chunksPerBatch: number, streamed: boolean): SeveralModeEstimate => {
-    const batches = packBatches(toSend, prompt, tokenizer, { ...pack, chunksPerBatch });
+    const batches = packRequests(toSend, prompt, tokenizer, { ...pack, chunksPerBatch });
     return estimateModeOver(
       {
         chunksPerBatch,
@@ -228,7 +228,7 @@ function costOver(inputTokens: number, outputTokens: number, endpoints: readonly
 }
 
 /** Estimated output tokens of the batches: `ratio` per chunk token, each request capped at `cap`. */
-export function outputTokensOf(batches: readonly Batch<ChunkRef>[], ratio: number, cap?: number): number {
+export function outputTokensOf(batches: readonly PackedRequest<ChunkRef>[], ratio: number, cap?: number): number {
   let total = 0;
   for (const b of batches) {
     const wanted = Math.round(ratio * b.chunks.reduce((n, c) => n + c.tokens, 0));

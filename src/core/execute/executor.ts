@@ -16,7 +16,7 @@ import { backoffDelay, realClock, type Clock } from './rateLimit';
 import { Dispatcher } from './dispatcher';
 import { joinOutputs } from '../../util/text';
 import type { Tokenizer } from '../plan/tokenizer';
-import type { Batch, Chunk, ChunkRef } from '../plan/types';
+import type { PackedRequest, Chunk, ChunkRef } from '../plan/types';
 
 export interface ExecutorOptions {
   prompt: string;
@@ -92,7 +92,7 @@ const MIN_SPLIT_TOKENS = 16;
  * then every chunk not yet finished ends `canceled` and `summary.fatal` says why. Aborting `signal`
  * cancels requests in flight; finished results are kept. Retries are new tasks, never nested calls.
  */
-export async function executeBatches(batches: readonly Batch<ChunkRef>[], options: ExecutorOptions): Promise<ExecutionSummary> {
+export async function executeRequests(batches: readonly PackedRequest<ChunkRef>[], options: ExecutorOptions): Promise<ExecutionSummary> {
   const run = new Execution(options);
   return run.start(batches);
 }
@@ -132,7 +132,7 @@ class Execution {
     });
   }
 
-  async start(batches: readonly Batch<ChunkRef>[]): Promise<ExecutionSummary> {
+  async start(batches: readonly PackedRequest<ChunkRef>[]): Promise<ExecutionSummary> {
     const started = this.clock.now();
     // Every request in flight and every sleeping retry listens to the stop signal.
     setMaxListeners(0, this.stop.signal);

@@ -1,6 +1,6 @@
 import { CHUNK_CLOSER, chunkOpener, instructions } from './protocol';
 import type { Tokenizer } from './tokenizer';
-import type { Batch, ChunkRef } from './types';
+import type { PackedRequest, ChunkRef } from './types';
 
 export interface PackOptions {
   /** Most chunks in one request (default 4). */
@@ -60,9 +60,9 @@ export class BatchPacker<C extends ChunkRef = ChunkRef> {
   }
 
   /** Adds a chunk; returns the batch it closed, if adding it closed one. */
-  add(chunk: C): Batch<C> | undefined {
+  add(chunk: C): PackedRequest<C> | undefined {
     const cost = chunkCost(chunk, this.tokenizer);
-    let closed: Batch<C> | undefined;
+    let closed: PackedRequest<C> | undefined;
     const full = this.current.length >= this.options.chunksPerBatch;
     const tooBig = this.current.length > 0 && this.overhead + this.currentTokens + cost > this.budget;
     if (full || tooBig) closed = this.flush();
@@ -72,9 +72,9 @@ export class BatchPacker<C extends ChunkRef = ChunkRef> {
   }
 
   /** Closes the batch being filled, if any. */
-  flush(): Batch<C> | undefined {
+  flush(): PackedRequest<C> | undefined {
     if (this.current.length === 0) return undefined;
-    const batch: Batch<C> = { id: `b${this.nextId++}`, chunks: this.current, tokens: this.overhead + this.currentTokens };
+    const batch: PackedRequest<C> = { id: `b${this.nextId++}`, chunks: this.current, tokens: this.overhead + this.currentTokens };
     this.current = [];
     this.currentTokens = 0;
     return batch;
@@ -82,9 +82,9 @@ export class BatchPacker<C extends ChunkRef = ChunkRef> {
 }
 
 /** Packs all chunks at once (see `BatchPacker`). */
-export function packBatches<C extends ChunkRef>(chunks: Iterable<C>, prompt: string, tokenizer: Tokenizer, options: PackOptions): Batch<C>[] {
+export function packRequests<C extends ChunkRef>(chunks: Iterable<C>, prompt: string, tokenizer: Tokenizer, options: PackOptions): PackedRequest<C>[] {
   const packer = new BatchPacker<C>(prompt, tokenizer, options);
-  const batches: Batch<C>[] = [];
+  const batches: PackedRequest<C>[] = [];
   for (const c of chunks) {
     const closed = packer.add(c);
     if (closed) batches.push(closed);

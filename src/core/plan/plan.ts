@@ -5,7 +5,7 @@ import { chunkFile, type ChunkOptions } from './chunker';
 import { SourceChangedError } from '../execute/errors';
 import { batchBudget, BatchPacker, requestOverhead, type PackOptions } from './packer';
 import type { Tokenizer } from './tokenizer';
-import type { Batch, ChunkRef, SourceFile } from './types';
+import type { PackedRequest, ChunkRef, SourceFile } from './types';
 
 export interface PlanOptions {
   prompt: string;
@@ -28,7 +28,7 @@ export interface Plan {
   files: PlannedFile[];
   /** Files that gave no chunk (empty text). */
   empty: string[];
-  batches: Batch<ChunkRef>[];
+  batches: PackedRequest<ChunkRef>[];
   /** The chunk budget actually used: the setting, lowered when a request could not hold one chunk. */
   chunkTokens: number;
   totals: { files: number; chunks: number; batches: number; requests: number; chunkTokens: number; inputTokens: number };
@@ -54,7 +54,7 @@ export class Planner {
   private readonly packer: BatchPacker<ChunkRef>;
   private readonly files: PlannedFile[] = [];
   private readonly empty: string[] = [];
-  private readonly batches: Batch<ChunkRef>[] = [];
+  private readonly batches: PackedRequest<ChunkRef>[] = [];
   private fileIndex = 0;
 
   constructor(private readonly options: PlanOptions) {

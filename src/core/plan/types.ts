@@ -31,8 +31,8 @@ export interface Chunk extends ChunkRef {
   readonly text: string;
 }
 
-/** Several chunks sent in one model request. Plans hold `Batch<ChunkRef>`; requests need `Batch<Chunk>`. */
-export interface Batch<C extends ChunkRef = ChunkRef> {
+/** Several chunks packed into one model request (the packer's unit; a provider batch *job* is another thing, see core/jobs). Plans hold `PackedRequest<ChunkRef>`; sending needs `PackedRequest<Chunk>`. */
+export interface PackedRequest<C extends ChunkRef = ChunkRef> {
   readonly id: string;
   readonly chunks: readonly C[];
   /** Tokens of the whole request: prompt, protocol wrapping and chunks. */

@@ -4,9 +4,9 @@
 import { randomBytes } from 'crypto';
 import type { ChunkOutcome, RunEvent } from '../execute/events';
 import type { EndpointLimits } from '../execute/endpointPool';
-import { executeBatches, type ExecutorOptions } from '../execute/executor';
+import { executeRequests, type ExecutorOptions } from '../execute/executor';
 import type { ChatModel } from '../execute/model';
-import { packBatches } from '../plan/packer';
+import { packRequests } from '../plan/packer';
 import { FileChunkSource, type FileReader, type Plan } from '../plan/plan';
 import { PROTOCOL_VERSION } from '../plan/protocol';
 import { chunkResultKey } from '../store/cachedChunks';
@@ -14,7 +14,7 @@ import type { ResultCache } from '../store/resultCache';
 import { RunStore, type EndpointInfo, type RunMeta, type RunSummary } from '../store/runStore';
 import type { RootPolicy } from '../store/pathGuard';
 import type { Tokenizer } from '../plan/tokenizer';
-import type { Batch, ChunkRef } from '../plan/types';
+import type { PackedRequest, ChunkRef } from '../plan/types';
 import { definedOnly } from '../../util/objects';
 
 export interface RunParameters {
@@ -135,9 +135,9 @@ export async function retryChunks(dir: string, options: RetryOptions): Promise<{
   const chunks = store.unfinishedChunks().filter((c) => !wanted || wanted.has(c.id));
   const meta = store.meta;
   const parameters = { ...(meta.parameters as unknown as RunParameters), ...definedOnly(options.parameters ?? {}) };
-  let batches: Batch<ChunkRef>[];
+  let batches: PackedRequest<ChunkRef>[];
   try {
-    batches = packBatches(chunks, meta.prompt, options.tokenizer, {
+    batches = packRequests(chunks, meta.prompt, options.tokenizer, {
       chunksPerBatch: parameters.chunksPerBatch,
       maxBatchTokens: parameters.maxBatchTokens,
       ...packWindow(options),
@@ -179,7 +179,7 @@ function stripLimits(info: EndpointInfo & EndpointLimits): EndpointInfo {
   return definedOnly(rest) as EndpointInfo;
 }
 
-async function execute(store: RunStore, batches: Batch<ChunkRef>[], options: ExecuteOptions, batchPrefix: string): Promise<{ summary: RunSummary; store: RunStore }> {
+async function execute(store: RunStore, batches: PackedRequest<ChunkRef>[], options: ExecuteOptions, batchPrefix: string): Promise<{ summary: RunSummary; store: RunStore }> {
   try {
     return await executeWithStore(store, batches, options, batchPrefix);
   } finally {
@@ -187,7 +187,7 @@ async function execute(store: RunStore, batches: Batch<ChunkRef>[], options: Exe
   }
 }
 
-async function executeWithStore(store: RunStore, planned: Batch<ChunkRef>[], options: ExecuteOptions, batchPrefix: string): Promise<{ summary: RunSummary; store: RunStore }> {
+async function executeWithStore(store: RunStore, planned: PackedRequest<ChunkRef>[], options: ExecuteOptions, batchPrefix: string): Promise<{ summary: RunSummary; store: RunStore }> {
   const source = new FileChunkSource(options.read ?? options.root, store.meta.files);
   const p = options.parameters;
   const cache = options.cache;
@@ -219,14 +219,14 @@ async function executeWithStore(store: RunStore, planned: Batch<ChunkRef>[], opt
     }
     if (misses.length < planned.reduce((n, b) => n + b.chunks.length, 0)) {
       // Only the chunks not found are sent, packed again so that no request goes out half empty.
-      batches = packBatches(misses, options.prompt, options.tokenizer, {
+      batches = packRequests(misses, options.prompt, options.tokenizer, {
         chunksPerBatch: p.chunksPerBatch,
         maxBatchTokens: p.maxBatchTokens,
         ...packWindow(options),
       }).map((b) => ({ ...b, id: `${batchPrefix}${b.id.replace(/^b/, '')}` }));
     }
   }
-  const execution = await executeBatches(batches, {
+  const execution = await executeRequests(batches, {
     prompt: options.prompt,
     model: options.model,
     tokenizer: options.tokenizer,

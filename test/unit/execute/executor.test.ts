@@ -3,10 +3,10 @@ import { useServer } from '../../support/localServer';
 import { chunkFile } from '../../../src/core/plan/chunker';
 import { SourceChangedError } from '../../../src/core/execute/errors';
 import type { ChunkOutcome, RunEvent } from '../../../src/core/execute/events';
-import { executeBatches, type ExecutorOptions } from '../../../src/core/execute/executor';
-import { packBatches } from '../../../src/core/plan/packer';
+import { executeRequests, type ExecutorOptions } from '../../../src/core/execute/executor';
+import { packRequests } from '../../../src/core/plan/packer';
 import { getTokenizer } from '../../../src/core/plan/tokenizer';
-import type { Batch, Chunk, SourceFile } from '../../../src/core/plan/types';
+import type { PackedRequest, Chunk, SourceFile } from '../../../src/core/plan/types';
 import { OpenAICompatibleModel } from '../../../src/providers/openaiCompatible';
 import { defaultOutput, ModelServer } from '../../support/modelServer';
 
@@ -20,17 +20,17 @@ function sourceFiles(n: number, lines = 20): SourceFile[] {
   }));
 }
 
-function plan(files: SourceFile[], chunkTokens = 8192, chunksPerBatch = 4, maxBatchTokens = 32768): { chunks: Chunk[]; batches: Batch<Chunk>[] } {
+function plan(files: SourceFile[], chunkTokens = 8192, chunksPerBatch = 4, maxBatchTokens = 32768): { chunks: Chunk[]; batches: PackedRequest<Chunk>[] } {
   const chunks = files.flatMap((f, i) => chunkFile(f, i, tokenizer, { chunkTokens, overlapTokens: Math.min(100, Math.floor(chunkTokens / 4)) }));
-  return { chunks, batches: packBatches(chunks, 'Upper-case it.', tokenizer, { chunksPerBatch, maxBatchTokens }) };
+  return { chunks, batches: packRequests(chunks, 'Upper-case it.', tokenizer, { chunksPerBatch, maxBatchTokens }) };
 }
 
 /** Runs and collects everything; asserts the invariant of every run: each chunk ends exactly once. */
-async function run(_server: ModelServer, baseUrl: string, batches: Batch<Chunk>[], extra: Partial<ExecutorOptions> = {}) {
+async function run(_server: ModelServer, baseUrl: string, batches: PackedRequest<Chunk>[], extra: Partial<ExecutorOptions> = {}) {
   const outcomes: ChunkOutcome[] = [];
   const events: { at: number; e: RunEvent }[] = [];
   const model = extra.model ?? new OpenAICompatibleModel({ baseUrl, model: 'test', apiKey: KEY });
-  const summary = await executeBatches(batches, {
+  const summary = await executeRequests(batches, {
     prompt: 'Upper-case it.',
     model,
     tokenizer,
@@ -212,7 +212,7 @@ describe('executor', function () {
   it('fails the chunks of a file that changed after planning, and goes on with the rest', async () => {
     const { chunks, batches } = plan(sourceFiles(3), 8192, 1);
     const refs = batches.map((b) => ({ ...b, chunks: b.chunks.map(({ text: _t, ...ref }) => ref) }));
-    const { byId } = await run(server, baseUrl, refs as unknown as Batch<Chunk>[], {
+    const { byId } = await run(server, baseUrl, refs as unknown as PackedRequest<Chunk>[], {
       loadText: (c) => {
         if (c.path === 'src/file1.ts') throw new SourceChangedError('src/file1.ts changed after the run was planned.');
         return chunks.find((x) => x.id === c.id)!.text;

@@ -3,14 +3,14 @@ import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { ChunkOutcome, RunEvent } from '../../../src/core/execute/events';
-import { executeBatches } from '../../../src/core/execute/executor';
+import { executeRequests } from '../../../src/core/execute/executor';
 import type { ChatModel } from '../../../src/core/execute/model';
 import type { Clock } from '../../../src/core/execute/rateLimit';
 import { median } from '../../../src/core/estimate/estimate';
 import type { PlanEstimate } from '../../../src/core/estimate/planEstimate';
 import type { RunRecord } from '../../../src/core/store/runStore';
 import { getTokenizer } from '../../../src/core/plan/tokenizer';
-import type { Batch, Chunk } from '../../../src/core/plan/types';
+import type { PackedRequest, Chunk } from '../../../src/core/plan/types';
 import { runCli } from '../../support/cli';
 import { useServer } from '../../support/localServer';
 import { ModelServer, parseChunks, replyFor } from '../../support/modelServer';
@@ -22,7 +22,7 @@ function manualClock(): Clock & { advance(ms: number): void } {
 }
 
 const chunk: Chunk = { id: '1.1', path: 'a.ts', index: 0, start: 0, end: 5, startLine: 1, endLine: 1, overlap: 0, tokens: 2, text: 'hello' };
-const batches: Batch<Chunk>[] = [{ id: 'b1', chunks: [chunk], tokens: 10 }];
+const batches: PackedRequest<Chunk>[] = [{ id: 'b1', chunks: [chunk], tokens: 10 }];
 
 describe('time to first token: recorded for streamed requests', () => {
   it('batch-finished and the outcome carry firstTokenMs, from sending to the first text (an empty delta is not text); not without streaming', async () => {
@@ -45,7 +45,7 @@ describe('time to first token: recorded for streamed requests', () => {
     const run = async (streamed: boolean) => {
       const events: RunEvent[] = [];
       const outcomes: ChunkOutcome[] = [];
-      await executeBatches(batches, { prompt: 'Upper-case it.', model, tokenizer: getTokenizer(), clock, onEvent: (e) => events.push(e), onOutcome: (o) => void outcomes.push(o), ...(streamed ? { onText: () => undefined } : {}) });
+      await executeRequests(batches, { prompt: 'Upper-case it.', model, tokenizer: getTokenizer(), clock, onEvent: (e) => events.push(e), onOutcome: (o) => void outcomes.push(o), ...(streamed ? { onText: () => undefined } : {}) });
       const finished = events.find((e) => e.type === 'batch-finished') as Extract<RunEvent, { type: 'batch-finished' }>;
       return { finished, outcome: outcomes[0] };
     };

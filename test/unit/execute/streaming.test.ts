@@ -8,10 +8,10 @@ import { AuthError, BadReplyError, CanceledError, RateLimitedError, TransientErr
 import type { ChatModel, ChatResponse } from '../../../src/core/execute/model';
 import { chunkFile } from '../../../src/core/plan/chunker';
 import type { ChunkOutcome, RunEvent } from '../../../src/core/execute/events';
-import { executeBatches } from '../../../src/core/execute/executor';
-import { packBatches } from '../../../src/core/plan/packer';
+import { executeRequests } from '../../../src/core/execute/executor';
+import { packRequests } from '../../../src/core/plan/packer';
 import { getTokenizer } from '../../../src/core/plan/tokenizer';
-import type { Batch, Chunk } from '../../../src/core/plan/types';
+import type { PackedRequest, Chunk } from '../../../src/core/plan/types';
 import { AnthropicModel } from '../../../src/providers/anthropic';
 import { decodeBody } from '../../../src/providers/http/http';
 import { OllamaModel } from '../../../src/providers/ollama';
@@ -345,17 +345,17 @@ describe('executor with streamed replies', function () {
   useServer(server, (url) => (baseUrl = url));
   const tokenizer = getTokenizer('o200k_base');
 
-  function batchesOf(files: number, chunksPerBatch: number): { chunks: Chunk[]; batches: Batch<Chunk>[] } {
+  function batchesOf(files: number, chunksPerBatch: number): { chunks: Chunk[]; batches: PackedRequest<Chunk>[] } {
     const sources = Array.from({ length: files }, (_, f) => ({ path: `src/f${f}.ts`, text: `// ${WIDE}\nexport const v${f} = ${f};\n` }));
     const chunks = sources.flatMap((s, i) => chunkFile(s, i, tokenizer, { chunkTokens: 8192, overlapTokens: 0 }));
-    return { chunks, batches: packBatches(chunks, 'Upper-case it.', tokenizer, { chunksPerBatch, maxBatchTokens: 32768 }) };
+    return { chunks, batches: packRequests(chunks, 'Upper-case it.', tokenizer, { chunksPerBatch, maxBatchTokens: 32768 }) };
   }
 
-  async function execute(batches: Batch<Chunk>[]) {
+  async function execute(batches: PackedRequest<Chunk>[]) {
     const outcomes: ChunkOutcome[] = [];
     const events: RunEvent[] = [];
     const texts: { batchId: string; chunkIds: readonly string[]; delta: string }[] = [];
-    const summary = await executeBatches(batches, {
+    const summary = await executeRequests(batches, {
       prompt: 'Upper-case it.',
       model: new OpenAICompatibleModel({ baseUrl, model: 'test', apiKey: KEY }),
       tokenizer,
@@ -395,7 +395,7 @@ describe('executor with streamed replies', function () {
 
   it('a listener that throws does not break the stream: the chunks still succeed on the first attempt', async () => {
     const { chunks, batches } = batchesOf(2, 2);
-    const summary = await executeBatches(batches, {
+    const summary = await executeRequests(batches, {
       prompt: 'Upper-case it.',
       model: new OpenAICompatibleModel({ baseUrl, model: 'test', apiKey: KEY }),
       tokenizer,
