@@ -35,6 +35,8 @@ async function main() {
     { ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   ];
   if (tests) {
+    // Bundles of test files that were moved or deleted would still run (and count twice): start clean.
+    fs.rmSync('out/test', { recursive: true, force: true });
     builds.push({
       ...common,
       entryPoints: [...findFiles('test/unit', '.test.ts'), ...findFiles('test/support', '.ts')],
