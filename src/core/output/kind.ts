@@ -43,6 +43,11 @@ export interface LocatedFinding extends Finding {
   chunkId: string;
 }
 
+/** A chunk's findings placed in its file, for the record, the SARIF and the Problems panel. */
+export function locateFindings(value: FindingsValue, path: string, chunkId: string): LocatedFinding[] {
+  return value.findings.map((f) => ({ ...f, path, chunkId }));
+}
+
 /** The built-in item schema of the `findings` kind. */
 export const FINDINGS_SCHEMA: JsonSchema = deepFreeze({
   type: 'object',
@@ -89,8 +94,9 @@ const DEFINITION_KEYWORDS = ['definitions', '$defs'] as const;
  * The schema of one batch's answer: `{ "results": [ { "id": <one of ids>, "value": <item schema> } ] }`.
  * The item schema's own `definitions`/`$defs` are lifted to the top so that its root-relative `$ref`s
  * (`#/definitions/x`) still resolve once it is nested under `value`; its `$schema` and `$id` are dropped
- * (a nested `$id` would change the base of those refs). That every id appears exactly once is not
- * expressible here: the protocol checks it.
+ * (a nested `$id` would change the base of those refs). This schema is for the wire (a provider's
+ * structured-output mode); values are checked one by one with `ItemValidator`. That every id appears
+ * exactly once is not expressible here: the protocol checks it.
  */
 export function batchAnswerSchema(itemSchema: JsonSchema, ids: readonly string[]): JsonSchema {
   if (!ids.length) throw new Error('A batch has at least one chunk id.');

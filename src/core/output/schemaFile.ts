@@ -18,14 +18,25 @@ export type ReadText = (absolutePath: string) => Promise<string>;
  * The item schema a prompt file's `schema:` names, read and checked before any request: a path is
  * resolved against the prompt file's folder, parsed as JSON, and checked against its dialect's
  * meta-schema (ajv `validateSchema`) and compiled (unresolvable `$ref`s). Throws `SchemaError`.
- * The path is not confined to the workspace: the caller's path guard decides that.
+ *
+ * `within` (the workspace folder): a path that leads outside it is refused before it is read. A prompt
+ * file can come from a cloned repository, and a schema is sent to the model's endpoint: without this,
+ * `schema: ../../.config/some-credentials.json` would send any JSON object on disk (unknown keywords
+ * are legal JSON Schema). The check is by spelling; a symbolic link inside `within` is the reader's to
+ * refuse.
  */
-export async function loadItemSchema(ref: SchemaRef, promptFilePath: string, read: ReadText): Promise<JsonSchema> {
+export async function loadItemSchema(ref: SchemaRef, promptFilePath: string, read: ReadText, within?: string): Promise<JsonSchema> {
   if ('inline' in ref) {
     checkSchema(ref.inline, `the inline schema in ${promptFilePath}`);
     return ref.inline;
   }
   const file = path.resolve(path.dirname(promptFilePath), ref.path);
+  if (within !== undefined) {
+    const rel = path.relative(path.resolve(within), file);
+    if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
+      throw new SchemaError(`Schema ${JSON.stringify(ref.path)} in ${promptFilePath} is outside the workspace folder ${within}: a schema file must be inside it.`);
+    }
+  }
   let text: string;
   try {
     text = await read(file);

@@ -1,6 +1,6 @@
 import * as assert from 'assert';
 import Ajv from 'ajv';
-import { batchAnswerSchema, FINDINGS_SCHEMA, isOutputKind, itemSchemaFor, type JsonSchema } from '../../../src/core/output/kind';
+import { batchAnswerSchema, FINDINGS_SCHEMA, isOutputKind, itemSchemaFor, locateFindings, type JsonSchema } from '../../../src/core/output/kind';
 
 describe('output kinds', () => {
   it('knows text, findings and json, and nothing else', () => {
@@ -28,6 +28,10 @@ describe('output kinds', () => {
     assert.ok(!v({ findings: [{ line: 1, severity: 'info' }] }), 'no message');
     assert.ok(!v([]), 'not an object');
     assert.ok(Object.isFrozen(FINDINGS_SCHEMA));
+  });
+
+  it('places a chunk\'s findings in its file', () => {
+    assert.deepStrictEqual(locateFindings({ findings: [{ line: 2, severity: 'info', message: 'm' }] }, 'src/a.ts', 'c1'), [{ line: 2, severity: 'info', message: 'm', path: 'src/a.ts', chunkId: 'c1' }]);
   });
 
   it('wraps an item schema into the batch answer keyed by the batch ids', () => {

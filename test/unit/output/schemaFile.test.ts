@@ -30,6 +30,19 @@ describe('output schema files', () => {
     await assert.rejects(loadItemSchema({ inline: { type: 'strin' } }, prompt, read), (e: unknown) => SchemaError.is(e) && /inline schema in .*review\.prompt\.md is not a valid JSON Schema \(draft-07\) at \/type/.test(e.message));
   });
 
+  it('refuses a schema path outside the workspace folder before reading it', async () => {
+    const reads: string[] = [];
+    const spy = (p: string) => (reads.push(p), read(p));
+    const root = path.join(dir, 'prompts');
+    assert.ok(await loadItemSchema({ path: 'schemas/ok.json' }, prompt, spy, root));
+    await assert.rejects(loadItemSchema({ path: '../../etc/secret.json' }, prompt, spy, root), (e: unknown) => SchemaError.is(e) && /"\.\.\/\.\.\/etc\/secret\.json" in .*review\.prompt\.md is outside the workspace folder/.test(e.message));
+    await assert.rejects(loadItemSchema({ path: '/etc/secret.json' }, prompt, spy, root), /outside the workspace folder/);
+    await assert.rejects(loadItemSchema({ path: '../prompts-evil/x.json' }, prompt, spy, path.join(dir, 'prompts')), /outside the workspace folder/);
+    await fs.writeFile(path.join(root, '..dots.json'), '{}');
+    assert.ok(await loadItemSchema({ path: '..dots.json' }, prompt, spy, root), 'a name that starts with dots is inside');
+    assert.deepStrictEqual(reads, [path.join(root, 'schemas', 'ok.json'), path.join(root, '..dots.json')]);
+  });
+
   it('refuses a missing file, naming it', async () => {
     const file = path.join(dir, 'prompts', 'nope.json');
     await assert.rejects(loadItemSchema({ path: 'nope.json' }, prompt, read), (e: unknown) => SchemaError.is(e) && e.message === `Schema ${file} cannot be read: the file does not exist.`);
