@@ -13,23 +13,15 @@ import type { RunParameters } from './run';
  * A run's limits and sizes as the user gives them (editor settings, CLI flags): times in seconds, a
  * rate of 0 or undefined for "no limit". `runParameters` turns them into what run.json records.
  */
-export interface RunSettings {
-  maxConcurrency: number;
-  maxRetries: number;
+export type RunSettings = Omit<RunParameters, 'requestTimeoutMs' | 'dropAfterRetryAfterMs' | 'requestsPerMinute' | 'tokensPerMinute'> & {
   requestTimeoutSeconds: number;
   /** 0 or undefined: no limit. */
   requestsPerMinute?: number;
   /** 0 or undefined: no limit. */
   tokensPerMinute?: number;
-  chunkTokens: number;
-  overlapTokens: number;
-  chunksPerBatch: number;
-  maxBatchTokens: number;
-  /** Several endpoints: consecutive transient failures that take one out of the run; undefined: the executor's default. */
-  dropAfterFailures?: number;
   /** Several endpoints: a 429 asking to wait longer than this takes one out of the run; undefined: the executor's default. */
   dropAfterWaitSeconds?: number;
-}
+};
 
 /** The parameters of a new run (recorded in run.json, read again by its resume). */
 export function runParameters(s: RunSettings): RunParameters {
