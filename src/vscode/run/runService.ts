@@ -224,12 +224,12 @@ export class RunService extends Disposable {
   async resume(dir: vscode.Uri): Promise<RunSummary | undefined> {
     const holder = await runLockHolder(dir.fsPath);
     if (holder || [...this.active].some((r) => r.dir.fsPath === dir.fsPath)) {
-      void vscode.window.showWarningMessage(`Batch Prompt: ${path.basename(dir.fsPath)} is still running${holder && holder.pid !== process.pid ? ` in process ${holder.pid}` : ''}; it cannot be resumed meanwhile.`);
+      showWarning(`Batch Prompt: ${path.basename(dir.fsPath)} is still running${holder && holder.pid !== process.pid ? ` in process ${holder.pid}` : ''}; it cannot be resumed meanwhile.`);
       return undefined;
     }
     const refused = await resendRefusal(dir.fsPath);
     if (refused) {
-      void vscode.window.showWarningMessage(`Batch Prompt: ${path.basename(dir.fsPath)} is batch job ${refused.job.jobId} at ${refused.job.provider}, not collected yet; its results are collected when it ends (resuming would send its chunks twice).`);
+      showWarning(`Batch Prompt: ${path.basename(dir.fsPath)} is batch job ${refused.job.jobId} at ${refused.job.provider}, not collected yet; its results are collected when it ends (resuming would send its chunks twice).`);
       return undefined;
     }
     return this.retry(dir, undefined, 'resume');
