@@ -44,7 +44,6 @@ export function selectBatchApi(endpoint: EndpointConfig, io: Io, apiKeyEnv?: str
   }
 }
 
-
 /** The endpoints this command line configures (see cli/trust.ts); throws `UsageError` for a bad spec or config. */
 export type Configured = () => Promise<CliEndpoint[]>;
 
@@ -102,9 +101,6 @@ export async function openJob(command: 'status' | 'collect' | 'cancel', dirArg: 
   const api = selectBatchApi(endpoint, io, c.apiKeyEnv);
   return api ? { dir, job, api, keyVar: keyVarOf(job.provider as ProviderKind, c.apiKeyEnv, io.env) } : 1;
 }
-
-
-
 
 /** Runs a call to the provider; a typed error (or the folder held by another process) becomes one line on stderr and exit code 1. */
 export async function guard<T>(fn: () => Promise<T>, io: Io, keyVar?: string): Promise<T | number> {

@@ -5,10 +5,10 @@ import type { RunEndpoint } from '../core/session/run';
 import type { EndpointConfig } from '../providers/endpoint';
 import { createModel, defaultBaseUrl, needsApiKey } from '../providers/factory';
 import { originOf } from '../providers/http/http';
-import { definedOnly } from '../util/objects';
 import { resolveEndpoints, type CliEndpoint } from './endpoints';
 import type { Io } from './io';
 import { apiKeyFromEnv, UsageError, type CliOptions } from './options';
+import { endpointInfoOf } from '../core/session/prepare';
 
 // The endpoints and models a command line names: `--provider`/`--model`, or `--endpoint`/`--config`;
 // each model with its key from the environment, or a one-line reason on stderr.
@@ -49,9 +49,8 @@ export async function runEndpoints(opts: CliOptions, tokenizer: Tokenizer, io: I
     const model = selectModel(c, tokenizer, io, { apiKeyEnv: c.apiKeyEnv, connections: c.maxConcurrency ?? opts.concurrency, orElse: others && `, or run without it: ${others}` });
     if (!model) return undefined;
     // run.json records how to rebuild the endpoint: never a key, never a header's value (only its name).
-    const { id, provider, model: name, baseUrl, contextWindow, maxOutputTokens, apiVersion, apiKeyEnv, maxConcurrency, requestsPerMinute, tokensPerMinute } = c;
     const headerNames = c.headers && Object.keys(c.headers).length ? Object.keys(c.headers) : undefined;
-    out.push({ model, info: definedOnly({ id, provider, model: name, baseUrl, contextWindow, maxOutputTokens, apiVersion, apiKeyEnv, headerNames, maxConcurrency, requestsPerMinute, tokensPerMinute }) });
+    out.push({ model, info: endpointInfoOf({ ...c, headerNames }) });
   }
   return out;
 }

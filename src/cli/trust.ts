@@ -1,7 +1,7 @@
 import type { EndpointInfo } from '../core/store/runStore';
 import { defaultBaseUrl } from '../providers/factory';
 import { PROVIDER_KINDS, type ProviderKind } from '../providers/endpoint';
-import { findConfigured, urlOrigin } from '../providers/endpointTrust';
+import { findConfigured, identityOf } from '../providers/endpointTrust';
 import { originOf } from '../providers/http/http';
 import { resolveEndpoints, type CliEndpoint } from './endpoints';
 import { API_KEY_ENV, type CliOptions } from './options';
@@ -70,7 +70,7 @@ export function matchRecorded<T extends CliEndpoint>(recorded: RecordedEndpoint,
 
 /** `"id" at ORIGIN (provider, key from $VAR)`: how a message names a recorded endpoint (never a credential of its URL). */
 export function describeRecorded(recorded: RecordedEndpoint): string {
-  const origin = urlOrigin(recorded.baseUrl ?? (PROVIDER_KINDS.includes(recorded.provider as ProviderKind) ? defaultBaseUrl(recorded.provider as ProviderKind) : undefined));
+  const origin = identityOf(recorded)?.origin;
   const key = keyVariable(recorded);
   return `"${shown(recorded.id)}" at ${origin ?? 'no usable URL'} (${shown(recorded.provider ?? 'no provider')}${key ? `, key from $${shown(key)}` : ''})`;
 }
@@ -80,11 +80,10 @@ export function describeRecorded(recorded: RecordedEndpoint): string {
  * without userinfo, query or fragment (where credentials hide); undefined when it has no usable URL.
  */
 export function endpointOptionFor(recorded: RecordedEndpoint): string | undefined {
-  const provider = recorded.provider as ProviderKind;
-  if (!PROVIDER_KINDS.includes(provider)) return undefined;
-  const raw = recorded.baseUrl ?? defaultBaseUrl(provider);
-  if (!raw || !urlOrigin(raw)) return undefined;
-  const u = new URL(raw);
+  const identity = identityOf(recorded);
+  if (!identity?.origin) return undefined;
+  const provider = identity.provider;
+  const u = new URL(recorded.baseUrl ?? defaultBaseUrl(provider)!);
   const url = `${u.origin}${u.pathname === '/' ? '' : u.pathname}`;
   const keyEnv = recorded.apiKeyEnv && provider !== 'ollama' && ENV_NAME.test(recorded.apiKeyEnv) && recorded.apiKeyEnv !== API_KEY_ENV[provider][0] ? `,key-env=${recorded.apiKeyEnv}` : '';
   return `--endpoint ${provider}:${shown(recorded.model || 'MODEL')}@${url}${keyEnv}`;

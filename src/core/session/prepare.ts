@@ -2,6 +2,7 @@ import { pendingJob, type JobRecord } from '../jobs/job';
 import { getTokenizer, type Tokenizer } from '../plan/tokenizer';
 import type { EndpointInfo, RunMeta } from '../store/runStore';
 import { definedOnly } from '../../util/objects';
+import type { EndpointLimits } from '../execute/endpointPool';
 import type { RunParameters } from './run';
 
 // The rules both front ends apply before a run, a resume or a retry is sent: the run's parameters
@@ -73,6 +74,14 @@ export interface EndpointDescription {
  */
 export function modelInfoOf(e: EndpointDescription): RunMeta['model'] {
   return definedOnly<EndpointInfo>({ id: e.id, provider: e.provider, model: e.model, baseUrl: e.baseUrl || undefined, contextWindow: e.contextWindow, maxOutputTokens: e.maxOutputTokens, apiVersion: e.apiVersion });
+}
+
+/**
+ * How run.json records one endpoint of a several-endpoint run: its model info, its own limits, and
+ * (CLI) the names of its key variable and headers; never a key or a header value.
+ */
+export function endpointInfoOf(e: EndpointDescription & EndpointLimits & Pick<EndpointInfo, 'apiKeyEnv' | 'headerNames'>): EndpointInfo & EndpointLimits {
+  return definedOnly({ ...modelInfoOf(e), apiKeyEnv: e.apiKeyEnv, headerNames: e.headerNames, maxConcurrency: e.maxConcurrency, requestsPerMinute: e.requestsPerMinute, tokensPerMinute: e.tokensPerMinute });
 }
 
 /** The tokenizer a run folder was planned with: its resume and retries count and pack as it did. */

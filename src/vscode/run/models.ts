@@ -12,6 +12,7 @@ import { Actions, openSettings, showWithActions } from '../base/messages';
 import { describeRecorded, matchRecorded } from './recordedEndpoints';
 import type { KeyStore } from '../base/secrets';
 import type { Settings } from '../base/settingsSchema';
+import { endpointInfoOf } from '../../core/session/prepare';
 
 /** One model the user can run on: a configured endpoint, or a model of VS Code's Language Model API. */
 export interface ModelChoice {
@@ -144,7 +145,7 @@ export class ModelService {
     let missing: MissingKeyError | undefined;
     for (const e of list) {
       try {
-        out.push({ model: await this.resolve({ id: e.id, label: e.id, description: '', endpoint: e }, tokenizer, e.maxConcurrency ?? connections), info: endpointInfo(e) });
+        out.push({ model: await this.resolve({ id: e.id, label: e.id, description: '', endpoint: e }, tokenizer, e.maxConcurrency ?? connections), info: endpointInfoOf(e) });
       } catch (err) {
         if (!(err instanceof MissingKeyError) || !skipUnavailable) throw err;
         missing ??= err;
@@ -178,12 +179,6 @@ function severalChoice(parts: ModelChoice[]): ModelChoice {
     endpoint: parts[0].endpoint,
     endpoints: parts.map((p) => p.endpoint!),
   };
-}
-
-/** How run.json records an endpoint: enough to rebuild it (never a key, never headers), with its limits. */
-function endpointInfo(e: EndpointConfig): RunEndpoint['info'] {
-  const info: RunEndpoint['info'] = { id: e.id, provider: e.provider, model: e.model, baseUrl: e.baseUrl, contextWindow: e.contextWindow, maxOutputTokens: e.maxOutputTokens, apiVersion: e.apiVersion, maxConcurrency: e.maxConcurrency, requestsPerMinute: e.requestsPerMinute, tokensPerMinute: e.tokensPerMinute };
-  return Object.fromEntries(Object.entries(info).filter(([, v]) => v !== undefined)) as RunEndpoint['info'];
 }
 
 function hostOf(url: string): string {
