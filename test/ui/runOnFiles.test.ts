@@ -11,12 +11,15 @@ const PROMPT = 'Upper-case every line of this file.';
 
 describe('Run Prompt on Files… from the command palette (UI)', () => {
   const local = useModelServer();
+  /** Replies after the first wait until the test has seen the progress part way through (no race with a fast run). */
+  let seenPartWay: () => void = () => {};
   const workbench = useWorkbench('1-run-on-files', {
     prepare: () => {
       removeRuns();
-      // One chunk per request, one request at a time, each answered after 400 ms: the counts move slowly
-      // enough to be seen. confirmAbove 1: the confirmation is part of the scenario.
-      local.server().script = () => ({ kind: 'ok', delayMs: 400 });
+      // One chunk per request, one request at a time: the first is answered at once, the others once the
+      // test has seen a count part way through. confirmAbove 1: the confirmation is part of the scenario.
+      const held = new Promise<void>((go) => (seenPartWay = go));
+      local.server().script = (r) => (r.n === 1 ? { kind: 'ok' } : { kind: 'ok', after: held });
       writeUserSettings({ 'batchPrompt.models': localModels(local.url()), 'batchPrompt.chunksPerBatch': 1, 'batchPrompt.maxConcurrency': 1, 'batchPrompt.confirmAbove': 1 });
     },
   });
@@ -56,6 +59,7 @@ describe('Run Prompt on Files… from the command palette (UI)', () => {
     const progress = wb.notification(new RegExp(`Batch Prompt.*[1-9]\\d*/${expected.length} chunks`));
     await progress.waitFor({ state: 'visible', timeout: 15000 });
     await wb.screenshot('progress');
+    seenPartWay();
 
     const done = await wb.waitForNotification(`${expected.length} of ${expected.length} chunks succeeded`, 30000);
     await wb.screenshot('finished');
