@@ -13,6 +13,7 @@ export type ErrorKind =
   | 'transient'
   | 'timeout'
   | 'bad-reply'
+  | 'invalid-output'
   | 'truncated'
   | 'invalid-request'
   | 'canceled'
@@ -108,6 +109,15 @@ export class BadReplyError extends BatchPromptError {
   static readonly is = (e: unknown): e is BadReplyError => isKind(e, 'bad-reply');
 }
 
+/**
+ * A structured chunk's value failed its schema (or cited lines outside its chunk) even after the
+ * repair request. Fails the chunk; its raw reply is kept in the run folder's `invalid/`.
+ */
+export class InvalidOutputError extends BatchPromptError {
+  readonly kind = 'invalid-output' as const;
+  static readonly is = (e: unknown): e is InvalidOutputError => isKind(e, 'invalid-output');
+}
+
 /** The provider visibly cut the prompt (Ollama's silent truncation). Never a success. */
 export class TruncatedError extends BatchPromptError {
   readonly kind = 'truncated' as const;
@@ -118,6 +128,17 @@ export class TruncatedError extends BatchPromptError {
 export class InvalidRequestError extends BatchPromptError {
   readonly kind = 'invalid-request' as const;
   static readonly is = (e: unknown): e is InvalidRequestError => isKind(e, 'invalid-request');
+}
+
+/**
+ * The server refused the structured-output mode itself (many local OpenAI-compatible servers reject
+ * `response_format`). Not the chunks' fault: the executor falls back to the tagged protocol for this
+ * endpoint for the rest of the run and sends the same chunks again, uncharged.
+ */
+export class StructuredModeRefusedError extends BatchPromptError {
+  readonly kind = 'invalid-request' as const;
+  readonly structuredModeRefused = true as const;
+  static readonly is = (e: unknown): e is StructuredModeRefusedError => BatchPromptError.isAny(e) && (e as Partial<StructuredModeRefusedError>).structuredModeRefused === true;
 }
 
 /** Cancellation requested by the user. Not a failure: chunks end `canceled`. */

@@ -23,6 +23,8 @@ export interface ChunkOutcome {
   readonly endpoint?: string;
   /** Milliseconds from sending the request to its first streamed text (streamed requests only). */
   readonly firstTokenMs?: number;
+  /** An `invalid-output` failure: the raw reply text for the chunk (kept as `invalid/<chunk id>.txt`). */
+  readonly rawReply?: string;
 }
 
 /** The progress of a run, as a typed stream: enough for a progress bar with an ETA and a log. */

@@ -1,4 +1,5 @@
 import type { Usage } from '../plan/types';
+import type { JsonSchema } from '../output/kind';
 
 /** One message of a chat request. */
 export interface ChatMessage {
@@ -11,6 +12,21 @@ export interface ChatRequest {
   /** Upper bound on the reply's tokens, when the caller wants one. */
   maxOutputTokens?: number;
   temperature?: number;
+  /**
+   * Structured output (#14): the reply must be one JSON object matching `schema`, through the
+   * provider's own mode (OpenAI/Azure `response_format` json_schema, Anthropic's structured route,
+   * Ollama `format`). Only sent to a model whose `structuredOutput` is true. The reply's `text` is that
+   * JSON's text. A server that refuses the mode rejects with `StructuredModeRefusedError`.
+   */
+  responseSchema?: ResponseSchema;
+}
+
+export interface ResponseSchema {
+  /** A name for the schema (OpenAI requires one: `[a-zA-Z0-9_-]`, at most 64). */
+  name: string;
+  schema: JsonSchema;
+  /** Ask for strict adherence when the provider has such a switch and the schema allows it. */
+  strict: boolean;
 }
 
 /** What a provider learnt from rate-limit headers; fed to the run's limiter before a 429 happens. */
@@ -58,6 +74,8 @@ export interface ChatModel {
   readonly maxOutputTokens?: number;
   /** False when the prompt must lead the first user message instead (VS Code's Language Model API). */
   readonly supportsSystemMessage: boolean;
+  /** True when `complete` honours `ChatRequest.responseSchema` (the provider has a structured-output mode). */
+  readonly structuredOutput?: boolean;
   /** Exact token count by the model's own tokenizer, when the provider offers one. */
   countTokens?(text: string, signal?: AbortSignal): Promise<number>;
   complete(request: ChatRequest, options: CompleteOptions): Promise<ChatResponse>;

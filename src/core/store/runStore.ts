@@ -16,6 +16,7 @@ import { checkRecord, checkRunMeta, checkRunRoot, PathGuard, type RootPolicy } f
 import { redactUrlCredentials } from '../../util/redact';
 import type { ChunkRef, ChunkStatus } from '../plan/types';
 import { exists } from '../../util/fs';
+import type { OutputSpec } from '../output/spec';
 
 /** How a run folder names an endpoint (never a key, never a header's value: at most the names of a CLI config's headers). */
 export interface EndpointInfo {
@@ -55,6 +56,11 @@ export interface RunMeta {
   endpoints?: (EndpointInfo & EndpointLimits)[];
   encoding: string;
   protocolVersion: number;
+  /**
+   * The output kind (#14) with the `json` kind's item schema; absent means `text`. Untrusted like the
+   * rest of the folder: checked (kind known, schema a valid JSON Schema) when the folder is opened.
+   */
+  output?: OutputSpec;
   parameters: Record<string, number | string | boolean | undefined>;
   /** Every planned file with its text's sha256 and its chunks in order (ids and ranges, no text). */
   files: { path: string; hash: string; chunks: ChunkRef[] }[];

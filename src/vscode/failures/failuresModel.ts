@@ -363,6 +363,7 @@ const REASONS: Partial<Record<ErrorKind, string>> = {
   transient: 'server error',
   timeout: 'timed out',
   'bad-reply': 'bad reply',
+  'invalid-output': 'invalid output',
   truncated: 'reply cut off',
   'invalid-request': 'request refused',
   'source-changed': 'file changed',
