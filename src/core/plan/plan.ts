@@ -6,12 +6,15 @@ import { SourceChangedError } from '../execute/errors';
 import { batchBudget, BatchPacker, requestOverhead, type PackOptions } from './packer';
 import type { Tokenizer } from './tokenizer';
 import type { PackedRequest, ChunkRef, SourceFile } from './types';
+import type { OutputSpec } from '../output/spec';
 
 export interface PlanOptions {
   prompt: string;
   tokenizer: Tokenizer;
   chunk: ChunkOptions;
   pack: PackOptions;
+  /** The run's output kind (#14): `findings` sends numbered lines, so chunk budgets count the numbers. Default text. */
+  output?: OutputSpec;
 }
 
 export interface PlannedFile {

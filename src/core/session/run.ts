@@ -16,6 +16,7 @@ import type { RootPolicy } from '../store/pathGuard';
 import type { Tokenizer } from '../plan/tokenizer';
 import type { PackedRequest, ChunkRef } from '../plan/types';
 import { definedOnly } from '../../util/objects';
+import type { OutputSpec } from '../output/spec';
 
 export interface RunParameters {
   maxConcurrency: number;
@@ -62,6 +63,8 @@ export interface RunOptions {
    * and text) is found is recorded `cached` and not sent; every chunk that succeeds is stored.
    */
   cache?: ResultCache;
+  /** The output kind (#14), recorded in run.json; a resume or retry reads it from there. Default text. */
+  output?: OutputSpec;
 }
 
 /** One endpoint of a run: its model and how `run.json` records it (limits included, never a key). */
