@@ -64,8 +64,15 @@ export function chunkFile(file: SourceFile, fileIndex: number, tokenizer: Tokeni
   for (let start = 0; start < text.length;) {
     const end = nextCut(text, start);
     kinds.push(cutKind(text, start, end));
-    const prefix = numbered && (start === 0 || text.charCodeAt(start - 1) === LF) ? lineNumberTokens(line, 1, tokenizer) : 0;
-    if (numbered) for (let i = text.indexOf('\n', start); i !== -1 && i < end; i = text.indexOf('\n', i + 1)) line++;
+    // Every line that starts in this segment costs its number's prefix (a segment may hold several blank lines).
+    let prefix = 0;
+    if (numbered) {
+      if (start === 0 || text.charCodeAt(start - 1) === LF) prefix += lineNumberTokens(line, 1, tokenizer);
+      for (let i = text.indexOf('\n', start); i !== -1 && i < end; i = text.indexOf('\n', i + 1)) {
+        line++;
+        if (i + 1 < end) prefix += lineNumberTokens(line, 1, tokenizer);
+      }
+    }
     cum.push(cum[cum.length - 1] + prefix + countSegment(text, start, end));
     pos.push(end);
     start = end;

@@ -102,9 +102,11 @@ function prefixTokens(width: number, tokenizer: Tokenizer): number {
   if (!byWidth) prefixCache.set(tokenizer, (byWidth = new Map()));
   let v = byWidth.get(width);
   if (v === undefined) {
-    // The widest count among a few numbers of this width, followed by text (the tab may merge with it).
+    // The most a prefix adds among a few numbers of this width, before the line starts a prefix may
+    // meet (a word, indentation, a blank line): the tab can merge with what follows it.
     const samples = [10 ** (width - 1), 10 ** width - 1, Math.floor(10 ** (width - 1) * 4.7)].filter((x) => x >= 1);
-    v = Math.max(...samples.map((x) => tokenizer.count(`${linePrefix(x)}x`) - tokenizer.count('x')));
+    const after = ['x', ' x', '  x', '    x', '\tx', '\n', '}', '//'];
+    v = Math.max(...samples.flatMap((x) => after.map((a) => tokenizer.count(`${linePrefix(x)}${a}`) - tokenizer.count(a))));
     byWidth.set(width, v);
   }
   return v;
