@@ -3,7 +3,7 @@ import * as path from 'path';
 import { writeFileAtomic } from '../../util/atomicFile';
 import { BatchPromptError, CanceledError, ConfigError, describeError, type ErrorKind } from '../execute/errors';
 import type { ChunkOutcome } from '../execute/events';
-import type { ChatMessage, ChatResponse } from '../execute/model';
+import type { ChatRequest, ChatResponse } from '../execute/model';
 import { checkJobChunks } from '../store/pathGuard';
 import { FileChunkSource, type Plan } from '../plan/plan';
 import { buildMessages } from '../plan/protocol';
@@ -24,11 +24,12 @@ export const JOB_FILE = 'job.json';
 /** A `custom_id` both providers accept (Anthropic's documented pattern, the stricter of the two). */
 export const CUSTOM_ID_RE = /^[a-zA-Z0-9_-]{1,64}$/;
 
-/** One request of a job: a plan batch's messages. */
-export interface BatchRequest {
+/**
+ * One request of a job: a plan batch's request, the same `ChatRequest` fields a live run sends
+ * (`responseSchema` included: each provider builds a job's request with its live request's builder).
+ */
+export interface BatchRequest extends Pick<ChatRequest, 'messages' | 'maxOutputTokens' | 'responseSchema'> {
   customId: string;
-  messages: ChatMessage[];
-  maxOutputTokens?: number;
 }
 
 /** Request counts, the same words for both providers. */
