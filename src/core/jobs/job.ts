@@ -3,12 +3,11 @@ import * as path from 'path';
 import { writeFileAtomic } from '../../util/atomicFile';
 import { BatchPromptError, CanceledError, ConfigError, describeError, type ErrorKind } from '../execute/errors';
 import type { ChunkOutcome } from '../execute/events';
-import type { ChatMessage, ChatResponse } from '../execute/model';
+import type { ChatRequest, ChatResponse } from '../execute/model';
 import { checkJobChunks } from '../store/pathGuard';
 import { FileChunkSource, type Plan } from '../plan/plan';
 import { buildMessages, structuredRequest, type AnswerMode } from '../plan/protocol';
 import { isStructured } from '../output/spec';
-import type { ResponseSchema } from '../execute/model';
 import { createRunStore, type RunOptions } from '../session/run';
 import type { RunStore, RunSummary } from '../store/runStore';
 import type { Chunk, ChunkRef } from '../plan/types';
@@ -26,13 +25,12 @@ export const JOB_FILE = 'job.json';
 /** A `custom_id` both providers accept (Anthropic's documented pattern, the stricter of the two). */
 export const CUSTOM_ID_RE = /^[a-zA-Z0-9_-]{1,64}$/;
 
-/** One request of a job: a plan batch's messages. */
-export interface BatchRequest {
+/**
+ * One request of a job: a plan batch's request, the same `ChatRequest` fields a live run sends
+ * (`responseSchema` included: each provider builds a job's request with its live request's builder).
+ */
+export interface BatchRequest extends Pick<ChatRequest, 'messages' | 'maxOutputTokens' | 'responseSchema'> {
   customId: string;
-  messages: ChatMessage[];
-  maxOutputTokens?: number;
-  /** A structured run's answer schema (#14), sent through the provider's structured mode as a live request's is. */
-  responseSchema?: ResponseSchema;
 }
 
 /** Request counts, the same words for both providers. */
