@@ -8,7 +8,7 @@ import { parseCli, USAGE, UsageError, type CliOptions } from './options';
 
 const VERSION = TOOL_VERSION;
 
-/** Entry of the `batch-prompt` command line. Returns the process exit code (0, 1 fatal, 2 some failed, 3 job still running). */
+/** Entry of the `batch-prompt` command line. Returns the process exit code (0, 1 fatal, 2 some failed, 3 job still running, 4 findings at --fail-on). */
 export async function main(argv: string[], io: Io = defaultIo()): Promise<number> {
   let opts: CliOptions;
   try {

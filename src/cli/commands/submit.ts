@@ -10,11 +10,16 @@ import { selectBatchApi } from '../jobs';
 import { keyVarOf, withKeyHint } from '../keyHints';
 import { endpointOf } from '../models';
 import { runSettingsOf, type CliOptions } from '../options';
-import { heldRun, nothingToSend, planFiles, readPrompt } from '../planning';
+import { heldRun, nothingToSend, planFiles, readRunPrompt } from '../planning';
 
 /** `batch-prompt submit FILES…`: the plan sent as one provider batch job (see `submitPlan`). */
 export async function submitCommand(opts: CliOptions, io: Io): Promise<number> {
-  const prompt = await readPrompt(opts, io.cwd);
+  const { prompt, output } = await readRunPrompt(opts, io.cwd);
+  if (output.kind !== 'text') {
+    // A batch job does not carry the structured request yet: refused rather than run as text.
+    io.stderr.write(`batch-prompt: submit sends text prompts only for now; this prompt asks for ${output.kind} output. Use "batch-prompt run" for it.\n`);
+    return 1;
+  }
   const tokenizer = getTokenizer(opts.encoding);
   const endpoint = endpointOf(opts);
   const api = selectBatchApi(endpoint, io);
