@@ -1,6 +1,6 @@
 // Benchmarks: printed figures only, never assertions (see README, "Benchmarks").
 //   npm run bench                 everything
-//   npm run bench -- chunking     one part (chunking | executor | pool | endpoints | memory | stream | estimate)
+//   npm run bench -- chunking     one part (chunking | executor | pool | endpoints | memory | stream | estimate | structured)
 import { runChunkingBench } from './chunking';
 import { runEndpointsBench } from './endpoints';
 import { runEstimateBench } from './estimate';
@@ -8,6 +8,7 @@ import { runExecutorBench } from './executor';
 import { runMemoryBench } from './memory';
 import { runPoolBench } from './pool';
 import { runStreamBench } from './stream';
+import { runStructuredBench } from './structured';
 
 const parts: Record<string, () => Promise<void>> = {
   chunking: runChunkingBench,
@@ -17,6 +18,7 @@ const parts: Record<string, () => Promise<void>> = {
   memory: runMemoryBench,
   stream: runStreamBench,
   estimate: runEstimateBench,
+  structured: runStructuredBench,
 };
 
 async function main(): Promise<void> {

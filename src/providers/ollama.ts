@@ -1,4 +1,4 @@
-import { BadReplyError, ConfigError, InvalidRequestError, ModelNotFoundError, TransientError, TruncatedError, type BatchPromptError } from '../core/execute/errors';
+import { BadReplyError, ConfigError, InvalidRequestError, ModelNotFoundError, StructuredModeRefusedError, TransientError, TruncatedError, type BatchPromptError } from '../core/execute/errors';
 import type { ChatMessage, ChatModel, ChatRequest, ChatResponse, CompleteOptions } from '../core/execute/model';
 import { credentialHeaderValues, originOf, postJson, postJsonStream, requestHeaders, retryAfterMs, type HttpReply, type StreamReply } from './http/http';
 import { ndjsonLines } from './http/streamParse';
@@ -88,12 +88,16 @@ export function estimateRequestTokens(messages: readonly ChatMessage[], counter?
  * `prompt_eval_count` (old Ollama omits it when the whole prompt came from its cache), and a request
  * whose high estimate fits in `MIN_OLLAMA_CONTEXT` (no context is smaller; small requests are where a
  * template's overhead makes estimates least reliable).
+ *
+ * Structured output: `responseSchema` goes as `format: <schema>` (Ollama 0.5.0 and later). An Ollama that
+ * refuses it (older ones cannot read an object there) rejects with `StructuredModeRefusedError`.
  */
 export class OllamaModel implements ChatModel {
   readonly id: string;
   readonly contextWindow?: number;
   readonly maxOutputTokens?: number;
   readonly supportsSystemMessage = true;
+  readonly structuredOutput = true;
   private readonly url: string;
   private readonly origin: string;
   /** Largest `num_ctx` sent so far. */
@@ -117,7 +121,8 @@ export class OllamaModel implements ChatModel {
     if (maxOutput) modelOptions.num_predict = maxOutput;
     const temperature = request.temperature ?? this.options.temperature;
     if (temperature !== undefined) modelOptions.temperature = temperature;
-    const payload = { model: this.options.model, messages: request.messages.map((m) => ({ role: m.role, content: m.content })), stream: !!onText, options: modelOptions };
+    const payload: Record<string, unknown> = { model: this.options.model, messages: request.messages.map((m) => ({ role: m.role, content: m.content })), stream: !!onText, options: modelOptions };
+    if (request.responseSchema) payload.format = request.responseSchema.schema;
     const secrets = credentialHeaderValues(this.options.headers);
     const headers = requestHeaders(this.options.headers, {});
     let reply: HttpReply | StreamReply;
@@ -132,11 +137,16 @@ export class OllamaModel implements ChatModel {
       }
       throw e;
     }
+    const failure = (r: HttpReply): BatchPromptError => {
+      const e = ollamaError(r, this.options.model, secrets);
+      if (request.responseSchema && (InvalidRequestError.is(e) || TransientError.is(e))) return ollamaStructuredRefusal(r, secrets) ?? e;
+      return e;
+    };
     if ('ok' in reply) {
-      if (!reply.ok) throw ollamaError(reply.reply, this.options.model, secrets);
+      if (!reply.ok) throw failure(reply.reply);
       return readOllamaStream(reply.text, onText!, est, numCtx, secrets);
     }
-    if (reply.status < 200 || reply.status >= 300) throw ollamaError(reply, this.options.model, secrets);
+    if (reply.status < 200 || reply.status >= 300) throw failure(reply);
     return parseOllamaChat(reply, est, numCtx);
   }
 
@@ -165,6 +175,21 @@ export function ollamaError(reply: HttpReply, model: string, secrets: readonly s
   }
   if (status === 408 || status === 429 || status >= 500) return new TransientError(`Ollama failed (HTTP ${status}): ${detail}`, retryAfterMs(reply.headers), opts);
   return new InvalidRequestError(`Ollama refused the request (HTTP ${status}): ${detail}`, opts);
+}
+
+/**
+ * The `StructuredModeRefusedError` of a reply refusing `format` with a schema: before 0.5.0, 400
+ * `json: cannot unmarshal object into Go struct field ChatRequest.format of type string`; 0.5.2,
+ * `invalid format: expected "json" or a JSON schema`; a schema it cannot turn into a grammar, 500
+ * `invalid JSON schema in format`. Undefined for any other reply.
+ */
+export function ollamaStructuredRefusal(reply: HttpReply, secrets: readonly string[] = []): StructuredModeRefusedError | undefined {
+  const status = reply.status;
+  if (status !== 400 && status !== 422 && status !== 500) return undefined;
+  const b = reply.body as { error?: unknown } | undefined;
+  const message = typeof b?.error === 'string' ? b.error : reply.text.slice(0, 500);
+  if (!/Request\.format\b|invalid format|json schema|\bgrammar\b/i.test(message)) return undefined;
+  return new StructuredModeRefusedError(`Ollama refused the structured-output format (a JSON schema needs Ollama 0.5 or later) (HTTP ${status}): ${redactSecrets(message.slice(0, 300), secrets)}`, { status });
 }
 
 interface OllamaChatBody {

@@ -6,14 +6,16 @@ import {
   ModelNotFoundError,
   QuotaExceededError,
   RateLimitedError,
+  StructuredModeRefusedError,
   TransientError,
   type BatchPromptError,
 } from '../core/execute/errors';
-import type { ChatModel, ChatRequest, ChatResponse, CompleteOptions, RateLimitInfo } from '../core/execute/model';
+import type { ChatModel, ChatRequest, ChatResponse, CompleteOptions, RateLimitInfo, ResponseSchema } from '../core/execute/model';
 import { credentialHeaderValues, numberHeader, originOf, parseDurationMs, passWhole, postJson, postJsonStream, wholeJsonReply, requestHeaders, retryAfterMs, type HttpReply } from './http/http';
 import { sseEvents } from './http/streamParse';
 import type { PoolOptions } from './http/pool';
 import { redactSecrets } from '../util/redact';
+import { canBeStrict, schemaName } from './structuredSchema';
 
 /** Azure OpenAI's latest GA `api-version` of the data-plane inference API (chat completions). */
 export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
@@ -46,12 +48,17 @@ export interface OpenAICompatibleOptions extends PoolOptions {
  * `error.type`; rate-limit headers are reported with each reply so the limiter can slow down before a
  * 429. Custom headers never replace the key's header: a custom `Authorization` (or, on Azure,
  * `api-key`) is dropped when a key is set, and sent as configured when none is.
+ *
+ * Structured output: `responseSchema` goes as `response_format: { type: "json_schema", json_schema }`,
+ * strict only when the schema meets the strict-mode rules (`canBeStrict`). A server that refuses the
+ * mode itself (many local ones do) rejects with `StructuredModeRefusedError` (see `structuredModeRefusal`).
  */
 export class OpenAICompatibleModel implements ChatModel {
   readonly id: string;
   readonly contextWindow?: number;
   readonly maxOutputTokens?: number;
   readonly supportsSystemMessage = true;
+  readonly structuredOutput = true;
   private readonly url: string;
 
   constructor(private readonly options: OpenAICompatibleOptions) {
@@ -62,31 +69,83 @@ export class OpenAICompatibleModel implements ChatModel {
   }
 
   async complete(request: ChatRequest, { signal, onText, idleTimeoutMs }: CompleteOptions): Promise<ChatResponse> {
-    const payload: Record<string, unknown> = { model: this.options.model, messages: request.messages, stream: !!onText };
+    const payload: Record<string, unknown> = { ...chatCompletionBody(this.options.model, request, this.options), stream: !!onText };
     // Without it the usage of a streamed reply is never sent.
     if (onText) payload.stream_options = { include_usage: true };
-    const maxTokens = request.maxOutputTokens ?? this.options.maxOutputTokens;
-    if (maxTokens) payload.max_tokens = maxTokens;
-    if (this.options.temperature !== undefined) payload.temperature = this.options.temperature;
     const azure = this.options.provider === 'azure';
     const auth: Record<string, string> = {};
     if (this.options.apiKey) auth[azure ? 'api-key' : 'authorization'] = azure ? this.options.apiKey : `Bearer ${this.options.apiKey}`;
     const headers = requestHeaders(this.options.headers, auth);
     if (onText) {
       const streamed = await postJsonStream(this.url, payload, headers, signal, { accept: 'text/event-stream', redact: this.secrets(), idleTimeoutMs, pool: this.options.pool });
-      if (!streamed.ok) throw azure ? azureError(streamed.reply, this.secrets()) : openAIError(streamed.reply, this.secrets());
+      if (!streamed.ok) throw this.failure(streamed.reply, request);
       const whole = await wholeJsonReply(streamed);
       if (whole) return passWhole(parseChatCompletion(whole), onText);
       return readChatCompletionStream(streamed.text, streamed.headers, onText, this.secrets());
     }
     const reply = await postJson(this.url, payload, headers, signal, this.secrets(), this.options.pool);
-    if (reply.status < 200 || reply.status >= 300) throw azure ? azureError(reply, this.secrets()) : openAIError(reply, this.secrets());
+    if (reply.status < 200 || reply.status >= 300) throw this.failure(reply, request);
     return parseChatCompletion(reply);
+  }
+
+  /** The typed error of a failed reply; a structured request's refusal of the mode itself is a `StructuredModeRefusedError`. */
+  private failure(reply: HttpReply, request: ChatRequest): BatchPromptError {
+    const e = this.options.provider === 'azure' ? azureError(reply, this.secrets()) : openAIError(reply, this.secrets());
+    if (request.responseSchema && (InvalidRequestError.is(e) || TransientError.is(e))) return structuredModeRefusal(reply, this.secrets()) ?? e;
+    return e;
   }
 
   private secrets(): string[] {
     return [...(this.options.apiKey ? [this.options.apiKey] : []), ...credentialHeaderValues(this.options.headers)];
   }
+}
+
+/**
+ * The body of a chat completion for `request` (without `stream`): the live request and each line of a
+ * Batch API job are built here, so both carry the same fields. `defaults` fill what the request leaves out.
+ */
+export function chatCompletionBody(model: string, request: ChatRequest, defaults: { maxOutputTokens?: number; temperature?: number } = {}): Record<string, unknown> {
+  const body: Record<string, unknown> = { model, messages: request.messages };
+  const maxTokens = request.maxOutputTokens ?? defaults.maxOutputTokens;
+  if (maxTokens) body.max_tokens = maxTokens;
+  const temperature = request.temperature ?? defaults.temperature;
+  if (temperature !== undefined) body.temperature = temperature;
+  if (request.responseSchema) body.response_format = openAIResponseFormat(request.responseSchema);
+  return body;
+}
+
+/**
+ * `response_format` for a schema: `{ type: "json_schema", json_schema: { name, schema, strict } }`.
+ * `strict` is true only when asked for and the schema meets the strict-mode rules; otherwise the server
+ * would refuse the whole request ("Invalid schema for response_format").
+ */
+export function openAIResponseFormat(rs: ResponseSchema): Record<string, unknown> {
+  return { type: 'json_schema', json_schema: { name: schemaName(rs.name), schema: rs.schema, strict: rs.strict && canBeStrict(rs.schema) } };
+}
+
+/**
+ * Words by which OpenAI-compatible servers say they refuse the structured mode or its schema: llama.cpp
+ * (`response_format type must be one of "text" or "json_object"`, 500; `JSON schema conversion failed`,
+ * 400), llama-cpp-python (500), LM Studio (`'response_format.type' must be …`, 400), vLLM (`The provided
+ * JSON schema contains features not supported by xgrammar`, 400), LiteLLM (`UnsupportedParamsError: …
+ * does not support parameters: ['response_format']`, 400), Azure before 2024-08-01 (`response_format
+ * value as json_schema is enabled only for api versions …`), OpenAI (`Invalid schema for response_format`).
+ */
+const STRUCTURED_REFUSAL_RE = /response_format|json[ _-]?schema|structured[ _-]?outputs?|guided[ _-]?(decoding|json)|\bx?grammar\b/i;
+
+/**
+ * The `StructuredModeRefusedError` of a reply that refuses the structured mode itself: a 400, 422, 500
+ * or 501 whose error message names it (see `STRUCTURED_REFUSAL_RE`); undefined for any other reply,
+ * which keeps its own type. Only for a request that carried `response_format`.
+ */
+export function structuredModeRefusal(reply: HttpReply, secrets: readonly string[] = []): StructuredModeRefusedError | undefined {
+  const status = reply.status;
+  if (status !== 400 && status !== 422 && status !== 500 && status !== 501) return undefined;
+  const { message, code } = errorFields(reply.body);
+  const said = message ?? reply.text.slice(0, 500);
+  if (!STRUCTURED_REFUSAL_RE.test(said)) return undefined;
+  const detail = redactSecrets(said.slice(0, 300) || `HTTP ${status}`, secrets);
+  return new StructuredModeRefusedError(`The endpoint refused the structured-output mode (response_format json_schema) (HTTP ${status}${code ? `, ${code}` : ''}): ${detail}`, { status });
 }
 
 /** `{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=…` (a trailing `/openai` is tolerated). */
@@ -168,7 +227,7 @@ export function openAIRateLimit(headers: Headers): RateLimitInfo | undefined {
 }
 
 interface ChatCompletionBody {
-  choices?: { message?: { content?: string | null }; finish_reason?: string | null }[];
+  choices?: { message?: { content?: string | null; refusal?: string | null }; finish_reason?: string | null }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number };
 }
 
@@ -178,6 +237,9 @@ export function parseChatCompletion(reply: HttpReply): ChatResponse {
   const choice = body?.choices?.[0];
   const content = choice?.message?.content;
   if (typeof content !== 'string') {
+    // Structured Outputs: a model that declines to answer says so in `refusal`, with no content.
+    const refusal = choice?.message?.refusal;
+    if (typeof refusal === 'string' && refusal) throw new BadReplyError(`The model refused to answer: ${refusal.slice(0, 200)}`);
     throw new BadReplyError(`The endpoint's reply has no message (HTTP ${reply.status}): ${reply.text.slice(0, 120)}`);
   }
   const fr = choice?.finish_reason;

@@ -3,10 +3,16 @@
  * `{ id, type: "message", role, model, content: [{ type: "text", text }], stop_reason, usage }` on
  * success, `{ type: "error", error: { type, message }, request_id }` on failure. By default every chunk
  * of the request (the protocol's format, in the user message) is answered like `ModelServer` does.
+ *
+ * Structured route (#14): a request forcing a tool (`tools` + `tool_choice: { type: "tool", name }`) is
+ * answered, as the real API does, with one `tool_use` block of that name whose `input` is the script's
+ * `toolInput`, else `structuredAnswer` of the chunks, and `stop_reason: "tool_use"`; streamed, its input
+ * comes as `input_json_delta`s of indented JSON (the real API's pieces are not `JSON.stringify`'s either).
+ * With `refuseStructured` set, such a request gets that error instead.
  */
 import * as http from 'http';
 import { LocalServer, readJsonBody } from './localServer';
-import { parseChunks, replyFor, type RequestChunk } from './modelServer';
+import { defaultValue, parseChunks, replyFor, structuredAnswer, type RequestChunk } from './modelServer';
 import { textDeltas, writeStream, type StreamScript } from './streamWriter';
 
 export interface AnthropicRequest {
@@ -18,7 +24,7 @@ export interface AnthropicRequest {
 }
 
 export type AnthropicBehaviour =
-  | { kind: 'ok'; reply?: string; stopReason?: string; headers?: Record<string, string>; blocks?: unknown[]; stream?: StreamScript; errorAfter?: { deltas: number; type: string; message: string } }
+  | { kind: 'ok'; reply?: string; stopReason?: string; headers?: Record<string, string>; blocks?: unknown[]; stream?: StreamScript; errorAfter?: { deltas: number; type: string; message: string }; /** The forced tool's input (structured route). */ toolInput?: unknown }
   | { kind: 'error'; status: number; type: string; message: string; headers?: Record<string, string>; details?: unknown }
   | { kind: 'raw'; status: number; body: string; headers?: Record<string, string> }
   | { kind: 'reset' };
@@ -28,12 +34,19 @@ export type AnthropicScript = (req: AnthropicRequest) => AnthropicBehaviour | un
 export class AnthropicServer extends LocalServer {
   readonly requests: AnthropicRequest[] = [];
   script: AnthropicScript = () => undefined;
+  /** The value of each chunk in a structured answer. */
+  structuredValue: (chunk: RequestChunk) => unknown = defaultValue;
+  /** When set, a request forcing a tool gets this error (a gateway without tool use, a schema refused). */
+  refuseStructured?: { status: number; type: string; message: string };
 
-  /** Starts on a free port; returns the base URL (no `/v1`). */
   reset(): void {
     this.script = () => undefined;
     this.requests.length = 0;
+    this.structuredValue = defaultValue;
+    this.refuseStructured = undefined;
   }
+
+  /** Starts on a free port; returns the base URL (no `/v1`). */
 
   async start(): Promise<string> {
     return this.listen();
@@ -66,7 +79,9 @@ export class AnthropicServer extends LocalServer {
       json(400, { type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required' }, request_id: requestId });
       return;
     }
-    const b = this.script(served) ?? { kind: 'ok' };
+    const choice = body.tool_choice as { type?: string; name?: string } | undefined;
+    const tool = Array.isArray(body.tools) && choice?.type === 'tool' ? choice.name ?? '' : undefined;
+    const b = this.script(served) ?? (tool !== undefined && this.refuseStructured ? { kind: 'error', ...this.refuseStructured } : { kind: 'ok' });
     if (b.kind === 'reset') {
       req.socket.destroy();
       return;
@@ -82,8 +97,18 @@ export class AnthropicServer extends LocalServer {
       json(b.status, { type: 'error', error, request_id: requestId }, b.headers);
       return;
     }
-    const text = b.reply ?? replyFor(served.chunks);
     const chars = (body.system ?? '').length + content.length;
+    if (tool !== undefined && !b.blocks) {
+      const input = b.toolInput !== undefined ? b.toolInput : (JSON.parse(structuredAnswer(served.chunks, this.structuredValue)) as unknown);
+      if (body.stream === true) {
+        await writeStream(req, res, 'text/event-stream; charset=utf-8', toolEvents(served, tool, input, Math.ceil(chars / 4), b), b.stream, { 'request-id': requestId, ...b.headers });
+        return;
+      }
+      const block = { type: 'tool_use', id: `toolu_fake${served.n}`, name: tool, input };
+      json(200, { id: `msg_fake${served.n}`, type: 'message', role: 'assistant', model: body.model ?? 'claude-test', content: [block], stop_reason: b.stopReason ?? 'tool_use', stop_sequence: null, usage: { input_tokens: Math.ceil(chars / 4), output_tokens: Math.ceil(JSON.stringify(input).length / 4) } }, b.headers);
+      return;
+    }
+    const text = b.reply ?? replyFor(served.chunks);
     if (body.stream === true) {
       await writeStream(req, res, 'text/event-stream; charset=utf-8', messageEvents(served, text, Math.ceil(chars / 4), b), b.stream, { 'request-id': requestId, ...b.headers });
       return;
@@ -126,6 +151,29 @@ function messageEvents(served: AnthropicRequest, text: string, inputTokens: numb
   events.push(
     event('content_block_stop', { index: 0 }),
     event('message_delta', { delta: { stop_reason: b.stopReason ?? 'end_turn', stop_sequence: null }, usage: { output_tokens: Math.ceil(text.length / 4) } }),
+    event('message_stop', {}),
+  );
+  return events;
+}
+
+/** A streamed forced tool call: a `tool_use` block whose input arrives as `input_json_delta`s (an empty one first, as the API sends). */
+function toolEvents(served: AnthropicRequest, name: string, input: unknown, inputTokens: number, b: Extract<AnthropicBehaviour, { kind: 'ok' }>): string[] {
+  const event = (type: string, payload: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...payload })}\n\n`;
+  const json = JSON.stringify(input, null, 1);
+  const events = [
+    event('message_start', { message: { id: `msg_fake${served.n}`, type: 'message', role: 'assistant', content: [], model: served.body.model ?? 'claude-test', stop_reason: null, stop_sequence: null, usage: { input_tokens: inputTokens, output_tokens: 1 } } }),
+    event('content_block_start', { index: 0, content_block: { type: 'tool_use', id: `toolu_fake${served.n}`, name, input: {} } }),
+    event('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: '' } }),
+    event('ping', {}),
+  ];
+  const deltas = textDeltas(json, 7);
+  for (const [i, d] of deltas.entries()) {
+    if (b.errorAfter && i === b.errorAfter.deltas) return [...events, event('error', { error: { type: b.errorAfter.type, message: b.errorAfter.message } })];
+    events.push(event('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: d } }));
+  }
+  events.push(
+    event('content_block_stop', { index: 0 }),
+    event('message_delta', { delta: { stop_reason: b.stopReason ?? 'tool_use', stop_sequence: null }, usage: { output_tokens: Math.ceil(json.length / 4) } }),
     event('message_stop', {}),
   );
   return events;

@@ -7,10 +7,14 @@
  * upper-cased); a job ends after `pollsBeforeEnd` polls, as completed, expired (only the first
  * `processedBeforeEnd` requests done) or, for OpenAI, failed validation. `script` makes single
  * requests fail, drop chunks or get cut off.
+ *
+ * Structured requests (#14) are answered as the live fakes answer them: an OpenAI line carrying
+ * `response_format` json_schema gets `structuredAnswer` as its content; an Anthropic request forcing a
+ * tool gets a `tool_use` block with that answer as `input` and `stop_reason: "tool_use"`.
  */
 import * as http from 'http';
 import { LocalServer } from './localServer';
-import { parseChunks, replyFor, type RequestChunk } from './modelServer';
+import { defaultValue, parseChunks, replyFor, structuredAnswer, type RequestChunk } from './modelServer';
 
 export interface ServedCall {
   method: string;
@@ -64,6 +68,8 @@ export class BatchServer extends LocalServer {
   requiredKey?: string;
   /** Answers a call in place of the routes (a batch creation that fails, a delete refused…); undefined lets the routes answer. */
   override?: (call: ServedCall) => { status: number; body: unknown } | undefined;
+  /** The value of each chunk in a structured answer. */
+  structuredValue: (chunk: RequestChunk) => unknown = defaultValue;
   /** Rewrites a result file as it is downloaded (OpenAI output/error file, Anthropic results): damaged lines. */
   damageResults?: (text: string) => string;
   private base = '';
@@ -83,6 +89,7 @@ export class BatchServer extends LocalServer {
     this.endAs = 'completed';
     this.processedBeforeEnd = 0;
     this.runningCounts = { completed: 0, failed: 0 };
+    this.structuredValue = defaultValue;
     this.requiredKey = undefined;
     this.override = undefined;
     this.damageResults = undefined;
@@ -229,7 +236,8 @@ export class BatchServer extends LocalServer {
         err.push(JSON.stringify({ id: `batch_req_${i}`, custom_id: r.customId, response: { status_code: b.status, request_id: `req_${i}`, body: { error: { message: b.message, type: b.type, code: null } } }, error: null }));
         return;
       }
-      const text = replyFor(r.chunks, b.drop);
+      const structured = (r.body.response_format as { type?: string } | undefined)?.type === 'json_schema';
+      const text = structured ? structuredAnswer(r.chunks, this.structuredValue, b.drop) : replyFor(r.chunks, b.drop);
       out.push(JSON.stringify({ id: `batch_req_${i}`, custom_id: r.customId, response: { status_code: 200, request_id: `req_${i}`, body: { id: `chatcmpl-${i}`, object: 'chat.completion', model: r.body.model, choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: b.truncated ? 'length' : 'stop' }], usage: { prompt_tokens: 100, completion_tokens: 40, total_tokens: 140 } } }, error: null }));
     });
     if (out.length) this.files.set((job.outputFileId = `file-${++this.counter}`), out.join('\n') + '\n');
@@ -244,6 +252,12 @@ export class BatchServer extends LocalServer {
     if (!this.processed(job, i)) return { type: job.canceled ? 'canceled' : 'expired' };
     const b = this.script(r) ?? { kind: 'ok' };
     if (b.kind === 'error') return { type: 'errored', error: { type: 'error', error: { type: b.type, message: b.message } } };
+    const choice = r.body.tool_choice as { type?: string; name?: string } | undefined;
+    if (Array.isArray(r.body.tools) && choice?.type === 'tool') {
+      const input = JSON.parse(structuredAnswer(r.chunks, this.structuredValue, b.drop)) as unknown;
+      const content = [{ type: 'tool_use', id: `toolu_${i}`, name: choice.name, input }];
+      return { type: 'succeeded', message: { id: `msg_${i}`, type: 'message', role: 'assistant', model: r.body.model, content, stop_reason: b.truncated ? 'max_tokens' : 'tool_use', stop_sequence: null, usage: { input_tokens: 100, output_tokens: 40 } } };
+    }
     const text = replyFor(r.chunks, b.drop);
     return { type: 'succeeded', message: { id: `msg_${i}`, type: 'message', role: 'assistant', model: r.body.model, content: [{ type: 'text', text }], stop_reason: b.truncated ? 'max_tokens' : 'end_turn', stop_sequence: null, usage: { input_tokens: 100, output_tokens: 40 } } };
   }

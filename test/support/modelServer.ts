@@ -3,6 +3,11 @@
  * request (the protocol's `<chunk id path lines>` format) and, by default, answers every chunk with
  * `OUT[id]` followed by the chunk's text upper-cased. A `script` decides per request: answer, delay,
  * fail with a status and body, hang, reset the connection, overflow above a token limit, drop results.
+ *
+ * Structured mode (#14): a request with `response_format: { type: "json_schema" }` is answered, unless
+ * the script gives a `reply`, with `structuredAnswer` (`{"results":[{id, value}]}`, one value per chunk
+ * from `structuredValue`); with `refuseStructured` set, such a request gets that refusal instead (the
+ * real servers' bodies are in `STRUCTURED_REFUSALS`).
  */
 import * as http from 'http';
 import { LocalServer, readJsonBody } from './localServer';
@@ -55,11 +60,45 @@ export function replyFor(chunks: RequestChunk[], drop: string[] = []): string {
     .join('\n');
 }
 
+/**
+ * A chunk's default structured value: a valid `findings` value with one warning on the chunk's first
+ * line whose message is `OUT[<id>]`.
+ */
+export function defaultValue(chunk: RequestChunk): unknown {
+  const first = Number(/^(\d+)/.exec(chunk.lines)?.[1] ?? 1);
+  return { findings: [{ line: first, severity: 'warning', message: `OUT[${chunk.id}]` }] };
+}
+
+/** The structured answer to a batch: `{"results":[{"id","value"}]}` for every chunk not dropped. */
+export function structuredAnswer(chunks: RequestChunk[], valueOf: (c: RequestChunk) => unknown = defaultValue, drop: string[] = []): string {
+  return JSON.stringify({ results: chunks.filter((c) => !drop.includes(c.id)).map((c) => ({ id: c.id, value: valueOf(c) })) });
+}
+
+/** How real OpenAI-compatible servers refuse `response_format` json_schema: status and body, as they send them. */
+export const STRUCTURED_REFUSALS = {
+  /** llama.cpp server before json_schema support (ik_llama.cpp#778): a 500. */
+  llamaCpp: { status: 500, body: { error: { code: 500, message: 'response_format type must be one of "text" or "json_object", but got: json_schema', type: 'server_error' } } },
+  /** llama.cpp, a schema it cannot turn into a grammar. */
+  llamaCppSchema: { status: 400, body: { error: { code: 400, message: 'JSON schema conversion failed:\nUnrecognized schema: {"description":"x"}', type: 'invalid_request_error' } } },
+  /** LM Studio (lmstudio-bug-tracker#169): a bare string error. */
+  lmStudio: { status: 400, body: { error: "'response_format.type' must be 'json_schema' or 'text'" } },
+  /** vLLM with the xgrammar backend (vllm#16880). */
+  vllm: { status: 400, body: { object: 'error', message: 'The provided JSON schema contains features not supported by xgrammar.', type: 'BadRequestError', param: null, code: 400 } },
+  /** A LiteLLM proxy in front of a model without it. */
+  litellm: { status: 400, body: { error: { message: "litellm.UnsupportedParamsError: ollama does not support parameters: ['response_format'], for model=llama2. To drop these, set `litellm.drop_params=True` or for proxy:\n\n`litellm_settings:\n drop_params: true`\n", type: 'None', param: null, code: '400' } } },
+  /** Azure OpenAI with an api-version older than 2024-08-01-preview. */
+  azureOldApi: { status: 400, body: { error: { code: 'BadRequest', message: 'response_format value as json_schema is enabled only for api versions 2024-08-01-preview and later' } } },
+} as const;
+
 export class ModelServer extends LocalServer {
   readonly requests: ServedRequest[] = [];
   script: Script = () => undefined;
   /** Requests with more message characters than this get a 400 `context_length_exceeded`. */
   maxChars = Infinity;
+  /** The value of each chunk in a structured answer. */
+  structuredValue: (chunk: RequestChunk) => unknown = defaultValue;
+  /** When set, a request carrying `response_format` gets this status and body (see `STRUCTURED_REFUSALS`). */
+  refuseStructured?: { status: number; body: unknown };
   private inFlight = 0;
   /** Most requests seen in flight at once. */
   peakInFlight = 0;
@@ -69,6 +108,8 @@ export class ModelServer extends LocalServer {
     this.requests.length = 0;
     this.maxChars = Infinity;
     this.peakInFlight = 0;
+    this.structuredValue = defaultValue;
+    this.refuseStructured = undefined;
   }
 
   async start(): Promise<string> {
@@ -100,7 +141,8 @@ export class ModelServer extends LocalServer {
       if (!res.writableFinished) served.closedByClient = true;
     });
 
-    let b: Behaviour = this.script(served) ?? { kind: 'ok' };
+    const structured = (body.response_format as { type?: string } | undefined)?.type === 'json_schema';
+    let b: Behaviour = this.script(served) ?? (structured && this.refuseStructured ? { kind: 'status', ...this.refuseStructured } : { kind: 'ok' });
     if (b.kind === 'ok' && served.chars > this.maxChars) {
       b = { kind: 'status', status: 400, body: { error: { message: `This model's maximum context length is ${this.maxChars} tokens.`, type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' } } };
     }
@@ -117,7 +159,7 @@ export class ModelServer extends LocalServer {
       res.end(JSON.stringify(b.body ?? { error: { message: `status ${b.status}`, type: 'server_error', code: null } }));
       return;
     }
-    const text = b.reply ?? (b.extra ?? '') + replyFor(served.chunks, b.drop);
+    const text = b.reply ?? (b.extra ?? '') + (structured ? structuredAnswer(served.chunks, this.structuredValue, b.drop) : replyFor(served.chunks, b.drop));
     if (body.stream === true) {
       await writeStream(req, res, 'text/event-stream; charset=utf-8', chatCompletionEvents(served, text, b), b.stream, b.headers);
       return;

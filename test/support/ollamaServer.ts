@@ -5,10 +5,14 @@
  * longer than its context (`options.num_ctx`, else `defaultNumCtx`, never above `maxNumCtx`): it then
  * keeps half the context, reports that as `prompt_eval_count`, and answers 200 with a confused reply.
  * Its "tokenizer" is 4 characters per token.
+ *
+ * Structured output (#14): a request whose `format` is a schema object is answered, unless the script
+ * gives a `reply`, with `structuredAnswer` of its chunks. `legacyFormat` makes it an Ollama before 0.5,
+ * which refuses an object there as the real one does.
  */
 import * as http from 'http';
 import { LocalServer, readJsonBody } from './localServer';
-import { parseChunks, replyFor, type RequestChunk } from './modelServer';
+import { defaultValue, parseChunks, replyFor, structuredAnswer, type RequestChunk } from './modelServer';
 import { textDeltas, writeStream, type StreamScript } from './streamWriter';
 
 export interface OllamaRequest {
@@ -40,11 +44,17 @@ export class OllamaServer extends LocalServer {
   defaultNumCtx = 2048;
   /** The model's own limit: a larger num_ctx is lowered to it. */
   maxNumCtx = Infinity;
+  /** The value of each chunk in a structured answer. */
+  structuredValue: (chunk: RequestChunk) => unknown = defaultValue;
+  /** An Ollama before 0.5.0: `format` may only be the string "json". */
+  legacyFormat = false;
 
   reset(): void {
     this.script = () => undefined;
     this.requests.length = 0;
     this.maxNumCtx = Infinity;
+    this.structuredValue = defaultValue;
+    this.legacyFormat = false;
   }
 
   async start(): Promise<string> {
@@ -79,6 +89,11 @@ export class OllamaServer extends LocalServer {
       json(404, { error: `model "${model}" not found, try pulling it first` });
       return;
     }
+    const structured = typeof body.format === 'object' && body.format !== null;
+    if (structured && this.legacyFormat) {
+      json(400, { error: 'json: cannot unmarshal object into Go struct field ChatRequest.format of type string' });
+      return;
+    }
     const b = this.script(served) ?? { kind: 'ok' };
     if (b.kind === 'reset') {
       req.socket.destroy();
@@ -95,7 +110,7 @@ export class OllamaServer extends LocalServer {
     }
     const numCtx = Math.min(body.options?.num_ctx ?? this.defaultNumCtx, this.maxNumCtx);
     const cut = served.tokens > numCtx;
-    const text = b.reply ?? (cut ? CONFUSED_REPLY : replyFor(served.chunks));
+    const text = b.reply ?? (cut ? CONFUSED_REPLY : structured ? structuredAnswer(served.chunks, this.structuredValue) : replyFor(served.chunks));
     const promptEvalCount = b.promptEvalCount !== undefined ? b.promptEvalCount : cut ? Math.floor(numCtx / 2) : served.tokens;
     const reply: Record<string, unknown> = {
       model,

@@ -1,6 +1,6 @@
 import type { BatchApi, BatchLimits, BatchRequest, BatchResult, BatchResults, EncodedBatch, JobState } from '../../core/jobs/job';
 import { BadReplyError, ConfigError, describeError } from '../../core/execute/errors';
-import { ANTHROPIC_DEFAULT_BASE_URL, ANTHROPIC_DEFAULT_MAX_TOKENS, ANTHROPIC_VERSION, anthropicError, parseAnthropicMessage } from '../anthropic';
+import { ANTHROPIC_DEFAULT_BASE_URL, ANTHROPIC_VERSION, anthropicError, anthropicMessageParams, parseAnthropicMessage } from '../anthropic';
 import { batchError, byteLength, excerpt, malformedResults, parseJsonl, postJsonWithTimeout, sendRequest } from './batchHttp';
 import { credentialHeaderValues, originOf, requestHeaders, type HttpReply } from '../http/http';
 
@@ -68,16 +68,9 @@ export class AnthropicBatchApi implements BatchApi {
     return { requests: requests.length, bytes: byteLength(parts), parts };
   }
 
+  /** One request: `params` built as the live request's (the structured route's forced tool included). */
   private request(r: BatchRequest): { custom_id: string; params: Record<string, unknown> } {
-    const system = r.messages.filter((m) => m.role === 'system').map((m) => m.content);
-    const params: Record<string, unknown> = {
-      model: this.options.model,
-      max_tokens: r.maxOutputTokens ?? this.options.maxOutputTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
-      messages: r.messages.filter((m) => m.role !== 'system').map((m) => ({ role: m.role, content: m.content })),
-    };
-    if (system.length) params.system = system.join('\n\n');
-    if (this.options.temperature !== undefined) params.temperature = this.options.temperature;
-    return { custom_id: r.customId, params };
+    return { custom_id: r.customId, params: anthropicMessageParams(this.options.model, r, this.options) };
   }
 
   async submit(batch: EncodedBatch, signal?: AbortSignal): Promise<{ jobId: string; state: JobState }> {

@@ -2,7 +2,7 @@ import type { BatchApi, BatchLimits, BatchRequest, BatchResult, BatchResults, En
 import { BadReplyError, describeError, type ErrorKind } from '../../core/execute/errors';
 import { batchError, byteLength, excerpt, malformedResults, parseJsonl, postJsonWithTimeout, sendRequest } from './batchHttp';
 import { credentialHeaderValues, requestHeaders, type HttpReply } from '../http/http';
-import { openAIError, parseChatCompletion } from '../openaiCompatible';
+import { chatCompletionBody, openAIError, parseChatCompletion } from '../openaiCompatible';
 import { redactSecrets } from '../../util/redact';
 
 export interface OpenAIBatchOptions {
@@ -57,12 +57,10 @@ export class OpenAIBatchApi implements BatchApi {
     this.limits = { ...OPENAI_BATCH_LIMITS, ...options.limits };
   }
 
-  /** The JSONL input file: one line per request. */
+  /** The JSONL input file: one line per request, its body built as the live request's (`response_format` included). */
   encode(requests: readonly BatchRequest[]): EncodedBatch {
     const parts = requests.map((r) => {
-      const body: Record<string, unknown> = { model: this.options.model, messages: r.messages };
-      if (r.maxOutputTokens) body.max_tokens = r.maxOutputTokens;
-      if (this.options.temperature !== undefined) body.temperature = this.options.temperature;
+      const body = chatCompletionBody(this.options.model, r, { temperature: this.options.temperature });
       return `${JSON.stringify({ custom_id: r.customId, method: 'POST', url: OPENAI_BATCH_ENDPOINT, body })}\n`;
     });
     return { requests: requests.length, bytes: byteLength(parts), parts };

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { chunkFile, DEFAULT_CHUNK_OPTIONS, splitChunk, type ChunkOptions } from '../../../src/core/plan/chunker';
 import { getTokenizer, type Tokenizer } from '../../../src/core/plan/tokenizer';
+import { numberLines } from '../../../src/core/plan/protocol';
 import type { Chunk, SourceFile } from '../../../src/core/plan/types';
 import { rng } from '../../support/random';
 
@@ -317,5 +318,32 @@ describe('splitChunk', () => {
     const file = { path: 's', text: '😀' };
     const [chunk] = chunkFile(file, 0, o200k, DEFAULT_CHUNK_OPTIONS);
     assert.throws(() => splitChunk(chunk, o200k), RangeError);
+  });
+});
+
+describe('chunkFile with numbered lines (findings, #14)', () => {
+  it('counts every line-number prefix: each chunk, numbered as sent, holds at most the budget', () => {
+    for (const seed of [1, 2, 3]) {
+      const r = rng(seed);
+      const lines = Array.from({ length: 1500 }, (_, i) => (r() < 0.1 ? '' : `  const v${i} = call(${Math.floor(r() * 1e6)}); // ${'x'.repeat(Math.floor(r() * 60))}`));
+      const file: SourceFile = { path: 'f.ts', text: lines.join('\n') + '\n' };
+      for (const chunkTokens of [64, 300, 2000]) {
+        const chunks = chunkFile(file, 0, o200k, { chunkTokens, overlapTokens: 20, lineNumbers: true });
+        assert.strictEqual(chunks.map((c) => c.text.slice(c.overlap)).join(''), file.text, 'still lossless');
+        for (const c of chunks) {
+          const sent = numberLines(c.text, c.startLine);
+          const exact = o200k.count(sent);
+          assert.ok(c.tokens <= chunkTokens, `chunk ${c.id}: ${c.tokens} > ${chunkTokens}`);
+          assert.ok(exact <= c.tokens, `chunk ${c.id} counts ${c.tokens} but sends ${exact} tokens`);
+        }
+        const plain = chunkFile(file, 0, o200k, { chunkTokens, overlapTokens: 20 });
+        assert.ok(chunks.length > plain.length, 'the numbers take room: more chunks than without them');
+      }
+    }
+  });
+
+  it('numberLines prints numbers as cat -n does and starts no line after a final newline', () => {
+    assert.strictEqual(numberLines('a\nb\n', 9), '     9\ta\n    10\tb\n');
+    assert.strictEqual(numberLines('x', 1234567), '1234567\tx');
   });
 });
