@@ -81,7 +81,7 @@ run:
                          $XDG_CACHE_HOME or ~/.cache, %LOCALAPPDATA% on Windows; bounded, oldest evicted)
   --stream               stream the replies and print their text on stdout as it arrives (the run folder
                          holds the same outputs; a reply that breaks off is retried, never recorded)
-output (plan, run; a prompt file's front matter "output:" and "schema:" are the default, these win):
+output (plan, run, submit; a prompt file's front matter "output:" and "schema:" are the default, these win):
   --output KIND          text (default: free text per file), findings (problems on lines: findings.jsonl,
                          findings.sarif in the run folder) or json (values of --schema: results.jsonl,
                          and results.csv when the schema is flat)
@@ -393,8 +393,8 @@ function checkOutputOptions(opts: CliOptions): void {
   const on = (flag: string, given: unknown, commands: readonly CliOptions['command'][]) => {
     if (given !== undefined && !commands.includes(opts.command)) throw new UsageError(`${flag} is for ${commands.map((c) => `"batch-prompt ${c}"`).join(', ')} only.`);
   };
-  on('--output', opts.output, ['plan', 'run', 'help', 'version']);
-  on('--schema', opts.schema, ['plan', 'run', 'help', 'version']);
+  on('--output', opts.output, ['plan', 'run', 'submit', 'help', 'version']);
+  on('--schema', opts.schema, ['plan', 'run', 'submit', 'help', 'version']);
   on('--fail-on', opts.failOn, ['run', 'resume', 'collect', 'merge', 'help', 'version']);
   on('--sarif', opts.sarif, ['run', 'resume', 'collect', 'merge', 'help', 'version']);
   on('--shard', opts.shard, ['plan', 'run', 'help', 'version']);

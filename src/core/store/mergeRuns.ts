@@ -6,7 +6,7 @@ import type { ExecutionSummary } from '../execute/events';
 import type { ChunkRef } from '../plan/types';
 import { chunkFileOf } from '../output/artifacts';
 import { PathGuard } from './pathGuard';
-import { checkRunFolder, readRecords, readSummary, RECORDS_FILE, RUN_FILE, runLockHolder, RunStore, type RunMeta, type RunRecord, type RunSummary } from './runStore';
+import { checkRunFolder, invalidReplyPathOf, readRecords, readSummary, RECORDS_FILE, RUN_FILE, runLockHolder, RunStore, type RunMeta, type RunRecord, type RunSummary } from './runStore';
 
 /** Why shard folders cannot be merged: names the folder and what differs or repeats. Nothing was written. */
 export class MergeError extends Error {
@@ -112,12 +112,12 @@ export async function mergeRuns(out: string, dirs: readonly string[], now: () =>
       const latest = new Map<string, RunRecord>();
       for (const r of s.records) latest.set(r.chunkId, r);
       for (const [oldId, c] of rename.get(s)!) {
-        for (const [sub, suffix] of [['chunks', '.out'], ['invalid', '.txt']] as const) {
+        for (const sub of ['chunks', 'invalid'] as const) {
           if (sub === 'chunks' && latest.get(oldId)?.status !== 'succeeded') continue;
-          const from = sub === 'chunks' ? path.join(s.dir, ...chunkFileOf(oldId).split('/')) : path.join(s.dir, 'invalid', `${oldId.replace(/[^\w.-]/g, '_')}${suffix}`);
+          const from = sub === 'chunks' ? path.join(s.dir, ...chunkFileOf(oldId).split('/')) : invalidReplyPathOf(s.dir, oldId);
           const text = await readIfThere(from);
           if (text === undefined) continue;
-          const rel = sub === 'chunks' ? chunkFileOf(c.newId) : `invalid/${c.newId}${suffix}`;
+          const rel = sub === 'chunks' ? chunkFileOf(c.newId) : path.relative(out, invalidReplyPathOf(out, c.newId)).split(path.sep).join('/');
           await writeFileAtomic(await guard.resolve(rel, RUN_FILE, rel), text);
         }
       }

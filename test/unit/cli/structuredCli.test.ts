@@ -8,6 +8,8 @@ import { readRunPrompt, resolveOutput, shardOf } from '../../../src/cli/planning
 import { runCli as cli } from '../../support/cli';
 import { findingsValue, writeFixtureRun, type FixtureFile } from '../../support/structuredRun';
 import { useWorkspace } from '../../support/tempWorkspace';
+import { useServer } from '../../support/localServer';
+import { ModelServer, type RequestChunk } from '../../support/modelServer';
 
 /** `batch-prompt ARGS` in this process, with its output collected. */
 async function inProcess(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -180,5 +182,60 @@ describe('batch-prompt CLI: output kinds, --fail-on, --sarif, --shard, merge', f
     assert.strictEqual(m.code, 1);
     assert.match(m.stderr, /--sarif: run .* is not a findings run/);
     await assert.rejects(fs.access(path.join(ws, 'x.sarif')));
+  });
+
+  describe('end to end, against a fake model answering findings', () => {
+    const server = new ModelServer();
+    let baseUrl = '';
+    useServer(server, (url) => (baseUrl = url));
+    const sources: Record<string, string> = {};
+    for (const name of ['src/a.ts', 'src/b.ts', 'src/c.ts', 'lib/d.ts', 'lib/e.ts', 'lib/f.ts', 'src/i.ts']) sources[name] = Array.from({ length: 40 }, (_, i) => `export const v${i} = ${i}; // ${name}`).join('\n') + '\n';
+    let e2e = '';
+    useWorkspace('bp-cli-findings-', sources, (dir) => (e2e = dir));
+    /** A warning on every chunk's first line, and an error on line 3 of src/b.ts: by path and line, never by chunk id (shards number them apart). */
+    const value = (c: RequestChunk) => {
+      const first = Number(/^(\d+)/.exec(c.lines)?.[1] ?? 1);
+      const findings: unknown[] = [{ line: first, severity: 'warning', message: `first line of ${c.path}`, rule: 'first' }];
+      if (c.path === 'src/b.ts' && first <= 3) findings.push({ line: 3, severity: 'error', message: 'planted bug', rule: 'bug' });
+      return { findings };
+    };
+    const run = (extra: string[]) => cli(['run', '--prompt', 'Find bugs.', '--output', 'findings', '--base-url', baseUrl, '--model', 'm', '--chunk-tokens', '200', '--overlap', '20', ...extra, 'src', 'lib'], e2e, { OPENAI_API_KEY: 'sk-test' });
+
+    it('run --output findings --fail-on error --sarif FILE: exit 4, the SARIF at FILE, findings.jsonl and a Markdown output per file', async () => {
+      server.structuredValue = value;
+      const r = await run(['--out', 'r1', '--fail-on', 'error', '--sarif', 'ci/review.sarif']);
+      assert.strictEqual(r.code, 4, r.stderr);
+      assert.match(r.stderr, /1 finding at or above error/);
+      const findings = await jsonl(path.join(e2e, 'r1/findings.jsonl'));
+      assert.deepStrictEqual(findings.filter((f) => f.severity === 'error').map((f) => [f.path, f.line, f.rule]), [['src/b.ts', 3, 'bug']]);
+      assert.strictEqual(await fs.readFile(path.join(e2e, 'ci/review.sarif'), 'utf8'), await fs.readFile(path.join(e2e, 'r1/findings.sarif'), 'utf8'));
+      assert.match(await fs.readFile(path.join(e2e, 'r1/outputs/src/b.ts'), 'utf8'), /^# Findings in src\/b\.ts\n\n- \*\*warning\*\* line 1 `first`: first line of src\/b\.ts\n- \*\*error\*\* line 3 `bug`: planted bug\n/);
+      const ok = await run(['--out', 'r2', '--fail-on', 'error']);
+      assert.strictEqual(ok.code, 4, 'the cache answers the same findings');
+      server.structuredValue = (c) => ({ findings: [{ line: Number(/^(\d+)/.exec(c.lines)?.[1] ?? 1), severity: 'info', message: 'fine' }] });
+      const info = await run(['--out', 'r3', '--fail-on', 'warning', '--no-cache']);
+      assert.strictEqual(info.code, 0, info.stderr);
+      assert.strictEqual((await run(['--out', 'r4', '--fail-on', 'info'])).code, 4);
+    });
+
+    it('3 shard runs merged give the findings of the run without shards', async () => {
+      server.structuredValue = value;
+      const whole = await run(['--out', 'whole', '--no-cache']);
+      assert.strictEqual(whole.code, 0, whole.stderr);
+      const dirs: string[] = [];
+      for (let k = 1; k <= 3; k++) {
+        const r = await run(['--out', `shard-${k}`, '--shard', `${k}/3`, '--no-cache']);
+        assert.strictEqual(r.code, 0, r.stderr);
+        dirs.push(`shard-${k}`);
+      }
+      const m = await cli(['merge', 'merged', ...dirs, '--fail-on', 'error'], e2e);
+      assert.strictEqual(m.code, 4, m.stderr);
+      const a = await jsonl(path.join(e2e, 'whole/findings.jsonl'));
+      assert.ok(a.length > 7, 'several chunks per file');
+      assert.deepStrictEqual(await jsonl(path.join(e2e, 'merged/findings.jsonl')), a);
+      const twice = await cli(['merge', 'again', 'merged', 'shard-2'], e2e);
+      assert.strictEqual(twice.code, 1);
+      assert.match(twice.stderr, /merge refused: .* is in .*merged and in .*shard-2/);
+    });
   });
 });
