@@ -3,6 +3,7 @@ import { DEFAULT_CHUNK_OPTIONS } from '../core/plan/chunker';
 import { DEFAULT_MAX_FILE_BYTES } from '../core/input/files';
 import { DEFAULT_PACK_OPTIONS } from '../core/plan/packer';
 import type { EncodingName } from '../core/plan/tokenizer';
+import { isOutputKind, OUTPUT_KINDS, type OutputKind, type Severity } from '../core/output/kind';
 import type { RunSettings } from '../core/session/prepare';
 import { PROVIDER_KINDS, type ProviderKind } from '../providers/endpoint';
 import { defaultBaseUrl } from '../providers/factory';
@@ -24,6 +25,11 @@ export const USAGE = `usage:
                          collected earlier is answered from its folder (no key, no request)
   batch-prompt cancel [options] DIR   cancels the batch job at the provider (collect then records what
                          finished)
+  batch-prompt merge OUT DIR…          merges the run folders of --shard runs into one new run folder OUT
+                         (run.json, run.jsonl, chunks/, outputs/, summary.json, report.md, findings.jsonl,
+                         findings.sarif or results.jsonl): the shards must share prompt, model and output;
+                         a file or chunk recorded in two shards is refused; files are listed in path order
+                         and chunk ids renumbered as one unsharded run numbers them (FILE.CHUNK, 1-based)
 endpoints of a run folder (resume, status, collect, cancel): a run folder names its endpoints, but never
 chooses where a key goes nor which variable it is read from. Each is matched (same provider, URL origin
 and key variable) to an endpoint of this command line, whose URL, key variable and headers are used:
@@ -75,6 +81,19 @@ run:
                          $XDG_CACHE_HOME or ~/.cache, %LOCALAPPDATA% on Windows; bounded, oldest evicted)
   --stream               stream the replies and print their text on stdout as it arrives (the run folder
                          holds the same outputs; a reply that breaks off is retried, never recorded)
+output (plan, run, submit; a prompt file's front matter "output:" and "schema:" are the default, these win):
+  --output KIND          text (default: free text per file), findings (problems on lines: findings.jsonl,
+                         findings.sarif in the run folder) or json (values of --schema: results.jsonl,
+                         and results.csv when the schema is flat)
+  --schema FILE          the JSON Schema each chunk's json value must match (implies --output json)
+findings in CI (run, resume, collect, merge):
+  --fail-on SEVERITY     error, warning or info: exit 4 when the run has findings of that severity or a
+                         more severe one (after the run is recorded and its report written)
+  --sarif FILE           also write the run's SARIF 2.1.0 log (findings.sarif) to FILE
+  --shard K/N            (run) this invocation takes shard K of N (1 <= K <= N): a file belongs to shard
+                         sha256(path) mod N + 1, so N invocations cover every planned file exactly once;
+                         each shard is its own run folder (join them with "batch-prompt merge"); a shard
+                         holding none of the files exits 0 without a run folder
 chunks and batches (plan and run):
   --chunk-tokens N       tokens per chunk (default ${DEFAULT_CHUNK_OPTIONS.chunkTokens})
   --overlap N            tokens repeated between chunks (default ${DEFAULT_CHUNK_OPTIONS.overlapTokens})
@@ -88,10 +107,11 @@ plan estimate (plan; also --prompt/--prompt-file, --provider, --base-url, --mode
   --output-cost USD      price per million output tokens
   --runs-dir DIR         recent runs to learn latency and output length from (default .batch-prompt/runs)
                          with a prompt and a model, the estimate also counts the chunks already cached
-exit codes: 0 every chunk succeeded, 2 some failed (recorded), 1 fatal error, 3 (collect) job still running`;
+exit codes: 0 every chunk succeeded, 2 some failed (recorded), 1 fatal error, 3 (collect) job still running,
+  4 (--fail-on) findings at or above the severity named (4 wins over 2; 1 wins over both)`;
 
 export interface CliOptions {
-  command: 'plan' | 'run' | 'resume' | 'help' | 'version' | JobCommand;
+  command: 'plan' | 'run' | 'resume' | 'merge' | 'help' | 'version' | JobCommand;
   inputs: string[];
   json: boolean;
   prompt?: string;
@@ -135,6 +155,16 @@ export interface CliOptions {
    * thresholds (`--drop-after-failures N`, `--drop-after-wait S`) are only here: left out, the executor's
    * defaults apply.
    */
+  /** `--output KIND` (`--schema FILE` alone implies json); absent: the prompt file's, else text. */
+  output?: OutputKind;
+  /** `--schema FILE`, as given (resolved against the working folder). */
+  schema?: string;
+  /** `--fail-on SEVERITY`: exit 4 when findings at or above it exist. */
+  failOn?: Exclude<Severity, 'hint'>;
+  /** `--sarif FILE`: where to write a copy of the run's SARIF. */
+  sarif?: string;
+  /** `--shard K/N` (1-based K). */
+  shard?: { k: number; n: number };
   explicit: { maxConcurrency?: number; maxRetries?: number; requestTimeoutSeconds?: number; requestsPerMinute?: number; tokensPerMinute?: number; dropAfterFailures?: number; dropAfterWaitSeconds?: number };
 }
 
@@ -215,6 +245,11 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
         config: { type: 'string' },
         'drop-after-failures': { type: 'string' },
         'drop-after-wait': { type: 'string' },
+        output: { type: 'string' },
+        schema: { type: 'string' },
+        'fail-on': { type: 'string' },
+        sarif: { type: 'string' },
+        shard: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -225,8 +260,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
   const v = parsed.values;
   const [command, ...inputs] = parsed.positionals;
   const cmd = v.help || command === 'help' ? 'help' : v.version ? 'version' : command;
-  if (cmd !== 'plan' && cmd !== 'run' && cmd !== 'resume' && cmd !== 'help' && cmd !== 'version' && !JOB_COMMANDS.includes(cmd)) {
-    throw new UsageError(command ? `Unknown command "${command}".` : 'Name a command: plan, run, resume, submit, status, collect or cancel.');
+  if (cmd !== 'plan' && cmd !== 'run' && cmd !== 'resume' && cmd !== 'merge' && cmd !== 'help' && cmd !== 'version' && !JOB_COMMANDS.includes(cmd)) {
+    throw new UsageError(command ? `Unknown command "${command}".` : 'Name a command: plan, run, resume, submit, status, collect, cancel or merge.');
   }
   const encoding = (v.encoding ?? 'o200k_base') as EncodingName;
   if (encoding !== 'o200k_base' && encoding !== 'cl100k_base') throw new UsageError(`--encoding must be o200k_base or cl100k_base, got "${v.encoding}".`);
@@ -267,6 +302,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
     stream: v.stream ?? false,
     endpoints: v.endpoint ?? [],
     config: v.config,
+    ...outputOptions(v),
     explicit: {
       maxConcurrency: int('concurrency', v.concurrency, 1),
       maxRetries: int('max-retries', v['max-retries'], 0),
@@ -277,6 +313,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
       dropAfterWaitSeconds: int('drop-after-wait', v['drop-after-wait'], 1),
     },
   };
+  if (opts.command === 'merge' && inputs.length < 2) throw new UsageError('Name the run folder to create and the shard run folders to merge: batch-prompt merge OUT DIR1 DIR2 ….');
+  checkOutputOptions(opts);
   if (opts.command === 'resume' && inputs.length !== 1) throw new UsageError('Name the run folder to resume, for example .batch-prompt/runs/20261122-140501-a1b2.');
   if ((opts.command === 'status' || opts.command === 'collect' || opts.command === 'cancel') && inputs.length !== 1) throw new UsageError(`Name the run folder of the batch job, for example batch-prompt ${opts.command} .batch-prompt/runs/20261122-140501-a1b2.`);
   if (opts.command === 'plan' || opts.command === 'run' || opts.command === 'submit') {
@@ -311,6 +349,55 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
   }
   if (opts.overlap >= opts.chunkTokens) throw new UsageError('--overlap must be smaller than --chunk-tokens.');
   return opts;
+}
+
+/** The output, CI and shard options as given (checked for their spelling here, for their command in `checkOutputOptions`). */
+function outputOptions(v: { output?: string; schema?: string; 'fail-on'?: string; sarif?: string; shard?: string }): Pick<CliOptions, 'output' | 'schema' | 'failOn' | 'sarif' | 'shard'> {
+  const out: Pick<CliOptions, 'output' | 'schema' | 'failOn' | 'sarif' | 'shard'> = {};
+  if (v.output !== undefined) {
+    if (!isOutputKind(v.output)) throw new UsageError(`--output must be one of ${OUTPUT_KINDS.join(', ')}, got "${v.output}".`);
+    out.output = v.output;
+  }
+  if (v.schema !== undefined) {
+    if (!v.schema.trim()) throw new UsageError('--schema needs a JSON Schema file.');
+    if (out.output !== undefined && out.output !== 'json') throw new UsageError(`--schema applies to --output json only, not to --output ${out.output}.`);
+    out.schema = v.schema;
+  }
+  if (v['fail-on'] !== undefined) {
+    if (!FAIL_ON.includes(v['fail-on'] as (typeof FAIL_ON)[number])) throw new UsageError(`--fail-on must be one of ${FAIL_ON.join(', ')}, got "${v['fail-on']}".`);
+    out.failOn = v['fail-on'] as (typeof FAIL_ON)[number];
+  }
+  if (v.sarif !== undefined) {
+    if (!v.sarif.trim()) throw new UsageError('--sarif needs a file name.');
+    out.sarif = v.sarif;
+  }
+  if (v.shard !== undefined) out.shard = parseShard(v.shard);
+  return out;
+}
+
+const FAIL_ON = ['error', 'warning', 'info'] as const;
+
+/** `K/N` with whole numbers 1 <= K <= N. */
+export function parseShard(text: string): { k: number; n: number } {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
+  const k = m ? Number(m[1]) : NaN;
+  const n = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isSafeInteger(k) || !Number.isSafeInteger(n) || n < 1 || k < 1 || k > n) {
+    throw new UsageError(`--shard must be K/N with whole numbers 1 <= K <= N (for example --shard 2/4), got "${text}".`);
+  }
+  return { k, n };
+}
+
+/** Each output option on the commands it is for: said, never silently ignored. */
+function checkOutputOptions(opts: CliOptions): void {
+  const on = (flag: string, given: unknown, commands: readonly CliOptions['command'][]) => {
+    if (given !== undefined && !commands.includes(opts.command)) throw new UsageError(`${flag} is for ${commands.map((c) => `"batch-prompt ${c}"`).join(', ')} only.`);
+  };
+  on('--output', opts.output, ['plan', 'run', 'submit', 'help', 'version']);
+  on('--schema', opts.schema, ['plan', 'run', 'submit', 'help', 'version']);
+  on('--fail-on', opts.failOn, ['run', 'resume', 'collect', 'merge', 'help', 'version']);
+  on('--sarif', opts.sarif, ['run', 'resume', 'collect', 'merge', 'help', 'version']);
+  on('--shard', opts.shard, ['plan', 'run', 'help', 'version']);
 }
 
 /** Environment variables a provider's key is read from, in order; the first is the one to name. */

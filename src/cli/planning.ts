@@ -1,6 +1,11 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
+import { createHash } from 'crypto';
 import { collectFiles, type SkippedFile } from '../core/input/files';
+import { parsePromptFile } from '../core/input/promptFile';
+import type { JsonSchema } from '../core/output/kind';
+import { loadItemSchema, parseSchemaText, SchemaError } from '../core/output/schemaFile';
+import { TEXT_OUTPUT, type OutputSpec } from '../core/output/spec';
 import { Planner, type Plan } from '../core/plan/plan';
 import type { Tokenizer } from '../core/plan/tokenizer';
 import { resendRefusal } from '../core/session/prepare';
@@ -12,15 +17,18 @@ import { UsageError, type CliOptions } from './options';
 // named by --out, and the plan of the files named (read one at a time, never held in memory).
 
 /** The files named, planned for `prompt` into requests that fit `window`; the files skipped are listed on stderr. */
-export async function planFiles(opts: CliOptions, io: Io, prompt: string, tokenizer: Tokenizer, window: { contextWindow?: number; maxOutputTokens?: number }): Promise<{ plan: Plan; skipped: SkippedFile[] }> {
+export async function planFiles(opts: CliOptions, io: Io, prompt: string, tokenizer: Tokenizer, window: { contextWindow?: number; maxOutputTokens?: number }, output?: OutputSpec): Promise<{ plan: Plan; skipped: SkippedFile[] }> {
   const planner = new Planner({
     prompt,
     tokenizer,
+    ...(output && output.kind !== 'text' ? { output } : {}),
     chunk: { chunkTokens: opts.chunkTokens, overlapTokens: opts.overlap },
     pack: { chunksPerBatch: opts.chunksPerBatch, maxBatchTokens: opts.maxBatchTokens, ...window },
   });
   // Files stream into the planner one at a time: the corpus is never held in memory.
-  const collected = await collectFiles(opts.inputs, { cwd: io.cwd, maxFileBytes: opts.maxFileBytes, respectGitignore: opts.respectGitignore, signal: io.signal, onFile: (f) => planner.add(f) });
+  const collected = await collectFiles(opts.inputs, { cwd: io.cwd, maxFileBytes: opts.maxFileBytes, respectGitignore: opts.respectGitignore, signal: io.signal, onFile: (f) => {
+    if (!opts.shard || shardOf(f.path, opts.shard.n) === opts.shard.k) planner.add(f);
+  } });
   reportSkipped(collected.skipped, io);
   return { plan: planner.finish(), skipped: collected.skipped };
 }
@@ -44,12 +52,60 @@ export async function heldRun(out: string, io: Io): Promise<boolean> {
   return true;
 }
 
+/** The 1-based shard (of `n`) a planned file belongs to: sha256 of its path, mod `n`; the same on every machine. */
+export function shardOf(p: string, n: number): number {
+  const h = createHash('sha256').update(p).digest();
+  return (h.readUInt32BE(0) % n) + 1;
+}
+
+/** The prompt (a prompt file's body, its front matter read) and the run's output spec (see `resolveOutput`). */
 export async function readPrompt(opts: CliOptions, cwd: string): Promise<string> {
-  const text = opts.prompt ?? (await fs.readFile(path.resolve(cwd, opts.promptFile!), 'utf8').catch(() => {
+  return (await readRunPrompt(opts, cwd)).prompt;
+}
+
+/**
+ * The prompt and the output spec: `--output`/`--schema` win over a prompt file's front matter
+ * (`output:`, `schema:`), which wins over text. A front matter `problem`, a schema that is missing or
+ * not a valid JSON Schema, and `--output json` without a schema are refused (`UsageError`) before any
+ * file is read or request sent.
+ */
+export async function readRunPrompt(opts: CliOptions, cwd: string): Promise<{ prompt: string; output: OutputSpec }> {
+  if (opts.prompt !== undefined) {
+    if (!opts.prompt.trim()) throw new UsageError('The prompt is empty.');
+    return { prompt: opts.prompt, output: await resolveOutput(opts, cwd) };
+  }
+  const file = path.resolve(cwd, opts.promptFile!);
+  const text = await fs.readFile(file, 'utf8').catch(() => {
     throw new UsageError(`Cannot read the prompt file ${opts.promptFile}.`);
-  }));
-  if (!text.trim()) throw new UsageError('The prompt is empty.');
-  return text;
+  });
+  const parsed = parsePromptFile(text);
+  if (parsed.problem) throw new UsageError(`The prompt file ${opts.promptFile}: ${parsed.problem}`);
+  if (!parsed.body.trim()) throw new UsageError('The prompt is empty.');
+  return { prompt: parsed.body, output: await resolveOutput(opts, cwd, { file, kind: parsed.output, schema: parsed.schema }) };
+}
+
+export async function resolveOutput(opts: CliOptions, cwd: string, front?: { file: string; kind?: OutputSpec['kind']; schema?: Parameters<typeof loadItemSchema>[0] }): Promise<OutputSpec> {
+  const kind = opts.output ?? (opts.schema !== undefined ? 'json' : front?.kind) ?? 'text';
+  if (kind !== 'json') return kind === 'text' ? TEXT_OUTPUT : { kind };
+  let schema: JsonSchema;
+  try {
+    if (opts.schema !== undefined) {
+      const file = path.resolve(cwd, opts.schema);
+      const text = await fs.readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+        throw new SchemaError(`Schema ${file} cannot be read: ${e.code === 'ENOENT' ? 'the file does not exist' : e.message}.`);
+      });
+      schema = parseSchemaText(text, file);
+    } else if (front?.schema) {
+      // A prompt file may come from a cloned repository: its schema is read from the working folder only.
+      schema = await loadItemSchema(front.schema, front.file, (p) => fs.readFile(p, 'utf8'), cwd);
+    } else {
+      throw new UsageError('--output json needs a schema: --schema FILE, or "schema:" in the prompt file\'s front matter.');
+    }
+  } catch (e) {
+    if (SchemaError.is(e)) throw new UsageError(e.message);
+    throw e;
+  }
+  return { kind: 'json', schema };
 }
 
 function reportSkipped(skipped: SkippedFile[], io: Io): void {

@@ -4,6 +4,10 @@ import { describeEndpoints } from '../core/store/report';
 import { REPORT_FILE, writeRunReport } from '../core/store/runReport';
 import type { RunSummary } from '../core/store/runStore';
 import { formatDuration } from '../util/format';
+import * as path from 'path';
+import { countAtOrAbove, FINDINGS_SARIF, severityCounts, type RunArtifacts } from '../core/output/artifacts';
+import { SEVERITIES } from '../core/output/kind';
+import { writeFileAtomic } from '../util/atomicFile';
 import type { Io } from './io';
 import { withKeyHint } from './keyHints';
 import type { CliOptions } from './options';
@@ -29,13 +33,60 @@ export function finished(summary: RunSummary, dir: string, io: Io, keyVars?: Rea
   return summary.failed + summary.canceled > 0 ? 2 : 0;
 }
 
-/** The run folder's report.md, as the editor writes it; a report that cannot be written costs a warning, never the run. */
-export async function writeReport(dir: string, opts: CliOptions, summary: RunSummary, io: Io): Promise<void> {
+/**
+ * The run folder's report.md and, for a structured run, its findings or results files, as the editor
+ * writes them; ones that cannot be written cost a warning, never the run (undefined then).
+ */
+export async function writeReport(dir: string, opts: CliOptions, summary: RunSummary, io: Io): Promise<RunArtifacts | undefined> {
   try {
-    await writeRunReport(dir, { inputCostPerMTok: opts.inputCostPerMTok, outputCostPerMTok: opts.outputCostPerMTok }, summary);
+    return await writeRunReport(dir, { inputCostPerMTok: opts.inputCostPerMTok, outputCostPerMTok: opts.outputCostPerMTok }, summary);
   } catch (e) {
     io.stderr.write(`batch-prompt: could not write ${REPORT_FILE}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return undefined;
   }
+}
+
+/** Exit code 4: `--fail-on` found findings at or above its severity. */
+export const EXIT_FINDINGS = 4;
+
+/**
+ * `--sarif FILE` and `--fail-on SEVERITY` once a run, resume, collect or merge is recorded: the SARIF
+ * copied where CI wants it (atomically), and the exit code: 1 stays 1; findings at or above the
+ * severity make it 4 (over 2); a run whose findings cannot be known (not a findings run, or its files
+ * could not be written) with either option is 1, said on stderr.
+ */
+export async function ciOutcome(code: number, dir: string, opts: CliOptions, io: Io, artifacts: RunArtifacts | undefined): Promise<number> {
+  if (opts.sarif === undefined && opts.failOn === undefined) return code;
+  const flags = [opts.sarif !== undefined ? '--sarif' : '', opts.failOn !== undefined ? '--fail-on' : ''].filter(Boolean).join(' and ');
+  const sarif = artifacts?.files.get(FINDINGS_SARIF);
+  if (!artifacts || sarif === undefined || !artifacts.findings) {
+    const why = artifacts ? `run ${dir} is not a findings run (--output findings)` : `the findings of ${dir} could not be read (see above)`;
+    io.stderr.write(`batch-prompt: ${flags}: ${why}; exit code 1.\n`);
+    return 1;
+  }
+  if (opts.sarif !== undefined) {
+    const target = path.resolve(io.cwd, opts.sarif);
+    try {
+      await writeFileAtomic(target, sarif);
+      io.stdout.write(`SARIF: ${target}\n`);
+    } catch (e) {
+      io.stderr.write(`batch-prompt: could not write --sarif ${target}: ${e instanceof Error ? e.message : String(e)}\n`);
+      return 1;
+    }
+  }
+  const counts = severityCounts(artifacts.findings);
+  io.stdout.write(`Findings: ${artifacts.findings.length} (${SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ')})\n`);
+  if (code === 1 || opts.failOn === undefined) return code;
+  const over = countAtOrAbove(artifacts.findings, opts.failOn);
+  if (!over) return code;
+  io.stderr.write(`batch-prompt: ${over} finding${over === 1 ? '' : 's'} at or above ${opts.failOn} (--fail-on ${opts.failOn}); exit code ${EXIT_FINDINGS}.\n`);
+  return EXIT_FINDINGS;
+}
+
+/** Refuses `--fail-on`/`--sarif` before anything is sent when the run's kind is known not to be findings. */
+export function findingsOptionsProblem(opts: CliOptions, kind: string | undefined): string | undefined {
+  if ((opts.sarif === undefined && opts.failOn === undefined) || kind === 'findings') return undefined;
+  return `${opts.sarif !== undefined ? '--sarif' : '--fail-on'} needs a findings run (--output findings, or "output: findings" in the prompt file); this one's output is ${kind ?? 'text'}.`;
 }
 
 /** A redrawn bar on a terminal; one line per finished request otherwise. */

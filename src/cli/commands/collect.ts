@@ -1,8 +1,11 @@
 import { collectJob } from '../../core/jobs/collect';
 import { describeCounts } from '../../core/jobs/job';
-import { readSummary, type RunSummary } from '../../core/store/runStore';
+import * as path from 'path';
+import type { RunArtifacts } from '../../core/output/artifacts';
+import { runArtifactsOf } from '../../core/store/runReport';
+import { readRunMeta, readSummary, type RunSummary } from '../../core/store/runStore';
 import { EXIT_STILL_RUNNING, guard, openJob, type Configured } from '../jobs';
-import { finished } from '../runOutput';
+import { ciOutcome, findingsOptionsProblem, finished } from '../runOutput';
 import type { Io } from '../io';
 import { configuredEndpoints } from '../trust';
 import type { CliOptions } from '../options';
@@ -12,8 +15,26 @@ import type { CliOptions } from '../options';
  * folder and prints its summary as `run` does. Still running: a line, exit 3.
  */
 export async function collectCommand(opts: CliOptions, io: Io): Promise<number> {
+  if (opts.sarif !== undefined || opts.failOn !== undefined) {
+    const meta = await readRunMeta(path.resolve(io.cwd, opts.inputs[0])).catch(() => undefined);
+    const refused = meta && findingsOptionsProblem(opts, meta.output?.kind);
+    if (refused) {
+      io.stderr.write(`batch-prompt: ${refused}\n`);
+      return 1;
+    }
+  }
   const collected = await collect(opts.inputs[0], io, () => configuredEndpoints(opts, io.env, io.cwd));
-  return typeof collected === 'number' ? collected : finished(collected.summary, collected.dir, io);
+  if (typeof collected === 'number') return collected;
+  const code = finished(collected.summary, collected.dir, io);
+  if (opts.sarif === undefined && opts.failOn === undefined) return code;
+  // collectJob wrote the folder's files; the findings are read back from it (a collect answered from the folder too).
+  let artifacts: RunArtifacts | undefined;
+  try {
+    artifacts = await runArtifactsOf(collected.dir, await readRunMeta(collected.dir));
+  } catch (e) {
+    io.stderr.write(`batch-prompt: ${e instanceof Error ? e.message : String(e)}\n`);
+  }
+  return ciOutcome(code, collected.dir, opts, io, artifacts);
 }
 
 async function collect(dirArg: string, io: Io, configured: Configured): Promise<{ summary: RunSummary; dir: string } | number> {

@@ -7,6 +7,7 @@ import type { Io } from '../io';
 import type { CliOptions } from '../options';
 import { cancelCommand } from './cancel';
 import { collectCommand } from './collect';
+import { mergeCommand } from './merge';
 import { planCommand } from './plan';
 import { resumeCommand } from './resume';
 import { runCommand } from './run';
@@ -24,4 +25,5 @@ export const COMMANDS: Readonly<Record<Exclude<CliOptions['command'], 'help' | '
   status: statusCommand,
   collect: collectCommand,
   cancel: cancelCommand,
+  merge: mergeCommand,
 };

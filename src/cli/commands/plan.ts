@@ -9,13 +9,13 @@ import type { Io } from '../io';
 import { endpointOf } from '../models';
 import { UsageError, type CliOptions } from '../options';
 import { estimateCliPlan, planEndpoints, renderEstimateText } from '../planOutput';
-import { planFiles, readPrompt } from '../planning';
+import { planFiles, readRunPrompt, resolveOutput } from '../planning';
 import { cacheOf } from '../userCache';
 
 /** `batch-prompt plan FILES…`: the chunks and requests a run would send, and their estimate; nothing is sent. */
 export async function planCommand(opts: CliOptions, io: Io): Promise<number> {
   // A plan given a prompt counts its tokens and looks its chunks up in the cache.
-  const prompt = opts.prompt !== undefined || opts.promptFile !== undefined ? await readPrompt(opts, io.cwd) : '';
+  const { prompt, output } = opts.prompt !== undefined || opts.promptFile !== undefined ? await readRunPrompt(opts, io.cwd) : { prompt: '', output: await resolveOutput(opts, io.cwd) };
   const tokenizer = getTokenizer(opts.encoding);
   let estimated: CliEndpoint[] | undefined;
   try {
@@ -25,7 +25,7 @@ export async function planCommand(opts: CliOptions, io: Io): Promise<number> {
     io.stderr.write(`batch-prompt: ${e.message}\n`);
     return 1;
   }
-  const { plan, skipped } = await planFiles(opts, io, prompt, tokenizer, estimated ? smallestWindow(estimated) : { contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens });
+  const { plan, skipped } = await planFiles(opts, io, prompt, tokenizer, estimated ? smallestWindow(estimated) : { contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens }, output);
   const named = opts.model && opts.baseUrl ? endpointOf(opts) : undefined;
   const primary = estimated ? modelInfoOf(estimated[0]) : named && modelInfoOf(named);
   const estimate = await estimateCliPlan(plan, opts, { cwd: io.cwd, prompt, tokenizer, model: primary, endpoints: estimated, cache: cacheOf(opts, io), signal: io.signal });

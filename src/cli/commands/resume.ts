@@ -11,7 +11,7 @@ import type { Io } from '../io';
 import { keyVarOf } from '../keyHints';
 import { selectModel } from '../models';
 import { UsageError, type CliOptions } from '../options';
-import { finished, ProgressDisplay, writeReport } from '../runOutput';
+import { ciOutcome, findingsOptionsProblem, finished, ProgressDisplay, writeReport } from '../runOutput';
 import { configuredEndpoints, describeRecorded, endpointOptionFor, matchRecorded, missingHeaders, shown, type RecordedEndpoint } from '../trust';
 import { cacheOf } from '../userCache';
 
@@ -23,6 +23,11 @@ export async function resumeCommand(opts: CliOptions, io: Io): Promise<number> {
     meta = JSON.parse(await fs.readFile(path.join(dir, RUN_FILE), 'utf8')) as RunMeta;
   } catch {
     io.stderr.write(`batch-prompt: ${dir} is not a run folder (no readable ${RUN_FILE}).\n`);
+    return 1;
+  }
+  const refused = findingsOptionsProblem(opts, (meta.output as { kind?: string } | undefined)?.kind);
+  if (refused) {
+    io.stderr.write(`batch-prompt: ${refused}\n`);
     return 1;
   }
   const refusal = await resendRefusal(dir);
@@ -104,6 +109,6 @@ export async function resumeCommand(opts: CliOptions, io: Io): Promise<number> {
     return 1;
   }
   progress.end();
-  await writeReport(dir, opts, summary, io);
-  return finished(summary, dir, io, keyVars);
+  const artifacts = await writeReport(dir, opts, summary, io);
+  return ciOutcome(finished(summary, dir, io, keyVars), dir, opts, io, artifacts);
 }

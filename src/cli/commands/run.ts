@@ -7,20 +7,29 @@ import type { Io } from '../io';
 import { keyVarOf } from '../keyHints';
 import { endpointOf, fromSpecs, runEndpoints } from '../models';
 import { runSettingsOf, type CliOptions } from '../options';
-import { heldRun, nothingToSend, planFiles, readPrompt } from '../planning';
-import { finished, ProgressDisplay, StreamPrinter, writeReport } from '../runOutput';
+import { heldRun, nothingToSend, planFiles, readRunPrompt } from '../planning';
+import { ciOutcome, findingsOptionsProblem, finished, ProgressDisplay, StreamPrinter, writeReport } from '../runOutput';
 import { cacheOf } from '../userCache';
 
 /** `batch-prompt run FILES…`: sends the prompt over the files, prints progress and the outcome (exit 0, 2 some failed, 1 fatal). */
 export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
-  const prompt = await readPrompt(opts, io.cwd);
+  const { prompt, output } = await readRunPrompt(opts, io.cwd);
+  const refused = findingsOptionsProblem(opts, output.kind);
+  if (refused) {
+    io.stderr.write(`batch-prompt: ${refused}\n`);
+    return 1;
+  }
   const tokenizer = getTokenizer(opts.encoding);
   // The models are chosen before any file is read: a missing key stops the run at once.
   const endpoints = await runEndpoints(opts, tokenizer, io);
   if (!endpoints) return 1;
   const model = endpoints[0].model;
   if (opts.out && (await heldRun(opts.out, io))) return 1;
-  const { plan } = await planFiles(opts, io, prompt, tokenizer, fromSpecs(opts) ? smallestWindow(endpoints.map((e) => e.model)) : { contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens });
+  const { plan } = await planFiles(opts, io, prompt, tokenizer, fromSpecs(opts) ? smallestWindow(endpoints.map((e) => e.model)) : { contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens }, output);
+  if (opts.shard && plan.totals.chunks === 0) {
+    io.stderr.write(`batch-prompt: shard ${opts.shard.k}/${opts.shard.n} holds none of the files named; nothing to run, no run folder written.\n`);
+    return 0;
+  }
   if (nothingToSend(plan, io)) return 1;
   const dir = path.resolve(io.cwd, opts.out ?? path.join('.batch-prompt', 'runs', newRunId()));
   // Each endpoint's key variable, named when the provider refuses its key.
@@ -31,6 +40,7 @@ export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
     root: io.cwd,
     dir,
     prompt,
+    ...(output.kind !== 'text' ? { output } : {}),
     model,
     modelInfo: fromSpecs(opts) ? endpoints[0].info : modelInfoOf(endpointOf(opts)),
     ...(fromSpecs(opts) ? { endpoints } : {}),
@@ -43,6 +53,6 @@ export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
   });
   printer?.end();
   progress.end();
-  await writeReport(dir, opts, summary, io);
-  return finished(summary, dir, io, keyVars);
+  const artifacts = await writeReport(dir, opts, summary, io);
+  return ciOutcome(finished(summary, dir, io, keyVars), dir, opts, io, artifacts);
 }

@@ -5,29 +5,30 @@ import { BatchTooLargeError, submitJob, type BatchApi } from '../../core/jobs/jo
 import { modelInfoOf, runParameters } from '../../core/session/prepare';
 import { newRunId, type RunParameters } from '../../core/session/run';
 import type { EndpointConfig } from '../../providers/endpoint';
+import type { OutputSpec } from '../../core/output/spec';
 import type { Io } from '../io';
 import { selectBatchApi } from '../jobs';
 import { keyVarOf, withKeyHint } from '../keyHints';
 import { endpointOf } from '../models';
 import { runSettingsOf, type CliOptions } from '../options';
-import { heldRun, nothingToSend, planFiles, readPrompt } from '../planning';
+import { heldRun, nothingToSend, planFiles, readRunPrompt } from '../planning';
 
 /** `batch-prompt submit FILES…`: the plan sent as one provider batch job (see `submitPlan`). */
 export async function submitCommand(opts: CliOptions, io: Io): Promise<number> {
-  const prompt = await readPrompt(opts, io.cwd);
+  const { prompt, output } = await readRunPrompt(opts, io.cwd);
   const tokenizer = getTokenizer(opts.encoding);
   const endpoint = endpointOf(opts);
   const api = selectBatchApi(endpoint, io);
   if (!api) return 1;
   if (opts.out && (await heldRun(opts.out, io))) return 1;
-  const { plan } = await planFiles(opts, io, prompt, tokenizer, { contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens });
+  const { plan } = await planFiles(opts, io, prompt, tokenizer, { contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens }, output);
   if (nothingToSend(plan, io)) return 1;
   const dir = path.resolve(io.cwd, opts.out ?? path.join('.batch-prompt', 'runs', newRunId()));
-  return submitPlan(plan, { dir, prompt, endpoint, api, tokenizer, parameters: runParameters(runSettingsOf(opts)) }, io);
+  return submitPlan(plan, { dir, prompt, endpoint, api, tokenizer, parameters: runParameters(runSettingsOf(opts)), output }, io);
 }
 
 /** `batch-prompt submit`: creates the run folder and the provider job, prints both, and exits (0; 1 when refused). */
-export async function submitPlan(plan: Plan, options: { dir: string; prompt: string; endpoint: EndpointConfig; api: BatchApi; tokenizer: Tokenizer; parameters: RunParameters }, io: Io): Promise<number> {
+export async function submitPlan(plan: Plan, options: { dir: string; prompt: string; endpoint: EndpointConfig; api: BatchApi; tokenizer: Tokenizer; parameters: RunParameters; output?: OutputSpec }, io: Io): Promise<number> {
   const e = options.endpoint;
   let submitted: Awaited<ReturnType<typeof submitJob>>;
   try {
@@ -38,6 +39,7 @@ export async function submitPlan(plan: Plan, options: { dir: string; prompt: str
       modelInfo: modelInfoOf(e),
       tokenizer: options.tokenizer,
       parameters: options.parameters,
+      ...(options.output && options.output.kind !== 'text' ? { output: options.output } : {}),
       api: options.api,
       endpointId: e.id,
       maxOutputTokens: e.maxOutputTokens,

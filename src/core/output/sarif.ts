@@ -2,6 +2,10 @@ import { createHash } from 'crypto';
 import type { LocatedFinding, Severity } from './kind';
 import { normaliseMessage } from './validate';
 
+/** The tool a run folder's SARIF names (the CLI's `--version` too). */
+export const TOOL_NAME = 'Batch Prompt';
+export const TOOL_VERSION = '0.1.0';
+
 /** The base every result's `artifactLocation` is relative to (GitHub code scanning's usual name). */
 export const SRCROOT = '%SRCROOT%';
 

@@ -1,6 +1,8 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { ConfigError } from '../execute/errors';
+import { isOutputKind, OUTPUT_KINDS, type JsonSchema } from '../output/kind';
+import { checkSchema, SchemaError } from '../output/schemaFile';
 
 /**
  * The one rule for paths a run folder (or a job file, or a cache) hands us: a cloned repository can
@@ -207,6 +209,41 @@ export function checkRunMeta(meta: unknown, file = 'run.json'): void {
       if (c.path !== p) throw new UnsafePathError(file, `files[${i}].chunks[${j}].path`, String(c.path), `is not its file's path (${p})`);
     });
   });
+  checkRunOutput((meta as { output?: unknown }).output, file);
+}
+
+/**
+ * A `run.json` whose `output` (#14) cannot be used: an unknown kind, or a `json` kind without a valid
+ * JSON Schema. A `config` error naming the file and the entry; nothing is written or sent.
+ */
+export class RunOutputError extends ConfigError {
+  constructor(
+    readonly file: string,
+    readonly entry: string,
+    reason: string,
+  ) {
+    super(`${file}: ${entry} ${reason}; nothing was written or sent. The folder may come from a repository you cloned: check it, or start a new run.`);
+  }
+  static readonly is = (e: unknown): e is RunOutputError => e instanceof RunOutputError;
+}
+
+/** Checks a `run.json`'s `output` (absent: text): a known kind, and for `json` a schema that `checkSchema` accepts. */
+export function checkRunOutput(output: unknown, file = 'run.json'): void {
+  if (output === undefined) return;
+  if (!output || typeof output !== 'object' || Array.isArray(output)) throw new RunOutputError(file, 'output', 'is not an object with a "kind"');
+  const { kind, schema } = output as { kind?: unknown; schema?: unknown };
+  if (!isOutputKind(kind)) throw new RunOutputError(file, 'output.kind', `${JSON.stringify(kind) ?? 'missing'} is not an output kind (${OUTPUT_KINDS.join(', ')})`);
+  if (kind !== 'json') {
+    if (schema !== undefined) throw new RunOutputError(file, 'output.schema', `is given for the ${kind} kind, which takes none`);
+    return;
+  }
+  if (schema === undefined) throw new RunOutputError(file, 'output.schema', 'is missing: the json kind needs a schema');
+  try {
+    checkSchema(schema as JsonSchema, `${file} output.schema`);
+  } catch (e) {
+    if (!SchemaError.is(e)) throw e;
+    throw new RunOutputError(file, 'output.schema', `cannot be used (${e.message.replace(/\.$/, '')})`);
+  }
 }
 
 /** Checks one `run.jsonl` record (as parsed) at 1-based `line`: a safe `path` and `chunkId`. */

@@ -1,4 +1,6 @@
 import type { RunMeta, RunRecord, RunSummary } from './runStore';
+import { FINDINGS_JSONL, FINDINGS_SARIF, RESULTS_CSV, RESULTS_JSONL, severityCounts, type RunArtifacts } from '../output/artifacts';
+import { SEVERITIES } from '../output/kind';
 import { formatDuration } from '../../util/format';
 
 export interface Prices {
@@ -63,12 +65,59 @@ export function droppedEndpointsNote(summary: Pick<RunSummary, 'endpoints'>): st
   return `${left}; the others took ${dropped.length === 1 ? 'its' : 'their'} batches.`;
 }
 
+/** Rows shown in the report's tables of findings and results (the files hold them all). */
+export const REPORT_ROWS = 50;
+/** Files listed under "Files with the most findings". */
+export const TOP_FILES = 10;
+
+/**
+ * A structured run's sections: for `findings`, the counts by severity, the files with the most findings
+ * and a table of the first ones; for `json`, the count of results and a table of the first ones.
+ */
+function structuredLines(meta: RunMeta, artifacts: RunArtifacts | undefined): string[] {
+  const kind = meta.output?.kind;
+  if (!artifacts || !kind || kind === 'text') return [];
+  if (kind === 'findings') {
+    const findings = artifacts.findings ?? [];
+    const counts = severityCounts(findings);
+    const files = new Set(findings.map((f) => f.path));
+    const lines = ['## Findings', '', `${findings.length} finding${findings.length === 1 ? '' : 's'} in ${files.size} file${files.size === 1 ? '' : 's'}: ${SEVERITIES.map((s) => `${counts[s]} ${s}`).join(', ')}. All of them: [${FINDINGS_JSONL}](${FINDINGS_JSONL}), [${FINDINGS_SARIF}](${FINDINGS_SARIF}).`, ''];
+    lines.push('| Severity | Count |', '|---|---:|', ...SEVERITIES.map((s) => `| ${s} | ${counts[s]} |`), '');
+    if (!findings.length) return lines;
+    const byFile = new Map<string, Record<string, number>>();
+    for (const f of findings) {
+      const c = byFile.get(f.path) ?? { total: 0 };
+      c.total++;
+      c[f.severity] = (c[f.severity] ?? 0) + 1;
+      byFile.set(f.path, c);
+    }
+    const top = [...byFile.entries()].sort((a, b) => b[1].total - a[1].total || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).slice(0, TOP_FILES);
+    lines.push('### Files with the most findings', '', '| File | Findings | Errors | Warnings |', '|---|---:|---:|---:|');
+    for (const [p, c] of top) lines.push(`| ${cell(p)} | ${c.total} | ${c.error ?? 0} | ${c.warning ?? 0} |`);
+    lines.push('', `### ${findings.length > REPORT_ROWS ? `First ${REPORT_ROWS} findings` : 'Findings'}`, '', '| File | Lines | Severity | Rule | Message |', '|---|---|---|---|---|');
+    for (const f of findings.slice(0, REPORT_ROWS)) {
+      lines.push(`| ${cell(f.path)} | ${f.endLine !== undefined && f.endLine !== f.line ? `${f.line}–${f.endLine}` : f.line} | ${f.severity} | ${cell(f.rule ?? '')} | ${cell(f.message)} |`);
+    }
+    return [...lines, ''];
+  }
+  const entries = artifacts.entries;
+  const csv = artifacts.files.has(RESULTS_CSV) ? `, [${RESULTS_CSV}](${RESULTS_CSV})` : '';
+  const lines = ['## Results', '', `${entries.length} result${entries.length === 1 ? '' : 's'} in ${new Set(entries.map((e) => e.path)).size} file(s). All of them: [${RESULTS_JSONL}](${RESULTS_JSONL})${csv}.`, ''];
+  if (!entries.length) return lines;
+  lines.push(`### ${entries.length > REPORT_ROWS ? `First ${REPORT_ROWS} results` : 'Results'}`, '', '| File | Lines | Value |', '|---|---|---|');
+  for (const e of entries.slice(0, REPORT_ROWS)) {
+    const v = JSON.stringify(e.value) ?? '';
+    lines.push(`| ${cell(e.path)} | ${e.startLine}–${e.endLine} | \`${cell(v.length > 200 ? `${v.slice(0, 200)}…` : v).replace(/`/g, "'")}\` |`);
+  }
+  return [...lines, ''];
+}
+
 /**
  * The run's report (`report.md` in its folder): what ran, the outcome, per-file links to the outputs
  * with status and tokens, and every chunk that did not succeed with its reason. Links are relative to
  * the run folder.
  */
-export function renderReport(meta: RunMeta, summary: RunSummary, records: readonly RunRecord[], prices: Prices = {}): string {
+export function renderReport(meta: RunMeta, summary: RunSummary, records: readonly RunRecord[], prices: Prices = {}, artifacts?: RunArtifacts): string {
   const latest = new Map<string, RunRecord>();
   for (const r of records) latest.set(r.chunkId, r);
   const tokensByFile = new Map<string, { input: number; output: number }>();
@@ -100,6 +149,7 @@ export function renderReport(meta: RunMeta, summary: RunSummary, records: readon
     `| Duration | ${formatDuration(summary.durationMs)} |`,
     '',
     ...endpointLines(summary),
+    ...structuredLines(meta, artifacts),
     '## Files',
     '',
     '| File | Status | Input tokens | Output tokens |',

@@ -16,7 +16,8 @@ import { checkRecord, checkRunMeta, checkRunRoot, PathGuard, type RootPolicy } f
 import { redactUrlCredentials } from '../../util/redact';
 import type { ChunkRef, ChunkStatus } from '../plan/types';
 import { exists } from '../../util/fs';
-import type { OutputSpec } from '../output/spec';
+import { isStructured, type OutputSpec } from '../output/spec';
+import { ARTIFACT_FILES, readEntries, renderFileOutput, type FileChunkPart } from '../output/artifacts';
 
 /** How a run folder names an endpoint (never a key, never a header's value: at most the names of a CLI config's headers). */
 export interface EndpointInfo {
@@ -115,7 +116,7 @@ const OUTPUTS_DIR = 'outputs';
 export const INVALID_DIR = 'invalid';
 const INCOMPLETE_SUFFIX = '.incomplete';
 /** Files a run folder's writers put beside `run.json` (a batch job's `job.json`, the report). */
-const FOLDER_FILES = [RECORDS_FILE, SUMMARY_FILE, LOCK_FILE, 'job.json', 'report.md'];
+const FOLDER_FILES = [RECORDS_FILE, SUMMARY_FILE, LOCK_FILE, 'job.json', 'report.md', ...ARTIFACT_FILES];
 
 interface FileState {
   path: string;
@@ -331,20 +332,37 @@ export class RunStore {
     return next;
   }
 
-  /** Joins a file's chunk outputs in chunk order, atomically; marks the missing ones, never silently short. */
+  /**
+   * Joins a file's chunk outputs in chunk order, atomically; marks the missing ones, never silently
+   * short. A structured run's (#14) is rendered readable (`renderFileOutput`: findings as a Markdown
+   * list, json as pretty JSON); a recorded output that cannot be read back is marked in place.
+   */
   private async writeOutput(file: FileState): Promise<void> {
+    const spec = this.meta.output;
     const parts: string[] = [];
+    const structured: FileChunkPart[] = [];
     let complete = true;
     for (const c of file.chunks) {
+      const where = { chunkId: c.id, startLine: c.startLine, endLine: c.endLine };
       if (file.status.get(c.id) === 'succeeded') {
-        parts.push(await fs.readFile(this.chunkOutputPath(c.id), 'utf8'));
+        const text = await fs.readFile(this.chunkOutputPath(c.id), 'utf8');
+        parts.push(text);
+        if (spec && isStructured(spec)) {
+          try {
+            structured.push({ ...where, entries: readEntries(spec, { path: file.path, chunkId: c.id, text }) });
+          } catch (e) {
+            structured.push({ ...where, missing: `recorded output unreadable: ${e instanceof Error ? e.message : String(e)}` });
+          }
+        }
       } else {
         complete = false;
         const e = file.errors.get(c.id);
-        parts.push(`<<<batch-prompt: chunk ${c.id} (lines ${c.startLine}-${c.endLine}) ${file.status.get(c.id) ?? 'pending'}${e ? `: ${e.message}` : ''}>>>`);
+        const missing = `${file.status.get(c.id) ?? 'pending'}${e ? `: ${e.message}` : ''}`;
+        parts.push(`<<<batch-prompt: chunk ${c.id} (lines ${c.startLine}-${c.endLine}) ${missing}>>>`);
+        structured.push({ ...where, missing });
       }
     }
-    const text = joinOutputs(parts);
+    const text = spec && isStructured(spec) ? renderFileOutput(spec, file.path, structured) : joinOutputs(parts);
     const status: FileStatus = complete ? 'complete' : 'incomplete';
     await writeFileAtomic(await this.checked(this.outputPath(file.path, status)), text);
     // The other form, if an earlier attempt wrote it, is now stale.
