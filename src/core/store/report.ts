@@ -77,6 +77,7 @@ export const TOP_FILES = 10;
 function structuredLines(meta: RunMeta, artifacts: RunArtifacts | undefined): string[] {
   const kind = meta.output?.kind;
   if (!artifacts || !kind || kind === 'text') return [];
+  if (kind === 'edit') return editLines(artifacts);
   if (kind === 'findings') {
     const findings = artifacts.findings ?? [];
     const counts = severityCounts(findings);

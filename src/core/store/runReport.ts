@@ -5,6 +5,7 @@ import { writeFileAtomic } from '../../util/atomicFile';
 import { ARTIFACT_FILES, buildArtifacts, chunkFileOf, type ChunkText, type RunArtifacts } from '../output/artifacts';
 import { TOOL_NAME, TOOL_VERSION } from '../output/sarif';
 import { hashText } from '../plan/plan';
+import { isStructured } from '../output/spec';
 import { PathGuard } from './pathGuard';
 import { renderReport, type Prices } from './report';
 import { readRecords, readRunMeta, readSummary, RUN_FILE, type RunMeta, type RunRecord, type RunSummary } from './runStore';
@@ -42,7 +43,7 @@ export async function runArtifactsOf(dir: string, meta: RunMeta, records?: reado
   const latest = new Map<string, RunRecord>();
   for (const r of records ?? (await readRecords(dir, { check: true }))) latest.set(r.chunkId, r);
   const chunks: ChunkText[] = [];
-  if (meta.output && meta.output.kind !== 'text') {
+  if (isStructured(meta.output)) {
     for (const f of meta.files) {
       for (const c of f.chunks) {
         if (latest.get(c.id)?.status !== 'succeeded') continue;

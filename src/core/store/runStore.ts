@@ -16,7 +16,7 @@ import { checkRecord, checkRunMeta, checkRunRoot, PathGuard, type RootPolicy } f
 import { redactUrlCredentials } from '../../util/redact';
 import type { ChunkRef, ChunkStatus } from '../plan/types';
 import { exists } from '../../util/fs';
-import { isStructured, type OutputSpec } from '../output/spec';
+import { isEdit, isStructured, type OutputSpec } from '../output/spec';
 import { ARTIFACT_FILES, readEntries, renderFileOutput, type FileChunkPart } from '../output/artifacts';
 
 /** How a run folder names an endpoint (never a key, never a header's value: at most the names of a CLI config's headers). */
@@ -92,6 +92,10 @@ export interface RunRecord {
   cached?: true;
   /** Found as `chunks/ID.out` by a resume after a crash between the output and its journal line. */
   recovered?: true;
+  /** Edit runs (#15): `['suspicious']` when the rewritten part shrank to under half its lines or to nothing. */
+  flags?: string[];
+  /** Why the flags were set. */
+  note?: string;
 }
 
 export type FileStatus = 'complete' | 'incomplete';
@@ -362,7 +366,8 @@ export class RunStore {
         structured.push({ ...where, missing });
       }
     }
-    const text = spec && isStructured(spec) ? renderFileOutput(spec, file.path, structured) : joinOutputs(parts);
+    // An edit run's parts replace the file's editable parts exactly: joined as they are (#15).
+    const text = spec && isStructured(spec) ? renderFileOutput(spec, file.path, structured) : isEdit(spec) ? parts.join(complete ? '' : '\n') : joinOutputs(parts);
     const status: FileStatus = complete ? 'complete' : 'incomplete';
     await writeFileAtomic(await this.checked(this.outputPath(file.path, status)), text);
     // The other form, if an earlier attempt wrote it, is now stale.
@@ -417,6 +422,8 @@ export function recordOf(outcome: ChunkOutcome, extra: Pick<RunRecord, 'cached' 
     batchId: outcome.batchId,
     ...(outcome.endpoint ? { endpoint: outcome.endpoint } : {}),
     ...(outcome.firstTokenMs !== undefined ? { firstTokenMs: outcome.firstTokenMs } : {}),
+    ...(outcome.flags?.length ? { flags: outcome.flags } : {}),
+    ...(outcome.note !== undefined ? { note: outcome.note } : {}),
     at: new Date().toISOString(),
     ...extra,
   };
