@@ -141,6 +141,8 @@ export interface RunArtifacts {
   files: Map<string, string>;
   findings?: LocatedFinding[];
   entries: PlacedEntry[];
+  /** An edit run's proposals (#15, `ProposalManifest` of output/edits.ts), for the report. */
+  proposals?: { files: readonly { path: string; status: string; reason?: string; suspicious?: readonly unknown[] }[] };
 }
 
 /** Every artifact of a run of `spec` from its succeeded chunks (see the file names above). */

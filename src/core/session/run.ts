@@ -110,6 +110,7 @@ export function createRunStore(plan: Plan, options: Pick<RunOptions, 'dir' | 'ro
     ...(isRecorded(options.output) ? { output: options.output } : {}),
     parameters: { ...options.parameters, chunkTokens: plan.chunkTokens },
     files: plan.files.map((f) => ({ path: f.path, hash: f.hash, chunks: f.chunks })),
+    ...(plan.skipped?.length ? { skipped: plan.skipped } : {}),
   });
 }
 

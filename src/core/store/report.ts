@@ -113,6 +113,22 @@ function structuredLines(meta: RunMeta, artifacts: RunArtifacts | undefined): st
   return [...lines, ''];
 }
 
+/** An edit run's section (#15): counts by status, then every file with a proposal or without one and why. */
+function editLines(artifacts: RunArtifacts): string[] {
+  const files = artifacts.proposals?.files ?? [];
+  const count = (s: string) => files.filter((f) => f.status === s).length;
+  const lines = ['## Proposed edits', '', `${count('proposed')} file(s) with a proposal, ${count('unchanged')} unchanged, ${count('incomplete')} incomplete, ${count('skipped')} skipped. Nothing was written to the files: review them (Review Proposed Edits) or run \`batch-prompt apply\` on this folder. The whole diff: [edits.patch](edits.patch).`, ''];
+  const listed = files.filter((f) => f.status !== 'unchanged');
+  if (!listed.length) return lines;
+  lines.push('| File | Status | Notes |', '|---|---|---|');
+  for (const f of listed.slice(0, REPORT_ROWS)) {
+    const link = f.status === 'proposed' ? `[${cell(f.path)}](proposed/${encodeURI(f.path)})` : cell(f.path);
+    const notes = f.suspicious?.length ? `${f.suspicious.length} suspicious part(s)` : (f.reason ?? '');
+    lines.push(`| ${link} | ${f.status} | ${cell(notes)} |`);
+  }
+  return [...lines, ''];
+}
+
 /**
  * The run's report (`report.md` in its folder): what ran, the outcome, per-file links to the outputs
  * with status and tokens, and every chunk that did not succeed with its reason. Links are relative to

@@ -18,6 +18,7 @@ import type { ChunkRef, ChunkStatus } from '../plan/types';
 import { exists } from '../../util/fs';
 import { isEdit, isStructured, type OutputSpec } from '../output/spec';
 import { ARTIFACT_FILES, readEntries, renderFileOutput, type FileChunkPart } from '../output/artifacts';
+import { EDIT_FILES } from '../output/edits';
 
 /** How a run folder names an endpoint (never a key, never a header's value: at most the names of a CLI config's headers). */
 export interface EndpointInfo {
@@ -65,6 +66,8 @@ export interface RunMeta {
   parameters: Record<string, number | string | boolean | undefined>;
   /** Every planned file with its text's sha256 and its chunks in order (ids and ranges, no text). */
   files: { path: string; hash: string; chunks: ChunkRef[] }[];
+  /** Files the plan left out before any request, with why (an edit run's file with a line over the budget, #15). */
+  skipped?: { path: string; reason: string }[];
 }
 
 /** One line of `run.jsonl`: one chunk outcome. A later line for the same chunk (a retry) supersedes it. */
@@ -120,7 +123,7 @@ const OUTPUTS_DIR = 'outputs';
 export const INVALID_DIR = 'invalid';
 const INCOMPLETE_SUFFIX = '.incomplete';
 /** Files a run folder's writers put beside `run.json` (a batch job's `job.json`, the report). */
-const FOLDER_FILES = [RECORDS_FILE, SUMMARY_FILE, LOCK_FILE, 'job.json', 'report.md', ...ARTIFACT_FILES];
+const FOLDER_FILES = [RECORDS_FILE, SUMMARY_FILE, LOCK_FILE, 'job.json', 'report.md', ...ARTIFACT_FILES, ...EDIT_FILES];
 
 interface FileState {
   path: string;
