@@ -31,6 +31,14 @@ export function editPartOf(body: string): { text: string; lines: number } {
 export type PartAnswer = (part: string, chunk: SeenChunk, n: number) => string | { result: string; finishReason?: ChatResponse['finishReason']; raw?: boolean };
 
 /**
+ * What a model commonly does to the text it copies: LF line endings, no blank lines (nor line break) at
+ * the start or end of its answer. The normalisation of answers must undo it.
+ */
+export function sloppy(text: string): string {
+  return text.replace(/\r\n/g, '\n').replace(/^(?:[ \t]*\n)+/, '').replace(/(?:\n[ \t]*)+$/, '');
+}
+
+/**
  * A fake model answering each chunk of a request with `rewrite(part)` in a closed `<result>` block;
  * `{ raw: true }` sends `result` as the whole reply (no tags), `finishReason: 'length'` marks it cut off.
  */

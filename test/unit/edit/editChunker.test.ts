@@ -53,8 +53,8 @@ describe('edit chunks (#15)', function () {
         assert.match(r.skipped, /line \d+ alone has \d+ tokens, over the chunk budget of 300/);
         continue;
       }
-      checkChunks(f, r.chunks, budget, ctx);
-      chunks += r.chunks.length;
+      checkChunks(f, r.chunks!, budget, ctx);
+      chunks += r.chunks!.length;
     }
     assert.ok(chunks > files.length, 'the sample makes several chunks per file');
   });
