@@ -1,6 +1,8 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import { parsePromptFile } from '../../../src/core/input/promptFile';
+import { outcomesOf } from '../../../src/core/jobs/collect';
+import type { JobRecord } from '../../../src/core/jobs/job';
 import { checkEdit, normalizePart, unwrapFence } from '../../../src/core/output/editText';
 import { proposedText, readProposals } from '../../../src/core/output/edits';
 import { isStructured, outputKeyOf } from '../../../src/core/output/spec';
@@ -61,6 +63,24 @@ describe('the edit output kind (#15)', function () {
     assert.strictEqual(normalizePart('\n\nx\n', 'X\n'), '\n\nX\n');
     assert.strictEqual(normalizePart('a\nb\n', ''), '');
     assert.strictEqual(normalizePart('a', 'A\nB', 'crlf'), 'A\r\nB', 'a part without a line break takes the file\'s endings');
+  });
+
+  it('checks a batch job\'s answers as a live run does: closed results only, fence unwrapped, normalised, flagged; a changed file fails its chunk', () => {
+    const text = 'one\r\ntwo\r\nthree\r\nfour\r\n';
+    const chunk = (id: string, start: number, end: number) => ({ id, path: 'a.txt', index: 0, start, end, startLine: 1, endLine: 4, overlap: 0, trailing: 0, tokens: 5 });
+    const chunks = [chunk('1.1', 0, 10), chunk('1.2', 10, text.length)];
+    const request = { customId: 'b1', batchId: 'b1', chunkIds: ['1.1', '1.2'] };
+    const reply = (body: string) => ({ customId: 'b1', ok: true as const, response: { text: body, finishReason: 'stop' as const } });
+    const job = {} as JobRecord;
+    const edits = new Map([['1.1', text.slice(0, 10)], ['1.2', text.slice(10)]]);
+    const [a, b] = outcomesOf(request, chunks, reply('<result id="1.1">\n```\nONE\nTWO\n```\n</result>\n<result id="1.2">\n</result>'), job, [], undefined, edits);
+    assert.deepStrictEqual([a.status, a.output, a.flags], ['succeeded', 'ONE\r\nTWO\r\n', undefined]);
+    assert.deepStrictEqual([b.status, b.output, b.flags], ['succeeded', '', ['suspicious']]);
+    const [c] = outcomesOf({ ...request, chunkIds: ['1.1'] }, [chunks[0]], reply('ONE\nTWO'), job, [], undefined, edits);
+    assert.strictEqual(c.status, 'failed', 'a bare reply is not a closed result');
+    const gone = new Map<string, string | { kind: 'source-changed'; message: string }>([['1.1', { kind: 'source-changed', message: 'a.txt changed after the run was planned' }]]);
+    const [d] = outcomesOf({ ...request, chunkIds: ['1.1'] }, [chunks[0]], reply('<result id="1.1">\nX\n</result>'), job, [], undefined, gone);
+    assert.deepStrictEqual([d.status, d.error?.kind], ['failed', 'source-changed']);
   });
 
   describe('through the result cache', () => {
