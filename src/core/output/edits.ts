@@ -199,7 +199,9 @@ async function proposalOf(
     const part = normalizePart(orig, parts[i], eol);
     text += part;
     const r = latest.get(c.id);
-    const note = r?.flags?.includes('suspicious') ? (r.note ?? 'flagged suspicious') : suspicionOf(orig, part)?.note;
+    // A record's flag is taken (a split chunk's notes name its parts); a hand-edited record cannot put a non-string here.
+    const flagged = Array.isArray(r?.flags) && r.flags.includes('suspicious');
+    const note = flagged ? (typeof r?.note === 'string' ? r.note : 'flagged suspicious') : suspicionOf(orig, part)?.note;
     if (note !== undefined) suspicious.push({ chunkId: c.id, startLine: lineAt(original, from), endLine: lineAt(original, Math.max(from, to - 1)), note });
   }
   if (text === original) return { entry: { ...base, status: 'unchanged' } };
