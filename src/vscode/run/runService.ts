@@ -141,6 +141,7 @@ export class RunService extends Disposable {
         tokenizer: p.tokenizer,
         parameters: p.parameters,
         cache: this.cache(p.settings),
+        ...(p.prompt.output ? { output: p.prompt.output } : {}),
         signal: run.controller.signal,
         onEvent: live ? (e) => (live.onEvent(e), onEvent(e)) : onEvent,
         onText: live?.onText,
@@ -179,7 +180,7 @@ export class RunService extends Disposable {
     if (endpoints === null) return undefined;
     const model = endpoints?.[0].model ?? (await this.resolveModel(choice, tokenizer));
     if (!model) return undefined;
-    const planned = await planFiles(uris, roots, settings, prompt.text, endpoints ? smallestWindow(endpoints.map((e) => e.model)) : model);
+    const planned = await planFiles(uris, roots, settings, prompt.text, endpoints ? smallestWindow(endpoints.map((e) => e.model)) : model, prompt.output);
     if (!planned) return undefined;
     const { plan, read } = planned;
     if (plan.totals.chunks === 0) {
