@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -15,8 +16,13 @@ import { countsText, FINDINGS_FILE, parseFindings, placeFindings, replaceCovered
 /** The one name of the collection and the source of its diagnostics. */
 export const FINDINGS_SOURCE = 'Batch Prompt';
 export const SHOW_PROBLEMS = 'Show Problems';
-/** When the user last cleared the findings (ms since the epoch): a reload does not bring back runs before it. */
-const CLEARED_KEY = 'batchPrompt.findingsClearedAt';
+/** The findings run that was the newest when the user cleared the findings: a reload does not bring it back. */
+const CLEARED_KEY = 'batchPrompt.findingsCleared';
+interface ClearedMark {
+  runId: string;
+  /** sha256 of its findings file then. */
+  sha256: string;
+}
 /** Run folders a restore looks through for the newest findings run. */
 const RESTORE_LOOKS_AT = 50;
 
@@ -103,29 +109,40 @@ export class FindingsService extends Disposable {
 
   /**
    * Shows again the newest findings run in the workspace's run folders (after a window reload), unless
-   * the user cleared the findings since it was written. Resolves to its folder, or undefined.
+   * the user cleared the findings while it was the newest. Resolves to its folder, or undefined.
    */
   async restore(): Promise<vscode.Uri | undefined> {
     const generation = ++this.generation;
+    const newest = await this.newestFindingsRun();
+    if (!newest) return undefined;
+    const cleared = this.state.get<ClearedMark>(CLEARED_KEY);
+    if (cleared && cleared.runId === newest.runId && cleared.sha256 === newest.sha256) return undefined;
+    const uri = vscode.Uri.file(newest.dir);
+    return (await this.load(uri, generation)) ? uri : undefined;
+  }
+
+  /**
+   * "Clear Findings": empties the Problems panel's Batch Prompt entries. The newest findings run (its
+   * folder and the hash of its findings) is remembered, so that a reload does not show it again; a
+   * newer run, or the same run's findings rewritten by a retry, shows.
+   */
+  async clear(): Promise<void> {
+    this.forget();
+    const newest = await this.newestFindingsRun();
+    await this.state.update(CLEARED_KEY, newest ? ({ runId: newest.runId, sha256: newest.sha256 } satisfies ClearedMark) : undefined);
+  }
+
+  /** The newest run folder of a findings run that has its findings file, with that file's hash. */
+  private async newestFindingsRun(): Promise<{ dir: string; runId: string; sha256: string } | undefined> {
     const root = this.runs.runsRoot(undefined, undefined, true);
     if (!root) return undefined;
-    const clearedAt = this.state.get<number>(CLEARED_KEY, 0);
     for (const dir of await runFolders(root.fsPath, RESTORE_LOOKS_AT)) {
       const meta = await peekRunMeta(dir);
       if (meta?.output?.kind !== 'findings') continue;
-      const written = await fs.stat(path.join(dir, FINDINGS_FILE)).catch(() => undefined);
-      if (!written) continue;
-      if (written.mtimeMs <= clearedAt) return undefined;
-      const uri = vscode.Uri.file(dir);
-      return (await this.load(uri, generation)) ? uri : undefined;
+      const text = await fs.readFile(path.join(dir, FINDINGS_FILE)).catch(() => undefined);
+      if (text) return { dir, runId: path.basename(dir), sha256: createHash('sha256').update(text).digest('hex') };
     }
     return undefined;
-  }
-
-  /** "Clear Findings": empties the Problems panel's Batch Prompt entries, also for later reloads. */
-  async clear(): Promise<void> {
-    this.forget();
-    await this.state.update(CLEARED_KEY, Date.now());
   }
 
   /** Empties the collection (what a window reload does to it). */
