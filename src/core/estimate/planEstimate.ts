@@ -125,7 +125,7 @@ export async function estimatePlan(plan: Plan, o: EstimateOptions): Promise<Plan
   const runs = o.runsRoot ? await readRecentRuns(o.runsRoot) : [];
   let cached: Set<string> | undefined;
   if (o.cache && o.model && o.prompt) {
-    const base = { prompt: o.prompt, model: o.model, maxOutputTokens: o.pack.maxOutputTokens };
+    const base = { prompt: o.prompt, model: o.model, maxOutputTokens: o.pack.maxOutputTokens, output: o.pack.output };
     cached = await findCachedChunks(plan.files.flatMap((f) => f.chunks), new FileChunkSource(o.read, plan.files), o.cache, base, o.signal);
   }
   return buildEstimate({
@@ -171,7 +171,7 @@ export function buildEstimate(input: EstimateInput): PlanEstimate {
         chunks: toSend.length,
         requests: batches.length,
         inputTokens: batches.reduce((n, b) => n + b.tokens, 0),
-        promptTokensPerRequest: requestOverhead(prompt, tokenizer, chunksPerBatch),
+        promptTokensPerRequest: requestOverhead(prompt, tokenizer, chunksPerBatch, pack.output),
         outputTokens: outputTokensOf(batches, ratio, cap),
       },
       models,

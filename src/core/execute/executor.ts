@@ -6,11 +6,14 @@
  */
 import { setMaxListeners } from 'events';
 import { splitChunk } from '../plan/chunker';
-import { BatchPromptError, CanceledError, ContextOverflowError, describeError, SourceChangedError, TimeoutError, type ErrorKind } from './errors';
+import { BatchPromptError, CanceledError, ContextOverflowError, describeError, SourceChangedError, StructuredModeRefusedError, TimeoutError, type ErrorKind } from './errors';
 import type { ChunkOutcome, ExecutionSummary, RunEvent } from './events';
-import type { ChatModel, ChatResponse } from './model';
+import type { ChatModel, ChatRequest, ChatResponse } from './model';
 import { chunkCost, requestOverhead } from '../plan/packer';
-import { buildMessages, parseReply } from '../plan/protocol';
+import { buildMessages, buildRepairMessages, parseReply, structuredRequest, type AnswerMode } from '../plan/protocol';
+import { decodeEntries, encodeEntries, isStructured, validatorOf, type OutputSpec } from '../output/spec';
+import { readStructuredReply } from '../output/reply';
+import type { ItemValidator } from '../output/validate';
 import { EndpointPool, type EndpointState, type ExecutorEndpoint } from './endpointPool';
 import { backoffDelay, realClock, type Clock } from './rateLimit';
 import { Dispatcher } from './dispatcher';
@@ -54,6 +57,14 @@ export interface ExecutorOptions {
   dropAfterFailures?: number;
   /** A 429 asking to wait longer than this takes an endpoint out of a several-endpoint run (default 60 s). */
   dropAfterRetryAfterMs?: number;
+  /**
+   * The run's output kind (#14), text by default. In a structured kind every answer is parsed and
+   * checked against the item schema (and, for findings, the chunk's lines); an invalid one is asked
+   * again alone, once, with the error quoted (the repair), then fails `invalid-output`. Endpoints whose
+   * model has a structured-output mode get the batch's answer schema; one that refuses the mode falls
+   * back to the tagged protocol for the rest of the run, without charging the chunks.
+   */
+  output?: OutputSpec;
 }
 
 /** A chunk, or a part of one that had to be split to fit the context window, on its way through. */
@@ -64,6 +75,10 @@ interface Item {
   group?: SplitGroup;
   /** Text of a split part (the parts are not in any file's chunk list). */
   text?: string;
+  /** Structured kinds: the invalid answer and its first error, while the item is sent as a repair. */
+  repair?: { answer: string; error: string };
+  /** Structured kinds: the one repair was asked for. */
+  repaired?: boolean;
 }
 
 interface SplitGroup {
@@ -112,8 +127,13 @@ class Execution {
   private finished!: () => void;
   private readonly done = new Promise<void>((resolve) => (this.finished = resolve));
   private splitCounter = 0;
+  /** Structured kinds: checks every value (compiled once). */
+  private readonly validator?: ItemValidator;
+  /** Endpoints that refused the structured-output mode in this run: tagged protocol from then on. */
+  private readonly taggedOnly = new Set<EndpointState>();
 
   constructor(private readonly o: ExecutorOptions) {
+    if (o.output && isStructured(o.output)) this.validator = validatorOf(o.output);
     this.clock = o.clock ?? realClock;
     this.random = o.random ?? Math.random;
     this.maxRetries = o.maxRetries ?? 3;
@@ -197,7 +217,7 @@ class Execution {
   private overhead(count: number): number {
     let v = this.overheadByCount.get(count);
     if (v === undefined) {
-      v = requestOverhead(this.o.prompt, this.o.tokenizer, count);
+      v = requestOverhead(this.o.prompt, this.o.tokenizer, count, this.o.output);
       this.overheadByCount.set(count, v);
     }
     return v;
@@ -255,9 +275,10 @@ class Execution {
     const sent = this.clock.now();
     const firstToken: { ms?: number } = {};
     let response: ChatResponse;
+    const mode = this.modeFor(ep);
     try {
-      const messages = buildMessages(this.o.prompt, chunks, ep.model.supportsSystemMessage);
-      response = await ep.model.complete({ messages, maxOutputTokens: ep.model.maxOutputTokens }, { signal: request.signal, ...this.streaming(unit.batchId, chunkIds, sent, firstToken) });
+      const request_ = this.requestFor(unit, chunks, ep, mode);
+      response = await ep.model.complete(request_, { signal: request.signal, ...this.streaming(unit.batchId, chunkIds, sent, firstToken) });
     } catch (raw) {
       const latencyMs = this.clock.now() - sent;
       if (this.stop.signal.aborted) {
@@ -266,6 +287,7 @@ class Execution {
       }
       const error = timedOut && !BatchPromptError.isAny(raw) ? new TimeoutError(`No reply within ${Math.round(this.timeoutMs / 1000)} s.`) : raw;
       this.emit({ type: 'batch-finished', batchId: unit.batchId, chunkIds, ok: false, tokens, inputTokens: 0, outputTokens: 0, latencyMs, error: describeError(error), ...endpoint });
+      if (mode === 'structured' && StructuredModeRefusedError.is(error)) return this.fallBackToTagged(unit, ep, error);
       return this.onError(unit, error, latencyMs, ep);
     } finally {
       clearTimeout(timer);
@@ -281,33 +303,127 @@ class Execution {
     this.summary.outputTokens += outputTokens;
     const ttft = firstToken.ms !== undefined ? { firstTokenMs: firstToken.ms } : undefined;
     this.emit({ type: 'batch-finished', batchId: unit.batchId, chunkIds, ok: true, tokens, inputTokens, outputTokens, latencyMs, ...ttft, ...endpoint });
+    if (this.validator) return this.onStructuredReply(unit, response, mode, { latencyMs, inputTokens, outputTokens, ttft, endpoint });
 
     const parsed = parseReply(response.text, chunkIds, { truncated: response.finishReason === 'length' });
     if (parsed.unexpected.length) {
       this.emit({ type: 'reply-warning', batchId: unit.batchId, message: `The reply had results for ids that were not asked for: ${parsed.unexpected.join(', ')}` });
     }
-    const totalCost = unit.items.reduce((n, i) => n + i.ref.tokens, 0) || 1;
+    const usageOf = this.usageShares(unit, inputTokens, outputTokens);
     const retryAlone: Item[] = [];
     for (const item of unit.items) {
-      const share = item.ref.tokens / totalCost;
-      const usage = { inputTokens: Math.round(inputTokens * share), outputTokens: Math.round(outputTokens * share) };
       const output = parsed.results.get(item.ref.id);
       if (output !== undefined) {
-        await this.settle(item, { status: 'succeeded', output, batchId: unit.batchId, latencyMs, ...usage, ...ttft, ...endpoint });
-      } else if (item.attempts <= this.maxRetries) {
+        await this.settle(item, { status: 'succeeded', output, batchId: unit.batchId, latencyMs, ...usageOf(item), ...ttft, ...endpoint });
+      } else if (!(await this.missingFromReply(item, unit, response, { latencyMs, ...usageOf(item), ...endpoint }))) {
         retryAlone.push(item);
-      } else {
-        const why = response.finishReason === 'length' ? 'the reply was cut off by the output limit' : 'the reply has no result for it';
-        await this.settle(item, { status: 'failed', error: { kind: 'bad-reply', message: `No usable result after ${item.attempts} attempts: ${why}.` }, batchId: unit.batchId, latencyMs, ...usage, ...endpoint });
       }
     }
-    for (const item of retryAlone) {
-      // A chunk missing from a packed reply goes again on its own.
+    this.retryAlone(unit, retryAlone, 'bad-reply');
+  }
+
+  /** Each item's share of a request's reported usage, by its tokens. */
+  private usageShares(unit: Unit, inputTokens: number, outputTokens: number): (item: Item) => { inputTokens: number; outputTokens: number } {
+    const totalCost = unit.items.reduce((n, i) => n + i.ref.tokens, 0) || 1;
+    return (item) => {
+      const share = item.ref.tokens / totalCost;
+      return { inputTokens: Math.round(inputTokens * share), outputTokens: Math.round(outputTokens * share) };
+    };
+  }
+
+  /**
+   * A chunk the reply has no (complete) answer for: failed `bad-reply` once its retries are spent
+   * (returns true), else left to the caller to send again alone (returns false).
+   */
+  private async missingFromReply(item: Item, unit: Unit, response: ChatResponse, base: { latencyMs: number; inputTokens: number; outputTokens: number; endpoint?: string }): Promise<boolean> {
+    if (item.attempts <= this.maxRetries) return false;
+    const why = response.finishReason === 'length' ? 'the reply was cut off by the output limit' : 'the reply has no result for it';
+    await this.settle(item, { status: 'failed', error: { kind: 'bad-reply', message: `No usable result after ${item.attempts} attempts: ${why}.` }, batchId: unit.batchId, ...base });
+    return true;
+  }
+
+  /** Sends items of a reply again, each on its own (a chunk missing from a packed reply, a repair). */
+  private retryAlone(unit: Unit, items: readonly Item[], reason: ErrorKind): void {
+    for (const item of items) {
       const batchId = unit.items.length > 1 ? `${unit.batchId}/${item.ref.id}` : unit.batchId;
-      const delayMs = unit.items.length > 1 ? 0 : backoffDelay(item.attempts, 0, this.random);
-      this.emit({ type: 'retry-scheduled', batchId, chunkIds: [item.ref.id], delayMs, reason: 'bad-reply', attempt: item.attempts + 1 });
+      // A repair goes at once; a lone chunk missing from its own reply backs off as any retry does.
+      const delayMs = unit.items.length > 1 || reason === 'invalid-output' ? 0 : backoffDelay(item.attempts, 0, this.random);
+      this.emit({ type: 'retry-scheduled', batchId, chunkIds: [item.ref.id], delayMs, reason, attempt: item.attempts + 1 });
       this.enqueueLater({ batchId, items: [item] }, delayMs);
     }
+  }
+
+  /** How this endpoint gets a structured run's answer: its model's structured mode unless it refused it. */
+  private modeFor(ep: EndpointState): AnswerMode {
+    return this.validator && ep.model.structuredOutput && !this.taggedOnly.has(ep) ? 'structured' : 'tagged';
+  }
+
+  /** The request for a unit: the protocol's messages (a repair's when the unit is one), with the answer schema in structured mode. */
+  private requestFor(unit: Unit, chunks: readonly Chunk[], ep: EndpointState, mode: AnswerMode): ChatRequest {
+    const output = this.o.output;
+    const repair = unit.items.length === 1 ? unit.items[0].repair : undefined;
+    const messages = repair && output
+      ? buildRepairMessages(this.o.prompt, chunks[0], ep.model.supportsSystemMessage, output, mode, repair)
+      : buildMessages(this.o.prompt, chunks, ep.model.supportsSystemMessage, output, mode);
+    return { messages, maxOutputTokens: ep.model.maxOutputTokens, ...(mode === 'structured' ? structuredRequest(output, chunks) : {}) };
+  }
+
+  /**
+   * The endpoint refused the structured-output mode itself: the tagged protocol from now on for it (in
+   * this run), and the unit goes again at once, its attempt not charged (the chunks did nothing wrong).
+   */
+  private fallBackToTagged(unit: Unit, ep: EndpointState, error: unknown): void {
+    if (!this.taggedOnly.has(ep)) {
+      this.taggedOnly.add(ep);
+      this.emit({ type: 'reply-warning', batchId: unit.batchId, message: `${ep.id} refused structured output (${describeError(error).message}); it gets the tagged protocol for the rest of this run.` });
+    }
+    for (const i of unit.items) i.attempts = Math.max(0, i.attempts - 1);
+    this.requeue(unit);
+    this.queue.pump();
+  }
+
+  /**
+   * A structured run's reply: every valid value succeeds at once (never sent again), an invalid one is
+   * asked again alone once with its error quoted, then fails `invalid-output` with its raw answer kept;
+   * a chunk with no answer goes again alone as in text runs.
+   */
+  private async onStructuredReply(
+    unit: Unit,
+    response: ChatResponse,
+    mode: AnswerMode,
+    r: { latencyMs: number; inputTokens: number; outputTokens: number; ttft?: { firstTokenMs: number }; endpoint?: { endpoint: string } },
+  ): Promise<void> {
+    const ids = unit.items.map((i) => i.ref.id);
+    const ranges = new Map(unit.items.map((i) => [i.ref.id, { startLine: i.ref.startLine, endLine: i.ref.endLine }]));
+    const reply = readStructuredReply(response.text, ids, mode, this.validator!, ranges, { truncated: response.finishReason === 'length' });
+    if (reply.unexpected.length) {
+      this.emit({ type: 'reply-warning', batchId: unit.batchId, message: `The reply had results for ids that were not asked for: ${reply.unexpected.join(', ')}` });
+    }
+    const usageOf = this.usageShares(unit, r.inputTokens, r.outputTokens);
+    const again: Item[] = [];
+    const repairs: Item[] = [];
+    for (const item of unit.items) {
+      const answer = reply.answers.get(item.ref.id);
+      const base = { batchId: unit.batchId, latencyMs: r.latencyMs, ...usageOf(item), ...r.endpoint };
+      if (answer?.ok) {
+        const output = encodeEntries([{ startLine: item.ref.startLine, endLine: item.ref.endLine, value: answer.value }]);
+        await this.settle(item, { status: 'succeeded', output, ...base, ...r.ttft });
+      } else if (answer) {
+        const shown = mode === 'tagged' ? `<result id="${item.ref.id}">\n${answer.raw}\n</result>` : answer.raw;
+        if (!item.repaired) {
+          item.repaired = true;
+          item.repair = { answer: shown, error: answer.error };
+          repairs.push(item);
+        } else {
+          const message = `The answer is not valid after a repair: ${answer.error}. Its raw reply is in invalid/${item.ref.id}.txt.`;
+          await this.settle(item, { status: 'failed', error: { kind: 'invalid-output', message }, rawReply: answer.raw, ...base });
+        }
+      } else if (!(await this.missingFromReply(item, unit, response, base))) {
+        again.push(item);
+      }
+    }
+    this.retryAlone(unit, again, 'bad-reply');
+    this.retryAlone(unit, repairs, 'invalid-output');
   }
 
   /**
@@ -398,7 +514,7 @@ class Execution {
     }
     let parts: [Chunk, Chunk];
     try {
-      parts = splitChunk(await this.textOf(item), this.o.tokenizer);
+      parts = splitChunk(await this.textOf(item), this.o.tokenizer, { lineNumbers: this.o.output?.kind === 'findings' });
     } catch (e) {
       return this.failUnit(unit, describeError(e), 0, item.attempts);
     }
@@ -442,7 +558,8 @@ class Execution {
     group.outputs[group.partIds.indexOf(item.ref.id)] = o.output;
     if (--group.pending === 0) {
       group.settled = true;
-      const output = joinOutputs(group.outputs as string[]);
+      const outputs = group.outputs as string[];
+      const output = this.validator ? encodeEntries(outputs.flatMap((o) => decodeEntries(o))) : joinOutputs(outputs);
       return this.settle(group.item, { ...o, output, inputTokens: group.inputTokens, outputTokens: group.outputTokens });
     }
   }

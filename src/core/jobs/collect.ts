@@ -1,7 +1,11 @@
 import { refreshJob, requireJob, writeJob, type BatchApi, type BatchResult, type JobRecord, type MalformedResultLine } from './job';
 import { BatchPromptError, type ErrorKind } from '../execute/errors';
 import type { ChunkOutcome, ExecutionSummary } from '../execute/events';
-import { parseReply } from '../plan/protocol';
+import type { ChatResponse } from '../execute/model';
+import { parseReply, type AnswerMode } from '../plan/protocol';
+import { encodeEntries, validatorOf } from '../output/spec';
+import { readStructuredReply } from '../output/reply';
+import type { ItemValidator } from '../output/validate';
 import type { Prices } from '../store/report';
 import { writeRunReport } from '../store/runReport';
 import { checkRunFolder, readRecords, readSummary, RunLockedError, RunStore, type RunSummary } from '../store/runStore';
@@ -41,6 +45,7 @@ export async function collectJob(dir: string, api: BatchApi, options: CollectOpt
     const recorded = new Set((await readRecords(dir)).map((r) => r.chunkId));
     const refs = new Map<string, ChunkRef>();
     for (const f of store.meta.files) for (const c of f.chunks) refs.set(c.id, c);
+    const structured = store.meta.output ? { validator: validatorOf(store.meta.output), mode: job.answerMode === 'structured' ? 'structured' as const : 'tagged' as const } : undefined;
     const byId = new Map<string, BatchResult>();
     for (const r of results.results) if (!byId.has(r.customId)) byId.set(r.customId, r);
     const execution: ExecutionSummary = { succeeded: 0, failed: 0, canceled: 0, requests: job.requests.length, inputTokens: 0, outputTokens: 0, durationMs: Math.max(0, Date.now() - Date.parse(job.submittedAt)) };
@@ -51,7 +56,7 @@ export async function collectJob(dir: string, api: BatchApi, options: CollectOpt
         execution.inputTokens += result.response.usage?.inputTokens ?? 0;
         execution.outputTokens += result.response.usage?.outputTokens ?? 0;
       }
-      for (const outcome of outcomesOf(request, chunks, result, job, results.malformed)) {
+      for (const outcome of outcomesOf(request, chunks, result, job, results.malformed, structured)) {
         if (recorded.has(outcome.chunk.id)) continue;
         await store.record(outcome);
         options.onOutcome?.(outcome);
@@ -71,7 +76,14 @@ export async function collectJob(dir: string, api: BatchApi, options: CollectOpt
  * The outcomes of one request's chunks. `malformed`: result lines that are not JSON and name no
  * request; a request without a result may be on one of them, so it fails saying so. Exported for tests.
  */
-export function outcomesOf(request: JobRecord['requests'][number], chunks: readonly ChunkRef[], result: BatchResult | undefined, job: JobRecord, malformed: readonly MalformedResultLine[] = []): ChunkOutcome[] {
+export function outcomesOf(
+  request: JobRecord['requests'][number],
+  chunks: readonly ChunkRef[],
+  result: BatchResult | undefined,
+  job: JobRecord,
+  malformed: readonly MalformedResultLine[] = [],
+  structured?: { validator?: ItemValidator; mode: AnswerMode },
+): ChunkOutcome[] {
   const base = { batchId: request.batchId, attempts: 1, latencyMs: 0 };
   if (!result) {
     const { status, error } = malformed.length && !job.state.failure ? malformedReason(request.customId, malformed) : missingReason(request.customId, job);
@@ -82,6 +94,7 @@ export function outcomesOf(request: JobRecord['requests'][number], chunks: reado
   }
   const response = result.response;
   const truncated = response.finishReason === 'length';
+  if (structured?.validator) return structuredOutcomes(request, chunks, response, structured.validator, structured.mode);
   const parsed = parseReply(response.text, chunks.map((c) => c.id), { truncated });
   const totalTokens = chunks.reduce((n, c) => n + c.tokens, 0) || 1;
   return chunks.map((chunk) => {
@@ -91,6 +104,29 @@ export function outcomesOf(request: JobRecord['requests'][number], chunks: reado
     if (output !== undefined) return { ...base, ...usage, chunk, status: 'succeeded' as const, output };
     const why = truncated ? 'the reply was cut off by the output limit' : 'the reply has no result for it';
     return { ...base, ...usage, chunk, status: 'failed' as const, error: { kind: 'bad-reply' as ErrorKind, message: `The batch job's reply to ${request.customId} is unusable for this chunk: ${why}. Retry it.` } };
+  });
+}
+
+/**
+ * A structured run's reply from a batch job (#14): valid values succeed; an invalid one fails
+ * `invalid-output` with its raw answer kept (a batch job cannot ask again: its retry, sent live, gets
+ * the repair); a chunk without an answer fails as in text runs.
+ */
+function structuredOutcomes(request: JobRecord['requests'][number], chunks: readonly ChunkRef[], response: ChatResponse, validator: ItemValidator, mode: AnswerMode): ChunkOutcome[] {
+  const truncated = response.finishReason === 'length';
+  const ranges = new Map(chunks.map((c) => [c.id, { startLine: c.startLine, endLine: c.endLine }]));
+  const reply = readStructuredReply(response.text, chunks.map((c) => c.id), mode, validator, ranges, { truncated });
+  const totalTokens = chunks.reduce((n, c) => n + c.tokens, 0) || 1;
+  return chunks.map((chunk) => {
+    const share = chunk.tokens / totalTokens;
+    const base = { batchId: request.batchId, attempts: 1, latencyMs: 0, chunk, inputTokens: Math.round((response.usage?.inputTokens ?? 0) * share), outputTokens: Math.round((response.usage?.outputTokens ?? 0) * share) };
+    const answer = reply.answers.get(chunk.id);
+    if (answer?.ok) return { ...base, status: 'succeeded' as const, output: encodeEntries([{ startLine: chunk.startLine, endLine: chunk.endLine, value: answer.value }]) };
+    if (answer) {
+      return { ...base, status: 'failed' as const, rawReply: answer.raw, error: { kind: 'invalid-output' as ErrorKind, message: `The batch job's answer for this chunk is not valid: ${answer.error}. Its raw reply is in invalid/${chunk.id}.txt; retry it (a retry asks for a repair).` } };
+    }
+    const why = truncated ? 'the reply was cut off by the output limit' : 'the reply has no result for it';
+    return { ...base, status: 'failed' as const, error: { kind: 'bad-reply' as ErrorKind, message: `The batch job's reply to ${request.customId} is unusable for this chunk: ${why}. Retry it.` } };
   });
 }
 

@@ -6,7 +6,9 @@ import type { ChunkOutcome } from '../execute/events';
 import type { ChatMessage, ChatResponse } from '../execute/model';
 import { checkJobChunks } from '../store/pathGuard';
 import { FileChunkSource, type Plan } from '../plan/plan';
-import { buildMessages } from '../plan/protocol';
+import { buildMessages, structuredRequest, type AnswerMode } from '../plan/protocol';
+import { isStructured } from '../output/spec';
+import type { ResponseSchema } from '../execute/model';
 import { createRunStore, type RunOptions } from '../session/run';
 import type { RunStore, RunSummary } from '../store/runStore';
 import type { Chunk, ChunkRef } from '../plan/types';
@@ -29,6 +31,8 @@ export interface BatchRequest {
   customId: string;
   messages: ChatMessage[];
   maxOutputTokens?: number;
+  /** A structured run's answer schema (#14), sent through the provider's structured mode as a live request's is. */
+  responseSchema?: ResponseSchema;
 }
 
 /** Request counts, the same words for both providers. */
@@ -182,6 +186,8 @@ export interface JobRecord {
   cancelRequestedAt?: string;
   /** Set once the results are in the run folder: collecting again changes nothing. */
   collectedAt?: string;
+  /** How a structured run's requests asked for their answers (#14); absent: tagged (text runs, older jobs). */
+  answerMode?: AnswerMode;
 }
 
 export async function readJob(dir: string): Promise<JobRecord | undefined> {
@@ -258,6 +264,8 @@ export async function submitJob(plan: Plan, options: SubmitOptions): Promise<Sub
   const unreadable: ChunkOutcome[] = [];
   const requests: JobRecord['requests'] = [];
   const bodies: BatchRequest[] = [];
+  // Both batch APIs (OpenAI, Anthropic) have a structured-output mode; a structured run uses it.
+  const mode: AnswerMode = isStructured(options.output) ? 'structured' : 'tagged';
   const refs = new Map<string, ChunkRef>();
   for (const [i, batch] of plan.batches.entries()) {
     const chunks: Chunk[] = [];
@@ -272,7 +280,7 @@ export async function submitJob(plan: Plan, options: SubmitOptions): Promise<Sub
     const customId = CUSTOM_ID_RE.test(batch.id) ? batch.id : `req${i + 1}`;
     for (const c of chunks) refs.set(c.id, c);
     requests.push({ customId, batchId: batch.id, chunkIds: chunks.map((c) => c.id) });
-    bodies.push({ customId, messages: buildMessages(options.prompt, chunks, true), maxOutputTokens: options.maxOutputTokens });
+    bodies.push({ customId, messages: buildMessages(options.prompt, chunks, true, options.output, mode), maxOutputTokens: options.maxOutputTokens, ...structuredRequest(options.output, chunks) });
   }
   const encoded = requests.length ? api.encode(bodies) : undefined;
   if (encoded) checkBatchLimits(api.provider, encoded, api.limits, details);
@@ -305,6 +313,7 @@ export async function submitJob(plan: Plan, options: SubmitOptions): Promise<Sub
       submittedAt: new Date().toISOString(),
       requests,
       state: submitted.state,
+      ...(mode === 'structured' ? { answerMode: mode } : {}),
     };
     await writeJob(store.dir, job);
     return { store, job };

@@ -6,6 +6,7 @@
  * segments' counts (exactly `tokenizer.count(chunk.text)`). Linear in the file's length.
  */
 import { CutKind, cutKind, nextCut, segmentCounter, type Tokenizer } from './tokenizer';
+import { lineNumberTokens } from './protocol';
 import type { Chunk, SourceFile } from './types';
 
 /** Budget of one chunk. */
@@ -14,6 +15,11 @@ export interface ChunkOptions {
   chunkTokens: number;
   /** Most tokens a chunk repeats from the end of the previous one (capped at half of `chunkTokens`). */
   overlapTokens: number;
+  /**
+   * Lines are sent with their numbers (the `findings` kind): every line's prefix counts against the
+   * budget, so a chunk as sent holds at most `chunkTokens` tokens.
+   */
+  lineNumbers?: boolean;
 }
 
 export const DEFAULT_CHUNK_OPTIONS: Readonly<ChunkOptions> = Object.freeze({ chunkTokens: 8192, overlapTokens: 100 });
@@ -32,28 +38,35 @@ const CR = 13;
  * @throws RangeError when `chunkTokens` < `MIN_CHUNK_TOKENS` or `overlapTokens` < 0.
  */
 export function chunkFile(file: SourceFile, fileIndex: number, tokenizer: Tokenizer, options: ChunkOptions): Chunk[] {
-  const budget = options.chunkTokens;
-  if (!Number.isInteger(budget) || budget < MIN_CHUNK_TOKENS) {
-    throw new RangeError(`chunkTokens must be an integer >= ${MIN_CHUNK_TOKENS}, got ${budget}`);
+  if (!Number.isInteger(options.chunkTokens) || options.chunkTokens < MIN_CHUNK_TOKENS) {
+    throw new RangeError(`chunkTokens must be an integer >= ${MIN_CHUNK_TOKENS}, got ${options.chunkTokens}`);
   }
   if (!Number.isInteger(options.overlapTokens) || options.overlapTokens < 0) {
     throw new RangeError(`overlapTokens must be a non-negative integer, got ${options.overlapTokens}`);
   }
-  // Overlap at most half the budget, so every chunk has room for new text.
-  const maxOverlap = Math.min(options.overlapTokens, Math.floor(budget / 2));
   const text = file.text;
   const chunks: Chunk[] = [];
   if (text.length === 0) return chunks;
+  // Numbered lines: a chunk that starts inside a line gets that line's prefix too, so the widest
+  // prefix is held back from the budget and added to such a chunk's count.
+  const numbered = options.lineNumbers === true;
+  const widest = numbered ? lineNumberTokens(countLines(text), 1, tokenizer) : 0;
+  const budget = Math.max(MIN_CHUNK_TOKENS, options.chunkTokens - widest);
+  // Overlap at most half the budget, so every chunk has room for new text.
+  const maxOverlap = Math.min(options.overlapTokens, Math.floor(budget / 2));
 
   // Segment i is text[pos[i], pos[i + 1]), ends with a cut of kind kinds[i], and cum[i] tokens precede it.
   const pos = [0];
   const cum = [0];
   const kinds: CutKind[] = [];
   const countSegment = segmentCounter(tokenizer);
+  let line = 1;
   for (let start = 0; start < text.length;) {
     const end = nextCut(text, start);
     kinds.push(cutKind(text, start, end));
-    cum.push(cum[cum.length - 1] + countSegment(text, start, end));
+    const prefix = numbered && (start === 0 || text.charCodeAt(start - 1) === LF) ? lineNumberTokens(line, 1, tokenizer) : 0;
+    if (numbered) for (let i = text.indexOf('\n', start); i !== -1 && i < end; i = text.indexOf('\n', i + 1)) line++;
+    cum.push(cum[cum.length - 1] + prefix + countSegment(text, start, end));
     pos.push(end);
     start = end;
   }
@@ -61,18 +74,20 @@ export function chunkFile(file: SourceFile, fileIndex: number, tokenizer: Tokeni
 
   const starts = new LineCursor(text);
   const ends = new LineCursor(text);
-  const emit = (start: number, end: number, overlap: number, tokens: number): void => {
+  const emit = (start: number, end: number, overlap: number, tokens: number, prefixCounted = true): void => {
     const index = chunks.length;
+    const startLine = starts.lineAt(start);
+    const midLine = start > 0 && text.charCodeAt(start - 1) !== LF;
     chunks.push({
       id: `${fileIndex + 1}.${index + 1}`,
       path: file.path,
       index,
       start,
       end,
-      startLine: starts.lineAt(start),
+      startLine,
       endLine: ends.lineAt(end - 1),
       overlap,
-      tokens,
+      tokens: numbered && (midLine || !prefixCounted) ? tokens + lineNumberTokens(startLine, 1, tokenizer) : tokens,
       text: start === 0 && end === text.length ? text : text.slice(start, end),
     });
   };
@@ -102,6 +117,12 @@ export function chunkFile(file: SourceFile, fileIndex: number, tokenizer: Tokeni
     fresh = cut;
   }
   return chunks;
+}
+
+function countLines(text: string): number {
+  let n = 1;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
 }
 
 /** Largest j in [lo, hi] with cum[j] <= limit (cum is increasing and cum[lo] <= limit). */
@@ -139,7 +160,7 @@ function bestCut(kinds: readonly CutKind[], cum: readonly number[], fresh: numbe
  */
 function splitOversizeSegment(
   text: string, start: number, end: number, tokenizer: Tokenizer, budget: number,
-  emit: (start: number, end: number, overlap: number, tokens: number) => void,
+  emit: (start: number, end: number, overlap: number, tokens: number, prefixCounted: boolean) => void,
 ): void {
   const fits = (from: number, to: number): boolean => tokenizer.count(text.slice(from, to)) <= budget;
   for (let from = start; from < end;) {
@@ -163,7 +184,7 @@ function splitOversizeSegment(
         }
       }
     }
-    emit(from, to, 0, tokenizer.count(text.slice(from, to)));
+    emit(from, to, 0, tokenizer.count(text.slice(from, to)), false);
     from = to;
   }
 }
@@ -208,7 +229,7 @@ class LineCursor {
  * second has none. Their texts join to the original's. Counts are recomputed.
  * @throws RangeError when the chunk has no new text to cut (a single character).
  */
-export function splitChunk(chunk: Chunk, tokenizer: Tokenizer): [Chunk, Chunk] {
+export function splitChunk(chunk: Chunk, tokenizer: Tokenizer, options: { lineNumbers?: boolean } = {}): [Chunk, Chunk] {
   const text = chunk.text;
   const cut = splitPoint(text, chunk.overlap, tokenizer);
   if (cut <= chunk.overlap || cut >= text.length) {
@@ -221,9 +242,12 @@ export function splitChunk(chunk: Chunk, tokenizer: Tokenizer): [Chunk, Chunk] {
     for (let i = text.indexOf('\n'); i !== -1 && i < to; i = text.indexOf('\n', i + 1)) k++;
     return k;
   };
+  const headEnd = chunk.startLine + linesBefore(cut - 1);
+  const tailStart = chunk.startLine + linesBefore(cut);
+  const numbers = (from: number, to: number): number => (options.lineNumbers ? lineNumberTokens(from, to - from + 1, tokenizer) : 0);
   return [
-    { ...chunk, id: `${chunk.id}a`, end: chunk.start + cut, endLine: chunk.startLine + linesBefore(cut - 1), tokens: tokenizer.count(head), text: head },
-    { ...chunk, id: `${chunk.id}b`, start: chunk.start + cut, startLine: chunk.startLine + linesBefore(cut), overlap: 0, tokens: tokenizer.count(tail), text: tail },
+    { ...chunk, id: `${chunk.id}a`, end: chunk.start + cut, endLine: headEnd, tokens: tokenizer.count(head) + numbers(chunk.startLine, headEnd), text: head },
+    { ...chunk, id: `${chunk.id}b`, start: chunk.start + cut, startLine: tailStart, overlap: 0, tokens: tokenizer.count(tail) + numbers(tailStart, chunk.endLine), text: tail },
   ];
 }
 

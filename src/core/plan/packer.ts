@@ -1,6 +1,7 @@
 import { CHUNK_CLOSER, chunkOpener, instructions } from './protocol';
 import type { Tokenizer } from './tokenizer';
 import type { PackedRequest, ChunkRef } from './types';
+import { isStructured, itemSchemaOf, type OutputSpec } from '../output/spec';
 
 export interface PackOptions {
   /** Most chunks in one request (default 4). */
@@ -11,6 +12,8 @@ export interface PackOptions {
   contextWindow?: number;
   /** Tokens left for the reply inside the context window. */
   maxOutputTokens?: number;
+  /** The run's output kind (#14): its instructions, and in structured kinds the schema, are in every request. */
+  output?: OutputSpec;
 }
 
 export const DEFAULT_PACK_OPTIONS: PackOptions = { chunksPerBatch: 4, maxBatchTokens: 32768 };
@@ -28,10 +31,18 @@ export function batchBudget(options: PackOptions): number {
   return Math.max(1, budget);
 }
 
-/** Tokens of everything in a request that is not a chunk: the prompt, the instructions, the framing. */
-export function requestOverhead(prompt: string, tokenizer: Tokenizer, chunksPerBatch: number): number {
-  return tokenizer.count(`${prompt.trim()}\n\n${instructions(chunksPerBatch)}`) + 2 * MESSAGE_FRAMING + SEAM_MARGIN;
+/**
+ * Tokens of everything in a request that is not a chunk: the prompt, the instructions, the framing.
+ * In a structured kind the instructions quote the item schema, and a provider's structured mode sends
+ * the batch's answer schema too: that copy is counted as well (it is on the wire in that mode).
+ */
+export function requestOverhead(prompt: string, tokenizer: Tokenizer, chunksPerBatch: number, output?: OutputSpec): number {
+  const schemaCopy = isStructured(output) ? tokenizer.count(JSON.stringify(itemSchemaOf(output!))) + SCHEMA_WRAPPING : 0;
+  return tokenizer.count(`${prompt.trim()}\n\n${instructions(chunksPerBatch, output)}`) + schemaCopy + 2 * MESSAGE_FRAMING + SEAM_MARGIN;
 }
+
+/** The batch answer schema's own words around the item schema (`results`, `id`, its enum of ids). */
+const SCHEMA_WRAPPING = 80;
 
 /** Tokens one chunk costs inside a request: its text plus its wrapper. */
 export function chunkCost(chunk: ChunkRef, tokenizer: Tokenizer): number {
@@ -56,7 +67,7 @@ export class BatchPacker<C extends ChunkRef = ChunkRef> {
     private readonly options: PackOptions,
   ) {
     this.budget = batchBudget(options);
-    this.overhead = requestOverhead(prompt, tokenizer, options.chunksPerBatch);
+    this.overhead = requestOverhead(prompt, tokenizer, options.chunksPerBatch, options.output);
   }
 
   /** Adds a chunk; returns the batch it closed, if adding it closed one. */

@@ -61,10 +61,15 @@ export class Planner {
   private fileIndex = 0;
 
   constructor(private readonly options: PlanOptions) {
-    const room = batchBudget(options.pack) - requestOverhead(options.prompt, options.tokenizer, 1) - WRAPPER_ALLOWANCE;
+    const pack = { ...options.pack, ...(options.output ? { output: options.output } : {}) };
+    const room = batchBudget(pack) - requestOverhead(options.prompt, options.tokenizer, 1, pack.output) - WRAPPER_ALLOWANCE;
     const chunkTokens = Math.max(16, Math.min(options.chunk.chunkTokens, room));
-    this.chunkOptions = { chunkTokens, overlapTokens: Math.min(options.chunk.overlapTokens, Math.floor(chunkTokens / 4)) };
-    this.packer = new BatchPacker<ChunkRef>(options.prompt, options.tokenizer, options.pack);
+    this.chunkOptions = {
+      chunkTokens,
+      overlapTokens: Math.min(options.chunk.overlapTokens, Math.floor(chunkTokens / 4)),
+      ...(pack.output?.kind === 'findings' ? { lineNumbers: true } : {}),
+    };
+    this.packer = new BatchPacker<ChunkRef>(options.prompt, options.tokenizer, pack);
   }
 
   add(file: SourceFile): void {

@@ -1,4 +1,7 @@
-import type { ChatMessage } from '../execute/model';
+import type { ChatMessage, ResponseSchema } from '../execute/model';
+import { batchAnswerSchema } from '../output/kind';
+import { itemSchemaOf, isStructured, type OutputSpec } from '../output/spec';
+import type { Tokenizer } from './tokenizer';
 import type { Chunk, ChunkRef } from './types';
 
 /**
@@ -8,17 +11,35 @@ import type { Chunk, ChunkRef } from './types';
  */
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * How a structured run's answer travels: `structured`, one JSON object `{"results":[{"id","value"}]}`
+ * through the provider's structured-output mode; `tagged`, JSON inside each `<result>` (the Language
+ * Model API, a server that refused the mode). Text runs are always tagged.
+ */
+export type AnswerMode = 'tagged' | 'structured';
+
 /** How the model is told to answer. Kept short: it is repeated in every request. */
-export function instructions(chunkCount: number): string {
-  return [
-    `You will receive ${chunkCount === 1 ? 'one chunk' : `${chunkCount} chunks`} of files, each inside <chunk id="…" path="…" lines="…"> … </chunk>.`,
-    'Apply the instructions above to each chunk separately. The start of a chunk may repeat the end of the previous chunk of the same file, for context only.',
-    'Answer every chunk, in the same order, as:',
-    '<result id="ID">',
-    'your output for that chunk',
-    '</result>',
-    'Write nothing outside the result blocks.',
-  ].join('\n');
+export function instructions(chunkCount: number, output?: OutputSpec, mode: AnswerMode = 'tagged'): string {
+  const chunks = chunkCount === 1 ? 'one chunk' : `${chunkCount} chunks`;
+  const lines = [`You will receive ${chunks} of files, each inside <chunk id="…" path="…" lines="…"> … </chunk>.`];
+  if (output?.kind === 'findings') {
+    lines.push('Every line of a chunk starts with its line number in the file and a tab, as `cat -n` prints them; the numbers are not part of the file. Cite those numbers.');
+  }
+  lines.push('Apply the instructions above to each chunk separately. The start of a chunk may repeat the end of the previous chunk of the same file, for context only.');
+  if (!isStructured(output)) {
+    lines.push('Answer every chunk, in the same order, as:', '<result id="ID">', 'your output for that chunk', '</result>', 'Write nothing outside the result blocks.');
+    return lines.join('\n');
+  }
+  if (mode === 'structured') {
+    lines.push('Answer with one JSON object {"results": [{"id": "<chunk id>", "value": <your answer for that chunk>}]}, one entry per chunk, in the same order.');
+  } else {
+    lines.push('Answer every chunk, in the same order, as:', '<result id="ID">', 'a JSON value: your answer for that chunk', '</result>', 'Write nothing outside the result blocks, and no code fences.');
+  }
+  if (output!.kind === 'findings') {
+    lines.push('Each answer is {"findings": [...]}: one entry per problem, with the line numbers shown; an empty list when there is none. Cite only lines of that chunk.');
+  }
+  lines.push(`Each answer must be valid against this JSON Schema: ${JSON.stringify(itemSchemaOf(output!))}`);
+  return lines.join('\n');
 }
 
 function escapeAttr(value: string): string {
@@ -32,18 +53,70 @@ export function chunkOpener(chunk: ChunkRef): string {
 
 export const CHUNK_CLOSER = '\n</chunk>';
 
-/** A chunk as it appears in the request. */
-export function wrapChunk(chunk: Chunk): string {
-  return chunkOpener(chunk) + chunk.text + CHUNK_CLOSER;
+/** A chunk as it appears in the request: numbered lines in the `findings` kind. */
+export function wrapChunk(chunk: Chunk, output?: OutputSpec): string {
+  const text = output?.kind === 'findings' ? numberLines(chunk.text, chunk.startLine) : chunk.text;
+  return chunkOpener(chunk) + text + CHUNK_CLOSER;
+}
+
+/** The line-number prefix of line `n`, as `cat -n` prints it: right-aligned in 6 columns, then a tab. */
+export function linePrefix(n: number): string {
+  return `${String(n).padStart(6, ' ')}\t`;
+}
+
+/** `text` with every line prefixed by its number, the first being `firstLine` (a final newline starts no line). */
+export function numberLines(text: string, firstLine: number): string {
+  let n = firstLine;
+  let out = linePrefix(n);
+  let from = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) {
+    out += text.slice(from, i + 1);
+    from = i + 1;
+    if (from < text.length) out += linePrefix(++n);
+  }
+  return out + text.slice(from);
+}
+
+/**
+ * Tokens the line-number prefixes of `lineCount` lines from `firstLine` cost, by the run's tokenizer:
+ * counted once per number width (a prefix is spaces, digits and a tab, and the count hardly depends on
+ * which digits), so that planning a large file costs no tokenizer call per line.
+ */
+export function lineNumberTokens(firstLine: number, lineCount: number, tokenizer: Tokenizer): number {
+  let total = 0;
+  let n = firstLine;
+  const last = firstLine + lineCount - 1;
+  while (n <= last) {
+    const width = String(n).length;
+    const widthEnd = Math.min(last, 10 ** width - 1);
+    total += (widthEnd - n + 1) * prefixTokens(width, tokenizer);
+    n = widthEnd + 1;
+  }
+  return total;
+}
+
+const prefixCache = new WeakMap<Tokenizer, Map<number, number>>();
+
+function prefixTokens(width: number, tokenizer: Tokenizer): number {
+  let byWidth = prefixCache.get(tokenizer);
+  if (!byWidth) prefixCache.set(tokenizer, (byWidth = new Map()));
+  let v = byWidth.get(width);
+  if (v === undefined) {
+    // The widest count among a few numbers of this width, followed by text (the tab may merge with it).
+    const samples = [10 ** (width - 1), 10 ** width - 1, Math.floor(10 ** (width - 1) * 4.7)].filter((x) => x >= 1);
+    v = Math.max(...samples.map((x) => tokenizer.count(`${linePrefix(x)}x`) - tokenizer.count('x')));
+    byWidth.set(width, v);
+  }
+  return v;
 }
 
 /**
  * The messages for one request. With a system message the prompt goes there; without one (VS Code's
  * Language Model API) it leads the user message.
  */
-export function buildMessages(prompt: string, chunks: readonly Chunk[], supportsSystemMessage: boolean): ChatMessage[] {
-  const system = `${prompt.trim()}\n\n${instructions(chunks.length)}`;
-  const body = chunks.map(wrapChunk).join('\n\n');
+export function buildMessages(prompt: string, chunks: readonly Chunk[], supportsSystemMessage: boolean, output?: OutputSpec, mode: AnswerMode = 'tagged'): ChatMessage[] {
+  const system = `${prompt.trim()}\n\n${instructions(chunks.length, output, mode)}`;
+  const body = chunks.map((c) => wrapChunk(c, output)).join('\n\n');
   if (supportsSystemMessage) {
     return [
       { role: 'system', content: system },
@@ -51,6 +124,29 @@ export function buildMessages(prompt: string, chunks: readonly Chunk[], supports
     ];
   }
   return [{ role: 'user', content: `${system}\n\n${body}` }];
+}
+
+/**
+ * The answer schema of one request of a structured run in structured mode (#14): the same for a live
+ * request and a batch job's line. Strict is asked for; a provider whose strict mode cannot take the
+ * schema sends it non-strict.
+ */
+export function structuredRequest(output: OutputSpec | undefined, chunks: readonly Pick<ChunkRef, 'id'>[]): { responseSchema?: ResponseSchema } {
+  if (!output || !isStructured(output)) return {};
+  return { responseSchema: { name: 'batch_answer', schema: batchAnswerSchema(itemSchemaOf(output)!, chunks.map((c) => c.id)), strict: true } };
+}
+
+/**
+ * The messages of a repair (#14): the chunk's request again, the invalid answer as the model's turn, then
+ * the validator's first error quoted, asking for that chunk's answer once more in the same format.
+ */
+export function buildRepairMessages(prompt: string, chunk: Chunk, supportsSystemMessage: boolean, output: OutputSpec, mode: AnswerMode, invalid: { answer: string; error: string }): ChatMessage[] {
+  const format = mode === 'structured' ? 'the same JSON object shape' : `one <result id="${escapeAttr(chunk.id)}"> block`;
+  return [
+    ...buildMessages(prompt, [chunk], supportsSystemMessage, output, mode),
+    { role: 'assistant', content: invalid.answer },
+    { role: 'user', content: `Your answer for chunk ${chunk.id} is not valid: ${invalid.error}\nAnswer again for that chunk, as ${format}, with a corrected value that matches the schema.` },
+  ];
 }
 
 export interface ParsedReply {

@@ -16,7 +16,7 @@ import type { RootPolicy } from '../store/pathGuard';
 import type { Tokenizer } from '../plan/tokenizer';
 import type { PackedRequest, ChunkRef } from '../plan/types';
 import { definedOnly } from '../../util/objects';
-import type { OutputSpec } from '../output/spec';
+import { isStructured, type OutputSpec } from '../output/spec';
 
 export interface RunParameters {
   maxConcurrency: number;
@@ -96,7 +96,7 @@ export async function runPlan(plan: Plan, options: RunOptions): Promise<{ summar
 }
 
 /** Creates a plan's run folder with its `run.json` (shared by `runPlan` and batch jobs' `submitJob`). */
-export function createRunStore(plan: Plan, options: Pick<RunOptions, 'dir' | 'root' | 'prompt' | 'modelInfo' | 'endpoints' | 'tokenizer' | 'parameters'>): Promise<RunStore> {
+export function createRunStore(plan: Plan, options: Pick<RunOptions, 'dir' | 'root' | 'prompt' | 'modelInfo' | 'endpoints' | 'tokenizer' | 'parameters' | 'output'>): Promise<RunStore> {
   const runId = options.dir.split(/[\\/]/).filter(Boolean).pop() ?? newRunId();
   return RunStore.create(options.dir, {
     runId,
@@ -107,6 +107,7 @@ export function createRunStore(plan: Plan, options: Pick<RunOptions, 'dir' | 'ro
     ...(options.endpoints?.length ? { endpoints: options.endpoints.map((e) => definedOnly(e.info) as EndpointInfo & EndpointLimits) } : {}),
     encoding: options.tokenizer.encoding,
     protocolVersion: PROTOCOL_VERSION,
+    ...(isStructured(options.output) ? { output: options.output } : {}),
     parameters: { ...options.parameters, chunkTokens: plan.chunkTokens },
     files: plan.files.map((f) => ({ path: f.path, hash: f.hash, chunks: f.chunks })),
   });
@@ -144,12 +145,13 @@ export async function retryChunks(dir: string, options: RetryOptions): Promise<{
       chunksPerBatch: parameters.chunksPerBatch,
       maxBatchTokens: parameters.maxBatchTokens,
       ...packWindow(options),
+      output: meta.output,
     }).map((b) => ({ ...b, id: `r${b.id}` }));
   } catch (e) {
     await store.release();
     throw e;
   }
-  return execute(store, batches, { ...options, root: meta.root, prompt: meta.prompt, parameters }, 'r');
+  return execute(store, batches, { ...options, root: meta.root, prompt: meta.prompt, parameters, output: meta.output }, 'r');
 }
 
 /**
@@ -162,7 +164,7 @@ export function resumeRun(dir: string, options: Omit<RetryOptions, 'chunkIds'>):
   return retryChunks(dir, options);
 }
 
-type ExecuteOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'endpoints' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache' | 'onText'>;
+type ExecuteOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'endpoints' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache' | 'onText' | 'output'>;
 
 /** Batches are packed for the smallest window of the run's endpoints, so that any of them can take any batch. */
 function packWindow(options: Pick<RunOptions, 'model' | 'endpoints'>): { contextWindow?: number; maxOutputTokens?: number } {
@@ -208,7 +210,7 @@ async function executeWithStore(store: RunStore, planned: PackedRequest<ChunkRef
           misses.push(c); // the executor reports why it cannot be read
           continue;
         }
-        const key = chunkResultKey({ prompt: options.prompt, model: store.meta.model, maxOutputTokens: options.model.maxOutputTokens }, c, text);
+        const key = chunkResultKey({ prompt: options.prompt, model: store.meta.model, maxOutputTokens: options.model.maxOutputTokens, output: options.output }, c, text);
         keys.set(c.id, key);
         const output = await cache.get(key);
         if (output === undefined) {
@@ -226,6 +228,7 @@ async function executeWithStore(store: RunStore, planned: PackedRequest<ChunkRef
         chunksPerBatch: p.chunksPerBatch,
         maxBatchTokens: p.maxBatchTokens,
         ...packWindow(options),
+        output: options.output,
       }).map((b) => ({ ...b, id: `${batchPrefix}${b.id.replace(/^b/, '')}` }));
     }
   }
@@ -240,6 +243,7 @@ async function executeWithStore(store: RunStore, planned: PackedRequest<ChunkRef
     tokensPerMinute: p.tokensPerMinute,
     dropAfterFailures: p.dropAfterFailures,
     dropAfterRetryAfterMs: p.dropAfterRetryAfterMs,
+    output: options.output,
     ...(options.endpoints?.length ? { endpoints: options.endpoints.map((e) => ({ model: e.model, maxConcurrency: e.info.maxConcurrency, requestsPerMinute: e.info.requestsPerMinute, tokensPerMinute: e.info.tokensPerMinute })) } : {}),
     signal: options.signal,
     loadText: (c) => source.text(c),

@@ -1,6 +1,7 @@
 import type { FileChunkSource } from '../plan/plan';
 import { resultKey, type ResultCache, type ResultKeyParts } from './resultCache';
 import type { ChunkRef } from '../plan/types';
+import { outputKeyOf, type OutputSpec } from '../output/spec';
 
 /** What a chunk's cache key depends on besides its path and text: the run's prompt, model and reply limit. */
 export interface ChunkKeyBase {
@@ -9,11 +10,14 @@ export interface ChunkKeyBase {
   model: ResultKeyParts['model'];
   /** The model's reply limit (`ChatModel.maxOutputTokens`). */
   maxOutputTokens?: number;
+  /** The run's output kind (#14); text when absent. */
+  output?: OutputSpec;
 }
 
 /** The cache key of one chunk's result: the one recipe `runPlan` stores under and an estimate looks up. */
-export function chunkResultKey(base: ChunkKeyBase, chunk: Pick<ChunkRef, 'path'>, text: string): string {
-  return resultKey({ prompt: base.prompt, model: base.model, generation: { maxOutputTokens: base.maxOutputTokens }, path: chunk.path, text });
+export function chunkResultKey(base: ChunkKeyBase, chunk: Pick<ChunkRef, 'path' | 'startLine'>, text: string): string {
+  const output = outputKeyOf(base.output);
+  return resultKey({ prompt: base.prompt, model: base.model, generation: { maxOutputTokens: base.maxOutputTokens }, path: chunk.path, text, ...(output ? { output: { ...output, startLine: chunk.startLine } } : {}) });
 }
 
 /**

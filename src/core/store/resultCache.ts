@@ -15,6 +15,12 @@ export interface ResultKeyParts {
   path: string;
   /** The chunk's text, overlap included. */
   text: string;
+  /**
+   * A structured kind's part (#14): the kind and its item schema's hash, and the chunk's first line
+   * (its answer cites absolute line numbers, and its recorded entries are placed on lines). Absent for
+   * `text`, whose keys are as before.
+   */
+  output?: { kind: string; schemaHash: string; startLine: number };
 }
 
 const KEY_RE = /^[0-9a-f]{64}$/;
@@ -24,9 +30,10 @@ const CACHE_FORMAT = 1;
 
 /**
  * The cache key of a chunk's result: a sha256 over the protocol version, the prompt, the model, the
- * generation parameters, the chunk's path and text. Line numbers and chunk ids are left out on
- * purpose: an edit above a chunk (or a new file earlier in the selection) shifts them without
- * changing what the model is asked about that text.
+ * generation parameters, the chunk's path and text. In text runs line numbers and chunk ids are left
+ * out on purpose: an edit above a chunk (or a new file earlier in the selection) shifts them without
+ * changing what the model is asked about that text. A structured kind's answer is placed on lines (and
+ * findings cite them), so there the kind, the schema and the first line are part of the key.
  */
 export function resultKey(parts: ResultKeyParts): string {
   const m = parts.model;
@@ -38,6 +45,7 @@ export function resultKey(parts: ResultKeyParts): string {
     [parts.generation.maxOutputTokens ?? null, parts.generation.temperature ?? null],
     parts.path,
     parts.text,
+    ...(parts.output ? [[parts.output.kind, parts.output.schemaHash, parts.output.startLine]] : []),
   ]);
   return createHash('sha256').update(material).digest('hex');
 }

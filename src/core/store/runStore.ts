@@ -111,6 +111,8 @@ export const SUMMARY_FILE = 'summary.json';
 export const LOCK_FILE = 'run.lock';
 const CHUNKS_DIR = 'chunks';
 const OUTPUTS_DIR = 'outputs';
+/** Raw replies of chunks that failed `invalid-output` (#14). */
+export const INVALID_DIR = 'invalid';
 const INCOMPLETE_SUFFIX = '.incomplete';
 /** Files a run folder's writers put beside `run.json` (a batch job's `job.json`, the report). */
 const FOLDER_FILES = [RECORDS_FILE, SUMMARY_FILE, LOCK_FILE, 'job.json', 'report.md'];
@@ -266,6 +268,14 @@ export class RunStore {
     const c = outcome.chunk;
     if (outcome.status === 'succeeded') {
       await writeFileAtomic(await this.checked(this.chunkOutputPath(c.id)), outcome.output ?? '');
+    }
+    if (outcome.rawReply !== undefined) {
+      // An invalid structured answer (#14): kept for the user to see why, never counted as a result.
+      const file = await this.checked(invalidReplyPathOf(this.dir, c.id));
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      await writeFileAtomic(await this.checked(file), outcome.rawReply);
+    } else if (outcome.status === 'succeeded') {
+      await fs.rm(await this.checked(invalidReplyPathOf(this.dir, c.id)), { force: true });
     }
     await this.append(recordOf(outcome, outcome.cached ? { cached: true } : {}));
     const file = this.files.get(c.path);
@@ -525,7 +535,10 @@ export async function checkRunFolder(dir: string): Promise<RunMeta> {
   for (const name of FOLDER_FILES) await guard.checkReal(path.join(dir, name), name, name);
   for (const [i, f] of meta.files.entries()) {
     for (const status of ['complete', 'incomplete'] as const) await guard.checkReal(outputPathOf(guard, f.path, status), RUN_FILE, `files[${i}].path`, f.path);
-    for (const [j, c] of f.chunks.entries()) await guard.checkReal(chunkOutputPathOf(dir, c.id), RUN_FILE, `files[${i}].chunks[${j}].id`, c.id);
+    for (const [j, c] of f.chunks.entries()) {
+      await guard.checkReal(chunkOutputPathOf(dir, c.id), RUN_FILE, `files[${i}].chunks[${j}].id`, c.id);
+      await guard.checkReal(invalidReplyPathOf(dir, c.id), RUN_FILE, `files[${i}].chunks[${j}].id`, c.id);
+    }
   }
   return meta;
 }
@@ -536,6 +549,11 @@ function outputPathOf(guard: PathGuard, p: string, status: FileStatus): string {
 
 function chunkOutputPathOf(dir: string, id: string): string {
   return path.join(dir, CHUNKS_DIR, `${id.replace(/[^\w.-]/g, '_')}.out`);
+}
+
+/** Where a chunk's invalid structured answer is kept: `invalid/<chunk id>.txt`. */
+export function invalidReplyPathOf(dir: string, id: string): string {
+  return path.join(dir, INVALID_DIR, `${id.replace(/[^\w.-]/g, '_')}.txt`);
 }
 
 /** `meta` with every recorded base URL stripped of credentials (userinfo, key-like query parameters). */
