@@ -4,6 +4,7 @@
 // and a run folder's findings read as untrusted input.
 import * as assert from 'assert';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { hashText } from '../../src/core/plan/plan';
@@ -159,6 +160,7 @@ describe('Findings in the Problems panel (extension host)', function () {
 
   describe('a prompt file\'s output kind', () => {
     let server: ModelServer;
+    let outsideSchema = '';
     before(async () => {
       server = new ModelServer();
       await useLocalEndpoint(await server.start());
@@ -168,18 +170,25 @@ describe('Findings in the Problems panel (extension host)', function () {
         'outside.prompt.md': '---\ndescription: Outside schema\nschema: ../../../etc/some.json\n---\nExtract.\n',
         'broken.prompt.md': '---\ndescription: Broken schema\nschema: ./broken.schema.json\n---\nExtract.\n',
         'broken.schema.json': '{"type": "object",\n "properties": {"a": {"type": 12}}}',
+        'linked.prompt.md': '---\ndescription: Linked schema\nschema: ./linked.schema.json\n---\nExtract.\n',
       });
+      // A schema inside the folder by its spelling, outside it through a symbolic link.
+      outsideSchema = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bp-schema-')), 'outside.schema.json');
+      fs.writeFileSync(outsideSchema, '{"type": "object"}');
+      fs.symlinkSync(outsideSchema, path.join(workspaceRoot(), 'findings-prompts', 'linked.schema.json'));
     });
     after(async () => {
       await resetSettings('batchPrompt');
       await server.stop();
       removeTree('findings-prompts');
+      fs.rmSync(path.dirname(outsideSchema), { recursive: true, force: true });
     });
 
     for (const [label, expected] of [
       ['Bad kind', /findings-prompts\/bad\.prompt\.md cannot be used: `output: verdicts` is not an output kind/],
       ['Outside schema', /is outside the workspace folder .*: a schema file must be inside it\. Nothing was sent\./],
       ['Broken schema', /broken\.schema\.json is not a valid JSON Schema/],
+      ['Linked schema', /linked\.schema\.json cannot be read: .*leads outside the workspace folder .* through a symbolic link/],
     ] as const) {
       it(`refuses the run of a prompt file with a problem (${label}), with the message, and sends nothing`, async () => {
         const pick = stubQuickPick((items) => items.find((i) => i.label.includes(label)));

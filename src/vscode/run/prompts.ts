@@ -3,7 +3,9 @@ import * as vscode from 'vscode';
 import { parsePromptFile, type PromptFile } from '../../core/input/promptFile';
 import { loadItemSchema, SchemaError } from '../../core/output/schemaFile';
 import type { OutputSpec } from '../../core/output/spec';
+import { isInside } from '../../core/store/pathGuard';
 import { showError } from '../base/messages';
+import { realPathOf } from './runPlanning';
 
 export interface ChosenPrompt {
   text: string;
@@ -54,8 +56,13 @@ export async function promptOfFile(uri: vscode.Uri, parsed: PromptFile, name: st
   if (parsed.output === 'findings') return { ...prompt, output: { kind: 'findings' } };
   if (!parsed.schema) return prompt; // parsePromptFile reports `output: json` without a schema as a problem
   try {
-    const within = vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath;
-    const schema = await loadItemSchema(parsed.schema, uri.fsPath, async (file) => new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.file(file))), within ?? path.dirname(uri.fsPath));
+    const within = vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath ?? path.dirname(uri.fsPath);
+    const read = async (file: string) => {
+      // loadItemSchema refuses a path spelled outside `within`; a link inside it that leads out is refused here.
+      if (!isInside(realPathOf(within), realPathOf(file))) throw new Error(`${file} leads outside the workspace folder ${within} through a symbolic link`);
+      return new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.file(file)));
+    };
+    const schema = await loadItemSchema(parsed.schema, uri.fsPath, read, within);
     return { ...prompt, output: { kind: 'json', schema } };
   } catch (e) {
     showError(`Batch Prompt: ${SchemaError.is(e) ? e.message : `the schema of ${where} cannot be read: ${e instanceof Error ? e.message : String(e)}`} Nothing was sent.`);
