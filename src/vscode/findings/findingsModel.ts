@@ -9,8 +9,8 @@ import { chunkIdProblem, relativePathProblem } from '../../core/store/pathGuard'
  * from. The feature (findings.ts) does the reading, the URIs and the collection.
  */
 
-/** The run folder's findings, one `LocatedFinding` per line (written at the end of a findings run). */
-export const FINDINGS_FILE = 'findings.jsonl';
+/** The run folder's findings, one `LocatedFinding` per line (written at the end of a findings run by core/output/artifacts). */
+export { FINDINGS_JSONL as FINDINGS_FILE } from '../../core/output/artifacts';
 
 /** Appended to the message of a finding whose file changed since the run (its line still exists). */
 export const STALE_NOTE = ' (stale: the file changed since the run)';
