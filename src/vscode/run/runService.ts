@@ -162,7 +162,7 @@ export class RunService extends Disposable {
     if (!p) return undefined;
     return this.track(p.dir, p.prompt.label, p.plan.totals.chunks, p.prices, p.model, async (run, onEvent) => {
       // A small run streams into a live document (batchPrompt.stream); a large one keeps whole replies.
-      const live = await this.live?.open(p.settings.stream, p.plan.totals.requests, run.id, `Batch Prompt · ${p.prompt.label} · live results`, p.plan.batches.flatMap((b) => b.chunks));
+      const live = await this.live?.open(p.settings.stream, p.plan.totals.requests, run.id, `Batch Prompt · ${p.prompt.label} · live results`, p.plan.batches.flatMap((b) => b.chunks), p.prompt.output);
       const { summary } = await runPlan(p.plan, {
         root: p.roots.primary!.uri.fsPath,
         read: p.roots.reader(),
