@@ -20,12 +20,7 @@ describe('Findings in the Problems panel (UI)', () => {
 
   it('shows the run\'s findings in the Problems panel through the notification\'s "Show Problems"', async () => {
     const wb = workbench();
-    await wb.runCommand('Batch Prompt: Run Prompt on Files…');
-    const glob = await wb.waitForQuickInput('Batch Prompt: run on files');
-    await glob.fill('src/**');
-    await glob.press('Enter');
-
-    await wb.waitForQuickInput('Batch Prompt: choose a prompt');
+    await wb.runOnFiles('src/**');
     await wb.pickQuickItem('Type a prompt for findings (Problems panel)…');
     await wb.screenshot('findings-prompt-item');
     const promptBox = await wb.waitForQuickInput('Batch Prompt: prompt for findings');
