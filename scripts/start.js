@@ -13,6 +13,7 @@ const path = require('path');
 const { locateHost, missingHostError } = require('./vscode-host/paths');
 const { groupAlive, stopGroup, freePort, sleep } = require('./vscode-host/processes');
 const { healthz, USER_SETTINGS } = require('./vscode-host/server');
+const { startSampleModel, MODEL: SAMPLE_MODEL } = require('./sampleModel');
 const opts = require('./startOptions');
 
 const root = path.resolve(__dirname, '..');
@@ -273,6 +274,12 @@ async function main() {
   step(`workspace: ${path.relative(root, P.workspace)}/ (a copy of sample/; ${sync.copy.length} file(s) copied${sync.kept.length ? `, ${sync.kept.length} you changed kept` : ''})`);
   if (sync.kept.length) console.log(`  kept your changes to ${sync.kept.join(', ')} (--fresh starts over)`);
 
+  if (args.sampleModel) {
+    // Served by this process: it stops with Ctrl-C like the rest. Its answers are canned (scripts/sampleModel.js).
+    const { baseUrl } = await startSampleModel();
+    args.endpoint = { id: 'sample-model', provider: 'openai', baseUrl, model: SAMPLE_MODEL };
+    step(`sample model (canned answers) on ${baseUrl}`);
+  }
   const ollama = args.endpoint ? { answered: false, models: [] } : await probeOllama();
   const userEndpoints = writeSettings(state, args.endpoint ? [args.endpoint] : []);
   if (userEndpoints === null && args.endpoint) fail(`could not write the endpoint into ${settingsFile}: fix that file, or start with --fresh.`);

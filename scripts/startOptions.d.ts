@@ -12,6 +12,8 @@ export interface StartEndpoint {
 export interface StartArgs {
   help: boolean;
   fresh: boolean;
+  /** `--sample-model`: the canned fake model (scripts/sampleModel.js). */
+  sampleModel?: true;
   port?: number;
   endpoint?: StartEndpoint;
 }

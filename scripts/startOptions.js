@@ -23,6 +23,8 @@ copy of sample/ there, and prints the URL to open in a browser. Ctrl-C stops it.
   --model NAME      its model name (required with --base-url)
   --provider NAME   openai (any OpenAI-compatible server), anthropic or ollama; guessed from the URL
                     when left out (api.anthropic.com: anthropic, port 11434: ollama, else openai)
+  --sample-model    a fake model on this machine with canned answers (no real model needed): "Find bugs"
+                    puts the sample's planted bugs in the Problems panel; other prompts get a canned line
   --port N          serve on this port (default ${DEFAULT_PORT}, or a free port when ${DEFAULT_PORT} is taken)
   --fresh           start from a new profile and a new copy of the sample workspace
   -h, --help        this text
@@ -36,7 +38,7 @@ class UsageError extends Error {}
 /**
  * Parses `npm start` arguments.
  * @param {string[]} argv
- * @returns {{help: boolean, fresh: boolean, port?: number, endpoint?: {id: string, provider: string, baseUrl: string, model: string}}}
+ * @returns {{help: boolean, fresh: boolean, sampleModel?: true, port?: number, endpoint?: {id: string, provider: string, baseUrl: string, model: string}}}
  * @throws UsageError
  */
 function parseStartArgs(argv) {
@@ -52,6 +54,7 @@ function parseStartArgs(argv) {
         provider: { type: 'string' },
         port: { type: 'string' },
         fresh: { type: 'boolean', default: false },
+        'sample-model': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -60,6 +63,10 @@ function parseStartArgs(argv) {
   }
   const out = { help: values.help, fresh: values.fresh };
   if (values.help) return out;
+  if (values['sample-model']) out.sampleModel = true;
+  if (out.sampleModel && (values['base-url'] !== undefined || values.model !== undefined || values.provider !== undefined)) {
+    throw new UsageError('--sample-model is a model of its own: leave out --base-url, --model and --provider.');
+  }
   if (values.port !== undefined) {
     const port = Number(values.port);
     if (!/^\d+$/.test(values.port) || port < 1 || port > 65535) throw new UsageError(`--port must be a port number (1-65535), got "${values.port}".`);
@@ -165,6 +172,7 @@ function chooseModels({ endpoint, env, ollama, userEndpoints = 0 }) {
       : `No endpoint passed and no Ollama answering at ${OLLAMA_URL}.`,
     'Model: the window offers VS Code\'s Language Model API models if a chat extension provides any; with none, the first run explains how to add one (the setting "batchPrompt.models", with an "Open Settings" button).',
     'Or restart with a model: npm start -- --base-url URL --model NAME [--provider openai|anthropic|ollama]',
+    'Or with the canned sample model (no real model; "Find bugs" fills the Problems panel): npm start -- --sample-model',
   ];
   return { source: 'language-model-api', models: [], lines };
 }

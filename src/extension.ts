@@ -4,6 +4,7 @@ import { KeyStore } from './vscode/base/secrets';
 import { readUserModels } from './vscode/base/settings';
 import { registerEstimate } from './vscode/estimate/estimateCommand';
 import { registerFailures, type FailuresApi } from './vscode/failures/failuresView';
+import { registerFindings, type FindingsService } from './vscode/findings/findings';
 import { registerJobs, type BatchJobService } from './vscode/jobs/batchJobs';
 import { LiveResults, registerLiveResults } from './vscode/live/liveResults';
 import { registerResume } from './vscode/resume/resume';
@@ -18,6 +19,8 @@ export interface BatchPromptApi {
   failures: FailuresApi;
   log: Pick<Log, 'recent'>;
   batchJobs: Pick<BatchJobService, 'jobs' | 'stopPolling' | 'resumePolling' | 'limits'>;
+  /** The Problems panel's findings: `forget` + `restore` is what a window reload does to them. */
+  findings: Pick<FindingsService, 'forget' | 'restore'>;
 }
 
 /** Builds the services and calls each feature's register function. Nothing else happens here. */
@@ -37,7 +40,8 @@ export function activate(context: vscode.ExtensionContext): BatchPromptApi {
   registerResume(context, services);
   const batchJobs = registerJobs(context, services);
   const failures = registerFailures(context, services);
-  return { failures, log, batchJobs };
+  const findings = registerFindings(context, services);
+  return { failures, log, batchJobs, findings };
 }
 
 export function deactivate(): void {

@@ -35,11 +35,7 @@ describe('Cancel from the progress notification (UI)', () => {
     const files = [...filesUnder('docs'), ...filesUnder('src')];
     const total = files.length;
 
-    await wb.runCommand('Batch Prompt: Run Prompt on Files…');
-    const glob = await wb.waitForQuickInput('Batch Prompt: run on files');
-    await glob.fill('{docs,src}/**');
-    await glob.press('Enter');
-    await wb.waitForQuickInput('Batch Prompt: choose a prompt');
+    await wb.runOnFiles('{docs,src}/**');
     await wb.pickQuickItem('Summarize each file in one sentence');
     await wb.waitForQuickInput('Batch Prompt: choose a model');
     await wb.pickQuickItem(new RegExp(`^${MODEL.id}$`));

@@ -36,11 +36,7 @@ describe('Failed Chunks view and inline Retry (UI)', () => {
     const wb = workbench();
     const server = local.server();
 
-    await wb.runCommand('Batch Prompt: Run Prompt on Files…');
-    const glob = await wb.waitForQuickInput('Batch Prompt: run on files');
-    await glob.fill('logs/**');
-    await glob.press('Enter');
-    await wb.waitForQuickInput('Batch Prompt: choose a prompt');
+    await wb.runOnFiles('logs/**');
     await wb.pickQuickItem('Summarize each file in one sentence');
     await wb.waitForQuickInput('Batch Prompt: choose a model');
     await wb.pickQuickItem(new RegExp(`^${MODEL.id}$`));

@@ -25,11 +25,7 @@ describe('A missing API key (UI)', () => {
   it('does not start the run, and its message opens Set API Key', async () => {
     const wb = workbench();
 
-    await wb.runCommand('Batch Prompt: Run Prompt on Files…');
-    const glob = await wb.waitForQuickInput('Batch Prompt: run on files');
-    await glob.fill('src/**');
-    await glob.press('Enter');
-    await wb.waitForQuickInput('Batch Prompt: choose a prompt');
+    await wb.runOnFiles('src/**');
     await wb.pickQuickItem('Summarize each file in one sentence');
     await wb.waitForQuickInput('Batch Prompt: choose a model');
     await wb.pickQuickItem(/^claude$/);

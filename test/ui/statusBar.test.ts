@@ -33,11 +33,7 @@ describe('Status bar during and after a run (UI)', () => {
     const wb = workbench();
     const expected = [...filesUnder('docs'), ...filesUnder('logs'), ...filesUnder('src')];
 
-    await wb.runCommand('Batch Prompt: Run Prompt on Files…');
-    const glob = await wb.waitForQuickInput('Batch Prompt: run on files');
-    await glob.fill('{docs,logs,src}/**');
-    await glob.press('Enter');
-    await wb.waitForQuickInput('Batch Prompt: choose a prompt');
+    await wb.runOnFiles('{docs,logs,src}/**');
     await wb.pickQuickItem('Summarize each file in one sentence');
     await wb.waitForQuickInput('Batch Prompt: choose a model');
     await wb.pickQuickItem(new RegExp(`^${MODEL.id}$`));

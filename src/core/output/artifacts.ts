@@ -188,6 +188,22 @@ export function renderFileOutput(spec: OutputSpec, path: string, parts: readonly
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * One structured chunk's recorded output made readable (the live results document): its findings as a
+ * list, or its value as pretty JSON. A recorded output that cannot be read is shown as it is.
+ */
+export function renderChunkOutput(spec: OutputSpec, chunk: { id: string; path: string; startLine: number; endLine: number }, output: string): string {
+  let entries: PlacedEntry[];
+  try {
+    entries = readEntries(spec, { path: chunk.path, chunkId: chunk.id, text: output });
+  } catch {
+    return output;
+  }
+  const text = renderFileOutput(spec, chunk.path, [{ chunkId: chunk.id, startLine: chunk.startLine, endLine: chunk.endLine, entries }]);
+  // The file's heading is the live document's own section heading.
+  return text.replace(/^# Findings in .*\n\n/, '').trimEnd();
+}
+
 function oneLine(s: string): string {
   return s.replace(/\s*\r?\n\s*/g, ' ').trim();
 }

@@ -21,6 +21,7 @@ export const Commands = {
   submitBatchJob: 'batchPrompt.submitBatchJob',
   cancelBatchJob: 'batchPrompt.cancelBatchJob',
   showBatchJobActions: 'batchPrompt.showBatchJobActions',
+  clearFindings: 'batchPrompt.clearFindings',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];

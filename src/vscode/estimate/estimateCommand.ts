@@ -69,7 +69,7 @@ export async function showEstimate(ctx: EstimateContext, request: RunRequest): P
   const parts = choice?.endpoint ? (choice.endpoints ?? [choice.endpoint]) : undefined;
   const fit = parts ? smallestWindow(parts) : { contextWindow: choice?.chat ? Math.floor(choice.chat.maxInputTokens * 0.9) : undefined, maxOutputTokens: undefined };
   const window = fit.contextWindow;
-  const planned = await planFiles(uris, roots, settings, prompt.text, fit);
+  const planned = await planFiles(uris, roots, settings, prompt.text, fit, prompt.output);
   if (!planned) return undefined;
   const { plan, read } = planned;
   const prices = choice ? pricesOf(choice) : {};

@@ -10,7 +10,7 @@ import { Disposable, registerCommand } from '../base/lifecycle';
 import type { Log } from '../base/log';
 import { Actions, openSettings, showErrorWithActions, showInfo, showWithActions } from '../base/messages';
 import { askGlob } from '../run/fileSelection';
-import { promptFromText, type ChosenPrompt, type RunArgs } from '../run/prompts';
+import { promptOf, type ChosenPrompt, type RunArgs } from '../run/prompts';
 import type { RunService } from '../run/runService';
 import type { KeyedEndpoint } from '../base/keyBinding';
 import { refusalMessage } from '../run/recordedEndpoints';
@@ -85,7 +85,7 @@ export class BatchJobService extends Disposable {
   async submit(args?: Omit<RunArgs, 'prompt'> & { uris?: vscode.Uri[]; prompt?: string | ChosenPrompt }): Promise<JobRecord | undefined> {
     const glob = args?.uris ? undefined : (args?.glob ?? (await askGlob(readSettings().defaultInclude, 'Batch Prompt: submit as a batch job')));
     if (!args?.uris && !glob) return undefined;
-    const prompt = typeof args?.prompt === 'string' ? promptFromText(args.prompt) : args?.prompt;
+    const prompt = typeof args?.prompt === 'string' ? promptOf({ prompt: args.prompt, output: args.output }) : args?.prompt;
     const prepared = await this.runs.prepare(
       { uris: args?.uris, glob, prompt, modelId: args?.modelId, mode: 'batch-job' },
       (choice) =>
@@ -107,6 +107,7 @@ export class BatchJobService extends Disposable {
           read: prepared.roots.reader(),
           dir: dir.fsPath,
           prompt: prepared.prompt.text,
+          ...(prepared.prompt.output ? { output: prepared.prompt.output } : {}),
           modelInfo: prepared.modelInfo,
           tokenizer: prepared.tokenizer,
           parameters: prepared.parameters,

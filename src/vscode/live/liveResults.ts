@@ -3,6 +3,8 @@ import type { ChunkOutcome, RunEvent } from '../../core/execute/events';
 import type { ExecutorOptions } from '../../core/execute/executor';
 import type { ChunkRef } from '../../core/plan/types';
 import { LiveResultsModel, shouldStream, type StreamMode } from './liveResultsModel';
+import { renderChunkOutput } from '../../core/output/artifacts';
+import { isStructured, type OutputSpec } from '../../core/output/spec';
 
 /** The scheme of the read-only live results documents. */
 export const LIVE_SCHEME = 'batch-prompt-live';
@@ -39,11 +41,11 @@ export class LiveResults implements vscode.TextDocumentContentProvider, vscode.D
    * Opens the live document of a run that is about to start, when `mode` says this run streams (see
    * `shouldStream`); otherwise undefined and the run is not streamed.
    */
-  async open(mode: StreamMode, requests: number, runId: string, title: string, chunks: readonly ChunkRef[]): Promise<LiveSession | undefined> {
+  async open(mode: StreamMode, requests: number, runId: string, title: string, chunks: readonly ChunkRef[], output?: OutputSpec): Promise<LiveSession | undefined> {
     if (!shouldStream(mode, requests)) return undefined;
     const uri = vscode.Uri.from({ scheme: LIVE_SCHEME, path: `/${runId}/live results.md` });
     const key = uri.toString();
-    const model = new LiveResultsModel(title, chunks);
+    const model = new LiveResultsModel(title, chunks, output && isStructured(output) ? (c, text) => renderChunkOutput(output, c, text) : undefined);
     this.models.set(key, model);
     while (this.models.size > KEEP) this.models.delete(this.models.keys().next().value!);
     let timer: NodeJS.Timeout | undefined;

@@ -46,6 +46,8 @@ export class LiveResultsModel {
   constructor(
     private readonly title: string,
     chunks: readonly ChunkRef[],
+    /** How a chunk's recorded output is shown (a structured kind's entries made readable); as it is by default. */
+    private readonly format: (chunk: ChunkRef, output: string) => string = (_c, output) => output,
   ) {
     for (const ref of chunks) this.chunks.set(ref.id, { ref, status: 'waiting', text: '', attempt: 0 });
   }
@@ -99,7 +101,7 @@ export class LiveResultsModel {
     const c = this.chunks.get(o.chunk.id);
     if (!c) return;
     c.status = o.status;
-    c.text = o.status === 'succeeded' ? (o.output ?? '') : c.text;
+    c.text = o.status === 'succeeded' ? this.format(o.chunk, o.output ?? '') : c.text;
     c.note = o.cached ? 'from the cache' : o.error ? `${o.error.kind}: ${o.error.message}` : undefined;
   }
 

@@ -1,5 +1,11 @@
+import * as path from 'path';
 import * as vscode from 'vscode';
-import { parsePromptFile } from '../../core/input/promptFile';
+import { parsePromptFile, type PromptFile } from '../../core/input/promptFile';
+import { loadItemSchema, SchemaError } from '../../core/output/schemaFile';
+import type { OutputSpec } from '../../core/output/spec';
+import { isInside } from '../../core/store/pathGuard';
+import { showError } from '../base/messages';
+import { realPathOf } from './runPlanning';
 
 export interface ChosenPrompt {
   text: string;
@@ -7,6 +13,11 @@ export interface ChosenPrompt {
   label: string;
   /** Model id or name asked for by a prompt file. */
   model?: string;
+  /**
+   * The output kind (#14): a prompt file's `output:`/`schema:`, or the picker's findings item; absent
+   * means text. Kept in "Run Last Prompt Again"'s record, so the run is done the same way again.
+   */
+  output?: OutputSpec;
 }
 
 /** Arguments a caller (a test, a keybinding) may pass to skip the questions. */
@@ -14,20 +25,59 @@ export interface RunArgs {
   glob?: string;
   prompt?: string;
   modelId?: string;
+  /** The kind of a prompt given as text: `findings` puts its results in the Problems panel. Default text. */
+  output?: 'text' | 'findings';
 }
 
 /** A prompt given as text (command arguments): its first line, shortened, is its label. */
-export function promptFromText(text: string): ChosenPrompt {
-  return { text, label: text.split('\n')[0].slice(0, 60) };
+export function promptFromText(text: string, output?: OutputSpec): ChosenPrompt {
+  return { text, label: text.split('\n')[0].slice(0, 60), ...(output && output.kind !== 'text' ? { output } : {}) };
 }
 
-/** The prompt the arguments give, if any (then the user is not asked). */
+/** The prompt the arguments give, if any (then the user is not asked). An `output` other than `findings` is text. */
 export function promptOf(args?: RunArgs): ChosenPrompt | undefined {
-  return args?.prompt ? promptFromText(args.prompt) : undefined;
+  return args?.prompt ? promptFromText(args.prompt, args.output === 'findings' ? { kind: 'findings' } : undefined) : undefined;
+}
+
+/**
+ * The prompt of a prompt file with its output kind: a front matter with a problem, or a schema that is
+ * missing, outside the file's workspace folder or not a valid JSON Schema, refuses the run (the message
+ * names the file; nothing is sent). Undefined after telling the user.
+ */
+export async function promptOfFile(uri: vscode.Uri, parsed: PromptFile, name: string): Promise<ChosenPrompt | undefined> {
+  const where = vscode.workspace.asRelativePath(uri);
+  if (parsed.problem) {
+    showError(`Batch Prompt: the prompt file ${where} cannot be used: ${parsed.problem} Nothing was sent.`);
+    return undefined;
+  }
+  const label = parsed.description ?? name;
+  const prompt: ChosenPrompt = { text: parsed.body, label, ...(parsed.model ? { model: parsed.model } : {}) };
+  if (!parsed.output || parsed.output === 'text') return prompt;
+  if (parsed.output === 'findings') return { ...prompt, output: { kind: 'findings' } };
+  if (!parsed.schema) return prompt; // parsePromptFile reports `output: json` without a schema as a problem
+  try {
+    const within = vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath ?? path.dirname(uri.fsPath);
+    const read = async (file: string) => {
+      // loadItemSchema refuses a path spelled outside `within`; a link inside it that leads out is refused here.
+      if (!isInside(realPathOf(within), realPathOf(file))) throw new Error(`${file} leads outside the workspace folder ${within} through a symbolic link`);
+      return new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.file(file)));
+    };
+    const schema = await loadItemSchema(parsed.schema, uri.fsPath, read, within);
+    return { ...prompt, output: { kind: 'json', schema } };
+  } catch (e) {
+    showError(`Batch Prompt: ${SchemaError.is(e) ? e.message : `the schema of ${where} cannot be read: ${e instanceof Error ? e.message : String(e)}`} Nothing was sent.`);
+    return undefined;
+  }
 }
 
 const RECENT_KEY = 'batchPrompt.recentPrompts';
 const MAX_RECENT = 10;
+/** A recent prompt: its text (a text prompt, as before #14), or its text and kind. */
+type Recent = string | { text: string; output: 'findings' };
+
+function recentText(r: Recent): string {
+  return typeof r === 'string' ? r : r.text;
+}
 
 type Item = vscode.QuickPickItem & { run: () => Promise<ChosenPrompt | undefined> };
 
@@ -36,44 +86,69 @@ type Item = vscode.QuickPickItem & { run: () => Promise<ChosenPrompt | undefined
  * (`.github/prompts/` first), whose `description` labels it and `model` preselects the model.
  */
 export async function pickPrompt(state: vscode.Memento): Promise<ChosenPrompt | undefined> {
-  const recent = state.get<string[]>(RECENT_KEY, []);
+  const recent = readRecent(state);
   const files = await vscode.workspace.findFiles('**/*.prompt.md', '**/node_modules/**', 200);
   files.sort((a, b) => rank(a) - rank(b) || a.path.localeCompare(b.path));
-  const items: Item[] = [{ label: '$(edit) Type a prompt…', alwaysShow: true, run: () => typePrompt(state, recent[0]) }];
+  const last = recent.length ? recentText(recent[0]) : undefined;
+  const items: Item[] = [
+    { label: '$(edit) Type a prompt…', alwaysShow: true, run: () => typePrompt(state, last) },
+    // The one place a typed prompt chooses its kind (#14): no question is added to other runs.
+    { label: `$(warning) ${TYPE_FINDINGS}`, detail: 'Each file is sent with line numbers; the model answers problems on lines, shown in the Problems panel.', alwaysShow: true, run: () => typePrompt(state, last, { kind: 'findings' }) },
+  ];
   if (recent.length) items.push({ label: 'Recent', kind: vscode.QuickPickItemKind.Separator, run: async () => undefined });
-  for (const text of recent) {
-    items.push({ label: `$(history) ${firstLine(text)}`, detail: text.length > 80 ? text.slice(0, 160) : undefined, run: async () => remember(state, { text, label: firstLine(text) }) });
+  for (const r of recent) {
+    const text = recentText(r);
+    const output: OutputSpec | undefined = typeof r === 'string' ? undefined : { kind: r.output };
+    items.push({
+      label: `$(history) ${firstLine(text)}`,
+      description: output ? 'findings' : undefined,
+      detail: text.length > 80 ? text.slice(0, 160) : undefined,
+      run: async () => remember(state, { text, label: firstLine(text), ...(output ? { output } : {}) }),
+    });
   }
   if (files.length) items.push({ label: 'Prompt files', kind: vscode.QuickPickItemKind.Separator, run: async () => undefined });
   for (const uri of files) {
     const name = uri.path.split('/').pop()!.replace(/\.prompt\.md$/, '');
     const parsed = parsePromptFile(new TextDecoder().decode(await vscode.workspace.fs.readFile(uri)));
     if (!parsed.body) continue;
+    const kind = parsed.problem ? ' · cannot be used (see why when picked)' : parsed.output && parsed.output !== 'text' ? ` · ${parsed.output}` : '';
     items.push({
       label: `$(file) ${parsed.description ?? name}`,
-      description: vscode.workspace.asRelativePath(uri),
-      run: async () => ({ text: parsed.body, label: parsed.description ?? name, ...(parsed.model ? { model: parsed.model } : {}) }),
+      description: `${vscode.workspace.asRelativePath(uri)}${kind}`,
+      run: () => promptOfFile(uri, parsed, name),
     });
   }
-  if (items.length === 1) return items[0].run();
   const picked = await vscode.window.showQuickPick(items, { title: 'Batch Prompt: choose a prompt', placeHolder: 'Type a new prompt, or pick a recent one or a prompt file', matchOnDescription: true });
   return picked?.run();
 }
 
-async function typePrompt(state: vscode.Memento, last: string | undefined): Promise<ChosenPrompt | undefined> {
+/** The picker's item for a typed findings prompt (tests pick it by this text). */
+export const TYPE_FINDINGS = 'Type a prompt for findings (Problems panel)…';
+
+async function typePrompt(state: vscode.Memento, last: string | undefined, output?: OutputSpec): Promise<ChosenPrompt | undefined> {
   const text = await vscode.window.showInputBox({
-    title: 'Batch Prompt: prompt',
-    prompt: 'What should the model do with each file? (It sees one chunk of a file at a time.)',
+    title: output ? 'Batch Prompt: prompt for findings' : 'Batch Prompt: prompt',
+    prompt: output
+      ? 'What should the model look for in each file? Its findings (line, severity, message) go to the Problems panel.'
+      : 'What should the model do with each file? (It sees one chunk of a file at a time.)',
     value: last,
     ignoreFocusOut: true,
     validateInput: (v) => (v.trim() ? undefined : 'The prompt is empty.'),
   });
   if (!text?.trim()) return undefined;
-  return remember(state, { text: text.trim(), label: firstLine(text) });
+  return remember(state, { text: text.trim(), label: firstLine(text), ...(output ? { output } : {}) });
+}
+
+/** The recent prompts as stored; entries of another shape (a hand-edited or future state) are left out. */
+function readRecent(state: vscode.Memento): Recent[] {
+  const stored = state.get<unknown>(RECENT_KEY, []);
+  if (!Array.isArray(stored)) return [];
+  return stored.filter((r): r is Recent => typeof r === 'string' || (!!r && typeof r === 'object' && typeof (r as { text?: unknown }).text === 'string' && (r as { output?: unknown }).output === 'findings'));
 }
 
 async function remember(state: vscode.Memento, prompt: ChosenPrompt): Promise<ChosenPrompt> {
-  const recent = [prompt.text, ...state.get<string[]>(RECENT_KEY, []).filter((t) => t !== prompt.text)].slice(0, MAX_RECENT);
+  const entry: Recent = prompt.output?.kind === 'findings' ? { text: prompt.text, output: 'findings' } : prompt.text;
+  const recent = [entry, ...readRecent(state).filter((r) => recentText(r) !== prompt.text)].slice(0, MAX_RECENT);
   await state.update(RECENT_KEY, recent);
   return prompt;
 }

@@ -6,6 +6,7 @@ import { Planner, type Plan } from '../../core/plan/plan';
 import { costOf, formatCost, type Prices } from '../../core/store/report';
 import { modelInfoOf as modelInfoOfEndpoint, type RunSettings } from '../../core/session/prepare';
 import type { RunMeta } from '../../core/store/runStore';
+import type { OutputSpec } from '../../core/output/spec';
 import { getTokenizer } from '../../core/plan/tokenizer';
 import { expandSelection, findByGlob, readFiles, type ReadResult, type RunRoots } from './fileSelection';
 import type { ModelChoice } from './models';
@@ -32,7 +33,7 @@ export async function matchingFiles(uris: vscode.Uri[] | undefined, glob: string
 }
 
 /** Reads and plans the files, with a cancellable "Planning" notification for large selections. */
-export async function planFiles(uris: vscode.Uri[], roots: RunRoots, settings: Settings, prompt: string, model: Pick<ChatModel, 'contextWindow' | 'maxOutputTokens'>): Promise<{ plan: Plan; read: ReadResult } | undefined> {
+export async function planFiles(uris: vscode.Uri[], roots: RunRoots, settings: Settings, prompt: string, model: Pick<ChatModel, 'contextWindow' | 'maxOutputTokens'>, output?: OutputSpec): Promise<{ plan: Plan; read: ReadResult } | undefined> {
   const tokenizer = getTokenizer();
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Batch Prompt: reading ${uris.length} files`, cancellable: true }, async (_progress, token) => {
     const controller = new AbortController();
@@ -42,6 +43,7 @@ export async function planFiles(uris: vscode.Uri[], roots: RunRoots, settings: S
       tokenizer,
       chunk: { chunkTokens: settings.chunkTokens, overlapTokens: settings.overlapTokens },
       pack: { chunksPerBatch: settings.chunksPerBatch, maxBatchTokens: settings.maxBatchTokens, contextWindow: model.contextWindow, maxOutputTokens: model.maxOutputTokens },
+      ...(output ? { output } : {}),
     });
     try {
       const read = await readFiles(uris, roots, settings, (f) => planner.add(f), controller.signal);

@@ -22,7 +22,7 @@ import { parameterOverrides, resendRefusal, runParameters, tokenizerOf } from '.
 import { RunRoots } from './fileSelection';
 import { EndpointDropNotices, SHOW_LOG } from './endpointNotices';
 import { Commands, ContextKeys } from '../base/ids';
-import { Disposable } from '../base/lifecycle';
+import { Disposable, toDisposable } from '../base/lifecycle';
 import { Actions, askModal, showError, showErrorWithActions, showInfo, showWarning, showWithActions } from '../base/messages';
 import type { LiveResults } from '../live/liveResults';
 import type { Log } from '../base/log';
@@ -79,6 +79,15 @@ export interface FinishedRun {
   summary: RunSummary;
 }
 
+/** What a feature adds to a run's end-of-run notification (a findings run: its counts, "Show Problems"). */
+export interface FinishNote {
+  text: string;
+  actions: Record<string, () => unknown>;
+}
+
+/** Gives a finished run's note, or undefined; may do its own work first (the findings are shown). */
+export type FinishNoteProvider = (dir: vscode.Uri, summary: RunSummary) => Promise<FinishNote | undefined>;
+
 const LAST_RUN_KEY = 'batchPrompt.lastRun';
 /** The button of a refused run folder that continues it on one of the user's models. */
 export const CHOOSE_MODEL = 'Choose a Model…';
@@ -99,6 +108,7 @@ export class RunService extends Disposable {
   readonly active = new Set<ActiveRun>();
   /** The last finished run, for "Open Results". */
   lastFinished?: FinishedRun;
+  private readonly noteProviders = new Set<FinishNoteProvider>();
 
   constructor(
     private readonly workspaceState: vscode.Memento,
@@ -122,6 +132,29 @@ export class RunService extends Disposable {
     for (const run of this.active) run.controller.abort();
   }
 
+  /**
+   * Adds a provider of end-of-run notes, asked (and awaited) once a run has written its report and
+   * before its command resolves, so that what it shows (the Problems panel) is in place by then.
+   */
+  addFinishNote(provider: FinishNoteProvider): vscode.Disposable {
+    this.noteProviders.add(provider);
+    return toDisposable(() => this.noteProviders.delete(provider));
+  }
+
+  /** The notes of a finished run; a provider that fails is logged and left out. */
+  private async finishNotes(dir: vscode.Uri, summary: RunSummary): Promise<FinishNote[]> {
+    const notes: FinishNote[] = [];
+    for (const provider of this.noteProviders) {
+      try {
+        const note = await provider(dir, summary);
+        if (note) notes.push(note);
+      } catch (e) {
+        this.log.error(`Could not finish ${path.basename(dir.fsPath)}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return notes;
+  }
+
   /** Runs a prompt over files; resolves when the run ends (undefined when the user stopped before it began). */
   async start(request: RunRequest): Promise<RunSummary | undefined> {
     if (!(await this.mayStart())) return undefined;
@@ -129,7 +162,7 @@ export class RunService extends Disposable {
     if (!p) return undefined;
     return this.track(p.dir, p.prompt.label, p.plan.totals.chunks, p.prices, p.model, async (run, onEvent) => {
       // A small run streams into a live document (batchPrompt.stream); a large one keeps whole replies.
-      const live = await this.live?.open(p.settings.stream, p.plan.totals.requests, run.id, `Batch Prompt · ${p.prompt.label} · live results`, p.plan.batches.flatMap((b) => b.chunks));
+      const live = await this.live?.open(p.settings.stream, p.plan.totals.requests, run.id, `Batch Prompt · ${p.prompt.label} · live results`, p.plan.batches.flatMap((b) => b.chunks), p.prompt.output);
       const { summary } = await runPlan(p.plan, {
         root: p.roots.primary!.uri.fsPath,
         read: p.roots.reader(),
@@ -141,6 +174,7 @@ export class RunService extends Disposable {
         tokenizer: p.tokenizer,
         parameters: p.parameters,
         cache: this.cache(p.settings),
+        ...(p.prompt.output ? { output: p.prompt.output } : {}),
         signal: run.controller.signal,
         onEvent: live ? (e) => (live.onEvent(e), onEvent(e)) : onEvent,
         onText: live?.onText,
@@ -179,7 +213,7 @@ export class RunService extends Disposable {
     if (endpoints === null) return undefined;
     const model = endpoints?.[0].model ?? (await this.resolveModel(choice, tokenizer));
     if (!model) return undefined;
-    const planned = await planFiles(uris, roots, settings, prompt.text, endpoints ? smallestWindow(endpoints.map((e) => e.model)) : model);
+    const planned = await planFiles(uris, roots, settings, prompt.text, endpoints ? smallestWindow(endpoints.map((e) => e.model)) : model, prompt.output);
     if (!planned) return undefined;
     const { plan, read } = planned;
     if (plan.totals.chunks === 0) {
@@ -202,7 +236,7 @@ export class RunService extends Disposable {
   announceFinished(dir: vscode.Uri, summary: RunSummary): void {
     this.lastFinished = { dir, summary };
     this.finished.fire({ dir, summary });
-    void this.announce(dir, summary);
+    void this.finishNotes(dir, summary).then((notes) => this.announce(dir, summary, notes));
   }
 
   /** Does the last request again (same files or glob, prompt and model), the same way: a run, or a batch job submitted again. */
@@ -440,17 +474,20 @@ export class RunService extends Disposable {
       this.finished.fire({ dir, summary });
       this.log.info(`Run ${run.id} finished: ${summary.succeeded} succeeded${summary.cached ? ` (${summary.cached} from the cache)` : ''}, ${summary.failed} failed, ${summary.canceled} canceled in ${formatDuration(summary.durationMs)}; ${summary.inputTokens} input / ${summary.outputTokens} output tokens.`);
       for (const line of describeEndpoints(summary)) this.log.info(line);
-      void this.announce(dir, summary);
+      const notes = await this.finishNotes(dir, summary);
+      void this.announce(dir, summary, notes);
     }
     this.changed.fire(undefined);
     return summary;
   }
 
-  private async announce(dir: vscode.Uri, summary: RunSummary): Promise<void> {
+  private async announce(dir: vscode.Uri, summary: RunSummary, notes: readonly FinishNote[] = []): Promise<void> {
     // A fatal summary says itself that no endpoint is left.
     const dropped = summary.fatal ? undefined : droppedEndpointsNote(summary);
-    const text = `Batch Prompt: ${summary.succeeded} of ${summary.succeeded + summary.failed + summary.canceled} chunks succeeded${summary.failed ? `, ${summary.failed} failed` : ''}${summary.canceled ? `, ${summary.canceled} canceled` : ''} (${formatDuration(summary.durationMs)}).${dropped ? ` ${this.log.redact(dropped)}` : ''}`;
-    const open = { 'Open Results': () => this.openResults(dir) };
+    const noted = notes.map((n) => `${n.text}. `).join('');
+    const noteActions = Object.assign({}, ...notes.map((n) => n.actions)) as Record<string, () => unknown>;
+    const text = `Batch Prompt: ${noted}${summary.succeeded} of ${summary.succeeded + summary.failed + summary.canceled} chunks succeeded${summary.failed ? `, ${summary.failed} failed` : ''}${summary.canceled ? `, ${summary.canceled} canceled` : ''} (${formatDuration(summary.durationMs)}).${dropped ? ` ${this.log.redact(dropped)}` : ''}`;
+    const open = { ...noteActions, 'Open Results': () => this.openResults(dir) };
     if (summary.fatal) {
       await showWithActions('error', `${text} ${summary.fatal.message}`, { ...open, [Actions.openLog]: () => this.log.show() });
       return;

@@ -24,6 +24,8 @@ export interface RunArgs {
   glob?: string;
   prompt?: string;
   modelId?: string;
+  /** The kind of the prompt given as text (#14). */
+  output?: 'text' | 'findings';
 }
 
 /** `batchPrompt.runOnFiles` with every question answered: resolves with the run summary, or undefined. */

@@ -134,6 +134,18 @@ export class Workbench {
   }
 
   /** Waits for a quick pick or input box whose title contains `title`; returns its text field. */
+  /**
+   * Starts **Run Prompt on Files…** on the files `glob` matches, up to the prompt picker (which is then
+   * open): the first steps every run scenario shares.
+   */
+  async runOnFiles(glob: string): Promise<void> {
+    await this.runCommand('Batch Prompt: Run Prompt on Files…');
+    const box = await this.waitForQuickInput('Batch Prompt: run on files');
+    await box.fill(glob);
+    await box.press('Enter');
+    await this.waitForQuickInput('Batch Prompt: choose a prompt');
+  }
+
   async waitForQuickInput(title: string | RegExp, timeoutMs = 15000): Promise<Locator> {
     await this.quickInput.locator('.quick-input-title', { hasText: title }).waitFor({ state: 'visible', timeout: timeoutMs });
     return this.quickInput.locator('input.input');

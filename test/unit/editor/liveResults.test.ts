@@ -2,6 +2,8 @@ import * as assert from 'assert';
 import type { ChunkRef } from '../../../src/core/plan/types';
 import { LiveResultsModel, shouldStream, splitReply, STREAM_AUTO_MAX_REQUESTS } from '../../../src/vscode/live/liveResultsModel';
 import { normalizeSettings } from '../../../src/vscode/base/settingsSchema';
+import { renderChunkOutput } from '../../../src/core/output/artifacts';
+import { encodeEntries, type OutputSpec } from '../../../src/core/output/spec';
 
 const ref = (id: string, path: string): ChunkRef => ({ id, path, index: 0, start: 0, end: 10, startLine: 1, endLine: 5, overlap: 0, tokens: 10 });
 
@@ -60,5 +62,17 @@ describe('live results', () => {
     n.applyEvent({ type: 'batch-started', batchId: 'b1', chunkIds: [a.id], tokens: 10, attempt: 1 });
     n.applyText('b1', [a.id], 'Plain answer');
     assert.match(n.render(), /streaming…\n\nPlain answer/);
+  });
+
+  it('a findings chunk ends as a readable list, not its recorded JSON; an unreadable record shows as it is', () => {
+    const a = ref('1.1', 'src/a.ts');
+    const spec: OutputSpec = { kind: 'findings' };
+    const m = new LiveResultsModel('Run', [a], (c, text) => renderChunkOutput(spec, c, text));
+    const value = { findings: [{ line: 3, severity: 'error', message: 'Off by one.', rule: 'bounds', suggestion: 'Use <=.' }] };
+    m.applyOutcome({ chunk: a, status: 'succeeded', output: encodeEntries([{ startLine: 1, endLine: 5, value }]), attempts: 1, batchId: 'b1', inputTokens: 1, outputTokens: 1, latencyMs: 1 });
+    const doc = m.render();
+    assert.match(doc, /succeeded\n\n- \*\*error\*\* line 3 `bounds`: Off by one\.\n {2}- Suggestion: Use <=\./);
+    assert.ok(!doc.includes('"startLine"'), 'no raw record');
+    assert.strictEqual(renderChunkOutput(spec, a, 'not json'), 'not json');
   });
 });

@@ -18,6 +18,11 @@ describe('package.json manifest', () => {
   it('never activates on "*"', () => {
     assert.ok(!(manifest.activationEvents ?? []).includes('*'));
   });
+
+  it('activates in a workspace whose default output folder holds a findings run, so that its findings come back after a reload', () => {
+    const folder = manifest.contributes.configuration.properties['batchPrompt.outputDirectory'].default as string;
+    assert.ok((manifest.activationEvents as string[]).includes(`workspaceContains:${folder}/*/findings.jsonl`), JSON.stringify(manifest.activationEvents));
+  });
 });
 
 import { Commands, Views } from '../../../src/vscode/base/ids';

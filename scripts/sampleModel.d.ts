@@ -1,0 +1,18 @@
+// Types of scripts/sampleModel.js (plain JS, run by `npm start` without a build) for its unit tests.
+import type { Server } from 'http';
+
+export interface PlantedFinding {
+  line: number;
+  endLine?: number;
+  severity: 'error' | 'warning' | 'info' | 'hint';
+  /** Text the line holds (checked by the unit test, left out of the answers). */
+  anchor: string;
+  message: string;
+  rule: string;
+  suggestion: string;
+}
+
+export const MODEL: string;
+export const PLANTED_FINDINGS: Record<string, PlantedFinding[]>;
+export function answer(body: unknown): string;
+export function startSampleModel(port?: number): Promise<{ server: Server; baseUrl: string }>;
