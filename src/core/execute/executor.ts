@@ -528,7 +528,9 @@ class Execution {
       // An edit chunk is split in its editable part, at a line end, its contexts re-derived (a one-line part fails).
       parts = this.o.output?.kind === 'edit' ? splitEditChunk(whole, this.o.tokenizer) : splitChunk(whole, this.o.tokenizer, { lineNumbers: this.o.output?.kind === 'findings' });
     } catch (e) {
-      return this.failUnit(unit, describeError(e), 0, item.attempts);
+      // An edit part of one line cannot be cut: it fails for the overflow itself, saying why.
+      const why = this.o.output?.kind === 'edit' ? { kind: error.kind, message: `${error.message} ${describeError(e).message}.` } : describeError(e);
+      return this.failUnit(unit, why, 0, item.attempts);
     }
     const group: SplitGroup = { item, partIds: parts.map((p) => p.id), outputs: [undefined, undefined], pending: 2, settled: false, inputTokens: 0, outputTokens: 0, notes: [] };
     const n = ++this.splitCounter;

@@ -104,6 +104,17 @@ describe('edit runs (#15)', function () {
     assert.strictEqual(await proposal(dir, await readProposals(dir), f), f.text.toUpperCase());
   });
 
+  it('an edit part of a single line whose rewrite is cut off fails for the output limit, saying why; the file has no proposal', async () => {
+    const f = { path: 'one.txt', text: `${'word '.repeat(150)}\n` };
+    const model = editModel((part) => ({ result: part.slice(0, 40), finishReason: 'length', raw: true }));
+    const { dir } = await runEdit(ws, [f], model);
+    const [record] = await readRecords(dir);
+    assert.strictEqual(record.status, 'failed');
+    assert.strictEqual(record.error?.kind, 'truncated');
+    assert.match(record.error!.message, /^The rewrite was cut off by the output limit\. chunk 1\.1's editable part is a single line \(lines 1-1\): it cannot be split at a line end/);
+    assert.strictEqual((await readProposals(dir)).files[0].status, 'incomplete');
+  });
+
   it('a reply without a closed result block is not taken: the chunk is sent again', async () => {
     const f = generatedFiles()[1];
     const model = editModel((part, _c, n) => (n === 1 ? { result: `<result id="1.1">\n${part.toUpperCase().slice(0, 20)}`, raw: true } : n === 2 ? { result: 'Sure! Here is the rewrite.', raw: true } : part.toUpperCase()));
