@@ -1,12 +1,13 @@
 // Benchmarks: printed figures only, never assertions (see README, "Benchmarks").
 //   npm run bench                 everything
-//   npm run bench -- chunking     one part (chunking | executor | pool | endpoints | memory | stream | estimate | structured)
+//   npm run bench -- chunking     one part (chunking | executor | pool | endpoints | memory | stream | estimate | structured | reduce)
 import { runChunkingBench } from './chunking';
 import { runEndpointsBench } from './endpoints';
 import { runEstimateBench } from './estimate';
 import { runExecutorBench } from './executor';
 import { runMemoryBench } from './memory';
 import { runPoolBench } from './pool';
+import { runReduceBench } from './reduce';
 import { runStreamBench } from './stream';
 import { runStructuredBench } from './structured';
 
@@ -19,6 +20,7 @@ const parts: Record<string, () => Promise<void>> = {
   stream: runStreamBench,
   estimate: runEstimateBench,
   structured: runStructuredBench,
+  reduce: runReduceBench,
 };
 
 async function main(): Promise<void> {

@@ -147,6 +147,16 @@ describe('batch-prompt reduce (#16)', function () {
     assert.strictEqual(r.stdout, await fs.readFile(path.join(ws, 'runs/j/answer.json'), 'utf8'));
   });
 
+  it('plan counts the reduce: its levels, requests and tokens from the expected result sizes, and says so', async () => {
+    const text = await cli(['plan', '--prompt', 'Summarise.', '--reduce', PROMPT, '--max-batch-tokens', BUDGET, 'src']);
+    assert.strictEqual(text.code, 0, text.stderr);
+    assert.match(text.stdout, /Reduce \(one combined answer\): [2-9] levels, \d+ requests, \d+ input \/ \d+ output tokens \(estimated from the expected result sizes\)/);
+    const json = await cli(['plan', '--prompt', 'Summarise.', '--reduce', PROMPT, '--json', 'src']);
+    const reduce = (JSON.parse(json.stdout) as { reduce: { levels: unknown[]; requests: number } }).reduce;
+    assert.deepStrictEqual([reduce.levels.length, reduce.requests], [1, 1], 'the default budget holds every result in one request');
+    assert.strictEqual(server.requests.length, 0);
+  });
+
   it('refuses an empty reduce prompt, a missing reduce file and a run with no successful result, before any request', async () => {
     const empty = await cli(['run', '--prompt', 'Summarise.', '--reduce', ' ', '--out', 'runs/e', ...common(), 'src']);
     assert.strictEqual(empty.code, 1);
