@@ -81,7 +81,10 @@ export async function readRunPrompt(opts: CliOptions, cwd: string): Promise<{ pr
   const parsed = parsePromptFile(text);
   if (parsed.problem) throw new UsageError(`The prompt file ${opts.promptFile}: ${parsed.problem}`);
   if (!parsed.body.trim()) throw new UsageError('The prompt is empty.');
-  return { prompt: parsed.body, output: await resolveOutput(opts, cwd, { file, kind: parsed.output, schema: parsed.schema }), front: { file, reduce: parsed.reduce, reduceFile: parsed.reduceFile } };
+  const output = await resolveOutput(opts, cwd, { file, kind: parsed.output, schema: parsed.schema });
+  // `front` only when the file asks for a reduce (#16): what `readReduceSpec` reads.
+  if (parsed.reduce === undefined && parsed.reduceFile === undefined) return { prompt: parsed.body, output };
+  return { prompt: parsed.body, output, front: { file, reduce: parsed.reduce, reduceFile: parsed.reduceFile } };
 }
 
 export async function resolveOutput(opts: CliOptions, cwd: string, front?: { file: string; kind?: OutputSpec['kind']; schema?: Parameters<typeof loadItemSchema>[0] }): Promise<OutputSpec> {
