@@ -1,6 +1,6 @@
 // Benchmarks: printed figures only, never assertions (see README, "Benchmarks").
 //   npm run bench                 everything
-//   npm run bench -- chunking     one part (chunking | executor | pool | endpoints | memory | stream | estimate | structured | edit)
+//   npm run bench -- chunking     one part (chunking | executor | pool | endpoints | memory | stream | estimate | structured | edit | reduce)
 import { runChunkingBench } from './chunking';
 import { runEditBench } from './edit';
 import { runEndpointsBench } from './endpoints';
@@ -8,6 +8,7 @@ import { runEstimateBench } from './estimate';
 import { runExecutorBench } from './executor';
 import { runMemoryBench } from './memory';
 import { runPoolBench } from './pool';
+import { runReduceBench } from './reduce';
 import { runStreamBench } from './stream';
 import { runStructuredBench } from './structured';
 
@@ -21,6 +22,7 @@ const parts: Record<string, () => Promise<void>> = {
   estimate: runEstimateBench,
   structured: runStructuredBench,
   edit: runEditBench,
+  reduce: runReduceBench,
 };
 
 async function main(): Promise<void> {

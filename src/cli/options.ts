@@ -25,6 +25,9 @@ export const USAGE = `usage:
                          collected earlier is answered from its folder (no key, no request)
   batch-prompt cancel [options] DIR   cancels the batch job at the provider (collect then records what
                          finished)
+  batch-prompt reduce [options] DIR (--reduce TEXT | --reduce-file FILE)
+                         combines every file's result of a finished (or canceled) run folder into one
+                         answer (answer.md, or answer.json): see "reduce" below; the endpoints as for resume
   batch-prompt merge OUT DIR…          merges the run folders of --shard runs into one new run folder OUT
                          (run.json, run.jsonl, chunks/, outputs/, summary.json, report.md, findings.jsonl,
                          findings.sarif or results.jsonl): the shards must share prompt, model and output;
@@ -94,6 +97,16 @@ findings in CI (run, resume, collect, merge):
                          sha256(path) mod N + 1, so N invocations cover every planned file exactly once;
                          each shard is its own run folder (join them with "batch-prompt merge"); a shard
                          holding none of the files exits 0 without a run folder
+reduce: one answer for the whole run (run, reduce; plan estimates it):
+  --reduce TEXT          after the run, combine every file's successful result into one answer: groups of
+                         results that fit one request (--max-batch-tokens, the context window minus the
+                         reply) are combined into partial answers, those again, until one remains; written
+                         to answer.md in the run folder and printed on stdout; a file or group that failed
+                         is named at its top ("Not included"); reduce.jsonl records every group's inputs
+  --reduce-file FILE     the same from a prompt file (its front matter "output: json" and "schema:" make
+                         answer.json); a prompt file's "reduce:" or "reduceFile:" is the default of run
+  --quiet                (run, resume, reduce) print only the combined answer on stdout, no progress
+  resume DIR also finishes an interrupted reduce, without resending the groups it had finished
 chunks and batches (plan and run):
   --chunk-tokens N       tokens per chunk (default ${DEFAULT_CHUNK_OPTIONS.chunkTokens})
   --overlap N            tokens repeated between chunks (default ${DEFAULT_CHUNK_OPTIONS.overlapTokens})
@@ -111,7 +124,7 @@ exit codes: 0 every chunk succeeded, 2 some failed (recorded), 1 fatal error, 3 
   4 (--fail-on) findings at or above the severity named (4 wins over 2; 1 wins over both)`;
 
 export interface CliOptions {
-  command: 'plan' | 'run' | 'resume' | 'merge' | 'help' | 'version' | JobCommand;
+  command: 'plan' | 'run' | 'resume' | 'reduce' | 'merge' | 'help' | 'version' | JobCommand;
   inputs: string[];
   json: boolean;
   prompt?: string;
@@ -165,6 +178,12 @@ export interface CliOptions {
   sarif?: string;
   /** `--shard K/N` (1-based K). */
   shard?: { k: number; n: number };
+  /** `--reduce TEXT` (#16). */
+  reduce?: string;
+  /** `--reduce-file FILE` (#16), as given. */
+  reduceFile?: string;
+  /** `--quiet`: only the combined answer on stdout. */
+  quiet: boolean;
   explicit: { maxConcurrency?: number; maxRetries?: number; requestTimeoutSeconds?: number; requestsPerMinute?: number; tokensPerMinute?: number; dropAfterFailures?: number; dropAfterWaitSeconds?: number };
 }
 
@@ -250,6 +269,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
         'fail-on': { type: 'string' },
         sarif: { type: 'string' },
         shard: { type: 'string' },
+        reduce: { type: 'string' },
+        'reduce-file': { type: 'string' },
+        quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -260,8 +282,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
   const v = parsed.values;
   const [command, ...inputs] = parsed.positionals;
   const cmd = v.help || command === 'help' ? 'help' : v.version ? 'version' : command;
-  if (cmd !== 'plan' && cmd !== 'run' && cmd !== 'resume' && cmd !== 'merge' && cmd !== 'help' && cmd !== 'version' && !JOB_COMMANDS.includes(cmd)) {
-    throw new UsageError(command ? `Unknown command "${command}".` : 'Name a command: plan, run, resume, submit, status, collect, cancel or merge.');
+  if (cmd !== 'plan' && cmd !== 'run' && cmd !== 'resume' && cmd !== 'reduce' && cmd !== 'merge' && cmd !== 'help' && cmd !== 'version' && !JOB_COMMANDS.includes(cmd)) {
+    throw new UsageError(command ? `Unknown command "${command}".` : 'Name a command: plan, run, resume, reduce, submit, status, collect, cancel or merge.');
   }
   const encoding = (v.encoding ?? 'o200k_base') as EncodingName;
   if (encoding !== 'o200k_base' && encoding !== 'cl100k_base') throw new UsageError(`--encoding must be o200k_base or cl100k_base, got "${v.encoding}".`);
@@ -302,6 +324,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
     stream: v.stream ?? false,
     endpoints: v.endpoint ?? [],
     config: v.config,
+    reduce: v.reduce,
+    reduceFile: v['reduce-file'],
+    quiet: v.quiet ?? false,
     ...outputOptions(v),
     explicit: {
       maxConcurrency: int('concurrency', v.concurrency, 1),
@@ -315,6 +340,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
   };
   if (opts.command === 'merge' && inputs.length < 2) throw new UsageError('Name the run folder to create and the shard run folders to merge: batch-prompt merge OUT DIR1 DIR2 ….');
   checkOutputOptions(opts);
+  checkReduceOptions(opts);
   if (opts.command === 'resume' && inputs.length !== 1) throw new UsageError('Name the run folder to resume, for example .batch-prompt/runs/20261122-140501-a1b2.');
   if ((opts.command === 'status' || opts.command === 'collect' || opts.command === 'cancel') && inputs.length !== 1) throw new UsageError(`Name the run folder of the batch job, for example batch-prompt ${opts.command} .batch-prompt/runs/20261122-140501-a1b2.`);
   if (opts.command === 'plan' || opts.command === 'run' || opts.command === 'submit') {
@@ -398,6 +424,19 @@ function checkOutputOptions(opts: CliOptions): void {
   on('--fail-on', opts.failOn, ['run', 'resume', 'collect', 'merge', 'help', 'version']);
   on('--sarif', opts.sarif, ['run', 'resume', 'collect', 'merge', 'help', 'version']);
   on('--shard', opts.shard, ['plan', 'run', 'help', 'version']);
+}
+
+/** `--reduce`, `--reduce-file` and `--quiet` on the commands they are for (#16). */
+function checkReduceOptions(opts: CliOptions): void {
+  const given = opts.reduce !== undefined || opts.reduceFile !== undefined;
+  if (opts.reduce !== undefined && opts.reduceFile !== undefined) throw new UsageError('Give --reduce TEXT or --reduce-file FILE, not both.');
+  if (opts.reduceFile !== undefined && !opts.reduceFile.trim()) throw new UsageError('--reduce-file needs a file name.');
+  if (given && !['run', 'plan', 'reduce', 'help', 'version'].includes(opts.command)) throw new UsageError('--reduce and --reduce-file are for "batch-prompt run", "batch-prompt plan" and "batch-prompt reduce" only (resume finishes the reduce a run folder records).');
+  if (opts.quiet && !['run', 'resume', 'reduce', 'help', 'version'].includes(opts.command)) throw new UsageError('--quiet is for "batch-prompt run", "resume" and "reduce" only.');
+  if (opts.command === 'reduce') {
+    if (opts.inputs.length !== 1) throw new UsageError('Name the run folder to combine, for example batch-prompt reduce .batch-prompt/runs/20261122-140501-a1b2 --reduce "Summarise the architecture".');
+    if (!given) throw new UsageError('Give the combining prompt: --reduce TEXT or --reduce-file FILE.');
+  }
 }
 
 /** Environment variables a provider's key is read from, in order; the first is the one to name. */

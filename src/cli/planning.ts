@@ -69,7 +69,7 @@ export async function readPrompt(opts: CliOptions, cwd: string): Promise<string>
  * not a valid JSON Schema, and `--output json` without a schema are refused (`UsageError`) before any
  * file is read or request sent.
  */
-export async function readRunPrompt(opts: CliOptions, cwd: string): Promise<{ prompt: string; output: OutputSpec }> {
+export async function readRunPrompt(opts: CliOptions, cwd: string): Promise<{ prompt: string; output: OutputSpec; front?: { file: string; reduce?: string; reduceFile?: string } }> {
   if (opts.prompt !== undefined) {
     if (!opts.prompt.trim()) throw new UsageError('The prompt is empty.');
     return { prompt: opts.prompt, output: await resolveOutput(opts, cwd) };
@@ -81,7 +81,10 @@ export async function readRunPrompt(opts: CliOptions, cwd: string): Promise<{ pr
   const parsed = parsePromptFile(text);
   if (parsed.problem) throw new UsageError(`The prompt file ${opts.promptFile}: ${parsed.problem}`);
   if (!parsed.body.trim()) throw new UsageError('The prompt is empty.');
-  return { prompt: parsed.body, output: await resolveOutput(opts, cwd, { file, kind: parsed.output, schema: parsed.schema }) };
+  const output = await resolveOutput(opts, cwd, { file, kind: parsed.output, schema: parsed.schema });
+  // `front` only when the file asks for a reduce (#16): what `readReduceSpec` reads.
+  if (parsed.reduce === undefined && parsed.reduceFile === undefined) return { prompt: parsed.body, output };
+  return { prompt: parsed.body, output, front: { file, reduce: parsed.reduce, reduceFile: parsed.reduceFile } };
 }
 
 export async function resolveOutput(opts: CliOptions, cwd: string, front?: { file: string; kind?: OutputSpec['kind']; schema?: Parameters<typeof loadItemSchema>[0] }): Promise<OutputSpec> {

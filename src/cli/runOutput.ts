@@ -5,6 +5,7 @@ import { REPORT_FILE, writeRunReport } from '../core/store/runReport';
 import type { RunSummary } from '../core/store/runStore';
 import { formatDuration } from '../util/format';
 import * as path from 'path';
+import { Writable } from 'stream';
 import { countAtOrAbove, FINDINGS_SARIF, severityCounts, type RunArtifacts } from '../core/output/artifacts';
 import { SEVERITIES } from '../core/output/kind';
 import { writeFileAtomic } from '../util/atomicFile';
@@ -89,6 +90,12 @@ export function findingsOptionsProblem(opts: CliOptions, kind: string | undefine
   return `${opts.sarif !== undefined ? '--sarif' : '--fail-on'} needs a findings run (--output findings, or "output: findings" in the prompt file); this one's output is ${kind ?? 'text'}.`;
 }
 
+/** `--quiet` (#16): the streams with stdout kept for the combined answer alone (what else a command prints goes nowhere). */
+export function quietIo(opts: Pick<CliOptions, 'quiet'>, io: Io): Io {
+  if (!opts.quiet) return io;
+  return { ...io, stdout: new Writable({ write: (_c, _e, done) => done() }) };
+}
+
 /** A redrawn bar on a terminal; one line per finished request otherwise. */
 export class ProgressDisplay {
   private readonly tracker = new ProgressTracker();
@@ -97,10 +104,16 @@ export class ProgressDisplay {
   constructor(
     private readonly io: Io,
     private readonly keyVars: ReadonlyMap<string, string | undefined> = new Map(),
+    /** `--quiet`: only an endpoint dropped is said. */
+    private readonly quiet = false,
   ) {}
 
   onEvent(e: RunEvent): void {
     this.tracker.update(e);
+    if (this.quiet) {
+      if (e.type === 'endpoint-dropped') this.io.stderr.write(`batch-prompt: endpoint ${e.endpoint} dropped for the rest of the run (${e.reason.kind}: ${withKeyHint(e.reason.message, e.reason.kind, this.keyVars.get(e.endpoint), this.io.env)})\n`);
+      return;
+    }
     if (e.type === 'endpoint-dropped') {
       this.io.stderr.write(`${this.io.stderr.isTTY ? '\r\x1b[K' : ''}batch-prompt: endpoint ${e.endpoint} dropped for the rest of the run (${e.reason.kind}: ${withKeyHint(e.reason.message, e.reason.kind, this.keyVars.get(e.endpoint), this.io.env)}); ${e.remaining} left${e.others.length ? `: ${e.others.join(', ')}` : ''}\n`);
     }
@@ -125,7 +138,7 @@ export class ProgressDisplay {
   }
 
   end(): void {
-    if (this.io.stderr.isTTY) this.io.stderr.write('\n');
+    if (this.io.stderr.isTTY && !this.quiet) this.io.stderr.write('\n');
   }
 }
 

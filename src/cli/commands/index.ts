@@ -9,6 +9,7 @@ import { cancelCommand } from './cancel';
 import { collectCommand } from './collect';
 import { mergeCommand } from './merge';
 import { planCommand } from './plan';
+import { reduceCommand } from './reduce';
 import { resumeCommand } from './resume';
 import { runCommand } from './run';
 import { statusCommand } from './status';
@@ -21,6 +22,7 @@ export const COMMANDS: Readonly<Record<Exclude<CliOptions['command'], 'help' | '
   plan: planCommand,
   run: runCommand,
   resume: resumeCommand,
+  reduce: reduceCommand,
   submit: submitCommand,
   status: statusCommand,
   collect: collectCommand,

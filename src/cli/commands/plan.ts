@@ -11,11 +11,15 @@ import { UsageError, type CliOptions } from '../options';
 import { estimateCliPlan, planEndpoints, renderEstimateText } from '../planOutput';
 import { planFiles, readRunPrompt, resolveOutput } from '../planning';
 import { cacheOf } from '../userCache';
+import { estimatePlanReduce, reduceEstimateLines } from '../../core/reduce/estimate';
+import type { ReduceEstimate } from '../../core/reduce/tree';
+import { readReduceSpec } from '../reducing';
 
 /** `batch-prompt plan FILES…`: the chunks and requests a run would send, and their estimate; nothing is sent. */
 export async function planCommand(opts: CliOptions, io: Io): Promise<number> {
   // A plan given a prompt counts its tokens and looks its chunks up in the cache.
-  const { prompt, output } = opts.prompt !== undefined || opts.promptFile !== undefined ? await readRunPrompt(opts, io.cwd) : { prompt: '', output: await resolveOutput(opts, io.cwd) };
+  const { prompt, output, front } = opts.prompt !== undefined || opts.promptFile !== undefined ? await readRunPrompt(opts, io.cwd) : { prompt: '', output: await resolveOutput(opts, io.cwd), front: undefined };
+  const reduce = await readReduceSpec(opts, io.cwd, front);
   const tokenizer = getTokenizer(opts.encoding);
   let estimated: CliEndpoint[] | undefined;
   try {
@@ -29,11 +33,13 @@ export async function planCommand(opts: CliOptions, io: Io): Promise<number> {
   const named = opts.model && opts.baseUrl ? endpointOf(opts) : undefined;
   const primary = estimated ? modelInfoOf(estimated[0]) : named && modelInfoOf(named);
   const estimate = await estimateCliPlan(plan, opts, { cwd: io.cwd, prompt, tokenizer, model: primary, endpoints: estimated, cache: cacheOf(opts, io), signal: io.signal });
-  printPlan(plan, skipped, opts, io, estimate);
+  const window = estimated ? smallestWindow(estimated) : { contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens };
+  const reduceEstimate = reduce && estimatePlanReduce(plan, { prompt: reduce.prompt, output: reduce.output, tokenizer, outputRatio: estimate.output.ratio, maxBatchTokens: opts.maxBatchTokens, ...window });
+  printPlan(plan, skipped, opts, io, estimate, reduceEstimate);
   return 0;
 }
 
-function printPlan(plan: Plan, skipped: SkippedFile[], opts: CliOptions, io: Io, estimate: PlanEstimate): void {
+function printPlan(plan: Plan, skipped: SkippedFile[], opts: CliOptions, io: Io, estimate: PlanEstimate, reduce?: ReduceEstimate): void {
   if (opts.json) {
     io.stdout.write(
       `${JSON.stringify(
@@ -45,6 +51,7 @@ function printPlan(plan: Plan, skipped: SkippedFile[], opts: CliOptions, io: Io,
           empty: plan.empty,
           skipped,
           estimate,
+          ...(reduce ? { reduce } : {}),
         },
         null,
         2,
@@ -57,4 +64,5 @@ function printPlan(plan: Plan, skipped: SkippedFile[], opts: CliOptions, io: Io,
   const t = plan.totals;
   io.stdout.write(`\n${t.files} files, ${t.chunks} chunks, ${t.batches} batches = ${t.requests} requests, ${t.inputTokens} input tokens (prompt and wrapping included)\n`);
   io.stdout.write(`\n${renderEstimateText(estimate)}`);
+  if (reduce) io.stdout.write(`\n${reduceEstimateLines(reduce).join('\n')}\n`);
 }

@@ -8,12 +8,15 @@ import { keyVarOf } from '../keyHints';
 import { endpointOf, fromSpecs, runEndpoints } from '../models';
 import { runSettingsOf, type CliOptions } from '../options';
 import { heldRun, nothingToSend, planFiles, readRunPrompt } from '../planning';
-import { ciOutcome, findingsOptionsProblem, finished, ProgressDisplay, StreamPrinter, writeReport } from '../runOutput';
+import { readReduceSpec, runReduceStep } from '../reducing';
+import { ciOutcome, findingsOptionsProblem, finished, ProgressDisplay, quietIo, StreamPrinter, writeReport } from '../runOutput';
 import { cacheOf } from '../userCache';
 
 /** `batch-prompt run FILES…`: sends the prompt over the files, prints progress and the outcome (exit 0, 2 some failed, 1 fatal). */
 export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
-  const { prompt, output } = await readRunPrompt(opts, io.cwd);
+  const { prompt, output, front } = await readRunPrompt(opts, io.cwd);
+  // A reduce asked for is read (and refused when empty or missing) before any file is read or request sent.
+  const reduce = await readReduceSpec(opts, io.cwd, front);
   const refused = findingsOptionsProblem(opts, output.kind);
   if (refused) {
     io.stderr.write(`batch-prompt: ${refused}\n`);
@@ -34,8 +37,9 @@ export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
   const dir = path.resolve(io.cwd, opts.out ?? path.join('.batch-prompt', 'runs', newRunId()));
   // Each endpoint's key variable, named when the provider refuses its key.
   const keyVars = new Map(fromSpecs(opts) ? endpoints.map((e) => [e.info.id, keyVarOf(e.info.provider as ProviderKind, e.info.apiKeyEnv, io.env)]) : [[model.id, keyVarOf(opts.provider, undefined, io.env)]]);
-  const progress = new ProgressDisplay(io, keyVars);
-  const printer = opts.stream ? new StreamPrinter(io) : undefined;
+  const chatter = quietIo(opts, io);
+  const progress = new ProgressDisplay(chatter, keyVars, opts.quiet);
+  const printer = opts.stream ? new StreamPrinter(chatter) : undefined;
   const { summary } = await runPlan(plan, {
     root: io.cwd,
     dir,
@@ -53,6 +57,13 @@ export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
   });
   printer?.end();
   progress.end();
-  const artifacts = await writeReport(dir, opts, summary, io);
-  return ciOutcome(finished(summary, dir, io, keyVars), dir, opts, io, artifacts);
+  let code = finished(summary, dir, chatter, keyVars);
+  let artifacts: Awaited<ReturnType<typeof writeReport>>;
+  try {
+    // A canceled run is combined over what succeeded (the answer names the rest); a fatal error stops here.
+    if (reduce && code !== 1 && !io.signal?.aborted) code = Math.max(code, await runReduceStep(dir, reduce, { opts, io, model, ...(fromSpecs(opts) ? { endpoints } : {}), tokenizer, keyVars }));
+  } finally {
+    artifacts = await writeReport(dir, opts, summary, io);
+  }
+  return ciOutcome(code, dir, opts, chatter, artifacts);
 }

@@ -10,7 +10,7 @@ import { editableOf, splitEditChunk } from '../plan/editChunker';
 import { checkEdit, lineEndingOf } from '../output/editText';
 import { BatchPromptError, CanceledError, ContextOverflowError, describeError, SourceChangedError, StructuredModeRefusedError, TimeoutError, TruncatedError, type ErrorKind } from './errors';
 import type { ChunkOutcome, ExecutionSummary, RunEvent } from './events';
-import type { ChatModel, ChatRequest, ChatResponse } from './model';
+import type { ChatMessage, ChatModel, ChatRequest, ChatResponse } from './model';
 import { chunkCost, requestOverhead } from '../plan/packer';
 import { buildMessages, buildRepairMessages, parseReply, structuredRequest, type AnswerMode } from '../plan/protocol';
 import { decodeEntries, encodeEntries, isStructured, validatorOf, type OutputSpec } from '../output/spec';
@@ -67,6 +67,20 @@ export interface ExecutorOptions {
    * back to the tagged protocol for the rest of the run, without charging the chunks.
    */
   output?: OutputSpec;
+  /**
+   * The words of each request in place of the protocol's (the reduce step, core/reduce, asks for one
+   * combined answer per chunk it sends). The reply is read as the protocol's: one `<result id>` per
+   * chunk, or the structured-mode object; everything else (limits, retries, repairs) is unchanged.
+   */
+  framing?: RequestFraming;
+}
+
+/** The messages of a request, when a caller frames its chunks itself (see `ExecutorOptions.framing`). */
+export interface RequestFraming {
+  /** The messages carrying `chunks` (a repair's, asking again with the invalid answer and its error, when `repair` is given). */
+  messages(chunks: readonly Chunk[], supportsSystemMessage: boolean, mode: AnswerMode, repair?: { answer: string; error: string }): ChatMessage[];
+  /** Tokens of everything in a request of `count` chunks that is not a chunk's text and wrapper (as `requestOverhead`). */
+  overhead(count: number): number;
 }
 
 /** A chunk, or a part of one that had to be split to fit the context window, on its way through. */
@@ -221,7 +235,7 @@ class Execution {
   private overhead(count: number): number {
     let v = this.overheadByCount.get(count);
     if (v === undefined) {
-      v = requestOverhead(this.o.prompt, this.o.tokenizer, count, this.o.output);
+      v = this.o.framing ? this.o.framing.overhead(count) : requestOverhead(this.o.prompt, this.o.tokenizer, count, this.o.output);
       this.overheadByCount.set(count, v);
     }
     return v;
@@ -372,7 +386,9 @@ class Execution {
   private requestFor(unit: Unit, chunks: readonly Chunk[], ep: EndpointState, mode: AnswerMode): ChatRequest {
     const output = this.o.output;
     const repair = unit.items.length === 1 ? unit.items[0].repair : undefined;
-    const messages = repair && output
+    const messages = this.o.framing
+      ? this.o.framing.messages(chunks, ep.model.supportsSystemMessage, mode, repair && output ? repair : undefined)
+      : repair && output
       ? buildRepairMessages(this.o.prompt, chunks[0], ep.model.supportsSystemMessage, output, mode, repair)
       : buildMessages(this.o.prompt, chunks, ep.model.supportsSystemMessage, output, mode);
     return { messages, maxOutputTokens: ep.model.maxOutputTokens, ...(mode === 'structured' ? structuredRequest(output, chunks) : {}) };

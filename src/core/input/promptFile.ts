@@ -14,6 +14,10 @@ export interface PromptFile {
   output?: OutputKind;
   /** `schema:` (#14), not yet read: `loadItemSchema` (core/output/schemaFile) reads and checks it. */
   schema?: SchemaRef;
+  /** `reduce:` (#16): the prompt that combines every file's result into one answer. */
+  reduce?: string;
+  /** `reduceFile:` (#16): a prompt file (relative to this one) holding that prompt, with its own `output: json` and schema if any. */
+  reduceFile?: string;
   /**
    * Why the front matter cannot be used as written (bad YAML, an unknown `output:`, a `schema:` that is
    * neither a path nor an object). Parsing never throws, so that one bad file does not hide the others
@@ -52,7 +56,20 @@ export function parsePromptFile(text: string): PromptFile {
   const model = scalarText(fm.model);
   if (model) out.model = model;
   readOutput(fm, out);
+  readReduce(fm, out);
   return out;
+}
+
+function readReduce(fm: Record<string, unknown>, out: PromptFile): void {
+  const problems: string[] = [];
+  for (const key of ['reduce', 'reduceFile'] as const) {
+    const v = fm[key];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'string' || !v.trim()) problems.push(`\`${key}:\` must be ${key === 'reduce' ? 'the combining prompt (text)' : 'a path to a prompt file, relative to this one'}, and not empty.`);
+    else out[key] = key === 'reduce' ? v : v.trim();
+  }
+  if (out.reduce !== undefined && out.reduceFile !== undefined) problems.push('Give `reduce:` or `reduceFile:`, not both.');
+  if (problems.length) out.problem = [out.problem, ...problems].filter(Boolean).join(' ');
 }
 
 function readOutput(fm: Record<string, unknown>, out: PromptFile): void {

@@ -2,6 +2,7 @@ import type { RunMeta, RunRecord, RunSummary } from './runStore';
 import { FINDINGS_JSONL, FINDINGS_SARIF, RESULTS_CSV, RESULTS_JSONL, severityCounts, type RunArtifacts } from '../output/artifacts';
 import { SEVERITIES } from '../output/kind';
 import { formatDuration } from '../../util/format';
+import { describeNotIncluded, type ReduceShape } from '../reduce/answer';
 
 export interface Prices {
   inputCostPerMTok?: number;
@@ -63,6 +64,30 @@ export function droppedEndpointsNote(summary: Pick<RunSummary, 'endpoints'>): st
   const left = `${dropped.length === 1 ? 'Endpoint' : 'Endpoints'} ${dropped.map((e) => `${e.id} (${endpointReason(e.dropped!)})`).join('; ')} left the run`;
   if (dropped.length === summary.endpoints!.length) return `${left}.`;
   return `${left}; the others took ${dropped.length === 1 ? 'its' : 'their'} batches.`;
+}
+
+/**
+ * The reduce's section (#16): a link to the combined answer, what is not included, and the tree's
+ * shape (one row per level: groups, requests, tokens).
+ */
+function reduceLines(r: ReduceShape | undefined, prices: Prices): string[] {
+  if (!r) return [];
+  const head =
+    r.status === 'succeeded' && r.file
+      ? `**Combined answer: [${r.file}](${link(r.file)})**, from ${r.inputs} result${r.inputs === 1 ? '' : 's'} in ${r.levels.length} level${r.levels.length === 1 ? '' : 's'}.`
+      : r.status === 'failed'
+        ? `**No combined answer**: ${cell(r.message ?? 'the reduce failed')}.`
+        : '**The reduce has not finished**: run `batch-prompt resume` on this folder (or the reduce again) to finish it; finished groups are not sent again.';
+  const lines = ['## Combined answer', '', head, '', `| | |`, '|---|---|', `| Reduce prompt | ${cell(r.prompt.length > 200 ? `${r.prompt.slice(0, 200)}…` : r.prompt)} |`, `| Requests | ${r.requests} |`, `| Tokens | ${r.inputTokens} input, ${r.outputTokens} output |`, `| Cost | ${formatCost(costOf(r.inputTokens, r.outputTokens, prices))} |`, ''];
+  lines.push('| Level | Groups | Succeeded | Failed | Requests | Input tokens | Output tokens |', '|---:|---:|---:|---:|---:|---:|---:|');
+  for (const l of r.levels) lines.push(`| ${l.level}${l.final ? ' (final)' : ''} | ${l.groups} | ${l.succeeded} | ${l.failed} | ${l.requests} | ${l.inputTokens} | ${l.outputTokens} |`);
+  lines.push('');
+  if (r.notIncluded.length) {
+    lines.push(`### Not included in the combined answer (${r.notIncluded.length})`, '', ...r.notIncluded.slice(0, REPORT_ROWS).map((n) => `- ${cell(describeNotIncluded(n))}`));
+    if (r.notIncluded.length > REPORT_ROWS) lines.push(`- … and ${r.notIncluded.length - REPORT_ROWS} more (reduce.jsonl lists them all)`);
+    lines.push('');
+  }
+  return lines;
 }
 
 /** Rows shown in the report's tables of findings and results (the files hold them all). */
@@ -134,7 +159,7 @@ function editLines(artifacts: RunArtifacts): string[] {
  * with status and tokens, and every chunk that did not succeed with its reason. Links are relative to
  * the run folder.
  */
-export function renderReport(meta: RunMeta, summary: RunSummary, records: readonly RunRecord[], prices: Prices = {}, artifacts?: RunArtifacts): string {
+export function renderReport(meta: RunMeta, summary: RunSummary, records: readonly RunRecord[], prices: Prices = {}, artifacts?: RunArtifacts, reduce?: ReduceShape): string {
   const latest = new Map<string, RunRecord>();
   for (const r of records) latest.set(r.chunkId, r);
   const tokensByFile = new Map<string, { input: number; output: number }>();
@@ -166,6 +191,7 @@ export function renderReport(meta: RunMeta, summary: RunSummary, records: readon
     `| Duration | ${formatDuration(summary.durationMs)} |`,
     '',
     ...endpointLines(summary),
+    ...reduceLines(reduce, prices),
     ...structuredLines(meta, artifacts),
     '## Files',
     '',

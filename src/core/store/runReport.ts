@@ -9,6 +9,8 @@ import { isEdit, isStructured } from '../output/spec';
 import { EDIT_FILES, writeProposals } from '../output/edits';
 import { PathGuard } from './pathGuard';
 import { renderReport, type Prices } from './report';
+import { readReduceState } from '../reduce/journal';
+import { reduceShape } from '../reduce/answer';
 import { readRecords, readRunMeta, readSummary, RUN_FILE, type RunMeta, type RunRecord, type RunSummary } from './runStore';
 
 /** The report's name in a run folder. */
@@ -35,7 +37,9 @@ export async function writeRunReport(dir: string, prices: Prices = {}, summary?:
   const write = async (name: string, text: string) => writeFileAtomic(await guard.resolve(name, RUN_FILE, name), text);
   for (const [name, text] of artifacts.files) await write(name, text);
   // A name this kind does not write (a csv whose schema no longer fits cannot happen, but a folder may hold stale ones) is left alone.
-  await write(REPORT_FILE, renderReport(meta, s, records, prices, artifacts));
+  // A reduce journal that cannot be read costs its section, never the report.
+  const reduce = await readReduceState(dir).then((st) => st && reduceShape(st), () => undefined);
+  await write(REPORT_FILE, renderReport(meta, s, records, prices, artifacts, reduce));
   return artifacts;
 }
 

@@ -123,7 +123,7 @@ const OUTPUTS_DIR = 'outputs';
 export const INVALID_DIR = 'invalid';
 const INCOMPLETE_SUFFIX = '.incomplete';
 /** Files a run folder's writers put beside `run.json` (a batch job's `job.json`, the report). */
-const FOLDER_FILES = [RECORDS_FILE, SUMMARY_FILE, LOCK_FILE, 'job.json', 'report.md', ...ARTIFACT_FILES, ...EDIT_FILES];
+const FOLDER_FILES = [RECORDS_FILE, SUMMARY_FILE, LOCK_FILE, 'job.json', 'report.md', ...ARTIFACT_FILES, ...EDIT_FILES, 'reduce.jsonl', 'answer.md', 'answer.json'];
 
 interface FileState {
   path: string;
@@ -481,6 +481,20 @@ export class RunLockedError extends Error {
     super(`${dir} is being written by process ${pid} (a run in progress); wait for it to end, or stop it first.`);
   }
   static readonly is = (e: unknown): e is RunLockedError => e instanceof RunLockedError;
+}
+
+/**
+ * Takes a run folder's lock for a writer that is not a `RunStore` (the reduce step, core/reduce):
+ * refused with `RunLockedError` while another live process holds it. Returns its release.
+ */
+export async function lockRunFolder(dir: string): Promise<() => Promise<void>> {
+  await acquireRunLock(dir);
+  let held = true;
+  return async () => {
+    if (!held) return;
+    held = false;
+    await releaseRunLock(dir);
+  };
 }
 
 async function acquireRunLock(dir: string): Promise<void> {

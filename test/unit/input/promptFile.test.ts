@@ -41,3 +41,15 @@ describe('prompt files: output kinds (#14)', () => {
     assert.deepStrictEqual(parsePromptFile('---\nmodel: 4\ndescription: "a: b"\n---\nBody'), { body: 'Body', model: '4', description: 'a: b' });
   });
 });
+
+describe('prompt files: reduce (#16)', () => {
+  it('reads reduce: and reduceFile:, and refuses both at once or an empty one', () => {
+    assert.deepStrictEqual(parsePromptFile('---\nreduce: "Which modules touch billing?"\n---\nSummarise.').reduce, 'Which modules touch billing?');
+    const file = parsePromptFile('---\nreduceFile: ./combine.prompt.md\n---\nSummarise.');
+    assert.strictEqual(file.reduceFile, './combine.prompt.md');
+    assert.strictEqual(file.problem, undefined);
+    assert.match(parsePromptFile('---\nreduce: x\nreduceFile: y.md\n---\nS').problem!, /`reduce:` or `reduceFile:`, not both/);
+    assert.match(parsePromptFile('---\nreduce: "  "\n---\nS').problem!, /`reduce:` must be the combining prompt/);
+    assert.match(parsePromptFile('---\nreduceFile: [a]\n---\nS').problem!, /`reduceFile:` must be a path/);
+  });
+});
