@@ -60,6 +60,26 @@ export function realCorpus(root: string): Corpus {
 }
 
 /**
+ * A deterministic sample of the real corpus without reading all of it: every `every`-th file (in the
+ * listing order of `realCorpus`) of at most `maxBytes` bytes, at most `limit` files. For tests that need
+ * real source in seconds.
+ */
+export function sampleCorpus(root: string, options: { every: number; maxBytes: number; limit: number }): SourceFile[] {
+  const modules = path.join(root, 'node_modules');
+  const files: SourceFile[] = [];
+  let k = 0;
+  for (const r of CORPUS_ROOTS.filter((x) => fs.existsSync(path.join(modules, x)))) {
+    for (const full of listFiles(path.join(modules, r))) {
+      if (k++ % options.every !== 0) continue;
+      if (fs.statSync(full).size > options.maxBytes) continue;
+      files.push({ path: path.relative(modules, full).split(path.sep).join('/'), text: fs.readFileSync(full, 'utf8') });
+      if (files.length >= options.limit) return files;
+    }
+  }
+  return files;
+}
+
+/**
  * Longest piece the o200k pre-tokenizer makes of `text`: BPE is quadratic in a piece's length, so
  * this is what makes a bare encode slow (a run of one letter, or of emoji, is one piece; base64 is not).
  */

@@ -9,11 +9,13 @@ let counter = 0;
  * flush: a killed process still leaves the old or the new file, but a power loss may leave an empty
  * one (for caches, where a bad entry is a miss).
  */
-export async function writeFileAtomic(file: string, data: string, options: { sync?: boolean } = {}): Promise<void> {
+export async function writeFileAtomic(file: string, data: string, options: { sync?: boolean; mode?: number } = {}): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}-${++counter}`;
   const handle = await fs.open(tmp, 'w');
   try {
+    // `mode`: the permissions the file gets (a rewritten source file keeps its own, an executable bit included).
+    if (options.mode !== undefined) await handle.chmod(options.mode);
     await handle.writeFile(data, 'utf8');
     if (options.sync !== false) await handle.sync();
   } finally {

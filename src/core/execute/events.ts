@@ -25,6 +25,10 @@ export interface ChunkOutcome {
   readonly firstTokenMs?: number;
   /** An `invalid-output` failure: the raw reply text for the chunk (kept as `invalid/<chunk id>.txt`). */
   readonly rawReply?: string;
+  /** Edit runs (#15): `['suspicious']` when the rewritten part shrank to under half its lines or to nothing. */
+  readonly flags?: string[];
+  /** Why the flags were set. */
+  readonly note?: string;
 }
 
 /** The progress of a run, as a typed stream: enough for a progress bar with an ETA and a log. */

@@ -6,7 +6,9 @@
  */
 import { setMaxListeners } from 'events';
 import { splitChunk } from '../plan/chunker';
-import { BatchPromptError, CanceledError, ContextOverflowError, describeError, SourceChangedError, StructuredModeRefusedError, TimeoutError, type ErrorKind } from './errors';
+import { editableOf, splitEditChunk } from '../plan/editChunker';
+import { checkEdit, lineEndingOf } from '../output/editText';
+import { BatchPromptError, CanceledError, ContextOverflowError, describeError, SourceChangedError, StructuredModeRefusedError, TimeoutError, TruncatedError, type ErrorKind } from './errors';
 import type { ChunkOutcome, ExecutionSummary, RunEvent } from './events';
 import type { ChatModel, ChatRequest, ChatResponse } from './model';
 import { chunkCost, requestOverhead } from '../plan/packer';
@@ -90,6 +92,8 @@ interface SplitGroup {
   settled: boolean;
   inputTokens: number;
   outputTokens: number;
+  /** Edit runs: the notes of parts flagged suspicious. */
+  notes: string[];
 }
 
 export interface Unit {
@@ -305,16 +309,22 @@ class Execution {
     this.emit({ type: 'batch-finished', batchId: unit.batchId, chunkIds, ok: true, tokens, inputTokens, outputTokens, latencyMs, ...ttft, ...endpoint });
     if (this.validator) return this.onStructuredReply(unit, response, mode, { latencyMs, inputTokens, outputTokens, ttft, endpoint });
 
-    const parsed = parseReply(response.text, chunkIds, { truncated: response.finishReason === 'length' });
+    // Edit runs (#15): a rewrite counts only when its result block is closed; one cut at the output limit is split.
+    const edit = this.o.output?.kind === 'edit';
+    const truncated = response.finishReason === 'length';
+    const parsed = parseReply(response.text, chunkIds, { truncated, closedOnly: edit });
     if (parsed.unexpected.length) {
       this.emit({ type: 'reply-warning', batchId: unit.batchId, message: `The reply had results for ids that were not asked for: ${parsed.unexpected.join(', ')}` });
     }
     const usageOf = this.usageShares(unit, inputTokens, outputTokens);
     const retryAlone: Item[] = [];
-    for (const item of unit.items) {
+    for (const [k, item] of unit.items.entries()) {
       const output = parsed.results.get(item.ref.id);
       if (output !== undefined) {
-        await this.settle(item, { status: 'succeeded', output, batchId: unit.batchId, latencyMs, ...usageOf(item), ...ttft, ...endpoint });
+        const checked = edit ? checkEdit(editableOf(chunks[k]), output, lineEndingOf(chunks[k].text)) : { output };
+        await this.settle(item, { status: 'succeeded', ...checked, batchId: unit.batchId, latencyMs, ...usageOf(item), ...ttft, ...endpoint });
+      } else if (edit && truncated && unit.items.length === 1) {
+        return this.onOverflow(unit, new TruncatedError('The rewrite was cut off by the output limit.'));
       } else if (!(await this.missingFromReply(item, unit, response, { latencyMs, ...usageOf(item), ...endpoint }))) {
         retryAlone.push(item);
       }
@@ -514,11 +524,13 @@ class Execution {
     }
     let parts: [Chunk, Chunk];
     try {
-      parts = splitChunk(await this.textOf(item), this.o.tokenizer, { lineNumbers: this.o.output?.kind === 'findings' });
+      const whole = await this.textOf(item);
+      // An edit chunk is split in its editable part, at a line end, its contexts re-derived (a one-line part fails).
+      parts = this.o.output?.kind === 'edit' ? splitEditChunk(whole, this.o.tokenizer) : splitChunk(whole, this.o.tokenizer, { lineNumbers: this.o.output?.kind === 'findings' });
     } catch (e) {
       return this.failUnit(unit, describeError(e), 0, item.attempts);
     }
-    const group: SplitGroup = { item, partIds: parts.map((p) => p.id), outputs: [undefined, undefined], pending: 2, settled: false, inputTokens: 0, outputTokens: 0 };
+    const group: SplitGroup = { item, partIds: parts.map((p) => p.id), outputs: [undefined, undefined], pending: 2, settled: false, inputTokens: 0, outputTokens: 0, notes: [] };
     const n = ++this.splitCounter;
     const units = parts.map((p, i) => ({ batchId: `${unit.batchId}~${n}.${i + 1}`, items: [{ ref: stripText(p), text: p.text, attempts: item.attempts, group }] }));
     this.emit({ type: 'batch-split', batchId: unit.batchId, into: units.map((u) => u.batchId), reason: error.kind });
@@ -556,11 +568,15 @@ class Execution {
       return this.settle(group.item, { ...o, inputTokens: group.inputTokens, outputTokens: group.outputTokens });
     }
     group.outputs[group.partIds.indexOf(item.ref.id)] = o.output;
+    if (o.note !== undefined) group.notes.push(`part ${item.ref.id}: ${o.note}`);
     if (--group.pending === 0) {
       group.settled = true;
       const outputs = group.outputs as string[];
-      const output = this.validator ? encodeEntries(outputs.flatMap((o) => decodeEntries(o))) : joinOutputs(outputs);
-      return this.settle(group.item, { ...o, output, inputTokens: group.inputTokens, outputTokens: group.outputTokens });
+      const edit = this.o.output?.kind === 'edit';
+      const output = this.validator ? encodeEntries(outputs.flatMap((o) => decodeEntries(o))) : edit ? outputs.join('') : joinOutputs(outputs);
+      const { flags: _f, note: _n, ...rest } = o;
+      const flagged = group.notes.length ? { flags: ['suspicious'], note: group.notes.join('; ') } : {};
+      return this.settle(group.item, { ...rest, output, ...flagged, inputTokens: group.inputTokens, outputTokens: group.outputTokens });
     }
   }
 }

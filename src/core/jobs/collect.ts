@@ -3,7 +3,11 @@ import { BatchPromptError, type ErrorKind } from '../execute/errors';
 import type { ChunkOutcome, ExecutionSummary } from '../execute/events';
 import type { ChatResponse } from '../execute/model';
 import { parseReply, type AnswerMode } from '../plan/protocol';
-import { encodeEntries, validatorOf } from '../output/spec';
+import { encodeEntries, isEdit, validatorOf } from '../output/spec';
+import { checkEdit, lineEndingOf } from '../output/editText';
+import { editableOf } from '../plan/editChunker';
+import { FileChunkSource } from '../plan/plan';
+import { describeError } from '../execute/errors';
 import { readStructuredReply } from '../output/reply';
 import type { ItemValidator } from '../output/validate';
 import type { Prices } from '../store/report';
@@ -45,6 +49,8 @@ export async function collectJob(dir: string, api: BatchApi, options: CollectOpt
     const recorded = new Set((await readRecords(dir)).map((r) => r.chunkId));
     const refs = new Map<string, ChunkRef>();
     for (const f of store.meta.files) for (const c of f.chunks) refs.set(c.id, c);
+    // Edit runs (#15): each answer is checked against its chunk's text, read (and its file's sha checked) from the root.
+    const source = isEdit(store.meta.output) ? new FileChunkSource(store.meta.root, store.meta.files) : undefined;
     const structured = store.meta.output ? { validator: validatorOf(store.meta.output), mode: job.answerMode === 'structured' ? 'structured' as const : 'tagged' as const } : undefined;
     const byId = new Map<string, BatchResult>();
     for (const r of results.results) if (!byId.has(r.customId)) byId.set(r.customId, r);
@@ -56,7 +62,8 @@ export async function collectJob(dir: string, api: BatchApi, options: CollectOpt
         execution.inputTokens += result.response.usage?.inputTokens ?? 0;
         execution.outputTokens += result.response.usage?.outputTokens ?? 0;
       }
-      for (const outcome of outcomesOf(request, chunks, result, job, results.malformed, structured)) {
+      const edits = source && result?.ok ? await editTexts(source, chunks) : undefined;
+      for (const outcome of outcomesOf(request, chunks, result, job, results.malformed, structured, edits)) {
         if (recorded.has(outcome.chunk.id)) continue;
         await store.record(outcome);
         options.onOutcome?.(outcome);
@@ -83,6 +90,7 @@ export function outcomesOf(
   job: JobRecord,
   malformed: readonly MalformedResultLine[] = [],
   structured?: { validator?: ItemValidator; mode: AnswerMode },
+  edits?: ReadonlyMap<string, string | { kind: ErrorKind; message: string }>,
 ): ChunkOutcome[] {
   const base = { batchId: request.batchId, attempts: 1, latencyMs: 0 };
   if (!result) {
@@ -95,12 +103,17 @@ export function outcomesOf(
   const response = result.response;
   const truncated = response.finishReason === 'length';
   if (structured?.validator) return structuredOutcomes(request, chunks, response, structured.validator, structured.mode);
-  const parsed = parseReply(response.text, chunks.map((c) => c.id), { truncated });
+  const parsed = parseReply(response.text, chunks.map((c) => c.id), { truncated, closedOnly: edits !== undefined });
   const totalTokens = chunks.reduce((n, c) => n + c.tokens, 0) || 1;
   return chunks.map((chunk) => {
     const share = chunk.tokens / totalTokens;
     const usage = { inputTokens: Math.round((response.usage?.inputTokens ?? 0) * share), outputTokens: Math.round((response.usage?.outputTokens ?? 0) * share) };
     const output = parsed.results.get(chunk.id);
+    const text = edits?.get(chunk.id);
+    if (output !== undefined && typeof text === 'object') return { ...base, ...usage, chunk, status: 'failed' as const, error: text };
+    if (output !== undefined && typeof text === 'string') {
+      return { ...base, ...usage, chunk, status: 'succeeded' as const, ...checkEdit(editableOf({ ...chunk, text }), output, lineEndingOf(text)) };
+    }
     if (output !== undefined) return { ...base, ...usage, chunk, status: 'succeeded' as const, output };
     const why = truncated ? 'the reply was cut off by the output limit' : 'the reply has no result for it';
     return { ...base, ...usage, chunk, status: 'failed' as const, error: { kind: 'bad-reply' as ErrorKind, message: `The batch job's reply to ${request.customId} is unusable for this chunk: ${why}. Retry it.` } };
@@ -128,6 +141,13 @@ function structuredOutcomes(request: JobRecord['requests'][number], chunks: read
     const why = truncated ? 'the reply was cut off by the output limit' : 'the reply has no result for it';
     return { ...base, status: 'failed' as const, error: { kind: 'bad-reply' as ErrorKind, message: `The batch job's reply to ${request.customId} is unusable for this chunk: ${why}. Retry it.` } };
   });
+}
+
+/** Edit runs: each chunk's text as planned, or why it cannot be had (the file changed or went away). */
+async function editTexts(source: FileChunkSource, chunks: readonly ChunkRef[]): Promise<Map<string, string | { kind: ErrorKind; message: string }>> {
+  const out = new Map<string, string | { kind: ErrorKind; message: string }>();
+  for (const c of chunks) out.set(c.id, await source.text(c).catch((e: unknown) => describeError(e)));
+  return out;
 }
 
 /** A request without a result while some result lines could not be read: its result may be one of them. */

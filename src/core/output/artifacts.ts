@@ -1,7 +1,7 @@
 import { csvShape, toCsv } from './csv';
 import { locateFindings, SEVERITIES, type FindingsValue, type LocatedFinding, type Severity } from './kind';
 import { toSarif, type SarifOptions } from './sarif';
-import { decodeEntries, itemSchemaOf, validatorOf, type OutputSpec, type StructuredEntry } from './spec';
+import { decodeEntries, isStructured, itemSchemaOf, validatorOf, type OutputSpec, type StructuredEntry } from './spec';
 import { dedupeFindings } from './validate';
 
 /**
@@ -141,12 +141,14 @@ export interface RunArtifacts {
   files: Map<string, string>;
   findings?: LocatedFinding[];
   entries: PlacedEntry[];
+  /** An edit run's proposals (#15, `ProposalManifest` of output/edits.ts), for the report. */
+  proposals?: { files: readonly { path: string; status: string; reason?: string; suspicious?: readonly unknown[] }[] };
 }
 
 /** Every artifact of a run of `spec` from its succeeded chunks (see the file names above). */
 export function buildArtifacts(spec: OutputSpec | undefined, chunks: Iterable<ChunkText>, sarif: SarifOptions): RunArtifacts {
   const files = new Map<string, string>();
-  if (!spec || spec.kind === 'text') return { files, entries: [] };
+  if (!spec || !isStructured(spec)) return { files, entries: [] };
   const entries = readAllEntries(spec, chunks);
   if (spec.kind === 'findings') {
     const findings = findingsOf(entries);

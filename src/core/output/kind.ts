@@ -1,11 +1,12 @@
 /**
  * Output kinds (#14): what shape a chunk's answer has. `text` is free text (as before); `findings` is
- * the built-in list of problems on lines; `json` is any JSON Schema the user gives. (`edit` comes later.)
+ * the built-in list of problems on lines; `json` is any JSON Schema the user gives; `edit` (#15) is each
+ * chunk's editable part rewritten (text, not JSON), joined into a proposed new file.
  * The kind decides the protocol, the check and the record; nothing else branches on it.
  */
-export type OutputKind = 'text' | 'findings' | 'json';
+export type OutputKind = 'text' | 'findings' | 'json' | 'edit';
 
-export const OUTPUT_KINDS: readonly OutputKind[] = ['text', 'findings', 'json'];
+export const OUTPUT_KINDS: readonly OutputKind[] = ['text', 'findings', 'json', 'edit'];
 
 export function isOutputKind(x: unknown): x is OutputKind {
   return typeof x === 'string' && (OUTPUT_KINDS as readonly string[]).includes(x);
@@ -76,7 +77,7 @@ export const FINDINGS_SCHEMA: JsonSchema = deepFreeze({
 
 /**
  * The item schema a run checks each chunk's value against: the built-in one for `findings`, the user's
- * for `json` (required there), none for `text`.
+ * for `json` (required there), none for `text` and `edit`.
  */
 export function itemSchemaFor(kind: OutputKind, userSchema?: JsonSchema): JsonSchema | undefined {
   if (kind === 'findings') return FINDINGS_SCHEMA;

@@ -15,12 +15,22 @@ export interface OutputSpec {
 
 export const TEXT_OUTPUT: OutputSpec = Object.freeze({ kind: 'text' as const });
 
-/** True for kinds whose chunk answers are JSON values checked against an item schema. */
+/** True for kinds whose chunk answers are JSON values checked against an item schema (not `text`, not `edit`). */
 export function isStructured(spec: OutputSpec | undefined): boolean {
+  return !!spec && (spec.kind === 'findings' || spec.kind === 'json');
+}
+
+/** True for the `edit` kind (#15): each chunk's editable part comes back rewritten. */
+export function isEdit(spec: OutputSpec | undefined): boolean {
+  return spec?.kind === 'edit';
+}
+
+/** True when run.json records the spec (every kind but `text`, so runs made before #14 read as they were). */
+export function isRecorded(spec: OutputSpec | undefined): spec is OutputSpec {
   return !!spec && spec.kind !== 'text';
 }
 
-/** The item schema every chunk value is checked against (undefined for `text`). */
+/** The item schema every chunk value is checked against (undefined for `text` and `edit`). */
 export function itemSchemaOf(spec: OutputSpec): JsonSchema | undefined {
   return itemSchemaFor(spec.kind, spec.schema);
 }
@@ -35,10 +45,11 @@ export function validatorOf(spec: OutputSpec): ItemValidator | undefined {
 /**
  * What the result cache keys on besides prompt, model and text: the kind and the sha256 of its item
  * schema (canonical JSON: keys sorted). Undefined for `text`, so that text results cached before #14
- * are still found.
+ * are still found. `edit` has no schema: its hash is ''.
  */
 export function outputKeyOf(spec: OutputSpec | undefined): { kind: OutputKind; schemaHash: string } | undefined {
   if (!spec || spec.kind === 'text') return undefined;
+  if (spec.kind === 'edit') return { kind: 'edit', schemaHash: '' };
   return { kind: spec.kind, schemaHash: createHash('sha256').update(canonicalJson(itemSchemaOf(spec))).digest('hex') };
 }
 

@@ -38,8 +38,12 @@ export function batchBudget(options: PackOptions): number {
  */
 export function requestOverhead(prompt: string, tokenizer: Tokenizer, chunksPerBatch: number, output?: OutputSpec): number {
   const schemaCopy = isStructured(output) ? tokenizer.count(JSON.stringify(itemSchemaOf(output!))) + SCHEMA_WRAPPING : 0;
-  return tokenizer.count(`${prompt.trim()}\n\n${instructions(chunksPerBatch, output)}`) + schemaCopy + 2 * MESSAGE_FRAMING + SEAM_MARGIN;
+  const editTags = output?.kind === 'edit' ? chunksPerBatch * EDIT_WRAPPING : 0;
+  return tokenizer.count(`${prompt.trim()}\n\n${instructions(chunksPerBatch, output)}`) + schemaCopy + editTags + 2 * MESSAGE_FRAMING + SEAM_MARGIN;
 }
+
+/** An edit chunk's `<context lines>`/`<edit lines>` tags around its text (#15), at most. */
+const EDIT_WRAPPING = 40;
 
 /** The batch answer schema's own words around the item schema (`results`, `id`, its enum of ids). */
 const SCHEMA_WRAPPING = 80;

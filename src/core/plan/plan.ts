@@ -2,10 +2,11 @@ import { createHash } from 'crypto';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { chunkFile, type ChunkOptions } from './chunker';
+import { chunkFileForEdit } from './editChunker';
 import { SourceChangedError } from '../execute/errors';
 import { batchBudget, BatchPacker, requestOverhead, type PackOptions } from './packer';
 import type { Tokenizer } from './tokenizer';
-import type { PackedRequest, ChunkRef, SourceFile } from './types';
+import type { PackedRequest, Chunk, ChunkRef, SourceFile } from './types';
 import type { OutputSpec } from '../output/spec';
 
 export interface PlanOptions {
@@ -31,6 +32,11 @@ export interface Plan {
   files: PlannedFile[];
   /** Files that gave no chunk (empty text). */
   empty: string[];
+  /**
+   * Files left out before any request, with why (an edit run's file with a line over the chunk budget).
+   * Absent from plans made before #15.
+   */
+  skipped?: { path: string; reason: string }[];
   batches: PackedRequest<ChunkRef>[];
   /** The chunk budget actually used: the setting, lowered when a request could not hold one chunk. */
   chunkTokens: number;
@@ -57,6 +63,7 @@ export class Planner {
   private readonly packer: BatchPacker<ChunkRef>;
   private readonly files: PlannedFile[] = [];
   private readonly empty: string[] = [];
+  private readonly skipped: { path: string; reason: string }[] = [];
   private readonly batches: PackedRequest<ChunkRef>[] = [];
   private fileIndex = 0;
 
@@ -73,7 +80,18 @@ export class Planner {
   }
 
   add(file: SourceFile): void {
-    const chunks = chunkFile(file, this.fileIndex++, this.options.tokenizer, this.chunkOptions).map(({ text: _t, ...ref }) => ref as ChunkRef);
+    let full: Chunk[];
+    if (this.options.output?.kind === 'edit') {
+      const edit = chunkFileForEdit(file, this.fileIndex++, this.options.tokenizer, this.chunkOptions);
+      if (edit.skipped !== undefined) {
+        this.skipped.push({ path: file.path, reason: edit.skipped });
+        return;
+      }
+      full = edit.chunks;
+    } else {
+      full = chunkFile(file, this.fileIndex++, this.options.tokenizer, this.chunkOptions);
+    }
+    const chunks = full.map(({ text: _t, ...ref }) => ref as ChunkRef);
     if (chunks.length === 0) {
       this.empty.push(file.path);
       return;
@@ -93,6 +111,7 @@ export class Planner {
     return {
       files: this.files,
       empty: this.empty,
+      skipped: this.skipped,
       batches: this.batches,
       chunkTokens: this.chunkOptions.chunkTokens,
       totals: {

@@ -22,6 +22,17 @@ export type AnswerMode = 'tagged' | 'structured';
 export function instructions(chunkCount: number, output?: OutputSpec, mode: AnswerMode = 'tagged'): string {
   const chunks = chunkCount === 1 ? 'one chunk' : `${chunkCount} chunks`;
   const lines = [`You will receive ${chunks} of files, each inside <chunk id="…" path="…" lines="…"> … </chunk>.`];
+  if (output?.kind === 'edit') {
+    lines.push(
+      'In each chunk, the part to rewrite is inside <edit lines="…"> … </edit>. The <context lines="…"> … </context> blocks around it are the neighbouring lines of the same file, for context only: never rewrite or repeat them.',
+      'Apply the instructions above to each edit part separately. Answer every chunk, in the same order, as:',
+      '<result id="ID">',
+      'the whole edit part rewritten: every one of its lines, changed or not',
+      '</result>',
+      'Write the file\'s text exactly as it should be: no code fences, no line numbers, no remarks. Write nothing outside the result blocks.',
+    );
+    return lines.join('\n');
+  }
   if (output?.kind === 'findings') {
     lines.push('Every line of a chunk starts with its line number in the file and a tab, as `cat -n` prints them; the numbers are not part of the file. Cite those numbers.');
   }
@@ -53,10 +64,44 @@ export function chunkOpener(chunk: ChunkRef): string {
 
 export const CHUNK_CLOSER = '\n</chunk>';
 
-/** A chunk as it appears in the request: numbered lines in the `findings` kind. */
+/** A chunk as it appears in the request: numbered lines in the `findings` kind, context and edit part marked in `edit`. */
 export function wrapChunk(chunk: Chunk, output?: OutputSpec): string {
+  if (output?.kind === 'edit') return chunkOpener(chunk) + wrapEditParts(chunk) + CHUNK_CLOSER;
   const text = output?.kind === 'findings' ? numberLines(chunk.text, chunk.startLine) : chunk.text;
   return chunkOpener(chunk) + text + CHUNK_CLOSER;
+}
+
+/**
+ * An edit chunk's body (#15): the leading context, the editable part and the trailing context, each in
+ * its block with its lines; a context block only when there is context. A BOM is not sent (it is put
+ * back when the answer is normalised).
+ */
+export function wrapEditParts(chunk: Pick<Chunk, 'text' | 'overlap' | 'trailing' | 'startLine'>): string {
+  const text = chunk.text;
+  const trailing = chunk.trailing ?? 0;
+  const parts: [string, string][] = [
+    ['context', text.slice(0, chunk.overlap)],
+    ['edit', text.slice(chunk.overlap, text.length - trailing).replace(/^\uFEFF/, '')],
+    ['context', text.slice(text.length - trailing)],
+  ];
+  let line = chunk.startLine;
+  const out: string[] = [];
+  for (const [tag, body] of parts) {
+    const count = linesIn(body);
+    if (tag === 'edit' || body !== '') {
+      const range = count === 0 ? `${line}-${line}` : `${line}-${line + count - 1}`;
+      out.push(`<${tag} lines="${range}">\n${body}${body === '' || body.endsWith('\n') ? '' : '\n'}</${tag}>`);
+    }
+    line += count;
+  }
+  return out.join('\n');
+}
+
+/** Lines a part holds (whole lines ending with "\n", and a last one without). */
+function linesIn(body: string): number {
+  let n = 0;
+  for (let i = body.indexOf('\n'); i !== -1; i = body.indexOf('\n', i + 1)) n++;
+  return body === '' || body.endsWith('\n') ? n : n + 1;
 }
 
 /** The line-number prefix of line `n`, as `cat -n` prints it: right-aligned in 6 columns, then a tab. */
@@ -169,14 +214,15 @@ const CLOSER = '</result>';
  * code fence around the results is ignored. A section without a closer is complete only when another
  * opener follows it: the last one without a closer was cut off and counts as missing. In a one-chunk
  * request, a reply with no `<result>` tag at all is that chunk's output, unless it was cut off.
+ * With `closedOnly` (edit runs, #15) a result counts only when its block is closed: a rewrite must be whole.
  */
-export function parseReply(reply: string, requestedIds: readonly string[], options: { truncated?: boolean } = {}): ParsedReply {
+export function parseReply(reply: string, requestedIds: readonly string[], options: { truncated?: boolean; closedOnly?: boolean } = {}): ParsedReply {
   const requested = new Set(requestedIds);
   const results = new Map<string, string>();
   const unexpected: string[] = [];
   const openers = [...reply.matchAll(OPENER)];
 
-  if (openers.length === 0) {
+  if (openers.length === 0 && !options.closedOnly) {
     if (requestedIds.length === 1 && !options.truncated && reply.trim() !== '') {
       results.set(requestedIds[0], reply);
     }
@@ -189,7 +235,7 @@ export function parseReply(reply: string, requestedIds: readonly string[], optio
     const section = reply.slice(from, to);
     const close = section.lastIndexOf(CLOSER);
     const isLast = i + 1 === openers.length;
-    if (close < 0 && (isLast || options.truncated)) continue; // cut off: never a success
+    if (close < 0 && (isLast || options.truncated || options.closedOnly)) continue; // cut off: never a success
     let output = close < 0 ? section : section.slice(0, close);
     if (output.startsWith('\r\n')) output = output.slice(2);
     else if (output.startsWith('\n')) output = output.slice(1);

@@ -22,6 +22,11 @@ export interface ChunkRef {
   readonly endLine: number;
   /** Characters at the start of this chunk that repeat the end of the previous chunk (0 for the first). */
   readonly overlap: number;
+  /**
+   * Edit runs (#15): characters at the end of this chunk that are read-only context (the next lines);
+   * the editable part is `text.slice(overlap, text.length - trailing)`. Absent (0) in other kinds.
+   */
+  readonly trailing?: number;
   /** Token count of the chunk's text by the run's tokenizer. */
   readonly tokens: number;
 }

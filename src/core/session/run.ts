@@ -16,7 +16,7 @@ import type { RootPolicy } from '../store/pathGuard';
 import type { Tokenizer } from '../plan/tokenizer';
 import type { PackedRequest, ChunkRef } from '../plan/types';
 import { definedOnly } from '../../util/objects';
-import { isStructured, type OutputSpec } from '../output/spec';
+import { isRecorded, type OutputSpec } from '../output/spec';
 
 export interface RunParameters {
   maxConcurrency: number;
@@ -107,9 +107,10 @@ export function createRunStore(plan: Plan, options: Pick<RunOptions, 'dir' | 'ro
     ...(options.endpoints?.length ? { endpoints: options.endpoints.map((e) => definedOnly(e.info) as EndpointInfo & EndpointLimits) } : {}),
     encoding: options.tokenizer.encoding,
     protocolVersion: PROTOCOL_VERSION,
-    ...(isStructured(options.output) ? { output: options.output } : {}),
+    ...(isRecorded(options.output) ? { output: options.output } : {}),
     parameters: { ...options.parameters, chunkTokens: plan.chunkTokens },
     files: plan.files.map((f) => ({ path: f.path, hash: f.hash, chunks: f.chunks })),
+    ...(plan.skipped?.length ? { skipped: plan.skipped } : {}),
   });
 }
 

@@ -209,6 +209,14 @@ export function checkRunMeta(meta: unknown, file = 'run.json'): void {
       if (c.path !== p) throw new UnsafePathError(file, `files[${i}].chunks[${j}].path`, String(c.path), `is not its file's path (${p})`);
     });
   });
+  const skipped = (meta as { skipped?: unknown }).skipped;
+  if (skipped !== undefined) {
+    if (!Array.isArray(skipped)) throw new UnsafePathError(file, 'skipped', String(skipped), 'is not a list of files');
+    (skipped as { path?: unknown; reason?: unknown }[]).forEach((s, i) => {
+      checkRelativePath(s?.path, file, `skipped[${i}].path`);
+      if (typeof s.reason !== 'string') throw new UnsafePathError(file, `skipped[${i}].reason`, String(s.reason), 'is not a string');
+    });
+  }
   checkRunOutput((meta as { output?: unknown }).output, file);
 }
 

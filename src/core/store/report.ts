@@ -77,6 +77,7 @@ export const TOP_FILES = 10;
 function structuredLines(meta: RunMeta, artifacts: RunArtifacts | undefined): string[] {
   const kind = meta.output?.kind;
   if (!artifacts || !kind || kind === 'text') return [];
+  if (kind === 'edit') return editLines(artifacts);
   if (kind === 'findings') {
     const findings = artifacts.findings ?? [];
     const counts = severityCounts(findings);
@@ -108,6 +109,22 @@ function structuredLines(meta: RunMeta, artifacts: RunArtifacts | undefined): st
   for (const e of entries.slice(0, REPORT_ROWS)) {
     const v = JSON.stringify(e.value) ?? '';
     lines.push(`| ${cell(e.path)} | ${e.startLine}–${e.endLine} | \`${cell(v.length > 200 ? `${v.slice(0, 200)}…` : v).replace(/`/g, "'")}\` |`);
+  }
+  return [...lines, ''];
+}
+
+/** An edit run's section (#15): counts by status, then every file with a proposal or without one and why. */
+function editLines(artifacts: RunArtifacts): string[] {
+  const files = artifacts.proposals?.files ?? [];
+  const count = (s: string) => files.filter((f) => f.status === s).length;
+  const lines = ['## Proposed edits', '', `${count('proposed')} file(s) with a proposal, ${count('unchanged')} unchanged, ${count('incomplete')} incomplete, ${count('skipped')} skipped. Nothing was written to the files: review them (Review Proposed Edits) or run \`batch-prompt apply\` on this folder. The whole diff: [edits.patch](edits.patch).`, ''];
+  const listed = files.filter((f) => f.status !== 'unchanged');
+  if (!listed.length) return lines;
+  lines.push('| File | Status | Notes |', '|---|---|---|');
+  for (const f of listed.slice(0, REPORT_ROWS)) {
+    const link = f.status === 'proposed' ? `[${cell(f.path)}](proposed/${encodeURI(f.path)})` : cell(f.path);
+    const notes = f.suspicious?.length ? `${f.suspicious.length} suspicious part(s)` : (f.reason ?? '');
+    lines.push(`| ${link} | ${f.status} | ${cell(notes)} |`);
   }
   return [...lines, ''];
 }

@@ -5,6 +5,8 @@ import { writeFileAtomic } from '../../util/atomicFile';
 import { ARTIFACT_FILES, buildArtifacts, chunkFileOf, type ChunkText, type RunArtifacts } from '../output/artifacts';
 import { TOOL_NAME, TOOL_VERSION } from '../output/sarif';
 import { hashText } from '../plan/plan';
+import { isEdit, isStructured } from '../output/spec';
+import { EDIT_FILES, writeProposals } from '../output/edits';
 import { PathGuard } from './pathGuard';
 import { renderReport, type Prices } from './report';
 import { readRecords, readRunMeta, readSummary, RUN_FILE, type RunMeta, type RunRecord, type RunSummary } from './runStore';
@@ -14,7 +16,8 @@ export const REPORT_FILE = 'report.md';
 
 /**
  * Writes a run folder's `report.md` and, for a structured run (#14), its `findings.jsonl` and
- * `findings.sarif` or `results.jsonl` (and `results.csv`), each atomically and through the path guard,
+ * `findings.sarif` or `results.jsonl` (and `results.csv`), for an edit run (#15) its `proposed/`,
+ * `proposals.json` and `edits.patch`, each atomically and through the path guard,
  * from its `run.json`, `run.jsonl`, `chunks/` and summary (`summary.json` when none is given): the same
  * files after a run, a resume, a retry, a collected batch job or a merge, in the editor and on the
  * command line, rewritten whole from the folder's latest state. The folder is untrusted: its `run.json`
@@ -26,6 +29,8 @@ export async function writeRunReport(dir: string, prices: Prices = {}, summary?:
   const s = summary ?? (await readSummary(dir));
   const records = await readRecords(dir, { check: true });
   const artifacts = await runArtifactsOf(dir, meta, records);
+  // An edit run's proposals (#15): proposed/, proposals.json and edits.patch, from the folder's latest state.
+  if (isEdit(meta.output)) artifacts.proposals = await writeProposals(dir, meta, records);
   const guard = new PathGuard(dir, 'the run folder');
   const write = async (name: string, text: string) => writeFileAtomic(await guard.resolve(name, RUN_FILE, name), text);
   for (const [name, text] of artifacts.files) await write(name, text);
@@ -42,7 +47,7 @@ export async function runArtifactsOf(dir: string, meta: RunMeta, records?: reado
   const latest = new Map<string, RunRecord>();
   for (const r of records ?? (await readRecords(dir, { check: true }))) latest.set(r.chunkId, r);
   const chunks: ChunkText[] = [];
-  if (meta.output && meta.output.kind !== 'text') {
+  if (isStructured(meta.output)) {
     for (const f of meta.files) {
       for (const c of f.chunks) {
         if (latest.get(c.id)?.status !== 'succeeded') continue;
@@ -81,4 +86,4 @@ async function lineTexts(meta: RunMeta): Promise<((p: string, line: number) => s
 }
 
 /** Every name `writeRunReport` may write (for the folder checks). */
-export const REPORT_FILES: readonly string[] = [REPORT_FILE, ...ARTIFACT_FILES];
+export const REPORT_FILES: readonly string[] = [REPORT_FILE, ...ARTIFACT_FILES, ...EDIT_FILES];

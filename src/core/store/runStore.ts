@@ -16,8 +16,9 @@ import { checkRecord, checkRunMeta, checkRunRoot, PathGuard, type RootPolicy } f
 import { redactUrlCredentials } from '../../util/redact';
 import type { ChunkRef, ChunkStatus } from '../plan/types';
 import { exists } from '../../util/fs';
-import { isStructured, type OutputSpec } from '../output/spec';
+import { isEdit, isStructured, type OutputSpec } from '../output/spec';
 import { ARTIFACT_FILES, readEntries, renderFileOutput, type FileChunkPart } from '../output/artifacts';
+import { EDIT_FILES } from '../output/edits';
 
 /** How a run folder names an endpoint (never a key, never a header's value: at most the names of a CLI config's headers). */
 export interface EndpointInfo {
@@ -65,6 +66,8 @@ export interface RunMeta {
   parameters: Record<string, number | string | boolean | undefined>;
   /** Every planned file with its text's sha256 and its chunks in order (ids and ranges, no text). */
   files: { path: string; hash: string; chunks: ChunkRef[] }[];
+  /** Files the plan left out before any request, with why (an edit run's file with a line over the budget, #15). */
+  skipped?: { path: string; reason: string }[];
 }
 
 /** One line of `run.jsonl`: one chunk outcome. A later line for the same chunk (a retry) supersedes it. */
@@ -92,6 +95,10 @@ export interface RunRecord {
   cached?: true;
   /** Found as `chunks/ID.out` by a resume after a crash between the output and its journal line. */
   recovered?: true;
+  /** Edit runs (#15): `['suspicious']` when the rewritten part shrank to under half its lines or to nothing. */
+  flags?: string[];
+  /** Why the flags were set. */
+  note?: string;
 }
 
 export type FileStatus = 'complete' | 'incomplete';
@@ -116,7 +123,7 @@ const OUTPUTS_DIR = 'outputs';
 export const INVALID_DIR = 'invalid';
 const INCOMPLETE_SUFFIX = '.incomplete';
 /** Files a run folder's writers put beside `run.json` (a batch job's `job.json`, the report). */
-const FOLDER_FILES = [RECORDS_FILE, SUMMARY_FILE, LOCK_FILE, 'job.json', 'report.md', ...ARTIFACT_FILES];
+const FOLDER_FILES = [RECORDS_FILE, SUMMARY_FILE, LOCK_FILE, 'job.json', 'report.md', ...ARTIFACT_FILES, ...EDIT_FILES];
 
 interface FileState {
   path: string;
@@ -362,7 +369,8 @@ export class RunStore {
         structured.push({ ...where, missing });
       }
     }
-    const text = spec && isStructured(spec) ? renderFileOutput(spec, file.path, structured) : joinOutputs(parts);
+    // An edit run's parts replace the file's editable parts exactly: joined as they are (#15).
+    const text = spec && isStructured(spec) ? renderFileOutput(spec, file.path, structured) : isEdit(spec) ? parts.join(complete ? '' : '\n') : joinOutputs(parts);
     const status: FileStatus = complete ? 'complete' : 'incomplete';
     await writeFileAtomic(await this.checked(this.outputPath(file.path, status)), text);
     // The other form, if an earlier attempt wrote it, is now stale.
@@ -417,6 +425,8 @@ export function recordOf(outcome: ChunkOutcome, extra: Pick<RunRecord, 'cached' 
     batchId: outcome.batchId,
     ...(outcome.endpoint ? { endpoint: outcome.endpoint } : {}),
     ...(outcome.firstTokenMs !== undefined ? { firstTokenMs: outcome.firstTokenMs } : {}),
+    ...(outcome.flags?.length ? { flags: outcome.flags } : {}),
+    ...(outcome.note !== undefined ? { note: outcome.note } : {}),
     at: new Date().toISOString(),
     ...extra,
   };
