@@ -11,7 +11,7 @@ import type { Io } from '../io';
 import { keyVarOf } from '../keyHints';
 import { selectModel } from '../models';
 import { UsageError, type CliOptions } from '../options';
-import { ciOutcome, findingsOptionsProblem, finished, ProgressDisplay, writeReport } from '../runOutput';
+import { ciOutcome, printProposals, findingsOptionsProblem, finished, ProgressDisplay, writeReport } from '../runOutput';
 import { configuredEndpoints, describeRecorded, endpointOptionFor, matchRecorded, missingHeaders, shown, type RecordedEndpoint } from '../trust';
 import { cacheOf } from '../userCache';
 
@@ -110,5 +110,7 @@ export async function resumeCommand(opts: CliOptions, io: Io): Promise<number> {
   }
   progress.end();
   const artifacts = await writeReport(dir, opts, summary, io);
-  return ciOutcome(finished(summary, dir, io, keyVars), dir, opts, io, artifacts);
+  const code = finished(summary, dir, io, keyVars);
+  await printProposals(dir, io);
+  return ciOutcome(code, dir, opts, io, artifacts);
 }

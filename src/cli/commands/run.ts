@@ -8,7 +8,7 @@ import { keyVarOf } from '../keyHints';
 import { endpointOf, fromSpecs, runEndpoints } from '../models';
 import { runSettingsOf, type CliOptions } from '../options';
 import { heldRun, nothingToSend, planFiles, readRunPrompt } from '../planning';
-import { ciOutcome, findingsOptionsProblem, finished, ProgressDisplay, StreamPrinter, writeReport } from '../runOutput';
+import { ciOutcome, printProposals, findingsOptionsProblem, finished, ProgressDisplay, StreamPrinter, writeReport } from '../runOutput';
 import { cacheOf } from '../userCache';
 
 /** `batch-prompt run FILES…`: sends the prompt over the files, prints progress and the outcome (exit 0, 2 some failed, 1 fatal). */
@@ -54,5 +54,7 @@ export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
   printer?.end();
   progress.end();
   const artifacts = await writeReport(dir, opts, summary, io);
-  return ciOutcome(finished(summary, dir, io, keyVars), dir, opts, io, artifacts);
+  const code = finished(summary, dir, io, keyVars);
+  await printProposals(dir, io);
+  return ciOutcome(code, dir, opts, io, artifacts);
 }
