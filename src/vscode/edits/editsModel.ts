@@ -87,12 +87,13 @@ export function applyHunks(text: string, hunks: readonly ReviewHunk[], accept: (
 /**
  * Why the editor cannot offer a file's hunks even though its sha256 is the planned one: a line break
  * the editor counts differently (a lone CR), or an open document whose text is not the file's (unsaved
- * changes, or mixed line endings the editor normalised). Undefined when it can.
+ * changes; line endings the editor normalised do not count). Undefined when it can.
  */
 export function reviewProblem(original: string, documentText: string | undefined): string | undefined {
   if (/\r(?!\n)/.test(original)) return 'it has line breaks the editor counts differently (a lone CR): apply it with "batch-prompt apply"';
   const body = original.startsWith(BOM) ? original.slice(1) : original;
-  if (documentText !== undefined && documentText !== body) return 'its open document differs from the file (unsaved changes, or mixed line endings): save or revert it, or use Open Diff';
+  // Compared without its line endings: the editor may have normalised mixed ones (the lines are the same).
+  if (documentText !== undefined && documentText.replace(/\r\n/g, '\n') !== body.replace(/\r\n/g, '\n')) return 'its open document differs from the file (unsaved changes): save or revert it, then review again';
   return undefined;
 }
 

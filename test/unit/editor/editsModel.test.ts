@@ -92,6 +92,7 @@ describe('Review Proposed Edits: hunks of a proposal (pure)', () => {
     assert.match(reviewProblem('a\nb\n', 'a\nb\nunsaved\n') ?? '', /unsaved changes/);
     assert.strictEqual(reviewProblem('\uFEFFa\r\nb\r\n', 'a\r\nb\r\n'), undefined);
     assert.strictEqual(reviewProblem('a\nb\n', undefined), undefined);
+    assert.strictEqual(reviewProblem('a\r\nb\nc\r\n', 'a\r\nb\r\nc\r\n'), undefined, 'mixed line endings the editor normalised');
   });
 
   it('labels group the suspicious hunks apart, and the description says where and why', () => {
