@@ -11,7 +11,7 @@ import { addDocComments, editReply } from '../support/editReplies';
 import { ModelServer } from '../support/modelServer';
 import { activateExtension, extensionApi, HANG_GUARD_MS, runOnFiles, settlesWithin } from './support/extension';
 import { spyMessages, stubInputBox, stubQuickPick } from './support/messages';
-import { resetSettings, useLocalEndpoint } from './support/settings';
+import { resetSettings, setSettings, useLocalEndpoint } from './support/settings';
 import { removeTree, RunFolder, workspaceRoot, writeTree } from './support/workspace';
 
 const FOLDER = 'edit-run';
@@ -23,7 +23,7 @@ const FILES: Record<string, string> = {
 const uriOf = (name: string) => vscode.Uri.file(path.join(workspaceRoot(), FOLDER, name));
 const onDisk = (name: string) => fs.readFileSync(uriOf(name).fsPath, 'utf8');
 
-/** Runs "Review Proposed Edits" and accepts the Refactor Preview with its own Apply command once it is up. */
+/** Runs "Review Proposed Edits" and presses the Refactor Preview's own Apply (nothing ticked) once it is up. */
 async function reviewAndAccept(dir: string): Promise<ReviewOutcome | undefined> {
   let settled = false;
   const review = Promise.resolve(vscode.commands.executeCommand<ReviewOutcome | undefined>('batchPrompt.reviewEdits', vscode.Uri.file(dir))).finally(() => (settled = true));
@@ -53,6 +53,8 @@ describe('Edit runs: Review Proposed Edits and Open Diff (extension host)', func
     await activateExtension();
     server = new ModelServer();
     await useLocalEndpoint(await server.start(), { chunksPerBatch: 2 });
+    // VS Code for the web saves after a delay by default; the desktop's default (off) keeps a review's documents dirty.
+    await setSettings('files', { autoSave: 'off' });
   });
   beforeEach(() => {
     server.script = (req) => ({ kind: 'ok', reply: editReply(req) });
@@ -60,7 +62,7 @@ describe('Edit runs: Review Proposed Edits and Open Diff (extension host)', func
   });
   afterEach(revertAll);
   after(async () => {
-    await resetSettings('batchPrompt');
+    await resetSettings();
     await server.stop();
     removeTree(FOLDER);
   });
@@ -79,20 +81,30 @@ describe('Edit runs: Review Proposed Edits and Open Diff (extension host)', func
     }
   }
 
-  it('an edit run writes proposals only; accepting the review puts every change in the documents, left dirty, and writes nothing to disk', async () => {
+  it('an edit run writes proposals only; its review is one WorkspaceEdit of confirmed replaces, which VS Code applies only as ticked; accepted, the documents hold every change, left dirty, nothing on disk', async () => {
     const run = await editRun();
     assert.strictEqual((JSON.parse(run.read('run.json')) as { output?: { kind: string } }).output?.kind, 'edit');
     for (const [name, text] of Object.entries(FILES)) assert.strictEqual(onDisk(name), text, `${name} untouched by the run`);
     assert.strictEqual(run.read(`proposed/${FOLDER}/a.ts`), addDocComments(FILES['a.ts']));
 
-    // What the command hands to VS Code: one replace per hunk (a.ts has two, b.ts one; c.ts is unchanged).
+    // What the command hands to VS Code: one replace per hunk (a.ts has two, b.ts one; c.ts is unchanged), each needing confirmation.
     const plan = await (await extensionApi()).edits.buildReview(vscode.Uri.file(run.dir));
     assert.ok(plan);
     assert.deepStrictEqual(plan.offered.map((o) => [o.path, o.hunks]), [[`${FOLDER}/a.ts`, 2], [`${FOLDER}/b.ts`, 1]]);
     assert.deepStrictEqual(plan.edit.entries().map(([uri, edits]) => [path.basename(uri.fsPath), edits.length]), [['a.ts', 2], ['b.ts', 1]]);
+    assert.deepStrictEqual(
+      plan.changes.map((c) => [c.metadata.needsConfirmation, c.metadata.label, c.metadata.description]),
+      [
+        [true, `Batch Prompt ${plan.runId}: proposed edits`, `${FOLDER}/a.ts: 1 line added before line 1`],
+        [true, `Batch Prompt ${plan.runId}: proposed edits`, `${FOLDER}/a.ts: 1 line added before line 5`],
+        [true, `Batch Prompt ${plan.runId}: proposed edits`, `${FOLDER}/b.ts: 1 line added before line 2`],
+      ],
+    );
 
-    const outcome = await reviewAndAccept(run.dir);
-    assert.ok(outcome?.applied, JSON.stringify(outcome));
+    // Every change ticked (what the user does in the preview; the extension host cannot click it): the same replaces applied.
+    const ticked = new vscode.WorkspaceEdit();
+    for (const c of plan.changes) ticked.replace(c.uri, c.range, c.newText);
+    assert.ok(await vscode.workspace.applyEdit(ticked));
     for (const name of ['a.ts', 'b.ts']) {
       const doc = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === uriOf(name).fsPath);
       assert.ok(doc, `${name} is open`);
@@ -100,25 +112,32 @@ describe('Edit runs: Review Proposed Edits and Open Diff (extension host)', func
       assert.strictEqual(doc.getText(), run.read(`proposed/${FOLDER}/${name}`), `${name} holds the proposal`);
       assert.strictEqual(onDisk(name), FILES[name], `${name} not written to disk`);
     }
-    assert.strictEqual(onDisk('b.ts'), FILES['b.ts']);
   });
 
-  it('a file changed since the run is not offered and is listed "changed since the run: re-run it"; the others are', async () => {
+  it('a file changed since the run, or whose open document has unsaved changes, is not offered, and is listed with why', async () => {
     const run = await editRun();
     fs.writeFileSync(uriOf('a.ts').fsPath, `// by hand\n${FILES['a.ts']}`);
+    const b = await vscode.workspace.openTextDocument(uriOf('b.ts'));
+    const unsaved = new vscode.WorkspaceEdit();
+    unsaved.insert(b.uri, new vscode.Position(0, 0), '// typing\r\n');
+    assert.ok(await vscode.workspace.applyEdit(unsaved));
     const spy = spyMessages();
     let outcome: ReviewOutcome | undefined;
     try {
-      outcome = await reviewAndAccept(run.dir);
+      outcome = await vscode.commands.executeCommand<ReviewOutcome | undefined>('batchPrompt.reviewEdits', vscode.Uri.file(run.dir));
     } finally {
       spy.restore();
     }
-    assert.deepStrictEqual(outcome?.offered, [`${FOLDER}/b.ts`]);
-    assert.deepStrictEqual(outcome?.notOffered, [{ path: `${FOLDER}/a.ts`, reason: 'changed since the run: re-run it' }]);
-    assert.ok(spy.shown.some((m) => m.kind === 'warning' && m.message.includes(`${FOLDER}/a.ts (changed since the run: re-run it)`)), spy.shown.map((m) => m.message).join('\n'));
-    const a = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === uriOf('a.ts').fsPath);
-    assert.ok(!a?.isDirty, 'a.ts not touched');
+    assert.deepStrictEqual(outcome?.offered, []);
+    assert.deepStrictEqual(outcome?.notOffered, [
+      { path: `${FOLDER}/a.ts`, reason: 'changed since the run: re-run it' },
+      { path: `${FOLDER}/b.ts`, reason: 'its open document differs from the file (unsaved changes): save or revert it, then review again' },
+    ]);
+    assert.strictEqual(outcome?.applied, false);
+    const warning = spy.shown.find((m) => m.kind === 'warning' && m.message.includes('2 files of'));
+    assert.ok(warning?.message.includes(`${FOLDER}/a.ts (changed since the run: re-run it)`), spy.shown.map((m) => m.message).join('\n'));
     assert.strictEqual(onDisk('a.ts'), `// by hand\n${FILES['a.ts']}`);
+    assert.strictEqual(b.getText(), `// typing\r\n${FILES['b.ts']}`);
   });
 
   it('the newest edit run is found from the run folders (as after a reload), and Open Diff shows a file against its proposal', async () => {
@@ -151,5 +170,14 @@ describe('Edit runs: Review Proposed Edits and Open Diff (extension host)', func
       pick.restore();
       input.restore();
     }
+  });
+
+  // Last: the Refactor Preview session it opens is the workbench's, not the test's.
+  it('through the command, the Refactor Preview opens with every change unticked: its Apply, pressed as it is, changes nothing', async () => {
+    const run = await editRun();
+    const outcome = await reviewAndAccept(run.dir);
+    assert.deepStrictEqual(outcome && [outcome.applied, outcome.offered], [false, [`${FOLDER}/a.ts`, `${FOLDER}/b.ts`]]);
+    assert.ok(!vscode.workspace.textDocuments.some((d) => d.isDirty && d.uri.fsPath.includes(`${path.sep}${FOLDER}${path.sep}`)), 'no document changed');
+    for (const [name, text] of Object.entries(FILES)) assert.strictEqual(onDisk(name), text);
   });
 });

@@ -24,10 +24,22 @@ export interface NotOffered {
   reason: string;
 }
 
-/** What a review offers: one WorkspaceEdit with a replace per hunk, each needing confirmation. */
+/** One replace of a review, as put in its WorkspaceEdit (kept for tests: the edit does not show its metadata). */
+export interface ReviewChange {
+  uri: vscode.Uri;
+  range: vscode.Range;
+  newText: string;
+  metadata: vscode.WorkspaceEditEntryMetadata;
+}
+
+/**
+ * What a review offers: one WorkspaceEdit with a replace per hunk, each needing confirmation. VS Code's
+ * Refactor Preview shows such changes unticked: the user ticks the files (or changes) to take.
+ */
 export interface ReviewPlan {
   runId: string;
   edit: vscode.WorkspaceEdit;
+  changes: ReviewChange[];
   offered: { path: string; uri: vscode.Uri; hunks: number }[];
   notOffered: NotOffered[];
 }
@@ -118,6 +130,7 @@ export class ProposedEditsService {
     if (!run) return undefined;
     const { meta, manifest, roots } = run;
     const edit = new vscode.WorkspaceEdit();
+    const changes: ReviewChange[] = [];
     const offered: ReviewPlan['offered'] = [];
     const notOffered: NotOffered[] = [];
     for (const entry of manifest.files) {
@@ -148,15 +161,18 @@ export class ProposedEditsService {
       const hunks = hunksOf(text, proposal);
       for (const h of hunks) {
         const suspicious = suspiciousOf(entry, h);
-        edit.replace(uri, new vscode.Range(h.start.line, h.start.character, h.end.line, h.end.character), h.newText, {
-          needsConfirmation: true,
-          label: reviewLabel(meta.runId, suspicious.length > 0),
-          description: hunkDescription(entry.path, h, suspicious),
-        });
+        const change: ReviewChange = {
+          uri,
+          range: new vscode.Range(h.start.line, h.start.character, h.end.line, h.end.character),
+          newText: h.newText,
+          metadata: { needsConfirmation: true, label: reviewLabel(meta.runId, suspicious.length > 0), description: hunkDescription(entry.path, h, suspicious) },
+        };
+        edit.replace(change.uri, change.range, change.newText, change.metadata);
+        changes.push(change);
       }
       if (hunks.length) offered.push({ path: entry.path, uri, hunks: hunks.length });
     }
-    return { runId: meta.runId, edit, offered, notOffered };
+    return { runId: meta.runId, edit, changes, offered, notOffered };
   }
 
   /** The file of `entry` in the workspace, with its text now when it still has the planned sha256, else why not. */
@@ -192,7 +208,9 @@ export class ProposedEditsService {
       return { applied: false, ...outcome };
     }
     this.log.info(`Review of ${plan.runId}: ${plan.offered.length} file(s), ${plan.offered.reduce((n, o) => n + o.hunks, 0)} change(s) offered in the Refactor Preview.`);
-    const applied = await vscode.workspace.applyEdit(plan.edit, { isRefactoring: true });
+    // Not `isRefactoring`: with it VS Code saves the files it changed (files.refactoring.autoSave, on by
+    // default); a review leaves the documents dirty for the user to read and save.
+    const applied = await vscode.workspace.applyEdit(plan.edit);
     return { applied, ...outcome };
   }
 
