@@ -1,7 +1,8 @@
 // Benchmarks: printed figures only, never assertions (see README, "Benchmarks").
 //   npm run bench                 everything
-//   npm run bench -- chunking     one part (chunking | executor | pool | endpoints | memory | stream | estimate | structured)
+//   npm run bench -- chunking     one part (chunking | executor | pool | endpoints | memory | stream | estimate | structured | edit)
 import { runChunkingBench } from './chunking';
+import { runEditBench } from './edit';
 import { runEndpointsBench } from './endpoints';
 import { runEstimateBench } from './estimate';
 import { runExecutorBench } from './executor';
@@ -19,6 +20,7 @@ const parts: Record<string, () => Promise<void>> = {
   stream: runStreamBench,
   estimate: runEstimateBench,
   structured: runStructuredBench,
+  edit: runEditBench,
 };
 
 async function main(): Promise<void> {

@@ -38,6 +38,7 @@ export function generatedFiles(): SourceFile[] {
     { path: 'gen/one-line.txt', text: 'a single line without a newline' },
     { path: 'gen/only-newlines.txt', text: '\n\n\n\n' },
     { path: 'gen/trailing-spaces.ts', text: lines(12, 80, (r, i) => `${line(r, WORDS, 4)}${i % 3 === 0 ? '   ' : ''}`).join('\n') + '\n  \n' },
+    { path: 'gen/a name with spaces é.md', text: code(14, 40).join('\n') + '\n' },
     { path: 'gen/mixed-eol.txt', text: lines(13, 80, (r, i) => `${line(r, WORDS, 5)}${i % 2 ? '\r' : ''}`).join('\n') + '\n' },
   ];
 }

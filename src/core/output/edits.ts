@@ -13,7 +13,7 @@
  */
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { formatPatch, structuredPatch } from 'diff';
+import { formatPatch, structuredPatch, type StructuredPatch } from 'diff';
 import { writeFileAtomic } from '../../util/atomicFile';
 import { globMatcher } from '../input/glob';
 import { hashText } from '../plan/plan';
@@ -119,9 +119,45 @@ function diskOriginals(root: string): OriginalReader {
   return (p) => fs.readFile(guard.join(p, 'run.json', 'a file path'), 'utf8');
 }
 
-/** A unified diff of one file, git style (`diff --git a/p b/p`), that `git apply` takes at the run's root. */
+/** Line-diff work allowed for one file (lines × edits, Myers' bound): beyond it, one hunk replaces the whole file. */
+const DIFF_BUDGET = 50_000_000;
+
+/**
+ * A unified diff of one file, git style (`diff --git a/p b/p`), that `git apply` takes at the run's root.
+ * A large file with many changed lines would take the line diff quadratic time: past `DIFF_BUDGET` its
+ * patch is one hunk replacing every line (as valid, less readable). Deterministic either way.
+ */
 export function patchOf(p: string, original: string, proposed: string): string {
-  return formatPatch({ ...structuredPatch(`a/${p}`, `b/${p}`, original, proposed, undefined, undefined, { context: 3 }), isGit: true });
+  const lines = countBreaks(original) + countBreaks(proposed) + 2;
+  const maxEditLength = Math.max(1000, Math.floor(DIFF_BUDGET / lines));
+  const patch = structuredPatch(`a/${p}`, `b/${p}`, original, proposed, undefined, undefined, { context: 3, maxEditLength }) ?? wholeFilePatch(p, original, proposed);
+  return formatPatch({ ...patch, isGit: true });
+}
+
+function countBreaks(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/** One hunk that removes every line of `original` and adds every line of `proposed`. */
+function wholeFilePatch(p: string, original: string, proposed: string): StructuredPatch {
+  const split = (t: string) => {
+    const ls = t === '' ? [] : t.split('\n');
+    const finalBreak = t === '' || ls[ls.length - 1] === '';
+    if (t !== '' && finalBreak) ls.pop();
+    return { ls, finalBreak };
+  };
+  const o = split(original);
+  const n = split(proposed);
+  const lines: string[] = [];
+  const add = (sign: string, side: { ls: string[]; finalBreak: boolean }) => side.ls.forEach((l, i) => {
+    lines.push(sign + l);
+    if (i === side.ls.length - 1 && !side.finalBreak) lines.push('\\ No newline at end of file');
+  });
+  add('-', o);
+  add('+', n);
+  return { oldFileName: `a/${p}`, newFileName: `b/${p}`, oldHeader: undefined, newHeader: undefined, hunks: [{ oldStart: 1, oldLines: o.ls.length, newStart: 1, newLines: n.ls.length, lines }] };
 }
 
 async function proposalOf(

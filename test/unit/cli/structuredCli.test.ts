@@ -53,7 +53,7 @@ describe('batch-prompt CLI: output kinds, --fail-on, --sarif, --shard, merge', f
       [['--shard', '4/3'], /--shard must be K\/N/],
       [['--shard', 'two'], /--shard must be K\/N/],
       [['--fail-on', 'hint'], /--fail-on must be one of error, warning, info, got "hint"/],
-      [['--output', 'xml'], /--output must be one of text, findings, json/],
+      [['--output', 'xml'], /--output must be one of text, findings, json, edit/],
       [['--output', 'findings', '--schema', 's.json'], /--schema applies to --output json only/],
     ];
     for (const [extra, re] of bad) assert.throws(() => parseCli(['run', '--prompt', 'p', '--model', 'm', ...extra, 'src'], {}), (e: Error) => e instanceof UsageError && re.test(e.message), re.source);

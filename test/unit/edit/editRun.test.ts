@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import { execFileSync } from 'child_process';
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { applyProposals, EDITS_PATCH, proposedText, PROPOSALS_FILE, readProposals, type ProposalManifest } from '../../../src/core/output/edits';
+import { applyProposals, EDITS_PATCH, patchOf, proposedText, PROPOSALS_FILE, readProposals, type ProposalManifest } from '../../../src/core/output/edits';
 import { retryChunks } from '../../../src/core/session/run';
 import { readRecords, readRunMeta } from '../../../src/core/store/runStore';
 import { writeRunReport } from '../../../src/core/store/runReport';
@@ -70,6 +70,24 @@ describe('edit runs (#15)', function () {
     const result = await applyProposals(ws, dir);
     assert.strictEqual(result.skipped, 0);
     for (const f of all) assert.strictEqual(await fs.readFile(path.join(ws, f.path), 'utf8'), f.text.toUpperCase(), `${f.path} applied`);
+  });
+
+  it('makes a patch of a large file with every line changed in bounded time (one hunk), and a small change as a small hunk; both apply', async () => {
+    const big = Array.from({ length: 60_000 }, (_, i) => `line ${i} of a large file`).join('\r\n');
+    const upper = big.toUpperCase();
+    const oneLine = big.replace('line 30000 of', 'LINE 30000 OF');
+    const whole = patchOf('big.txt', big, upper);
+    const small = patchOf('big.txt', big, oneLine);
+    assert.ok(small.length < 600, `a one-line change gives a small hunk (${small.length} chars)`);
+    await fs.writeFile(path.join(ws, 'big.txt'), big);
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: ws, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    git('init', '-q');
+    for (const [name, patch] of [['whole', whole], ['small', small]]) {
+      await fs.writeFile(path.join(ws, `${name}.patch`), patch);
+      git('apply', '--check', `${name}.patch`);
+    }
+    git('apply', 'whole.patch');
+    assert.strictEqual(await fs.readFile(path.join(ws, 'big.txt'), 'utf8'), upper);
   });
 
   it('a reply cut at the output limit is split and retried as an overflow, never taken', async () => {

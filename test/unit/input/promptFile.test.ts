@@ -26,7 +26,7 @@ describe('prompt files: output kinds (#14)', () => {
   });
 
   it('says what is wrong with the front matter instead of throwing', () => {
-    assert.match(parsePromptFile('---\noutput: edits\n---\nX').problem!, /`output: edits` is not an output kind \(text, findings, json\)/);
+    assert.match(parsePromptFile('---\noutput: edits\n---\nX').problem!, /`output: edits` is not an output kind \(text, findings, json, edit\)/);
     assert.match(parsePromptFile('---\noutput: json\n---\nX').problem!, /`output: json` needs a `schema:`/);
     assert.match(parsePromptFile('---\noutput: findings\nschema: x.json\n---\nX').problem!, /applies to `output: json` only/);
     assert.match(parsePromptFile('---\nschema: [1, 2]\n---\nX').problem!, /must be a path/);

@@ -180,15 +180,16 @@ describe('run-folder artifacts of structured runs', function () {
     const files = [{ path: 'a.md', chunks: [] }];
     const cases: [unknown, RegExp][] = [
       ['findings', /run\.json: output is not an object/],
-      [{ kind: 'edit' }, /run\.json: output\.kind "edit" is not an output kind \(text, findings, json\)/],
+      [{ kind: 'edits' }, /run\.json: output\.kind "edits" is not an output kind \(text, findings, json, edit\)/],
       [{}, /run\.json: output\.kind missing is not an output kind/],
       [{ kind: 'json' }, /run\.json: output\.schema is missing/],
       [{ kind: 'json', schema: { type: 'objekt' } }, /run\.json: output\.schema cannot be used \(Schema run\.json output\.schema is not a valid JSON Schema .*\/type/],
       [{ kind: 'json', schema: [] }, /run\.json: output\.schema cannot be used/],
       [{ kind: 'findings', schema: {} }, /output\.schema is given for the findings kind/],
+      [{ kind: 'edit', schema: {} }, /output\.schema is given for the edit kind/],
     ];
     for (const [output, re] of cases) assert.throws(() => checkRunMeta({ files, output }), (e: Error) => RunOutputError.is(e) && re.test(e.message), re.source);
-    for (const output of [undefined, { kind: 'text' }, { kind: 'findings' }, { kind: 'json', schema: ITEMS_SCHEMA }]) assert.doesNotThrow(() => checkRunMeta({ files, output }));
+    for (const output of [undefined, { kind: 'text' }, { kind: 'findings' }, { kind: 'json', schema: ITEMS_SCHEMA }, { kind: 'edit' }]) assert.doesNotThrow(() => checkRunMeta({ files, output }));
   });
 
   it('opening a folder whose run.json has a bad output is refused before anything is written', async () => {

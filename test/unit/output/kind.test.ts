@@ -3,9 +3,9 @@ import Ajv from 'ajv';
 import { batchAnswerSchema, FINDINGS_SCHEMA, isOutputKind, itemSchemaFor, locateFindings, type JsonSchema } from '../../../src/core/output/kind';
 
 describe('output kinds', () => {
-  it('knows text, findings and json, and nothing else', () => {
-    assert.ok(isOutputKind('text') && isOutputKind('findings') && isOutputKind('json'));
-    assert.ok(!isOutputKind('edit') && !isOutputKind('') && !isOutputKind(undefined) && !isOutputKind(1));
+  it('knows text, findings, json and edit, and nothing else', () => {
+    assert.ok(isOutputKind('text') && isOutputKind('findings') && isOutputKind('json') && isOutputKind('edit'));
+    assert.ok(!isOutputKind('edits') && !isOutputKind('') && !isOutputKind(undefined) && !isOutputKind(1));
   });
 
   it('gives the built-in schema for findings, the user schema for json, none for text', () => {
