@@ -1,7 +1,7 @@
 // Scenario 10: an edit run (#15). F1 → "Run Prompt on Files…" → the picker's "Type a rewrite prompt
 // (edit files)…" → a local server answering each part with a doc comment added → the end-of-run
 // notification's "Review Proposed Edits" → VS Code's Refactor Preview with a checkbox per file and per
-// change (unticked: they need confirmation) → both files ticked, one change unticked → Apply → saved,
+// change (unticked: they need confirmation) → every change ticked, then one unticked → Apply → saved,
 // the files hold every change but that one. Then "Open Diff of a Proposed Edit…" on a file.
 import * as assert from 'assert';
 import * as fs from 'fs';
@@ -60,22 +60,23 @@ describe('Edit runs: the Refactor Preview and Open Diff (UI)', () => {
     const fileRow = (name: string) => rows.filter({ hasText: name }).filter({ hasNot: page.locator('.textedit') }).first();
     await fileRow('shapes.ts').waitFor({ state: 'visible', timeout: 30000 });
     await fileRow('greet.ts').waitFor({ state: 'visible' });
-    // Every change starts unticked (it needs confirmation); ticking a file ticks its changes.
     await wb.screenshot('refactor-preview-unticked');
-    for (const name of ['shapes.ts', 'greet.ts']) {
-      const box = fileRow(name).locator('.edit-checkbox');
-      assert.strictEqual(await box.getAttribute('aria-checked'), 'false', `${name} unticked at first`);
-      await box.click();
-    }
-    // The changes of shapes.ts: expanded if they are not shown yet.
+    // Every change starts unticked (it needs confirmation): each is ticked, then one unticked again.
+    // (Ticking a file ticks its changes too, but the tree redraws their rows lazily: the rows are clicked one by one.)
     const change = (text: string) => rows.filter({ has: page.locator('.textedit') }).filter({ hasText: text }).first();
-    if (!(await change('perimeter').isVisible())) await fileRow('shapes.ts').locator('.monaco-tl-twistie').click();
-    await change('perimeter').waitFor({ state: 'visible' });
-    assert.strictEqual(await change('perimeter').locator('.edit-checkbox').getAttribute('aria-checked'), 'true', 'ticked with its file');
+    for (const name of ['shapes.ts', 'greet.ts']) {
+      assert.strictEqual(await fileRow(name).locator('.edit-checkbox').getAttribute('aria-checked'), 'false', `${name} unticked at first`);
+    }
+    // The preview shows each file expanded, its changes under it.
+    const checked = (text: string) => change(text).locator('.edit-checkbox').getAttribute('aria-checked');
+    for (const text of ['area', 'perimeter', 'hello']) {
+      await change(text).waitFor({ state: 'visible' });
+      assert.strictEqual(await checked(text), 'false', `${text} unticked at first`);
+      await change(text).locator('.edit-checkbox').click();
+      assert.strictEqual(await checked(text), 'true', `${text} ticked`);
+    }
     await change('perimeter').locator('.edit-checkbox').click();
-    assert.strictEqual(await change('perimeter').locator('.edit-checkbox').getAttribute('aria-checked'), 'false');
-    assert.strictEqual(await change('area').locator('.edit-checkbox').getAttribute('aria-checked'), 'true');
-    // (the other file's change is ticked with it; the tree may redraw its row later)
+    assert.deepStrictEqual([await checked('area'), await checked('perimeter'), await checked('hello')], ['true', 'false', 'true']);
     await wb.screenshot('refactor-preview-one-change-unticked');
     await panel.locator('.monaco-button', { hasText: /^Apply$/ }).first().click();
     await panel.locator('.monaco-list-row').first().waitFor({ state: 'hidden', timeout: 15000 }).catch(() => undefined);
