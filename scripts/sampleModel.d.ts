@@ -16,3 +16,7 @@ export const MODEL: string;
 export const PLANTED_FINDINGS: Record<string, PlantedFinding[]>;
 export function answer(body: unknown): string;
 export function startSampleModel(port?: number): Promise<{ server: Server; baseUrl: string }>;
+/** True for an edit run's request (#15): its chunks hold `<edit lines="…">` parts. */
+export function wantsEdit(body: unknown): boolean;
+/** The canned rewrite of an edit part of the file at `path`: doc comments above its exported functions. */
+export function addDocComments(part: string, path: string): string;

@@ -4,6 +4,9 @@
 // typed findings prompt) is answered with the planted bugs of the sample's files (absolute line
 // numbers), in the tagged protocol (`<result id="ID">{"findings":[…]}</result>`), or as the batch's
 // `{"results":[{"id","value"}]}` when the request asks for a structured reply (`response_format`).
+// An edit request (#15, `<edit lines>` parts to rewrite, the sample's "Add doc comments" prompt or a
+// typed rewrite prompt) gets each part back with a canned doc comment above every exported function
+// (TypeScript `export function`, Python top-level `def`, Go exported `func`) that has none.
 // Any other prompt gets a canned sentence per chunk. The answers are pure functions (unit-tested in
 // test/unit/tooling/sampleModel.test.ts); `startSampleModel` serves them.
 const http = require('http');
@@ -65,12 +68,49 @@ function wantsFindings(body) {
   return (body.messages || []).some((m) => typeof m.content === 'string' && /"findings"/.test(m.content));
 }
 
+/** True when the request is an edit run's: its chunks hold the parts to rewrite in `<edit lines="…">`. */
+function wantsEdit(body) {
+  return (body.messages || []).some((m) => typeof m.content === 'string' && /<edit lines="\d+-\d+">\n/.test(m.content));
+}
+
+const CHUNK_BODY_RE = /<chunk id="([^"]*)" path="([^"]*)" lines="\d+-\d+">\n([\s\S]*?)\n<\/chunk>/g;
+
+/** Each chunk's part to rewrite: between `<edit lines="…">\n` and its `</edit>` (before the trailing context). */
+function editPartsOf(messages) {
+  const text = (messages || []).map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
+  return [...text.matchAll(CHUNK_BODY_RE)].map((m) => {
+    const body = m[3];
+    const open = /<edit lines="\d+-\d+">\n/.exec(body);
+    if (!open) return { id: unescape(m[1]), path: unescape(m[2]), part: '' };
+    const from = open.index + open[0].length;
+    const ctx = body.indexOf('\n<context lines="', from);
+    return { id: unescape(m[1]), path: unescape(m[2]), part: body.slice(from, body.lastIndexOf('</edit>', ctx === -1 ? body.length : ctx)) };
+  });
+}
+
+/** The canned rewrite of a part: a doc comment above each exported function of the file's language that has none. */
+function addDocComments(part, path) {
+  const lines = part.split('\n');
+  const out = [];
+  lines.forEach((line, i) => {
+    const previous = i > 0 ? lines[i - 1].trim() : '';
+    const documented = previous.endsWith('*/') || previous.startsWith('//') || previous.startsWith('#');
+    let m;
+    if (/\.[cm]?[jt]sx?$/.test(path) && (m = /^(\s*)export (?:async )?function\*? ?(\w+)/.exec(line)) && !documented) out.push(`${m[1]}/** ${m[2]}: (a canned doc comment from the sample model) */`);
+    else if (/\.py$/.test(path) && (m = /^def (\w+)/.exec(line)) && !documented) out.push(`# ${m[1]}: (a canned doc comment from the sample model)`);
+    else if (/\.go$/.test(path) && (m = /^func (?:\([^)]*\) )?([A-Z]\w*)/.exec(line)) && !documented) out.push(`// ${m[1]} (a canned doc comment from the sample model).`);
+    out.push(line);
+  });
+  return out.join('\n');
+}
+
 function cannedText(chunk) {
   return `(A canned answer from npm start's sample model: it does not read ${chunk.path}, lines ${chunk.startLine}-${chunk.endLine}. Start with --base-url URL --model NAME for real answers.)`;
 }
 
 /** The reply text for a chat completion request's body. */
 function answer(body) {
+  if (wantsEdit(body)) return editPartsOf(body.messages).map((c) => `<result id="${c.id}">\n${addDocComments(c.part, c.path)}\n</result>`).join('\n');
   const chunks = chunksOf(body.messages);
   const findings = wantsFindings(body);
   if (body.response_format) {
@@ -117,4 +157,4 @@ function startSampleModel(port = 0) {
   });
 }
 
-module.exports = { MODEL, PLANTED_FINDINGS, answer, chunksOf, findingsFor, wantsFindings, startSampleModel };
+module.exports = { MODEL, PLANTED_FINDINGS, answer, chunksOf, findingsFor, wantsFindings, wantsEdit, addDocComments, startSampleModel };

@@ -5,6 +5,7 @@ import { readUserModels } from './vscode/base/settings';
 import { registerEstimate } from './vscode/estimate/estimateCommand';
 import { registerFailures, type FailuresApi } from './vscode/failures/failuresView';
 import { registerFindings, type FindingsService } from './vscode/findings/findings';
+import { registerProposedEdits, type ProposedEditsService } from './vscode/edits/proposedEdits';
 import { registerJobs, type BatchJobService } from './vscode/jobs/batchJobs';
 import { LiveResults, registerLiveResults } from './vscode/live/liveResults';
 import { registerResume } from './vscode/resume/resume';
@@ -21,6 +22,8 @@ export interface BatchPromptApi {
   batchJobs: Pick<BatchJobService, 'jobs' | 'stopPolling' | 'resumePolling' | 'limits'>;
   /** The Problems panel's findings: `forget` + `restore` is what a window reload does to them. */
   findings: Pick<FindingsService, 'forget' | 'restore'>;
+  /** An edit run's review (#15): the WorkspaceEdit "Review Proposed Edits" hands to VS Code, without applying it. */
+  edits: Pick<ProposedEditsService, 'buildReview' | 'newestEditRun'>;
 }
 
 /** Builds the services and calls each feature's register function. Nothing else happens here. */
@@ -41,7 +44,8 @@ export function activate(context: vscode.ExtensionContext): BatchPromptApi {
   const batchJobs = registerJobs(context, services);
   const failures = registerFailures(context, services);
   const findings = registerFindings(context, services);
-  return { failures, log, batchJobs, findings };
+  const edits = registerProposedEdits(context, services);
+  return { failures, log, batchJobs, findings, edits };
 }
 
 export function deactivate(): void {

@@ -1,6 +1,7 @@
 import { parseArgs } from 'util';
 import { DEFAULT_CHUNK_OPTIONS } from '../core/plan/chunker';
 import { DEFAULT_MAX_FILE_BYTES } from '../core/input/files';
+import { globMatcher } from '../core/input/glob';
 import { DEFAULT_PACK_OPTIONS } from '../core/plan/packer';
 import type { EncodingName } from '../core/plan/tokenizer';
 import { isOutputKind, OUTPUT_KINDS, type OutputKind, type Severity } from '../core/output/kind';
@@ -33,6 +34,11 @@ export const USAGE = `usage:
                          findings.sarif or results.jsonl): the shards must share prompt, model and output;
                          a file or chunk recorded in two shards is refused; files are listed in path order
                          and chunk ids renumbered as one unsharded run numbers them (FILE.CHUNK, 1-based)
+  batch-prompt apply DIR [--only GLOB]  writes the proposals of an edit run (--output edit) into its files,
+                         each atomically and only while the file is still as the run read it (its sha256);
+                         prints applied / skipped (changed since the run, failed chunks) / unchanged per
+                         file; exit 2 when a file was skipped. Run it from the folder the run was made in.
+  --only GLOB            (apply) only the run's files matching GLOB (run-relative paths)
 endpoints of a run folder (resume, status, collect, cancel): a run folder names its endpoints, but never
 chooses where a key goes nor which variable it is read from. Each is matched (same provider, URL origin
 and key variable) to an endpoint of this command line, whose URL, key variable and headers are used:
@@ -86,8 +92,10 @@ run:
                          holds the same outputs; a reply that breaks off is retried, never recorded)
 output (plan, run, submit; a prompt file's front matter "output:" and "schema:" are the default, these win):
   --output KIND          text (default: free text per file), findings (problems on lines: findings.jsonl,
-                         findings.sarif in the run folder) or json (values of --schema: results.jsonl,
-                         and results.csv when the schema is flat)
+                         findings.sarif in the run folder), json (values of --schema: results.jsonl,
+                         and results.csv when the schema is flat) or edit (each file rewritten, in chunks:
+                         proposed/<path>, edits.patch and proposals.json in the run folder; no file of
+                         yours is written until you run "batch-prompt apply DIR")
   --schema FILE          the JSON Schema each chunk's json value must match (implies --output json)
 findings in CI (run, resume, collect, merge):
   --fail-on SEVERITY     error, warning or info: exit 4 when the run has findings of that severity or a
@@ -120,11 +128,12 @@ plan estimate (plan; also --prompt/--prompt-file, --provider, --base-url, --mode
   --output-cost USD      price per million output tokens
   --runs-dir DIR         recent runs to learn latency and output length from (default .batch-prompt/runs)
                          with a prompt and a model, the estimate also counts the chunks already cached
-exit codes: 0 every chunk succeeded, 2 some failed (recorded), 1 fatal error, 3 (collect) job still running,
+exit codes: 0 every chunk succeeded, 2 some failed (recorded; apply: some file skipped), 1 fatal error,
+  3 (collect) job still running,
   4 (--fail-on) findings at or above the severity named (4 wins over 2; 1 wins over both)`;
 
 export interface CliOptions {
-  command: 'plan' | 'run' | 'resume' | 'reduce' | 'merge' | 'help' | 'version' | JobCommand;
+  command: 'plan' | 'run' | 'resume' | 'reduce' | 'merge' | 'apply' | 'help' | 'version' | JobCommand;
   inputs: string[];
   json: boolean;
   prompt?: string;
@@ -184,6 +193,8 @@ export interface CliOptions {
   reduceFile?: string;
   /** `--quiet`: only the combined answer on stdout. */
   quiet: boolean;
+  /** `--only GLOB` (apply): the run's files to apply. */
+  only?: string;
   explicit: { maxConcurrency?: number; maxRetries?: number; requestTimeoutSeconds?: number; requestsPerMinute?: number; tokensPerMinute?: number; dropAfterFailures?: number; dropAfterWaitSeconds?: number };
 }
 
@@ -272,6 +283,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
         reduce: { type: 'string' },
         'reduce-file': { type: 'string' },
         quiet: { type: 'boolean' },
+        only: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -282,8 +294,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
   const v = parsed.values;
   const [command, ...inputs] = parsed.positionals;
   const cmd = v.help || command === 'help' ? 'help' : v.version ? 'version' : command;
-  if (cmd !== 'plan' && cmd !== 'run' && cmd !== 'resume' && cmd !== 'reduce' && cmd !== 'merge' && cmd !== 'help' && cmd !== 'version' && !JOB_COMMANDS.includes(cmd)) {
-    throw new UsageError(command ? `Unknown command "${command}".` : 'Name a command: plan, run, resume, reduce, submit, status, collect, cancel or merge.');
+  if (cmd !== 'plan' && cmd !== 'run' && cmd !== 'resume' && cmd !== 'reduce' && cmd !== 'merge' && cmd !== 'apply' && cmd !== 'help' && cmd !== 'version' && !JOB_COMMANDS.includes(cmd)) {
+    throw new UsageError(command ? `Unknown command "${command}".` : 'Name a command: plan, run, resume, reduce, submit, status, collect, cancel, merge or apply.');
   }
   const encoding = (v.encoding ?? 'o200k_base') as EncodingName;
   if (encoding !== 'o200k_base' && encoding !== 'cl100k_base') throw new UsageError(`--encoding must be o200k_base or cl100k_base, got "${v.encoding}".`);
@@ -328,6 +340,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
     reduceFile: v['reduce-file'],
     quiet: v.quiet ?? false,
     ...outputOptions(v),
+    ...(v.only !== undefined ? { only: v.only } : {}),
     explicit: {
       maxConcurrency: int('concurrency', v.concurrency, 1),
       maxRetries: int('max-retries', v['max-retries'], 0),
@@ -341,6 +354,16 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
   if (opts.command === 'merge' && inputs.length < 2) throw new UsageError('Name the run folder to create and the shard run folders to merge: batch-prompt merge OUT DIR1 DIR2 ….');
   checkOutputOptions(opts);
   checkReduceOptions(opts);
+  if (opts.only !== undefined && opts.command !== 'apply' && opts.command !== 'help' && opts.command !== 'version') throw new UsageError('--only is for "batch-prompt apply" only.');
+  if (opts.only !== undefined && !opts.only.trim()) throw new UsageError('--only needs a glob of the run\'s files, for example --only "src/**/*.ts".');
+  if (opts.only !== undefined) {
+    try {
+      globMatcher(opts.only);
+    } catch (e) {
+      throw new UsageError(`--only: ${(e as Error).message}.`);
+    }
+  }
+  if (opts.command === 'apply' && inputs.length !== 1) throw new UsageError('Name the folder of the edit run to apply, for example batch-prompt apply .batch-prompt/runs/20261122-140501-a1b2.');
   if (opts.command === 'resume' && inputs.length !== 1) throw new UsageError('Name the run folder to resume, for example .batch-prompt/runs/20261122-140501-a1b2.');
   if ((opts.command === 'status' || opts.command === 'collect' || opts.command === 'cancel') && inputs.length !== 1) throw new UsageError(`Name the run folder of the batch job, for example batch-prompt ${opts.command} .batch-prompt/runs/20261122-140501-a1b2.`);
   if (opts.command === 'plan' || opts.command === 'run' || opts.command === 'submit') {

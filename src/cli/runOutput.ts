@@ -9,9 +9,12 @@ import { Writable } from 'stream';
 import { countAtOrAbove, FINDINGS_SARIF, severityCounts, type RunArtifacts } from '../core/output/artifacts';
 import { SEVERITIES } from '../core/output/kind';
 import { writeFileAtomic } from '../util/atomicFile';
+import { EDITS_PATCH, PROPOSED_DIR, readProposals } from '../core/output/edits';
+import { peekRunMeta } from '../core/store/runFolders';
 import type { Io } from './io';
 import { withKeyHint } from './keyHints';
 import type { CliOptions } from './options';
+import { shown } from './trust';
 
 // What the CLI prints while a run goes and once it has ended (run, resume, collect), and the report it writes.
 
@@ -45,6 +48,33 @@ export async function writeReport(dir: string, opts: CliOptions, summary: RunSum
     io.stderr.write(`batch-prompt: could not write ${REPORT_FILE}: ${e instanceof Error ? e.message : String(e)}\n`);
     return undefined;
   }
+}
+
+/**
+ * An edit run's outcome (#15), after its summary: how many files have a proposal, where the patch and the
+ * proposed files are, the files without one and why, and how to apply. Nothing for other kinds. Never
+ * changes the exit code (a run folder whose proposals cannot be read is said on stderr).
+ */
+export async function printProposals(dir: string, io: Io): Promise<void> {
+  const meta = await peekRunMeta(dir);
+  if (meta?.output?.kind !== 'edit') return;
+  let files;
+  try {
+    ({ files } = await readProposals(dir));
+  } catch (e) {
+    io.stderr.write(`batch-prompt: the proposals of ${dir} cannot be read: ${e instanceof Error ? e.message : String(e)}\n`);
+    return;
+  }
+  const count = (s: string) => files.filter((f) => f.status === s).length;
+  const proposed = count('proposed');
+  io.stdout.write(`Proposed edits: ${proposed} file${proposed === 1 ? '' : 's'} (${count('unchanged')} unchanged, ${count('incomplete')} incomplete, ${count('skipped')} skipped); none of your files was written.\n`);
+  for (const f of files) {
+    if (f.status === 'incomplete' || f.status === 'skipped') io.stdout.write(`  ${f.status} ${shown(f.path)}: ${shown(f.reason ?? '')}\n`);
+    else if (f.status === 'proposed' && f.suspicious?.length) io.stdout.write(`  suspicious ${shown(f.path)}: ${shown(f.suspicious.map((p) => `lines ${p.startLine}-${p.endLine} ${p.note}`).join('; '))}\n`);
+  }
+  if (!proposed) return;
+  const shownDir = path.relative(io.cwd, dir) || '.';
+  io.stdout.write(`Patch: ${path.join(dir, EDITS_PATCH)}\nProposed files: ${path.join(dir, PROPOSED_DIR)}${path.sep}\nReview the patch, then apply it: batch-prompt apply ${shownDir.includes(' ') ? JSON.stringify(shownDir) : shownDir}\n`);
 }
 
 /** Exit code 4: `--fail-on` found findings at or above its severity. */

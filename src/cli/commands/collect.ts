@@ -5,7 +5,7 @@ import type { RunArtifacts } from '../../core/output/artifacts';
 import { runArtifactsOf } from '../../core/store/runReport';
 import { readRunMeta, readSummary, type RunSummary } from '../../core/store/runStore';
 import { EXIT_STILL_RUNNING, guard, openJob, type Configured } from '../jobs';
-import { ciOutcome, findingsOptionsProblem, finished } from '../runOutput';
+import { ciOutcome, findingsOptionsProblem, finished, printProposals } from '../runOutput';
 import type { Io } from '../io';
 import { configuredEndpoints } from '../trust';
 import type { CliOptions } from '../options';
@@ -26,6 +26,7 @@ export async function collectCommand(opts: CliOptions, io: Io): Promise<number> 
   const collected = await collect(opts.inputs[0], io, () => configuredEndpoints(opts, io.env, io.cwd));
   if (typeof collected === 'number') return collected;
   const code = finished(collected.summary, collected.dir, io);
+  await printProposals(collected.dir, io);
   if (opts.sarif === undefined && opts.failOn === undefined) return code;
   // collectJob wrote the folder's files; the findings are read back from it (a collect answered from the folder too).
   let artifacts: RunArtifacts | undefined;

@@ -5,6 +5,7 @@
 // live in core/session.
 import type { Io } from '../io';
 import type { CliOptions } from '../options';
+import { applyCommand } from './apply';
 import { cancelCommand } from './cancel';
 import { collectCommand } from './collect';
 import { mergeCommand } from './merge';
@@ -28,4 +29,5 @@ export const COMMANDS: Readonly<Record<Exclude<CliOptions['command'], 'help' | '
   collect: collectCommand,
   cancel: cancelCommand,
   merge: mergeCommand,
+  apply: applyCommand,
 };

@@ -5,7 +5,7 @@ import { ConfigError } from '../../core/execute/errors';
 import { promises as fs } from 'fs';
 import type { Io } from '../io';
 import type { CliOptions } from '../options';
-import { ciOutcome, finished, writeReport } from '../runOutput';
+import { ciOutcome, printProposals, finished, writeReport } from '../runOutput';
 
 /**
  * `batch-prompt merge OUT DIR…`: the shard run folders of a `--shard K/N` run merged into the new run
@@ -28,5 +28,7 @@ export async function mergeCommand(opts: CliOptions, io: Io): Promise<number> {
   }
   io.stdout.write(`Merged ${dirArgs.length} run folder${dirArgs.length === 1 ? '' : 's'} into ${out}\n`);
   const artifacts = await writeReport(out, opts, summary, io);
-  return ciOutcome(finished(summary, out, io), out, opts, io, artifacts);
+  const code = finished(summary, out, io);
+  await printProposals(out, io);
+  return ciOutcome(code, out, opts, io, artifacts);
 }

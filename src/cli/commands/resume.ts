@@ -9,7 +9,7 @@ import type { CliOptions } from '../options';
 import { recordedEndpoints } from '../recordedEndpoints';
 import { unfinishedReduce } from '../../core/reduce/reduce';
 import { runReduceStep } from '../reducing';
-import { ciOutcome, findingsOptionsProblem, finished, ProgressDisplay, quietIo, writeReport } from '../runOutput';
+import { ciOutcome, findingsOptionsProblem, finished, printProposals, ProgressDisplay, quietIo, writeReport } from '../runOutput';
 import { shown } from '../trust';
 import { cacheOf } from '../userCache';
 
@@ -63,5 +63,6 @@ export async function resumeCommand(opts: CliOptions, io: Io): Promise<number> {
   } finally {
     artifacts = await writeReport(dir, opts, summary, io);
   }
+  await printProposals(dir, chatter);
   return ciOutcome(code, dir, opts, chatter, artifacts);
 }

@@ -9,7 +9,7 @@ import { endpointOf, fromSpecs, runEndpoints } from '../models';
 import { runSettingsOf, type CliOptions } from '../options';
 import { heldRun, nothingToSend, planFiles, readRunPrompt } from '../planning';
 import { readReduceSpec, runReduceStep } from '../reducing';
-import { ciOutcome, findingsOptionsProblem, finished, ProgressDisplay, quietIo, StreamPrinter, writeReport } from '../runOutput';
+import { ciOutcome, findingsOptionsProblem, finished, printProposals, ProgressDisplay, quietIo, StreamPrinter, writeReport } from '../runOutput';
 import { cacheOf } from '../userCache';
 
 /** `batch-prompt run FILES…`: sends the prompt over the files, prints progress and the outcome (exit 0, 2 some failed, 1 fatal). */
@@ -65,5 +65,6 @@ export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
   } finally {
     artifacts = await writeReport(dir, opts, summary, io);
   }
+  await printProposals(dir, chatter);
   return ciOutcome(code, dir, opts, chatter, artifacts);
 }

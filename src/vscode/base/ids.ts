@@ -22,6 +22,8 @@ export const Commands = {
   cancelBatchJob: 'batchPrompt.cancelBatchJob',
   showBatchJobActions: 'batchPrompt.showBatchJobActions',
   clearFindings: 'batchPrompt.clearFindings',
+  reviewEdits: 'batchPrompt.reviewEdits',
+  openEditDiff: 'batchPrompt.openEditDiff',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];

@@ -25,8 +25,11 @@ export interface RunArgs {
   glob?: string;
   prompt?: string;
   modelId?: string;
-  /** The kind of a prompt given as text: `findings` puts its results in the Problems panel. Default text. */
-  output?: 'text' | 'findings';
+  /**
+   * The kind of a prompt given as text: `findings` puts its results in the Problems panel, `edit`
+   * rewrites the files into proposals to review (#15). Default text.
+   */
+  output?: 'text' | 'findings' | 'edit';
 }
 
 /** A prompt given as text (command arguments): its first line, shortened, is its label. */
@@ -34,9 +37,10 @@ export function promptFromText(text: string, output?: OutputSpec): ChosenPrompt 
   return { text, label: text.split('\n')[0].slice(0, 60), ...(output && output.kind !== 'text' ? { output } : {}) };
 }
 
-/** The prompt the arguments give, if any (then the user is not asked). An `output` other than `findings` is text. */
+/** The prompt the arguments give, if any (then the user is not asked). An `output` other than `findings` or `edit` is text. */
 export function promptOf(args?: RunArgs): ChosenPrompt | undefined {
-  return args?.prompt ? promptFromText(args.prompt, args.output === 'findings' ? { kind: 'findings' } : undefined) : undefined;
+  const kind = args?.output === 'findings' || args?.output === 'edit' ? args.output : undefined;
+  return args?.prompt ? promptFromText(args.prompt, kind ? { kind } : undefined) : undefined;
 }
 
 /**
@@ -53,7 +57,7 @@ export async function promptOfFile(uri: vscode.Uri, parsed: PromptFile, name: st
   const label = parsed.description ?? name;
   const prompt: ChosenPrompt = { text: parsed.body, label, ...(parsed.model ? { model: parsed.model } : {}) };
   if (!parsed.output || parsed.output === 'text') return prompt;
-  if (parsed.output === 'findings') return { ...prompt, output: { kind: 'findings' } };
+  if (parsed.output === 'findings' || parsed.output === 'edit') return { ...prompt, output: { kind: parsed.output } };
   if (!parsed.schema) return prompt; // parsePromptFile reports `output: json` without a schema as a problem
   try {
     const within = vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath ?? path.dirname(uri.fsPath);
@@ -73,7 +77,9 @@ export async function promptOfFile(uri: vscode.Uri, parsed: PromptFile, name: st
 const RECENT_KEY = 'batchPrompt.recentPrompts';
 const MAX_RECENT = 10;
 /** A recent prompt: its text (a text prompt, as before #14), or its text and kind. */
-type Recent = string | { text: string; output: 'findings' };
+type Recent = string | { text: string; output: RecentKind };
+type RecentKind = 'findings' | 'edit';
+const RECENT_KINDS: readonly unknown[] = ['findings', 'edit'];
 
 function recentText(r: Recent): string {
   return typeof r === 'string' ? r : r.text;
@@ -94,6 +100,7 @@ export async function pickPrompt(state: vscode.Memento): Promise<ChosenPrompt | 
     { label: '$(edit) Type a prompt…', alwaysShow: true, run: () => typePrompt(state, last) },
     // The one place a typed prompt chooses its kind (#14): no question is added to other runs.
     { label: `$(warning) ${TYPE_FINDINGS}`, detail: 'Each file is sent with line numbers; the model answers problems on lines, shown in the Problems panel.', alwaysShow: true, run: () => typePrompt(state, last, { kind: 'findings' }) },
+    { label: `$(replace-all) ${TYPE_EDIT}`, detail: 'The model rewrites each file, in chunks; nothing is written until you review the proposed edits.', alwaysShow: true, run: () => typePrompt(state, last, { kind: 'edit' }) },
   ];
   if (recent.length) items.push({ label: 'Recent', kind: vscode.QuickPickItemKind.Separator, run: async () => undefined });
   for (const r of recent) {
@@ -101,7 +108,7 @@ export async function pickPrompt(state: vscode.Memento): Promise<ChosenPrompt | 
     const output: OutputSpec | undefined = typeof r === 'string' ? undefined : { kind: r.output };
     items.push({
       label: `$(history) ${firstLine(text)}`,
-      description: output ? 'findings' : undefined,
+      description: output?.kind,
       detail: text.length > 80 ? text.slice(0, 160) : undefined,
       run: async () => remember(state, { text, label: firstLine(text), ...(output ? { output } : {}) }),
     });
@@ -124,13 +131,20 @@ export async function pickPrompt(state: vscode.Memento): Promise<ChosenPrompt | 
 
 /** The picker's item for a typed findings prompt (tests pick it by this text). */
 export const TYPE_FINDINGS = 'Type a prompt for findings (Problems panel)…';
+/** The picker's item for a typed rewrite prompt (#15). */
+export const TYPE_EDIT = 'Type a rewrite prompt (edit files)…';
+
+const TYPED: Record<'text' | RecentKind, { title: string; prompt: string }> = {
+  text: { title: 'Batch Prompt: prompt', prompt: 'What should the model do with each file? (It sees one chunk of a file at a time.)' },
+  findings: { title: 'Batch Prompt: prompt for findings', prompt: 'What should the model look for in each file? Its findings (line, severity, message) go to the Problems panel.' },
+  edit: { title: 'Batch Prompt: rewrite prompt', prompt: 'How should the model rewrite each file? (It rewrites one part at a time; you review every change before anything is written.)' },
+};
 
 async function typePrompt(state: vscode.Memento, last: string | undefined, output?: OutputSpec): Promise<ChosenPrompt | undefined> {
+  const asked = TYPED[output?.kind === 'findings' || output?.kind === 'edit' ? output.kind : 'text'];
   const text = await vscode.window.showInputBox({
-    title: output ? 'Batch Prompt: prompt for findings' : 'Batch Prompt: prompt',
-    prompt: output
-      ? 'What should the model look for in each file? Its findings (line, severity, message) go to the Problems panel.'
-      : 'What should the model do with each file? (It sees one chunk of a file at a time.)',
+    title: asked.title,
+    prompt: asked.prompt,
     value: last,
     ignoreFocusOut: true,
     validateInput: (v) => (v.trim() ? undefined : 'The prompt is empty.'),
@@ -143,11 +157,12 @@ async function typePrompt(state: vscode.Memento, last: string | undefined, outpu
 function readRecent(state: vscode.Memento): Recent[] {
   const stored = state.get<unknown>(RECENT_KEY, []);
   if (!Array.isArray(stored)) return [];
-  return stored.filter((r): r is Recent => typeof r === 'string' || (!!r && typeof r === 'object' && typeof (r as { text?: unknown }).text === 'string' && (r as { output?: unknown }).output === 'findings'));
+  return stored.filter((r): r is Recent => typeof r === 'string' || (!!r && typeof r === 'object' && typeof (r as { text?: unknown }).text === 'string' && RECENT_KINDS.includes((r as { output?: unknown }).output)));
 }
 
 async function remember(state: vscode.Memento, prompt: ChosenPrompt): Promise<ChosenPrompt> {
-  const entry: Recent = prompt.output?.kind === 'findings' ? { text: prompt.text, output: 'findings' } : prompt.text;
+  const kind = prompt.output?.kind;
+  const entry: Recent = kind === 'findings' || kind === 'edit' ? { text: prompt.text, output: kind } : prompt.text;
   const recent = [entry, ...readRecent(state).filter((r) => recentText(r) !== prompt.text)].slice(0, MAX_RECENT);
   await state.update(RECENT_KEY, recent);
   return prompt;

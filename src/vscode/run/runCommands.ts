@@ -49,12 +49,18 @@ export function registerRun(context: vscode.ExtensionContext, { runs, keys, mode
     registerCommand(Commands.showLog, () => log.show()),
     registerCommand(Commands.openResults, (dir?: vscode.Uri) => runs.openResults(dir instanceof vscode.Uri ? dir : undefined)),
     registerCommand(Commands.showRunActions, async () => {
-      type Action = vscode.QuickPickItem & { id: string };
+      type Action = vscode.QuickPickItem & { id: string; args?: unknown[] };
       const items: Action[] = runs.active.size
         ? [{ label: '$(debug-stop) Cancel Run', id: Commands.cancelRun }, { label: '$(output) Show Log', id: Commands.showLog }]
-        : [{ label: '$(file-text) Open Results', id: Commands.openResults }, { label: '$(output) Show Log', id: Commands.showLog }, { label: '$(debug-rerun) Run Last Prompt Again', id: Commands.runLast }];
+        : [
+            { label: '$(file-text) Open Results', id: Commands.openResults },
+            // The features' own (an edit run: review its proposals), after the results they belong to.
+            ...(await runs.runActions()).map((a) => ({ label: a.label, description: a.description, id: a.command, args: a.args })),
+            { label: '$(output) Show Log', id: Commands.showLog },
+            { label: '$(debug-rerun) Run Last Prompt Again', id: Commands.runLast },
+          ];
       const picked = await vscode.window.showQuickPick(items, { title: 'Batch Prompt' });
-      if (picked) await vscode.commands.executeCommand(picked.id);
+      if (picked) await vscode.commands.executeCommand(picked.id, ...(picked.args ?? []));
     }),
     // The endpoint is named by its id (the entry in effect with that id) or, where the caller knows it, by
     // the endpoint itself (a user-level entry a workspace entry with the same id hides): keys are bound

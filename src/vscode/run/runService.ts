@@ -85,6 +85,14 @@ export interface FinishNote {
   actions: Record<string, () => unknown>;
 }
 
+/** An item a feature adds to "Run Actions…" (an edit run: "Review Proposed Edits"). */
+export interface RunAction {
+  label: string;
+  description?: string;
+  command: string;
+  args?: unknown[];
+}
+
 /** Gives a finished run's note, or undefined; may do its own work first (the findings are shown). */
 export type FinishNoteProvider = (dir: vscode.Uri, summary: RunSummary) => Promise<FinishNote | undefined>;
 
@@ -109,6 +117,7 @@ export class RunService extends Disposable {
   /** The last finished run, for "Open Results". */
   lastFinished?: FinishedRun;
   private readonly noteProviders = new Set<FinishNoteProvider>();
+  private readonly actionProviders = new Set<() => Promise<RunAction[]>>();
 
   constructor(
     private readonly workspaceState: vscode.Memento,
@@ -139,6 +148,25 @@ export class RunService extends Disposable {
   addFinishNote(provider: FinishNoteProvider): vscode.Disposable {
     this.noteProviders.add(provider);
     return toDisposable(() => this.noteProviders.delete(provider));
+  }
+
+  /** Adds a provider of "Run Actions…" items, asked when the list opens and no run is going. */
+  addRunActions(provider: () => Promise<RunAction[]>): vscode.Disposable {
+    this.actionProviders.add(provider);
+    return toDisposable(() => this.actionProviders.delete(provider));
+  }
+
+  /** The features' "Run Actions…" items; a provider that fails is logged and left out. */
+  async runActions(): Promise<RunAction[]> {
+    const all: RunAction[] = [];
+    for (const provider of this.actionProviders) {
+      try {
+        all.push(...(await provider()));
+      } catch (e) {
+        this.log.error(`Could not list run actions: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return all;
   }
 
   /** The notes of a finished run; a provider that fails is logged and left out. */

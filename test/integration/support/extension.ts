@@ -25,7 +25,7 @@ export interface RunArgs {
   prompt?: string;
   modelId?: string;
   /** The kind of the prompt given as text (#14). */
-  output?: 'text' | 'findings';
+  output?: 'text' | 'findings' | 'edit';
 }
 
 /** `batchPrompt.runOnFiles` with every question answered: resolves with the run summary, or undefined. */

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parsePromptFile } from '../../../src/core/input/promptFile';
 import { ItemValidator } from '../../../src/core/output/validate';
+import { instructions, wrapEditParts } from '../../../src/core/plan/protocol';
 import * as sampleModel from '../../../scripts/sampleModel.js';
 
 const root = path.resolve(__dirname, '../../../..');
@@ -54,5 +55,36 @@ describe('npm start --sample-model: the canned sample model', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('npm start --sample-model: edit requests (#15)', () => {
+  it('"Add doc comments" in the sample is an edit prompt', () => {
+    const parsed = parsePromptFile(fs.readFileSync(path.join(root, 'sample/.github/prompts/add-doc-comments.prompt.md'), 'utf8'));
+    assert.strictEqual(parsed.problem, undefined);
+    assert.strictEqual(parsed.output, 'edit');
+  });
+
+  it('answers each edit part (and only it, not its context) with a doc comment above every exported function', () => {
+    const text = fs.readFileSync(path.join(root, 'sample/src/pricing.ts'), 'utf8');
+    // The chunk as the edit protocol sends it: lines 1-30 as context, the rest to rewrite.
+    const overlap = text.split('\n').slice(0, 30).join('\n').length + 1;
+    const body = `<chunk id="1.2" path="src/pricing.ts" lines="1-${text.split('\n').length - 1}">\n${wrapEditParts({ text, overlap, trailing: 0, startLine: 1 })}\n</chunk>`;
+    const req = request(instructions(1, { kind: 'edit' }), body);
+    assert.ok(sampleModel.wantsEdit(req));
+    const reply = sampleModel.answer(req);
+    const m = /^<result id="1\.2">\n([\s\S]*)\n<\/result>$/.exec(reply);
+    assert.ok(m, reply.slice(0, 200));
+    const part = text.slice(overlap);
+    const comments = m[1].split('\n').filter((l) => l.includes('a canned doc comment'));
+    // lineTotal (line 27) is in the context: not rewritten; orderTotals and formatCents are in the part.
+    assert.deepStrictEqual(comments, ['/** orderTotals: (a canned doc comment from the sample model) */', '/** formatCents: (a canned doc comment from the sample model) */']);
+    assert.strictEqual(m[1].split('\n').filter((l) => !l.includes('a canned doc comment')).join('\n'), part.endsWith('\n') ? part : `${part}\n`);
+  });
+
+  it('Python and Go: top-level def and exported func get theirs; a documented one and an unexported Go func do not', () => {
+    assert.strictEqual(sampleModel.addDocComments('def load(path):\n    pass\n# totals: done\ndef totals(rows):\n', 'scripts/report.py'), '# load: (a canned doc comment from the sample model)\ndef load(path):\n    pass\n# totals: done\ndef totals(rows):\n');
+    assert.strictEqual(sampleModel.addDocComments('func (h *Health) Register() {}\nfunc helper() {}\n', 'server/health.go'), '// Register (a canned doc comment from the sample model).\nfunc (h *Health) Register() {}\nfunc helper() {}\n');
+    assert.strictEqual(sampleModel.answer(request('Explain.', '<chunk id="1.1" path="a.ts" lines="1-2">\nx\n</chunk>')).includes('canned answer'), true, 'a text request still gets its sentence');
   });
 });
