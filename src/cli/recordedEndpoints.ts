@@ -1,3 +1,5 @@
+import { promises as fs } from 'fs';
+import * as path from 'path';
 import { endpointsOf, type RunEndpoint } from '../core/session/run';
 import { RUN_FILE, type RunMeta } from '../core/store/runStore';
 import type { Tokenizer } from '../core/plan/tokenizer';
@@ -9,6 +11,19 @@ import { keyVarOf } from './keyHints';
 import { selectModel } from './models';
 import { UsageError, type CliOptions } from './options';
 import { configuredEndpoints, describeRecorded, endpointOptionFor, matchRecorded, missingHeaders, shown, type RecordedEndpoint } from './trust';
+
+/**
+ * The `run.json` of the run folder a command names (resume, reduce), read as it stands: the commands
+ * check the whole folder before they write or send. Undefined after saying why on stderr.
+ */
+export async function readRunFolderMeta(dir: string, io: Io): Promise<RunMeta | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(path.join(dir, RUN_FILE), 'utf8')) as RunMeta;
+  } catch {
+    io.stderr.write(`batch-prompt: ${dir} is not a run folder (no readable ${RUN_FILE}).\n`);
+    return undefined;
+  }
+}
 
 /**
  * The endpoints a run folder records, each rebuilt as the configured endpoint it matches (see trust.ts):

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { PassThrough } from 'stream';
+import { main } from '../../src/cli/main';
 
 /** The built command line (`npm test` builds it before the unit tier). */
 /** The repository root: the first folder above this bundle (out/test/…) that holds package.json. */
@@ -45,4 +47,16 @@ export function runCli(args: string[], cwd: string, env: Record<string, string> 
     onStart?.(child);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
+}
+
+/** `batch-prompt ARGS` in this process (no build needed, no key in the environment), its output collected. */
+export async function inProcessCli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await main(args, { stdout, stderr, env: {}, cwd });
+  return { code, stdout: out, stderr: err };
 }

@@ -1,10 +1,9 @@
-import { promises as fs } from 'fs';
 import * as path from 'path';
 import { resendRefusal, tokenizerOf } from '../../core/session/prepare';
-import { readSummary, RUN_FILE, type RunMeta } from '../../core/store/runStore';
+import { readSummary } from '../../core/store/runStore';
 import type { Io } from '../io';
 import type { CliOptions } from '../options';
-import { recordedEndpoints } from '../recordedEndpoints';
+import { readRunFolderMeta, recordedEndpoints } from '../recordedEndpoints';
 import { readReduceSpec, runReduceStep } from '../reducing';
 import { writeReport } from '../runOutput';
 import { shown } from '../trust';
@@ -17,13 +16,8 @@ import { shown } from '../trust';
 export async function reduceCommand(opts: CliOptions, io: Io): Promise<number> {
   const spec = await readReduceSpec(opts, io.cwd);
   const dir = path.resolve(io.cwd, opts.inputs[0]);
-  let meta: RunMeta;
-  try {
-    meta = JSON.parse(await fs.readFile(path.join(dir, RUN_FILE), 'utf8')) as RunMeta;
-  } catch {
-    io.stderr.write(`batch-prompt: ${dir} is not a run folder (no readable ${RUN_FILE}).\n`);
-    return 1;
-  }
+  const meta = await readRunFolderMeta(dir, io);
+  if (!meta) return 1;
   const refusal = await resendRefusal(dir);
   if (refusal) {
     io.stderr.write(`batch-prompt: run ${shown(meta.runId)} is batch job ${shown(refusal.job.jobId)} at ${shown(refusal.job.provider)}, not collected yet; collect it first ("batch-prompt collect"), then combine its results.\n`);

@@ -1,12 +1,11 @@
-import { promises as fs } from 'fs';
 import * as path from 'path';
 import { parameterOverrides, resendRefusal, tokenizerOf } from '../../core/session/prepare';
 import { resumeRun } from '../../core/session/run';
 import { UntrustedRootError } from '../../core/store/pathGuard';
-import { RUN_FILE, RunLockedError, type RunMeta, type RunSummary } from '../../core/store/runStore';
+import { RunLockedError, type RunSummary } from '../../core/store/runStore';
 import type { Io } from '../io';
 import type { CliOptions } from '../options';
-import { recordedEndpoints } from '../recordedEndpoints';
+import { readRunFolderMeta, recordedEndpoints } from '../recordedEndpoints';
 import { unfinishedReduce } from '../../core/reduce/reduce';
 import { runReduceStep } from '../reducing';
 import { ciOutcome, findingsOptionsProblem, finished, printProposals, ProgressDisplay, quietIo, writeReport } from '../runOutput';
@@ -16,13 +15,8 @@ import { cacheOf } from '../userCache';
 /** `batch-prompt resume DIR`: the run's own prompt, endpoint, parameters and plan; the key from the environment. */
 export async function resumeCommand(opts: CliOptions, io: Io): Promise<number> {
   const dir = path.resolve(io.cwd, opts.inputs[0]);
-  let meta: RunMeta;
-  try {
-    meta = JSON.parse(await fs.readFile(path.join(dir, RUN_FILE), 'utf8')) as RunMeta;
-  } catch {
-    io.stderr.write(`batch-prompt: ${dir} is not a run folder (no readable ${RUN_FILE}).\n`);
-    return 1;
-  }
+  const meta = await readRunFolderMeta(dir, io);
+  if (!meta) return 1;
   const refused = findingsOptionsProblem(opts, (meta.output as { kind?: string } | undefined)?.kind);
   if (refused) {
     io.stderr.write(`batch-prompt: ${refused}\n`);

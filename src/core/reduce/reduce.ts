@@ -20,7 +20,7 @@ import type { Chunk, PackedRequest } from '../plan/types';
 import { checkRunRoot, type RootPolicy } from '../store/pathGuard';
 import { resultKey, type ResultCache } from '../store/resultCache';
 import { checkRunFolder, lockRunFolder, readRecords } from '../store/runStore';
-import { smallestWindow, type RunEndpoint, type RunParameters } from '../session/run';
+import { executorLimits, smallestWindow, type RunEndpoint, type RunParameters } from '../session/run';
 import { ANSWER_JSON, ANSWER_MD, groupFile, readReduceState, ReduceJournal, type GroupRecord, type NotIncluded, type ReduceLine, type ReduceState } from './journal';
 import { inputCost, reduceFraming, reduceOverhead, groupText, REDUCE_FRAMING_VERSION } from './framing';
 import { readRunResults, type ReduceItem } from './inputs';
@@ -279,15 +279,8 @@ async function runLevel(groups: readonly GroupRecord[], final: boolean, items: r
     model: c.o.model,
     tokenizer: c.o.tokenizer,
     framing: reduceFraming(c.prompt, c.o.tokenizer, c.output, final),
-    maxConcurrency: p.maxConcurrency,
-    maxRetries: p.maxRetries,
-    requestTimeoutMs: p.requestTimeoutMs,
-    requestsPerMinute: p.requestsPerMinute,
-    tokensPerMinute: p.tokensPerMinute,
-    dropAfterFailures: p.dropAfterFailures,
-    dropAfterRetryAfterMs: p.dropAfterRetryAfterMs,
+    ...executorLimits(p, c.o.endpoints),
     ...(c.output ? { output: c.output } : {}),
-    ...(c.o.endpoints?.length ? { endpoints: c.o.endpoints.map((e) => ({ model: e.model, maxConcurrency: e.info.maxConcurrency, requestsPerMinute: e.info.requestsPerMinute, tokensPerMinute: e.info.tokensPerMinute })) } : {}),
     signal: c.o.signal,
     onEvent: c.o.onEvent,
     onText: c.o.onText,

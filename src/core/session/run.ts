@@ -180,6 +180,20 @@ export function smallestWindow(models: readonly Pick<ChatModel, 'contextWindow' 
   return { contextWindow: smallest.contextWindow, maxOutputTokens: smallest.maxOutputTokens };
 }
 
+/** A run's recorded parameters and endpoints as the executor takes them (a run, a retry, a reduce level). */
+export function executorLimits(p: RunParameters, endpoints?: readonly RunEndpoint[]): Pick<ExecutorOptions, 'maxConcurrency' | 'maxRetries' | 'requestTimeoutMs' | 'requestsPerMinute' | 'tokensPerMinute' | 'dropAfterFailures' | 'dropAfterRetryAfterMs' | 'endpoints'> {
+  return {
+    maxConcurrency: p.maxConcurrency,
+    maxRetries: p.maxRetries,
+    requestTimeoutMs: p.requestTimeoutMs,
+    requestsPerMinute: p.requestsPerMinute,
+    tokensPerMinute: p.tokensPerMinute,
+    dropAfterFailures: p.dropAfterFailures,
+    dropAfterRetryAfterMs: p.dropAfterRetryAfterMs,
+    ...(endpoints?.length ? { endpoints: endpoints.map((e) => ({ model: e.model, maxConcurrency: e.info.maxConcurrency, requestsPerMinute: e.info.requestsPerMinute, tokensPerMinute: e.info.tokensPerMinute })) } : {}),
+  };
+}
+
 function stripLimits(info: EndpointInfo & EndpointLimits): EndpointInfo {
   const { maxConcurrency: _c, requestsPerMinute: _r, tokensPerMinute: _t, ...rest } = info;
   return definedOnly(rest) as EndpointInfo;
@@ -237,15 +251,8 @@ async function executeWithStore(store: RunStore, planned: PackedRequest<ChunkRef
     prompt: options.prompt,
     model: options.model,
     tokenizer: options.tokenizer,
-    maxConcurrency: p.maxConcurrency,
-    maxRetries: p.maxRetries,
-    requestTimeoutMs: p.requestTimeoutMs,
-    requestsPerMinute: p.requestsPerMinute,
-    tokensPerMinute: p.tokensPerMinute,
-    dropAfterFailures: p.dropAfterFailures,
-    dropAfterRetryAfterMs: p.dropAfterRetryAfterMs,
+    ...executorLimits(p, options.endpoints),
     output: options.output,
-    ...(options.endpoints?.length ? { endpoints: options.endpoints.map((e) => ({ model: e.model, maxConcurrency: e.info.maxConcurrency, requestsPerMinute: e.info.requestsPerMinute, tokensPerMinute: e.info.tokensPerMinute })) } : {}),
     signal: options.signal,
     loadText: (c) => source.text(c),
     onEvent: options.onEvent,

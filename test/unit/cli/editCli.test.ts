@@ -5,25 +5,15 @@ import * as assert from 'assert';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { PassThrough } from 'stream';
-import { main } from '../../../src/cli/main';
 import { parseCli, UsageError } from '../../../src/cli/options';
 import { applyReport } from '../../../src/cli/commands/apply';
 import { addDocComments, editReply } from '../../support/editReplies';
 import { useServer } from '../../support/localServer';
 import { ModelServer } from '../../support/modelServer';
 import { useWorkspace } from '../../support/tempWorkspace';
+import { inProcessCli } from '../../support/cli';
 
-async function cli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await main(args, { stdout, stderr, env: {}, cwd });
-  return { code, stdout: out, stderr: err };
-}
+const cli = inProcessCli;
 
 const FILES = {
   'src/a.ts': 'export function add(a: number, b: number) {\n  return a + b;\n}\n',

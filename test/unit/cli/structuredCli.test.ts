@@ -1,8 +1,6 @@
 import * as assert from 'assert';
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { PassThrough } from 'stream';
-import { main } from '../../../src/cli/main';
 import { parseCli, UsageError } from '../../../src/cli/options';
 import { readRunPrompt, resolveOutput, shardOf } from '../../../src/cli/planning';
 import { runCli as cli } from '../../support/cli';
@@ -10,18 +8,9 @@ import { findingsValue, writeFixtureRun, type FixtureFile } from '../../support/
 import { useWorkspace } from '../../support/tempWorkspace';
 import { useServer } from '../../support/localServer';
 import { ModelServer, type RequestChunk } from '../../support/modelServer';
+import { inProcessCli } from '../../support/cli';
 
-/** `batch-prompt ARGS` in this process, with its output collected. */
-async function inProcess(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await main(args, { stdout, stderr, env: {}, cwd });
-  return { code, stdout: out, stderr: err };
-}
+const inProcess = inProcessCli;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
