@@ -1,5 +1,6 @@
 import { SEVERITIES, type LocatedFinding, type Severity } from '../../core/output/kind';
 import { hashText } from '../../core/plan/plan';
+import { findingRecord, severityCounts } from '../../core/output/artifacts';
 import { chunkIdProblem, relativePathProblem } from '../../core/store/pathGuard';
 
 /**
@@ -59,7 +60,7 @@ export function parseFindings(text: string): ParsedFindings {
     }
     const problem = findingProblem(value);
     if (problem) skipped.push({ line: i + 1, reason: problem });
-    else findings.push(pick(value as LocatedFinding));
+    else findings.push(findingRecord(value as LocatedFinding));
   });
   return { findings, skipped };
 }
@@ -81,16 +82,6 @@ export function findingProblem(v: unknown): string | undefined {
   if (!isOptionalString(f.rule) || !isOptionalString(f.suggestion)) return 'rule or suggestion is not a string';
   if (chunkIdProblem(f.chunkId)) return 'chunkId is not a chunk id';
   return undefined;
-}
-
-/** Only the known fields (a line may carry others). */
-function pick(f: LocatedFinding): LocatedFinding {
-  const out: LocatedFinding = { path: f.path, line: f.line, severity: f.severity, message: f.message, chunkId: f.chunkId };
-  if (f.endLine !== undefined) out.endLine = f.endLine;
-  if (f.column !== undefined) out.column = f.column;
-  if (f.rule !== undefined) out.rule = f.rule;
-  if (f.suggestion !== undefined) out.suggestion = f.suggestion;
-  return out;
 }
 
 /** The lines of a text as an editor counts them ("a\nb\n" has two; CRLF and CR end lines too). */
@@ -157,13 +148,11 @@ const NOUNS: Record<Severity, [string, string]> = { error: ['error', 'errors'], 
  * most severe first, zero counts left out; the files that hold findings), or "No findings in 41 files"
  * (the files the run covered).
  */
-export function countsText(findings: readonly Pick<LocatedFinding, 'severity' | 'path'>[], filesCovered: number): string {
+export function countsText(findings: readonly LocatedFinding[], filesCovered: number): string {
   const files = (n: number) => `${n.toLocaleString('en-US')} file${n === 1 ? '' : 's'}`;
   if (findings.length === 0) return `No findings in ${files(filesCovered)}`;
-  const parts = SEVERITIES.map((s) => {
-    const n = findings.filter((f) => f.severity === s).length;
-    return n ? `${n.toLocaleString('en-US')} ${NOUNS[s][n === 1 ? 0 : 1]}` : '';
-  }).filter(Boolean);
+  const counts = severityCounts(findings);
+  const parts = SEVERITIES.filter((s) => counts[s] > 0).map((s) => `${counts[s].toLocaleString('en-US')} ${NOUNS[s][counts[s] === 1 ? 0 : 1]}`);
   return `${parts.join(', ')} in ${files(new Set(findings.map((f) => f.path)).size)}`;
 }
 
