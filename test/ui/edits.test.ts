@@ -79,11 +79,12 @@ describe('Edit runs: the Refactor Preview and Open Diff (UI)', () => {
     assert.deepStrictEqual([await checked('area'), await checked('perimeter'), await checked('hello')], ['true', 'false', 'true']);
     await wb.screenshot('refactor-preview-one-change-unticked');
     await panel.locator('.monaco-button', { hasText: /^Apply$/ }).first().click();
-    await panel.locator('.monaco-list-row').first().waitFor({ state: 'hidden', timeout: 15000 }).catch(() => undefined);
+    // Applied in the editor only: both documents become dirty (the Explorer's badge says 2) before anything is saved.
+    await wb.waitForUnsavedFiles(2);
     await wb.screenshot('applied-unsaved');
-    // Applied in the editor only: the documents are dirty until saved.
     assert.strictEqual(fs.readFileSync(file('shapes.ts'), 'utf8'), FILES['shapes.ts'], 'not written before saving');
     await wb.runCommand('File: Save All Files');
+    await wb.waitForUnsavedFiles(0);
     const all = addDocComments(FILES['shapes.ts']);
     const butPerimeter = all.replace('/** perimeter: documented by the model. */\n', '');
     assert.notStrictEqual(butPerimeter, all);

@@ -267,6 +267,22 @@ export class Workbench {
     await tab.waitFor({ state: 'detached' });
   }
 
+  /**
+   * The number of unsaved files, as the Explorer's activity-bar badge shows it (VS Code's dirty-files
+   * indicator; 0 when there is no badge). Changes applied from the Refactor Preview land in documents a
+   * moment after the panel closes: wait for this before saving.
+   */
+  async waitForUnsavedFiles(count: number, timeout = 15000): Promise<void> {
+    const badge = this.page.locator('.part.activitybar .action-item .badge .badge-content').filter({ hasText: /^\d+$/ });
+    if (count === 0) {
+      await badge.first().waitFor({ state: 'detached', timeout }).catch(async () => {
+        if (await badge.first().isVisible()) throw new Error(`still ${await badge.first().innerText()} unsaved file(s) after ${timeout} ms`);
+      });
+      return;
+    }
+    await badge.filter({ hasText: new RegExp(`^${count}$`) }).first().waitFor({ state: 'visible', timeout });
+  }
+
   /** What is on screen, for the log of a failed scenario: toasts, quick input, status bar. */
   async describeState(): Promise<string> {
     const texts = async (l: Locator) => (await l.allInnerTexts().catch(() => [])).map((t) => t.replace(/\s+/g, ' ').trim()).filter(Boolean);
@@ -295,6 +311,8 @@ export function useWorkbench(scenario: string, options: { prepare?: () => void |
   let wb: Workbench | undefined;
   before(async function () {
     this.timeout(120000);
+    // Unsaved documents a failed scenario left behind are restored from these backups by the next window.
+    fs.rmSync(path.join(path.dirname(env('BATCH_PROMPT_UI_USER_SETTINGS')), 'Backups'), { recursive: true, force: true });
     await options.prepare?.();
     wb = await Workbench.open(scenario);
   });
