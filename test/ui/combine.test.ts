@@ -65,7 +65,7 @@ describe('Combine Results… (UI)', () => {
     await wb.waitForNotification('combined answer of', 30000);
     // The answer in a text editor beside the report's preview.
     await wb.page.locator('.tabs-container .tab.active', { hasText: 'answer.md' }).first().waitFor({ state: 'visible', timeout: 15000 });
-    await wb.page.locator('.tabs-container .tab', { hasText: /Preview report\.md/ }).first().waitFor({ state: 'visible', timeout: 15000 });
+    await wb.page.locator('.tabs-container .tab', { hasText: /Preview.*report\.md/ }).first().waitFor({ state: 'visible', timeout: 15000 });
     assert.match(await wb.activeEditorText(), /How the notes fit together/);
     await wb.screenshot('combine-answer-beside-report');
     assert.deepStrictEqual(idsInAnswer(fs.readFileSync(path.join(run, 'answer.md'), 'utf8')).sort(), ['F1', 'F2', 'F3']);
