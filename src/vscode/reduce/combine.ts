@@ -236,9 +236,10 @@ export class ReduceService {
   /** The report, then the answer beside it. */
   private async show(dir: vscode.Uri, answerFile: string): Promise<void> {
     await this.runs.openResults(dir).then(undefined, (e: unknown) => this.log.warn(`Could not open the report: ${String(e)}`));
-    // The report's preview would follow the answer once it is active: it is locked to the report first.
-    if (vscode.window.tabGroups.activeTabGroup.activeTab?.input instanceof vscode.TabInputWebview) await vscode.commands.executeCommand('markdown.preview.toggleLock').then(undefined, () => undefined);
-    await vscode.window.showTextDocument(vscode.Uri.file(answerFile), { viewColumn: vscode.ViewColumn.Beside, preview: false });
+    // The report's preview follows the active Markdown editor: it is locked to the report (a no-op when the
+    // report opened as text), and the answer opens without taking the focus.
+    await vscode.commands.executeCommand('markdown.preview.toggleLock').then(undefined, () => undefined);
+    await vscode.window.showTextDocument(vscode.Uri.file(answerFile), { viewColumn: vscode.ViewColumn.Beside, preview: false, preserveFocus: true });
   }
 
   /** Asks which run to combine: the newest first, each with how many chunks succeeded and whether it has an answer. */
