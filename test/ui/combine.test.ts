@@ -69,6 +69,8 @@ describe('Combine Results… (UI)', () => {
     await wb.page.locator('.tabs-container .tab.active', { hasText: /^answer\.md/ }).first().waitFor({ state: 'visible', timeout: 15000 });
     await wb.page.locator('.tabs-container .tab.active', { hasText: /Preview.*report\.md/ }).first().waitFor({ state: 'visible', timeout: 15000 });
     await wb.page.locator('.monaco-editor .view-lines', { hasText: 'How the notes fit together' }).first().waitFor({ state: 'visible', timeout: 15000 });
+    // The report's preview, drawn: its "Combined answer" section links the answer.
+    await wb.markdownPreview.locator('a', { hasText: 'answer.md' }).first().waitFor({ state: 'visible', timeout: 15000 });
     await wb.screenshot('combine-answer-beside-report');
     assert.deepStrictEqual(idsInAnswer(fs.readFileSync(path.join(run, 'answer.md'), 'utf8')).sort(), ['F1', 'F2', 'F3']);
     assert.strictEqual(local.server().requests.filter((r) => groupIdOf(userOf(r))).length, 1, 'one combine request');
