@@ -8,6 +8,7 @@ import { registerFindings, type FindingsService } from './vscode/findings/findin
 import { registerProposedEdits, type ProposedEditsService } from './vscode/edits/proposedEdits';
 import { registerJobs, type BatchJobService } from './vscode/jobs/batchJobs';
 import { LiveResults, registerLiveResults } from './vscode/live/liveResults';
+import { registerCombine } from './vscode/reduce/combine';
 import { registerResume } from './vscode/resume/resume';
 import { ModelService } from './vscode/run/models';
 import { ResultCacheFolder } from './vscode/run/resultCacheFolder';
@@ -45,6 +46,7 @@ export function activate(context: vscode.ExtensionContext): BatchPromptApi {
   const failures = registerFailures(context, services);
   const findings = registerFindings(context, services);
   const edits = registerProposedEdits(context, services);
+  registerCombine(context, services);
   return { failures, log, batchJobs, findings, edits };
 }
 

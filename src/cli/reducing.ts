@@ -1,11 +1,9 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { parsePromptFile } from '../core/input/promptFile';
-import { loadItemSchema, SchemaError } from '../core/output/schemaFile';
-import type { OutputSpec } from '../core/output/spec';
 import type { Tokenizer } from '../core/plan/tokenizer';
 import { describeNotIncluded } from '../core/reduce/answer';
 import { reduceRun, type ReduceResult } from '../core/reduce/reduce';
+import { reduceSpecOfFile, reduceSpecOfFront, reduceSpecOfText, ReduceSpecError, type ReduceSpec } from '../core/reduce/spec';
 import { ReduceRefusedError } from '../core/reduce/tree';
 import { parameterOverrides } from '../core/session/prepare';
 import type { RunEndpoint } from '../core/session/run';
@@ -22,48 +20,30 @@ import { cacheOf } from './userCache';
 // answer on stdout (`--quiet`: the answer only).
 
 /** The combining prompt and its output (`json` from a reduce file's front matter), or undefined when none is asked for. */
-export interface ReduceSpec {
-  prompt: string;
-  output?: OutputSpec;
-}
+export type { ReduceSpec };
 
 /**
  * The reduce asked for: `--reduce TEXT` or `--reduce-file FILE` (against the working folder), else the
  * run prompt file's `reduce:` or `reduceFile:` (relative to that file, inside the working folder). An
  * empty prompt, a missing or unreadable file, or an unusable front matter is refused (`UsageError`)
- * before anything is read or sent.
+ * before anything is read or sent (the rules are core's: core/reduce/spec.ts).
  */
 export async function readReduceSpec(opts: CliOptions, cwd: string, front?: { file: string; reduce?: string; reduceFile?: string }): Promise<ReduceSpec | undefined> {
-  if (opts.reduce !== undefined) return checked({ prompt: opts.reduce }, '--reduce');
-  if (opts.reduceFile !== undefined) return readReduceFile(path.resolve(cwd, opts.reduceFile), opts.reduceFile, cwd);
-  if (front?.reduce !== undefined) return checked({ prompt: front.reduce }, `"reduce:" of ${path.relative(cwd, front.file) || front.file}`);
-  if (front?.reduceFile !== undefined) {
-    const file = path.resolve(path.dirname(front.file), front.reduceFile);
-    const rel = path.relative(cwd, file);
-    if (rel.startsWith('..') || path.isAbsolute(rel)) throw new UsageError(`"reduceFile: ${front.reduceFile}" of ${front.file} is outside the working folder; it is not read.`);
-    return readReduceFile(file, front.reduceFile, cwd);
-  }
-  return undefined;
-}
-
-function checked(spec: ReduceSpec, where: string): ReduceSpec {
-  if (!spec.prompt.trim()) throw new UsageError(`The reduce prompt (${where}) is empty.`);
-  return spec;
-}
-
-async function readReduceFile(file: string, shown: string, cwd: string): Promise<ReduceSpec> {
-  const text = await fs.readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw new UsageError(`Cannot read the reduce file ${shown}: ${e.code === 'ENOENT' ? 'it does not exist' : e.message}.`);
-  });
-  const parsed = parsePromptFile(text);
-  if (parsed.problem) throw new UsageError(`The reduce file ${shown}: ${parsed.problem}`);
-  if (parsed.output === 'findings') throw new UsageError(`The reduce file ${shown}: a reduce answers in text or json, not findings.`);
-  const spec = checked({ prompt: parsed.body }, `the reduce file ${shown}`);
-  if (parsed.output !== 'json' || !parsed.schema) return spec;
+  const read = (p: string) => fs.readFile(p, 'utf8');
   try {
-    return { ...spec, output: { kind: 'json', schema: await loadItemSchema(parsed.schema, file, (p) => fs.readFile(p, 'utf8'), cwd) } };
+    if (opts.reduce !== undefined) return reduceSpecOfText(opts.reduce, '--reduce');
+    if (opts.reduceFile !== undefined) {
+      const file = path.resolve(cwd, opts.reduceFile);
+      const text = await read(file).catch((e: NodeJS.ErrnoException) => {
+        throw new UsageError(`Cannot read the reduce file ${opts.reduceFile}: ${e.code === 'ENOENT' ? 'it does not exist' : e.message}.`);
+      });
+      return await reduceSpecOfFile(text, file, opts.reduceFile, read, cwd);
+    }
+    if (!front) return undefined;
+    const rel = path.relative(cwd, front.file) || front.file;
+    return await reduceSpecOfFront(front, front.file, rel, read, cwd);
   } catch (e) {
-    if (SchemaError.is(e)) throw new UsageError(e.message);
+    if (ReduceSpecError.is(e)) throw new UsageError(e.message);
     throw e;
   }
 }

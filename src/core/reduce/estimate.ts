@@ -33,3 +33,9 @@ export function reduceEstimateLines(e: ReduceEstimate): string[] {
     ...e.assumptions.map((a) => `  - ${a}`),
   ];
 }
+
+/** The same as a Markdown section (the editor's Estimate Run…): the totals, then a list of the levels and the assumptions. */
+export function reduceEstimateMarkdown(e: ReduceEstimate): string {
+  const [head, ...rest] = reduceEstimateLines(e);
+  return ['## Reduce', '', `${head}.`, '', ...rest.map((l) => `- ${l.trim().replace(/^- /, '')}`), ''].join('\n');
+}

@@ -24,6 +24,7 @@ export const Commands = {
   clearFindings: 'batchPrompt.clearFindings',
   reviewEdits: 'batchPrompt.reviewEdits',
   openEditDiff: 'batchPrompt.openEditDiff',
+  combineResults: 'batchPrompt.combineResults',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { renderEstimateMarkdown } from '../../core/estimate/estimateRender';
 import type { Plan } from '../../core/plan/plan';
 import { estimatePlan } from '../../core/estimate/planEstimate';
+import { estimatePlanReduce, reduceEstimateMarkdown } from '../../core/reduce/estimate';
 import type { ResultCache } from '../../core/store/resultCache';
 import { smallestWindow } from '../../core/session/run';
 import { getTokenizer } from '../../core/plan/tokenizer';
@@ -87,6 +88,8 @@ export async function showEstimate(ctx: EstimateContext, request: RunRequest): P
     cache: ctx.cache,
     cacheNote: !settings.useCache ? 'the cache is off (batchPrompt.useCache)' : !choice ? 'no model chosen' : undefined,
   });
+  // A prompt file's reduce (#16): its requests and tokens from the expected result sizes.
+  const reduce = prompt.reduce && estimatePlanReduce(plan, { prompt: prompt.reduce.prompt, output: prompt.reduce.output, tokenizer: getTokenizer(), outputRatio: estimate.output.ratio, maxBatchTokens: settings.maxBatchTokens, ...fit });
   const md = [
     '# Batch Prompt estimate',
     '',
@@ -101,6 +104,7 @@ export async function showEstimate(ctx: EstimateContext, request: RunRequest): P
     `| Skipped | ${describeSkipped(read, plan)} |`,
     '',
     renderEstimateMarkdown(estimate),
+    ...(reduce ? [reduceEstimateMarkdown(reduce)] : []),
     '| File | Tokens | Chunks |',
     '|---|---:|---:|',
     ...plan.files.map((f) => `| ${f.path} | ${f.tokens} | ${f.chunks.length} |`),

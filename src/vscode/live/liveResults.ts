@@ -30,7 +30,7 @@ export interface LiveSession {
 export class LiveResults implements vscode.TextDocumentContentProvider, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
-  private readonly models = new Map<string, LiveResultsModel>();
+  private readonly models = new Map<string, Pick<LiveResultsModel, 'render'>>();
   private readonly timers = new Set<NodeJS.Timeout>();
 
   provideTextDocumentContent(uri: vscode.Uri): string {
@@ -76,6 +76,38 @@ export class LiveResults implements vscode.TextDocumentContentProvider, vscode.D
       onText: (batchId, chunkIds, delta) => {
         model.applyText(batchId, chunkIds, delta);
         later();
+      },
+      finish: draw,
+    };
+  }
+
+  /**
+   * Streams a reduce's combined answer (#16) into run `runId`'s live document, after its chunks when the
+   * run streamed in this window, else in a new one titled `title`; undefined when `mode` is never.
+   * Returns the redraw (throttled) and the final draw.
+   */
+  async openAnswer(mode: StreamMode, runId: string, title: string, answer: { render(): string }): Promise<{ redraw(): void; finish(): void } | undefined> {
+    if (!shouldStream(mode, 1)) return undefined;
+    const uri = vscode.Uri.from({ scheme: LIVE_SCHEME, path: `/${runId}/live results.md` });
+    const key = uri.toString();
+    const before = this.models.get(key);
+    this.models.set(key, { render: () => `${before?.render() ?? `# ${title}\n`}\n${answer.render()}` });
+    let timer: NodeJS.Timeout | undefined;
+    const draw = () => {
+      if (timer) {
+        clearTimeout(timer);
+        this.timers.delete(timer);
+        timer = undefined;
+      }
+      this.changed.fire(uri);
+    };
+    await vscode.window.showTextDocument(uri, { preview: false, preserveFocus: true, viewColumn: vscode.ViewColumn.Beside }).then(undefined, () => undefined);
+    draw();
+    return {
+      redraw: () => {
+        if (timer) return;
+        timer = setTimeout(draw, REFRESH_MS);
+        this.timers.add(timer);
       },
       finish: draw,
     };

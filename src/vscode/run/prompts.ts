@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { parsePromptFile, type PromptFile } from '../../core/input/promptFile';
 import { loadItemSchema, SchemaError } from '../../core/output/schemaFile';
 import type { OutputSpec } from '../../core/output/spec';
+import { reduceSpecOfFront, ReduceSpecError, type ReduceSpec } from '../../core/reduce/spec';
 import { isInside } from '../../core/store/pathGuard';
 import { showError } from '../base/messages';
 import { realPathOf } from './runPlanning';
@@ -18,6 +19,8 @@ export interface ChosenPrompt {
    * means text. Kept in "Run Last Prompt Again"'s record, so the run is done the same way again.
    */
   output?: OutputSpec;
+  /** The reduce a prompt file's `reduce:` / `reduceFile:` asks for (#16): run after the files' results. */
+  reduce?: ReduceSpec;
 }
 
 /** Arguments a caller (a test, a keybinding) may pass to skip the questions. */
@@ -55,23 +58,50 @@ export async function promptOfFile(uri: vscode.Uri, parsed: PromptFile, name: st
     return undefined;
   }
   const label = parsed.description ?? name;
-  const prompt: ChosenPrompt = { text: parsed.body, label, ...(parsed.model ? { model: parsed.model } : {}) };
+  const within = folderOf(uri);
+  const read = confinedReader(within);
+  let reduce: ReduceSpec | undefined;
+  try {
+    // A reduce asked for (#16) is read, and refused when empty or missing, before anything is sent.
+    reduce = await reduceSpecOfFront(parsed, uri.fsPath, where, read, within);
+  } catch (e) {
+    if (!ReduceSpecError.is(e)) throw e;
+    showError(`Batch Prompt: ${e.message} Nothing was sent.`);
+    return undefined;
+  }
+  const prompt: ChosenPrompt = { text: parsed.body, label, ...(parsed.model ? { model: parsed.model } : {}), ...(reduce ? { reduce } : {}) };
   if (!parsed.output || parsed.output === 'text') return prompt;
   if (parsed.output === 'findings' || parsed.output === 'edit') return { ...prompt, output: { kind: parsed.output } };
   if (!parsed.schema) return prompt; // parsePromptFile reports `output: json` without a schema as a problem
   try {
-    const within = vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath ?? path.dirname(uri.fsPath);
-    const read = async (file: string) => {
-      // loadItemSchema refuses a path spelled outside `within`; a link inside it that leads out is refused here.
-      if (!isInside(realPathOf(within), realPathOf(file))) throw new Error(`${file} leads outside the workspace folder ${within} through a symbolic link`);
-      return new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.file(file)));
-    };
     const schema = await loadItemSchema(parsed.schema, uri.fsPath, read, within);
     return { ...prompt, output: { kind: 'json', schema } };
   } catch (e) {
     showError(`Batch Prompt: ${SchemaError.is(e) ? e.message : `the schema of ${where} cannot be read: ${e instanceof Error ? e.message : String(e)}`} Nothing was sent.`);
     return undefined;
   }
+}
+
+/** The workspace folder of a file (its folder when it is in none): what a prompt file may read. */
+export function folderOf(uri: vscode.Uri): string {
+  return vscode.workspace.getWorkspaceFolder(uri)?.uri.fsPath ?? path.dirname(uri.fsPath);
+}
+
+/**
+ * Reads files through VS Code, refusing one that is not inside `within` once links are resolved
+ * (`loadItemSchema` and the reduce file rules refuse a path spelled outside it; a link inside it that
+ * leads out is refused here).
+ */
+export function confinedReader(within: string): (file: string) => Promise<string> {
+  return async (file) => {
+    if (!isInside(realPathOf(within), realPathOf(file))) throw new Error(`${file} leads outside the workspace folder ${within} through a symbolic link`);
+    try {
+      return new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.file(file)));
+    } catch (e) {
+      if (e instanceof vscode.FileSystemError && e.code === 'FileNotFound') throw Object.assign(new Error(e.message), { code: 'ENOENT' });
+      throw e;
+    }
+  };
 }
 
 const RECENT_KEY = 'batchPrompt.recentPrompts';

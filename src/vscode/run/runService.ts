@@ -183,11 +183,28 @@ export class RunService extends Disposable {
     return notes;
   }
 
+  /**
+   * Sets the step run after a run whose prompt asks for a reduce (#16, a prompt file's `reduce:`): the
+   * editor's combine, awaited before `start` resolves. Not run after a canceled or stopped run.
+   */
+  setReducer(reducer: (p: PreparedRun, summary: RunSummary) => Promise<unknown>): vscode.Disposable {
+    this.reducer = reducer;
+    return toDisposable(() => (this.reducer = undefined));
+  }
+  private reducer?: (p: PreparedRun, summary: RunSummary) => Promise<unknown>;
+
   /** Runs a prompt over files; resolves when the run ends (undefined when the user stopped before it began). */
   async start(request: RunRequest): Promise<RunSummary | undefined> {
     if (!(await this.mayStart())) return undefined;
     const p = await this.prepare(request);
     if (!p) return undefined;
+    const summary = await this.runPrepared(p);
+    // A prompt with a reduce (#16) is combined over what succeeded, as the CLI does; not after a cancel or a fatal error.
+    if (summary && p.prompt.reduce && summary.status !== 'canceled' && !summary.fatal) await this.reducer?.(p, summary);
+    return summary;
+  }
+
+  private runPrepared(p: PreparedRun): Promise<RunSummary | undefined> {
     return this.track(p.dir, p.prompt.label, p.plan.totals.chunks, p.prices, p.model, async (run, onEvent) => {
       // A small run streams into a live document (batchPrompt.stream); a large one keeps whole replies.
       const live = await this.live?.open(p.settings.stream, p.plan.totals.requests, run.id, `Batch Prompt · ${p.prompt.label} · live results`, p.plan.batches.flatMap((b) => b.chunks), p.prompt.output);
