@@ -15,6 +15,7 @@ import { formatDuration } from '../../util/format';
 import { describeEndpoints, droppedEndpointsNote, type Prices } from '../../core/store/report';
 import type { ResultCache } from '../../core/store/resultCache';
 import { REPORT_FILE, writeRunReport } from '../../core/store/runReport';
+import { describeOutcome } from '../../core/store/passes';
 import { endpointsOf, newRunId, retryChunks, runPlan, smallestWindow, type RunEndpoint, type RunParameters } from '../../core/session/run';
 import { runLockHolder, RunStore, type EndpointInfo, type RunMeta, type RunSummary } from '../../core/store/runStore';
 import { getTokenizer, type Tokenizer } from '../../core/plan/tokenizer';
@@ -97,6 +98,7 @@ export interface RunAction {
 export type FinishNoteProvider = (dir: vscode.Uri, summary: RunSummary) => Promise<FinishNote | undefined>;
 
 const LAST_RUN_KEY = 'batchPrompt.lastRun';
+
 /** The button of a refused run folder that continues it on one of the user's models. */
 export const CHOOSE_MODEL = 'Choose a Model…';
 
@@ -338,6 +340,7 @@ export class RunService extends Disposable {
         tokenizer,
         read: roots.reader(),
         chunkIds,
+        pass: mode,
         cache: this.cache(settings),
         parameters: parameterOverrides({ maxConcurrency, maxRetries, requestTimeoutSeconds, dropAfterFailures, dropAfterWaitSeconds }),
         signal: run.controller.signal,
@@ -464,8 +467,19 @@ export class RunService extends Disposable {
             progress.report({ message: run.tracker.describe(), increment: pct - reported });
             reported = pct;
           };
-          // Refreshes waits ("resuming in 12 s") and the ETA between batches.
-          const timer = setInterval(report, 1000);
+          // However it was canceled (this notification, the status bar, a closing window): "canceling…" until the result.
+          const onAbort = () => {
+            run.tracker.cancel();
+            report();
+            this.changed.fire(run);
+          };
+          if (run.controller.signal.aborted) onAbort();
+          else run.controller.signal.addEventListener('abort', onAbort, { once: true });
+          // Refreshes waits ("resuming in 12 s", "retrying … next in 4 s") and the ETA between batches.
+          const timer = setInterval(() => {
+            report();
+            this.changed.fire(run);
+          }, 1000);
           try {
             return await work(run, (e) => {
               run.tracker.update(e);
@@ -479,7 +493,7 @@ export class RunService extends Disposable {
                 while (run.starts.length && run.starts[0] < now - 60_000) run.starts.shift();
               }
               // A batch's chunks are counted by their chunk-finished events, which come after its batch-finished.
-              if (e.type === 'chunk-finished' || e.type === 'batch-finished' || e.type === 'waiting' || e.type === 'run-started') {
+              if (e.type === 'chunk-finished' || e.type === 'batch-finished' || e.type === 'waiting' || e.type === 'run-started' || e.type === 'retry-scheduled' || e.type === 'planning') {
                 report();
                 this.changed.fire(run);
               }
@@ -514,7 +528,7 @@ export class RunService extends Disposable {
     const dropped = summary.fatal ? undefined : droppedEndpointsNote(summary);
     const noted = notes.map((n) => `${n.text}. `).join('');
     const noteActions = Object.assign({}, ...notes.map((n) => n.actions)) as Record<string, () => unknown>;
-    const text = `Batch Prompt: ${noted}${summary.succeeded} of ${summary.succeeded + summary.failed + summary.canceled} chunks succeeded${summary.failed ? `, ${summary.failed} failed` : ''}${summary.canceled ? `, ${summary.canceled} canceled` : ''} (${formatDuration(summary.durationMs)}).${dropped ? ` ${this.log.redact(dropped)}` : ''}`;
+    const text = `Batch Prompt: ${noted}${describeOutcome(summary)}.${dropped ? ` ${this.log.redact(dropped)}` : ''}`;
     const open = { ...noteActions, 'Open Results': () => this.openResults(dir) };
     if (summary.fatal) {
       await showWithActions('error', `${text} ${summary.fatal.message}`, { ...open, [Actions.openLog]: () => this.log.show() });
