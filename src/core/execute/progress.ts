@@ -22,6 +22,12 @@ export function requestsPerMinute(starts: readonly number[], now: number, since:
   return Math.round((n / span) * 60_000);
 }
 
+/** "planning… 240 files" (or "… 240 of 600 files" when the total is known). */
+export function planningText(files: number, total?: number): string {
+  if (!files) return 'planning…';
+  return `planning… ${files}${total ? ` of ${total}` : ''} file${(total ?? files) === 1 ? '' : 's'}`;
+}
+
 /** "HTTP 500" for a reply with a status, else the kind in words ("timeout", "rate limited"). */
 function retryReason(kind: ErrorKind, status?: number): string {
   return status !== undefined ? `HTTP ${status}` : kind.replace(/-/g, ' ');
@@ -143,7 +149,7 @@ export class ProgressTracker {
    */
   describe(): string {
     if (this.canceling) return 'canceling…';
-    if (!this.started && this.done === 0) return this.planned ? `planning… ${this.planned} file${this.planned === 1 ? '' : 's'}` : 'planning…';
+    if (!this.started && this.done === 0) return planningText(this.planned);
     const parts = [`${this.done}/${this.total || this.done} chunks`];
     if (this.cached) parts.push(`${this.cached} from the cache`);
     if (this.failed) parts.push(`${this.failed} failed`);

@@ -192,7 +192,8 @@ export class RunService extends Disposable {
     if (!p) return undefined;
     return this.track(p.dir, p.prompt.label, p.plan.totals.chunks, p.prices, p.model, async (run, onEvent) => {
       // A small run streams into a live document (batchPrompt.stream); a large one keeps whole replies.
-      const live = await this.live?.open(p.settings.stream, p.plan.totals.requests, run.id, `Batch Prompt · ${p.prompt.label} · live results`, p.plan.batches.flatMap((b) => b.chunks), p.prompt.output);
+      // The window's one live document, named after this run (the last run's gives it its place).
+      const live = await this.live?.open(p.settings.stream, p.plan.totals.requests, run.id, `${p.prompt.label} · ${run.id}`, p.plan.batches.flatMap((b) => b.chunks), p.prompt.output);
       const { summary } = await runPlan(p.plan, {
         root: p.roots.primary!.uri.fsPath,
         read: p.roots.reader(),
@@ -328,12 +329,16 @@ export class RunService extends Disposable {
     if (endpoints === null) return undefined;
     const model = endpoints?.[0].model ?? (await this.resolveModel(choice, tokenizer));
     if (!model) return undefined;
-    const pending = store.unfinishedChunks().filter((c) => !chunkIds || chunkIds.includes(c.id)).length;
+    const unfinished = store.unfinishedChunks().filter((c) => !chunkIds || chunkIds.includes(c.id));
+    const pending = unfinished.length;
     // A resume with nothing left to send still repairs the folder and writes its summary.
     if (pending === 0 && mode === 'retry') return undefined;
     const roots = RunRoots.current();
     const { maxConcurrency, maxRetries, requestTimeoutSeconds, dropAfterFailures, dropAfterWaitSeconds } = runSettingsOf(settings);
     return this.track(dir, `${mode} of ${store.meta.runId}`, pending, pricesOf(choice), model, async (run, onEvent) => {
+      // A small retry streams into the window's live document: the run's own when it is on show, so that
+      // a chunk that said "failed" shows its new outcome (at most one request per chunk: `pending` bounds them).
+      const live = pending ? await this.live?.open(settings.stream, pending, store.meta.runId, `${mode} · ${store.meta.runId}`, unfinished, store.meta.output, `${mode} of ${pending} chunk${pending === 1 ? '' : 's'}`) : undefined;
       const { summary } = await retryChunks(dir.fsPath, {
         model,
         endpoints,
@@ -344,9 +349,10 @@ export class RunService extends Disposable {
         cache: this.cache(settings),
         parameters: parameterOverrides({ maxConcurrency, maxRetries, requestTimeoutSeconds, dropAfterFailures, dropAfterWaitSeconds }),
         signal: run.controller.signal,
-        onEvent,
-        onOutcome: (outcome) => this.recorded.fire({ dir, outcome }),
-      });
+        onEvent: live ? (e) => (live.onEvent(e), onEvent(e)) : onEvent,
+        onText: live?.onText,
+        onOutcome: (outcome) => (live?.onOutcome(outcome), this.recorded.fire({ dir, outcome })),
+      }).finally(() => live?.finish());
       return summary;
     });
   }
