@@ -18,7 +18,7 @@ export function requestsPerMinute(starts: readonly number[], now: number, since:
   if (span < RATE_MIN_SPAN_MS) return undefined;
   const from = now - span;
   let n = 0;
-  for (const t of starts) if (t > from && t <= now) n++;
+  for (const t of starts) if (t >= from && t <= now) n++;
   return Math.round((n / span) * 60_000);
 }
 
