@@ -109,7 +109,8 @@ function outcomeWords(p: Pick<RunPass, 'chunks' | 'succeeded' | 'failed' | 'canc
 export function describePass(p: RunPass): string {
   const took = p.requests > 0 ? ` (${formatDuration(p.durationMs)})` : '';
   if (p.kind === 'run') {
-    const parts = [`${p.succeeded} of ${plural(p.chunks, 'chunk')} succeeded`];
+    // "1 of 1 chunks": the form the notification has always had ("of N chunks").
+    const parts = [`${p.succeeded} of ${p.chunks} chunks succeeded`];
     if (p.cached) parts.push(`${p.cached} from the cache`);
     if (p.failed) parts.push(`${p.failed} failed`);
     if (p.canceled) parts.push(`${p.canceled} canceled`);
@@ -122,7 +123,7 @@ export function describePass(p: RunPass): string {
 export function describeRunState(s: { succeeded: number; failed: number; canceled: number }): string {
   const total = s.succeeded + s.failed + s.canceled;
   const rest = [s.failed && `${s.failed} failed`, s.canceled && `${s.canceled} canceled`].filter(Boolean).join(', ');
-  return `the run now has ${s.succeeded} of ${plural(total, 'chunk')} succeeded${rest ? `, ${rest}` : ''}`;
+  return `the run now has ${s.succeeded} of ${total} chunks succeeded${rest ? `, ${rest}` : ''}`;
 }
 
 /** The counts of a finished pass and of its run (a `RunSummary`). */
