@@ -76,7 +76,7 @@ describe('Progress during retries and after Cancel (UI)', () => {
     const bar = wb.statusBarItem(/Batch Prompt \d+\/\d+ · retrying \d+ \(HTTP 500\)/);
     await bar.waitFor({ state: 'visible', timeout: HANG_GUARD_MS });
     await wb.screenshot('retrying-http-500');
-    assert.match((await retrying.innerText()).replace(/\s+/g, ' '), /0\/\d+ chunks · retrying \d+ requests? \(HTTP 500\), next in \d+ s/);
+    assert.match((await retrying.innerText()).replace(/\s+/g, ' '), /\d+\/\d+ chunks · retrying \d+ requests? \(HTTP 500\), next in \d+ s/);
 
     await wb.waitForNotification(`${files.length} of ${files.length} chunks succeeded`, HANG_GUARD_MS);
     await wb.screenshot('retries-succeeded');
