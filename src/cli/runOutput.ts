@@ -1,6 +1,7 @@
 import type { RunEvent } from '../core/execute/events';
 import { ProgressTracker } from '../core/execute/progress';
 import { describeEndpoints } from '../core/store/report';
+import { describePass } from '../core/store/passes';
 import { REPORT_FILE, writeRunReport } from '../core/store/runReport';
 import type { RunSummary } from '../core/store/runStore';
 import { formatDuration } from '../util/format';
@@ -20,8 +21,12 @@ import { shown } from './trust';
 
 /** Prints the outcome of a run or a resume; the exit code. */
 export function finished(summary: RunSummary, dir: string, io: Io, keyVars?: ReadonlyMap<string, string | undefined>): number {
+  // A resume or retry first says what it did in its own scope; the counts after it are the whole run's.
+  if (summary.pass && summary.pass.kind !== 'run') io.stdout.write(`${summary.pass.kind === 'retry' ? 'Retry' : 'Resume'} of ${summary.runId}: ${describePass(summary.pass)}\n`);
   const counts = `${summary.succeeded} succeeded${summary.cached ? ` (${summary.cached} from the cache)` : ''}, ${summary.failed} failed, ${summary.canceled} canceled`;
-  io.stdout.write(`Run ${summary.runId}: ${counts} in ${formatDuration(summary.durationMs)} (${summary.requests} requests, ${summary.inputTokens} input / ${summary.outputTokens} output tokens)\n`);
+  // Nothing sent (every answer from the cache): no time worth saying.
+  const took = summary.requests > 0 ? ` in ${formatDuration(summary.durationMs)}` : '';
+  io.stdout.write(`Run ${summary.runId}: ${counts}${took} (${summary.requests} requests, ${summary.inputTokens} input / ${summary.outputTokens} output tokens)\n`);
   for (const line of describeEndpoints(summary)) io.stdout.write(`${line}\n`);
   io.stdout.write(`Results: ${dir}\n`);
   const incomplete = summary.files.filter((f) => f.status === 'incomplete');

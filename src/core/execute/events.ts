@@ -52,7 +52,9 @@ export type RunEvent =
     }
   | { type: 'chunk-finished'; outcome: ChunkOutcome }
   /** `attempt` is the number of the send to come (1 is the first send), at most `maxRetries + 1`: retry `attempt - 1`. */
-  | { type: 'retry-scheduled'; batchId: string; chunkIds: string[]; delayMs: number; reason: ErrorKind; attempt: number }
+  | { type: 'retry-scheduled'; batchId: string; chunkIds: string[]; delayMs: number; reason: ErrorKind; attempt: number; /** The HTTP status of the failed reply, when it had one. */ status?: number }
+  /** Planning before the first request (reading, chunking, looking up the cache): `files` planned so far. */
+  | { type: 'planning'; files: number }
   | { type: 'batch-split'; batchId: string; into: string[]; reason: ErrorKind }
   | { type: 'concurrency-changed'; from: number; to: number; reason: 'rate-limited' | 'recovered'; endpoint?: string }
   | { type: 'waiting'; delayMs: number; reason: WaitReason; endpoint?: string }

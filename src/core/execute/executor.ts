@@ -507,7 +507,7 @@ class Execution {
     if (attempts > this.maxRetries) return this.failUnit(unit, describeError(error), latencyMs, attempts);
     // With other endpoints live, the retry need not wait for this endpoint's Retry-After: a paused endpoint pulls no work.
     const delayMs = backoffDelay(attempts, this.pool.live() > 1 ? 0 : retryAfterMs, this.random);
-    this.emit({ type: 'retry-scheduled', batchId: unit.batchId, chunkIds: unit.items.map((i) => i.ref.id), delayMs, reason: kind, attempt: attempts + 1 });
+    this.emit({ type: 'retry-scheduled', batchId: unit.batchId, chunkIds: unit.items.map((i) => i.ref.id), delayMs, reason: kind, attempt: attempts + 1, ...(e?.status !== undefined ? { status: e.status } : {}) });
     this.enqueueLater(unit, delayMs);
   }
 

@@ -11,6 +11,7 @@ import { FileChunkSource, type FileReader, type Plan } from '../plan/plan';
 import { PROTOCOL_VERSION } from '../plan/protocol';
 import { chunkResultKey } from '../store/cachedChunks';
 import type { ResultCache } from '../store/resultCache';
+import type { PassKind } from '../store/passes';
 import { RunStore, type EndpointInfo, type RunMeta, type RunSummary } from '../store/runStore';
 import type { RootPolicy } from '../store/pathGuard';
 import type { Tokenizer } from '../plan/tokenizer';
@@ -92,7 +93,7 @@ export function newRunId(now = new Date()): string {
  */
 export async function runPlan(plan: Plan, options: RunOptions): Promise<{ summary: RunSummary; store: RunStore }> {
   const store = await createRunStore(plan, options);
-  return execute(store, plan.batches, options, 'b');
+  return execute(store, plan.batches, { ...options, pass: 'run' }, 'b');
 }
 
 /** Creates a plan's run folder with its `run.json` (shared by `runPlan` and batch jobs' `submitJob`). */
@@ -119,6 +120,8 @@ export interface RetryOptions extends Omit<RunOptions, 'dir' | 'root' | 'prompt'
   chunkIds?: readonly string[];
   /** Overrides of the run's recorded parameters (for example a lower concurrency). */
   parameters?: Partial<RunParameters>;
+  /** How the pass is recorded in the run's history (`passes.jsonl`): a retry unless said. */
+  pass?: 'retry' | 'resume';
   /**
    * The folders the run's files may be read from: a folder whose recorded `root` is none of them is
    * refused before anything is written or sent (a cloned repository's run.json may name `~`).
@@ -152,7 +155,7 @@ export async function retryChunks(dir: string, options: RetryOptions): Promise<{
     await store.release();
     throw e;
   }
-  return execute(store, batches, { ...options, root: meta.root, prompt: meta.prompt, parameters, output: meta.output }, 'r');
+  return execute(store, batches, { ...options, root: meta.root, prompt: meta.prompt, parameters, output: meta.output, pass: options.pass ?? 'retry' }, 'r');
 }
 
 /**
@@ -162,10 +165,10 @@ export async function retryChunks(dir: string, options: RetryOptions): Promise<{
  * process writes the folder.
  */
 export function resumeRun(dir: string, options: Omit<RetryOptions, 'chunkIds'>): Promise<{ summary: RunSummary; store: RunStore }> {
-  return retryChunks(dir, options);
+  return retryChunks(dir, { ...options, pass: 'resume' });
 }
 
-type ExecuteOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'endpoints' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache' | 'onText' | 'output'>;
+type ExecuteOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'endpoints' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache' | 'onText' | 'output'> & { pass: PassKind };
 
 /** Batches are packed for the smallest window of the run's endpoints, so that any of them can take any batch. */
 function packWindow(options: Pick<RunOptions, 'model' | 'endpoints'>): { contextWindow?: number; maxOutputTokens?: number } {
@@ -214,6 +217,13 @@ async function executeWithStore(store: RunStore, planned: PackedRequest<ChunkRef
   const keys = new Map<string, string>();
   let stored = 0;
   let batches = planned;
+  // This pass in its own scope (a retry of one chunk says how that one chunk ended, not the run's counts).
+  const pass = { kind: options.pass, chunks: planned.reduce((n, b) => n + b.chunks.length, 0), succeeded: 0, failed: 0, canceled: 0, cached: 0, attempts: 0 };
+  const count = (o: ChunkOutcome) => {
+    pass[o.status]++;
+    if (o.cached) pass.cached++;
+    pass.attempts += o.attempts;
+  };
   if (cache) {
     const misses: ChunkRef[] = [];
     for (const b of planned) {
@@ -234,6 +244,9 @@ async function executeWithStore(store: RunStore, planned: PackedRequest<ChunkRef
         }
         const outcome: ChunkOutcome = { chunk: c, status: 'succeeded', output, cached: true, attempts: 0, batchId: 'cache', inputTokens: 0, outputTokens: 0, latencyMs: 0 };
         await store.record(outcome);
+        count(outcome);
+        // Counted by progress displays like any finished chunk (shown as from the cache).
+        options.onEvent?.({ type: 'chunk-finished', outcome });
         options.onOutcome?.(outcome);
       }
     }
@@ -259,6 +272,7 @@ async function executeWithStore(store: RunStore, planned: PackedRequest<ChunkRef
     onText: options.onText,
     onOutcome: async (o) => {
       await store.record(o);
+      count(o);
       const key = keys.get(o.chunk.id);
       if (cache && key && o.status === 'succeeded' && o.output !== undefined) {
         // A cache that cannot be written costs a future request, never this run.
@@ -267,7 +281,15 @@ async function executeWithStore(store: RunStore, planned: PackedRequest<ChunkRef
       options.onOutcome?.(o);
     },
   });
-  const summary = await store.finish(execution);
+  const summary = await store.finish(execution, {
+    ...pass,
+    at: new Date().toISOString(),
+    requests: execution.requests,
+    inputTokens: execution.inputTokens,
+    outputTokens: execution.outputTokens,
+    durationMs: execution.durationMs,
+    ...(execution.fatal ? { fatal: execution.fatal.message } : {}),
+  });
   // Only new entries can push the cache past its bound (a scan of every entry: once per run).
   if (stored > 0) await cache?.prune().catch(() => undefined);
   return { summary, store };

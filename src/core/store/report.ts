@@ -3,6 +3,7 @@ import { FINDINGS_JSONL, FINDINGS_SARIF, RESULTS_CSV, RESULTS_JSONL, severityCou
 import { SEVERITIES } from '../output/kind';
 import { formatDuration } from '../../util/format';
 import { describeNotIncluded, type ReduceShape } from '../reduce/answer';
+import { passLines, type RunPass } from './passes';
 
 export interface Prices {
   inputCostPerMTok?: number;
@@ -90,6 +91,37 @@ function reduceLines(r: ReduceShape | undefined, prices: Prices): string[] {
   return lines;
 }
 
+/** A run folder's passes (`passes.jsonl`) and the lines of it left out, for the report's history. */
+export interface RunHistory {
+  passes: readonly RunPass[];
+  problems: readonly string[];
+}
+
+/**
+ * Requests, tokens and time of the whole run: the passes added up when the folder has its history,
+ * else the summary's (the latest pass only: a folder from before passes were recorded).
+ */
+function runTotals(summary: RunSummary, passes: readonly RunPass[]): { requests: number; inputTokens: number; outputTokens: number; durationMs: number; passes: number } {
+  if (!passes.length) return { requests: summary.requests, inputTokens: summary.inputTokens, outputTokens: summary.outputTokens, durationMs: summary.durationMs, passes: 1 };
+  const sum = (k: 'requests' | 'inputTokens' | 'outputTokens' | 'durationMs') => passes.reduce((n, p) => n + p[k], 0);
+  return { requests: sum('requests'), inputTokens: sum('inputTokens'), outputTokens: sum('outputTokens'), durationMs: sum('durationMs'), passes: passes.length };
+}
+
+/**
+ * Requests whose reply served chunks of more than one file: each chunk's tokens are its share of the
+ * request's usage, an estimate (a request for chunks of one file adds up to that file's true figure).
+ */
+function splitRequests(records: Iterable<RunRecord>): Set<string> {
+  const files = new Map<string, Set<string>>();
+  for (const r of records) {
+    if (r.cached || r.recovered || r.inputTokens + r.outputTokens === 0) continue;
+    const set = files.get(r.batchId) ?? new Set<string>();
+    set.add(r.path);
+    files.set(r.batchId, set);
+  }
+  return new Set([...files].filter(([, set]) => set.size > 1).map(([id]) => id));
+}
+
 /** Rows shown in the report's tables of findings and results (the files hold them all). */
 export const REPORT_ROWS = 50;
 /** Files listed under "Files with the most findings". */
@@ -159,16 +191,22 @@ function editLines(artifacts: RunArtifacts): string[] {
  * with status and tokens, and every chunk that did not succeed with its reason. Links are relative to
  * the run folder.
  */
-export function renderReport(meta: RunMeta, summary: RunSummary, records: readonly RunRecord[], prices: Prices = {}, artifacts?: RunArtifacts, reduce?: ReduceShape): string {
+export function renderReport(meta: RunMeta, summary: RunSummary, records: readonly RunRecord[], prices: Prices = {}, artifacts?: RunArtifacts, reduce?: ReduceShape, history: RunHistory = { passes: [], problems: [] }): string {
   const latest = new Map<string, RunRecord>();
   for (const r of records) latest.set(r.chunkId, r);
-  const tokensByFile = new Map<string, { input: number; output: number }>();
+  const tokensByFile = new Map<string, { input: number; output: number; estimated: boolean; cached: number; chunks: number }>();
+  const split = splitRequests(latest.values());
   for (const r of latest.values()) {
-    const t = tokensByFile.get(r.path) ?? { input: 0, output: 0 };
+    const t = tokensByFile.get(r.path) ?? { input: 0, output: 0, estimated: false, cached: 0, chunks: 0 };
     t.input += r.inputTokens;
     t.output += r.outputTokens;
+    t.chunks++;
+    if (r.cached) t.cached++;
+    if (split.has(r.batchId)) t.estimated = true;
     tokensByFile.set(r.path, t);
   }
+  const totals = runTotals(summary, history.passes);
+  const cached = summary.cached ?? 0;
   const statusWord = { succeeded: '✅ all chunks succeeded', partial: '⚠️ some chunks failed', canceled: '⏹ canceled', failed: '❌ stopped by an error' }[summary.status];
   const lines: string[] = [
     `# Batch Prompt run ${meta.runId}`,
@@ -185,11 +223,13 @@ export function renderReport(meta: RunMeta, summary: RunSummary, records: readon
     `| Prompt | ${cell(meta.prompt.length > 200 ? `${meta.prompt.slice(0, 200)}…` : meta.prompt)} |`,
     `| Model | ${cell(meta.model.id)}${meta.model.model && meta.model.model !== meta.model.id ? ` (${cell(meta.model.model)})` : ''} |`,
     `| Files | ${meta.files.length} |`,
-    `| Requests | ${summary.requests} |`,
-    `| Tokens | ${summary.inputTokens} input, ${summary.outputTokens} output |`,
-    `| Cost | ${formatCost(costOf(summary.inputTokens, summary.outputTokens, prices))} |`,
-    `| Duration | ${formatDuration(summary.durationMs)} |`,
+    `| Answers from the cache | ${cached}${cached ? ` of ${summary.succeeded + summary.failed + summary.canceled} chunks (nothing sent for them: no requests, no tokens)` : ''} |`,
+    `| Requests | ${totals.requests}${totals.requests === 0 && cached > 0 ? ' (every answer came from the cache)' : ''}${totals.passes > 1 ? ` over ${totals.passes} passes` : ''} |`,
+    `| Tokens | ${totals.inputTokens} input, ${totals.outputTokens} output |`,
+    `| Cost | ${formatCost(costOf(totals.inputTokens, totals.outputTokens, prices))} |`,
+    `| Duration | ${totals.requests === 0 && cached > 0 ? '— (nothing was sent)' : formatDuration(totals.durationMs)}${totals.passes > 1 ? ' (the passes added up)' : ''} |`,
     '',
+    ...passLines(history.passes, history.problems),
     ...endpointLines(summary),
     ...reduceLines(reduce, prices),
     ...structuredLines(meta, artifacts),
@@ -198,10 +238,15 @@ export function renderReport(meta: RunMeta, summary: RunSummary, records: readon
     '| File | Status | Input tokens | Output tokens |',
     '|---|---|---:|---:|',
   );
+  let estimated = false;
   for (const f of summary.files) {
-    const t = tokensByFile.get(f.path) ?? { input: 0, output: 0 };
-    lines.push(`| [${cell(f.path)}](${link(f.output)}) | ${f.status === 'complete' ? 'complete' : '**incomplete**'} | ${t.input} | ${t.output} |`);
+    const t = tokensByFile.get(f.path) ?? { input: 0, output: 0, estimated: false, cached: 0, chunks: 0 };
+    estimated ||= t.estimated;
+    const status = f.status === 'complete' ? (t.chunks > 0 && t.cached === t.chunks ? 'complete (from the cache)' : 'complete') : '**incomplete**';
+    const mark = t.estimated ? '≈ ' : '';
+    lines.push(`| [${cell(f.path)}](${link(f.output)}) | ${status} | ${mark}${t.input} | ${mark}${t.output} |`);
   }
+  if (estimated) lines.push('', "≈ estimated: these files shared a request with other files, and a request's tokens are reported for the whole request; its share of them is split among its files by their size. The other figures are measured.");
   const notOk = [...latest.values()].filter((r) => r.status !== 'succeeded');
   if (notOk.length) {
     lines.push('', '## Chunks that did not succeed', '', 'Retry them from the **Failed Chunks** view.', '', '| File | Lines | Status | Reason |', '|---|---|---|---|');

@@ -9,6 +9,7 @@ import { isEdit, isStructured } from '../output/spec';
 import { EDIT_FILES, writeProposals } from '../output/edits';
 import { PathGuard } from './pathGuard';
 import { renderReport, type Prices } from './report';
+import { PASSES_FILE, readPasses } from './passes';
 import { readReduceState } from '../reduce/journal';
 import { reduceShape } from '../reduce/answer';
 import { readRecords, readRunMeta, readSummary, RUN_FILE, type RunMeta, type RunRecord, type RunSummary } from './runStore';
@@ -39,7 +40,9 @@ export async function writeRunReport(dir: string, prices: Prices = {}, summary?:
   // A name this kind does not write (a csv whose schema no longer fits cannot happen, but a folder may hold stale ones) is left alone.
   // A reduce journal that cannot be read costs its section, never the report.
   const reduce = await readReduceState(dir).then((st) => st && reduceShape(st), () => undefined);
-  await write(REPORT_FILE, renderReport(meta, s, records, prices, artifacts, reduce));
+  // A history that cannot be read at all costs its section, never the report (bad lines are named in it).
+  const history = await readPasses(dir).catch((e: unknown) => ({ passes: [], problems: [`${PASSES_FILE}: ${e instanceof Error ? e.message : String(e)}`] }));
+  await write(REPORT_FILE, renderReport(meta, s, records, prices, artifacts, reduce, history));
   return artifacts;
 }
 

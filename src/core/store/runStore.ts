@@ -4,6 +4,7 @@
  * recovery rule) must be made where both sides see it; the path checks live in pathGuard.ts, the
  * folder listing in runFolders.ts, the report in runReport.ts.
  */
+import { PASSES_FILE, type RunPass } from './passes';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -110,6 +111,8 @@ export interface RunSummary extends ExecutionSummary {
   finishedAt: string;
   /** Chunks whose latest result came from the result cache. */
   cached?: number;
+  /** This pass alone (the run, a resume or a retry): its scope and outcome; also a line of `passes.jsonl`. */
+  pass?: RunPass;
 }
 
 export const RUN_FILE = 'run.json';
@@ -123,7 +126,7 @@ const OUTPUTS_DIR = 'outputs';
 export const INVALID_DIR = 'invalid';
 const INCOMPLETE_SUFFIX = '.incomplete';
 /** Files a run folder's writers put beside `run.json` (a batch job's `job.json`, the report). */
-const FOLDER_FILES = [RECORDS_FILE, SUMMARY_FILE, LOCK_FILE, 'job.json', 'report.md', ...ARTIFACT_FILES, ...EDIT_FILES, 'reduce.jsonl', 'answer.md', 'answer.json'];
+const FOLDER_FILES = [RECORDS_FILE, PASSES_FILE, SUMMARY_FILE, LOCK_FILE, 'job.json', 'report.md', ...ARTIFACT_FILES, ...EDIT_FILES, 'reduce.jsonl', 'answer.md', 'answer.json'];
 
 interface FileState {
   path: string;
@@ -377,9 +380,13 @@ export class RunStore {
     await fs.rm(await this.checked(this.outputPath(file.path, complete ? 'incomplete' : 'complete')), { force: true });
   }
 
-  /** Writes `summary.json` after the run (or a retry) ends. */
-  async finish(execution: ExecutionSummary): Promise<RunSummary> {
+  /**
+   * Writes `summary.json` after the run (or a retry) ends; with `pass`, first appends it to
+   * `passes.jsonl` (the run's history, see passes.ts) and keeps it in the summary.
+   */
+  async finish(execution: ExecutionSummary, pass?: RunPass): Promise<RunSummary> {
     await this.appendChain;
+    if (pass) await fs.appendFile(await this.checked(path.join(this.dir, PASSES_FILE)), `${JSON.stringify(pass)}\n`, 'utf8');
     const files = [...this.files.values()].map((f) => {
       const status = this.fileStatus(f.path) ?? 'incomplete';
       return { path: f.path, status, output: path.relative(this.dir, this.outputPath(f.path, status)).split(path.sep).join('/') };
@@ -398,7 +405,7 @@ export class RunStore {
       }
     }
     const status: RunSummary['status'] = execution.fatal ? 'failed' : failed === 0 && canceled === 0 ? 'succeeded' : failed === 0 ? 'canceled' : 'partial';
-    const summary: RunSummary = { ...execution, succeeded, failed, canceled, ...(cached ? { cached } : {}), runId: this.meta.runId, status, files, finishedAt: new Date().toISOString() };
+    const summary: RunSummary = { ...execution, succeeded, failed, canceled, ...(cached ? { cached } : {}), ...(pass ? { pass } : {}), runId: this.meta.runId, status, files, finishedAt: new Date().toISOString() };
     await writeFileAtomic(await this.checked(path.join(this.dir, SUMMARY_FILE)), JSON.stringify(summary, null, 2));
     await this.release();
     return summary;

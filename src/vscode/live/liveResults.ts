@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import type { ChunkOutcome, RunEvent } from '../../core/execute/events';
 import type { ExecutorOptions } from '../../core/execute/executor';
 import type { ChunkRef } from '../../core/plan/types';
-import { LiveResultsModel, shouldStream, type StreamMode } from './liveResultsModel';
+import { fileNameOf, LiveResultsModel, shouldStream, type StreamMode } from './liveResultsModel';
 import { renderChunkOutput } from '../../core/output/artifacts';
 import { isStructured, type OutputSpec } from '../../core/output/spec';
 
@@ -10,9 +10,6 @@ import { isStructured, type OutputSpec } from '../../core/output/spec';
 export const LIVE_SCHEME = 'batch-prompt-live';
 /** Most often a live document is redrawn: tokens arrive far faster than anyone reads. */
 const REFRESH_MS = 100;
-/** Live documents kept after their run (readable until closed); older ones are forgotten. */
-const KEEP = 5;
-
 /** What a run streaming into a live document feeds it. */
 export interface LiveSession {
   readonly uri: vscode.Uri;
@@ -24,30 +21,50 @@ export interface LiveSession {
 }
 
 /**
- * Read-only documents (`batch-prompt-live:/<run id>/live results.md`) that show a small run's replies
- * as the tokens arrive: one content provider, one model per run, redrawn at most every 100 ms.
+ * The window's one live results document (`batch-prompt-live:/<run id>/<title>.md`, the tab named after
+ * the run), showing a small run's replies as the tokens arrive, redrawn at most every 100 ms. The next
+ * run reuses it: its tab replaces the last run's, in the same place. A retry or resume of the run on
+ * show streams into the same document, so a chunk that failed shows its new outcome.
  */
 export class LiveResults implements vscode.TextDocumentContentProvider, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
-  private readonly models = new Map<string, Pick<LiveResultsModel, 'render'>>();
+  /** The document on show: its run's chunks (absent when it shows only a combined answer) and answer. */
+  private current?: { runId: string; uri: vscode.Uri; title: string; model?: LiveResultsModel; answer?: { render(): string } };
   private readonly timers = new Set<NodeJS.Timeout>();
 
   provideTextDocumentContent(uri: vscode.Uri): string {
-    return this.models.get(uri.toString())?.render() ?? 'This live view has ended; the run folder holds the results.';
+    const c = this.current;
+    if (!c || uri.toString() !== c.uri.toString()) return 'This live view has ended; the run folder holds the results.';
+    const head = c.model ? c.model.render() : `# ${c.title}\n`;
+    return c.answer ? `${head}\n${c.answer.render()}` : head;
+  }
+
+  /** The live document on show (its run's), if any. */
+  get document(): { runId: string; uri: vscode.Uri } | undefined {
+    return this.current && { runId: this.current.runId, uri: this.current.uri };
   }
 
   /**
    * Opens the live document of a run that is about to start, when `mode` says this run streams (see
-   * `shouldStream`); otherwise undefined and the run is not streamed.
+   * `shouldStream`); otherwise undefined and the run is not streamed. The same `runId` as the document
+   * on show (a retry, a resume) reuses it with `chunks` waiting again, `pass` saying what this pass is.
    */
-  async open(mode: StreamMode, requests: number, runId: string, title: string, chunks: readonly ChunkRef[], output?: OutputSpec): Promise<LiveSession | undefined> {
+  async open(mode: StreamMode, requests: number, runId: string, title: string, chunks: readonly ChunkRef[], output?: OutputSpec, pass?: string): Promise<LiveSession | undefined> {
     if (!shouldStream(mode, requests)) return undefined;
-    const uri = vscode.Uri.from({ scheme: LIVE_SCHEME, path: `/${runId}/live results.md` });
-    const key = uri.toString();
-    const model = new LiveResultsModel(title, chunks, output && isStructured(output) ? (c, text) => renderChunkOutput(output, c, text) : undefined);
-    this.models.set(key, model);
-    while (this.models.size > KEEP) this.models.delete(this.models.keys().next().value!);
+    let uri: vscode.Uri;
+    let model: LiveResultsModel;
+    const previous = this.current;
+    if (previous?.model && previous.runId === runId) {
+      ({ uri, model } = previous as { uri: vscode.Uri; model: LiveResultsModel });
+      previous.answer = undefined;
+      model.restart(chunks, pass ?? `retry of ${chunks.length} chunk${chunks.length === 1 ? '' : 's'}`);
+      this.changed.fire(uri);
+    } else {
+      uri = liveUri(runId, title);
+      model = new LiveResultsModel(title, chunks, output && isStructured(output) ? (c, text) => renderChunkOutput(output, c, text) : undefined);
+      this.current = { runId, uri, title, model };
+    }
     let timer: NodeJS.Timeout | undefined;
     const draw = () => {
       if (timer) {
@@ -62,7 +79,7 @@ export class LiveResults implements vscode.TextDocumentContentProvider, vscode.D
       timer = setTimeout(draw, REFRESH_MS);
       this.timers.add(timer);
     };
-    await vscode.window.showTextDocument(uri, { preview: false, preserveFocus: true, viewColumn: vscode.ViewColumn.Beside }).then(undefined, () => undefined);
+    await showLive(uri);
     return {
       uri,
       onEvent: (e) => {
@@ -88,10 +105,14 @@ export class LiveResults implements vscode.TextDocumentContentProvider, vscode.D
    */
   async openAnswer(mode: StreamMode, runId: string, title: string, answer: { render(): string }): Promise<{ redraw(): void; finish(): void } | undefined> {
     if (!shouldStream(mode, 1)) return undefined;
-    const uri = vscode.Uri.from({ scheme: LIVE_SCHEME, path: `/${runId}/live results.md` });
-    const key = uri.toString();
-    const before = this.models.get(key);
-    this.models.set(key, { render: () => `${before?.render() ?? `# ${title}\n`}\n${answer.render()}` });
+    let uri: vscode.Uri;
+    if (this.current?.runId === runId) {
+      uri = this.current.uri;
+      this.current.answer = answer;
+    } else {
+      uri = liveUri(runId, title);
+      this.current = { runId, uri, title, answer };
+    }
     let timer: NodeJS.Timeout | undefined;
     const draw = () => {
       if (timer) {
@@ -101,7 +122,7 @@ export class LiveResults implements vscode.TextDocumentContentProvider, vscode.D
       }
       this.changed.fire(uri);
     };
-    await vscode.window.showTextDocument(uri, { preview: false, preserveFocus: true, viewColumn: vscode.ViewColumn.Beside }).then(undefined, () => undefined);
+    await showLive(uri);
     draw();
     return {
       redraw: () => {
@@ -116,8 +137,31 @@ export class LiveResults implements vscode.TextDocumentContentProvider, vscode.D
   dispose(): void {
     for (const t of this.timers) clearTimeout(t);
     this.changed.dispose();
-    this.models.clear();
+    this.current = undefined;
   }
+}
+
+function liveUri(runId: string, title: string): vscode.Uri {
+  return vscode.Uri.from({ scheme: LIVE_SCHEME, path: `/${runId}/${fileNameOf(title)}.md` });
+}
+
+/** Shows live document `uri` where the last one was; the last run's tab gives its place (one per window). */
+async function showLive(uri: vscode.Uri): Promise<void> {
+  const stale = liveTabs().filter((t) => t.uri.toString() !== uri.toString());
+  const column = liveTabs()[0]?.column ?? vscode.ViewColumn.Beside;
+  await vscode.window.showTextDocument(uri, { preview: false, preserveFocus: true, viewColumn: column }).then(undefined, () => undefined);
+  if (stale.length) await vscode.window.tabGroups.close(stale.map((t) => t.tab), true).then(undefined, () => undefined);
+}
+
+/** The open tabs of live documents, with their column. */
+function liveTabs(): { tab: vscode.Tab; uri: vscode.Uri; column: vscode.ViewColumn }[] {
+  const out: { tab: vscode.Tab; uri: vscode.Uri; column: vscode.ViewColumn }[] = [];
+  for (const group of vscode.window.tabGroups.all) {
+    for (const tab of group.tabs) {
+      if (tab.input instanceof vscode.TabInputText && tab.input.uri.scheme === LIVE_SCHEME) out.push({ tab, uri: tab.input.uri, column: group.viewColumn });
+    }
+  }
+  return out;
 }
 
 /**

@@ -24,6 +24,12 @@ export function shouldStream(mode: StreamMode, requests: number): boolean {
   return mode === 'always' || (mode === 'auto' && requests <= STREAM_AUTO_MAX_REQUESTS);
 }
 
+/** A tab name from a run's title: no path separators or characters a file name cannot hold, at most 80 characters. */
+export function fileNameOf(title: string): string {
+  const name = title.replace(/[\\/:*?"<>|\u0000-\u001f]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 80).trim();
+  return name || 'live results';
+}
+
 type LiveStatus = 'waiting' | 'streaming' | 'retrying' | 'succeeded' | 'failed' | 'canceled';
 
 interface LiveChunk {
@@ -42,14 +48,31 @@ export class LiveResultsModel {
   /** Streamed text so far of each request in flight, by batch id. */
   private readonly replies = new Map<string, string>();
   private finished = false;
+  /** What the current pass is when it is not the run itself ("retry of 1 chunk"). */
+  private pass?: string;
 
   constructor(
-    private readonly title: string,
+    readonly title: string,
     chunks: readonly ChunkRef[],
     /** How a chunk's recorded output is shown (a structured kind's entries made readable); as it is by default. */
     private readonly format: (chunk: ChunkRef, output: string) => string = (_c, output) => output,
   ) {
     for (const ref of chunks) this.chunks.set(ref.id, { ref, status: 'waiting', text: '', attempt: 0 });
+  }
+
+  /**
+   * A retry or resume of the same run streams into this model: its chunks wait again (an entry that
+   * said "failed · HTTP 500" is replaced by what the new pass brings), the others keep what they show.
+   */
+  restart(chunks: readonly ChunkRef[], pass: string): void {
+    this.finished = false;
+    this.pass = pass;
+    this.replies.clear();
+    for (const ref of chunks) {
+      const c = this.chunks.get(ref.id);
+      if (c) Object.assign(c, { status: 'waiting', text: '', attempt: 0, note: undefined });
+      else this.chunks.set(ref.id, { ref, status: 'waiting', text: '', attempt: 0 });
+    }
   }
 
   /** Follows the run's progress: a batch (re)starting clears what its previous attempt streamed. */
@@ -109,7 +132,9 @@ export class LiveResultsModel {
   render(): string {
     const all = [...this.chunks.values()];
     const done = all.filter((c) => c.status === 'succeeded' || c.status === 'failed' || c.status === 'canceled').length;
-    const out = [`# ${this.title}`, '', `${done} of ${all.length} chunks done${this.finished ? ' · run finished (outputs are in the run folder)' : ' · streaming…'}`, ''];
+    const cached = all.filter((c) => c.status === 'succeeded' && c.note === 'from the cache').length;
+    const state = `${done} of ${all.length} chunks done${cached ? ` (${cached} from the cache)` : ''}${this.pass ? ` · ${this.pass}` : ''}`;
+    const out = [`# ${this.title}`, '', `${state}${this.finished ? ` · ${this.pass ? `${this.pass.replace(/ of .*/, '')} finished` : 'run finished'} (outputs are in the run folder)` : ' · streaming…'}`, ''];
     for (const c of all) {
       const state = c.status === 'streaming' ? `streaming${c.attempt > 1 ? ` (attempt ${c.attempt})` : ''}…` : c.status;
       out.push(`## ${c.ref.path} · lines ${c.ref.startLine}–${c.ref.endLine} · ${state}${c.note ? ` · ${c.note}` : ''}`, '');

@@ -187,7 +187,7 @@ export class ReduceService {
               report();
               // The final answer streams into the run's live document (batchPrompt.stream).
               if (final && !live) {
-                void this.live.openAnswer(m.settings.stream, name, `Batch Prompt · ${name} · live results`, answer).then((l) => {
+                void this.live.openAnswer(m.settings.stream, name, `combined answer · ${name}`, answer).then((l) => {
                   live = l;
                   l?.redraw();
                 });

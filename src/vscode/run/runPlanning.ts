@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { planningText } from '../../core/execute/progress';
 import type { ChatModel } from '../../core/execute/model';
 import { Planner, type Plan } from '../../core/plan/plan';
 import { costOf, formatCost, type Prices } from '../../core/store/report';
@@ -35,7 +36,7 @@ export async function matchingFiles(uris: vscode.Uri[] | undefined, glob: string
 /** Reads and plans the files, with a cancellable "Planning" notification for large selections. */
 export async function planFiles(uris: vscode.Uri[], roots: RunRoots, settings: Settings, prompt: string, model: Pick<ChatModel, 'contextWindow' | 'maxOutputTokens'>, output?: OutputSpec): Promise<{ plan: Plan; read: ReadResult } | undefined> {
   const tokenizer = getTokenizer();
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Batch Prompt: reading ${uris.length} files`, cancellable: true }, async (_progress, token) => {
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Batch Prompt', cancellable: true }, async (progress, token) => {
     const controller = new AbortController();
     token.onCancellationRequested(() => controller.abort());
     const planner = new Planner({
@@ -46,7 +47,25 @@ export async function planFiles(uris: vscode.Uri[], roots: RunRoots, settings: S
       ...(output ? { output } : {}),
     });
     try {
-      const read = await readFiles(uris, roots, settings, (f) => planner.add(f), controller.signal);
+      // "planning… 240 of 600 files", redrawn at most ten times a second.
+      let planned = 0;
+      let drawn = 0;
+      progress.report({ message: planningText(0) });
+      const read = await readFiles(
+        uris,
+        roots,
+        settings,
+        (f) => {
+          planner.add(f);
+          planned++;
+          const now = Date.now();
+          if (now - drawn >= 100) {
+            drawn = now;
+            progress.report({ message: planningText(planned, uris.length) });
+          }
+        },
+        controller.signal,
+      );
       return { plan: planner.finish(), read };
     } catch (e) {
       if (controller.signal.aborted) return undefined;

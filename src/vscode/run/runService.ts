@@ -15,6 +15,7 @@ import { formatDuration } from '../../util/format';
 import { describeEndpoints, droppedEndpointsNote, type Prices } from '../../core/store/report';
 import type { ResultCache } from '../../core/store/resultCache';
 import { REPORT_FILE, writeRunReport } from '../../core/store/runReport';
+import { describeOutcome } from '../../core/store/passes';
 import { endpointsOf, newRunId, retryChunks, runPlan, smallestWindow, type RunEndpoint, type RunParameters } from '../../core/session/run';
 import { runLockHolder, RunStore, type EndpointInfo, type RunMeta, type RunSummary } from '../../core/store/runStore';
 import { getTokenizer, type Tokenizer } from '../../core/plan/tokenizer';
@@ -97,6 +98,7 @@ export interface RunAction {
 export type FinishNoteProvider = (dir: vscode.Uri, summary: RunSummary) => Promise<FinishNote | undefined>;
 
 const LAST_RUN_KEY = 'batchPrompt.lastRun';
+
 /** The button of a refused run folder that continues it on one of the user's models. */
 export const CHOOSE_MODEL = 'Choose a Model…';
 
@@ -207,7 +209,8 @@ export class RunService extends Disposable {
   private runPrepared(p: PreparedRun): Promise<RunSummary | undefined> {
     return this.track(p.dir, p.prompt.label, p.plan.totals.chunks, p.prices, p.model, async (run, onEvent) => {
       // A small run streams into a live document (batchPrompt.stream); a large one keeps whole replies.
-      const live = await this.live?.open(p.settings.stream, p.plan.totals.requests, run.id, `Batch Prompt · ${p.prompt.label} · live results`, p.plan.batches.flatMap((b) => b.chunks), p.prompt.output);
+      // The window's one live document, named after this run (the last run's gives it its place).
+      const live = await this.live?.open(p.settings.stream, p.plan.totals.requests, run.id, `${p.prompt.label} · ${run.id}`, p.plan.batches.flatMap((b) => b.chunks), p.prompt.output);
       const { summary } = await runPlan(p.plan, {
         root: p.roots.primary!.uri.fsPath,
         read: p.roots.reader(),
@@ -343,24 +346,30 @@ export class RunService extends Disposable {
     if (endpoints === null) return undefined;
     const model = endpoints?.[0].model ?? (await this.resolveModel(choice, tokenizer));
     if (!model) return undefined;
-    const pending = store.unfinishedChunks().filter((c) => !chunkIds || chunkIds.includes(c.id)).length;
+    const unfinished = store.unfinishedChunks().filter((c) => !chunkIds || chunkIds.includes(c.id));
+    const pending = unfinished.length;
     // A resume with nothing left to send still repairs the folder and writes its summary.
     if (pending === 0 && mode === 'retry') return undefined;
     const roots = RunRoots.current();
     const { maxConcurrency, maxRetries, requestTimeoutSeconds, dropAfterFailures, dropAfterWaitSeconds } = runSettingsOf(settings);
     return this.track(dir, `${mode} of ${store.meta.runId}`, pending, pricesOf(choice), model, async (run, onEvent) => {
+      // A small retry streams into the window's live document: the run's own when it is on show, so that
+      // a chunk that said "failed" shows its new outcome (at most one request per chunk: `pending` bounds them).
+      const live = pending ? await this.live?.open(settings.stream, pending, store.meta.runId, `${mode} · ${store.meta.runId}`, unfinished, store.meta.output, `${mode} of ${pending} chunk${pending === 1 ? '' : 's'}`) : undefined;
       const { summary } = await retryChunks(dir.fsPath, {
         model,
         endpoints,
         tokenizer,
         read: roots.reader(),
         chunkIds,
+        pass: mode,
         cache: this.cache(settings),
         parameters: parameterOverrides({ maxConcurrency, maxRetries, requestTimeoutSeconds, dropAfterFailures, dropAfterWaitSeconds }),
         signal: run.controller.signal,
-        onEvent,
-        onOutcome: (outcome) => this.recorded.fire({ dir, outcome }),
-      });
+        onEvent: live ? (e) => (live.onEvent(e), onEvent(e)) : onEvent,
+        onText: live?.onText,
+        onOutcome: (outcome) => (live?.onOutcome(outcome), this.recorded.fire({ dir, outcome })),
+      }).finally(() => live?.finish());
       return summary;
     });
   }
@@ -481,8 +490,19 @@ export class RunService extends Disposable {
             progress.report({ message: run.tracker.describe(), increment: pct - reported });
             reported = pct;
           };
-          // Refreshes waits ("resuming in 12 s") and the ETA between batches.
-          const timer = setInterval(report, 1000);
+          // However it was canceled (this notification, the status bar, a closing window): "canceling…" until the result.
+          const onAbort = () => {
+            run.tracker.cancel();
+            report();
+            this.changed.fire(run);
+          };
+          if (run.controller.signal.aborted) onAbort();
+          else run.controller.signal.addEventListener('abort', onAbort, { once: true });
+          // Refreshes waits ("resuming in 12 s", "retrying … next in 4 s") and the ETA between batches.
+          const timer = setInterval(() => {
+            report();
+            this.changed.fire(run);
+          }, 1000);
           try {
             return await work(run, (e) => {
               run.tracker.update(e);
@@ -496,7 +516,7 @@ export class RunService extends Disposable {
                 while (run.starts.length && run.starts[0] < now - 60_000) run.starts.shift();
               }
               // A batch's chunks are counted by their chunk-finished events, which come after its batch-finished.
-              if (e.type === 'chunk-finished' || e.type === 'batch-finished' || e.type === 'waiting' || e.type === 'run-started') {
+              if (e.type === 'chunk-finished' || e.type === 'batch-finished' || e.type === 'waiting' || e.type === 'run-started' || e.type === 'retry-scheduled' || e.type === 'planning') {
                 report();
                 this.changed.fire(run);
               }
@@ -531,7 +551,7 @@ export class RunService extends Disposable {
     const dropped = summary.fatal ? undefined : droppedEndpointsNote(summary);
     const noted = notes.map((n) => `${n.text}. `).join('');
     const noteActions = Object.assign({}, ...notes.map((n) => n.actions)) as Record<string, () => unknown>;
-    const text = `Batch Prompt: ${noted}${summary.succeeded} of ${summary.succeeded + summary.failed + summary.canceled} chunks succeeded${summary.failed ? `, ${summary.failed} failed` : ''}${summary.canceled ? `, ${summary.canceled} canceled` : ''} (${formatDuration(summary.durationMs)}).${dropped ? ` ${this.log.redact(dropped)}` : ''}`;
+    const text = `Batch Prompt: ${noted}${describeOutcome(summary)}.${dropped ? ` ${this.log.redact(dropped)}` : ''}`;
     const open = { ...noteActions, 'Open Results': () => this.openResults(dir) };
     if (summary.fatal) {
       await showWithActions('error', `${text} ${summary.fatal.message}`, { ...open, [Actions.openLog]: () => this.log.show() });

@@ -3,6 +3,7 @@ import { formatDuration } from '../../util/format';
 import { Commands } from '../base/ids';
 import { Disposable } from '../base/lifecycle';
 import type { ActiveRun, FinishedRun, RunService } from './runService';
+import { describeOutcome, describePass } from '../../core/store/passes';
 
 /** How long the outcome of a finished run stays in the status bar. */
 const SHOW_OUTCOME_MS = 15_000;
@@ -45,12 +46,12 @@ export class StatusBarController extends Disposable {
     clearTimeout(this.hideTimer);
     const t = active[0].tracker;
     const more = active.length > 1 ? ` (+${active.length - 1} runs)` : '';
-    this.item.text = `$(sync~spin) Batch Prompt ${t.done}/${t.total}${t.failed ? ` · ${t.failed} failed` : ''}${more}`;
+    this.item.text = `$(sync~spin) Batch Prompt ${t.brief()}${more}`;
     const tip = new vscode.MarkdownString(undefined, true);
     for (const r of active) {
-      const rpm = r.starts.filter((s) => s > now - 60_000).length;
+      const rpm = r.tracker.requestsPerMinute();
       tip.appendMarkdown(`**${escape(r.label)}**: ${escape(r.tracker.describe())}  \n`);
-      tip.appendMarkdown(`Tokens: ${r.tracker.inputTokens} in / ${r.tracker.outputTokens} out · ${rpm} requests/min · concurrency ${r.tracker.concurrency} · running ${formatDuration(now - r.startedAt)}  \n`);
+      tip.appendMarkdown(`Tokens: ${r.tracker.inputTokens} in / ${r.tracker.outputTokens} out · ${rpm === undefined ? 'requests/min: measuring' : `${rpm} requests/min (last minute)`} · concurrency ${r.tracker.concurrency} · running ${formatDuration(now - r.startedAt)}  \n`);
     }
     tip.appendMarkdown('\nClick to cancel or show the log.');
     this.item.tooltip = tip;
@@ -62,8 +63,11 @@ export class StatusBarController extends Disposable {
     if (this.runs.active.size > 0) return;
     const bad = summary.failed + summary.canceled;
     const counts = [summary.failed && `${summary.failed} failed`, summary.canceled && `${summary.canceled} canceled`].filter(Boolean).join(', ');
-    this.item.text = summary.fatal ? `$(error) Batch Prompt stopped` : bad ? `$(warning) Batch Prompt: ${counts}` : `$(check) Batch Prompt: ${summary.succeeded} done`;
-    this.item.tooltip = `${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.canceled} canceled in ${formatDuration(summary.durationMs)}. Click for the results.`;
+    const cached = summary.cached ? ` (${summary.cached} from the cache)` : '';
+    // A retry or resume says its own outcome first ("retried 1 chunk: succeeded").
+    const pass = summary.pass && summary.pass.kind !== 'run' ? `${describePass(summary.pass)} · ` : '';
+    this.item.text = summary.fatal ? `$(error) Batch Prompt stopped` : bad ? `$(warning) Batch Prompt: ${pass}${counts}` : `$(check) Batch Prompt: ${pass}${summary.succeeded} done${cached}`;
+    this.item.tooltip = `${describeOutcome(summary)}. Click for the results.`;
     this.item.backgroundColor = summary.fatal || summary.failed ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     this.item.show();
     clearTimeout(this.hideTimer);

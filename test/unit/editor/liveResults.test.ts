@@ -1,6 +1,6 @@
 import * as assert from 'assert';
 import type { ChunkRef } from '../../../src/core/plan/types';
-import { LiveResultsModel, shouldStream, splitReply, STREAM_AUTO_MAX_REQUESTS } from '../../../src/vscode/live/liveResultsModel';
+import { fileNameOf, LiveResultsModel, shouldStream, splitReply, STREAM_AUTO_MAX_REQUESTS } from '../../../src/vscode/live/liveResultsModel';
 import { normalizeSettings } from '../../../src/vscode/base/settingsSchema';
 import { renderChunkOutput } from '../../../src/core/output/artifacts';
 import { encodeEntries, type OutputSpec } from '../../../src/core/output/spec';
@@ -74,5 +74,33 @@ describe('live results', () => {
     assert.match(doc, /succeeded\n\n- \*\*error\*\* line 3 `bounds`: Off by one\.\n {2}- Suggestion: Use <=\./);
     assert.ok(!doc.includes('"startLine"'), 'no raw record');
     assert.strictEqual(renderChunkOutput(spec, a, 'not json'), 'not json');
+  });
+
+  it('a retry of the run on show replaces a failed entry with its new outcome; the others stay', () => {
+    const a = ref('1.1', 'src/a.ts');
+    const b = ref('2.1', 'src/b.ts');
+    const m = new LiveResultsModel('explain.prompt.md · 20261203-101500-ab12', [a, b]);
+    m.applyOutcome({ chunk: a, status: 'succeeded', output: 'A', cached: true, attempts: 0, batchId: 'cache', inputTokens: 0, outputTokens: 0, latencyMs: 0 });
+    m.applyOutcome({ chunk: b, status: 'failed', error: { kind: 'transient', message: 'HTTP 500' }, attempts: 3, batchId: 'b1', inputTokens: 0, outputTokens: 0, latencyMs: 1 });
+    m.applyEvent({ type: 'run-finished', summary: { succeeded: 1, failed: 1, canceled: 0, requests: 3, inputTokens: 0, outputTokens: 0, durationMs: 9 } });
+    assert.match(m.render(), /2 of 2 chunks done \(1 from the cache\) · run finished/);
+    assert.match(m.render(), /src\/b\.ts · lines 1–5 · failed · transient: HTTP 500/);
+    m.restart([b], 'retry of 1 chunk');
+    assert.match(m.render(), /1 of 2 chunks done \(1 from the cache\) · retry of 1 chunk · streaming…/);
+    assert.match(m.render(), /src\/b\.ts · lines 1–5 · waiting\n/);
+    m.applyOutcome({ chunk: b, status: 'succeeded', output: 'B NOW', attempts: 1, batchId: 'r1', inputTokens: 1, outputTokens: 1, latencyMs: 1 });
+    m.applyEvent({ type: 'run-finished', summary: { succeeded: 1, failed: 0, canceled: 0, requests: 1, inputTokens: 1, outputTokens: 1, durationMs: 9 } });
+    const doc = m.render();
+    assert.ok(!doc.includes('HTTP 500'), 'the failed entry is gone');
+    assert.match(doc, /src\/b\.ts · lines 1–5 · succeeded\n\nB NOW\n/);
+    assert.match(doc, /src\/a\.ts · lines 1–5 · succeeded · from the cache\n\nA\n/);
+    assert.match(doc, /^# explain\.prompt\.md · 20261203-101500-ab12\n/);
+    assert.match(doc, /retry finished/);
+  });
+
+  it('names the tab after the run, without characters a file name cannot hold', () => {
+    assert.strictEqual(fileNameOf('a/b: c?.prompt.md · 20261203-101500-ab12'), 'a b c .prompt.md · 20261203-101500-ab12');
+    assert.strictEqual(fileNameOf('///'), 'live results');
+    assert.ok(fileNameOf('x'.repeat(200)).length <= 80);
   });
 });

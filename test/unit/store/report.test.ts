@@ -7,7 +7,7 @@ const summary: RunSummary = {
   runId: 'r9', status: 'partial', succeeded: 2, failed: 1, canceled: 0, requests: 3, inputTokens: 2_000_000, outputTokens: 500_000, durationMs: 65_000, finishedAt: '',
   files: [{ path: 'a b.ts', status: 'complete', output: 'outputs/a b.ts' }, { path: 'c.ts', status: 'incomplete', output: 'outputs/c.ts.incomplete' }],
 };
-const rec = (chunkId: string, path: string, status: RunRecord['status'], input: number): RunRecord => ({ chunkId, path, start: 0, end: 1, startLine: 3, endLine: 9, tokens: 1, status, attempts: 1, inputTokens: input, outputTokens: 1, latencyMs: 1, batchId: 'b', at: '', ...(status === 'succeeded' ? {} : { error: { kind: 'rate-limited', message: 'slow down' } }) });
+const rec = (chunkId: string, path: string, status: RunRecord['status'], input: number): RunRecord => ({ chunkId, path, start: 0, end: 1, startLine: 3, endLine: 9, tokens: 1, status, attempts: 1, inputTokens: input, outputTokens: 1, latencyMs: 1, batchId: `b-${path}`, at: '', ...(status === 'succeeded' ? {} : { error: { kind: 'rate-limited', message: 'slow down' } }) });
 
 describe('run report', () => {
   it('links every file output, marks incomplete files, and lists chunks that did not succeed', () => {
