@@ -9,6 +9,8 @@ import { ESTIMATE_SCHEME, EstimateDocuments } from './estimateDocuments';
 import { askGlob, RunRoots } from '../run/fileSelection';
 import type { ModelService } from '../run/models';
 import { pickPrompt, promptOf, type RunArgs } from '../run/prompts';
+import { capWarning } from '../../core/estimate/capWarning';
+import { CAP_SETTING_NAMES, capOfSettings } from '../run/spendCap';
 import { describeSkipped, hasFolder, matchingFiles, modelInfoOf, planFiles, pricesOf } from '../run/runPlanning';
 import type { RunRequest } from '../run/runService';
 import { Commands } from '../base/ids';
@@ -87,9 +89,11 @@ export async function showEstimate(ctx: EstimateContext, request: RunRequest): P
     cache: ctx.cache,
     cacheNote: !settings.useCache ? 'the cache is off (batchPrompt.useCache)' : !choice ? 'no model chosen' : undefined,
   });
+  const overCap = capWarning(estimate, capOfSettings(settings), CAP_SETTING_NAMES);
   const md = [
     '# Batch Prompt estimate',
     '',
+    ...(overCap ? [`> **Warning.** ${overCap}`, ''] : []),
     `Prompt: ${prompt.label} · Model: ${choice?.label ?? 'none chosen'}`,
     '',
     '| | |',

@@ -29,6 +29,7 @@ import type { Log } from '../base/log';
 import { MissingKeyError, type ModelChoice, type ModelService } from './models';
 import { pickPrompt, type ChosenPrompt } from './prompts';
 import { logRunEvent } from './runLog';
+import { budgetNote, editorBudget } from './spendCap';
 import { confirmRun, describeSkipped, hasFolder, matchingFiles, modelInfoOf, planFiles, pricesOf, realPathOf, runSettingsOf } from './runPlanning';
 import { refusalMessage } from './recordedEndpoints';
 import { readSettingsReporting, readUserModels } from '../base/settings';
@@ -188,6 +189,11 @@ export class RunService extends Disposable {
     if (!(await this.mayStart())) return undefined;
     const p = await this.prepare(request);
     if (!p) return undefined;
+    const { budget, refused } = editorBudget(p.settings, p.prices, p.model, p.endpoints);
+    if (refused) {
+      showError(`Batch Prompt: ${refused}`);
+      return undefined;
+    }
     return this.track(p.dir, p.prompt.label, p.plan.totals.chunks, p.prices, p.model, async (run, onEvent) => {
       // A small run streams into a live document (batchPrompt.stream); a large one keeps whole replies.
       const live = await this.live?.open(p.settings.stream, p.plan.totals.requests, run.id, `Batch Prompt · ${p.prompt.label} · live results`, p.plan.batches.flatMap((b) => b.chunks), p.prompt.output);
@@ -202,6 +208,7 @@ export class RunService extends Disposable {
         tokenizer: p.tokenizer,
         parameters: p.parameters,
         cache: this.cache(p.settings),
+        ...(budget ? { budget } : {}),
         ...(p.prompt.output ? { output: p.prompt.output } : {}),
         signal: run.controller.signal,
         onEvent: live ? (e) => (live.onEvent(e), onEvent(e)) : onEvent,
@@ -331,6 +338,12 @@ export class RunService extends Disposable {
     if (pending === 0 && mode === 'retry') return undefined;
     const roots = RunRoots.current();
     const { maxConcurrency, maxRetries, requestTimeoutSeconds, dropAfterFailures, dropAfterWaitSeconds } = runSettingsOf(settings);
+    // The cap counts the run's whole spend: what its folder records as spent before counts toward it.
+    const { budget, refused } = editorBudget(settings, pricesOf(choice), model, endpoints);
+    if (refused) {
+      showError(`Batch Prompt: ${refused}`);
+      return undefined;
+    }
     return this.track(dir, `${mode} of ${store.meta.runId}`, pending, pricesOf(choice), model, async (run, onEvent) => {
       const { summary } = await retryChunks(dir.fsPath, {
         model,
@@ -341,6 +354,7 @@ export class RunService extends Disposable {
         cache: this.cache(settings),
         parameters: parameterOverrides({ maxConcurrency, maxRetries, requestTimeoutSeconds, dropAfterFailures, dropAfterWaitSeconds }),
         signal: run.controller.signal,
+        ...(budget ? { budget } : {}),
         onEvent,
         onOutcome: (outcome) => this.recorded.fire({ dir, outcome }),
       });
@@ -514,7 +528,7 @@ export class RunService extends Disposable {
     const dropped = summary.fatal ? undefined : droppedEndpointsNote(summary);
     const noted = notes.map((n) => `${n.text}. `).join('');
     const noteActions = Object.assign({}, ...notes.map((n) => n.actions)) as Record<string, () => unknown>;
-    const text = `Batch Prompt: ${noted}${summary.succeeded} of ${summary.succeeded + summary.failed + summary.canceled} chunks succeeded${summary.failed ? `, ${summary.failed} failed` : ''}${summary.canceled ? `, ${summary.canceled} canceled` : ''} (${formatDuration(summary.durationMs)}).${dropped ? ` ${this.log.redact(dropped)}` : ''}`;
+    const text = `Batch Prompt: ${noted}${summary.succeeded} of ${summary.succeeded + summary.failed + summary.canceled} chunks succeeded${summary.failed ? `, ${summary.failed} failed` : ''}${summary.canceled ? `, ${summary.canceled} canceled` : ''} (${formatDuration(summary.durationMs)}).${dropped ? ` ${this.log.redact(dropped)}` : ''}${budgetNote(summary)}`;
     const open = { ...noteActions, 'Open Results': () => this.openResults(dir) };
     if (summary.fatal) {
       await showWithActions('error', `${text} ${summary.fatal.message}`, { ...open, [Actions.openLog]: () => this.log.show() });
