@@ -9,6 +9,7 @@ import { resolveEndpoints, type CliEndpoint } from './endpoints';
 import type { Io } from './io';
 import { apiKeyFromEnv, UsageError, type CliOptions } from './options';
 import { endpointInfoOf } from '../core/session/prepare';
+import { entryPrices } from './spendCap';
 
 // The endpoints and models a command line names: `--provider`/`--model`, or `--endpoint`/`--config`;
 // each model with its key from the environment, or a one-line reason on stderr.
@@ -50,7 +51,8 @@ export async function runEndpoints(opts: CliOptions, tokenizer: Tokenizer, io: I
     if (!model) return undefined;
     // run.json records how to rebuild the endpoint: never a key, never a header's value (only its name).
     const headerNames = c.headers && Object.keys(c.headers).length ? Object.keys(c.headers) : undefined;
-    out.push({ model, info: endpointInfoOf({ ...c, headerNames }) });
+    const prices = entryPrices(c);
+    out.push({ model, info: endpointInfoOf({ ...c, headerNames }), ...(prices ? { prices } : {}) });
   }
   return out;
 }

@@ -84,6 +84,15 @@ run:
   --timeout S            seconds per request (default 120)
   --rpm N / --tpm N      requests / tokens per minute budget
                          (resume: these five and --drop-after-* override the run's recorded values)
+  --max-cost USD         (run, resume, submit; plan warns) spend cap in dollars, at the prices of
+                         --input-cost/--output-cost or each --config entry's: no request is sent that
+                         could take the run's spend (measured, plus the worst case of the requests in
+                         flight) past it; the chunks left end canceled with reason budget (exit 2), and
+                         "resume DIR --max-cost HIGHER" sends them; the cap counts the run's whole spend,
+                         earlier invocations included. Refused for an endpoint without prices.
+  --max-tokens N         the same in tokens (input plus output), for endpoints without prices;
+                         submit: refused when the job's worst case (its input plus every request's
+                         output limit) passes either cap
   --no-cache             send every chunk; by default a chunk whose prompt, model, parameters and text
                          gave a result before is taken from the cache and marked "cached" in run.jsonl
   --cache-dir DIR        the result cache (default: batch-prompt/results in the user's cache folder,
@@ -128,7 +137,8 @@ plan estimate (plan; also --prompt/--prompt-file, --provider, --base-url, --mode
   --output-cost USD      price per million output tokens
   --runs-dir DIR         recent runs to learn latency and output length from (default .batch-prompt/runs)
                          with a prompt and a model, the estimate also counts the chunks already cached
-exit codes: 0 every chunk succeeded, 2 some failed (recorded; apply: some file skipped), 1 fatal error,
+exit codes: 0 every chunk succeeded, 2 some failed or were canceled (recorded, the spend cap's included;
+  apply: some file skipped), 1 fatal error,
   3 (collect) job still running,
   4 (--fail-on) findings at or above the severity named (4 wins over 2; 1 wins over both)`;
 
@@ -163,6 +173,9 @@ export interface CliOptions {
   /** Prices in dollars per million tokens, for the plan's cost estimate. */
   inputCostPerMTok?: number;
   outputCostPerMTok?: number;
+  /** `--max-cost USD` / `--max-tokens N`: the run's spend cap (#17). */
+  maxCostUsd?: number;
+  maxTokens?: number;
   /** Where the plan looks for recent runs (default .batch-prompt/runs). */
   runsDir?: string;
   /** `--stream`: replies streamed and printed on stdout as they arrive. */
@@ -270,6 +283,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
         'input-cost': { type: 'string' },
         'output-cost': { type: 'string' },
         'runs-dir': { type: 'string' },
+        'max-cost': { type: 'string' },
+        'max-tokens': { type: 'string' },
         stream: { type: 'boolean' },
         endpoint: { type: 'string', multiple: true },
         config: { type: 'string' },
@@ -333,6 +348,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv): CliOptions {
     inputCostPerMTok: price('input-cost', v['input-cost']),
     outputCostPerMTok: price('output-cost', v['output-cost']),
     runsDir: v['runs-dir'],
+    ...capOptions(v),
     stream: v.stream ?? false,
     endpoints: v.endpoint ?? [],
     config: v.config,
@@ -437,6 +453,20 @@ export function parseShard(text: string): { k: number; n: number } {
   return { k, n };
 }
 
+/** `--max-cost USD` (dollars above 0) and `--max-tokens N` (a whole number of at least 1). */
+function capOptions(v: { 'max-cost'?: string; 'max-tokens'?: string }): Pick<CliOptions, 'maxCostUsd' | 'maxTokens'> {
+  const out: Pick<CliOptions, 'maxCostUsd' | 'maxTokens'> = {};
+  const cost = v['max-cost'];
+  if (cost !== undefined) {
+    const n = Number(cost);
+    if (cost.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(`--max-cost must be dollars (a number above 0), got "${cost}".`);
+    out.maxCostUsd = n;
+  }
+  const tokens = int('max-tokens', v['max-tokens'], 1);
+  if (tokens !== undefined) out.maxTokens = tokens;
+  return out;
+}
+
 /** Each output option on the commands it is for: said, never silently ignored. */
 function checkOutputOptions(opts: CliOptions): void {
   const on = (flag: string, given: unknown, commands: readonly CliOptions['command'][]) => {
@@ -447,6 +477,8 @@ function checkOutputOptions(opts: CliOptions): void {
   on('--fail-on', opts.failOn, ['run', 'resume', 'collect', 'merge', 'help', 'version']);
   on('--sarif', opts.sarif, ['run', 'resume', 'collect', 'merge', 'help', 'version']);
   on('--shard', opts.shard, ['plan', 'run', 'help', 'version']);
+  on('--max-cost', opts.maxCostUsd, ['plan', 'run', 'resume', 'submit', 'help', 'version']);
+  on('--max-tokens', opts.maxTokens, ['plan', 'run', 'resume', 'submit', 'help', 'version']);
 }
 
 /** `--reduce`, `--reduce-file` and `--quiet` on the commands they are for (#16). */

@@ -9,6 +9,7 @@ import type { CliEndpoint } from './endpoints';
 import type { Io } from './io';
 import { keyVarOf } from './keyHints';
 import { selectModel } from './models';
+import { entryPrices } from './spendCap';
 import { UsageError, type CliOptions } from './options';
 import { configuredEndpoints, describeRecorded, endpointOptionFor, matchRecorded, missingHeaders, shown, type RecordedEndpoint } from './trust';
 
@@ -84,7 +85,8 @@ export async function recordedEndpoints(opts: CliOptions, io: Io, meta: RunMeta,
     const endpoint: EndpointConfig = { id: info.id, provider: kind, baseUrl: c.baseUrl, model: info.model!, contextWindow: c.contextWindow ?? info.contextWindow, maxOutputTokens: c.maxOutputTokens ?? info.maxOutputTokens, apiVersion: c.apiVersion ?? info.apiVersion, headers: c.headers };
     const model = missingHeaders(info, c, opts.config, io) ? undefined : selectModel(endpoint, tokenizer, io, { apiKeyEnv: c.apiKeyEnv, connections: opts.explicit.maxConcurrency ?? limits.maxConcurrency ?? recordedConcurrency });
     if (model) {
-      endpoints.push({ model, info: definedOnly({ ...info, baseUrl: c.baseUrl, apiKeyEnv: c.apiKeyEnv, ...limits }) });
+      const prices = entryPrices(c);
+      endpoints.push({ model, info: definedOnly({ ...info, baseUrl: c.baseUrl, apiKeyEnv: c.apiKeyEnv, ...limits }), ...(prices ? { prices } : {}) });
       keyVars.set(info.id, keyVarOf(kind, c.apiKeyEnv, io.env));
     } else if (several) io.stderr.write(`batch-prompt: ${doing} without the endpoint ${shown(info.id)}.\n`);
   });

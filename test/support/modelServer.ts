@@ -102,10 +102,13 @@ export class ModelServer extends LocalServer {
   private inFlight = 0;
   /** Most requests seen in flight at once. */
   peakInFlight = 0;
+  /** Arrivals and answers (200 replies, usage included) in the order they happened (the spend cap test replays them). */
+  readonly log: ({ n: number; event: 'received' } | { n: number; event: 'answered'; usage: { prompt_tokens: number; completion_tokens: number } })[] = [];
 
   reset(): void {
     this.script = () => undefined;
     this.requests.length = 0;
+    this.log.length = 0;
     this.maxChars = Infinity;
     this.peakInFlight = 0;
     this.structuredValue = defaultValue;
@@ -134,6 +137,7 @@ export class ModelServer extends LocalServer {
       receivedAt: Date.now(),
     };
     this.requests.push(served);
+    this.log.push({ n: served.n, event: 'received' });
     this.inFlight++;
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
     res.on('close', () => {
@@ -164,6 +168,8 @@ export class ModelServer extends LocalServer {
       await writeStream(req, res, 'text/event-stream; charset=utf-8', chatCompletionEvents(served, text, b), b.stream, b.headers);
       return;
     }
+    const usage = { prompt_tokens: Math.ceil(served.chars / 4), completion_tokens: Math.ceil(text.length / 4) };
+    this.log.push({ n: served.n, event: 'answered', usage });
     res.writeHead(200, { 'content-type': 'application/json', ...b.headers });
     res.end(
       JSON.stringify({

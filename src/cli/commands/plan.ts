@@ -14,6 +14,8 @@ import { cacheOf } from '../userCache';
 import { estimatePlanReduce, reduceEstimateLines } from '../../core/reduce/estimate';
 import type { ReduceEstimate } from '../../core/reduce/tree';
 import { readReduceSpec } from '../reducing';
+import { capWarning } from '../../core/estimate/capWarning';
+import { CAP_FLAGS, capOf } from '../spendCap';
 
 /** `batch-prompt plan FILES…`: the chunks and requests a run would send, and their estimate; nothing is sent. */
 export async function planCommand(opts: CliOptions, io: Io): Promise<number> {
@@ -36,6 +38,8 @@ export async function planCommand(opts: CliOptions, io: Io): Promise<number> {
   const window = estimated ? smallestWindow(estimated) : { contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens };
   const reduceEstimate = reduce && estimatePlanReduce(plan, { prompt: reduce.prompt, output: reduce.output, tokenizer, outputRatio: estimate.output.ratio, maxBatchTokens: opts.maxBatchTokens, ...window });
   printPlan(plan, skipped, opts, io, estimate, reduceEstimate);
+  const overCap = capWarning(estimate, capOf(opts), CAP_FLAGS);
+  if (overCap) io.stderr.write(`batch-prompt: ${overCap}\n`);
   return 0;
 }
 

@@ -11,6 +11,7 @@ import { runReduceStep } from '../reducing';
 import { ciOutcome, findingsOptionsProblem, finished, printProposals, ProgressDisplay, quietIo, writeReport } from '../runOutput';
 import { shown } from '../trust';
 import { cacheOf } from '../userCache';
+import { cliBudget, printBudget } from '../spendCap';
 
 /** `batch-prompt resume DIR`: the run's own prompt, endpoint, parameters and plan; the key from the environment. */
 export async function resumeCommand(opts: CliOptions, io: Io): Promise<number> {
@@ -33,13 +34,15 @@ export async function resumeCommand(opts: CliOptions, io: Io): Promise<number> {
   if (!named) return 1;
   const { endpoints, keyVars } = named;
   const model = endpoints[0].model;
+  const budget = cliBudget(opts, endpoints, io);
+  if (budget === true) return 1;
   const chatter = quietIo(opts, io);
   const progress = new ProgressDisplay(chatter, keyVars, opts.quiet);
   let summary: RunSummary;
   try {
     // The run's files are read from this working folder only: a cloned run.json may name any folder.
     const roots = { allowed: [io.cwd], hint: `Run "batch-prompt resume" from the folder the run was made in, if you made it there.` };
-    ({ summary } = await resumeRun(dir, { model, ...(meta.endpoints?.length ? { endpoints } : {}), tokenizer, parameters: parameterOverrides(opts.explicit), signal: io.signal, onEvent: (e) => progress.onEvent(e), cache: cacheOf(opts, io), roots }));
+    ({ summary } = await resumeRun(dir, { model, ...(meta.endpoints?.length ? { endpoints } : {}), tokenizer, parameters: parameterOverrides(opts.explicit), signal: io.signal, onEvent: (e) => progress.onEvent(e), cache: cacheOf(opts, io), roots, ...(budget ? { budget } : {}) }));
   } catch (e) {
     if (!RunLockedError.is(e) && !UntrustedRootError.is(e)) throw e;
     progress.end();
@@ -58,5 +61,7 @@ export async function resumeCommand(opts: CliOptions, io: Io): Promise<number> {
     artifacts = await writeReport(dir, opts, summary, io);
   }
   await printProposals(dir, chatter);
-  return ciOutcome(code, dir, opts, chatter, artifacts);
+  code = await ciOutcome(code, dir, opts, chatter, artifacts);
+  printBudget(summary, opts, io);
+  return code;
 }

@@ -11,6 +11,7 @@ import { heldRun, nothingToSend, planFiles, readRunPrompt } from '../planning';
 import { readReduceSpec, runReduceStep } from '../reducing';
 import { ciOutcome, findingsOptionsProblem, finished, printProposals, ProgressDisplay, quietIo, StreamPrinter, writeReport } from '../runOutput';
 import { cacheOf } from '../userCache';
+import { cliBudget, printBudget } from '../spendCap';
 
 /** `batch-prompt run FILES…`: sends the prompt over the files, prints progress and the outcome (exit 0, 2 some failed, 1 fatal). */
 export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
@@ -27,6 +28,8 @@ export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
   const endpoints = await runEndpoints(opts, tokenizer, io);
   if (!endpoints) return 1;
   const model = endpoints[0].model;
+  const budget = cliBudget(opts, endpoints, io);
+  if (budget === true) return 1;
   if (opts.out && (await heldRun(opts.out, io))) return 1;
   const { plan } = await planFiles(opts, io, prompt, tokenizer, fromSpecs(opts) ? smallestWindow(endpoints.map((e) => e.model)) : { contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens }, output);
   if (opts.shard && plan.totals.chunks === 0) {
@@ -54,6 +57,7 @@ export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
     onEvent: (e) => (printer?.onEvent(e), progress.onEvent(e)),
     onText: printer && ((batchId, _chunkIds, delta) => printer.onText(batchId, delta)),
     cache: cacheOf(opts, io),
+    ...(budget ? { budget } : {}),
   });
   printer?.end();
   progress.end();
@@ -61,10 +65,14 @@ export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
   let artifacts: Awaited<ReturnType<typeof writeReport>>;
   try {
     // A canceled run is combined over what succeeded (the answer names the rest); a fatal error stops here.
-    if (reduce && code !== 1 && !io.signal?.aborted) code = Math.max(code, await runReduceStep(dir, reduce, { opts, io, model, ...(fromSpecs(opts) ? { endpoints } : {}), tokenizer, keyVars }));
+    // A run stopped by its spend cap sends no reduce either (the reduce would spend past it).
+    if (reduce && summary.budget?.reached) chatter.stderr.write(`batch-prompt: the reduce was not sent: the spend cap was reached; resume the run with a higher cap, then "batch-prompt reduce".\n`);
+    else if (reduce && code !== 1 && !io.signal?.aborted) code = Math.max(code, await runReduceStep(dir, reduce, { opts, io, model, ...(fromSpecs(opts) ? { endpoints } : {}), tokenizer, keyVars }));
   } finally {
     artifacts = await writeReport(dir, opts, summary, io);
   }
   await printProposals(dir, chatter);
-  return ciOutcome(code, dir, opts, chatter, artifacts);
+  code = await ciOutcome(code, dir, opts, chatter, artifacts);
+  printBudget(summary, opts, io);
+  return code;
 }

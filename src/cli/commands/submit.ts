@@ -12,17 +12,32 @@ import { keyVarOf, withKeyHint } from '../keyHints';
 import { endpointOf } from '../models';
 import { runSettingsOf, type CliOptions } from '../options';
 import { heldRun, nothingToSend, planFiles, readRunPrompt } from '../planning';
+import { CAPPED_MAX_OUTPUT_TOKENS, capRefusal } from '../../core/execute/budget';
+import { batchJobOverCap } from '../../core/estimate/capWarning';
+import { CAP_FLAGS, capOf, flagPrices } from '../spendCap';
 
 /** `batch-prompt submit FILES…`: the plan sent as one provider batch job (see `submitPlan`). */
 export async function submitCommand(opts: CliOptions, io: Io): Promise<number> {
   const { prompt, output } = await readRunPrompt(opts, io.cwd);
   const tokenizer = getTokenizer(opts.encoding);
-  const endpoint = endpointOf(opts);
+  const cap = capOf(opts);
+  // Under a spend cap every request carries an output limit: the job's worst case must be finite.
+  const endpoint = { ...endpointOf(opts), ...(cap && opts.maxOutputTokens === undefined ? { maxOutputTokens: CAPPED_MAX_OUTPUT_TOKENS } : {}) };
+  const refused = capRefusal(cap, [{ id: endpoint.id, prices: flagPrices(opts) }], CAP_FLAGS);
+  if (refused) {
+    io.stderr.write(`batch-prompt: ${refused.replace('give its prices', 'give its prices (--input-cost and --output-cost)')} Nothing was submitted.\n`);
+    return 1;
+  }
   const api = selectBatchApi(endpoint, io);
   if (!api) return 1;
   if (opts.out && (await heldRun(opts.out, io))) return 1;
-  const { plan } = await planFiles(opts, io, prompt, tokenizer, { contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens }, output);
+  const { plan } = await planFiles(opts, io, prompt, tokenizer, { contextWindow: opts.contextWindow, maxOutputTokens: endpoint.maxOutputTokens }, output);
   if (nothingToSend(plan, io)) return 1;
+  const over = batchJobOverCap(plan.batches, endpoint.maxOutputTokens ?? CAPPED_MAX_OUTPUT_TOKENS, flagPrices(opts), cap, CAP_FLAGS);
+  if (over) {
+    io.stderr.write(`batch-prompt: ${over}\n`);
+    return 1;
+  }
   const dir = path.resolve(io.cwd, opts.out ?? path.join('.batch-prompt', 'runs', newRunId()));
   return submitPlan(plan, { dir, prompt, endpoint, api, tokenizer, parameters: runParameters(runSettingsOf(opts)), output }, io);
 }

@@ -17,6 +17,8 @@ export type ErrorKind =
   | 'truncated'
   | 'invalid-request'
   | 'canceled'
+  /** Not sent: the run's spend cap was reached (#17); the chunk ends `canceled`, a resume with a higher cap sends it. */
+  | 'budget'
   | 'source-changed'
   | 'config';
 

@@ -1,3 +1,4 @@
+import type { BudgetSummary } from './budget';
 import type { ErrorKind } from './errors';
 import type { WaitReason } from './rateLimit';
 import type { ChunkRef, ChunkStatus } from '../plan/types';
@@ -75,6 +76,8 @@ export interface ExecutionSummary {
   fatal?: { kind: ErrorKind; message: string };
   /** Per endpoint of a several-endpoint run (in the order named): requests, tokens, failures, latency, dropped. */
   endpoints?: EndpointSummary[];
+  /** A run with a spend cap (#17): the cap, the run's spend (earlier invocations included) and whether it was reached. */
+  budget?: BudgetSummary;
 }
 
 /** What a run's summary says about one endpoint. */

@@ -19,6 +19,7 @@ import type { ItemValidator } from '../output/validate';
 import { EndpointPool, type EndpointState, type ExecutorEndpoint } from './endpointPool';
 import { backoffDelay, realClock, type Clock } from './rateLimit';
 import { Dispatcher } from './dispatcher';
+import { BUDGET_KIND, CAPPED_MAX_OUTPUT_TOKENS, hasCap, SpendGate, type BudgetOptions, type Reservation } from './budget';
 import { joinOutputs } from '../../util/text';
 import type { Tokenizer } from '../plan/tokenizer';
 import type { PackedRequest, Chunk, ChunkRef } from '../plan/types';
@@ -73,6 +74,13 @@ export interface ExecutorOptions {
    * chunk, or the structured-mode object; everything else (limits, retries, repairs) is unchanged.
    */
   framing?: RequestFraming;
+  /**
+   * A spend cap (#17, see budget.ts): a request is sent only while the run's spend plus the worst case of
+   * the requests in flight and of this one stays within it; once a request would pass it alone, nothing
+   * more is sent and the chunks left end `canceled` with the reason `budget`. Requests of an endpoint
+   * without an output limit are sent with `CAPPED_MAX_OUTPUT_TOKENS`, so that their worst case is known.
+   */
+  budget?: BudgetOptions;
 }
 
 /** The messages of a request, when a caller frames its chunks itself (see `ExecutorOptions.framing`). */
@@ -87,6 +95,8 @@ export interface RequestFraming {
 interface Item {
   ref: ChunkRef;
   attempts: number;
+  /** Its share of the usage of earlier requests that did not settle it (a reply without its answer, a repair). */
+  carried?: { inputTokens: number; outputTokens: number };
   /** Set for parts of a split chunk: the outcome goes to the group, not to the caller. */
   group?: SplitGroup;
   /** Text of a split part (the parts are not in any file's chunk list). */
@@ -149,8 +159,13 @@ class Execution {
   private readonly validator?: ItemValidator;
   /** Endpoints that refused the structured-output mode in this run: tagged protocol from then on. */
   private readonly taggedOnly = new Set<EndpointState>();
+  /** The spend cap's bookkeeping, when the run has one; each unit in flight holds a reservation. */
+  private readonly spend?: SpendGate;
+  /** Per unit being run, the slot its reservation is kept in (a new slot per run: a unit handed back runs again). */
+  private readonly reservations = new Map<Unit, { r?: Reservation }>();
 
   constructor(private readonly o: ExecutorOptions) {
+    if (hasCap(o.budget?.cap)) this.spend = new SpendGate(o.budget);
     if (o.output && isStructured(o.output)) this.validator = validatorOf(o.output);
     this.clock = o.clock ?? realClock;
     this.random = o.random ?? Math.random;
@@ -164,7 +179,7 @@ class Execution {
       emit: (e) => this.emit(e),
     });
     this.queue = new Dispatcher(this.pool, this.clock, this.stop.signal, {
-      run: (unit, ep) => this.runUnit(unit, ep),
+      run: (unit, ep) => this.runCapped(unit, ep),
       cancel: (unit) => this.cancelUnit(unit),
       done: () => this.release(),
     });
@@ -192,6 +207,7 @@ class Execution {
   private finish(started: number): ExecutionSummary {
     this.summary.durationMs = this.clock.now() - started;
     if (this.pool.several) this.summary.endpoints = this.pool.summaries();
+    if (this.spend) this.summary.budget = this.spend.summary();
     this.emit({ type: 'run-finished', summary: { ...this.summary } });
     return this.summary;
   }
@@ -266,6 +282,10 @@ class Execution {
     if (window && tokens > window - (ep.model.maxOutputTokens ?? 0)) {
       return this.onOverflow(unit, new ContextOverflowError(`The request needs ${tokens} tokens; the model's window is ${window}.`));
     }
+    if (this.spend) {
+      const allowed = await this.reserveSpend(unit, ep, tokens);
+      if (allowed !== true) return this.cancelUnit(unit, allowed === 'budget');
+    }
     try {
       await ep.gate.acquire(tokens, this.stop.signal);
     } catch {
@@ -316,6 +336,8 @@ class Execution {
     ep.concurrency.onSuccess();
     const inputTokens = response.usage?.inputTokens ?? 0;
     const outputTokens = response.usage?.outputTokens ?? 0;
+    // A reply without usage is charged its counted input and the tokens of its text.
+    this.settleSpend(unit, response.usage ?? { inputTokens: tokens, outputTokens: this.o.tokenizer.count(response.text) });
     ep.onReply(latencyMs, inputTokens, outputTokens);
     this.summary.inputTokens += inputTokens;
     this.summary.outputTokens += outputTokens;
@@ -340,6 +362,7 @@ class Execution {
       } else if (edit && truncated && unit.items.length === 1) {
         return this.onOverflow(unit, new TruncatedError('The rewrite was cut off by the output limit.'));
       } else if (!(await this.missingFromReply(item, unit, response, { latencyMs, ...usageOf(item), ...endpoint }))) {
+        carry(item, usageOf(item));
         retryAlone.push(item);
       }
     }
@@ -391,7 +414,7 @@ class Execution {
       : repair && output
       ? buildRepairMessages(this.o.prompt, chunks[0], ep.model.supportsSystemMessage, output, mode, repair)
       : buildMessages(this.o.prompt, chunks, ep.model.supportsSystemMessage, output, mode);
-    return { messages, maxOutputTokens: ep.model.maxOutputTokens, ...(mode === 'structured' ? structuredRequest(output, chunks) : {}) };
+    return { messages, maxOutputTokens: this.maxOutputOf(ep), ...(mode === 'structured' ? structuredRequest(output, chunks) : {}) };
   }
 
   /**
@@ -437,6 +460,7 @@ class Execution {
       } else if (answer) {
         const shown = mode === 'tagged' ? `<result id="${item.ref.id}">\n${answer.raw}\n</result>` : answer.raw;
         if (!item.repaired) {
+          carry(item, usageOf(item));
           item.repaired = true;
           item.repair = { answer: shown, error: answer.error };
           repairs.push(item);
@@ -445,6 +469,7 @@ class Execution {
           await this.settle(item, { status: 'failed', error: { kind: 'invalid-output', message }, rawReply: answer.raw, ...base });
         }
       } else if (!(await this.missingFromReply(item, unit, response, base))) {
+        carry(item, usageOf(item));
         again.push(item);
       }
     }
@@ -561,15 +586,70 @@ class Execution {
     }
   }
 
-  private async cancelUnit(unit: Unit): Promise<void> {
+  private async cancelUnit(unit: Unit, budget = false): Promise<void> {
+    const error = budget
+      ? { kind: BUDGET_KIND, message: 'Not sent: the spend cap was reached; resume the run with a higher cap to send it.' }
+      : { kind: 'canceled' as const, message: this.summary.fatal ? `Canceled: ${this.summary.fatal.message}` : 'Canceled' };
     for (const item of unit.items) {
-      await this.settle(item, { status: 'canceled', error: { kind: 'canceled', message: this.summary.fatal ? `Canceled: ${this.summary.fatal.message}` : 'Canceled' }, batchId: unit.batchId, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
+      await this.settle(item, { status: 'canceled', error, batchId: unit.batchId, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
     }
   }
+
+  /** The output limit a request is sent with: the endpoint's, or under a spend cap a finite one. */
+  private maxOutputOf(ep: EndpointState): number | undefined {
+    return ep.model.maxOutputTokens ?? (this.spend ? CAPPED_MAX_OUTPUT_TOKENS : undefined);
+  }
+
+  /**
+   * Asks the spend cap for a unit about to be sent on `ep`: true once its worst case is reserved,
+   * 'budget' when the cap is reached, 'canceled' when the run stopped while it waited for requests in flight.
+   */
+  private async reserveSpend(unit: Unit, ep: EndpointState, tokens: number): Promise<true | 'budget' | 'canceled'> {
+    for (;;) {
+      if (this.stop.signal.aborted) return 'canceled';
+      const d = this.spend!.tryReserve(ep.id, tokens, this.maxOutputOf(ep)!);
+      if (d.go) {
+        this.reservations.get(unit)!.r = d.reservation;
+        return true;
+      }
+      if (!d.wait) return 'budget';
+      let onStop!: () => void;
+      const stopped = new Promise<void>((resolve) => this.stop.signal.addEventListener('abort', (onStop = () => resolve()), { once: true }));
+      await Promise.race([this.spend!.changed(), stopped]);
+      this.stop.signal.removeEventListener('abort', onStop);
+    }
+  }
+
+  /** A unit's request got a reply: its measured usage is spent. */
+  private settleSpend(unit: Unit, usage: { inputTokens: number; outputTokens: number }): void {
+    const slot = this.reservations.get(unit);
+    if (!slot?.r) return;
+    this.spend!.settle(slot.r, usage);
+    slot.r = undefined;
+  }
+
+  /** Runs a unit; under a spend cap, a reservation it made and did not spend (no reply: failed, canceled, handed back) is dropped. */
+  private async runCapped(unit: Unit, ep: EndpointState): Promise<void> {
+    if (!this.spend) return this.runUnit(unit, ep);
+    const slot: { r?: Reservation } = {};
+    this.reservations.set(unit, slot);
+    try {
+      await this.runUnit(unit, ep);
+    } finally {
+      if (this.reservations.get(unit) === slot) this.reservations.delete(unit);
+      if (slot.r) this.spend.settle(slot.r);
+    }
+  }
+
 
   /** Records an item's end: a whole chunk's outcome goes out; a part's goes to its split group. */
   private async settle(item: Item, o: Omit<ChunkOutcome, 'chunk' | 'attempts'> & { attempts?: number }): Promise<void> {
     const group = item.group;
+    if (item.carried) {
+      // What earlier requests spent on it is recorded with its outcome: run.jsonl sums to the run's spend.
+      o = { ...o, inputTokens: o.inputTokens + item.carried.inputTokens, outputTokens: o.outputTokens + item.carried.outputTokens };
+      item.carried = undefined;
+    }
     if (!group) {
       const outcome: ChunkOutcome = { chunk: item.ref, attempts: o.attempts ?? item.attempts, ...o };
       this.summary[outcome.status]++;
@@ -597,6 +677,11 @@ class Execution {
       return this.settle(group.item, { ...rest, output, ...flagged, inputTokens: group.inputTokens, outputTokens: group.outputTokens });
     }
   }
+}
+
+/** Adds a request's share of usage to what an item carries until its outcome is recorded. */
+function carry(item: Item, usage: { inputTokens: number; outputTokens: number }): void {
+  item.carried = { inputTokens: (item.carried?.inputTokens ?? 0) + usage.inputTokens, outputTokens: (item.carried?.outputTokens ?? 0) + usage.outputTokens };
 }
 
 function stripText(c: Chunk): ChunkRef {

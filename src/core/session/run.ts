@@ -18,6 +18,7 @@ import type { Tokenizer } from '../plan/tokenizer';
 import type { PackedRequest, ChunkRef } from '../plan/types';
 import { definedOnly } from '../../util/objects';
 import { isRecorded, type OutputSpec } from '../output/spec';
+import { hasCap, recordedSpend, type BudgetOptions, type SpendCap, type TokenPrices } from '../execute/budget';
 
 export interface RunParameters {
   maxConcurrency: number;
@@ -66,12 +67,21 @@ export interface RunOptions {
   cache?: ResultCache;
   /** The output kind (#14), recorded in run.json; a resume or retry reads it from there. Default text. */
   output?: OutputSpec;
+  /**
+   * A spend cap (#17) for the whole run: what its folder records as spent counts toward it, so a resume
+   * with the same cap sends nothing more and one with a raised cap finishes the chunks it left. `prices`
+   * are the run's (an endpoint's own `prices` win). A cost cap on an endpoint without prices sends
+   * nothing there: front ends refuse it first (`capRefusal`).
+   */
+  budget?: { cap: SpendCap; prices?: TokenPrices };
 }
 
 /** One endpoint of a run: its model and how `run.json` records it (limits included, never a key). */
 export interface RunEndpoint {
   model: ChatModel;
   info: EndpointInfo & EndpointLimits;
+  /** Its prices (not recorded in run.json), for a spend cap; the run's `budget.prices` when left out. */
+  prices?: TokenPrices;
 }
 
 /** The endpoints a run folder names: every one of a several-endpoint run, or its one model. */
@@ -168,7 +178,17 @@ export function resumeRun(dir: string, options: Omit<RetryOptions, 'chunkIds'>):
   return retryChunks(dir, { ...options, pass: 'resume' });
 }
 
-type ExecuteOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'endpoints' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache' | 'onText' | 'output'> & { pass: PassKind };
+type ExecuteOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'endpoints' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache' | 'onText' | 'output' | 'budget'> & { pass: PassKind };
+
+/** The executor's spend cap for a run folder: the cap, each endpoint's prices, and what the folder records as spent. */
+export function runBudget(store: Pick<RunStore, 'recordedUsage' | 'meta'>, options: Pick<RunOptions, 'budget' | 'model' | 'endpoints'>): BudgetOptions | undefined {
+  const b = options.budget;
+  if (!b || !hasCap(b.cap)) return undefined;
+  const own = new Map((options.endpoints ?? []).filter((e) => e.prices).map((e) => [e.model.id, e.prices!]));
+  const pricesOf = (id: string) => own.get(id) ?? b.prices;
+  // Records of a one-endpoint run name no endpoint: they are the primary's.
+  return { cap: b.cap, pricesOf, spent: recordedSpend(store.recordedUsage(), options.endpoints?.[0]?.model.id ?? options.model.id, pricesOf) };
+}
 
 /** Batches are packed for the smallest window of the run's endpoints, so that any of them can take any batch. */
 function packWindow(options: Pick<RunOptions, 'model' | 'endpoints'>): { contextWindow?: number; maxOutputTokens?: number } {
@@ -267,6 +287,7 @@ async function executeWithStore(store: RunStore, planned: PackedRequest<ChunkRef
     ...executorLimits(p, options.endpoints),
     output: options.output,
     signal: options.signal,
+    budget: runBudget(store, options),
     loadText: (c) => source.text(c),
     onEvent: options.onEvent,
     onText: options.onText,

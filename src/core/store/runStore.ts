@@ -149,6 +149,8 @@ interface FileState {
  */
 export class RunStore {
   private readonly files = new Map<string, FileState>();
+  /** Tokens of every record (read and written), by the endpoint that served it (undefined: the one model): the run's spend (#17). */
+  private readonly usage = new Map<string | undefined, { inputTokens: number; outputTokens: number }>();
   private appendChain: Promise<void> = Promise.resolve();
   private locked = false;
   /** Every write into the folder is checked against the real path of what is on disk. */
@@ -264,6 +266,7 @@ export class RunStore {
     const meta = await readRunMeta(dir);
     const store = new RunStore(dir, meta);
     for (const r of await readRecords(dir, { check: true })) {
+      store.addUsage(r);
       const f = store.files.get(r.path);
       f?.status.set(r.chunkId, r.status);
       if (r.error) f?.errors.set(r.chunkId, r.error);
@@ -289,6 +292,7 @@ export class RunStore {
       await fs.rm(await this.checked(invalidReplyPathOf(this.dir, c.id)), { force: true });
     }
     await this.append(recordOf(outcome, outcome.cached ? { cached: true } : {}));
+    this.addUsage(outcome);
     const file = this.files.get(c.path);
     if (!file) return;
     file.status.set(c.id, outcome.status);
@@ -303,6 +307,19 @@ export class RunStore {
       file.writing = next.catch(() => undefined);
       await next;
     }
+  }
+
+  /** The tokens every record of the run carries, by endpoint (`endpoint` undefined: the run's one model). */
+  recordedUsage(): { endpoint?: string; inputTokens: number; outputTokens: number }[] {
+    return [...this.usage].map(([endpoint, u]) => ({ ...(endpoint !== undefined ? { endpoint } : {}), ...u }));
+  }
+
+  private addUsage(r: { endpoint?: string; inputTokens: number; outputTokens: number }): void {
+    const u = this.usage.get(r.endpoint) ?? { inputTokens: 0, outputTokens: 0 };
+    // A hand-edited journal must not lower the spend a cap counts.
+    if (Number.isFinite(r.inputTokens) && r.inputTokens > 0) u.inputTokens += r.inputTokens;
+    if (Number.isFinite(r.outputTokens) && r.outputTokens > 0) u.outputTokens += r.outputTokens;
+    this.usage.set(r.endpoint, u);
   }
 
   /** Chunks whose latest status is not `succeeded` (for retry). */

@@ -24,6 +24,10 @@ export interface Settings {
   allowParallelRuns: boolean;
   useCache: boolean;
   stream: StreamMode;
+  /** Spend cap in dollars per run (#17), 0: none. Needs the model's prices. */
+  maxCostPerRun: number;
+  /** Spend cap in tokens (input plus output) per run (#17), 0: none. */
+  maxTokensPerRun: number;
 }
 
 export const SETTINGS_SECTION = 'batchPrompt';
@@ -57,7 +61,16 @@ export const SETTINGS_SCHEMA: { [K in keyof Settings]: { default: Settings[K]; m
   allowParallelRuns: { default: false },
   useCache: { default: true },
   stream: { default: 'auto', enum: STREAM_MODES },
+  maxCostPerRun: { default: 0, min: 0 },
+  maxTokensPerRun: { default: 0, min: 0 },
 };
+
+/**
+ * The spend caps (#17): restricted, but in an untrusted workspace the LOWER of the user's and the
+ * workspace's values (0 is no cap) rather than the user's alone: a workspace may lower a cap or set one,
+ * never raise or remove it.
+ */
+export const CAP_SETTINGS: readonly (keyof Settings)[] = ['maxCostPerRun', 'maxTokensPerRun'];
 
 export const SETTING_KEYS = Object.keys(SETTINGS_SCHEMA) as (keyof Settings)[];
 
@@ -84,12 +97,16 @@ export const RESTRICTED_SETTINGS: readonly (keyof Settings)[] = [
   'requestsPerMinute',
   'tokensPerMinute',
   'maxRetries',
+  'maxCostPerRun',
+  'maxTokensPerRun',
 ];
 
 /** What `WorkspaceConfiguration.inspect` returns, in the part this needs. */
 export interface InspectedSetting {
   defaultValue?: unknown;
   globalValue?: unknown;
+  workspaceValue?: unknown;
+  workspaceFolderValue?: unknown;
 }
 
 /**
@@ -102,6 +119,10 @@ export function settingsReader(trusted: boolean, get: (key: string) => unknown, 
   return (key) => {
     if (!restricted.has(key)) return get(key);
     const i = inspect(key);
+    if (CAP_SETTINGS.includes(key as keyof Settings)) {
+      const caps = [i?.globalValue, i?.workspaceValue, i?.workspaceFolderValue].filter((v): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0);
+      return caps.length ? Math.min(...caps) : i?.defaultValue;
+    }
     return i?.globalValue !== undefined ? i.globalValue : i?.defaultValue;
   };
 }
@@ -120,7 +141,8 @@ export function normalizeSettings(get: (key: string) => unknown, problems: strin
     if (key === 'models') {
       out.models = normalizeModels(raw, problems);
     } else if (typeof def === 'number') {
-      let n = typeof raw === 'number' && Number.isFinite(raw) ? Math.round(raw) : def;
+      // Dollars keep their cents; every other number is whole.
+      let n = typeof raw === 'number' && Number.isFinite(raw) ? (key === 'maxCostPerRun' ? raw : Math.round(raw)) : def;
       if (spec.min !== undefined) n = Math.max(spec.min, n);
       if (spec.max !== undefined) n = Math.min(spec.max, n);
       out[key] = n;

@@ -10,6 +10,8 @@ import { ESTIMATE_SCHEME, EstimateDocuments } from './estimateDocuments';
 import { askGlob, RunRoots } from '../run/fileSelection';
 import type { ModelService } from '../run/models';
 import { pickPrompt, promptOf, type RunArgs } from '../run/prompts';
+import { capWarning } from '../../core/estimate/capWarning';
+import { CAP_SETTING_NAMES, capOfSettings } from '../run/spendCap';
 import { describeSkipped, hasFolder, matchingFiles, modelInfoOf, planFiles, pricesOf } from '../run/runPlanning';
 import type { RunRequest } from '../run/runService';
 import { Commands } from '../base/ids';
@@ -90,9 +92,11 @@ export async function showEstimate(ctx: EstimateContext, request: RunRequest): P
   });
   // A prompt file's reduce (#16): its requests and tokens from the expected result sizes.
   const reduce = prompt.reduce && estimatePlanReduce(plan, { prompt: prompt.reduce.prompt, output: prompt.reduce.output, tokenizer: getTokenizer(), outputRatio: estimate.output.ratio, maxBatchTokens: settings.maxBatchTokens, ...fit });
+  const overCap = capWarning(estimate, capOfSettings(settings), CAP_SETTING_NAMES);
   const md = [
     '# Batch Prompt estimate',
     '',
+    ...(overCap ? [`> **Warning.** ${overCap}`, ''] : []),
     `Prompt: ${prompt.label} · Model: ${choice?.label ?? 'none chosen'}`,
     '',
     '| | |',

@@ -352,7 +352,7 @@ export function promptLabelOf(prompt: string, max = 60): string {
 /** The reason of a failure in a word or two, for the tree's description. */
 export function shortReason(c: Pick<FailedChunk, 'status' | 'error'>): string {
   if (c.status === 'interrupted') return 'interrupted';
-  if (c.status === 'canceled') return 'canceled';
+  if (c.status === 'canceled') return c.error?.kind === 'budget' ? 'spend cap reached' : 'canceled';
   const kind = c.error?.kind;
   return kind ? (REASONS[kind] ?? kind) : 'failed';
 }

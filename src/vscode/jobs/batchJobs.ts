@@ -3,12 +3,13 @@ import * as vscode from 'vscode';
 import { watchJob, type CollectResult } from '../../core/jobs/collect';
 import { BatchTooLargeError, cancelJob, describeCounts, readJob, submitJob, type BatchApi, type BatchLimits, type JobRecord } from '../../core/jobs/job';
 import { BatchPromptError } from '../../core/execute/errors';
+import { batchJobCap } from '../run/spendCap';
 import { batchUnsupportedReason, createBatchApi } from '../../providers/batch/batchApi';
 import type { EndpointConfig } from '../../providers/endpoint';
 import { Commands } from '../base/ids';
 import { Disposable, registerCommand } from '../base/lifecycle';
 import type { Log } from '../base/log';
-import { Actions, openSettings, showErrorWithActions, showInfo, showWithActions } from '../base/messages';
+import { Actions, openSettings, showError, showErrorWithActions, showInfo, showWithActions } from '../base/messages';
 import { askGlob } from '../run/fileSelection';
 import { promptOf, type ChosenPrompt, type RunArgs } from '../run/prompts';
 import type { RunService } from '../run/runService';
@@ -96,6 +97,12 @@ export class BatchJobService extends Disposable {
     if (!prepared) return undefined;
     const endpoint = prepared.choice.endpoint!;
     const { dir, plan } = prepared;
+    // A spend cap: the job's worst case (every request's whole output limit) must fit before it is submitted.
+    const capped = batchJobCap(prepared.settings, prepared.prices, plan.batches, endpoint.maxOutputTokens);
+    if (capped.refused) {
+      showError(`Batch Prompt: ${capped.refused}`);
+      return undefined;
+    }
     let result: Awaited<ReturnType<typeof submitJob>>;
     try {
       const api = await this.apiFor(endpoint);
@@ -113,7 +120,7 @@ export class BatchJobService extends Disposable {
           parameters: prepared.parameters,
           api,
           endpointId: endpoint.id,
-          maxOutputTokens: endpoint.maxOutputTokens,
+          maxOutputTokens: capped.maxOutputTokens,
           chunksPerBatchName: 'batchPrompt.chunksPerBatch',
           signal: controller.signal,
         });

@@ -145,7 +145,7 @@ export class ModelService {
     let missing: MissingKeyError | undefined;
     for (const e of list) {
       try {
-        out.push({ model: await this.resolve({ id: e.id, label: e.id, description: '', endpoint: e }, tokenizer, e.maxConcurrency ?? connections), info: endpointInfoOf(e) });
+        out.push({ model: await this.resolve({ id: e.id, label: e.id, description: '', endpoint: e }, tokenizer, e.maxConcurrency ?? connections), info: endpointInfoOf(e), ...(e.inputCostPerMTok !== undefined || e.outputCostPerMTok !== undefined ? { prices: { inputCostPerMTok: e.inputCostPerMTok, outputCostPerMTok: e.outputCostPerMTok } } : {}) });
       } catch (err) {
         if (!(err instanceof MissingKeyError) || !skipUnavailable) throw err;
         missing ??= err;

@@ -30,6 +30,7 @@ import type { Log } from '../base/log';
 import { MissingKeyError, type ModelChoice, type ModelService } from './models';
 import { pickPrompt, type ChosenPrompt } from './prompts';
 import { logRunEvent } from './runLog';
+import { budgetNote, editorBudget } from './spendCap';
 import { confirmRun, describeSkipped, hasFolder, matchingFiles, modelInfoOf, planFiles, pricesOf, realPathOf, runSettingsOf } from './runPlanning';
 import { refusalMessage } from './recordedEndpoints';
 import { readSettingsReporting, readUserModels } from '../base/settings';
@@ -206,7 +207,12 @@ export class RunService extends Disposable {
     return summary;
   }
 
-  private runPrepared(p: PreparedRun): Promise<RunSummary | undefined> {
+  private async runPrepared(p: PreparedRun): Promise<RunSummary | undefined> {
+    const { budget, refused } = editorBudget(p.settings, p.prices, p.model, p.endpoints);
+    if (refused) {
+      showError(`Batch Prompt: ${refused}`);
+      return undefined;
+    }
     return this.track(p.dir, p.prompt.label, p.plan.totals.chunks, p.prices, p.model, async (run, onEvent) => {
       // A small run streams into a live document (batchPrompt.stream); a large one keeps whole replies.
       // The window's one live document, named after this run (the last run's gives it its place).
@@ -222,6 +228,7 @@ export class RunService extends Disposable {
         tokenizer: p.tokenizer,
         parameters: p.parameters,
         cache: this.cache(p.settings),
+        ...(budget ? { budget } : {}),
         ...(p.prompt.output ? { output: p.prompt.output } : {}),
         signal: run.controller.signal,
         onEvent: live ? (e) => (live.onEvent(e), onEvent(e)) : onEvent,
@@ -352,6 +359,12 @@ export class RunService extends Disposable {
     if (pending === 0 && mode === 'retry') return undefined;
     const roots = RunRoots.current();
     const { maxConcurrency, maxRetries, requestTimeoutSeconds, dropAfterFailures, dropAfterWaitSeconds } = runSettingsOf(settings);
+    // The cap counts the run's whole spend: what its folder records as spent before counts toward it.
+    const { budget, refused } = editorBudget(settings, pricesOf(choice), model, endpoints);
+    if (refused) {
+      showError(`Batch Prompt: ${refused}`);
+      return undefined;
+    }
     return this.track(dir, `${mode} of ${store.meta.runId}`, pending, pricesOf(choice), model, async (run, onEvent) => {
       // A small retry streams into the window's live document: the run's own when it is on show, so that
       // a chunk that said "failed" shows its new outcome (at most one request per chunk: `pending` bounds them).
@@ -366,6 +379,7 @@ export class RunService extends Disposable {
         cache: this.cache(settings),
         parameters: parameterOverrides({ maxConcurrency, maxRetries, requestTimeoutSeconds, dropAfterFailures, dropAfterWaitSeconds }),
         signal: run.controller.signal,
+        ...(budget ? { budget } : {}),
         onEvent: live ? (e) => (live.onEvent(e), onEvent(e)) : onEvent,
         onText: live?.onText,
         onOutcome: (outcome) => (live?.onOutcome(outcome), this.recorded.fire({ dir, outcome })),
@@ -551,7 +565,7 @@ export class RunService extends Disposable {
     const dropped = summary.fatal ? undefined : droppedEndpointsNote(summary);
     const noted = notes.map((n) => `${n.text}. `).join('');
     const noteActions = Object.assign({}, ...notes.map((n) => n.actions)) as Record<string, () => unknown>;
-    const text = `Batch Prompt: ${noted}${describeOutcome(summary)}.${dropped ? ` ${this.log.redact(dropped)}` : ''}`;
+    const text = `Batch Prompt: ${noted}${describeOutcome(summary)}.${dropped ? ` ${this.log.redact(dropped)}` : ''}${budgetNote(summary)}`;
     const open = { ...noteActions, 'Open Results': () => this.openResults(dir) };
     if (summary.fatal) {
       await showWithActions('error', `${text} ${summary.fatal.message}`, { ...open, [Actions.openLog]: () => this.log.show() });
