@@ -33,7 +33,12 @@ export interface ChunkOutcome {
 
 /** The progress of a run, as a typed stream: enough for a progress bar with an ETA and a log. */
 export type RunEvent =
-  | { type: 'run-started'; chunks: number; batches: number; concurrency: number }
+  /** `planning`: the run sends while it plans (core/session `runPlanning`): `chunks` and `batches` are those planned so far. */
+  | { type: 'run-started'; chunks: number; batches: number; concurrency: number; planning?: true }
+  /** A run that sends while it plans: a file was planned (totals so far). */
+  | { type: 'planning'; files: number; chunks: number; batches: number }
+  /** A run that sends while it plans: the plan is complete, these are the run's totals. */
+  | { type: 'plan-finished'; files: number; chunks: number; batches: number }
   | { type: 'batch-started'; batchId: string; chunkIds: string[]; tokens: number; attempt: number; endpoint?: string }
   | {
       type: 'batch-finished';

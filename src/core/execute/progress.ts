@@ -14,6 +14,8 @@ export class ProgressTracker {
   inputTokens = 0;
   outputTokens = 0;
   concurrency = 0;
+  /** Files planned so far while the run still plans (it sends as it plans); undefined once the plan is complete. */
+  planningFiles?: number;
   /** A wait in progress ("rate limited, resuming in 12 s"), until the next request starts. */
   waitingUntil?: number;
   waitReason?: string;
@@ -27,6 +29,15 @@ export class ProgressTracker {
         this.total = e.chunks;
         this.concurrency = e.concurrency;
         this.startedAt = this.now();
+        if (e.planning) this.planningFiles ??= 0;
+        break;
+      case 'planning':
+        this.planningFiles = e.files;
+        this.total = e.chunks;
+        break;
+      case 'plan-finished':
+        this.planningFiles = undefined;
+        this.total = e.chunks;
         break;
       case 'batch-started':
         this.inFlight++;
@@ -55,16 +66,17 @@ export class ProgressTracker {
     }
   }
 
-  /** Milliseconds left at the pace so far, once a chunk has finished. */
+  /** Milliseconds left at the pace so far, once a chunk has finished and the plan is complete. */
   etaMs(): number | undefined {
-    if (this.done === 0 || this.done >= this.total) return undefined;
+    if (this.planningFiles !== undefined || this.done === 0 || this.done >= this.total) return undefined;
     const elapsed = this.now() - this.startedAt;
     return (elapsed / this.done) * (this.total - this.done);
   }
 
-  /** "37/120 chunks · 2 failed · ETA 1m 20s" (or "… · rate limited, resuming in 12 s"). */
+  /** "37/120 chunks · 2 failed · ETA 1m 20s" (or "… · rate limited, resuming in 12 s"; "planning… 40 files so far · 37/120 chunks" while it plans). */
   describe(): string {
     const parts = [`${this.done}/${this.total} chunks`];
+    if (this.planningFiles !== undefined) parts.unshift(`planning… ${this.planningFiles} file${this.planningFiles === 1 ? '' : 's'} so far`);
     if (this.failed) parts.push(`${this.failed} failed`);
     const now = this.now();
     if (this.waitingUntil && this.waitingUntil > now) {
