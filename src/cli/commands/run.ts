@@ -39,7 +39,7 @@ export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
   const planning = planningSpecOf(opts, io.cwd);
   const { plan, collected, summary } = await runPlanning({
     planning,
-    files: specFiles(io.cwd, planning, io.signal),
+    files: specFiles(io.cwd, planning, io.signal, io.beforePlanningFile),
     root: io.cwd,
     dir,
     prompt,

@@ -25,15 +25,17 @@ export function shardOf(p: string, n: number): number {
 }
 
 /** The files a planning spec names under `root`, read from disk one at a time (the CLI's `run`, a resume). */
-export function specFiles(root: string, spec: PlanningSpec, signal?: AbortSignal): FileFeed {
+export function specFiles(root: string, spec: PlanningSpec, signal?: AbortSignal, before?: (path: string) => Promise<void> | void): FileFeed {
   return (add) =>
     collectFiles(spec.inputs, {
       cwd: root,
       maxFileBytes: spec.maxFileBytes,
       respectGitignore: spec.respectGitignore,
       signal,
-      onFile: (f) => {
-        if (!spec.shard || shardOf(f.path, spec.shard.n) === spec.shard.k) add(f);
+      onFile: async (f) => {
+        if (spec.shard && shardOf(f.path, spec.shard.n) !== spec.shard.k) return;
+        await before?.(f.path);
+        add(f);
       },
     });
 }

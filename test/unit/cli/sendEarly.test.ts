@@ -1,118 +1,131 @@
-// #17 "sending starts at once": the CLI's run sends while it plans. Planning is made observable by a
-// gate: the corpus's last file is a link to a FIFO, so the planner cannot read (and report) it before
-// the test writes it. Every proof is an order of events (the server's log, the gate), never a time.
+// #17 "sending starts at once": the CLI's run sends while it plans. Planning is made observable by the
+// CLI's test hook `beforePlanningFile` (awaited before each file is planned): the planner is held at
+// the corpus's last file until the fake server has seen a request. Every proof is an order of events
+// (the server's log, the hook), never a time; the time bounds are hang guards.
 import * as assert from 'assert';
-import { execFileSync, type ChildProcess } from 'child_process';
 import { promises as fs } from 'fs';
 import * as path from 'path';
+import { PassThrough } from 'stream';
+import { main } from '../../../src/cli/main';
 import type { RunMeta, RunSummary } from '../../../src/core/store/runStore';
-import { runCli } from '../../support/cli';
 import { useServer } from '../../support/localServer';
 import { ModelServer } from '../../support/modelServer';
 import { useWorkspace } from '../../support/tempWorkspace';
 
 const KEY = 'sk-sendearly-abcdef123456';
-const GATED = 'src/z-last.txt';
-const LAST_TEXT = 'the last file, read only once the gate opens\n'.repeat(3);
+const LAST = 'src/z-last.txt';
+const PATHS = ['src/f0.txt', 'src/f1.txt', 'src/f2.txt', 'src/f3.txt', LAST];
 
-/** Four files planned before the gated one; each is several chunks at --chunk-tokens 40. */
+/** Five files, each several chunks at --chunk-tokens 40. */
 const WORKSPACE: Record<string, string> = {};
-for (let i = 0; i < 4; i++) WORKSPACE[`src/f${i}.txt`] = Array.from({ length: 12 }, (_, j) => `line ${j} of file ${i}: ${'word '.repeat(6)}`).join('\n') + '\n';
+for (const [i, p] of PATHS.entries()) WORKSPACE[p] = Array.from({ length: 12 }, (_, j) => `line ${j} of file ${i}: ${'word '.repeat(6)}`).join('\n') + '\n';
+
+/** Rejects after `ms` unless `p` settles first: a guard against a hang, never a time assertion. */
+function guard<T>(p: Promise<T>, why: string, ms = 40_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(why)), ms)))]).finally(() => clearTimeout(timer));
+}
 
 describe('CLI run sends while it plans (#17)', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   const server = new ModelServer();
   let baseUrl = '';
   let ws = '';
   useServer(server, (url) => (baseUrl = url));
   useWorkspace('bp-sendearly-', WORKSPACE, (dir) => (ws = dir));
+  beforeEach(() => server.reset());
 
-  /** Makes the last file of the corpus a link to a FIFO: reading it waits for `open()`. */
-  async function gate(): Promise<{ fifo: string; open: () => Promise<void>; opened: () => boolean }> {
-    await fs.mkdir(path.join(ws, 'gate'), { recursive: true });
-    const fifo = path.join(ws, 'gate', 'fifo');
-    execFileSync('mkfifo', [fifo]);
-    await fs.symlink(path.join('..', 'gate', 'fifo'), path.join(ws, GATED));
-    let was = false;
-    return { fifo, opened: () => was, open: async () => ((was = true), await fs.writeFile(fifo, LAST_TEXT)) };
+  /** `batch-prompt ARGS` in this process, with the hook and a signal. */
+  async function cli(args: string[], hooks: { beforePlanningFile?: (p: string) => Promise<void>; signal?: AbortSignal } = {}): Promise<{ code: number; stderr: string }> {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let err = '';
+    stdout.resume();
+    stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await main(args, { stdout, stderr, env: { OPENAI_API_KEY: KEY }, cwd: ws, ...hooks });
+    return { code, stderr: err };
   }
 
-  /** Resolves with the first request's number once `n` requests have arrived (a hang guard, not a time assertion). */
-  function requestsArrived(n: number, child: () => ChildProcess | undefined): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const guard = setTimeout(() => {
-        child()?.kill('SIGKILL');
-        reject(new Error(`no ${n} request(s) arrived while planning was held at its last file: the run waits for the whole plan`));
-      }, 30_000);
-      const check = setInterval(() => {
-        if (server.requests.length >= n) {
-          clearTimeout(guard);
-          clearInterval(check);
-          resolve();
-        }
-      }, 5);
-    });
+  /** A promise resolved when request `n` arrives (the server script calls `arrived`). */
+  function arrival(): { promise: Promise<void>; arrived: () => void } {
+    let arrived!: () => void;
+    const promise = new Promise<void>((resolve) => (arrived = resolve));
+    return { promise, arrived };
   }
 
-  const args = () => ['run', '--prompt', 'Upper-case it.', '--base-url', baseUrl, '--model', 'm', '--out', 'o', '--chunk-tokens', '40', '--overlap', '0', '--chunks-per-batch', '1', '--concurrency', '1', 'src'];
+  const runArgs = (out: string) => ['run', '--prompt', 'Upper-case it.', '--base-url', baseUrl, '--model', 'm', '--out', out, '--chunk-tokens', '40', '--overlap', '0', '--chunks-per-batch', '1', '--concurrency', '1', 'src'];
 
   it('sends the first request before the planner has read its last file, then finishes the plan and the run', async () => {
-    const g = await gate();
-    let child: ChildProcess | undefined;
-    // Each request records whether the planner could have read the last file yet.
-    const gateOpenAt: boolean[] = [];
-    server.script = () => (gateOpenAt.push(g.opened()), undefined);
-    const done = runCli(args(), ws, { OPENAI_API_KEY: KEY }, (c) => (child = c));
-    await requestsArrived(1, () => child);
-    assert.strictEqual(gateOpenAt[0], false, 'the first request came while the last file was still unplanned');
-    await g.open();
-    const r = await done;
+    const order: string[] = [];
+    const first = arrival();
+    server.script = (q) => {
+      order.push(`request ${q.n}`);
+      if (q.n === 1) first.arrived();
+      return undefined;
+    };
+    const beforePlanningFile = async (p: string) => {
+      if (p !== LAST) return;
+      order.push('planner held at its last file');
+      await guard(first.promise, 'no request was sent while planning was held at its last file: the run waits for the whole plan');
+      order.push('last file planned');
+    };
+    const r = await cli(runArgs('o'), { beforePlanningFile });
     assert.strictEqual(r.code, 0, r.stderr);
+    assert.deepStrictEqual(order.slice(0, 3), ['planner held at its last file', 'request 1', 'last file planned']);
     const meta = JSON.parse(await fs.readFile(path.join(ws, 'o/run.json'), 'utf8')) as RunMeta;
     assert.strictEqual(meta.planning, undefined, 'run.json is whole once the plan is complete');
-    assert.deepStrictEqual(meta.files.map((f) => f.path), ['src/f0.txt', 'src/f1.txt', 'src/f2.txt', 'src/f3.txt', GATED]);
+    assert.deepStrictEqual(meta.files.map((f) => f.path), PATHS);
     await assert.rejects(fs.access(path.join(ws, 'o/plan.jsonl')), 'the plan journal is gone');
-    assert.ok((await fs.readFile(path.join(ws, 'o/outputs', GATED), 'utf8')).startsWith('OUT[5.1]\nTHE LAST FILE'), 'the last file is sent once planned');
     const summary = JSON.parse(await fs.readFile(path.join(ws, 'o/summary.json'), 'utf8')) as RunSummary;
     assert.strictEqual(summary.status, 'succeeded');
-    assert.strictEqual(summary.succeeded, meta.files.reduce((n, f) => n + f.chunks.length, 0));
-    assert.ok(gateOpenAt.some((o) => o) && !gateOpenAt[0], 'requests went on after the gate opened');
+    const chunks = meta.files.reduce((n, f) => n + f.chunks.length, 0);
+    assert.strictEqual(summary.succeeded, chunks);
+    assert.strictEqual(server.requests.length, chunks, 'each chunk sent once');
+    assert.ok((await fs.readFile(path.join(ws, 'o/outputs', LAST), 'utf8')).startsWith('OUT[5.1]\nLINE 0 OF FILE 4'), 'the last file is sent once planned');
+    assert.match(r.stderr, /planning… \d+ files? so far/, 'progress says planning while it plans');
   });
 
   it('a kill during planning and sending leaves a folder whose resume plans the rest and never resends a success', async () => {
-    const g = await gate();
-    let child: ChildProcess | undefined;
-    // The first request is answered, the second held: then the process is killed, planning still held.
-    server.script = (q) => (q.n >= 2 ? { kind: 'hang' } : undefined);
-    const done = runCli(args(), ws, { OPENAI_API_KEY: KEY }, (c) => (child = c));
-    await requestsArrived(2, () => child);
-    child!.kill('SIGKILL');
-    const killed = await done;
-    assert.strictEqual(killed.signal, 'SIGKILL');
-    const dir = path.join(ws, 'o');
-    const before = JSON.parse(await fs.readFile(path.join(dir, 'run.json'), 'utf8')) as RunMeta;
+    // The first request is answered, the second held; at that moment the folder is copied as a kill -9
+    // would leave it (the planner held before its last file), then the run is stopped.
+    const second = arrival();
+    server.script = (q) => {
+      if (q.n === 2) second.arrived();
+      return q.n >= 2 ? { kind: 'hang' } : undefined;
+    };
+    const stop = new AbortController();
+    const crashed = path.join(ws, 'crashed');
+    const beforePlanningFile = async (p: string) => {
+      if (p !== LAST) return;
+      await guard(second.promise, 'the second request never came while planning was held');
+      await fs.cp(path.join(ws, 'o'), crashed, { recursive: true });
+      // The killed process's lock (this process holds the original): a resume takes over a dead holder's lock.
+      await fs.rm(path.join(crashed, 'run.lock'));
+      stop.abort();
+    };
+    await cli(runArgs('o'), { beforePlanningFile, signal: stop.signal });
+    const before = JSON.parse(await fs.readFile(path.join(crashed, 'run.json'), 'utf8')) as RunMeta;
     assert.ok(before.planning, 'killed while planning: run.json says so');
-    const journaled = (await fs.readFile(path.join(dir, 'plan.jsonl'), 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { path: string }).path);
-    assert.ok(!journaled.includes(GATED), 'the last file was never planned');
-    const succeeded = (await fs.readFile(path.join(dir, 'run.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { chunkId: string; status: string }).filter((r) => r.status === 'succeeded').map((r) => r.chunkId);
+    assert.deepStrictEqual(before.files, [], 'run.json holds no file yet; they are in plan.jsonl');
+    const journaled = (await fs.readFile(path.join(crashed, 'plan.jsonl'), 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { path: string }).path);
+    assert.deepStrictEqual(journaled, PATHS.slice(0, 4), 'every file but the last was planned');
+    const succeeded = (await fs.readFile(path.join(crashed, 'run.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { chunkId: string; status: string }).filter((r) => r.status === 'succeeded').map((r) => r.chunkId);
     assert.deepStrictEqual(succeeded, [server.requests[0].chunks[0].id], 'the first request succeeded before the kill');
 
-    // The gate is replaced by the file itself (the FIFO would hold the resume's planning as well).
-    await fs.rm(path.join(ws, GATED));
-    await fs.writeFile(path.join(ws, GATED), LAST_TEXT);
     server.reset();
-    const r = await runCli(['resume', 'o', '--base-url', baseUrl], ws, { OPENAI_API_KEY: KEY });
+    const r = await cli(['resume', 'crashed', '--base-url', baseUrl]);
     assert.strictEqual(r.code, 0, r.stderr);
     const resent = server.sentChunkIds();
     assert.ok(!resent.includes(succeeded[0]), `a chunk that succeeded is not sent again (sent: ${resent.join(', ')})`);
-    const meta = JSON.parse(await fs.readFile(path.join(dir, 'run.json'), 'utf8')) as RunMeta;
-    assert.strictEqual(meta.planning, undefined);
-    assert.deepStrictEqual(meta.files.map((f) => f.path), ['src/f0.txt', 'src/f1.txt', 'src/f2.txt', 'src/f3.txt', GATED]);
+    const meta = JSON.parse(await fs.readFile(path.join(crashed, 'run.json'), 'utf8')) as RunMeta;
+    assert.strictEqual(meta.planning, undefined, 'the resume completed the plan');
+    assert.deepStrictEqual(meta.files.map((f) => f.path), PATHS);
+    await assert.rejects(fs.access(path.join(crashed, 'plan.jsonl')));
     const all = meta.files.flatMap((f) => f.chunks.map((c) => c.id));
     assert.deepStrictEqual([...resent].sort(), all.filter((id) => id !== succeeded[0]).sort(), 'every other chunk is sent exactly once');
-    const summary = JSON.parse(await fs.readFile(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
+    const summary = JSON.parse(await fs.readFile(path.join(crashed, 'summary.json'), 'utf8')) as RunSummary;
     assert.strictEqual(summary.status, 'succeeded');
     assert.strictEqual(summary.succeeded, all.length);
-    assert.ok((await fs.readFile(path.join(dir, 'outputs', GATED), 'utf8')).startsWith('OUT[5.1]\nTHE LAST FILE'), 'the last file is planned and sent by the resume');
+    assert.ok((await fs.readFile(path.join(crashed, 'outputs', LAST), 'utf8')).startsWith('OUT[5.1]\nLINE 0 OF FILE 4'), 'the last file is planned and sent by the resume');
   });
 });
