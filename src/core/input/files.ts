@@ -212,7 +212,7 @@ class Collector {
   }
 
   /** Reads the candidates in path order, one at a time. */
-  async read(maxFileBytes: number, onFile?: (file: SourceFile) => void): Promise<CollectResult> {
+  async read(maxFileBytes: number, onFile?: (file: SourceFile) => void | Promise<void>): Promise<CollectResult> {
     type Entry = { rel: string; abs: string; real: string; size: number };
     const entries: Entry[] = [];
     for (const rel of [...this.candidates.keys()].sort(compare)) {
