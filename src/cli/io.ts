@@ -6,6 +6,8 @@ export interface Io {
   cwd: string;
   /** Aborts the run (Ctrl-C). */
   signal?: AbortSignal;
+  /** A test's hook: `run` awaits it before planning each file (it makes planning observable; #17). */
+  beforePlanningFile?: (path: string) => Promise<void> | void;
 }
 
 export function defaultIo(): Io {

@@ -1,6 +1,5 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { createHash } from 'crypto';
 import { collectFiles, type SkippedFile } from '../core/input/files';
 import { parsePromptFile } from '../core/input/promptFile';
 import type { JsonSchema } from '../core/output/kind';
@@ -9,6 +8,8 @@ import { TEXT_OUTPUT, type OutputSpec } from '../core/output/spec';
 import { Planner, type Plan } from '../core/plan/plan';
 import type { Tokenizer } from '../core/plan/tokenizer';
 import { resendRefusal } from '../core/session/prepare';
+import { shardOf } from '../core/session/planning';
+import type { PlanningSpec } from '../core/store/runStore';
 import { RUN_FILE } from '../core/store/runStore';
 import type { Io } from './io';
 import { UsageError, type CliOptions } from './options';
@@ -52,10 +53,17 @@ export async function heldRun(out: string, io: Io): Promise<boolean> {
   return true;
 }
 
-/** The 1-based shard (of `n`) a planned file belongs to: sha256 of its path, mod `n`; the same on every machine. */
-export function shardOf(p: string, n: number): number {
-  const h = createHash('sha256').update(p).digest();
-  return (h.readUInt32BE(0) % n) + 1;
+export { shardOf };
+
+/**
+ * How `run` records its files for a resume that finishes its plan (`RunMeta.planning`): the inputs
+ * relative to the working folder (an input outside it names no file the run may read, so it is left out).
+ */
+export function planningSpecOf(opts: CliOptions, cwd: string): PlanningSpec {
+  const inputs = opts.inputs
+    .map((i) => (path.isAbsolute(i) ? path.relative(cwd, i) : i).split(path.sep).join('/') || '.')
+    .filter((i) => !i.split('/').includes('..') && !path.isAbsolute(i));
+  return { inputs, respectGitignore: opts.respectGitignore, maxFileBytes: opts.maxFileBytes, ...(opts.shard ? { shard: opts.shard } : {}) };
 }
 
 /** The prompt (a prompt file's body, its front matter read) and the run's output spec (see `resolveOutput`). */
@@ -111,7 +119,7 @@ export async function resolveOutput(opts: CliOptions, cwd: string, front?: { fil
   return { kind: 'json', schema };
 }
 
-function reportSkipped(skipped: SkippedFile[], io: Io): void {
+export function reportSkipped(skipped: SkippedFile[], io: Io): void {
   if (!skipped.length) return;
   io.stderr.write(`Skipped ${skipped.length} file(s), never sent:\n`);
   for (const s of skipped.slice(0, 20)) io.stderr.write(`  ${s.path}: ${s.reason} (${s.detail})\n`);

@@ -1,13 +1,14 @@
 import * as path from 'path';
 import { getTokenizer } from '../../core/plan/tokenizer';
 import { modelInfoOf, runParameters } from '../../core/session/prepare';
-import { newRunId, runPlan, smallestWindow } from '../../core/session/run';
+import { newRunId, runPlanning } from '../../core/session/run';
+import { specFiles } from '../../core/session/planning';
 import type { ProviderKind } from '../../providers/endpoint';
 import type { Io } from '../io';
 import { keyVarOf } from '../keyHints';
 import { endpointOf, fromSpecs, runEndpoints } from '../models';
 import { runSettingsOf, type CliOptions } from '../options';
-import { heldRun, nothingToSend, planFiles, readRunPrompt } from '../planning';
+import { heldRun, nothingToSend, planningSpecOf, readRunPrompt, reportSkipped } from '../planning';
 import { readReduceSpec, runReduceStep } from '../reducing';
 import { ciOutcome, findingsOptionsProblem, finished, printProposals, ProgressDisplay, quietIo, StreamPrinter, writeReport } from '../runOutput';
 import { cacheOf } from '../userCache';
@@ -31,19 +32,17 @@ export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
   const budget = cliBudget(opts, endpoints, io);
   if (budget === true) return 1;
   if (opts.out && (await heldRun(opts.out, io))) return 1;
-  const { plan } = await planFiles(opts, io, prompt, tokenizer, fromSpecs(opts) ? smallestWindow(endpoints.map((e) => e.model)) : { contextWindow: opts.contextWindow, maxOutputTokens: opts.maxOutputTokens }, output);
-  if (opts.shard && plan.totals.chunks === 0) {
-    io.stderr.write(`batch-prompt: shard ${opts.shard.k}/${opts.shard.n} holds none of the files named; nothing to run, no run folder written.\n`);
-    return 0;
-  }
-  if (nothingToSend(plan, io)) return 1;
   const dir = path.resolve(io.cwd, opts.out ?? path.join('.batch-prompt', 'runs', newRunId()));
   // Each endpoint's key variable, named when the provider refuses its key.
   const keyVars = new Map(fromSpecs(opts) ? endpoints.map((e) => [e.info.id, keyVarOf(e.info.provider as ProviderKind, e.info.apiKeyEnv, io.env)]) : [[model.id, keyVarOf(opts.provider, undefined, io.env)]]);
   const chatter = quietIo(opts, io);
   const progress = new ProgressDisplay(chatter, keyVars, opts.quiet);
   const printer = opts.stream ? new StreamPrinter(chatter) : undefined;
-  const { summary } = await runPlan(plan, {
+  // Sent as it is planned (no confirmation is asked here): the first request leaves with the first batch.
+  const planning = planningSpecOf(opts, io.cwd);
+  const { plan, collected, summary } = await runPlanning({
+    planning,
+    files: specFiles(io.cwd, planning, io.signal, io.beforePlanningFile),
     root: io.cwd,
     dir,
     prompt,
@@ -61,6 +60,15 @@ export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
   });
   printer?.end();
   progress.end();
+  if (collected) reportSkipped(collected.skipped, io);
+  if (!summary) {
+    if (opts.shard && plan.totals.chunks === 0) {
+      io.stderr.write(`batch-prompt: shard ${opts.shard.k}/${opts.shard.n} holds none of the files named; nothing to run, no run folder written.\n`);
+      return 0;
+    }
+    nothingToSend(plan, io);
+    return 1;
+  }
   let code = finished(summary, dir, chatter, keyVars);
   let artifacts: Awaited<ReturnType<typeof writeReport>>;
   try {

@@ -34,7 +34,12 @@ export interface ChunkOutcome {
 
 /** The progress of a run, as a typed stream: enough for a progress bar with an ETA and a log. */
 export type RunEvent =
-  | { type: 'run-started'; chunks: number; batches: number; concurrency: number }
+  /** `planning`: the run sends while it plans (core/session `runPlanning`): `chunks` and `batches` are those planned so far. */
+  | { type: 'run-started'; chunks: number; batches: number; concurrency: number; planning?: true }
+  /** A run that sends while it plans: a file was planned (totals so far). */
+  | { type: 'planning'; files: number; chunks: number; batches: number }
+  /** A run that sends while it plans: the plan is complete, these are the run's totals. */
+  | { type: 'plan-finished'; files: number; chunks: number; batches: number }
   | { type: 'batch-started'; batchId: string; chunkIds: string[]; tokens: number; attempt: number; endpoint?: string }
   | {
       type: 'batch-finished';
@@ -54,8 +59,6 @@ export type RunEvent =
   | { type: 'chunk-finished'; outcome: ChunkOutcome }
   /** `attempt` is the number of the send to come (1 is the first send), at most `maxRetries + 1`: retry `attempt - 1`. */
   | { type: 'retry-scheduled'; batchId: string; chunkIds: string[]; delayMs: number; reason: ErrorKind; attempt: number; /** The HTTP status of the failed reply, when it had one. */ status?: number }
-  /** Planning before the first request (reading, chunking, looking up the cache): `files` planned so far. */
-  | { type: 'planning'; files: number }
   | { type: 'batch-split'; batchId: string; into: string[]; reason: ErrorKind }
   | { type: 'concurrency-changed'; from: number; to: number; reason: 'rate-limited' | 'recovered'; endpoint?: string }
   | { type: 'waiting'; delayMs: number; reason: WaitReason; endpoint?: string }

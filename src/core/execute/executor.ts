@@ -135,10 +135,18 @@ const MIN_SPLIT_TOKENS = 16;
  * then every chunk not yet finished ends `canceled` and `summary.fatal` says why. Aborting `signal`
  * cancels requests in flight; finished results are kept. Retries are new tasks, never nested calls.
  */
-export async function executeRequests(batches: readonly PackedRequest<ChunkRef>[], options: ExecutorOptions): Promise<ExecutionSummary> {
+export async function executeRequests(batches: readonly PackedRequest<ChunkRef>[] | BatchFeed, options: ExecutorOptions): Promise<ExecutionSummary> {
   const run = new Execution(options);
   return run.start(batches);
 }
+
+/**
+ * Batches that arrive while the run goes (a run that sends as it plans): each is queued as it comes,
+ * so the first request leaves with the first batch. The run ends once the feed has ended and every
+ * chunk it gave has ended; a feed that throws ends the feed there (its caller reports why). After a
+ * stop, batches still coming are canceled as queued ones are: every chunk fed ends exactly once.
+ */
+export type BatchFeed = AsyncIterable<PackedRequest<ChunkRef>>;
 
 class Execution {
   private readonly clock: Clock;
@@ -185,22 +193,41 @@ class Execution {
     });
   }
 
-  async start(batches: readonly PackedRequest<ChunkRef>[]): Promise<ExecutionSummary> {
+  async start(batches: readonly PackedRequest<ChunkRef>[] | BatchFeed): Promise<ExecutionSummary> {
     const started = this.clock.now();
     // Every request in flight and every sleeping retry listens to the stop signal.
     setMaxListeners(0, this.stop.signal);
     const onAbort = () => this.stop.abort();
     if (this.o.signal?.aborted) this.stop.abort();
     this.o.signal?.addEventListener('abort', onAbort, { once: true });
-    const chunks = batches.reduce((n, b) => n + b.chunks.length, 0);
-    this.emit({ type: 'run-started', chunks, batches: batches.length, concurrency: this.pool.concurrency() });
+    const fed = !Array.isArray(batches);
+    const known = fed ? [] : (batches as readonly PackedRequest<ChunkRef>[]);
+    const chunks = known.reduce((n, b) => n + b.chunks.length, 0);
+    this.emit({ type: 'run-started', chunks, batches: known.length, concurrency: this.pool.concurrency(), ...(fed ? { planning: true as const } : {}) });
     try {
-      if (batches.length === 0) return this.finish(started);
-      for (const b of batches) this.enqueue({ batchId: b.id, items: b.chunks.map((ref) => ({ ref, attempts: 0 })) });
+      if (!fed && known.length === 0) return this.finish(started);
+      for (const b of known) this.enqueue(this.unitOf(b));
+      if (fed) await this.drain(batches as BatchFeed);
       await this.done;
       return this.finish(started);
     } finally {
       this.o.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private unitOf(b: PackedRequest<ChunkRef>): Unit {
+    return { batchId: b.id, items: b.chunks.map((ref) => ({ ref, attempts: 0 })) };
+  }
+
+  /** Queues a feed's batches as they come; the run cannot end while the feed is open. */
+  private async drain(feed: BatchFeed): Promise<void> {
+    this.outstanding++;
+    try {
+      for await (const b of feed) this.enqueue(this.unitOf(b));
+    } catch {
+      // The feed's owner knows why it stopped and says so; what it gave still runs to its end.
+    } finally {
+      this.release();
     }
   }
 

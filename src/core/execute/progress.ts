@@ -55,8 +55,11 @@ export class ProgressTracker {
   inputTokens = 0;
   outputTokens = 0;
   concurrency = 0;
-  /** Files planned so far, before the run starts sending. */
-  planned = 0;
+  /**
+   * Files planned so far: before the run starts sending, or while a run that sends as it plans (#17)
+   * still plans; undefined once its plan is complete (or before any planning was heard of).
+   */
+  planningFiles?: number;
   /** Set once the user canceled: the counts that follow are the run winding down. */
   canceling = false;
   /** A wait in progress ("rate limited, resuming in 12 s"), until the next request starts. */
@@ -75,7 +78,12 @@ export class ProgressTracker {
   update(e: RunEvent): void {
     switch (e.type) {
       case 'planning':
-        this.planned = e.files;
+        this.planningFiles = e.files;
+        this.total = Math.max(e.chunks, this.done);
+        break;
+      case 'plan-finished':
+        this.planningFiles = undefined;
+        this.total = Math.max(e.chunks, this.done);
         break;
       case 'run-started':
         this.started = true;
@@ -83,6 +91,8 @@ export class ProgressTracker {
         this.total = e.chunks + this.early;
         this.concurrency = e.concurrency;
         this.startedAt = this.now();
+        if (e.planning) this.planningFiles ??= 0;
+        else this.planningFiles = undefined;
         break;
       case 'batch-started': {
         this.inFlight++;
@@ -135,8 +145,9 @@ export class ProgressTracker {
     return this.started ? requestsPerMinute(this.starts, this.now(), this.startedAt) : undefined;
   }
 
-  /** Milliseconds left at the pace so far, once a chunk has been answered by the model. */
+  /** Milliseconds left at the pace so far, once a chunk has been answered by the model and the plan is complete. */
   etaMs(): number | undefined {
+    if (this.planningFiles !== undefined) return undefined;
     const sent = this.done - this.early;
     if (sent <= 0 || this.done >= this.total) return undefined;
     const elapsed = this.now() - this.startedAt;
@@ -145,12 +156,14 @@ export class ProgressTracker {
 
   /**
    * "37/120 chunks · 2 failed · ETA 1m 20s", "6/6 chunks · 6 from the cache", "planning… 240 files",
-   * "0/6 chunks · retrying 3 requests (HTTP 500), next in 4 s", "canceling…".
+   * "planning… 40 files so far · 37/120 chunks" (a run that sends as it plans: no ETA until its plan is
+   * complete), "0/6 chunks · retrying 3 requests (HTTP 500), next in 4 s", "canceling…".
    */
   describe(): string {
     if (this.canceling) return 'canceling…';
-    if (!this.started && this.done === 0) return planningText(this.planned);
+    if (this.done === 0 && (!this.started || (this.planningFiles !== undefined && this.total === 0))) return planningText(this.planningFiles ?? 0);
     const parts = [`${this.done}/${this.total || this.done} chunks`];
+    if (this.planningFiles !== undefined) parts.unshift(`${planningText(this.planningFiles)}${this.planningFiles ? ' so far' : ''}`);
     if (this.cached) parts.push(`${this.cached} from the cache`);
     if (this.failed) parts.push(`${this.failed} failed`);
     const now = this.now();
@@ -170,8 +183,9 @@ export class ProgressTracker {
    * "0/6 · retrying 3 (HTTP 500) in 4 s".
    */
   brief(): string {
-    if (this.canceling || (!this.started && this.done === 0)) return this.describe();
+    if (this.canceling || (this.done === 0 && (!this.started || (this.planningFiles !== undefined && this.total === 0)))) return this.describe();
     const parts = [`${this.done}/${this.total || this.done}`];
+    if (this.planningFiles !== undefined) parts.unshift(planningText(this.planningFiles));
     if (this.cached) parts.push(`${this.cached} cached`);
     if (this.failed) parts.push(`${this.failed} failed`);
     const retry = this.retryText(this.now());

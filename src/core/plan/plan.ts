@@ -43,6 +43,15 @@ export interface Plan {
   totals: { files: number; chunks: number; batches: number; requests: number; chunkTokens: number; inputTokens: number };
 }
 
+/**
+ * Hears a plan as it grows (a run that sends while it plans, core/session): each file once its chunks
+ * are known, before any batch holding them closes; each batch as it closes (the last one at `finish`).
+ */
+export interface PlanListener {
+  file?(file: PlannedFile): void;
+  batch?(batch: PackedRequest<ChunkRef>): void;
+}
+
 /** Room for one chunk's wrapper (ids, path, line numbers) when sizing chunks to the request budget. */
 const WRAPPER_ALLOWANCE = 64;
 
@@ -67,7 +76,10 @@ export class Planner {
   private readonly batches: PackedRequest<ChunkRef>[] = [];
   private fileIndex = 0;
 
-  constructor(private readonly options: PlanOptions) {
+  constructor(
+    private readonly options: PlanOptions,
+    private readonly listener: PlanListener = {},
+  ) {
     const pack = { ...options.pack, ...(options.output ? { output: options.output } : {}) };
     const room = batchBudget(pack) - requestOverhead(options.prompt, options.tokenizer, 1, pack.output) - WRAPPER_ALLOWANCE;
     const chunkTokens = Math.max(16, Math.min(options.chunk.chunkTokens, room));
@@ -97,16 +109,23 @@ export class Planner {
       return;
     }
     const tokens = chunks.reduce((n, c) => n + c.tokens, 0);
-    this.files.push({ path: file.path, chars: file.text.length, tokens, hash: hashText(file.text), chunks });
+    const planned: PlannedFile = { path: file.path, chars: file.text.length, tokens, hash: hashText(file.text), chunks };
+    this.files.push(planned);
+    this.listener.file?.(planned);
     for (const c of chunks) {
       const closed = this.packer.add(c);
-      if (closed) this.batches.push(closed);
+      if (closed) this.closed(closed);
     }
+  }
+
+  private closed(batch: PackedRequest<ChunkRef>): void {
+    this.batches.push(batch);
+    this.listener.batch?.(batch);
   }
 
   finish(): Plan {
     const last = this.packer.flush();
-    if (last) this.batches.push(last);
+    if (last) this.closed(last);
     const chunkCount = this.files.reduce((n, f) => n + f.chunks.length, 0);
     return {
       files: this.files,
@@ -143,10 +162,13 @@ export function diskReader(root: string): FileReader {
 
 /**
  * Reads chunk texts just before they are sent, checking that each file is still the one that was
- * planned. Keeps the last few files in memory, so a run's memory does not grow with the corpus.
+ * planned. Keeps the last few files in memory (at most `cacheSize` files and `cacheChars` characters,
+ * the newest always), so a run's memory does not grow with the corpus; a chunk's text is a copy, so a
+ * request in flight never holds its whole file.
  */
 export class FileChunkSource {
   private readonly cache = new Map<string, string>();
+  private cachedChars = 0;
   private readonly hashes: Map<string, string>;
   private readonly read: FileReader;
 
@@ -154,9 +176,15 @@ export class FileChunkSource {
     rootOrReader: string | FileReader,
     files: readonly Pick<PlannedFile, 'path' | 'hash'>[],
     private readonly cacheSize = 8,
+    private readonly cacheChars = 8 * 1024 * 1024,
   ) {
     this.read = typeof rootOrReader === 'string' ? diskReader(rootOrReader) : rootOrReader;
     this.hashes = new Map(files.map((f) => [f.path, f.hash]));
+  }
+
+  /** A file planned after this source was made (a run that sends while it plans). */
+  addFile(file: Pick<PlannedFile, 'path' | 'hash'>): void {
+    this.hashes.set(file.path, file.hash);
   }
 
   async text(chunk: ChunkRef): Promise<string> {
@@ -178,12 +206,25 @@ export class FileChunkSource {
         throw new SourceChangedError(`${chunk.path} changed after the run was planned; run the prompt on it again.`);
       }
       this.cache.set(chunk.path, text);
-      if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
+      this.cachedChars += text.length;
+      while (this.cache.size > 1 && (this.cache.size > this.cacheSize || this.cachedChars > this.cacheChars)) {
+        const oldest = this.cache.keys().next().value as string;
+        this.cachedChars -= this.cache.get(oldest)!.length;
+        this.cache.delete(oldest);
+      }
     } else {
       // Refresh its place in the LRU order.
       this.cache.delete(chunk.path);
       this.cache.set(chunk.path, text);
     }
-    return text.slice(chunk.start, chunk.end);
+    return flatCopy(text.slice(chunk.start, chunk.end));
   }
+}
+
+/**
+ * A slice of a long string that does not keep the long string alive (V8 slices point into their
+ * parent): the chunk's UTF-16 code units copied as they are.
+ */
+function flatCopy(slice: string): string {
+  return slice.length < 64 ? slice : Buffer.from(slice, 'utf16le').toString('utf16le');
 }

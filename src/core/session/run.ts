@@ -1,100 +1,28 @@
 // core/session: the run lifecycle both front ends (the editor, the CLI) share. run.ts: a plan run into
 // a new run folder, a retry or a resume of one, through the cache and the executor. prepare.ts: the rules
 // before anything is sent (parameters, model info, a folder's tokenizer, typed refusals).
-import { randomBytes } from 'crypto';
-import type { ChunkOutcome, RunEvent } from '../execute/events';
-import type { EndpointLimits } from '../execute/endpointPool';
-import { executeRequests, type ExecutorOptions } from '../execute/executor';
-import type { ChatModel } from '../execute/model';
 import { packRequests } from '../plan/packer';
-import { FileChunkSource, type FileReader, type Plan } from '../plan/plan';
-import { PROTOCOL_VERSION } from '../plan/protocol';
+import type { Plan } from '../plan/plan';
 import { chunkResultKey } from '../store/cachedChunks';
-import type { ResultCache } from '../store/resultCache';
 import type { PassKind } from '../store/passes';
 import { RunStore, type EndpointInfo, type RunMeta, type RunSummary } from '../store/runStore';
 import type { RootPolicy } from '../store/pathGuard';
-import type { Tokenizer } from '../plan/tokenizer';
 import type { PackedRequest, ChunkRef } from '../plan/types';
 import { definedOnly } from '../../util/objects';
-import { isRecorded, type OutputSpec } from '../output/spec';
-import { hasCap, recordedSpend, type BudgetOptions, type SpendCap, type TokenPrices } from '../execute/budget';
+import type { ChunkOutcome } from '../execute/events';
+import type { EndpointLimits } from '../execute/endpointPool';
+import { FileChunkSource } from '../plan/plan';
+import { createRunStore, newTally, packWindow, sendRecorded, tally, type RunOptions, type RunParameters } from './record';
+import { finishPlanning } from './planning';
 
-export interface RunParameters {
-  maxConcurrency: number;
-  maxRetries: number;
-  requestTimeoutMs: number;
-  requestsPerMinute?: number;
-  tokensPerMinute?: number;
-  chunkTokens: number;
-  overlapTokens: number;
-  chunksPerBatch: number;
-  maxBatchTokens: number;
-  /** Several endpoints: consecutive transient failures that take one out of the run (executor default 3). */
-  dropAfterFailures?: number;
-  /** Several endpoints: a 429 asking to wait longer than this takes one out of the run (executor default 60 s). */
-  dropAfterRetryAfterMs?: number;
-}
-
-export interface RunOptions {
-  /** Folder the plan's paths are relative to (recorded in run.json). */
-  root: string;
-  /** Reads a run-relative path; from `root` on disk by default. */
-  read?: FileReader;
-  /** The run folder to create. */
-  dir: string;
-  prompt: string;
-  model: ChatModel;
-  /** How the model is described in `run.json` (never a key). */
-  modelInfo: RunMeta['model'];
-  tokenizer: Tokenizer;
-  parameters: RunParameters;
-  signal?: AbortSignal;
-  onEvent?: (event: RunEvent) => void;
-  onOutcome?: (outcome: ChunkOutcome) => void;
-  /** Streams replies, passing each piece of text as it arrives (see `ExecutorOptions.onText`). */
-  onText?: ExecutorOptions['onText'];
-  /**
-   * Several endpoints serving the run, each with its model, how run.json names it and its own limits
-   * (the run's parameters are their defaults). The first is the primary and should be `model` /
-   * `modelInfo`: the result cache keys on it. Left out: `model` is the one endpoint.
-   */
-  endpoints?: RunEndpoint[];
-  /**
-   * Results of earlier runs: a chunk whose key (prompt, model, generation parameters, protocol, path
-   * and text) is found is recorded `cached` and not sent; every chunk that succeeds is stored.
-   */
-  cache?: ResultCache;
-  /** The output kind (#14), recorded in run.json; a resume or retry reads it from there. Default text. */
-  output?: OutputSpec;
-  /**
-   * A spend cap (#17) for the whole run: what its folder records as spent counts toward it, so a resume
-   * with the same cap sends nothing more and one with a raised cap finishes the chunks it left. `prices`
-   * are the run's (an endpoint's own `prices` win). A cost cap on an endpoint without prices sends
-   * nothing there: front ends refuse it first (`capRefusal`).
-   */
-  budget?: { cap: SpendCap; prices?: TokenPrices };
-}
-
-/** One endpoint of a run: its model and how `run.json` records it (limits included, never a key). */
-export interface RunEndpoint {
-  model: ChatModel;
-  info: EndpointInfo & EndpointLimits;
-  /** Its prices (not recorded in run.json), for a spend cap; the run's `budget.prices` when left out. */
-  prices?: TokenPrices;
-}
+export { createRunStore, executorLimits, newRunId, runBudget, smallestWindow, type RunEndpoint, type RunOptions, type RunParameters } from './record';
+export { runPlanning, type PlanningRunOptions, type PlanningRunResult } from './planning';
 
 /** The endpoints a run folder names: every one of a several-endpoint run, or its one model. */
 export function endpointsOf(meta: RunMeta): (EndpointInfo & EndpointLimits)[] {
   return meta.endpoints?.length ? meta.endpoints : [meta.model];
 }
 
-/** A run id that sorts by time: `20261122-140501-a1b2`. */
-export function newRunId(now = new Date()): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  const stamp = `${now.getFullYear()}${p(now.getMonth() + 1)}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}`;
-  return `${stamp}-${randomBytes(2).toString('hex')}`;
-}
 
 /**
  * Runs a plan into a new run folder: chunk texts are read from disk as their batch is sent, every
@@ -104,25 +32,6 @@ export function newRunId(now = new Date()): string {
 export async function runPlan(plan: Plan, options: RunOptions): Promise<{ summary: RunSummary; store: RunStore }> {
   const store = await createRunStore(plan, options);
   return execute(store, plan.batches, { ...options, pass: 'run' }, 'b');
-}
-
-/** Creates a plan's run folder with its `run.json` (shared by `runPlan` and batch jobs' `submitJob`). */
-export function createRunStore(plan: Plan, options: Pick<RunOptions, 'dir' | 'root' | 'prompt' | 'modelInfo' | 'endpoints' | 'tokenizer' | 'parameters' | 'output'>): Promise<RunStore> {
-  const runId = options.dir.split(/[\\/]/).filter(Boolean).pop() ?? newRunId();
-  return RunStore.create(options.dir, {
-    runId,
-    createdAt: new Date().toISOString(),
-    root: options.root,
-    prompt: options.prompt,
-    model: options.endpoints?.length ? stripLimits(options.endpoints[0].info) : options.modelInfo,
-    ...(options.endpoints?.length ? { endpoints: options.endpoints.map((e) => definedOnly(e.info) as EndpointInfo & EndpointLimits) } : {}),
-    encoding: options.tokenizer.encoding,
-    protocolVersion: PROTOCOL_VERSION,
-    ...(isRecorded(options.output) ? { output: options.output } : {}),
-    parameters: { ...options.parameters, chunkTokens: plan.chunkTokens },
-    files: plan.files.map((f) => ({ path: f.path, hash: f.hash, chunks: f.chunks })),
-    ...(plan.skipped?.length ? { skipped: plan.skipped } : {}),
-  });
 }
 
 export interface RetryOptions extends Omit<RunOptions, 'dir' | 'root' | 'prompt' | 'modelInfo' | 'parameters'> {
@@ -165,7 +74,16 @@ export async function retryChunks(dir: string, options: RetryOptions): Promise<{
     await store.release();
     throw e;
   }
-  return execute(store, batches, { ...options, root: meta.root, prompt: meta.prompt, parameters, output: meta.output, pass: options.pass ?? 'retry' }, 'r');
+  const resumed = { ...options, root: meta.root, prompt: meta.prompt, parameters, output: meta.output, pass: options.pass ?? 'retry' };
+  if (meta.planning) {
+    // Its plan was not complete (it sent while it planned): the rest is planned and sent now.
+    try {
+      return { summary: await finishPlanning(store, batches, resumed), store };
+    } finally {
+      await store.release();
+    }
+  }
+  return execute(store, batches, resumed, 'r');
 }
 
 /**
@@ -180,48 +98,6 @@ export function resumeRun(dir: string, options: Omit<RetryOptions, 'chunkIds'>):
 
 type ExecuteOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'endpoints' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache' | 'onText' | 'output' | 'budget'> & { pass: PassKind };
 
-/** The executor's spend cap for a run folder: the cap, each endpoint's prices, and what the folder records as spent. */
-export function runBudget(store: Pick<RunStore, 'recordedUsage' | 'meta'>, options: Pick<RunOptions, 'budget' | 'model' | 'endpoints'>): BudgetOptions | undefined {
-  const b = options.budget;
-  if (!b || !hasCap(b.cap)) return undefined;
-  const own = new Map((options.endpoints ?? []).filter((e) => e.prices).map((e) => [e.model.id, e.prices!]));
-  const pricesOf = (id: string) => own.get(id) ?? b.prices;
-  // Records of a one-endpoint run name no endpoint: they are the primary's.
-  return { cap: b.cap, pricesOf, spent: recordedSpend(store.recordedUsage(), options.endpoints?.[0]?.model.id ?? options.model.id, pricesOf) };
-}
-
-/** Batches are packed for the smallest window of the run's endpoints, so that any of them can take any batch. */
-function packWindow(options: Pick<RunOptions, 'model' | 'endpoints'>): { contextWindow?: number; maxOutputTokens?: number } {
-  return smallestWindow(options.endpoints?.length ? options.endpoints.map((e) => e.model) : [options.model]);
-}
-
-/** The context window (with its reply reservation) that fits every one of `models`: the packer's budget. */
-export function smallestWindow(models: readonly Pick<ChatModel, 'contextWindow' | 'maxOutputTokens'>[]): { contextWindow?: number; maxOutputTokens?: number } {
-  const windowed = models.filter((m) => m.contextWindow);
-  if (windowed.length === 0) return { contextWindow: undefined, maxOutputTokens: models[0].maxOutputTokens };
-  const smallest = windowed.reduce((a, b) => (a.contextWindow! - (a.maxOutputTokens ?? 0) <= b.contextWindow! - (b.maxOutputTokens ?? 0) ? a : b));
-  return { contextWindow: smallest.contextWindow, maxOutputTokens: smallest.maxOutputTokens };
-}
-
-/** A run's recorded parameters and endpoints as the executor takes them (a run, a retry, a reduce level). */
-export function executorLimits(p: RunParameters, endpoints?: readonly RunEndpoint[]): Pick<ExecutorOptions, 'maxConcurrency' | 'maxRetries' | 'requestTimeoutMs' | 'requestsPerMinute' | 'tokensPerMinute' | 'dropAfterFailures' | 'dropAfterRetryAfterMs' | 'endpoints'> {
-  return {
-    maxConcurrency: p.maxConcurrency,
-    maxRetries: p.maxRetries,
-    requestTimeoutMs: p.requestTimeoutMs,
-    requestsPerMinute: p.requestsPerMinute,
-    tokensPerMinute: p.tokensPerMinute,
-    dropAfterFailures: p.dropAfterFailures,
-    dropAfterRetryAfterMs: p.dropAfterRetryAfterMs,
-    ...(endpoints?.length ? { endpoints: endpoints.map((e) => ({ model: e.model, maxConcurrency: e.info.maxConcurrency, requestsPerMinute: e.info.requestsPerMinute, tokensPerMinute: e.info.tokensPerMinute })) } : {}),
-  };
-}
-
-function stripLimits(info: EndpointInfo & EndpointLimits): EndpointInfo {
-  const { maxConcurrency: _c, requestsPerMinute: _r, tokensPerMinute: _t, ...rest } = info;
-  return definedOnly(rest) as EndpointInfo;
-}
-
 async function execute(store: RunStore, batches: PackedRequest<ChunkRef>[], options: ExecuteOptions, batchPrefix: string): Promise<{ summary: RunSummary; store: RunStore }> {
   try {
     return await executeWithStore(store, batches, options, batchPrefix);
@@ -235,15 +111,9 @@ async function executeWithStore(store: RunStore, planned: PackedRequest<ChunkRef
   const p = options.parameters;
   const cache = options.cache;
   const keys = new Map<string, string>();
-  let stored = 0;
   let batches = planned;
   // This pass in its own scope (a retry of one chunk says how that one chunk ended, not the run's counts).
-  const pass = { kind: options.pass, chunks: planned.reduce((n, b) => n + b.chunks.length, 0), succeeded: 0, failed: 0, canceled: 0, cached: 0, attempts: 0 };
-  const count = (o: ChunkOutcome) => {
-    pass[o.status]++;
-    if (o.cached) pass.cached++;
-    pass.attempts += o.attempts;
-  };
+  const pass = newTally(options.pass, planned.reduce((n, b) => n + b.chunks.length, 0));
   if (cache) {
     const misses: ChunkRef[] = [];
     for (const b of planned) {
@@ -264,7 +134,7 @@ async function executeWithStore(store: RunStore, planned: PackedRequest<ChunkRef
         }
         const outcome: ChunkOutcome = { chunk: c, status: 'succeeded', output, cached: true, attempts: 0, batchId: 'cache', inputTokens: 0, outputTokens: 0, latencyMs: 0 };
         await store.record(outcome);
-        count(outcome);
+        tally(pass, outcome);
         // Counted by progress displays like any finished chunk (shown as from the cache).
         options.onEvent?.({ type: 'chunk-finished', outcome });
         options.onOutcome?.(outcome);
@@ -280,39 +150,7 @@ async function executeWithStore(store: RunStore, planned: PackedRequest<ChunkRef
       }).map((b) => ({ ...b, id: `${batchPrefix}${b.id.replace(/^b/, '')}` }));
     }
   }
-  const execution = await executeRequests(batches, {
-    prompt: options.prompt,
-    model: options.model,
-    tokenizer: options.tokenizer,
-    ...executorLimits(p, options.endpoints),
-    output: options.output,
-    signal: options.signal,
-    budget: runBudget(store, options),
-    loadText: (c) => source.text(c),
-    onEvent: options.onEvent,
-    onText: options.onText,
-    onOutcome: async (o) => {
-      await store.record(o);
-      count(o);
-      const key = keys.get(o.chunk.id);
-      if (cache && key && o.status === 'succeeded' && o.output !== undefined) {
-        // A cache that cannot be written costs a future request, never this run.
-        await cache.put(key, o.output).then(() => stored++, () => undefined);
-      }
-      options.onOutcome?.(o);
-    },
-  });
-  const summary = await store.finish(execution, {
-    ...pass,
-    at: new Date().toISOString(),
-    requests: execution.requests,
-    inputTokens: execution.inputTokens,
-    outputTokens: execution.outputTokens,
-    durationMs: execution.durationMs,
-    ...(execution.fatal ? { fatal: execution.fatal.message } : {}),
-  });
-  // Only new entries can push the cache past its bound (a scan of every entry: once per run).
-  if (stored > 0) await cache?.prune().catch(() => undefined);
+  const summary = await sendRecorded(store, batches, keys, options, source, pass);
   return { summary, store };
 }
 

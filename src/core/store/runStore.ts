@@ -69,6 +69,22 @@ export interface RunMeta {
   files: { path: string; hash: string; chunks: ChunkRef[] }[];
   /** Files the plan left out before any request, with why (an edit run's file with a line over the budget, #15). */
   skipped?: { path: string; reason: string }[];
+  /**
+   * Present while the run is still planned (it sends as it plans, core/session `runPlanning`): how its
+   * files are found again, so that a resume finishes the plan. Meanwhile `files` grows in `plan.jsonl`
+   * (one planned file a line, written before any of its chunks is sent) and readers see both; once the
+   * plan is complete, `run.json` is written again whole, without this field.
+   */
+  planning?: PlanningSpec;
+}
+
+/** How a run that sends while it plans finds its files again (the CLI's inputs and filters), relative to `root`. */
+export interface PlanningSpec {
+  inputs: string[];
+  respectGitignore: boolean;
+  maxFileBytes: number;
+  /** `--shard K/N`: only the files of shard `k` of `n`. */
+  shard?: { k: number; n: number };
 }
 
 /** One line of `run.jsonl`: one chunk outcome. A later line for the same chunk (a retry) supersedes it. */
@@ -120,13 +136,15 @@ export const RECORDS_FILE = 'run.jsonl';
 export const SUMMARY_FILE = 'summary.json';
 /** Present while a process writes the run folder: `{ pid, hostname, at }`. */
 export const LOCK_FILE = 'run.lock';
+/** The files planned so far of a run still planned (see `RunMeta.planning`), one JSON line each. */
+export const PLAN_JOURNAL = 'plan.jsonl';
 const CHUNKS_DIR = 'chunks';
 const OUTPUTS_DIR = 'outputs';
 /** Raw replies of chunks that failed `invalid-output` (#14). */
 export const INVALID_DIR = 'invalid';
 const INCOMPLETE_SUFFIX = '.incomplete';
 /** Files a run folder's writers put beside `run.json` (a batch job's `job.json`, the report). */
-const FOLDER_FILES = [RECORDS_FILE, PASSES_FILE, SUMMARY_FILE, LOCK_FILE, 'job.json', 'report.md', ...ARTIFACT_FILES, ...EDIT_FILES, 'reduce.jsonl', 'answer.md', 'answer.json'];
+const FOLDER_FILES = [RECORDS_FILE, PASSES_FILE, SUMMARY_FILE, LOCK_FILE, PLAN_JOURNAL, 'job.json', 'report.md', ...ARTIFACT_FILES, ...EDIT_FILES, 'reduce.jsonl', 'answer.md', 'answer.json'];
 
 interface FileState {
   path: string;
@@ -152,6 +170,7 @@ export class RunStore {
   /** Tokens of every record (read and written), by the endpoint that served it (undefined: the one model): the run's spend (#17). */
   private readonly usage = new Map<string | undefined, { inputTokens: number; outputTokens: number }>();
   private appendChain: Promise<void> = Promise.resolve();
+  private planChain: Promise<void> = Promise.resolve();
   private locked = false;
   /** Every write into the folder is checked against the real path of what is on disk. */
   private readonly guard: PathGuard;
@@ -218,6 +237,43 @@ export class RunStore {
       await releaseRunLock(dir);
       throw e;
     }
+  }
+
+  /**
+   * A run still planned (`meta.planning`): records one more planned file in `plan.jsonl`, before any
+   * of its chunks is sent, so that the folder names every chunk its journal can hold. Refused (before
+   * anything is written) when its path or a chunk id is unsafe or already in the run.
+   */
+  async addPlannedFile(file: { path: string; hash: string; chunks: ChunkRef[] }): Promise<void> {
+    if (!this.meta.planning) throw new Error(`${this.dir}: its plan is complete; no file can be added.`);
+    checkRunMeta({ files: [...this.meta.files, file] }, PLAN_JOURNAL);
+    const entry = { path: file.path, hash: file.hash, chunks: file.chunks };
+    const next = this.planChain.then(async () => fs.appendFile(await this.checked(path.join(this.dir, PLAN_JOURNAL)), `${JSON.stringify(entry)}\n`, 'utf8'));
+    this.planChain = next.catch(() => undefined);
+    await next;
+    this.meta.files.push(entry);
+    this.files.set(file.path, { path: file.path, chunks: file.chunks, status: new Map(), errors: new Map(), cached: new Set(), writing: Promise.resolve() });
+  }
+
+  /** True when `p` is one of the run's planned files. */
+  hasFile(p: string): boolean {
+    return this.files.has(p);
+  }
+
+  /**
+   * The plan is complete: `run.json` is written again whole (its files in `order`, the files left
+   * out, the chunk budget used), without `planning`, and `plan.jsonl` is removed.
+   */
+  async completePlan(plan: { order: readonly string[]; skipped: { path: string; reason: string }[]; chunkTokens: number }): Promise<void> {
+    await this.planChain;
+    const rank = new Map(plan.order.map((p, i) => [p, i]));
+    const files = [...this.meta.files].sort((a, b) => (rank.get(a.path) ?? Infinity) - (rank.get(b.path) ?? Infinity));
+    const { planning: _p, ...rest } = this.meta;
+    const meta: RunMeta = { ...rest, parameters: { ...rest.parameters, chunkTokens: plan.chunkTokens }, files, ...(plan.skipped.length ? { skipped: plan.skipped } : {}) };
+    checkRunMeta(meta);
+    await writeFileAtomic(await this.checked(path.join(this.dir, RUN_FILE)), JSON.stringify(meta, null, 2));
+    (this as { meta: RunMeta }).meta = meta;
+    await fs.rm(await this.checked(path.join(this.dir, PLAN_JOURNAL)), { force: true });
   }
 
   /** Drops the folder's lock (after `finish()`, or when a run ends by an exception). */
@@ -585,7 +641,47 @@ export async function readRunMeta(dir: string): Promise<RunMeta> {
     throw new Error(`${path.join(dir, RUN_FILE)} is not valid JSON (${(e as Error).message}); it is not a run folder Batch Prompt can use.`);
   }
   checkRunMeta(meta, RUN_FILE);
-  return meta as RunMeta;
+  const planning = (meta as RunMeta).planning;
+  if (planning === undefined) return meta as RunMeta;
+  checkPlanningSpec(planning);
+  // A run still planned: its files so far are in plan.jsonl (a torn last line is a file none of whose chunks was sent).
+  const files = [...(meta as RunMeta).files, ...(await readPlanJournal(dir))];
+  const merged = { ...(meta as RunMeta), files };
+  checkRunMeta(merged, `${RUN_FILE} and ${PLAN_JOURNAL}`);
+  return merged;
+}
+
+async function readPlanJournal(dir: string): Promise<RunMeta['files']> {
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(dir, PLAN_JOURNAL), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const files: RunMeta['files'] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      files.push(JSON.parse(line) as RunMeta['files'][number]);
+    } catch {
+      // torn last line
+    }
+  }
+  return files;
+}
+
+/** A `planning` entry a resume can follow: inputs relative to the run's root, never outside it. */
+function checkPlanningSpec(spec: unknown): asserts spec is PlanningSpec {
+  const bad = (entry: string, why: string) => new Error(`${RUN_FILE}: planning.${entry} ${why}; it is not a run folder Batch Prompt can use.`);
+  const s = spec as Partial<PlanningSpec> | null;
+  if (!s || typeof s !== 'object' || !Array.isArray(s.inputs)) throw bad('inputs', 'is not a list');
+  s.inputs.forEach((input, i) => {
+    if (typeof input !== 'string' || !input || path.isAbsolute(input) || /^[a-zA-Z]:/.test(input) || input.split(/[\\/]/).includes('..')) throw bad(`inputs[${i}]`, 'is not a path or pattern inside the run\'s root');
+  });
+  if (typeof s.respectGitignore !== 'boolean') throw bad('respectGitignore', 'is not true or false');
+  if (typeof s.maxFileBytes !== 'number' || !(s.maxFileBytes > 0)) throw bad('maxFileBytes', 'is not a positive number');
+  if (s.shard !== undefined && !(Number.isInteger(s.shard?.k) && Number.isInteger(s.shard?.n) && s.shard.k >= 1 && s.shard.k <= s.shard.n)) throw bad('shard', 'is not K of N');
 }
 
 /**

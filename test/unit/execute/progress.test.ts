@@ -36,7 +36,7 @@ describe('progress texts', () => {
   it('says planning… N files before the run starts, never 0/0 chunks', () => {
     const t = new ProgressTracker(() => 0);
     assert.strictEqual(t.describe(), 'planning…');
-    t.update({ type: 'planning', files: 240 });
+    t.update({ type: 'planning', files: 240, chunks: 0, batches: 0 });
     assert.strictEqual(t.describe(), 'planning… 240 files');
     assert.strictEqual(t.brief(), 'planning… 240 files');
     assert.strictEqual(planningText(1), 'planning… 1 file');
@@ -81,5 +81,29 @@ describe('progress texts', () => {
     for (let i = 0; i < 600; i++) t.update({ type: 'chunk-finished', outcome: outcome(`${i}`, { status: 'canceled' }) });
     assert.strictEqual(t.describe(), 'canceling…');
     assert.strictEqual(t.brief(), 'canceling…');
+  });
+});
+
+describe('ProgressTracker while a run sends as it plans (#17)', () => {
+  it('says "planning… N files so far" with the chunks planned so far, and gives an ETA only once the plan is complete', () => {
+    let now = 0;
+    const t = new ProgressTracker(() => now);
+    t.update({ type: 'run-started', chunks: 0, batches: 0, concurrency: 2, planning: true });
+    t.update({ type: 'planning', files: 1, chunks: 4, batches: 1 });
+    t.update({ type: 'planning', files: 2, chunks: 10, batches: 3 });
+    now = 1000;
+    t.update({ type: 'chunk-finished', outcome: outcome('1.1', { output: 'x', inputTokens: 1, outputTokens: 1, latencyMs: 1 }) });
+    assert.strictEqual(t.describe(), 'planning… 2 files so far · 1/10 chunks');
+    assert.strictEqual(t.etaMs(), undefined, 'no ETA while the total is not known');
+    t.update({ type: 'plan-finished', files: 3, chunks: 12, batches: 4 });
+    assert.strictEqual(t.planningFiles, undefined);
+    assert.strictEqual(t.etaMs(), 11_000);
+    assert.match(t.describe(), /^1\/12 chunks · ETA /);
+  });
+
+  it('a run whose plan was complete before sending never says planning', () => {
+    const t = new ProgressTracker(() => 0);
+    t.update({ type: 'run-started', chunks: 3, batches: 1, concurrency: 1 });
+    assert.strictEqual(t.describe(), '0/3 chunks');
   });
 });

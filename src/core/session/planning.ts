@@ -1,0 +1,325 @@
+// core/session/planning.ts: a run that sends while it plans (#17). When no confirmation is asked, the
+// executor takes batches as the planner packs them: the first request leaves with the first batch.
+// The run folder stays honest and resumable meanwhile: run.json is written when the first file is
+// planned, with `planning` (how its files are found again); each planned file goes to plan.jsonl
+// before any of its chunks is sent; once the plan is complete run.json is written again whole. A
+// resume of a folder still planned sends what did not succeed and plans the rest (`finishPlanning`).
+import { createHash } from 'crypto';
+import type { ChunkOutcome } from '../execute/events';
+import type { BatchFeed } from '../execute/executor';
+import { collectFiles, type CollectResult } from '../input/files';
+import { BatchPacker } from '../plan/packer';
+import { FileChunkSource, Planner, type Plan, type PlannedFile } from '../plan/plan';
+import type { ChunkRef, PackedRequest, SourceFile } from '../plan/types';
+import { chunkResultKey } from '../store/cachedChunks';
+import type { PlanningSpec, RunStore, RunSummary } from '../store/runStore';
+import { createRunStore, newTally, packWindow, sendRecorded, tally, type RunOptions, type SendOptions } from './record';
+
+/** Files fed to a planner, in order; resolves once every file is fed. */
+export type FileFeed = (add: (file: SourceFile) => void) => Promise<CollectResult | void>;
+
+/** The 1-based shard (of `n`) a planned file belongs to: sha256 of its path, mod `n`; the same on every machine. */
+export function shardOf(p: string, n: number): number {
+  const h = createHash('sha256').update(p).digest();
+  return (h.readUInt32BE(0) % n) + 1;
+}
+
+/** The files a planning spec names under `root`, read from disk one at a time (the CLI's `run`, a resume). */
+export function specFiles(root: string, spec: PlanningSpec, signal?: AbortSignal, before?: (path: string) => Promise<void> | void): FileFeed {
+  return (add) =>
+    collectFiles(spec.inputs, {
+      cwd: root,
+      maxFileBytes: spec.maxFileBytes,
+      respectGitignore: spec.respectGitignore,
+      signal,
+      onFile: async (f) => {
+        if (spec.shard && shardOf(f.path, spec.shard.n) !== spec.shard.k) return;
+        await before?.(f.path);
+        add(f);
+      },
+    });
+}
+
+export interface PlanningRunOptions extends RunOptions {
+  /** Recorded in run.json while the run is planned: how a resume finds its files again. */
+  planning: PlanningSpec;
+  /** The files, in order; `specFiles(root, planning, signal)` by default. */
+  files?: FileFeed;
+}
+
+export interface PlanningRunResult {
+  plan: Plan;
+  /** What the file feed returned (the files it skipped, …). */
+  collected?: CollectResult;
+  /** Absent when nothing was planned (no chunk): no run folder was written. */
+  summary?: RunSummary;
+  store?: RunStore;
+}
+
+/**
+ * Plans and sends at once (see the top of this file). Nothing is written before the first chunk is
+ * planned; a plan with no chunk returns without a summary. Planning stopped by the signal leaves a
+ * folder a resume finishes; a planning error stops the run (what was sent is recorded) and is thrown.
+ */
+export async function runPlanning(options: PlanningRunOptions): Promise<PlanningRunResult> {
+  const p = options.parameters;
+  let store: RunStore | undefined;
+  let sending: Promise<RunSummary> | undefined;
+  const feed = new FeedQueue();
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  let sender: Sender | undefined;
+  let failure: unknown;
+  let chain: Promise<void> = Promise.resolve();
+  const step = (f: () => Promise<void>) => {
+    chain = chain.then(async () => {
+      if (failure === undefined) await f().catch((e: unknown) => void (failure = e));
+    });
+  };
+  const counts = { files: 0, chunks: 0, batches: 0 };
+  const planner = new Planner(
+    {
+      prompt: options.prompt,
+      tokenizer: options.tokenizer,
+      ...(options.output && options.output.kind !== 'text' ? { output: options.output } : {}),
+      chunk: { chunkTokens: p.chunkTokens, overlapTokens: p.overlapTokens },
+      pack: { chunksPerBatch: p.chunksPerBatch, maxBatchTokens: p.maxBatchTokens, ...packWindow(options) },
+    },
+    {
+      file: (f) =>
+        step(async () => {
+          if (!store) {
+            store = await createRunStore({ files: [], chunkTokens: p.chunkTokens }, { ...options, planning: options.planning });
+            const send = { ...options, signal, pass: 'run' as const };
+            sender = new Sender(store, send, feed, 'c');
+            sending = sendRecorded(store, feed, sender.keys, send, sender.source, sender.pass);
+          }
+          await store.addPlannedFile(f);
+          sender!.source.addFile(f);
+          counts.files++;
+          counts.chunks += f.chunks.length;
+          emit({ type: 'planning', ...counts });
+        }),
+      batch: (b) =>
+        step(async () => {
+          counts.batches++;
+          await sender!.take(b);
+        }),
+    },
+  );
+  const emit = (e: { type: 'planning' | 'plan-finished'; files: number; chunks: number; batches: number }) => {
+    try {
+      options.onEvent?.(e);
+    } catch {
+      // a display's bug must not stop the run
+    }
+  };
+  let collected: CollectResult | void = undefined;
+  let planError: unknown;
+  try {
+    collected = await (options.files ?? specFiles(options.root, options.planning, options.signal))((f) => {
+      if (failure !== undefined) throw failure;
+      planner.add(f);
+    });
+  } catch (e) {
+    planError = e;
+  }
+  const plan = planner.finish();
+  await chain;
+  const error = failure ?? (options.signal?.aborted ? undefined : planError);
+  if (store && sender) {
+    try {
+      if (error === undefined && planError === undefined) emit({ type: 'plan-finished', ...counts });
+      if (error === undefined) await sender.flush();
+      if (error === undefined && planError === undefined) {
+        await store.completePlan({ order: plan.files.map((f) => f.path), skipped: plan.skipped ?? [], chunkTokens: plan.chunkTokens });
+      }
+    } catch (e) {
+      failure ??= e;
+    }
+    if (failure !== undefined || error !== undefined) stop.abort();
+    feed.close();
+    const summary = await sending!;
+    if (failure ?? error) throw failure ?? error;
+    return { plan, collected: collected || undefined, summary, store };
+  }
+  if (failure ?? error) throw failure ?? error;
+  return { plan, collected: collected || undefined };
+}
+
+/**
+ * A resume of a run folder still planned: the chunks planned that did not succeed (`unfinished`,
+ * packed), then the rest of the plan, replayed from the recorded spec in the same order so that every
+ * file keeps its chunk ids; files already planned keep their recorded chunks and are not sent again.
+ */
+export async function finishPlanning(store: RunStore, unfinished: PackedRequest<ChunkRef>[], options: SendOptions): Promise<RunSummary> {
+  const spec = store.meta.planning!;
+  const p = options.parameters;
+  const feed = new FeedQueue();
+  const sender = new Sender(store, options, feed, 'rc');
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  const sending = sendRecorded(store, feed, sender.keys, { ...options, signal }, sender.source, sender.pass);
+  const known = new Set(store.meta.files.map((f) => f.path));
+  // Files planned now (their chunks go), and files whose new chunks clash with recorded ones (left out).
+  const fresh = new Set<string>();
+  const skipped: { path: string; reason: string }[] = [];
+  let failure: unknown;
+  let chain: Promise<void> = Promise.resolve();
+  const step = (f: () => Promise<void>) => {
+    chain = chain.then(async () => {
+      if (failure === undefined) await f().catch((e: unknown) => void (failure = e));
+    });
+  };
+  for (const b of unfinished) step(() => sender.take(b));
+  const planner = new Planner(
+    {
+      prompt: options.prompt,
+      tokenizer: options.tokenizer,
+      ...(options.output && options.output.kind !== 'text' ? { output: options.output } : {}),
+      chunk: { chunkTokens: p.chunkTokens, overlapTokens: p.overlapTokens },
+      pack: { chunksPerBatch: p.chunksPerBatch, maxBatchTokens: p.maxBatchTokens, ...packWindow(options) },
+    },
+    {
+      file: (f: PlannedFile) =>
+        step(async () => {
+          if (known.has(f.path)) return;
+          try {
+            await store.addPlannedFile(f);
+          } catch (e) {
+            // Its files changed since the run was planned, so a new file's ids meet recorded ones.
+            skipped.push({ path: f.path, reason: `not planned on resume: ${e instanceof Error ? e.message : String(e)}; run the prompt on it again` });
+            return;
+          }
+          fresh.add(f.path);
+          sender.source.addFile(f);
+        }),
+      batch: (b) => step(() => sender.take({ ...b, chunks: b.chunks.filter((c) => fresh.has(c.path)) })),
+    },
+  );
+  let planError: unknown;
+  try {
+    await specFiles(store.meta.root, spec, options.signal)((f) => planner.add(f));
+  } catch (e) {
+    planError = e;
+  }
+  const plan = planner.finish();
+  await chain;
+  const error = failure ?? (options.signal?.aborted ? undefined : planError);
+  try {
+    if (error === undefined) await sender.flush();
+    if (error === undefined && planError === undefined) {
+      await store.completePlan({ order: plan.files.map((f) => f.path), skipped: [...(plan.skipped ?? []), ...skipped], chunkTokens: plan.chunkTokens });
+    }
+  } catch (e) {
+    failure ??= e;
+  }
+  if (failure !== undefined || error !== undefined) stop.abort();
+  feed.close();
+  const summary = await sending;
+  if (failure ?? error) throw failure ?? error;
+  return summary;
+}
+
+/**
+ * Between the planner and the executor: a chunk whose result is in the cache is recorded `cached` and
+ * not sent; the others go on in the planner's batches, or packed again when some of a batch were taken
+ * from the cache (so that no request goes out half empty).
+ */
+class Sender {
+  readonly source: FileChunkSource;
+  /** Cache keys of chunks sent, until their result is stored. */
+  readonly keys = new Map<string, string>();
+  /** The pass's own counts, cache hits included. */
+  readonly pass: ReturnType<typeof newTally>;
+  private readonly packer: BatchPacker<ChunkRef>;
+  private pending = 0;
+
+  constructor(
+    private readonly store: RunStore,
+    private readonly options: SendOptions,
+    private readonly feed: FeedQueue,
+    private readonly prefix: string,
+  ) {
+    this.source = new FileChunkSource(options.read ?? options.root, store.meta.files);
+    this.pass = newTally(options.pass);
+    const p = options.parameters;
+    this.packer = new BatchPacker<ChunkRef>(options.prompt, options.tokenizer, { chunksPerBatch: p.chunksPerBatch, maxBatchTokens: p.maxBatchTokens, ...packWindow(options), output: options.output });
+  }
+
+  async take(b: PackedRequest<ChunkRef>): Promise<void> {
+    const misses = await this.lookUp(b.chunks);
+    if (misses.length === 0) return;
+    if (misses.length === b.chunks.length && this.pending === 0) return this.feed.push(b);
+    for (const c of misses) {
+      const closed = this.packer.add(c);
+      this.pending = closed ? 1 : this.pending + 1;
+      if (closed) this.feed.push({ ...closed, id: `${this.prefix}${closed.id.replace(/^b/, '')}` });
+    }
+  }
+
+  async flush(): Promise<void> {
+    const last = this.packer.flush();
+    this.pending = 0;
+    if (last) this.feed.push({ ...last, id: `${this.prefix}${last.id.replace(/^b/, '')}` });
+  }
+
+  private async lookUp(chunks: readonly ChunkRef[]): Promise<ChunkRef[]> {
+    const cache = this.options.cache;
+    if (!cache) return [...chunks];
+    const misses: ChunkRef[] = [];
+    for (const c of chunks) {
+      let text: string;
+      try {
+        text = await this.source.text(c);
+      } catch {
+        misses.push(c); // the executor reports why it cannot be read
+        continue;
+      }
+      const key = chunkResultKey({ prompt: this.options.prompt, model: this.store.meta.model, maxOutputTokens: this.options.model.maxOutputTokens, output: this.options.output }, c, text);
+      const output = await cache.get(key);
+      if (output === undefined) {
+        this.keys.set(c.id, key);
+        misses.push(c);
+        continue;
+      }
+      const outcome: ChunkOutcome = { chunk: c, status: 'succeeded', output, cached: true, attempts: 0, batchId: 'cache', inputTokens: 0, outputTokens: 0, latencyMs: 0 };
+      await this.store.record(outcome);
+      tally(this.pass, outcome);
+      // Counted by progress displays like any finished chunk (shown as from the cache).
+      this.options.onEvent?.({ type: 'chunk-finished', outcome });
+      this.options.onOutcome?.(outcome);
+    }
+    return misses;
+  }
+}
+
+/** An async queue of batches: pushed by the planner's side, read by the executor (`BatchFeed`). */
+class FeedQueue implements BatchFeed {
+  private readonly items: PackedRequest<ChunkRef>[] = [];
+  private closed = false;
+  private wake?: () => void;
+
+  push(item: PackedRequest<ChunkRef>): void {
+    if (this.closed) throw new Error('The feed is closed.');
+    this.items.push(item);
+    this.wake?.();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<PackedRequest<ChunkRef>> {
+    for (;;) {
+      if (this.items.length) {
+        yield this.items.shift()!;
+        continue;
+      }
+      if (this.closed) return;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+}
