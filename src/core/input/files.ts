@@ -26,7 +26,7 @@ export interface CollectOptions {
    * Streams each text file here, in order, instead of keeping it in `files` (which is then empty), so
    * that a caller who only needs each text once (the planner) holds one file at a time.
    */
-  onFile?: (file: SourceFile) => void;
+  onFile?: (file: SourceFile) => void | Promise<void>;
 }
 
 export type SkipReason = 'binary' | 'too-large' | 'empty' | 'unreadable' | 'outside-root' | 'not-found';
@@ -212,7 +212,7 @@ class Collector {
   }
 
   /** Reads the candidates in path order, one at a time. */
-  async read(maxFileBytes: number, onFile?: (file: SourceFile) => void): Promise<CollectResult> {
+  async read(maxFileBytes: number, onFile?: (file: SourceFile) => void | Promise<void>): Promise<CollectResult> {
     type Entry = { rel: string; abs: string; real: string; size: number };
     const entries: Entry[] = [];
     for (const rel of [...this.candidates.keys()].sort(compare)) {
@@ -275,7 +275,7 @@ class Collector {
       } else {
         const text = decode(bytes, decoder);
         if (typeof text === 'string') {
-          if (onFile) onFile({ path: e.rel, text });
+          if (onFile) await onFile({ path: e.rel, text });
           else files.push({ path: e.rel, text });
         }
         else this.skip(e.rel, 'binary', text.detail);

@@ -2,7 +2,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ChatModel } from '../../core/execute/model';
-import { Planner, type Plan } from '../../core/plan/plan';
+import type { Plan } from '../../core/plan/plan';
+import { ParallelPlanner } from '../../core/plan/parallelPlan';
 import { costOf, formatCost, type Prices } from '../../core/store/report';
 import { modelInfoOf as modelInfoOfEndpoint, type RunSettings } from '../../core/session/prepare';
 import type { RunMeta } from '../../core/store/runStore';
@@ -10,6 +11,7 @@ import type { OutputSpec } from '../../core/output/spec';
 import { getTokenizer } from '../../core/plan/tokenizer';
 import { expandSelection, findByGlob, readFiles, type ReadResult, type RunRoots } from './fileSelection';
 import type { ModelChoice } from './models';
+import { editorPlanServices } from './planServices';
 import { askModal, showError, showWarning } from '../base/messages';
 import type { Settings } from '../base/settingsSchema';
 
@@ -38,16 +40,18 @@ export async function planFiles(uris: vscode.Uri[], roots: RunRoots, settings: S
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Batch Prompt: reading ${uris.length} files`, cancellable: true }, async (_progress, token) => {
     const controller = new AbortController();
     token.onCancellationRequested(() => controller.abort());
-    const planner = new Planner({
+    const planner = new ParallelPlanner({
       prompt,
       tokenizer,
       chunk: { chunkTokens: settings.chunkTokens, overlapTokens: settings.overlapTokens },
       pack: { chunksPerBatch: settings.chunksPerBatch, maxBatchTokens: settings.maxBatchTokens, contextWindow: model.contextWindow, maxOutputTokens: model.maxOutputTokens },
       ...(output ? { output } : {}),
-    });
+    }, editorPlanServices(settings.useCache));
     try {
       const read = await readFiles(uris, roots, settings, (f) => planner.add(f), controller.signal);
-      return { plan: planner.finish(), read };
+      const plan = await planner.finish();
+      if (planner.counts.inThread + planner.counts.pooled > 0) void planner.cache?.prune().catch(() => undefined);
+      return { plan, read };
     } catch (e) {
       if (controller.signal.aborted) return undefined;
       throw e;
