@@ -48,7 +48,7 @@ export async function runPlanningBench(): Promise<void> {
   const mb = corpus.bytes / MB;
   const paths = files.map((f) => path.join(root, 'node_modules', ...f.path.split('/')));
   const names = files.map((f) => f.path);
-  console.log(`\n## Planning (#17): ${files.length} files, ${mb.toFixed(1)} MB; ${os.cpus().length} cores here, pool default ${defaultPoolSize()} worker(s); wall time, one round each`);
+  console.log(`\n## Planning (#17): ${files.length} files, ${mb.toFixed(1)} MB; ${os.cpus().length} cores here, pool default ${defaultPoolSize()} worker(s); load average ${os.loadavg()[0].toFixed(1)} (wall times scale with it); one round each`);
 
   // Cold plans: files read from disk, chunked in one thread or in a fresh pool (worker start included).
   const oneThread = await timed(() => planFromDisk(paths, names, {}));
@@ -61,6 +61,13 @@ export async function runPlanningBench(): Promise<void> {
     await pool.close();
     const same = JSON.stringify(r.value.plan) === JSON.stringify(reference);
     rows.push([`pool of ${size}`, r.seconds.toFixed(2), (mb / r.seconds).toFixed(1), (oneThread.seconds / r.seconds).toFixed(2), same ? 'yes' : 'NO']);
+  }
+  {
+    const pool = new ChunkPool();
+    const r = await timed(() => planFromDisk(paths, names, { pool, helpInThread: true }));
+    await pool.close();
+    const same = JSON.stringify(r.value.plan) === JSON.stringify(reference);
+    rows.push([`CLI: pool of ${pool.size} + this thread`, r.seconds.toFixed(2), (mb / r.seconds).toFixed(1), (oneThread.seconds / r.seconds).toFixed(2), same ? 'yes' : 'NO']);
   }
   console.log(table(rows));
   console.log('baseline (issue #17): 5.9 s, 5.8 MB/s in one thread; target >= 1.7x one thread with 2 cores');

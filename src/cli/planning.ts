@@ -28,7 +28,7 @@ export async function planFiles(opts: CliOptions, io: Io, prompt: string, tokeni
     ...(output && output.kind !== 'text' ? { output } : {}),
     chunk: { chunkTokens: opts.chunkTokens, overlapTokens: opts.overlap },
     pack: { chunksPerBatch: opts.chunksPerBatch, maxBatchTokens: opts.maxBatchTokens, ...window },
-  }, { pool: sharedChunkPool(), ...(opts.useCache ? { cache: planCacheOf(io) } : {}) });
+  }, { pool: sharedChunkPool(), helpInThread: true, ...(opts.useCache ? { cache: planCacheOf(io) } : {}) });
   // Files stream into the planner one at a time: the corpus is never held in memory.
   const collected = await collectFiles(opts.inputs, { cwd: io.cwd, maxFileBytes: opts.maxFileBytes, respectGitignore: opts.respectGitignore, signal: io.signal, onFile: (f) => {
     return !opts.shard || shardOf(f.path, opts.shard.n) === opts.shard.k ? planner.add(f) : undefined;

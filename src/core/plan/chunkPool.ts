@@ -92,6 +92,11 @@ export class ChunkPool {
     return this.slots.length;
   }
 
+  /** True when every worker is started and holds all the tasks it takes (more would only wait). */
+  get saturated(): boolean {
+    return this.queue.length > 0 || (this.slots.length >= this.size && this.slots.every((s) => s.busy.length >= TASKS_PER_WORKER));
+  }
+
   /** `text`'s chunking by a worker; rejects when the chunker throws or the worker dies. */
   chunk(text: string, params: ChunkParams): Promise<FileChunking> {
     if (!this.workerFile) return Promise.reject(new Error(`the planning worker ${PLAN_WORKER_FILE} is missing`));

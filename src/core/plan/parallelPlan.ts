@@ -15,6 +15,11 @@ export interface PlanServices {
    * pool (starting workers costs more than chunking a few small files). Default `IN_THREAD_CHARS`.
    */
   inThreadChars?: number;
+  /**
+   * When every worker is busy, this thread chunks the next file itself, so a plan uses every core
+   * (the CLI). Never in the editor, whose thread every extension shares.
+   */
+  helpInThread?: boolean;
   /** `add` waits while the texts not yet packed pass this many UTF-16 units (default 16 Mi), so memory stays bounded. */
   maxPendingChars?: number;
 }
@@ -94,7 +99,8 @@ export class ParallelPlanner {
       }
     }
     let chunking: FileChunking | undefined;
-    const inThread = !this.pool || this.chunkedChars < (this.services.inThreadChars ?? IN_THREAD_CHARS);
+    const inThread = !this.pool || this.chunkedChars < (this.services.inThreadChars ?? IN_THREAD_CHARS) ||
+      (this.services.helpInThread === true && this.pool.saturated);
     this.chunkedChars += text.length;
     if (!inThread) {
       chunking = await this.pool!.chunk(text, params).catch(() => undefined);
