@@ -164,6 +164,15 @@ describe('planning in worker threads and the plan cache (#17)', function () {
     assert.deepStrictEqual(own.plan, createPlan(files, options));
   });
 
+  it('with helpInThread (the CLI), this thread chunks while every worker is busy; the plan is the same', async () => {
+    const options = optionsOf();
+    const one = new ChunkPool({ size: 1 });
+    const helped = await parallelPlan(files, options, { pool: one, inThreadChars: 0, helpInThread: true });
+    await one.close();
+    assert.ok(helped.planner.counts.pooled >= 1 && helped.planner.counts.inThread >= 1, JSON.stringify(helped.planner.counts));
+    assert.deepStrictEqual(helped.plan, createPlan(files, options));
+  });
+
   it('rebuilds the refs of a chunking exactly', () => {
     const params = new Planner(optionsOf({ kind: 'edit' })).chunkParams;
     const f = files[0];
