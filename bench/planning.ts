@@ -113,11 +113,13 @@ export async function runPlanningBench(): Promise<void> {
   };
   const loaded = child('preload', 64 * 1024);
   const fresh = child('fresh', 64 * 1024);
+  const idle = child('idle', Math.round(Math.min(loaded.seconds, 30) * 1000));
   rmSync(path.dirname(listFile), { recursive: true, force: true });
   console.log(table([
     ['event loop while planning the corpus (pool, editor settings)', 'max delay ms', 'p99 ms', 'seconds', 'files in-thread / pooled'],
     [`encoding already loaded in the thread (load took ${loaded.loadMs.toFixed(0)} ms)`, loaded.maxMs.toFixed(0), loaded.p99Ms.toFixed(0), loaded.seconds.toFixed(2), `${loaded.counts.inThread} / ${loaded.counts.pooled}`],
     ['fresh process (the thread loads the encoding for packing)', fresh.maxMs.toFixed(0), fresh.p99Ms.toFixed(0), fresh.seconds.toFixed(2), `${fresh.counts.inThread} / ${fresh.counts.pooled}`],
+    ['control: the same process idle (the machine\'s own delay)', idle.maxMs.toFixed(0), idle.p99Ms.toFixed(0), idle.seconds.toFixed(2), '-'],
   ]));
   console.log('baseline (issue #17): the whole plan on the thread (max delay = the longest file\'s chunking); target <= 50 ms');
 

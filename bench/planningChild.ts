@@ -21,6 +21,13 @@ async function main(): Promise<void> {
   }
   h.enable();
   const t0 = performance.now();
+  if (preload === 'idle') {
+    // The control: the same process doing nothing, to tell a blocked thread from a machine that is busy elsewhere.
+    await new Promise((r) => setTimeout(r, Number(inThread)));
+    h.disable();
+    console.log(JSON.stringify({ maxMs: h.max / 1e6, p99Ms: h.percentile(99) / 1e6, seconds: (performance.now() - t0) / 1000, loadMs: 0, counts: { pooled: 0, inThread: 0 } }));
+    return;
+  }
   const pool = new ChunkPool();
   const planner = new ParallelPlanner({ prompt: 'Review this code.', tokenizer: getTokenizer(), chunk: DEFAULT_CHUNK_OPTIONS, pack: DEFAULT_PACK_OPTIONS }, { pool, inThreadChars: Number(inThread) });
   for (const p of paths) await planner.add({ path: path.basename(p), text: await fs.readFile(p, 'utf8') });
