@@ -11,8 +11,8 @@ export interface PlanServices {
   /** Chunkings of files planned before (absent: none kept). */
   cache?: PlanCache;
   /**
-   * Files are chunked in this thread until the texts chunked reach this many UTF-16 units, then in the
-   * pool (starting workers costs more than chunking a few small files). Default `IN_THREAD_CHARS`.
+   * Files are chunked in this thread while the texts chunked stay within this many UTF-16 units, the
+   * rest in the pool (starting workers costs more than chunking a few small files). Default `IN_THREAD_CHARS`.
    */
   inThreadChars?: number;
   /**
@@ -99,7 +99,8 @@ export class ParallelPlanner {
       }
     }
     let chunking: FileChunking | undefined;
-    const inThread = !this.pool || this.chunkedChars < (this.services.inThreadChars ?? IN_THREAD_CHARS) ||
+    // A file that would pass the threshold goes to the pool: one large first file must not block this thread.
+    const inThread = !this.pool || this.chunkedChars + text.length <= (this.services.inThreadChars ?? IN_THREAD_CHARS) ||
       (this.services.helpInThread === true && this.pool.saturated);
     this.chunkedChars += text.length;
     if (!inThread) {

@@ -158,6 +158,11 @@ describe('planning in worker threads and the plan cache (#17)', function () {
     const options = optionsOf();
     const small = await parallelPlan(files, options, { pool, inThreadChars: Number.MAX_SAFE_INTEGER });
     assert.deepStrictEqual(small.planner.counts, { cached: 0, inThread: files.length, pooled: 0 });
+    // A first file larger than the threshold goes to the pool (it would block this thread).
+    const big = files.reduce((a, b) => (b.text.length > a.text.length ? b : a));
+    const tiny = files.find((f) => f.text.length < 1000)!;
+    const first = await parallelPlan([tiny, big], options, { pool, inThreadChars: big.text.length - 1 });
+    assert.deepStrictEqual(first.planner.counts, { cached: 0, inThread: 1, pooled: 1 });
     const mine = createTokenizer();
     const own = await parallelPlan(files, { ...options, tokenizer: { encoding: mine.encoding, count: (t) => mine.count(t) } }, { pool, inThreadChars: 0 });
     assert.deepStrictEqual(own.planner.counts, { cached: 0, inThread: files.length, pooled: 0 });
