@@ -33,6 +33,8 @@ async function main() {
   const builds = [
     { ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' },
     { ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+    // The planning worker threads' entry (#17): started by path from dist/ (src/core/plan/chunkPool.ts).
+    { ...common, entryPoints: ['src/core/plan/planWorker.ts'], outfile: 'dist/planWorker.js' },
   ];
   if (tests) {
     // Bundles of test files that were moved or deleted would still run (and count twice): start clean.

@@ -1,12 +1,13 @@
 // Benchmarks: printed figures only, never assertions (see README, "Benchmarks").
 //   npm run bench                 everything
-//   npm run bench -- chunking     one part (chunking | executor | pool | endpoints | memory | stream | estimate | structured | edit | reduce)
+//   npm run bench -- chunking     one part (chunking | executor | pool | endpoints | memory | stream | estimate | structured | edit | reduce | planning)
 import { runChunkingBench } from './chunking';
 import { runEditBench } from './edit';
 import { runEndpointsBench } from './endpoints';
 import { runEstimateBench } from './estimate';
 import { runExecutorBench } from './executor';
 import { runMemoryBench } from './memory';
+import { runPlanningBench } from './planning';
 import { runPoolBench } from './pool';
 import { runReduceBench } from './reduce';
 import { runStreamBench } from './stream';
@@ -23,6 +24,7 @@ const parts: Record<string, () => Promise<void>> = {
   structured: runStructuredBench,
   edit: runEditBench,
   reduce: runReduceBench,
+  planning: runPlanningBench,
 };
 
 async function main(): Promise<void> {

@@ -12,6 +12,7 @@ import { registerCombine } from './vscode/reduce/combine';
 import { registerResume } from './vscode/resume/resume';
 import { ModelService } from './vscode/run/models';
 import { ResultCacheFolder } from './vscode/run/resultCacheFolder';
+import { registerPlanning } from './vscode/run/planServices';
 import { registerRun } from './vscode/run/runCommands';
 import { RunService } from './vscode/run/runService';
 import type { Services } from './vscode/services';
@@ -33,6 +34,7 @@ export function activate(context: vscode.ExtensionContext): BatchPromptApi {
   const keys = new KeyStore(context.secrets, log, () => readUserModels());
   const models = new ModelService(context.workspaceState, keys, log);
   const cache = ResultCacheFolder.of(context);
+  registerPlanning(context);
   const live = new LiveResults();
   const runs = new RunService(context.workspaceState, context.globalState, models, log, cache, live);
   context.subscriptions.push(log, live, runs);

@@ -95,6 +95,7 @@ run:
                          output limit) passes either cap
   --no-cache             send every chunk; by default a chunk whose prompt, model, parameters and text
                          gave a result before is taken from the cache and marked "cached" in run.jsonl
+                         (and files' chunks are planned afresh, without the plan cache)
   --cache-dir DIR        the result cache (default: batch-prompt/results in the user's cache folder,
                          $XDG_CACHE_HOME or ~/.cache, %LOCALAPPDATA% on Windows; bounded, oldest evicted)
   --stream               stream the replies and print their text on stdout as it arrives (the run folder

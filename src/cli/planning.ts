@@ -5,13 +5,16 @@ import { parsePromptFile } from '../core/input/promptFile';
 import type { JsonSchema } from '../core/output/kind';
 import { loadItemSchema, parseSchemaText, SchemaError } from '../core/output/schemaFile';
 import { TEXT_OUTPUT, type OutputSpec } from '../core/output/spec';
-import { Planner, type Plan } from '../core/plan/plan';
+import { sharedChunkPool } from '../core/plan/chunkPool';
+import { ParallelPlanner } from '../core/plan/parallelPlan';
+import type { Plan } from '../core/plan/plan';
 import type { Tokenizer } from '../core/plan/tokenizer';
 import { resendRefusal } from '../core/session/prepare';
 import { shardOf } from '../core/session/planning';
 import type { PlanningSpec } from '../core/store/runStore';
 import { RUN_FILE } from '../core/store/runStore';
 import type { Io } from './io';
+import { planCacheOf } from './userCache';
 import { UsageError, type CliOptions } from './options';
 
 // The steps `plan`, `run` and `submit` share before anything is sent: the prompt, the run folder
@@ -19,19 +22,22 @@ import { UsageError, type CliOptions } from './options';
 
 /** The files named, planned for `prompt` into requests that fit `window`; the files skipped are listed on stderr. */
 export async function planFiles(opts: CliOptions, io: Io, prompt: string, tokenizer: Tokenizer, window: { contextWindow?: number; maxOutputTokens?: number }, output?: OutputSpec): Promise<{ plan: Plan; skipped: SkippedFile[] }> {
-  const planner = new Planner({
+  // Chunking runs in worker threads, each file's chunking kept in the user's plan cache (#17).
+  const planner = new ParallelPlanner({
     prompt,
     tokenizer,
     ...(output && output.kind !== 'text' ? { output } : {}),
     chunk: { chunkTokens: opts.chunkTokens, overlapTokens: opts.overlap },
     pack: { chunksPerBatch: opts.chunksPerBatch, maxBatchTokens: opts.maxBatchTokens, ...window },
-  });
+  }, { pool: sharedChunkPool(), helpInThread: true, ...(opts.useCache ? { cache: planCacheOf(io) } : {}) });
   // Files stream into the planner one at a time: the corpus is never held in memory.
   const collected = await collectFiles(opts.inputs, { cwd: io.cwd, maxFileBytes: opts.maxFileBytes, respectGitignore: opts.respectGitignore, signal: io.signal, onFile: (f) => {
-    if (!opts.shard || shardOf(f.path, opts.shard.n) === opts.shard.k) planner.add(f);
+    return !opts.shard || shardOf(f.path, opts.shard.n) === opts.shard.k ? planner.add(f) : undefined;
   } });
   reportSkipped(collected.skipped, io);
-  return { plan: planner.finish(), skipped: collected.skipped };
+  const plan = await planner.finish();
+  if (planner.counts.inThread + planner.counts.pooled > 0) await planner.cache?.prune().catch(() => undefined);
+  return { plan, skipped: collected.skipped };
 }
 
 /** True, after saying so, when the plan has nothing to send (`run`, `submit`). */

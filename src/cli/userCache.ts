@@ -1,5 +1,6 @@
 import * as os from 'os';
 import * as path from 'path';
+import { PlanCache } from '../core/plan/planCache';
 import { ResultCache } from '../core/store/resultCache';
 import type { Io } from './io';
 import type { CliOptions } from './options';
@@ -33,4 +34,13 @@ export function defaultResultCacheDir(env: Readonly<Record<string, string | unde
 export function cacheOf(opts: Pick<CliOptions, 'useCache' | 'cacheDir'>, io: Pick<Io, 'cwd' | 'env'>): ResultCache | undefined {
   if (!opts.useCache) return undefined;
   return new ResultCache(opts.cacheDir !== undefined ? path.resolve(io.cwd, opts.cacheDir) : defaultResultCacheDir(io.env, process.platform, os.homedir()));
+}
+
+/**
+ * The CLI's plan cache (#17): `plans` under `userCacheDir` (files' chunk boundaries and counts by
+ * content hash; never text). Used unless `--no-cache`.
+ */
+export function planCacheOf(io: Pick<Io, 'env'>): PlanCache {
+  const root = userCacheDir(io.env, process.platform, os.homedir());
+  return new PlanCache(process.platform === 'win32' ? path.win32.join(root, 'plans') : path.posix.join(root, 'plans'));
 }

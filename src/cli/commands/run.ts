@@ -11,7 +11,8 @@ import { runSettingsOf, type CliOptions } from '../options';
 import { heldRun, nothingToSend, planningSpecOf, readRunPrompt, reportSkipped } from '../planning';
 import { readReduceSpec, runReduceStep } from '../reducing';
 import { ciOutcome, findingsOptionsProblem, finished, printProposals, ProgressDisplay, quietIo, StreamPrinter, writeReport } from '../runOutput';
-import { cacheOf } from '../userCache';
+import { cacheOf, planCacheOf } from '../userCache';
+import { sharedChunkPool } from '../../core/plan/chunkPool';
 import { cliBudget, printBudget } from '../spendCap';
 
 /** `batch-prompt run FILES…`: sends the prompt over the files, prints progress and the outcome (exit 0, 2 some failed, 1 fatal). */
@@ -43,6 +44,8 @@ export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
   const { plan, collected, summary } = await runPlanning({
     planning,
     files: specFiles(io.cwd, planning, io.signal, io.beforePlanningFile),
+    // Chunking runs in worker threads, each file's chunking kept in the user's plan cache (#17).
+    planServices: { pool: sharedChunkPool(), helpInThread: true, ...(opts.useCache ? { cache: planCacheOf(io) } : {}) },
     root: io.cwd,
     dir,
     prompt,

@@ -1,12 +1,12 @@
 import { createHash } from 'crypto';
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { chunkFile, type ChunkOptions } from './chunker';
-import { chunkFileForEdit } from './editChunker';
+import type { ChunkOptions } from './chunker';
+import { chunkText, refsOf, type ChunkParams, type FileChunking } from './fileChunks';
 import { SourceChangedError } from '../execute/errors';
 import { batchBudget, BatchPacker, requestOverhead, type PackOptions } from './packer';
 import type { Tokenizer } from './tokenizer';
-import type { PackedRequest, Chunk, ChunkRef, SourceFile } from './types';
+import type { PackedRequest, ChunkRef, SourceFile } from './types';
 import type { OutputSpec } from '../output/spec';
 
 export interface PlanOptions {
@@ -69,6 +69,8 @@ export function hashText(text: string): string {
  */
 export class Planner {
   private readonly chunkOptions: ChunkOptions;
+  /** What this plan's chunks depend on besides a file's text (the worker threads and the plan cache take it). */
+  readonly chunkParams: ChunkParams;
   private readonly packer: BatchPacker<ChunkRef>;
   private readonly files: PlannedFile[] = [];
   private readonly empty: string[] = [];
@@ -89,27 +91,38 @@ export class Planner {
       ...(pack.output?.kind === 'findings' ? { lineNumbers: true } : {}),
     };
     this.packer = new BatchPacker<ChunkRef>(options.prompt, options.tokenizer, pack);
+    this.chunkParams = {
+      encoding: options.tokenizer.encoding,
+      chunkTokens: this.chunkOptions.chunkTokens,
+      overlapTokens: this.chunkOptions.overlapTokens,
+      lineNumbers: this.chunkOptions.lineNumbers === true,
+      edit: options.output?.kind === 'edit',
+      kind: options.output?.kind ?? 'text',
+    };
   }
 
+  /** Chunks `file` in this thread and packs its chunks. */
   add(file: SourceFile): void {
-    let full: Chunk[];
-    if (this.options.output?.kind === 'edit') {
-      const edit = chunkFileForEdit(file, this.fileIndex++, this.options.tokenizer, this.chunkOptions);
-      if (edit.skipped !== undefined) {
-        this.skipped.push({ path: file.path, reason: edit.skipped });
-        return;
-      }
-      full = edit.chunks;
-    } else {
-      full = chunkFile(file, this.fileIndex++, this.options.tokenizer, this.chunkOptions);
+    this.addChunked({ path: file.path, chars: file.text.length, hash: hashText(file.text) }, chunkText(file.text, this.chunkParams, this.options.tokenizer));
+  }
+
+  /**
+   * Packs a file chunked elsewhere (a worker thread, the plan cache) by `chunkText` with `chunkParams`.
+   * Files must come in the run's order: a file's place gives its chunks' ids.
+   */
+  addChunked(file: { path: string; chars: number; hash: string }, chunking: FileChunking): void {
+    const fileIndex = this.fileIndex++;
+    if (chunking.skipped !== undefined) {
+      this.skipped.push({ path: file.path, reason: chunking.skipped });
+      return;
     }
-    const chunks = full.map(({ text: _t, ...ref }) => ref as ChunkRef);
+    const chunks = refsOf(chunking.spans, file.path, fileIndex);
     if (chunks.length === 0) {
       this.empty.push(file.path);
       return;
     }
     const tokens = chunks.reduce((n, c) => n + c.tokens, 0);
-    const planned: PlannedFile = { path: file.path, chars: file.text.length, tokens, hash: hashText(file.text), chunks };
+    const planned: PlannedFile = { path: file.path, chars: file.chars, tokens, hash: file.hash, chunks };
     this.files.push(planned);
     this.listener.file?.(planned);
     for (const c of chunks) {

@@ -355,3 +355,11 @@ export function getTokenizer(encoding: EncodingName = 'o200k_base'): Tokenizer {
   }
   return t;
 }
+
+/**
+ * True for tokenizers made here (`getTokenizer`, `createTokenizer`): their counts depend only on the
+ * encoding, so a worker thread's own tokenizer of that encoding counts the same.
+ */
+export function isShippedTokenizer(tokenizer: Tokenizer): boolean {
+  return tokenizer instanceof SegmentedTokenizer;
+}

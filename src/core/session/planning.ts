@@ -9,14 +9,15 @@ import type { ChunkOutcome } from '../execute/events';
 import type { BatchFeed } from '../execute/executor';
 import { collectFiles, type CollectResult } from '../input/files';
 import { BatchPacker } from '../plan/packer';
-import { FileChunkSource, Planner, type Plan, type PlannedFile } from '../plan/plan';
+import { FileChunkSource, type Plan, type PlannedFile } from '../plan/plan';
+import { ParallelPlanner, type PlanServices } from '../plan/parallelPlan';
 import type { ChunkRef, PackedRequest, SourceFile } from '../plan/types';
 import { chunkResultKey } from '../store/cachedChunks';
 import type { PlanningSpec, RunStore, RunSummary } from '../store/runStore';
 import { createRunStore, newTally, packWindow, sendRecorded, tally, type RunOptions, type SendOptions } from './record';
 
 /** Files fed to a planner, in order; resolves once every file is fed. */
-export type FileFeed = (add: (file: SourceFile) => void) => Promise<CollectResult | void>;
+export type FileFeed = (add: (file: SourceFile) => void | Promise<void>) => Promise<CollectResult | void>;
 
 /** The 1-based shard (of `n`) a planned file belongs to: sha256 of its path, mod `n`; the same on every machine. */
 export function shardOf(p: string, n: number): number {
@@ -35,7 +36,7 @@ export function specFiles(root: string, spec: PlanningSpec, signal?: AbortSignal
       onFile: async (f) => {
         if (spec.shard && shardOf(f.path, spec.shard.n) !== spec.shard.k) return;
         await before?.(f.path);
-        add(f);
+        await add(f);
       },
     });
 }
@@ -45,6 +46,8 @@ export interface PlanningRunOptions extends RunOptions {
   planning: PlanningSpec;
   /** The files, in order; `specFiles(root, planning, signal)` by default. */
   files?: FileFeed;
+  /** Worker threads and the plan cache to chunk with (#17); every file is chunked in this thread when left out. */
+  planServices?: PlanServices;
 }
 
 export interface PlanningRunResult {
@@ -77,7 +80,7 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
     });
   };
   const counts = { files: 0, chunks: 0, batches: 0 };
-  const planner = new Planner(
+  const planner = new ParallelPlanner(
     {
       prompt: options.prompt,
       tokenizer: options.tokenizer,
@@ -85,6 +88,7 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
       chunk: { chunkTokens: p.chunkTokens, overlapTokens: p.overlapTokens },
       pack: { chunksPerBatch: p.chunksPerBatch, maxBatchTokens: p.maxBatchTokens, ...packWindow(options) },
     },
+    options.planServices,
     {
       file: (f) =>
         step(async () => {
@@ -119,12 +123,16 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
   try {
     collected = await (options.files ?? specFiles(options.root, options.planning, options.signal))((f) => {
       if (failure !== undefined) throw failure;
-      planner.add(f);
+      return planner.add(f);
     });
   } catch (e) {
     planError = e;
   }
-  const plan = planner.finish();
+  const plan = await planner.finish().catch((e: unknown) => {
+    planError ??= e;
+    return planner.planner.finish();
+  });
+  if (planner.counts.inThread + planner.counts.pooled > 0) await planner.cache?.prune().catch(() => undefined);
   await chain;
   const error = failure ?? (options.signal?.aborted ? undefined : planError);
   if (store && sender) {
@@ -172,7 +180,7 @@ export async function finishPlanning(store: RunStore, unfinished: PackedRequest<
     });
   };
   for (const b of unfinished) step(() => sender.take(b));
-  const planner = new Planner(
+  const planner = new ParallelPlanner(
     {
       prompt: options.prompt,
       tokenizer: options.tokenizer,
@@ -180,6 +188,7 @@ export async function finishPlanning(store: RunStore, unfinished: PackedRequest<
       chunk: { chunkTokens: p.chunkTokens, overlapTokens: p.overlapTokens },
       pack: { chunksPerBatch: p.chunksPerBatch, maxBatchTokens: p.maxBatchTokens, ...packWindow(options) },
     },
+    {},
     {
       file: (f: PlannedFile) =>
         step(async () => {
@@ -203,7 +212,10 @@ export async function finishPlanning(store: RunStore, unfinished: PackedRequest<
   } catch (e) {
     planError = e;
   }
-  const plan = planner.finish();
+  const plan = await planner.finish().catch((e: unknown) => {
+    planError ??= e;
+    return planner.planner.finish();
+  });
   await chain;
   const error = failure ?? (options.signal?.aborted ? undefined : planError);
   try {

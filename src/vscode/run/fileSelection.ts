@@ -102,7 +102,7 @@ export interface ReadResult {
  * oversized files are skipped and listed; `.gitignore` is honoured when the setting says so; nothing
  * outside the workspace is read, nor anything in the runs folder (`outputDirectory`: earlier results).
  */
-export async function readFiles(uris: readonly vscode.Uri[], roots: RunRoots, settings: Settings, onFile: (f: SourceFile) => void, signal?: AbortSignal): Promise<ReadResult> {
+export async function readFiles(uris: readonly vscode.Uri[], roots: RunRoots, settings: Settings, onFile: (f: SourceFile) => void | Promise<void>, signal?: AbortSignal): Promise<ReadResult> {
   const byFolder = new Map<vscode.WorkspaceFolder, string[]>();
   let outside = 0;
   const runsDir = roots.primary ? path.resolve(roots.primary.uri.fsPath, settings.outputDirectory) : undefined;

@@ -3,7 +3,8 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { planningText } from '../../core/execute/progress';
 import type { ChatModel } from '../../core/execute/model';
-import { Planner, type Plan } from '../../core/plan/plan';
+import type { Plan } from '../../core/plan/plan';
+import { ParallelPlanner } from '../../core/plan/parallelPlan';
 import { costOf, formatCost, type Prices } from '../../core/store/report';
 import { modelInfoOf as modelInfoOfEndpoint, type RunSettings } from '../../core/session/prepare';
 import type { RunMeta } from '../../core/store/runStore';
@@ -11,6 +12,7 @@ import type { OutputSpec } from '../../core/output/spec';
 import { getTokenizer } from '../../core/plan/tokenizer';
 import { expandSelection, findByGlob, readFiles, type ReadResult, type RunRoots } from './fileSelection';
 import type { ModelChoice } from './models';
+import { editorPlanServices } from './planServices';
 import { askModal, showError, showWarning } from '../base/messages';
 import type { Settings } from '../base/settingsSchema';
 
@@ -39,13 +41,13 @@ export async function planFiles(uris: vscode.Uri[], roots: RunRoots, settings: S
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Batch Prompt', cancellable: true }, async (progress, token) => {
     const controller = new AbortController();
     token.onCancellationRequested(() => controller.abort());
-    const planner = new Planner({
+    const planner = new ParallelPlanner({
       prompt,
       tokenizer,
       chunk: { chunkTokens: settings.chunkTokens, overlapTokens: settings.overlapTokens },
       pack: { chunksPerBatch: settings.chunksPerBatch, maxBatchTokens: settings.maxBatchTokens, contextWindow: model.contextWindow, maxOutputTokens: model.maxOutputTokens },
       ...(output ? { output } : {}),
-    });
+    }, editorPlanServices(settings.useCache));
     try {
       // "planning… 240 of 600 files", redrawn at most ten times a second.
       let planned = 0;
@@ -55,8 +57,8 @@ export async function planFiles(uris: vscode.Uri[], roots: RunRoots, settings: S
         uris,
         roots,
         settings,
-        (f) => {
-          planner.add(f);
+        async (f) => {
+          await planner.add(f);
           planned++;
           const now = Date.now();
           if (now - drawn >= 100) {
@@ -66,7 +68,9 @@ export async function planFiles(uris: vscode.Uri[], roots: RunRoots, settings: S
         },
         controller.signal,
       );
-      return { plan: planner.finish(), read };
+      const plan = await planner.finish();
+      if (planner.counts.inThread + planner.counts.pooled > 0) void planner.cache?.prune().catch(() => undefined);
+      return { plan, read };
     } catch (e) {
       if (controller.signal.aborted) return undefined;
       throw e;

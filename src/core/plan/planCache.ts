@@ -1,0 +1,189 @@
+import { createHash } from 'crypto';
+import { promises as fs } from 'fs';
+import * as path from 'path';
+import { listFiles, removeStaleTempFiles, tempFileOwner, writeFileAtomic } from '../../util/atomicFile';
+import { PathGuard } from '../store/pathGuard';
+import { SPAN_FIELDS, type ChunkParams, type FileChunking } from './fileChunks';
+
+/**
+ * Bumped when the chunkers or the segmenter change what they cut, or the entry format changes: old
+ * entries are then never read (their keys differ).
+ */
+export const CHUNKER_VERSION = 1;
+const CACHE_FORMAT = 1;
+const KEY_RE = /^[0-9a-f]{64}$/;
+const MAX_REASON = 1000;
+
+export const DEFAULT_PLAN_CACHE_MAX_ENTRIES = 50_000;
+export const DEFAULT_PLAN_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+
+/** The cache key of a file's chunking: sha256 over the format, the chunker version, the text's sha256 and every chunk parameter. */
+export function planKey(textHash: string, params: ChunkParams): string {
+  const material = JSON.stringify([CACHE_FORMAT, CHUNKER_VERSION, textHash, params.encoding, params.chunkTokens, params.overlapTokens, params.lineNumbers, params.edit, params.kind]);
+  return createHash('sha256').update(material).digest('hex');
+}
+
+interface Entry {
+  v: number;
+  key: string;
+  chars: number;
+  spans?: number[];
+  skipped?: string;
+}
+
+/**
+ * Why `entry` cannot be the chunking of `text` under `params`, or undefined when it can. Every entry
+ * read is checked, never trusted: the shape; spans that lie within the text, in order, whose new parts
+ * tile it exactly (each chunk's new text starts where the last one's ended, the last ends at the end);
+ * line ranges that are the lines those offsets are on; counts that are integers within the budget.
+ */
+export function entryProblem(entry: unknown, key: string, text: string, params: ChunkParams): string | undefined {
+  if (typeof entry !== 'object' || entry === null) return 'not an object';
+  const e = entry as Partial<Entry>;
+  if (e.v !== CACHE_FORMAT) return 'another format';
+  if (e.key !== key) return 'another key';
+  if (e.chars !== text.length) return 'another length';
+  if (e.skipped !== undefined) {
+    if (!params.edit) return 'a skip outside an edit run';
+    return typeof e.skipped === 'string' && e.skipped.length > 0 && e.skipped.length <= MAX_REASON && e.spans === undefined ? undefined : 'a malformed skip';
+  }
+  const spans = e.spans;
+  if (!Array.isArray(spans) || spans.length % SPAN_FIELDS !== 0) return 'malformed spans';
+  if (spans.length === 0) return text.length === 0 ? undefined : 'no chunk for a text';
+  const lines = new LineIndex(text);
+  let covered = 0;
+  for (let i = 0; i < spans.length; i += SPAN_FIELDS) {
+    for (let k = 0; k < SPAN_FIELDS; k++) if (!Number.isSafeInteger(spans[i + k])) return 'a span that is not integers';
+    const [start, end, startLine, endLine, overlap, trailing, tokens] = spans.slice(i, i + SPAN_FIELDS);
+    if (start < 0 || end > text.length || start >= end) return 'a chunk outside the text';
+    if (params.edit ? trailing < 0 : trailing !== -1) return 'a wrong trailing context';
+    const fresh = start + overlap;
+    const freshEnd = end - Math.max(0, trailing);
+    if (overlap < 0 || fresh !== covered || freshEnd <= fresh) return 'chunks that do not tile the text';
+    covered = freshEnd;
+    if (startLine !== lines.lineOf(start) || endLine !== lines.lineOf(end - 1)) return 'a wrong line range';
+    if (tokens < 1 || tokens > params.chunkTokens) return 'a count outside the budget';
+  }
+  return covered === text.length ? undefined : 'chunks that do not reach the end of the text';
+}
+
+/** 1-based lines of offsets (binary search over line starts). */
+class LineIndex {
+  private readonly starts: number[] = [0];
+
+  constructor(text: string) {
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) this.starts.push(i + 1);
+  }
+
+  lineOf(offset: number): number {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.starts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  }
+}
+
+export interface PlanCacheOptions {
+  maxEntries?: number;
+  maxBytes?: number;
+}
+
+/**
+ * Files' chunkings on disk (#17), one JSON file per key (`ab/abcdef….json`), written atomically: chunk
+ * boundaries, line ranges and counts, never text. Keyed by the text's sha256 and every chunk parameter
+ * (`planKey`), so a changed file, or a run with other parameters, never finds an entry, and is chunked
+ * again alone. Untrusted input: an entry read that is not exactly a chunking of the text (`entryProblem`)
+ * is a miss. Bounded like the result cache: `prune()` deletes the least recently used entries (a hit
+ * refreshes its time).
+ */
+export class PlanCache {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  private readonly guard: PathGuard;
+  private ignored = false;
+  /** Entries refused since made (for tests and the log). */
+  rejected = 0;
+
+  constructor(readonly dir: string, options: PlanCacheOptions = {}) {
+    this.maxEntries = options.maxEntries ?? DEFAULT_PLAN_CACHE_MAX_ENTRIES;
+    this.maxBytes = options.maxBytes ?? DEFAULT_PLAN_CACHE_MAX_BYTES;
+    this.guard = new PathGuard(dir, 'the plan cache');
+  }
+
+  entryPath(key: string): string {
+    if (!KEY_RE.test(key)) throw new Error(`Not a plan cache key: ${JSON.stringify(key.slice(0, 80))}.`);
+    return path.join(this.dir, key.slice(0, 2), `${key}.json`);
+  }
+
+  /** The chunking of `text` (whose sha256 is `textHash`) under `params`, or undefined: missing, unreadable or not valid for this text. */
+  async get(text: string, textHash: string, params: ChunkParams): Promise<FileChunking | undefined> {
+    const key = planKey(textHash, params);
+    const file = this.entryPath(key);
+    let entry: unknown;
+    try {
+      entry = JSON.parse(await fs.readFile(file, 'utf8'));
+    } catch {
+      return undefined;
+    }
+    if (entryProblem(entry, key, text, params) !== undefined) {
+      this.rejected++;
+      return undefined;
+    }
+    const now = new Date();
+    void fs.utimes(file, now, now).catch(() => undefined);
+    const e = entry as Entry;
+    return e.skipped !== undefined ? { skipped: e.skipped } : { spans: e.spans! };
+  }
+
+  async put(textHash: string, chars: number, params: ChunkParams, chunking: FileChunking): Promise<void> {
+    await this.ensureIgnored();
+    const key = planKey(textHash, params);
+    const entry: Entry = { v: CACHE_FORMAT, key, chars, ...(chunking.skipped !== undefined ? { skipped: chunking.skipped } : { spans: chunking.spans }) };
+    const file = this.entryPath(key);
+    await this.guard.checkReal(file, 'the plan cache', path.relative(this.dir, file));
+    await writeFileAtomic(file, JSON.stringify(entry), { sync: false });
+  }
+
+  private async ensureIgnored(): Promise<void> {
+    if (this.ignored) return;
+    const file = path.join(this.dir, '.gitignore');
+    try {
+      await fs.access(file);
+    } catch {
+      await writeFileAtomic(file, '# Batch Prompt plan cache\n*\n');
+    }
+    this.ignored = true;
+  }
+
+  /** Deletes the least recently used entries beyond the bounds, and temporary files of dead writers. */
+  async prune(): Promise<{ entries: number; bytes: number; evicted: number }> {
+    await removeStaleTempFiles(this.dir);
+    const all: { file: string; bytes: number; usedAt: number }[] = [];
+    for (const name of await listFiles(this.dir)) {
+      if (!name.endsWith('.json') || tempFileOwner(name) !== undefined) continue;
+      const file = path.join(this.dir, name);
+      try {
+        const st = await fs.lstat(file);
+        if (st.isFile()) all.push({ file, bytes: st.size, usedAt: st.mtimeMs });
+      } catch {
+        // removed by another process meanwhile
+      }
+    }
+    all.sort((a, b) => a.usedAt - b.usedAt);
+    let bytes = all.reduce((n, e) => n + e.bytes, 0);
+    let count = all.length;
+    let evicted = 0;
+    for (const e of all) {
+      if (count <= this.maxEntries && bytes <= this.maxBytes) break;
+      await fs.rm(e.file, { force: true });
+      count--;
+      bytes -= e.bytes;
+      evicted++;
+    }
+    return { entries: count, bytes, evicted };
+  }
+}

@@ -1,0 +1,233 @@
+// Planning in worker threads and the plan cache (#17): the plan is the in-thread plan, chunk for chunk.
+import * as assert from 'assert';
+import { promises as fs } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ChunkPool } from '../../../src/core/plan/chunkPool';
+import { chunkText, refsOf } from '../../../src/core/plan/fileChunks';
+import { IN_THREAD_CHARS, ParallelPlanner } from '../../../src/core/plan/parallelPlan';
+import { createPlan, hashText, Planner, type Plan, type PlanOptions } from '../../../src/core/plan/plan';
+import { entryProblem, PlanCache, planKey } from '../../../src/core/plan/planCache';
+import { createTokenizer, getTokenizer } from '../../../src/core/plan/tokenizer';
+import type { SourceFile } from '../../../src/core/plan/types';
+import { runCli, testCacheHome } from '../../support/cli';
+import { corpusSample, generatedFiles } from '../../support/editCorpus';
+import { rng } from '../../support/random';
+
+const tokenizer = getTokenizer();
+
+/**
+ * A smaller corpus than the bench's (which is 34 MB): a deterministic sample of the same real source,
+ * the generated shapes of the edit tests, and long lines without whitespace (base64, minified code).
+ */
+function corpus(): SourceFile[] {
+  const r = rng(7);
+  const bytes = Buffer.alloc(60_000);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(r() * 256);
+  return [
+    ...corpusSample(40),
+    ...generatedFiles(),
+    { path: 'gen/base64.txt', text: bytes.toString('base64') },
+    { path: 'gen/minified.js', text: 'function a(b){return b&&b.c?b.c(1):0}'.repeat(2000) },
+  ];
+}
+
+const KINDS: { name: string; output?: PlanOptions['output'] }[] = [
+  { name: 'text' },
+  { name: 'findings', output: { kind: 'findings' } },
+  { name: 'edit', output: { kind: 'edit' } },
+];
+
+function optionsOf(output?: PlanOptions['output']): PlanOptions {
+  return { prompt: 'Review.', tokenizer, chunk: { chunkTokens: 400, overlapTokens: 40 }, pack: { chunksPerBatch: 3, maxBatchTokens: 4096 }, ...(output ? { output } : {}) };
+}
+
+async function parallelPlan(files: readonly SourceFile[], options: PlanOptions, services: ConstructorParameters<typeof ParallelPlanner>[1]): Promise<{ plan: Plan; planner: ParallelPlanner }> {
+  const planner = new ParallelPlanner(options, services);
+  for (const f of files) await planner.add(f);
+  return { plan: await planner.finish(), planner };
+}
+
+describe('planning in worker threads and the plan cache (#17)', function () {
+  this.timeout(120_000);
+  const files = corpus();
+  let pool: ChunkPool;
+  let dir: string;
+
+  before(() => {
+    pool = new ChunkPool({ size: 2 });
+    assert.ok(pool.available, 'dist/planWorker.js is built (node esbuild.js)');
+  });
+  after(() => pool.close());
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bp-plancache-'));
+  });
+  afterEach(() => fs.rm(dir, { recursive: true, force: true }));
+
+  for (const kind of KINDS) {
+    it(`${kind.name}: the pool's plan and the cache's plan are the in-thread plan (ids, ranges, counts, batches)`, async () => {
+      const options = optionsOf(kind.output);
+      const expected = createPlan(files, options);
+      assert.ok(expected.totals.chunks > files.length, 'files span several chunks');
+      if (kind.name === 'edit') assert.ok(expected.skipped!.length > 0, 'the base64 line is over an edit budget');
+
+      const cache = new PlanCache(dir);
+      const pooled = await parallelPlan(files, options, { pool, cache, inThreadChars: 0 });
+      assert.deepStrictEqual(pooled.plan, expected);
+      assert.deepStrictEqual(pooled.planner.counts, { cached: 0, inThread: 0, pooled: files.length });
+
+      const cached = await parallelPlan(files, options, { pool, cache: new PlanCache(dir), inThreadChars: 0 });
+      assert.deepStrictEqual(cached.plan, expected);
+      assert.deepStrictEqual(cached.planner.counts, { cached: files.length, inThread: 0, pooled: 0 });
+    });
+  }
+
+  it('re-chunks only a file changed by one byte; its old entry is never used', async () => {
+    const options = optionsOf();
+    const cache = new PlanCache(dir);
+    await parallelPlan(files, options, { pool, cache, inThreadChars: 0 });
+    const k = 3;
+    const old = files[k].text;
+    const i = Math.floor(old.length / 2);
+    const changed = files.map((f, j) => (j === k ? { path: f.path, text: old.slice(0, i) + (old[i] === 'x' ? 'y' : 'x') + old.slice(i + 1) } : f));
+    assert.strictEqual(changed[k].text.length, old.length);
+    const again = await parallelPlan(changed, options, { pool, cache: new PlanCache(dir), inThreadChars: 0 });
+    assert.deepStrictEqual(again.planner.counts, { cached: files.length - 1, inThread: 0, pooled: 1 });
+    assert.deepStrictEqual(again.plan, createPlan(changed, options));
+  });
+
+  it('keys by every chunk parameter and the output kind', () => {
+    const base = new Planner(optionsOf()).chunkParams;
+    const h = hashText('x');
+    const keys = new Set([
+      planKey(h, base),
+      planKey(hashText('y'), base),
+      planKey(h, { ...base, encoding: 'cl100k_base' }),
+      planKey(h, { ...base, chunkTokens: base.chunkTokens + 1 }),
+      planKey(h, { ...base, overlapTokens: base.overlapTokens + 1 }),
+      planKey(h, { ...base, lineNumbers: true }),
+      planKey(h, { ...base, edit: true }),
+      planKey(h, { ...base, kind: 'json' }),
+    ]);
+    assert.strictEqual(keys.size, 8);
+  });
+
+  it('ignores a corrupt or forged entry and chunks the file again', async () => {
+    const options = optionsOf();
+    const params = new Planner(options).chunkParams;
+    const file = files.find((f) => f.text.split('\n').length > 50 && chunkText(f.text, params).spans!.length > 14)!;
+    const good = chunkText(file.text, params).spans!;
+    const hash = hashText(file.text);
+    const key = planKey(hash, params);
+    const cache = new PlanCache(dir);
+    const entryFile = cache.entryPath(key);
+    const base = { v: 1, key, chars: file.text.length, spans: good };
+    const shift = (field: number, by: number) => good.map((n, j) => (j === field ? n + by : n));
+    const corrupt: [string, string][] = [
+      ['not JSON', '{"v":1,'],
+      ['null', 'null'],
+      ['another key', JSON.stringify({ ...base, key: '0'.repeat(64) })],
+      ['another length', JSON.stringify({ ...base, chars: file.text.length + 1 })],
+      ['spans not an array', JSON.stringify({ ...base, spans: 'x' })],
+      ['a fractional offset', JSON.stringify({ ...base, spans: good.map((n, j) => (j === 1 ? n + 0.5 : n)) })],
+      ['a chunk past the end', JSON.stringify({ ...base, spans: [...good.slice(0, -7), good.at(-7)!, file.text.length + 5, ...good.slice(-5)] })],
+      ['a gap between chunks', JSON.stringify({ ...base, spans: shift(1, -1) })],
+      ['a wrong line range', JSON.stringify({ ...base, spans: shift(3, 1) })],
+      ['a count over the budget', JSON.stringify({ ...base, spans: shift(6, 100_000) })],
+      ['a count of zero', JSON.stringify({ ...base, spans: shift(6, -good[6]) })],
+      ['a trailing context outside an edit run', JSON.stringify({ ...base, spans: shift(5, 1) })],
+      ['a skip outside an edit run', JSON.stringify({ v: 1, key, chars: file.text.length, skipped: 'no' })],
+      ['the last chunk dropped', JSON.stringify({ ...base, spans: good.slice(0, -7) })],
+    ];
+    const expected = createPlan([file], options);
+    for (const [what, content] of corrupt) {
+      await fs.mkdir(path.dirname(entryFile), { recursive: true });
+      await fs.writeFile(entryFile, content);
+      const reader = new PlanCache(dir);
+      assert.strictEqual(await reader.get(file.text, hash, params), undefined, what);
+      const again = await parallelPlan([file], options, { cache: new PlanCache(dir) });
+      assert.deepStrictEqual(again.planner.counts, { cached: 0, inThread: 1, pooled: 0 }, what);
+      assert.deepStrictEqual(again.plan, expected, what);
+    }
+    // The good entry is used, and it was re-written by the last plan.
+    assert.deepStrictEqual(await new PlanCache(dir).get(file.text, hash, params), { spans: good });
+    assert.strictEqual(entryProblem({ ...base }, key, file.text, params), undefined);
+  });
+
+  it('stays in this thread for small plans and with a tokenizer of its own', async () => {
+    const options = optionsOf();
+    const small = await parallelPlan(files, options, { pool, inThreadChars: Number.MAX_SAFE_INTEGER });
+    assert.deepStrictEqual(small.planner.counts, { cached: 0, inThread: files.length, pooled: 0 });
+    // A first file larger than the threshold goes to the pool (it would block this thread).
+    const big = files.reduce((a, b) => (b.text.length > a.text.length ? b : a));
+    const tiny = files.find((f) => f.text.length < 1000)!;
+    const first = await parallelPlan([tiny, big], options, { pool, inThreadChars: big.text.length - 1 });
+    assert.deepStrictEqual(first.planner.counts, { cached: 0, inThread: 1, pooled: 1 });
+    const mine = createTokenizer();
+    const own = await parallelPlan(files, { ...options, tokenizer: { encoding: mine.encoding, count: (t) => mine.count(t) } }, { pool, inThreadChars: 0 });
+    assert.deepStrictEqual(own.planner.counts, { cached: 0, inThread: files.length, pooled: 0 });
+    assert.deepStrictEqual(own.plan, createPlan(files, options));
+  });
+
+  it('with helpInThread (the CLI), this thread chunks while every worker is busy; the plan is the same', async () => {
+    const options = optionsOf();
+    const one = new ChunkPool({ size: 1 });
+    const helped = await parallelPlan(files, options, { pool: one, inThreadChars: 0, helpInThread: true });
+    await one.close();
+    assert.ok(helped.planner.counts.pooled >= 1 && helped.planner.counts.inThread >= 1, JSON.stringify(helped.planner.counts));
+    assert.deepStrictEqual(helped.plan, createPlan(files, options));
+  });
+
+  it('rebuilds the refs of a chunking exactly', () => {
+    const params = new Planner(optionsOf({ kind: 'edit' })).chunkParams;
+    const f = files[0];
+    const c = chunkText(f.text, params);
+    assert.ok(c.spans && c.spans.length > 0);
+    const refs = refsOf(c.spans, f.path, 4);
+    assert.ok(refs.every((r) => r.id.startsWith('5.') && r.path === f.path && typeof r.trailing === 'number'));
+  });
+
+  it('ends its workers when idle, without holding the process', async () => {
+    const idle = new ChunkPool({ size: 2, idleMs: 20 });
+    const params = new Planner(optionsOf()).chunkParams;
+    const results = await Promise.all(files.slice(0, 6).map((f) => idle.chunk(f.text, params)));
+    assert.deepStrictEqual(results, files.slice(0, 6).map((f) => chunkText(f.text, params)));
+    assert.ok(idle.started >= 1 && idle.started <= 2, `started ${idle.started}`);
+    // Hang guard only: the pool ends its workers on its own.
+    for (let i = 0; idle.workers > 0 && i < 1000; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.strictEqual(idle.workers, 0);
+    // The next task starts a worker again.
+    assert.deepStrictEqual(await idle.chunk(files[0].text, params), chunkText(files[0].text, params));
+    await idle.close();
+  });
+
+  it('rejects a chunker error from a worker, and a dead worker fails only its tasks', async () => {
+    const p = new ChunkPool({ size: 1 });
+    const params = { ...new Planner(optionsOf()).chunkParams, chunkTokens: 1 };
+    await assert.rejects(p.chunk('abc', params), /chunkTokens must be an integer/);
+    await p.close();
+    await assert.rejects(new ChunkPool({ workerFile: path.join(dir, 'missing.js'), size: 1 }).chunk('abc', params), /planning worker exited|Cannot find module/);
+  });
+
+  it('the CLI plans through the pool and the plan cache, and exits', async () => {
+    const ws = path.join(dir, 'ws');
+    let chars = 0;
+    for (const f of files) {
+      await fs.mkdir(path.join(ws, 'src', path.dirname(f.path)), { recursive: true });
+      await fs.writeFile(path.join(ws, 'src', f.path), f.text);
+      chars += f.text.length;
+    }
+    const filler = corpusSample(400).map((f) => f.text).join('\n').repeat(4);
+    await fs.writeFile(path.join(ws, 'src', 'filler.ts'), filler);
+    chars += filler.length;
+    assert.ok(chars > IN_THREAD_CHARS, `more than a small plan: ${chars}`);
+    const first = await runCli(['plan', '--prompt', 'Review.', '--chunk-tokens', '400', 'src'], ws);
+    assert.strictEqual(first.code, 0, first.stderr);
+    const entries = (await fs.readdir(path.join(testCacheHome(ws), 'batch-prompt', 'plans'), { recursive: true })).filter((n) => String(n).endsWith('.json'));
+    assert.ok(entries.length >= files.length - 1, `${entries.length} entries`);
+    const second = await runCli(['plan', '--prompt', 'Review.', '--chunk-tokens', '400', 'src'], ws);
+    assert.strictEqual(second.code, 0, second.stderr);
+    assert.strictEqual(second.stdout, first.stdout);
+    await fs.rm(testCacheHome(ws), { recursive: true, force: true });
+  });
+});
