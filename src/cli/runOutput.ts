@@ -3,7 +3,7 @@ import { ProgressTracker } from '../core/execute/progress';
 import { describeEndpoints } from '../core/store/report';
 import { REPORT_FILE, writeRunReport } from '../core/store/runReport';
 import type { RunSummary } from '../core/store/runStore';
-import { formatDuration } from '../util/format';
+import { countOf, formatDuration, formatNumber } from '../util/format';
 import * as path from 'path';
 import { Writable } from 'stream';
 import { countAtOrAbove, FINDINGS_SARIF, severityCounts, type RunArtifacts } from '../core/output/artifacts';
@@ -21,7 +21,7 @@ import { shown } from './trust';
 /** Prints the outcome of a run or a resume; the exit code. */
 export function finished(summary: RunSummary, dir: string, io: Io, keyVars?: ReadonlyMap<string, string | undefined>): number {
   const counts = `${summary.succeeded} succeeded${summary.cached ? ` (${summary.cached} from the cache)` : ''}, ${summary.failed} failed, ${summary.canceled} canceled`;
-  io.stdout.write(`Run ${summary.runId}: ${counts} in ${formatDuration(summary.durationMs)} (${summary.requests} requests, ${summary.inputTokens} input / ${summary.outputTokens} output tokens)\n`);
+  io.stdout.write(`Run ${summary.runId}: ${counts} in ${formatDuration(summary.durationMs)} (${countOf(summary.requests, 'request')}, ${formatNumber(summary.inputTokens)} input / ${formatNumber(summary.outputTokens)} output tokens)\n`);
   for (const line of describeEndpoints(summary)) io.stdout.write(`${line}\n`);
   io.stdout.write(`Results: ${dir}\n`);
   const incomplete = summary.files.filter((f) => f.status === 'incomplete');
