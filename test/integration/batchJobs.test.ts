@@ -80,8 +80,8 @@ describe('Batch jobs (extension host, local batch server)', function () {
     // Activation takes up again every uncollected job this profile submitted (recorded in its global state).
     assert.strictEqual(await api.batchJobs.resumePolling(), 1);
     await until(() => fs.existsSync(path.join(dir, 'summary.json')) && (JSON.parse(fs.readFileSync(path.join(dir, 'job.json'), 'utf8')) as JobRecord).collectedAt !== undefined, 15_000, 'the job collected');
-    assert.strictEqual(fs.readFileSync(path.join(dir, 'outputs/jobs-corpus/b.txt'), 'utf8').includes('BETA\nBETA'), true);
-    assert.ok(fs.existsSync(path.join(dir, 'outputs/jobs-corpus/c.txt.incomplete')));
+    assert.strictEqual(fs.readFileSync(path.join(dir, 'outputs/jobs-corpus/b.txt.md'), 'utf8').includes('BETA\nBETA'), true);
+    assert.ok(fs.existsSync(path.join(dir, 'outputs/jobs-corpus/c.txt.incomplete.md')));
     await api.failures.model.ensureLoaded();
     await until(() => api.failures.model.runs().some((r) => r.dir === dir), 10_000, 'the failure listed');
     const run = api.failures.model.runs().find((r) => r.dir === dir)!;

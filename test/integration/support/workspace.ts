@@ -78,6 +78,6 @@ export class RunFolder {
 
   /** The output of an input file (its run-relative path), as written under `outputs/`. */
   output(inputPath: string): string {
-    return this.read(`outputs/${inputPath}`);
+    return this.read(`outputs/${inputPath}.md`);
   }
 }
