@@ -56,7 +56,7 @@ describe('Submit as Batch Job… from the command palette (UI)', () => {
     await wb.runCommand('Batch Prompt: Submit as Batch Job…');
     const glob = await wb.waitForQuickInput('Batch Prompt: submit as a batch job');
     await glob.fill(GLOB);
-    await wb.quickInputMessage.filter({ hasText: `${files.length} files match` }).waitFor({ state: 'visible' });
+    await wb.quickInputMessage.filter({ hasText: `Enter: submit ${files.length} files` }).waitFor({ state: 'visible' });
     await glob.press('Enter');
     await wb.waitForQuickInput('Batch Prompt: choose a prompt');
     await wb.pickQuickItem('Type a prompt…');
