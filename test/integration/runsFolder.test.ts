@@ -92,9 +92,10 @@ describe('The runs folder stays out of the way (extension host)', function () {
   it('batchPrompt.outputDirectory empty: the run is kept in the extension\'s storage, and the edits review finds it', async () => {
     await setSettings('batchPrompt', { outputDirectory: '' });
     server.script = (req) => ({ kind: 'ok', reply: editReply(req) });
+    fs.writeFileSync(path.join(workspaceRoot(), FOLDER, 'fn.ts'), 'export function add(a: number, b: number) {\n  return a + b;\n}\n');
     const inWorkspace = runFolders();
     try {
-      const summary = await runOnFiles({ glob: `${FOLDER}/a.ts`, prompt: 'Add a doc comment.', modelId: 'local', output: 'edit' });
+      const summary = await runOnFiles({ glob: `${FOLDER}/fn.ts`, prompt: 'Add a doc comment.', modelId: 'local', output: 'edit' });
       assert.ok(summary && summary.status === 'succeeded', JSON.stringify(summary));
       assert.deepStrictEqual(runFolders(), inWorkspace, 'no run folder in the workspace');
       const api = await extensionApi();
@@ -102,7 +103,7 @@ describe('The runs folder stays out of the way (extension host)', function () {
       assert.ok(dir, 'the newest edit run is found');
       assert.strictEqual(path.basename(dir.fsPath), summary.runId);
       assert.ok(path.relative(workspaceRoot(), dir.fsPath).startsWith('..'), `${dir.fsPath} is outside the workspace`);
-      assert.ok(fs.existsSync(path.join(dir.fsPath, 'proposed', FOLDER, 'a.ts.proposed')));
+      assert.ok(fs.existsSync(path.join(dir.fsPath, 'proposed', FOLDER, 'fn.ts.proposed')));
       const plan = await api.edits.buildReview(dir);
       assert.strictEqual(plan?.offered.length, 1, JSON.stringify(plan?.notOffered));
     } finally {

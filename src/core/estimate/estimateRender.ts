@@ -65,7 +65,7 @@ export function comparisonRows(e: PlanEstimate): [string, string, string][] {
   const row = (label: string, f: (m: SeveralModeEstimate) => string): [string, string, string] => [label, f(stream), f(packed)];
   return [
     row('Chunks per request', (m) => String(m.chunksPerBatch)),
-    row('Requests in this mode', (m) => n(m.requests)),
+    row('Requests', (m) => n(m.requests)),
     row('Prompt tokens repeated', (m) => `${n(m.repeatedPromptTokens)} (${n(m.promptTokensPerRequest)} × ${n(m.requests)})`),
     row('Input tokens', (m) => n(m.inputTokens)),
     row('First result', (m) => (m.requests ? seconds(m.firstResultSeconds) : '-')),
