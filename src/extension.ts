@@ -15,6 +15,8 @@ import { ResultCacheFolder } from './vscode/run/resultCacheFolder';
 import { registerPlanning } from './vscode/run/planServices';
 import { registerRun } from './vscode/run/runCommands';
 import { RunService } from './vscode/run/runService';
+import { storageRunsFolder } from './vscode/run/runsFolder';
+import { setNumberLocale } from './util/format';
 import type { Services } from './vscode/services';
 
 /** What `activate` returns: handles for the integration tests (the Failed Chunks model, the log's tail). */
@@ -30,13 +32,15 @@ export interface BatchPromptApi {
 
 /** Builds the services and calls each feature's register function. Nothing else happens here. */
 export function activate(context: vscode.ExtensionContext): BatchPromptApi {
+  // One number format in every text (#18): VS Code's display language.
+  setNumberLocale(vscode.env.language);
   const log = new Log();
   const keys = new KeyStore(context.secrets, log, () => readUserModels());
   const models = new ModelService(context.workspaceState, keys, log);
   const cache = ResultCacheFolder.of(context);
   registerPlanning(context);
   const live = new LiveResults();
-  const runs = new RunService(context.workspaceState, context.globalState, models, log, cache, live);
+  const runs = new RunService(context.workspaceState, context.globalState, models, log, cache, live, storageRunsFolder(context));
   context.subscriptions.push(log, live, runs);
   const services: Services = { log, keys, models, cache, live, runs };
 

@@ -4,7 +4,7 @@ import { describeEndpoints } from '../core/store/report';
 import { describePass } from '../core/store/passes';
 import { REPORT_FILE, writeRunReport } from '../core/store/runReport';
 import type { RunSummary } from '../core/store/runStore';
-import { formatDuration } from '../util/format';
+import { countOf, formatDuration, formatNumber } from '../util/format';
 import * as path from 'path';
 import { Writable } from 'stream';
 import { countAtOrAbove, FINDINGS_SARIF, severityCounts, type RunArtifacts } from '../core/output/artifacts';
@@ -26,7 +26,7 @@ export function finished(summary: RunSummary, dir: string, io: Io, keyVars?: Rea
   const counts = `${summary.succeeded} succeeded${summary.cached ? ` (${summary.cached} from the cache)` : ''}, ${summary.failed} failed, ${summary.canceled} canceled`;
   // Nothing sent (every answer from the cache): no time worth saying.
   const took = summary.requests > 0 ? ` in ${formatDuration(summary.durationMs)}` : '';
-  io.stdout.write(`Run ${summary.runId}: ${counts}${took} (${summary.requests} requests, ${summary.inputTokens} input / ${summary.outputTokens} output tokens)\n`);
+  io.stdout.write(`Run ${summary.runId}: ${counts}${took} (${countOf(summary.requests, 'request')}, ${formatNumber(summary.inputTokens)} input / ${formatNumber(summary.outputTokens)} output tokens)\n`);
   for (const line of describeEndpoints(summary)) io.stdout.write(`${line}\n`);
   io.stdout.write(`Results: ${dir}\n`);
   const incomplete = summary.files.filter((f) => f.status === 'incomplete');

@@ -10,7 +10,7 @@ import { BatchServer } from '../support/batchServer';
 import { activateExtension, extensionApi, until } from './support/extension';
 import { spyMessages } from './support/messages';
 import { resetSettings, setSettings } from './support/settings';
-import { removeTree, RUNS_DIR, workspaceRoot, writeTree } from './support/workspace';
+import { removeTree, RUNS_DIR, runFolders, workspaceRoot, writeTree } from './support/workspace';
 
 const PROMPT = 'Upper-case every chunk.';
 const CORPUS: Record<string, string> = {
@@ -80,8 +80,8 @@ describe('Batch jobs (extension host, local batch server)', function () {
     // Activation takes up again every uncollected job this profile submitted (recorded in its global state).
     assert.strictEqual(await api.batchJobs.resumePolling(), 1);
     await until(() => fs.existsSync(path.join(dir, 'summary.json')) && (JSON.parse(fs.readFileSync(path.join(dir, 'job.json'), 'utf8')) as JobRecord).collectedAt !== undefined, 15_000, 'the job collected');
-    assert.strictEqual(fs.readFileSync(path.join(dir, 'outputs/jobs-corpus/b.txt'), 'utf8').includes('BETA\nBETA'), true);
-    assert.ok(fs.existsSync(path.join(dir, 'outputs/jobs-corpus/c.txt.incomplete')));
+    assert.strictEqual(fs.readFileSync(path.join(dir, 'outputs/jobs-corpus/b.txt.md'), 'utf8').includes('BETA\nBETA'), true);
+    assert.ok(fs.existsSync(path.join(dir, 'outputs/jobs-corpus/c.txt.incomplete.md')));
     await api.failures.model.ensureLoaded();
     await until(() => api.failures.model.runs().some((r) => r.dir === dir), 10_000, 'the failure listed');
     const run = api.failures.model.runs().find((r) => r.dir === dir)!;
@@ -104,7 +104,7 @@ describe('Batch jobs (extension host, local batch server)', function () {
 
   it('refuses a job over the provider\'s limits with what to change, before anything is uploaded or written', async () => {
     const api = await extensionApi();
-    const before = fs.existsSync(path.join(workspaceRoot(), RUNS_DIR)) ? fs.readdirSync(path.join(workspaceRoot(), RUNS_DIR)).length : 0;
+    const before = runFolders().length;
     api.batchJobs.limits = { maxRequests: 2 };
     const spy = spyMessages();
     let job: JobRecord | undefined;
@@ -121,7 +121,7 @@ describe('Batch jobs (extension host, local batch server)', function () {
     assert.match(shown.message, /Raise batchPrompt\.chunksPerBatch \(chunks per request, now 1\) to at least 2/);
     assert.deepStrictEqual(shown.items, ['Open Settings']);
     assert.strictEqual(server.calls.length, 0, 'nothing uploaded');
-    const after = fs.existsSync(path.join(workspaceRoot(), RUNS_DIR)) ? fs.readdirSync(path.join(workspaceRoot(), RUNS_DIR)).length : 0;
+    const after = runFolders().length;
     assert.strictEqual(after, before, 'no run folder');
   });
 
@@ -140,7 +140,7 @@ describe('Batch jobs (extension host, local batch server)', function () {
   });
 
   it('refuses a model without a batch service before anything is planned or written', async () => {
-    const before = fs.existsSync(path.join(workspaceRoot(), RUNS_DIR)) ? fs.readdirSync(path.join(workspaceRoot(), RUNS_DIR)).length : 0;
+    const before = runFolders().length;
     const spy = spyMessages();
     let job: JobRecord | undefined;
     try {
@@ -150,7 +150,7 @@ describe('Batch jobs (extension host, local batch server)', function () {
     }
     assert.strictEqual(job, undefined);
     assert.ok(spy.shown.some((m) => m.kind === 'error' && /Ollama has no batch service/.test(m.message)), JSON.stringify(spy.shown));
-    const after = fs.existsSync(path.join(workspaceRoot(), RUNS_DIR)) ? fs.readdirSync(path.join(workspaceRoot(), RUNS_DIR)).length : 0;
+    const after = runFolders().length;
     assert.strictEqual(after, before);
     assert.strictEqual(server.calls.length, 0);
   });

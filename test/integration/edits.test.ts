@@ -85,7 +85,7 @@ describe('Edit runs: Review Proposed Edits and Open Diff (extension host)', func
     const run = await editRun();
     assert.strictEqual((JSON.parse(run.read('run.json')) as { output?: { kind: string } }).output?.kind, 'edit');
     for (const [name, text] of Object.entries(FILES)) assert.strictEqual(onDisk(name), text, `${name} untouched by the run`);
-    assert.strictEqual(run.read(`proposed/${FOLDER}/a.ts`), addDocComments(FILES['a.ts']));
+    assert.strictEqual(run.read(`proposed/${FOLDER}/a.ts.proposed`), addDocComments(FILES['a.ts']));
 
     // What the command hands to VS Code: one replace per hunk (a.ts has two, b.ts one; c.ts is unchanged), each needing confirmation.
     const plan = await (await extensionApi()).edits.buildReview(vscode.Uri.file(run.dir));
@@ -109,7 +109,7 @@ describe('Edit runs: Review Proposed Edits and Open Diff (extension host)', func
       const doc = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === uriOf(name).fsPath);
       assert.ok(doc, `${name} is open`);
       assert.ok(doc.isDirty, `${name} is left dirty for the user to save`);
-      assert.strictEqual(doc.getText(), run.read(`proposed/${FOLDER}/${name}`), `${name} holds the proposal`);
+      assert.strictEqual(doc.getText(), run.read(`proposed/${FOLDER}/${name}.proposed`), `${name} holds the proposal`);
       assert.strictEqual(onDisk(name), FILES[name], `${name} not written to disk`);
     }
   });
@@ -154,7 +154,7 @@ describe('Edit runs: Review Proposed Edits and Open Diff (extension host)', func
     const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
     assert.ok(input instanceof vscode.TabInputTextDiff, 'a diff editor is active');
     assert.strictEqual(input.original.fsPath, uriOf('b.ts').fsPath);
-    assert.strictEqual(input.modified.fsPath, path.join(run.dir, 'proposed', FOLDER, 'b.ts'));
+    assert.strictEqual(input.modified.fsPath, path.join(run.dir, 'proposed', FOLDER, 'b.ts.proposed'));
   });
 
   it('the picker\'s "Type a rewrite prompt (edit files)…" item makes an edit run', async () => {
@@ -165,7 +165,7 @@ describe('Edit runs: Review Proposed Edits and Open Diff (extension host)', func
       assert.ok(summary);
       const run = RunFolder.of(summary);
       assert.strictEqual((JSON.parse(run.read('run.json')) as { output?: { kind: string } }).output?.kind, 'edit');
-      assert.strictEqual(run.read(`proposed/${FOLDER}/a.ts`), addDocComments(FILES['a.ts']));
+      assert.strictEqual(run.read(`proposed/${FOLDER}/a.ts.proposed`), addDocComments(FILES['a.ts']));
     } finally {
       pick.restore();
       input.restore();

@@ -169,7 +169,7 @@ describe('Failed Chunks view (extension host, local model server)', function () 
     assert.ok(run);
     const failedIds = run.run.files.flatMap((f) => f.chunks.map((c) => c.chunkId));
     const dir = path.join(runsRoot(), failedRun);
-    const output = path.join(dir, 'outputs', FIXTURE, 'bad.txt');
+    const output = path.join(dir, 'outputs', FIXTURE, 'bad.txt.md');
     assert.ok(fs.existsSync(`${output}.incomplete`), 'the failed file is marked incomplete');
     assert.ok(!fs.existsSync(output));
 
@@ -184,7 +184,7 @@ describe('Failed Chunks view (extension host, local model server)', function () 
     assert.strictEqual(await runNodeOf(failedRun), undefined, 'the run left the view');
     assert.ok(!api.model.runs().some((r) => r.id === failedRun));
     assert.ok(fs.existsSync(output), `outputs/<path> exists (${fs.readdirSync(dir, { recursive: true }).join(', ')})`);
-    assert.ok(!fs.existsSync(`${output}.incomplete`), 'the .incomplete form is gone');
+    assert.ok(!fs.existsSync(output.replace(/\.md$/, '.incomplete.md')), 'the .incomplete form is gone');
     const joined = fs.readFileSync(output, 'utf8');
     for (const id of failedIds) assert.ok(joined.includes(`OUT[${id}]`), `the output holds chunk ${id}`);
     assert.ok(!joined.includes('<<<batch-prompt'), 'no marker of a missing chunk is left');

@@ -88,7 +88,7 @@ describe('Runs (extension host, local model server)', function () {
     assert.strictEqual(path.dirname(run.dir), path.join(root, '.batch-prompt', 'runs'), 'default batchPrompt.outputDirectory');
     const files = run.files();
     for (const f of ['run.json', 'run.jsonl', 'summary.json', 'report.md']) assert.ok(files.includes(f), `${f} in ${files.join(', ')}`);
-    assert.deepStrictEqual(files.filter((f) => f.startsWith('outputs/')), sent.map((p) => `outputs/${p}`).sort(), 'one output per text file, none for the others');
+    assert.deepStrictEqual(files.filter((f) => f.startsWith('outputs/')), sent.map((p) => `outputs/${p}.md`).sort(), 'one output per text file, none for the others');
     assert.deepStrictEqual(files.filter((f) => f.includes('.tmp-')), [], 'no temporary file left');
 
     // Each output is the server's answer for its file's chunks.

@@ -93,8 +93,8 @@ describe('Cancel from the progress notification (UI)', () => {
     await wb.page.locator('#workbench\\.parts\\.sidebar .welcome-view-content', { hasText: 'No failed chunks' }).waitFor({ state: 'visible', timeout: HANG_GUARD_MS });
     await wb.screenshot('view-empty-after-retry');
     for (const f of files) {
-      assert.ok(fs.existsSync(path.join(run, 'outputs', ...f.split('/'))), `${f}: complete output`);
-      assert.ok(!fs.existsSync(path.join(run, 'outputs', ...f.split('/')) + '.incomplete'), `${f}: no incomplete output`);
+      assert.ok(fs.existsSync(`${path.join(run, 'outputs', ...f.split('/'))}.md`), `${f}: complete output`);
+      assert.ok(!fs.existsSync(`${path.join(run, 'outputs', ...f.split('/'))}.incomplete.md`), `${f}: no incomplete output`);
     }
   });
 });

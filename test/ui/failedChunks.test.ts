@@ -49,8 +49,8 @@ describe('Failed Chunks view and inline Retry (UI)', () => {
     await wb.screenshot('finished-with-failures');
 
     const run = onlyRunFolder();
-    const output = (p: string) => path.join(run, 'outputs', ...p.split('/'));
-    assert.ok(fs.existsSync(`${output(BAD)}.incomplete`), 'bad.txt has an incomplete output');
+    const output = (p: string, incomplete = false) => `${path.join(run, 'outputs', ...p.split('/'))}${incomplete ? '.incomplete' : ''}.md`;
+    assert.ok(fs.existsSync(output(BAD, true)), 'bad.txt has an incomplete output');
     assert.ok(!fs.existsSync(output(BAD)), 'and no complete one');
     assert.ok(fs.existsSync(output(GOOD)), 'good.txt is complete');
 
@@ -89,7 +89,7 @@ describe('Failed Chunks view and inline Retry (UI)', () => {
 
     // On disk: the output is complete, in place, with every chunk's answer.
     assert.ok(fs.existsSync(output(BAD)), 'bad.txt now has its complete output');
-    assert.ok(!fs.existsSync(`${output(BAD)}.incomplete`), 'the incomplete one is gone');
+    assert.ok(!fs.existsSync(output(BAD, true)), 'the incomplete one is gone');
     const text = fs.readFileSync(output(BAD), 'utf8');
     assert.ok(!text.includes('<<<batch-prompt:'), 'no chunk is marked missing');
     for (const id of badChunks()) assert.ok(text.includes(`OUT[${id}]`), `the answer of chunk ${id}`);

@@ -33,7 +33,7 @@ describe('Run Prompt on Files… from the command palette (UI)', () => {
     const glob = await wb.waitForQuickInput('Batch Prompt: run on files');
     await glob.fill('src/**');
     // The live count of matching files.
-    await wb.quickInputMessage.filter({ hasText: `${expected.length} files match` }).waitFor({ state: 'visible' });
+    await wb.quickInputMessage.filter({ hasText: `Enter: run on ${expected.length} files` }).waitFor({ state: 'visible' });
     await wb.screenshot('glob-with-count');
     await glob.press('Enter');
 

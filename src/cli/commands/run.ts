@@ -1,4 +1,5 @@
 import * as path from 'path';
+import { ensureRunsFolder } from '../../core/store/runFolders';
 import { getTokenizer } from '../../core/plan/tokenizer';
 import { modelInfoOf, runParameters } from '../../core/session/prepare';
 import { newRunId, runPlanning } from '../../core/session/run';
@@ -34,6 +35,8 @@ export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
   if (budget === true) return 1;
   if (opts.out && (await heldRun(opts.out, io))) return 1;
   const dir = path.resolve(io.cwd, opts.out ?? path.join('.batch-prompt', 'runs', newRunId()));
+  // The default runs folder gets its own .gitignore; a folder named by --out is the user's to place.
+  if (!opts.out) await ensureRunsFolder(path.dirname(dir));
   // Each endpoint's key variable, named when the provider refuses its key.
   const keyVars = new Map(fromSpecs(opts) ? endpoints.map((e) => [e.info.id, keyVarOf(e.info.provider as ProviderKind, e.info.apiKeyEnv, io.env)]) : [[model.id, keyVarOf(opts.provider, undefined, io.env)]]);
   const chatter = quietIo(opts, io);

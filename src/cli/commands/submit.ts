@@ -1,4 +1,5 @@
 import * as path from 'path';
+import { ensureRunsFolder } from '../../core/store/runFolders';
 import type { Plan } from '../../core/plan/plan';
 import { getTokenizer, type Tokenizer } from '../../core/plan/tokenizer';
 import { BatchTooLargeError, submitJob, type BatchApi } from '../../core/jobs/job';
@@ -39,6 +40,8 @@ export async function submitCommand(opts: CliOptions, io: Io): Promise<number> {
     return 1;
   }
   const dir = path.resolve(io.cwd, opts.out ?? path.join('.batch-prompt', 'runs', newRunId()));
+  // The default runs folder gets its own .gitignore; a folder named by --out is the user's to place.
+  if (!opts.out) await ensureRunsFolder(path.dirname(dir));
   return submitPlan(plan, { dir, prompt, endpoint, api, tokenizer, parameters: runParameters(runSettingsOf(opts)), output }, io);
 }
 

@@ -1,3 +1,4 @@
+import { formatNumber } from '../../util/format';
 import { seconds, type Bound } from './estimate';
 import type { EndpointRate, SeveralModeEstimate } from './endpointEstimate';
 import type { EndpointEstimate, PlanEstimate } from './planEstimate';
@@ -5,7 +6,7 @@ import { formatCost } from '../store/report';
 
 /** Label and value rows of an estimate, shared by the CLI's text and the editor's Markdown. */
 export function estimateRows(e: PlanEstimate): [string, string][] {
-  const n = (x: number) => Math.round(x).toLocaleString('en-US');
+  const n = (x: number) => formatNumber(x);
   const cached = 'unknown' in e.cached ? `unknown (${e.cached.unknown})` : `${e.cached.chunks} of ${e.chunks} chunks (not sent again)`;
   const requests = e.toSend.requests === e.planned.requests ? n(e.toSend.requests) : `${n(e.toSend.requests)} to send (${n(e.planned.requests)} planned, less the cached chunks)`;
   const several = e.endpoints?.length ? e.endpoints : undefined;
@@ -60,7 +61,7 @@ function costOverText(e: PlanEstimate, primaryText: string): string {
 /** Rows comparing streaming (one chunk per request) with packing: [label, streamed, packed]. */
 export function comparisonRows(e: PlanEstimate): [string, string, string][] {
   const { stream, packed } = e.comparison;
-  const n = (x: number) => Math.round(x).toLocaleString('en-US');
+  const n = (x: number) => formatNumber(x);
   const row = (label: string, f: (m: SeveralModeEstimate) => string): [string, string, string] => [label, f(stream), f(packed)];
   return [
     row('Chunks per request', (m) => String(m.chunksPerBatch)),

@@ -122,3 +122,19 @@ function readClass(glob: string, start: number): { quoted: string; end: number }
 function invalidRange(glob: string, range: string): SyntaxError {
   return new SyntaxError(`Invalid glob "${glob}": the range ${range} in its [...] is backwards; write it from low to high`);
 }
+
+/**
+ * What a typed file selection means (#18), the same in every front end: a folder's path means everything
+ * under it (`src`, `src/`, `./src` → `src/**`; `.` → `**`); a glob, or a path that is no folder, stays as
+ * typed (trimmed). `isFolder` answers for a `/`-separated path relative to the root (no trailing `/`);
+ * it is not asked about a glob, nor about a path written with a trailing `/` (a folder by its spelling).
+ */
+export async function selectionGlob(input: string, isFolder: (relative: string) => Promise<boolean> | boolean): Promise<string> {
+  const typed = input.trim();
+  if (!typed || isGlob(typed) || typed.includes('\\')) return typed;
+  const slashed = typed.endsWith('/');
+  const rel = typed.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+  if (rel === '' || rel === '.') return '**';
+  if (slashed || (await isFolder(rel))) return `${rel}/**`;
+  return typed;
+}

@@ -1,3 +1,4 @@
+import { formatNumber } from '../../util/format';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../../util/atomicFile';
@@ -153,7 +154,7 @@ function tooLargeMessage(provider: BatchProviderKind, measure: 'requests' | 'byt
 }
 
 function fmt(n: number): string {
-  return n.toLocaleString('en-US');
+  return formatNumber(n);
 }
 
 function megabytes(bytes: number): string {

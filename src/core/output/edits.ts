@@ -1,7 +1,8 @@
 /**
  * An edit run's proposals in its run folder (#15), written by the engine and read by both front ends:
  *
- * - `proposed/<path>`: the whole new file, only when every chunk of the file succeeded;
+ * - `proposed/<path>.proposed`: the whole new file, only when every chunk of the file succeeded (a name no
+ *   language server or linter takes for source: output/names.ts; `proposed/<path>` before #18, still read);
  * - `proposals.json`: `{ version: 1, files: [{ path, hash, status, reason?, suspicious? }] }`, one entry
  *   per planned file (`hash`: the planned sha256 of the original);
  * - `edits.patch`: a git-style unified diff (`a/<path>`, `b/<path>`) of every proposal against its planned
@@ -19,6 +20,7 @@ import { globMatcher } from '../input/glob';
 import { hashText } from '../plan/plan';
 import { checkRelativePath, PathGuard, UnsafePathError } from '../store/pathGuard';
 import { chunkFileOf } from './artifacts';
+import { proposedNameOf } from './names';
 import { lineEndingOf, normalizePart, suspicionOf } from './editText';
 import type { ChunkRef } from '../plan/types';
 
@@ -97,7 +99,10 @@ export async function writeProposals(dir: string, run: EditRunState, records: re
   const entries: ProposalEntry[] = [];
   const patches: string[] = [];
   for (const f of run.files) {
-    const proposedFile = await guard.resolve(`${PROPOSED_DIR}/${f.path}`, 'run.json', 'a file path');
+    const legacyFile = await guard.resolve(`${PROPOSED_DIR}/${f.path}`, 'run.json', 'a file path');
+    const proposedFile = await guard.resolve(`${PROPOSED_DIR}/${proposedNameOf(f.path)}`, 'run.json', 'a file path');
+    // The name of before #18 (the source's own) is dropped whenever the proposals are rewritten.
+    await fs.rm(legacyFile, { force: true });
     const proposal = await proposalOf(dir, f, latest, read);
     entries.push(proposal.entry);
     if (proposal.entry.status === 'proposed') {
@@ -273,12 +278,30 @@ export async function readProposals(dir: string): Promise<ProposalManifest> {
 }
 
 /**
- * The proposed new text of `p` (`proposed/<p>`), read through the path guard: a link planted in a cloned
- * run folder that leads outside it is refused (`UnsafePathError`).
+ * The proposed new text of `p` (`proposed/<p>.proposed`, or `proposed/<p>` in a folder written before #18),
+ * read through the path guard: a link planted in a cloned run folder that leads outside it is refused
+ * (`UnsafePathError`).
  */
 export async function proposedText(dir: string, p: string): Promise<string> {
+  return fs.readFile(await proposedFileOf(dir, p), 'utf8');
+}
+
+/** The file holding `p`'s proposal (see `proposedText`), checked by the path guard; the new name when neither exists. */
+export async function proposedFileOf(dir: string, p: string): Promise<string> {
   const guard = new PathGuard(dir, 'the run folder');
-  return fs.readFile(await guard.resolve(`${PROPOSED_DIR}/${p}`, PROPOSALS_FILE, 'a file path'), 'utf8');
+  const current = await guard.resolve(`${PROPOSED_DIR}/${proposedNameOf(p)}`, PROPOSALS_FILE, 'a file path');
+  try {
+    await fs.access(current);
+    return current;
+  } catch {
+    const legacy = await guard.resolve(`${PROPOSED_DIR}/${p}`, PROPOSALS_FILE, 'a file path');
+    try {
+      await fs.access(legacy);
+      return legacy;
+    } catch {
+      return current;
+    }
+  }
 }
 
 export type ApplyOutcome = 'applied' | 'skipped' | 'unchanged';

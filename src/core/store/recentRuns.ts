@@ -1,8 +1,12 @@
+import { formatNumber } from '../../util/format';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { DEFAULT_OUTPUT_RATIO, DEFAULT_LATENCY, latencyFromSamples, type LatencyModel } from '../estimate/estimate';
 import { runFolders } from './runFolders';
 import { readRecords, RUN_FILE, type RunMeta } from './runStore';
+
+/** A measured output rate above this is shown as a bound: an instant local or caching server gives absurd figures. */
+const FASTEST_SHOWN = 10_000;
 
 /** One request of a past run, rebuilt from its chunks' `run.jsonl` lines (they share the batch id). */
 export interface RequestSample {
@@ -89,7 +93,7 @@ export function latencyOf(runs: readonly RecentRun[], endpointId: string | undef
   const ttft = f ? `median of ${f} streamed request${f === 1 ? '' : 's'}` : 'assumed';
   return {
     latency,
-    source: `${s.requests} request${s.requests === 1 ? '' : 's'} of ${s.runs} recent run${s.runs === 1 ? '' : 's'} of ${endpointId}: median ${round(latency.medianSecondsPerRequest!)} s per request; modelled as ${round(latency.ttftSeconds)} s to the first token (${ttft}), then ${Math.round(latency.outputTokensPerSecond)} output tokens/s`,
+    source: `${s.requests} request${s.requests === 1 ? '' : 's'} of ${s.runs} recent run${s.runs === 1 ? '' : 's'} of ${endpointId}: median ${round(latency.medianSecondsPerRequest!)} s per request; modelled as ${round(latency.ttftSeconds)} s to the first token (${ttft}), then ${latency.outputTokensPerSecond > FASTEST_SHOWN ? `over ${formatNumber(FASTEST_SHOWN)} output tokens/s (too fast to measure: a local or caching server)` : `${formatNumber(latency.outputTokensPerSecond)} output tokens/s`}`,
   };
 }
 

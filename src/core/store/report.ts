@@ -1,3 +1,4 @@
+import { proposedNameOf } from '../output/names';
 import type { RunMeta, RunRecord, RunSummary } from './runStore';
 import { FINDINGS_JSONL, FINDINGS_SARIF, RESULTS_CSV, RESULTS_JSONL, severityCounts, type RunArtifacts } from '../output/artifacts';
 import { SEVERITIES } from '../output/kind';
@@ -179,7 +180,7 @@ function editLines(artifacts: RunArtifacts): string[] {
   if (!listed.length) return lines;
   lines.push('| File | Status | Notes |', '|---|---|---|');
   for (const f of listed.slice(0, REPORT_ROWS)) {
-    const link = f.status === 'proposed' ? `[${cell(f.path)}](proposed/${encodeURI(f.path)})` : cell(f.path);
+    const link = f.status === 'proposed' ? `[${cell(f.path)}](proposed/${encodeURI(proposedNameOf(f.path))})` : cell(f.path);
     const notes = f.suspicious?.length ? `${f.suspicious.length} suspicious part(s)` : (f.reason ?? '');
     lines.push(`| ${link} | ${f.status} | ${cell(notes)} |`);
   }

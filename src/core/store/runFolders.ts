@@ -19,6 +19,23 @@ export interface UnfinishedRun {
   lockedBy?: number;
 }
 
+/** What a runs folder's own `.gitignore` says: nothing in it is the user's to commit (as tool caches do). */
+export const RUNS_GITIGNORE = '# Written by Batch Prompt: run results are not source. Delete this file to commit them.\n*\n';
+
+/**
+ * Creates the folder runs are written to (`.batch-prompt/runs` by default) with its own `.gitignore`
+ * (`*`) when it has none. Never overwrites: an existing `.gitignore`, or a link in its place (a cloned
+ * folder), is left as it is (`wx` does not follow it).
+ */
+export async function ensureRunsFolder(root: string): Promise<void> {
+  await fs.mkdir(root, { recursive: true });
+  try {
+    await fs.writeFile(path.join(root, '.gitignore'), RUNS_GITIGNORE, { flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+}
+
 /** The names of the folders under `root`, unsorted; undefined when `root` cannot be listed (no runs yet). */
 export async function runFolderNames(root: string): Promise<string[] | undefined> {
   try {

@@ -20,6 +20,7 @@ import { exists } from '../../util/fs';
 import { isEdit, isStructured, type OutputSpec } from '../output/spec';
 import { ARTIFACT_FILES, readEntries, renderFileOutput, type FileChunkPart } from '../output/artifacts';
 import { EDIT_FILES } from '../output/edits';
+import { fenced, legacyOutputNameOf, outputNameOf } from '../output/names';
 
 /** How a run folder names an endpoint (never a key, never a header's value: at most the names of a CLI config's headers). */
 export interface EndpointInfo {
@@ -142,7 +143,6 @@ const CHUNKS_DIR = 'chunks';
 const OUTPUTS_DIR = 'outputs';
 /** Raw replies of chunks that failed `invalid-output` (#14). */
 export const INVALID_DIR = 'invalid';
-const INCOMPLETE_SUFFIX = '.incomplete';
 /** Files a run folder's writers put beside `run.json` (a batch job's `job.json`, the report). */
 const FOLDER_FILES = [RECORDS_FILE, PASSES_FILE, SUMMARY_FILE, LOCK_FILE, PLAN_JOURNAL, 'job.json', 'report.md', ...ARTIFACT_FILES, ...EDIT_FILES, 'reduce.jsonl', 'answer.md', 'answer.json'];
 
@@ -161,8 +161,9 @@ interface FileState {
 /**
  * A run's folder, written as results arrive: `run.json` (the plan and parameters), `run.jsonl` (one
  * line per chunk outcome, append-only), `chunks/ID.out` (each chunk's output, atomically), one file
- * per input under `outputs/` once all its chunks have ended (`.incomplete` beside the name, with a
- * marker for every missing chunk, when one failed), and `summary.json`. Outputs live on disk, not in
+ * per input under `outputs/` once all its chunks have ended (`<path>.md`, `.json` for a json run, never
+ * the source's own name: see output/names.ts; `<path>.incomplete.md`, with a marker for every missing
+ * chunk, when one failed), and `summary.json`. Outputs live on disk, not in
  * memory, so memory stays bounded however many chunks a run has.
  */
 export class RunStore {
@@ -308,7 +309,9 @@ export class RunStore {
       }
       if (f.status.size !== f.chunks.length) continue;
       const complete = this.fileStatus(f.path) === 'complete';
-      if (!complete || !(await exists(this.outputPath(f.path))) || (await exists(this.outputPath(f.path, 'incomplete')))) {
+      // A folder written before #18 has its outputs under the source's own names: rewritten under the new ones.
+      const legacy = (await exists(this.legacyOutputPath(f.path, 'complete'))) || (await exists(this.legacyOutputPath(f.path, 'incomplete')));
+      if (!complete || legacy || !(await exists(this.outputPath(f.path))) || (await exists(this.outputPath(f.path, 'incomplete')))) {
         await this.writeOutput(f);
       }
     }
@@ -395,7 +398,12 @@ export class RunStore {
 
   /** Where a file's output is (or will be) written (refuses a path that is not a safe relative one). */
   outputPath(p: string, status: FileStatus = 'complete'): string {
-    return outputPathOf(this.guard, p, status);
+    return outputPathOf(this.guard, p, status, this.meta.output);
+  }
+
+  /** Where a run folder written before #18 put a file's output (`outputs/<path>`), read and removed only. */
+  legacyOutputPath(p: string, status: FileStatus = 'complete'): string {
+    return legacyOutputPathOf(this.guard, p, status);
   }
 
   private chunkOutputPath(id: string): string {
@@ -446,11 +454,13 @@ export class RunStore {
       }
     }
     // An edit run's parts replace the file's editable parts exactly: joined as they are (#15).
-    const text = spec && isStructured(spec) ? renderFileOutput(spec, file.path, structured) : isEdit(spec) ? parts.join(complete ? '' : '\n') : joinOutputs(parts);
+    // An edit run's joined parts are the new file's code: fenced in its language, the output being Markdown.
+    const text = spec && isStructured(spec) ? renderFileOutput(spec, file.path, structured) : isEdit(spec) ? fenced(file.path, parts.join(complete ? '' : '\n')) : joinOutputs(parts);
     const status: FileStatus = complete ? 'complete' : 'incomplete';
     await writeFileAtomic(await this.checked(this.outputPath(file.path, status)), text);
-    // The other form, if an earlier attempt wrote it, is now stale.
+    // The other form, if an earlier attempt wrote it, is now stale; so are the names of before #18.
     await fs.rm(await this.checked(this.outputPath(file.path, complete ? 'incomplete' : 'complete')), { force: true });
+    for (const s of ['complete', 'incomplete'] as const) await fs.rm(await this.checked(this.legacyOutputPath(file.path, s)), { force: true });
   }
 
   /**
@@ -696,7 +706,10 @@ export async function checkRunFolder(dir: string): Promise<RunMeta> {
   const guard = new PathGuard(dir, 'the run folder');
   for (const name of FOLDER_FILES) await guard.checkReal(path.join(dir, name), name, name);
   for (const [i, f] of meta.files.entries()) {
-    for (const status of ['complete', 'incomplete'] as const) await guard.checkReal(outputPathOf(guard, f.path, status), RUN_FILE, `files[${i}].path`, f.path);
+    for (const status of ['complete', 'incomplete'] as const) {
+      await guard.checkReal(outputPathOf(guard, f.path, status, meta.output), RUN_FILE, `files[${i}].path`, f.path);
+      await guard.checkReal(legacyOutputPathOf(guard, f.path, status), RUN_FILE, `files[${i}].path`, f.path);
+    }
     for (const [j, c] of f.chunks.entries()) {
       await guard.checkReal(chunkOutputPathOf(dir, c.id), RUN_FILE, `files[${i}].chunks[${j}].id`, c.id);
       await guard.checkReal(invalidReplyPathOf(dir, c.id), RUN_FILE, `files[${i}].chunks[${j}].id`, c.id);
@@ -705,8 +718,14 @@ export async function checkRunFolder(dir: string): Promise<RunMeta> {
   return meta;
 }
 
-function outputPathOf(guard: PathGuard, p: string, status: FileStatus): string {
-  return guard.join(`${OUTPUTS_DIR}/${p}`, RUN_FILE, 'a file path') + (status === 'incomplete' ? INCOMPLETE_SUFFIX : '');
+function outputPathOf(guard: PathGuard, p: string, status: FileStatus, spec: OutputSpec | undefined): string {
+  guard.join(`${OUTPUTS_DIR}/${p}`, RUN_FILE, 'a file path');
+  return guard.join(`${OUTPUTS_DIR}/${outputNameOf(p, spec, status)}`, RUN_FILE, 'a file path');
+}
+
+function legacyOutputPathOf(guard: PathGuard, p: string, status: FileStatus): string {
+  guard.join(`${OUTPUTS_DIR}/${p}`, RUN_FILE, 'a file path');
+  return guard.join(`${OUTPUTS_DIR}/${legacyOutputNameOf(p, status)}`, RUN_FILE, 'a file path');
 }
 
 function chunkOutputPathOf(dir: string, id: string): string {

@@ -40,7 +40,7 @@ export const ENDPOINT_LIMITS_SCHEMA = {
 } as const satisfies Record<string, { min: number; max?: number }>;
 
 /** Defaults and bounds; must equal `contributes.configuration` (a test checks it). */
-export const SETTINGS_SCHEMA: { [K in keyof Settings]: { default: Settings[K]; min?: number; max?: number; enum?: readonly Settings[K][] } } = {
+export const SETTINGS_SCHEMA: { [K in keyof Settings]: { default: Settings[K]; min?: number; max?: number; enum?: readonly Settings[K][]; emptyMeans?: Settings[K] } } = {
   models: { default: [] },
   chunkTokens: { default: 8192, min: 256, max: 262144 },
   overlapTokens: { default: 100, min: 0, max: 4096 },
@@ -53,7 +53,8 @@ export const SETTINGS_SCHEMA: { [K in keyof Settings]: { default: Settings[K]; m
   dropEndpointAfterWaitSeconds: { default: 60, min: 1, max: 86400 },
   requestsPerMinute: { default: 0, min: 0 },
   tokensPerMinute: { default: 0, min: 0 },
-  outputDirectory: { default: '.batch-prompt/runs' },
+  // Empty (#18): results in the extension's storage, outside the workspace (see vscode/run/runsFolder.ts).
+  outputDirectory: { default: '.batch-prompt/runs', emptyMeans: '' },
   defaultInclude: { default: '**/*' },
   respectGitignore: { default: true },
   maxFileSizeKB: { default: 1024, min: 1, max: 102400 },
@@ -151,7 +152,7 @@ export function normalizeSettings(get: (key: string) => unknown, problems: strin
     } else if (spec.enum) {
       out[key] = (spec.enum as readonly unknown[]).includes(raw) ? raw : def;
     } else {
-      out[key] = typeof raw === 'string' && raw.trim() !== '' ? raw.trim() : def;
+      out[key] = typeof raw === 'string' && raw.trim() !== '' ? raw.trim() : typeof raw === 'string' && spec.emptyMeans !== undefined ? spec.emptyMeans : def;
     }
   }
   return out as unknown as Settings;

@@ -1,6 +1,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { CHANGED_SINCE_RUN, DELETED_SINCE_RUN, PROPOSED_DIR, proposedText, ProposalsError, readProposals, type ProposalEntry, type ProposalManifest } from '../../core/output/edits';
+import { proposedNameOf } from '../../core/output/names';
+import { CHANGED_SINCE_RUN, DELETED_SINCE_RUN, PROPOSED_DIR, proposedFileOf, proposedText, ProposalsError, readProposals, type ProposalEntry, type ProposalManifest } from '../../core/output/edits';
 import { hashText } from '../../core/plan/plan';
 import { checkRunRoot, isInside, UnsafePathError, UntrustedRootError } from '../../core/store/pathGuard';
 import { peekRunMeta, runFolders } from '../../core/store/runFolders';
@@ -149,7 +150,7 @@ export class ProposedEditsService {
       try {
         proposal = await proposedText(run.dir.fsPath, entry.path);
       } catch (e) {
-        notOffered.push({ path: entry.path, reason: UnsafePathError.is(e) ? e.message : `its proposal (${PROPOSED_DIR}/${entry.path}) cannot be read: resume the run to write it again` });
+        notOffered.push({ path: entry.path, reason: UnsafePathError.is(e) ? e.message : `its proposal (${PROPOSED_DIR}/${proposedNameOf(entry.path)}) cannot be read: resume the run to write it again` });
         continue;
       }
       const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
@@ -243,7 +244,7 @@ export class ProposedEditsService {
       return false;
     }
     if (!uri) return false;
-    const right = vscode.Uri.joinPath(run.dir, PROPOSED_DIR, ...entry.path.split('/'));
+    const right = vscode.Uri.file(await proposedFileOf(run.dir.fsPath, entry.path));
     await vscode.commands.executeCommand('vscode.diff', uri, right, `${entry.path} ↔ proposed (${run.meta.runId})`);
     return true;
   }

@@ -61,7 +61,7 @@ export async function showEstimate(ctx: EstimateContext, request: RunRequest): P
   if (!hasFolder(roots)) return undefined;
   // The same glob box as a run (with its live count), and the same refusal when nothing matches:
   // an estimate of no files is not worth asking for a prompt and a model.
-  const glob = request.glob ?? (request.uris ? undefined : await askGlob(settings.defaultInclude, 'Batch Prompt: estimate files'));
+  const glob = request.glob ?? (request.uris ? undefined : await askGlob(settings.defaultInclude, 'Batch Prompt: estimate files', 'estimate'));
   if (!request.uris && !glob) return undefined;
   const uris = await matchingFiles(request.uris, glob!);
   if (!uris) return undefined;

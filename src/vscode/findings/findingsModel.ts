@@ -1,3 +1,4 @@
+import { formatNumber } from '../../util/format';
 import { SEVERITIES, type LocatedFinding, type Severity } from '../../core/output/kind';
 import { hashText } from '../../core/plan/plan';
 import { findingRecord, severityCounts } from '../../core/output/artifacts';
@@ -149,10 +150,10 @@ const NOUNS: Record<Severity, [string, string]> = { error: ['error', 'errors'], 
  * (the files the run covered).
  */
 export function countsText(findings: readonly LocatedFinding[], filesCovered: number): string {
-  const files = (n: number) => `${n.toLocaleString('en-US')} file${n === 1 ? '' : 's'}`;
+  const files = (n: number) => `${formatNumber(n)} file${n === 1 ? '' : 's'}`;
   if (findings.length === 0) return `No findings in ${files(filesCovered)}`;
   const counts = severityCounts(findings);
-  const parts = SEVERITIES.filter((s) => counts[s] > 0).map((s) => `${counts[s].toLocaleString('en-US')} ${NOUNS[s][counts[s] === 1 ? 0 : 1]}`);
+  const parts = SEVERITIES.filter((s) => counts[s] > 0).map((s) => `${formatNumber(counts[s])} ${NOUNS[s][counts[s] === 1 ? 0 : 1]}`);
   return `${parts.join(', ')} in ${files(new Set(findings.map((f) => f.path)).size)}`;
 }
 

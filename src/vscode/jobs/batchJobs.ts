@@ -84,7 +84,7 @@ export class BatchJobService extends Disposable {
    * is text (command arguments) or a chosen prompt ("Run Last Prompt Again").
    */
   async submit(args?: Omit<RunArgs, 'prompt'> & { uris?: vscode.Uri[]; prompt?: string | ChosenPrompt }): Promise<JobRecord | undefined> {
-    const glob = args?.uris ? undefined : (args?.glob ?? (await askGlob(readSettings().defaultInclude, 'Batch Prompt: submit as a batch job')));
+    const glob = args?.uris ? undefined : (args?.glob ?? (await askGlob(readSettings().defaultInclude, 'Batch Prompt: submit as a batch job', 'submit')));
     if (!args?.uris && !glob) return undefined;
     const prompt = typeof args?.prompt === 'string' ? promptOf({ prompt: args.prompt, output: args.output }) : args?.prompt;
     const prepared = await this.runs.prepare(

@@ -4,7 +4,11 @@ import { collectFiles, filterGitignored, type SkippedFile } from '../../core/inp
 import { isOutside } from '../../core/store/pathGuard';
 import type { FileReader } from '../../core/plan/plan';
 import type { SourceFile } from '../../core/plan/types';
+import { selectionGlob } from '../../core/input/glob';
+import { countOf } from '../../util/format';
+import { readSettings } from '../base/settings';
 import type { Settings } from '../base/settingsSchema';
+import { runsExcludes, workspaceRunsFolder } from './runsFolder';
 
 /** Where a run's files live: run-relative paths map back to workspace URIs (multi-root aware). */
 export class RunRoots {
@@ -55,9 +59,13 @@ export class RunRoots {
   }
 }
 
-/** `files.exclude` and `search.exclude` as one glob for `findFiles` (entries set to true). */
-export function excludeGlob(scope?: vscode.ConfigurationScope): string | undefined {
-  const patterns = new Set<string>();
+/**
+ * `files.exclude` and `search.exclude` as one glob for `findFiles` (entries set to true), with `extra`
+ * (by default the product's own folders, `runsExcludes`): an exclude given to `findFiles` replaces the
+ * settings, so they are all named here.
+ */
+export function excludeGlob(scope?: vscode.ConfigurationScope, extra: readonly string[] = runsExcludes(readSettings())): string | undefined {
+  const patterns = new Set<string>(extra);
   for (const section of ['files', 'search']) {
     const value = vscode.workspace.getConfiguration(section, scope).get<Record<string, unknown>>('exclude') ?? {};
     for (const [glob, on] of Object.entries(value)) if (on === true) patterns.add(glob);
@@ -65,9 +73,23 @@ export function excludeGlob(scope?: vscode.ConfigurationScope): string | undefin
   return patterns.size ? `{${[...patterns].join(',')}}` : undefined;
 }
 
-/** Workspace files matching `include` (a glob), honouring `files.exclude` and `search.exclude`. */
+/** Workspace files matching `include` (a glob, or a folder: see `resolveGlob`), honouring `files.exclude` and `search.exclude`, never the runs folder. */
 export async function findByGlob(include: string, token?: vscode.CancellationToken): Promise<vscode.Uri[]> {
-  return vscode.workspace.findFiles(include, excludeGlob(), undefined, token);
+  return vscode.workspace.findFiles(await resolveGlob(include), excludeGlob(), undefined, token);
+}
+
+/** The glob a typed selection means (`selectionGlob`): `src`, a folder of a workspace folder, means `src/**`. */
+export function resolveGlob(typed: string): Promise<string> {
+  return selectionGlob(typed, async (rel) => {
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      try {
+        if ((await vscode.workspace.fs.stat(vscode.Uri.joinPath(folder.uri, ...rel.split('/')))).type & vscode.FileType.Directory) return true;
+      } catch {
+        // Not in this folder.
+      }
+    }
+    return false;
+  });
 }
 
 /** Files of a selection: files as they are, folders expanded recursively (excludes honoured). */
@@ -105,7 +127,7 @@ export interface ReadResult {
 export async function readFiles(uris: readonly vscode.Uri[], roots: RunRoots, settings: Settings, onFile: (f: SourceFile) => void | Promise<void>, signal?: AbortSignal): Promise<ReadResult> {
   const byFolder = new Map<vscode.WorkspaceFolder, string[]>();
   let outside = 0;
-  const runsDir = roots.primary ? path.resolve(roots.primary.uri.fsPath, settings.outputDirectory) : undefined;
+  const runsDir = roots.primary ? workspaceRunsFolder(roots.primary.uri.fsPath, settings) : undefined;
   for (const uri of uris) {
     const folder = vscode.workspace.getWorkspaceFolder(uri);
     if (uri.scheme !== 'file' || !folder || roots.pathOf(uri) === undefined) {
@@ -141,46 +163,69 @@ function isInside(dir: string, file: string): boolean {
   return rel !== '' && !isOutside(rel);
 }
 
-/** Asks for a glob, showing live how many files match before the user confirms. */
-export async function askGlob(initial: string, title = 'Batch Prompt: run on files'): Promise<string | undefined> {
+/**
+ * Asks for a glob, saying live what Enter will do ("Enter: run on 12 files"); with no file matching,
+ * Enter does nothing and the box says to type another. `verb`: what Enter does to the files.
+ */
+export async function askGlob(initial: string, title = 'Batch Prompt: run on files', verb = 'run on'): Promise<string | undefined> {
   const box = vscode.window.createInputBox();
   box.title = title;
   box.value = initial;
-  box.placeholder = 'Glob of workspace files, for example src/**/*.ts';
+  box.placeholder = 'Glob of workspace files (src/**/*.ts), or a folder (src)';
   box.ignoreFocusOut = true;
   let seq = 0;
-  let count = 0;
+  /** The count of the value it was made for: Enter waits for the current value's. */
+  let counted: { value: string; count: number } | undefined;
+  let accepting = false;
+  const accept = () => {
+    const value = box.value.trim();
+    if (!value || !counted || counted.value !== value) {
+      accepting = !!value;
+      return;
+    }
+    accepting = false;
+    if (counted.count === 0) return;
+    resolve(value);
+    box.hide();
+  };
+  let resolve: (value: string | undefined) => void = () => undefined;
   const update = async () => {
     const mine = ++seq;
     const value = box.value.trim();
+    counted = undefined;
     if (!value) {
-      box.prompt = 'Type a glob.';
+      box.prompt = 'Type a glob (src/**/*.ts) or a folder (src).';
       return;
     }
     box.busy = true;
+    box.prompt = 'Counting files…';
     const cts = new vscode.CancellationTokenSource();
     try {
-      count = (await findByGlob(value, cts.token)).length;
-      if (mine === seq) box.prompt = `${count} file${count === 1 ? '' : 's'} match (files.exclude and search.exclude apply). Press Enter to continue.`;
+      const glob = await resolveGlob(value);
+      const count = (await findByGlob(value, cts.token)).length;
+      if (mine !== seq) return;
+      counted = { value, count };
+      const folder = glob !== value ? ` in ${glob.replace(/\/\*\*$/, '') || 'the workspace'} (${glob})` : '';
+      box.prompt = count === 0 ? `0 files match${folder} — type another glob.` : `Enter: ${verb} ${countOf(count, 'file')}${folder}. files.exclude and search.exclude apply.`;
+      if (accepting) accept();
     } finally {
       cts.dispose();
       if (mine === seq) box.busy = false;
     }
   };
   let timer: ReturnType<typeof setTimeout> | undefined;
-  return new Promise<string | undefined>((resolve) => {
+  return new Promise<string | undefined>((done) => {
+    resolve = done;
     box.onDidChangeValue(() => {
       clearTimeout(timer);
+      accepting = false;
+      counted = undefined;
       timer = setTimeout(() => void update(), 200);
     });
-    box.onDidAccept(() => {
-      if (!box.value.trim()) return;
-      resolve(box.value.trim());
-      box.hide();
-    });
+    box.onDidAccept(accept);
     box.onDidHide(() => {
       clearTimeout(timer);
-      resolve(undefined);
+      done(undefined);
       box.dispose();
     });
     box.show();

@@ -6,7 +6,10 @@ import type { OutputSpec } from '../../core/output/spec';
 import { reduceSpecOfFront, ReduceSpecError, type ReduceSpec } from '../../core/reduce/spec';
 import { isInside } from '../../core/store/pathGuard';
 import { showError } from '../base/messages';
+import { readSettings } from '../base/settings';
+import { excludeGlob } from './fileSelection';
 import { realPathOf } from './runPlanning';
+import { runsExcludes } from './runsFolder';
 
 export interface ChosenPrompt {
   text: string;
@@ -123,7 +126,8 @@ type Item = vscode.QuickPickItem & { run: () => Promise<ChosenPrompt | undefined
  */
 export async function pickPrompt(state: vscode.Memento): Promise<ChosenPrompt | undefined> {
   const recent = readRecent(state);
-  const files = await vscode.workspace.findFiles('**/*.prompt.md', '**/node_modules/**', 200);
+  // Never a run's copy of a prompt file: the runs folder is left out (runsFolder.ts), with the user's excludes.
+  const files = await vscode.workspace.findFiles('**/*.prompt.md', excludeGlob(undefined, ['**/node_modules/**', ...runsExcludes(readSettings())]), 200);
   files.sort((a, b) => rank(a) - rank(b) || a.path.localeCompare(b.path));
   const last = recent.length ? recentText(recent[0]) : undefined;
   const items: Item[] = [

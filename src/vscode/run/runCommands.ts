@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { sameEndpoint } from '../../providers/endpointTrust';
 import { askGlob } from './fileSelection';
+import { isProductPath } from './runsFolder';
 import { Commands } from '../base/ids';
 import { registerCommand } from '../base/lifecycle';
 import { Actions, openSettings, showInfo, showWithActions } from '../base/messages';
@@ -28,6 +29,7 @@ export function registerRun(context: vscode.ExtensionContext, { runs, keys, mode
     registerCommand(Commands.runOnSelection, async (clicked?: vscode.Uri, selected?: vscode.Uri[], args?: RunArgs) => {
       const uris = selected?.length ? selected : clicked ? [clicked] : [];
       if (!uris.length) return vscode.commands.executeCommand(Commands.runOnFiles);
+      if (uris.every((u) => isProductPath(u, readSettings()))) return refuseProductFiles(uris[0]);
       return runs.start({ uris, prompt: promptOf(args), modelId: args?.modelId });
     }),
     registerCommand(Commands.runOnFile, async (uri?: vscode.Uri, args?: RunArgs) => {
@@ -36,6 +38,7 @@ export function registerRun(context: vscode.ExtensionContext, { runs, keys, mode
         showInfo('Open a file first, or use "Run Prompt on Files…".');
         return undefined;
       }
+      if (isProductPath(target, readSettings())) return refuseProductFiles(target);
       return runs.start({ uris: [target], prompt: promptOf(args), modelId: args?.modelId });
     }),
     registerCommand(Commands.runLast, () => runs.runLast()),
@@ -104,4 +107,13 @@ export function registerRun(context: vscode.ExtensionContext, { runs, keys, mode
     const picked = await vscode.window.showQuickPick(endpoints.map((e) => ({ label: e.id, description: `${e.provider} · ${e.model}`, e })), { title });
     return picked?.e;
   }
+}
+
+/**
+ * The Explorer's or the editor's run commands on Batch Prompt's own results (`.batch-prompt`, the runs
+ * folder): said at once, before a prompt or a model is asked for (a run never reads them).
+ */
+function refuseProductFiles(uri: vscode.Uri): undefined {
+  showInfo(`Batch Prompt: ${vscode.workspace.asRelativePath(uri)} is in Batch Prompt's own results folder; runs never read it. Pick files or folders outside it (open a run's report.md to read its results).`);
+  return undefined;
 }

@@ -1,3 +1,4 @@
+import { formatNumber } from '../../util/format';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -86,7 +87,7 @@ export async function confirmRun(plan: Plan, read: ReadResult, settings: Setting
   return askModal(
     'info',
     `Batch Prompt: send ${t.chunks} chunks of ${t.files} files to ${choice.label} in ${t.requests} requests?`,
-    [`About ${t.inputTokens.toLocaleString('en-US')} input tokens${cost !== undefined ? `, ${formatCost(cost)} of input` : ''}.`, describeSkipped(read, plan), `Asked for runs of ${settings.confirmAbove} or more requests (setting batchPrompt.confirmAbove).`].join('\n'),
+    [`About ${formatNumber(t.inputTokens)} input tokens${cost !== undefined ? `, ${formatCost(cost)} of input` : ''}.`, describeSkipped(read, plan), `Asked for runs of ${settings.confirmAbove} or more requests (setting batchPrompt.confirmAbove).`].join('\n'),
     send,
   );
 }

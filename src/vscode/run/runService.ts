@@ -20,7 +20,9 @@ import { endpointsOf, newRunId, retryChunks, runPlan, smallestWindow, type RunEn
 import { runLockHolder, RunStore, type EndpointInfo, type RunMeta, type RunSummary } from '../../core/store/runStore';
 import { getTokenizer, type Tokenizer } from '../../core/plan/tokenizer';
 import { parameterOverrides, resendRefusal, runParameters, tokenizerOf } from '../../core/session/prepare';
+import { ensureRunsFolder } from '../../core/store/runFolders';
 import { RunRoots } from './fileSelection';
+import { resultsInStorage } from './runsFolder';
 import { EndpointDropNotices, SHOW_LOG } from './endpointNotices';
 import { Commands, ContextKeys } from '../base/ids';
 import { Disposable, toDisposable } from '../base/lifecycle';
@@ -131,6 +133,8 @@ export class RunService extends Disposable {
     private readonly results?: ResultCacheFolder,
     /** Live results documents of streamed runs (setting `batchPrompt.stream`). */
     private readonly live?: LiveResults,
+    /** Where runs go when `batchPrompt.outputDirectory` is empty: the extension's storage (`storageRunsFolder`). */
+    private readonly storageRuns?: string,
   ) {
     super();
   }
@@ -279,6 +283,8 @@ export class RunService extends Disposable {
     if (!(await confirmRun(plan, read, settings, prices, choice))) return undefined;
     const runsRoot = this.runsRoot(settings, roots);
     if (!runsRoot) return undefined;
+    // Created with its own .gitignore (`*`): results are not the user's source.
+    await ensureRunsFolder(runsRoot.fsPath);
     await this.workspaceState.update(LAST_RUN_KEY, { uris: request.uris?.map((u) => u.toString()), glob: request.glob, prompt, modelId: choice.id, mode: request.mode });
     const dir = vscode.Uri.joinPath(runsRoot, newRunId());
     return { plan, prompt, choice, model, modelInfo: modelInfoOf(choice), endpoints: endpoints ?? undefined, tokenizer, roots, dir, parameters: runParameters(runSettingsOf(settings)), prices, settings };
@@ -422,10 +428,19 @@ export class RunService extends Disposable {
     });
   }
 
-  /** The folder runs are written to; refuses (with a message, unless `quiet`) one that escapes the workspace. */
+  /**
+   * The folder runs are written to (and read from: report, resume, failed chunks, findings, edits); refuses
+   * (with a message, unless `quiet`) one that escapes the workspace. `batchPrompt.outputDirectory` empty:
+   * the extension's storage for this workspace.
+   */
   runsRoot(settings: Settings = this.settings(), roots = RunRoots.current(), quiet = false): vscode.Uri | undefined {
     const folder = roots.primary;
     if (!folder) return undefined;
+    if (resultsInStorage(settings)) {
+      if (this.storageRuns) return vscode.Uri.file(this.storageRuns);
+      if (!quiet) showError('Batch Prompt: batchPrompt.outputDirectory is empty (results in the extension\'s storage), but VS Code gives this window no storage folder on disk; set batchPrompt.outputDirectory to a folder of the workspace.');
+      return undefined;
+    }
     const base = folder.uri.fsPath;
     const target = path.resolve(base, settings.outputDirectory);
     // Real paths: a folder of the workspace that links elsewhere is outside too.

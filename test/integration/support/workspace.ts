@@ -46,7 +46,8 @@ export function listFiles(dir: string): string[] {
 /** The run folders under the workspace's default output directory. */
 export function runFolders(): string[] {
   const dir = path.join(workspaceRoot(), RUNS_DIR);
-  return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+  // Folders only: the runs folder also holds its own .gitignore.
+  return fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort() : [];
 }
 
 /** A finished run's folder and its files, read from disk. */
@@ -78,6 +79,6 @@ export class RunFolder {
 
   /** The output of an input file (its run-relative path), as written under `outputs/`. */
   output(inputPath: string): string {
-    return this.read(`outputs/${inputPath}`);
+    return this.read(`outputs/${inputPath}.md`);
   }
 }

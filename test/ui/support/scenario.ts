@@ -29,7 +29,8 @@ export function removeRuns(): void {
 /** Run folders (names) under the default output directory, sorted. */
 export function runFolders(): string[] {
   const dir = path.join(workspaceDir(), RUNS_DIR);
-  return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+  // Folders only: the runs folder also holds its own .gitignore.
+  return fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort() : [];
 }
 
 /** The only run folder (absolute); fails when there is none or several. */

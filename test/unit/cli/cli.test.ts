@@ -45,7 +45,7 @@ describe('batch-prompt CLI', function () {
     assert.strictEqual(r.code, 0, r.stderr);
     assert.match(r.stderr, /image\.png: binary/);
     const out = path.join(ws, 'results');
-    const a = await fs.readFile(path.join(out, 'outputs/src/a.ts'), 'utf8');
+    const a = await fs.readFile(path.join(out, 'outputs/src/a.ts.md'), 'utf8');
     assert.ok(a.startsWith('OUT[1.1]\nEXPORT CONST A = 1;'), a.slice(0, 80));
     const records = (await fs.readFile(path.join(out, 'run.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const summary = JSON.parse(await fs.readFile(path.join(out, 'summary.json'), 'utf8')) as { status: string; succeeded: number };
@@ -65,8 +65,8 @@ describe('batch-prompt CLI', function () {
     const r = await cli(['run', '--prompt', 'x', '--base-url', baseUrl, '--model', 'm', '--out', 'o', '--chunks-per-batch', '1', 'src'], ws);
     assert.strictEqual(r.code, 2, r.stderr);
     const files = await listTree(path.join(ws, 'o/outputs/src'));
-    assert.ok(files.includes('c.md.incomplete') && !files.includes('c.md'), files.join(','));
-    assert.match(await fs.readFile(path.join(ws, 'o/outputs/src/c.md.incomplete'), 'utf8'), /<<<batch-prompt: chunk 2\.1 \(lines 1-3\) failed: .*bad input/);
+    assert.ok(files.includes('c.md.incomplete.md') && !files.includes('c.md.md'), files.join(','));
+    assert.match(await fs.readFile(path.join(ws, 'o/outputs/src/c.md.incomplete.md'), 'utf8'), /<<<batch-prompt: chunk 2\.1 \(lines 1-3\) failed: .*bad input/);
     assert.match(r.stdout, /Incomplete files \(1\): src\/c\.md/);
     // The same report.md as the editor writes: the outcome, each file's status, the failed chunk's reason.
     const report = await fs.readFile(path.join(ws, 'o/report.md'), 'utf8');

@@ -60,7 +60,7 @@ describe('batch-prompt submit / status / collect / cancel', function () {
     const done = await cli(['collect', 'job', ...at()], ws, env);
     assert.strictEqual(done.code, 0, done.stderr);
     assert.match(done.stdout, /succeeded, 0 failed, 0 canceled/);
-    const a = await fs.readFile(path.join(ws, 'job/outputs/src/a.ts'), 'utf8');
+    const a = await fs.readFile(path.join(ws, 'job/outputs/src/a.ts.md'), 'utf8');
     assert.ok(a.startsWith('OUT[1.1]\nEXPORT CONST A = 1;'), a.slice(0, 60));
     const journal = await fs.readFile(path.join(ws, 'job/run.jsonl'), 'utf8');
     const again = await cli(['collect', 'job', ...at()], ws, env);
@@ -148,6 +148,6 @@ describe('batch-prompt submit / status / collect / cancel', function () {
     assert.ok(server.calls.some((x) => x.url === '/v1/files'));
     const r = await cli(['collect', 'oj', '--base-url', `${base}/v1`], ws, env);
     assert.strictEqual(r.code, 0, r.stderr);
-    assert.ok((await fs.readFile(path.join(ws, 'oj/outputs/src/b.md'), 'utf8')).includes('SOME PROSE.'));
+    assert.ok((await fs.readFile(path.join(ws, 'oj/outputs/src/b.md.md'), 'utf8')).includes('SOME PROSE.'));
   });
 });

@@ -47,7 +47,7 @@ describe('batch-prompt CLI providers', function () {
       assert.strictEqual(q.body.system?.includes('Upper-case it.'), true);
       assert.ok(q.body.messages!.every((m) => m.role !== 'system'));
     }
-    assert.ok((await fs.readFile(path.join(ws, 'o/outputs/src/a.ts'), 'utf8')).startsWith('OUT[1.1]\nEXPORT CONST A = 1;'));
+    assert.ok((await fs.readFile(path.join(ws, 'o/outputs/src/a.ts.md'), 'utf8')).startsWith('OUT[1.1]\nEXPORT CONST A = 1;'));
     const meta = JSON.parse(await fs.readFile(path.join(ws, 'o/run.json'), 'utf8')) as { model: { provider: string; model: string } };
     assert.deepStrictEqual([meta.model.provider, meta.model.model], ['anthropic', 'claude-test']);
   });
@@ -60,7 +60,7 @@ describe('batch-prompt CLI providers', function () {
       assert.ok(q.body.options!.num_ctx! > q.tokens, `num_ctx ${q.body.options!.num_ctx} above ${q.tokens}`);
       assert.strictEqual(q.body.stream, false);
     }
-    assert.ok((await fs.readFile(path.join(ws, 'o/outputs/src/c.md'), 'utf8')).startsWith('OUT[2.1]\n# TITLE'));
+    assert.ok((await fs.readFile(path.join(ws, 'o/outputs/src/c.md.md'), 'utf8')).startsWith('OUT[2.1]\n# TITLE'));
   });
 
   it('never records a reply Ollama gave to a cut prompt: the batch is split until it fits', async () => {
@@ -69,7 +69,7 @@ describe('batch-prompt CLI providers', function () {
     const r = await cli(['run', '--provider', 'ollama', '--base-url', urls.ollama, '--model', 'llama3.2', '--prompt', 'Upper-case it.', '--out', 'o', '--chunk-tokens', '512', '--overlap', '0', '--chunks-per-batch', '16', 'src/long.md'], ws);
     assert.strictEqual(r.code, 0, r.stderr);
     assert.ok(ollama.requests.some((q) => q.tokens > 2048), 'a first request was cut');
-    const out = await fs.readFile(path.join(ws, 'o/outputs/src/long.md'), 'utf8');
+    const out = await fs.readFile(path.join(ws, 'o/outputs/src/long.md.md'), 'utf8');
     assert.ok(!out.includes(CONFUSED_REPLY), 'no reply to a cut prompt is used');
     assert.ok(out.includes('THE QUICK BROWN FOX'));
   });
@@ -123,7 +123,7 @@ describe('batch-prompt CLI providers', function () {
       const r = await cli(['run', ...resolved, '--model', 'm', '--prompt', 'Upper-case it.', '--out', 'o', '--chunks-per-batch', '1', 'src'], ws, env);
       assert.strictEqual(r.code, 2, r.stderr); // one file failed, with the key in the provider's message
       const files = await readTree(path.join(ws, 'o'));
-      assert.ok(files.some((f) => f.file.endsWith('.incomplete')), 'the failure was recorded');
+      assert.ok(files.some((f) => f.file.endsWith('.incomplete.md')), 'the failure was recorded');
       assert.ok(files.some((f) => f.file === 'run.jsonl' && f.text.includes('***')), 'the key was redacted where the message was recorded');
       for (const f of files) assert.ok(!f.text.includes(key), `${f.file} holds the key`);
       assert.ok(!r.stdout.includes(key) && !r.stderr.includes(key), 'the key is not printed');

@@ -59,9 +59,9 @@ describe('batch-prompt CLI: edit runs and apply (#15)', function () {
     assert.strictEqual(r.code, 0, r.stderr);
     for (const [p, text] of Object.entries(FILES)) assert.strictEqual(await read(p), text, `${p} untouched`);
     const dir = path.join(ws, 'runs', 'e1');
-    assert.strictEqual(await fs.readFile(path.join(dir, 'proposed', 'src', 'a.ts'), 'utf8'), DOC_A + FILES['src/a.ts']);
+    assert.strictEqual(await fs.readFile(path.join(dir, 'proposed', 'src', 'a.ts.proposed'), 'utf8'), DOC_A + FILES['src/a.ts']);
     // CRLF kept (the model answers LF lines).
-    assert.strictEqual(await fs.readFile(path.join(dir, 'proposed', 'src', 'b.ts'), 'utf8'), 'const x = 1;\r\n/** twice: documented by the model. */\r\nexport function twice(n: number) {\r\n  return n * 2;\r\n}\r\n');
+    assert.strictEqual(await fs.readFile(path.join(dir, 'proposed', 'src', 'b.ts.proposed'), 'utf8'), 'const x = 1;\r\n/** twice: documented by the model. */\r\nexport function twice(n: number) {\r\n  return n * 2;\r\n}\r\n');
     assert.match(await fs.readFile(path.join(dir, 'edits.patch'), 'utf8'), /^diff --git a\/src\/a\.ts b\/src\/a\.ts/m);
     assert.match(r.stdout, /Proposed edits: 2 files \(1 unchanged, 0 incomplete, 0 skipped\); none of your files was written\./);
     assert.ok(r.stdout.includes(`Patch: ${path.join(dir, 'edits.patch')}`), r.stdout);

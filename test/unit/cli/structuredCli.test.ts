@@ -119,7 +119,7 @@ describe('batch-prompt CLI: output kinds, --fail-on, --sarif, --shard, merge', f
     assert.strictEqual((await jsonl(path.join(ws, 'merged/findings.jsonl'))).length, 6, 'the overlap duplicate once');
     const meta = (d: string) => fs.readFile(path.join(ws, d, 'run.json'), 'utf8').then((t) => JSON.parse(t).files.map((f: Json) => [f.path, f.chunks.map((c: Json) => c.id)]));
     assert.deepStrictEqual(await meta('merged'), await meta('whole'));
-    assert.strictEqual(await fs.readFile(path.join(ws, 'merged/outputs/src/c.ts'), 'utf8'), await fs.readFile(path.join(ws, 'whole/outputs/src/c.ts'), 'utf8'));
+    assert.strictEqual(await fs.readFile(path.join(ws, 'merged/outputs/src/c.ts.md'), 'utf8'), await fs.readFile(path.join(ws, 'whole/outputs/src/c.ts.md'), 'utf8'));
     assert.strictEqual(await fs.readFile(path.join(ws, 'ci/out.sarif'), 'utf8'), await fs.readFile(path.join(ws, 'merged/findings.sarif'), 'utf8'));
     const summary = JSON.parse(await fs.readFile(path.join(ws, 'merged/summary.json'), 'utf8'));
     assert.deepStrictEqual([summary.status, summary.succeeded, summary.requests], ['succeeded', 7, 7]);
@@ -198,7 +198,7 @@ describe('batch-prompt CLI: output kinds, --fail-on, --sarif, --shard, merge', f
       const findings = await jsonl(path.join(e2e, 'r1/findings.jsonl'));
       assert.deepStrictEqual(findings.filter((f) => f.severity === 'error').map((f) => [f.path, f.line, f.rule]), [['src/b.ts', 3, 'bug']]);
       assert.strictEqual(await fs.readFile(path.join(e2e, 'ci/review.sarif'), 'utf8'), await fs.readFile(path.join(e2e, 'r1/findings.sarif'), 'utf8'));
-      assert.match(await fs.readFile(path.join(e2e, 'r1/outputs/src/b.ts'), 'utf8'), /^# Findings in src\/b\.ts\n\n- \*\*warning\*\* line 1 `first`: first line of src\/b\.ts\n- \*\*error\*\* line 3 `bug`: planted bug\n/);
+      assert.match(await fs.readFile(path.join(e2e, 'r1/outputs/src/b.ts.md'), 'utf8'), /^# Findings in src\/b\.ts\n\n- \*\*warning\*\* line 1 `first`: first line of src\/b\.ts\n- \*\*error\*\* line 3 `bug`: planted bug\n/);
       const ok = await run(['--out', 'r2', '--fail-on', 'error']);
       assert.strictEqual(ok.code, 4, 'the cache answers the same findings');
       server.structuredValue = (c) => ({ findings: [{ line: Number(/^(\d+)/.exec(c.lines)?.[1] ?? 1), severity: 'info', message: 'fine' }] });

@@ -35,7 +35,7 @@ describe('edit runs (#15)', function () {
     for (const f of all) {
       const e = manifest.files.find((x) => x.path === f.path)!;
       assert.strictEqual(e.status, 'unchanged', `${f.path}: ${e.status} ${e.reason ?? ''}`);
-      await assert.rejects(fs.access(path.join(dir, 'proposed', f.path)), 'no proposal file for an unchanged file');
+      await assert.rejects(fs.access(path.join(dir, 'proposed', `${f.path}.proposed`)), 'no proposal file for an unchanged file');
     }
     assert.strictEqual(await fs.readFile(path.join(dir, EDITS_PATCH), 'utf8'), '');
     const applied = await applyProposals(ws, dir);
@@ -168,7 +168,7 @@ describe('edit runs (#15)', function () {
     let manifest = await readProposals(dir);
     assert.strictEqual(manifest.files[0].status, 'incomplete');
     assert.match(manifest.files[0].reason!, /^failed chunks: 1 of \d+ did not succeed \(1\.2\)/);
-    await assert.rejects(fs.access(path.join(dir, 'proposed', f.path)));
+    await assert.rejects(fs.access(path.join(dir, 'proposed', `${f.path}.proposed`)));
     const skipped = await applyProposals(ws, dir);
     assert.deepStrictEqual(skipped.files.map((x) => [x.path, x.outcome]), [[f.path, 'skipped']]);
     assert.match(skipped.files[0].reason!, /failed chunks/);
@@ -177,6 +177,23 @@ describe('edit runs (#15)', function () {
     manifest = await readProposals(dir);
     assert.strictEqual(manifest.files[0].status, 'proposed');
     assert.strictEqual(await proposedText(dir, f.path), f.text.toUpperCase());
+  });
+
+  it('proposals are named <path>.proposed (#18); a folder written before keeps working: read, applied, renamed on rewrite', async () => {
+    const [a] = generatedFiles();
+    const { dir } = await runEdit(ws, [a], editModel((part) => part.toUpperCase()), { name: 'names' });
+    assert.deepStrictEqual(await fs.readdir(path.dirname(path.join(dir, 'proposed', a.path))), [`${path.basename(a.path)}.proposed`]);
+    assert.match(await fs.readFile(path.join(dir, 'report.md'), 'utf8'), new RegExp(`\\(proposed/${a.path.replace(/[.]/g, '\\.')}\\.proposed\\)`), 'the report links the new name');
+    // As before #18: the proposal under the source's own name.
+    await fs.rename(path.join(dir, 'proposed', `${a.path}.proposed`), path.join(dir, 'proposed', a.path));
+    assert.strictEqual(await proposedText(dir, a.path), a.text.toUpperCase());
+    const { summary } = await retryChunks(dir, { model: editModel((part) => part.toUpperCase()), tokenizer, roots: { allowed: [ws], hint: '' }, output: EDIT });
+    await writeRunReport(dir, {}, summary);
+    assert.deepStrictEqual(await fs.readdir(path.dirname(path.join(dir, 'proposed', a.path))), [`${path.basename(a.path)}.proposed`], 'the old name is dropped on rewrite');
+    await fs.rename(path.join(dir, 'proposed', `${a.path}.proposed`), path.join(dir, 'proposed', a.path));
+    const applied = await applyProposals(ws, dir);
+    assert.deepStrictEqual(applied.files.map((x) => [x.path, x.outcome]), [[a.path, 'applied']]);
+    assert.strictEqual(await fs.readFile(path.join(ws, a.path), 'utf8'), a.text.toUpperCase());
   });
 
   it('apply refuses a file changed after the run and leaves it byte-identical; --only filters; two runs on one file are independent', async () => {

@@ -51,6 +51,17 @@ describe('manifest and code agree', () => {
     assert.ok(fs.existsSync(path.join(root, icon)), icon);
   });
 
+  it('batchPrompt.outputDirectory empty means the extension\'s storage (kept empty), unset or not a string the default (#18)', () => {
+    const of = (v: unknown) => normalizeSettings((k) => (k === 'outputDirectory' ? v : undefined)).outputDirectory;
+    assert.strictEqual(of(''), '');
+    assert.strictEqual(of('  '), '');
+    assert.strictEqual(of(undefined), '.batch-prompt/runs');
+    assert.strictEqual(of(3), '.batch-prompt/runs');
+    assert.strictEqual(of(' out/runs '), 'out/runs');
+    // Other strings keep falling back to their default when empty.
+    assert.strictEqual(normalizeSettings((k) => (k === 'defaultInclude' ? '' : undefined)).defaultInclude, '**/*');
+  });
+
   it('the settings the code reads are exactly the contributed ones, with the same defaults and bounds', () => {
     const props = contributed.configuration.properties as Record<string, { default: unknown; minimum?: number; maximum?: number; markdownDescription?: string }>;
     assert.deepStrictEqual(Object.keys(props).sort(), SETTING_KEYS.map((k) => `${SETTINGS_SECTION}.${k}`).sort());

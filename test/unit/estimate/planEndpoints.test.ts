@@ -63,7 +63,7 @@ describe('batch-prompt plan over several endpoints (CLI, local model servers)', 
     const run = await cli(['run', ...common, ...specs(), 'src'], ws);
     assert.strictEqual(run.code, 0, run.stderr);
     const runs = path.join(ws, '.batch-prompt', 'runs');
-    const [dir] = await fs.readdir(runs);
+    const [dir] = (await fs.readdir(runs, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
     const records = (await fs.readFile(path.join(runs, dir, 'run.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as RunRecord);
     const served = (id: string) => new Set(records.filter((x) => x.endpoint === id).map((x) => x.batchId)).size;
     assert.strictEqual(served('fast') + served('slow'), 6);

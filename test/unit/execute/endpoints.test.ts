@@ -96,7 +96,7 @@ describe('several endpoints in one run', function () {
     assert.strictEqual(summary.succeeded, files.length);
     assert.strictEqual(summary.status, 'succeeded');
     for (const [i, f] of files.entries()) {
-      const out = await fs.readFile(path.join(dir, 'outputs', f.path), 'utf8');
+      const out = await fs.readFile(path.join(dir, 'outputs', `${f.path}.md`), 'utf8');
       assert.ok(out.includes(`OUT[${i + 1}.1]`), `${f.path} has its output`);
     }
     return records;
@@ -320,6 +320,6 @@ describe('several endpoints in one run', function () {
       assert.strictEqual(r.status, 'succeeded', id);
       if (!before.has(id)) assert.ok(r.endpoint === 'fast' || r.endpoint === 'slow', `${id} names its endpoint`);
     }
-    for (const f of files) await fs.access(path.join(dir, 'outputs', f.path));
+    for (const f of files) await fs.access(path.join(dir, 'outputs', `${f.path}.md`));
   }
 });

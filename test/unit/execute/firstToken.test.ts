@@ -82,7 +82,7 @@ describe('time to first token: a streamed run, then the estimate (CLI, local mod
     const run = await runCli(['run', ...common, '--stream', 'src'], ws);
     assert.strictEqual(run.code, 0, run.stderr);
     const runs = path.join(ws, '.batch-prompt', 'runs');
-    const [dir] = await fs.readdir(runs);
+    const [dir] = (await fs.readdir(runs, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
     const records = (await fs.readFile(path.join(runs, dir, 'run.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as RunRecord);
     assert.strictEqual(records.length, 3);
     for (const r of records) {

@@ -436,7 +436,7 @@ describe('batch-prompt run --stream', function () {
     assert.strictEqual(r.code, 0, r.stderr);
     assert.strictEqual(server.requests.length, 2);
     assert.ok(server.requests.every((q) => q.body.stream === true));
-    const output = await fs.readFile(path.join(ws, 'results/outputs/a.txt'), 'utf8');
+    const output = await fs.readFile(path.join(ws, 'results/outputs/a.txt.md'), 'utf8');
     assert.strictEqual(output, `OUT[1.1]\n${WIDE.toUpperCase()}\nLINE TWO\n`);
     // The broken attempt's text, then a new header and the whole reply.
     const parts = r.stdout.split(/^── b1 ──\n/m);

@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { globMatcher, isGlob, splitGlobBase } from '../../../src/core/input/glob';
+import { globMatcher, isGlob, selectionGlob, splitGlobBase } from '../../../src/core/input/glob';
 
 function check(glob: string, yes: string[], no: string[]): void {
   const match = globMatcher(glob);
@@ -80,5 +80,35 @@ describe('glob', () => {
     assert.deepStrictEqual(splitGlobBase('*.md'), { base: '', rest: '*.md' });
     assert.deepStrictEqual(splitGlobBase('{a,b}/x.ts'), { base: '', rest: '{a,b}/x.ts' });
     assert.deepStrictEqual(splitGlobBase('a/\\*/b*'), { base: 'a', rest: '\\*/b*' });
+  });
+});
+
+describe('selectionGlob (#18: a folder name means the folder)', () => {
+  const folders = new Set(['src', 'src/core', 'docs']);
+  const isFolder = (p: string) => folders.has(p);
+
+  it('a folder typed as a path means everything under it', async () => {
+    assert.strictEqual(await selectionGlob('src', isFolder), 'src/**');
+    assert.strictEqual(await selectionGlob(' src/core ', isFolder), 'src/core/**');
+    assert.strictEqual(await selectionGlob('./docs', isFolder), 'docs/**');
+    assert.strictEqual(await selectionGlob('src/', isFolder), 'src/**');
+    assert.strictEqual(await selectionGlob('.', isFolder), '**');
+    // A trailing slash says folder by itself, even before the folder exists.
+    assert.strictEqual(await selectionGlob('later/', () => false), 'later/**');
+  });
+
+  it('a glob, a file or a missing path stays as typed', async () => {
+    const asked: string[] = [];
+    const spy = (p: string) => (asked.push(p), isFolder(p));
+    assert.strictEqual(await selectionGlob('src/**/*.ts', spy), 'src/**/*.ts');
+    assert.strictEqual(await selectionGlob('{src,docs}', spy), '{src,docs}');
+    assert.deepStrictEqual(asked, [], 'a glob is never looked up');
+    assert.strictEqual(await selectionGlob('src/a.ts', spy), 'src/a.ts');
+    assert.strictEqual(await selectionGlob('nope', spy), 'nope');
+    assert.strictEqual(await selectionGlob('  ', spy), '');
+  });
+
+  it('a folder is matched by its glob and nothing beside it', async () => {
+    check(await selectionGlob('src', isFolder), ['src/a.ts', 'src/core/b.ts'], ['srcx/a.ts', 'a.ts', 'lib/src/a.ts']);
   });
 });

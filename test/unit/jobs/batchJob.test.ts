@@ -110,7 +110,7 @@ describe('batch jobs', function () {
         assert.strictEqual(summary.succeeded, plan.totals.chunks);
         assert.strictEqual(summary.requests, plan.batches.length);
         assert.strictEqual(summary.inputTokens, 100 * plan.batches.length, 'usage from the provider');
-        const a = await fs.readFile(path.join(dir, 'outputs/a.ts'), 'utf8');
+        const a = await fs.readFile(path.join(dir, 'outputs/a.ts.md'), 'utf8');
         for (const c of plan.files[0].chunks) assert.ok(a.includes(`OUT[${c.id}]`), `chunk ${c.id} in a.ts`);
         assert.ok(a.includes('EXPORT CONST A = 1;'));
         const records = await readJsonl(path.join(dir, 'run.jsonl'));
@@ -141,7 +141,7 @@ describe('batch jobs', function () {
         }
         assert.strictEqual(byId.get(dropped)?.error?.kind, 'bad-reply');
         assert.strictEqual(byId.get(plan.batches[1].chunks[0].id)?.status, 'succeeded');
-        assert.ok((await listTree(path.join(dir, 'outputs'))).includes('a.ts.incomplete'));
+        assert.ok((await listTree(path.join(dir, 'outputs'))).includes('a.ts.incomplete.md'));
         assert.deepStrictEqual((await unfinishedRuns(path.dirname(dir))).map((r) => r.dir), [dir], 'once collected, its failures can be resumed');
 
         // The normal retry path sends exactly the failed chunks and completes the file.
@@ -151,7 +151,7 @@ describe('batch jobs', function () {
           const retried = await retryChunks(dir, { roots: roots(), model: new OpenAICompatibleModel({ baseUrl: url, model: 'm' }), tokenizer });
           assert.deepStrictEqual(model.sentChunkIds().sort(), [...plan.batches[0].chunks.map((c) => c.id), dropped].sort());
           assert.strictEqual(retried.summary.status, 'succeeded');
-          assert.ok((await listTree(path.join(dir, 'outputs'))).includes('a.ts'));
+          assert.ok((await listTree(path.join(dir, 'outputs'))).includes('a.ts.md'));
         } finally {
           await model.stop();
         }

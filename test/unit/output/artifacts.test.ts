@@ -101,7 +101,7 @@ describe('run-folder artifacts of structured runs', function () {
 
   it('outputs/ of a findings run is a readable Markdown list per file, not the raw records', async () => {
     const dir = await findingsRun();
-    const b = await fs.readFile(path.join(dir, 'outputs/src/b.ts'), 'utf8');
+    const b = await fs.readFile(path.join(dir, 'outputs/src/b.ts.md'), 'utf8');
     assert.strictEqual(b, ['# Findings in src/b.ts', '', '- **error** line 2 `null-deref`: Null dereference', '  - Suggestion: Check first.', '- **warning** line 9 `unused`: Unused variable', '- **info** lines 15–17:3: Magic number', ''].join('\n'));
   });
 
@@ -109,7 +109,7 @@ describe('run-folder artifacts of structured runs', function () {
     const dir = path.join(tmp, 'run');
     await writeFixtureRun(dir, root, { kind: 'findings' }, [{ path: 'x.ts', chunks: [{ startLine: 1, endLine: 3, value: findingsValue({ line: 2, severity: 'warning', message: 'w' }) }, { startLine: 4, endLine: 6, fail: '/findings/0/line: 9 is outside' }] }]);
     await writeRunReport(dir);
-    assert.match(await fs.readFile(path.join(dir, 'outputs/x.ts.incomplete'), 'utf8'), /<<<batch-prompt: chunk 1\.2 \(lines 4-6\) failed: \/findings\/0\/line: 9 is outside>>>/);
+    assert.match(await fs.readFile(path.join(dir, 'outputs/x.ts.incomplete.md'), 'utf8'), /<<<batch-prompt: chunk 1\.2 \(lines 4-6\) failed: \/findings\/0\/line: 9 is outside>>>/);
     assert.deepStrictEqual((await lines(path.join(dir, 'findings.jsonl'))).map((r) => r.line), [2]);
   });
 
@@ -124,7 +124,7 @@ describe('run-folder artifacts of structured runs', function () {
       { path: 'a.md', startLine: 5, endLine: 9, chunkId: '1.2', value: { file: 'a2', items: [] } },
     ]);
     assert.strictEqual(await fs.readFile(path.join(dir, 'results.csv'), 'utf8'), 'path,startLine,endLine,file,name,count\r\na.md,1,4,a,\'=cmd,2\r\na.md,1,4,a,"x,y",1\r\n');
-    assert.deepStrictEqual(JSON.parse(await fs.readFile(path.join(dir, 'outputs/a.md'), 'utf8')), [
+    assert.deepStrictEqual(JSON.parse(await fs.readFile(path.join(dir, 'outputs/a.md.json'), 'utf8')), [
       { startLine: 1, endLine: 4, value: { file: 'a', items: [{ name: '=cmd', count: 2 }, { name: 'x,y', count: 1 }] } },
       { startLine: 5, endLine: 9, value: { file: 'a2', items: [] } },
     ]);
@@ -143,7 +143,7 @@ describe('run-folder artifacts of structured runs', function () {
     await writeFixtureRun(text, root, undefined, [{ path: 'a.md', chunks: [{ startLine: 1, endLine: 2, value: 'hello' }] }]);
     await writeRunReport(text);
     assert.deepStrictEqual((await fs.readdir(text)).filter((n) => /^(findings|results)\./.test(n)), []);
-    assert.strictEqual(await fs.readFile(path.join(text, 'outputs/a.md'), 'utf8'), 'hello');
+    assert.strictEqual(await fs.readFile(path.join(text, 'outputs/a.md.md'), 'utf8'), 'hello');
   });
 
   it('rewrites the artifacts from the folder\'s latest state after a retry', async () => {

@@ -50,10 +50,10 @@ describe('runs and retries', function () {
     const retried = await retryChunks(dir, { roots: roots(), model, tokenizer });
     assert.deepStrictEqual(server.sentChunkIds().sort(), failedIds, 'only the failed chunks are sent again');
     assert.strictEqual(retried.summary.status, 'succeeded');
-    const out = await fs.readFile(path.join(dir, 'outputs/a.ts'), 'utf8');
+    const out = await fs.readFile(path.join(dir, 'outputs/a.ts.md'), 'utf8');
     const chunkCount = plan.files[0].chunks.length;
     for (let i = 1; i <= chunkCount; i++) assert.ok(out.includes(`OUT[1.${i}]`), `chunk 1.${i} in the output`);
-    await assert.rejects(fs.access(path.join(dir, 'outputs/a.ts.incomplete')));
+    await assert.rejects(fs.access(path.join(dir, 'outputs/a.ts.incomplete.md')));
   });
 
   it('fails a retry of a file edited since the run instead of mixing versions', async () => {

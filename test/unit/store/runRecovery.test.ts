@@ -96,8 +96,8 @@ describe('RunStore recovery after a crash', () => {
     // The retry's success was journaled, then the process died before the output was rewritten.
     await fs.writeFile(path.join(dir, 'chunks', '1.2.out'), 'second');
     await fs.appendFile(path.join(dir, 'run.jsonl'), `${JSON.stringify({ chunkId: '1.2', path: 'src/a.ts', status: 'succeeded', attempts: 2 })}\n`);
-    await fs.rm(path.join(dir, 'outputs', 'b.md'));
-    await fs.writeFile(path.join(dir, 'outputs', 'b.md.tmp-123-4'), 'B (half');
+    await fs.rm(path.join(dir, 'outputs', 'b.md.md'));
+    await fs.writeFile(path.join(dir, 'outputs', 'b.md.md.tmp-123-4'), 'B (half');
     await fs.writeFile(path.join(dir, 'chunks', '2.1.out.tmp-123-5'), '');
     const store = await RunStore.openForUpdate(dir);
     assert.strictEqual(await fs.readFile(store.outputPath('src/a.ts'), 'utf8'), 'first\nsecond');
