@@ -152,14 +152,22 @@ export function registerRunsView(context: vscode.ExtensionContext, { runs }: Ser
   context.subscriptions.push(
     provider,
     view,
-    { dispose: () => (clearTimeout(timer), watcher?.dispose()) },
+    {
+      dispose: () => {
+        clearTimeout(timer);
+        watcher?.dispose();
+      },
+    },
     runs.onDidChange(schedule),
     runs.onDidFinish(schedule),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('batchPrompt.outputDirectory')) (watch(), schedule());
-      else if (e.affectsConfiguration('batchPrompt.models')) schedule();
+      if (e.affectsConfiguration('batchPrompt.outputDirectory')) watch();
+      if (e.affectsConfiguration('batchPrompt.outputDirectory') || e.affectsConfiguration('batchPrompt.models')) schedule();
     }),
-    vscode.workspace.onDidChangeWorkspaceFolders(() => (watch(), schedule())),
+    vscode.workspace.onDidChangeWorkspaceFolders(() => {
+      watch();
+      schedule();
+    }),
     registerCommand(Commands.runsRefresh, () => schedule()),
     registerCommand(Commands.runsOpenReport, (run?: RunEntry) => runs.openResults(uriOf(run ?? view.selection[0]))),
     registerCommand(Commands.runsOpenOutputs, (run?: RunEntry) => openOutputs(run ?? view.selection[0])),
