@@ -49,7 +49,7 @@ export function activate(context: vscode.ExtensionContext): BatchPromptApi {
   const failures = registerFailures(context, services);
   const findings = registerFindings(context, services);
   const edits = registerProposedEdits(context, services);
-  const runsView = registerRunsView(context, services);
+  const runsView = registerRunsView(context, services, { onRunDeleted: () => failures.model.reload() });
   registerAddModel(context, services);
   return { failures, log, batchJobs, findings, edits, runsView };
 }

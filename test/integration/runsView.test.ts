@@ -108,25 +108,33 @@ describe('Runs view (extension host, local model server)', function () {
     await vscode.commands.executeCommand('batchPrompt.runs.openReport', target);
     await until(() => vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => t.label.includes('report.md'))), 15_000, 'the report is open');
 
+    // Delete the failed run: its row and its unfinished chunks go.
+    const doomed = list.find((r) => r.state === 'failed')!;
+    const failures = (await extensionApi()).failures.model;
+    await failures.ensureLoaded();
+    assert.ok(failures.runs().some((r) => r.id === doomed.id), 'its failed chunk is listed before');
+
     // Dismissed (no button): nothing deleted.
     let spy = spyMessages(() => '');
     try {
-      assert.strictEqual(await vscode.commands.executeCommand('batchPrompt.runs.delete', target), false);
+      assert.strictEqual(await vscode.commands.executeCommand('batchPrompt.runs.delete', doomed), false);
     } finally {
       spy.restore();
     }
     const question = spy.shown.find((m) => m.modal);
-    assert.ok(question && question.message.includes(target.id), 'a modal question names the run');
-    assert.ok(fs.existsSync(target.dir), 'still there after "no"');
+    assert.ok(question && question.message.includes(doomed.id), 'a modal question names the run');
+    assert.ok(fs.existsSync(doomed.dir), 'still there after "no"');
 
     spy = spyMessages((m) => (m.modal ? 'Delete' : undefined));
     try {
-      assert.strictEqual(await vscode.commands.executeCommand('batchPrompt.runs.delete', target), true);
+      assert.strictEqual(await vscode.commands.executeCommand('batchPrompt.runs.delete', doomed), true);
     } finally {
       spy.restore();
     }
-    assert.ok(!fs.existsSync(target.dir), 'the folder is gone');
-    assert.ok(!(await rows()).some((r) => r.id === target.id), 'and its row');
+    assert.ok(!fs.existsSync(doomed.dir), 'the folder is gone');
+    assert.ok(!(await rows()).some((r) => r.id === doomed.id), 'and its row');
+    await failures.flush();
+    assert.ok(!failures.runs().some((r) => r.id === doomed.id), 'and its unfinished chunks');
     assert.ok((await rows()).length >= 1, 'the other runs stay');
   });
 

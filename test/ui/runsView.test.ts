@@ -111,6 +111,8 @@ describe('Runs view, Unfinished Chunks collapsed, Add Model… (UI)', () => {
     assert.ok(!fs.existsSync(path.join(workspaceDir(), RUNS_DIR, '20260101-100100-fail')), 'the folder is gone');
     assert.ok(fs.existsSync(path.join(workspaceDir(), RUNS_DIR, '20260101-100000-succ')), 'the others stay');
     assert.strictEqual(await runs.count(), 4);
+    await unfinished.filter({ hasText: /1 failed · local/ }).first().waitFor({ state: 'detached', timeout: 15000 });
+    assert.strictEqual(await unfinished.filter({ hasText: 'server error' }).count(), 0, 'its unfinished chunks are gone too');
     await wb.screenshot('run-deleted');
   });
 

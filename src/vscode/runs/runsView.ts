@@ -1,4 +1,5 @@
 import { promises as fs } from 'fs';
+import * as path from 'path';
 import * as vscode from 'vscode';
 import { formatCost } from '../../core/store/report';
 import { formatDuration } from '../../util/format';
@@ -112,7 +113,7 @@ function uriOf(run: unknown): vscode.Uri | undefined {
  * actions. It reads the folders when it is first shown and again when they change: a file watcher on the
  * runs folder (runs of the CLI, deletions) and the run service's events (this window's runs and retries).
  */
-export function registerRunsView(context: vscode.ExtensionContext, { runs }: Services): RunsApi {
+export function registerRunsView(context: vscode.ExtensionContext, { runs }: Services, options: { onRunDeleted?: () => unknown } = {}): RunsApi {
   const live = (dir: string) => {
     const run = [...runs.active].find((a) => a.dir.fsPath === dir);
     return run ? { done: run.tracker.done, total: run.tracker.total } : undefined;
@@ -145,7 +146,11 @@ export function registerRunsView(context: vscode.ExtensionContext, { runs }: Ser
     watcher = root ? vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(root, '{*,*/run.json,*/summary.json}')) : undefined;
     watcher?.onDidCreate(schedule);
     watcher?.onDidChange(schedule);
-    watcher?.onDidDelete(schedule);
+    watcher?.onDidDelete((uri) => {
+      schedule();
+      // A run folder deleted (here or by hand): the Unfinished Chunks view forgets it too.
+      if (root && path.dirname(uri.fsPath) === root.fsPath) void options.onRunDeleted?.();
+    });
   };
   watch();
 
@@ -229,6 +234,7 @@ export function registerRunsView(context: vscode.ExtensionContext, { runs }: Ser
     if (stat.isSymbolicLink() || !stat.isDirectory()) await fs.unlink(run.dir);
     else await fs.rm(run.dir, { recursive: true, force: true });
     schedule();
+    await options.onRunDeleted?.();
     return true;
   }
 
