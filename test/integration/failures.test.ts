@@ -127,7 +127,7 @@ describe('Failed Chunks view (extension host, local model server)', function () 
     // A short label (the time); the counts and the model in the description, the prompt in the tooltip.
     assert.ok(!String(runItem.label).includes('Upper-case'), String(runItem.label));
     assert.match(String(runItem.description), new RegExp(`^${summary.failed} failed · ${MODEL_ID}$`));
-    assert.ok(runItem.tooltip instanceof vscode.MarkdownString && runItem.tooltip.value.replace(/\\/g, '').includes('Upper-case every chunk.'));
+    assert.ok(runItem.tooltip instanceof vscode.MarkdownString && runItem.tooltip.value.replace(/\\/g, '').replace(/&nbsp;/g, ' ').includes('Upper-case every chunk.'));
     assert.strictEqual(runItem.collapsibleState, vscode.TreeItemCollapsibleState.Expanded, 'a small run shows expanded');
 
     // Run → reason → file → chunk.

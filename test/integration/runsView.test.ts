@@ -40,6 +40,7 @@ describe('Runs view (extension host, local model server)', function () {
   let baseUrl = '';
   const runsRoot = () => path.join(workspaceRoot(), RUNS_DIR);
   const made: string[] = [];
+  let failedRunId = '';
 
   const rows = async (): Promise<RunEntry[]> => {
     const api = (await extensionApi()).runsView;
@@ -69,6 +70,7 @@ describe('Runs view (extension host, local model server)', function () {
     const bad = await runOnFiles({ glob: `${FIXTURE}/bad.txt`, prompt: 'Upper-case it.', modelId: MODEL_ID });
     assert.ok(ok && bad);
     made.push(ok.runId, bad.runId);
+    failedRunId = bad.runId;
     const list = await rows();
     const ids = list.map((r) => r.id);
     assert.ok(ids.indexOf(bad.runId) < ids.indexOf(ok.runId), `newest first: ${ids.join(', ')}`);
@@ -109,7 +111,8 @@ describe('Runs view (extension host, local model server)', function () {
     await until(() => vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => t.label.includes('report.md'))), 15_000, 'the report is open');
 
     // Delete the failed run: its row and its unfinished chunks go.
-    const doomed = list.find((r) => r.state === 'failed')!;
+    const doomed = list.find((r) => r.id === failedRunId)!;
+    assert.strictEqual(doomed.state, 'failed');
     const failures = (await extensionApi()).failures.model;
     await failures.ensureLoaded();
     assert.ok(failures.runs().some((r) => r.id === doomed.id), 'its failed chunk is listed before');
