@@ -17,6 +17,8 @@ import { registerRun } from './vscode/run/runCommands';
 import { RunService } from './vscode/run/runService';
 import { storageRunsFolder } from './vscode/run/runsFolder';
 import { setNumberLocale } from './util/format';
+import { registerRunsView, type RunsApi } from './vscode/runs/runsView';
+import { registerAddModel } from './vscode/models/addModel';
 import type { Services } from './vscode/services';
 
 /** What `activate` returns: handles for the integration tests (the Failed Chunks model, the log's tail). */
@@ -28,6 +30,8 @@ export interface BatchPromptApi {
   findings: Pick<FindingsService, 'forget' | 'restore'>;
   /** An edit run's review (#15): the WorkspaceEdit "Review Proposed Edits" hands to VS Code, without applying it. */
   edits: Pick<ProposedEditsService, 'buildReview' | 'newestEditRun'>;
+  /** The Runs view (#18). */
+  runsView: RunsApi;
 }
 
 /** Builds the services and calls each feature's register function. Nothing else happens here. */
@@ -53,7 +57,9 @@ export function activate(context: vscode.ExtensionContext): BatchPromptApi {
   const findings = registerFindings(context, services);
   const edits = registerProposedEdits(context, services);
   registerCombine(context, services);
-  return { failures, log, batchJobs, findings, edits };
+  const runsView = registerRunsView(context, services, { onRunDeleted: () => failures.model.reload() });
+  registerAddModel(context, services);
+  return { failures, log, batchJobs, findings, edits, runsView };
 }
 
 export function deactivate(): void {

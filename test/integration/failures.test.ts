@@ -67,6 +67,10 @@ describe('Failed Chunks view (extension host, local model server)', function () 
     return nodes.find((n): n is FailureNode & { kind: 'run' } => n.kind === 'run' && n.run.id === runId);
   };
 
+  const getChildrenOf = (node: FailureNode) => api.provider.getChildren(node);
+  /** The file rows of a run: under its reasons. */
+  const filesOf = async (run: FailureNode) => (await Promise.all((await api.provider.getChildren(run)).map((r) => api.provider.getChildren(r)))).flat();
+
   before(async () => {
     const ext = vscode.extensions.getExtension<{ failures: FailuresApi }>(EXTENSION_ID);
     assert.ok(ext);
@@ -120,10 +124,19 @@ describe('Failed Chunks view (extension host, local model server)', function () 
     assert.ok(run, 'the run is listed');
     const runItem = api.provider.getTreeItem(run);
     assert.strictEqual(runItem.contextValue, 'run');
-    assert.match(String(runItem.label), /Upper-case every chunk\./);
-    assert.match(String(runItem.description), new RegExp(`${MODEL_ID} · ${summary.failed} failed`));
+    // A short label (the time); the counts and the model in the description, the prompt in the tooltip.
+    assert.ok(!String(runItem.label).includes('Upper-case'), String(runItem.label));
+    assert.match(String(runItem.description), new RegExp(`^${summary.failed} failed · ${MODEL_ID}$`));
+    assert.ok(runItem.tooltip instanceof vscode.MarkdownString && runItem.tooltip.value.replace(/\\/g, '').replace(/&nbsp;/g, ' ').includes('Upper-case every chunk.'));
+    assert.strictEqual(runItem.collapsibleState, vscode.TreeItemCollapsibleState.Expanded, 'a small run shows expanded');
 
-    const files = await api.provider.getChildren(run);
+    // Run → reason → file → chunk.
+    const reasons = await getChildrenOf(run);
+    assert.deepStrictEqual(reasons.map((r) => r.kind === 'reason' && r.group.reason), ['server error']);
+    const reasonItem = api.provider.getTreeItem(reasons[0]);
+    assert.strictEqual(reasonItem.contextValue, 'reason');
+    assert.strictEqual(reasonItem.description, `${summary.failed} chunks in 1 file`);
+    const files = await api.provider.getChildren(reasons[0]);
     assert.deepStrictEqual(files.map((f) => f.kind === 'file' && f.file.path), [`${FIXTURE}/bad.txt`], 'only the failing file is listed');
     const fileItem = api.provider.getTreeItem(files[0]);
     assert.strictEqual(fileItem.contextValue, 'file');
@@ -150,7 +163,7 @@ describe('Failed Chunks view (extension host, local model server)', function () 
   it('Reveal Chunk opens the file with the chunk selected', async () => {
     const run = await runNodeOf(failedRun);
     assert.ok(run);
-    const [file] = await api.provider.getChildren(run);
+    const [file] = await filesOf(run);
     const chunks = await api.provider.getChildren(file);
     const node = chunks[1];
     assert.ok(node?.kind === 'chunk');
@@ -195,7 +208,7 @@ describe('Failed Chunks view (extension host, local model server)', function () 
     const summary = await runOnFiles(`${FIXTURE}/bad.txt`);
     const run = await runNodeOf(summary.runId);
     assert.ok(run);
-    const [file] = await api.provider.getChildren(run);
+    const [file] = await filesOf(run);
     const [first] = await api.provider.getChildren(file);
     assert.ok(first.kind === 'chunk');
 
@@ -228,9 +241,12 @@ describe('Failed Chunks view (extension host, local model server)', function () 
 
     const run = await runNodeOf(summary.runId);
     assert.ok(run, 'the canceled run is listed');
-    const [file] = await api.provider.getChildren(run);
+    const [reason] = await api.provider.getChildren(run);
+    assert.ok(reason.kind === 'reason' && reason.group.reason === 'canceled' && reason.group.status === 'canceled', 'under "canceled", not a failure');
+    const [file] = await api.provider.getChildren(reason);
     const [chunk] = await api.provider.getChildren(file);
     assert.strictEqual(api.provider.getTreeItem(chunk).description, 'canceled');
+    assert.match(String(api.provider.getTreeItem(run).description), /^\d+ canceled · /);
     await until(() => (api.view.badge?.value ?? 0) >= 1, 'the badge counts the canceled chunk');
 
     await vscode.commands.executeCommand('batchPrompt.clearFailures');

@@ -99,6 +99,10 @@ export class ModelServer extends LocalServer {
   structuredValue: (chunk: RequestChunk) => unknown = defaultValue;
   /** When set, a request carrying `response_format` gets this status and body (see `STRUCTURED_REFUSALS`). */
   refuseStructured?: { status: number; body: unknown };
+  /** The models `GET /v1/models` lists. */
+  listedModels: string[] = ['ui-test-model', 'ui-other-model'];
+  /** Each `GET /v1/models` received (not counted in `requests`). */
+  readonly listRequests: { url: string; headers: http.IncomingHttpHeaders }[] = [];
   private inFlight = 0;
   /** Most requests seen in flight at once. */
   peakInFlight = 0;
@@ -113,6 +117,7 @@ export class ModelServer extends LocalServer {
     this.peakInFlight = 0;
     this.structuredValue = defaultValue;
     this.refuseStructured = undefined;
+    this.listRequests.length = 0;
   }
 
   async start(): Promise<string> {
@@ -125,6 +130,13 @@ export class ModelServer extends LocalServer {
   }
 
   protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (req.method === 'GET' && /\/models$/.test(new URL(req.url ?? '/', 'http://x').pathname)) {
+      // The OpenAI-compatible model list (`GET /v1/models`), as "Add Model…" reads it.
+      this.listRequests.push({ url: req.url ?? '', headers: req.headers });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ object: 'list', data: this.listedModels.map((id) => ({ id, object: 'model', created: 1700000000, owned_by: 'test' })) }));
+      return;
+    }
     const body: ServedRequest['body'] = await readJsonBody(req);
     const content = (body.messages ?? []).map((m) => m.content).join('\n');
     const served: ServedRequest = {

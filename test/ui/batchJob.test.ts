@@ -123,13 +123,13 @@ describe('Submit as Batch Job… from the command palette (UI)', () => {
   it('lists the refused request in the Failed Chunks view with its reason', async () => {
     const wb = workbench();
     await wb.openActivity('Batch Prompt');
-    const fileRow = wb.sideBarRows.filter({ hasText: REFUSED }).first();
+    const fileRow = wb.viewRows('Unfinished Chunks').filter({ hasText: REFUSED }).first();
     await fileRow.waitFor({ state: 'visible', timeout: 15000 });
     assert.match((await fileRow.innerText()).replace(/\s+/g, ' '), new RegExp(`${REFUSED}\\s*1 chunk\\b`));
-    const chunkRows = wb.sideBarRows.filter({ hasText: /lines \d+–\d+/ });
+    const chunkRows = wb.viewRows('Unfinished Chunks').filter({ hasText: /lines \d+–\d+/ });
     assert.strictEqual(await chunkRows.count(), 1, 'one failed chunk');
     assert.match((await chunkRows.first().innerText()).replace(/\s+/g, ' '), /lines \d+–\d+\s*request refused/);
-    assert.strictEqual(await wb.sideBarRows.filter({ hasText: 'intro.md' }).count(), 0, 'files that succeeded are not listed');
+    assert.strictEqual(await wb.viewRows('Unfinished Chunks').filter({ hasText: 'intro.md' }).count(), 0, 'files that succeeded are not listed');
     await wb.screenshot('failed-chunks-view');
     // The provider's message in the chunk's tooltip.
     await chunkRows.first().hover();

@@ -71,12 +71,12 @@ describe('Cancel from the progress notification (UI)', () => {
 
     // The canceled chunks in the Failed Chunks view.
     await wb.clickNotificationButton(done, 'Show Failures');
-    const chunkRows = wb.sideBarRows.filter({ hasText: /lines \d+–\d+/ });
+    const chunkRows = wb.viewRows('Unfinished Chunks').filter({ hasText: /lines \d+–\d+/ });
     await chunkRows.nth(total - 3).waitFor({ state: 'visible', timeout: HANG_GUARD_MS });
     assert.strictEqual(await chunkRows.count(), total - 2, 'one row per canceled chunk');
     for (const text of await chunkRows.allInnerTexts()) assert.match(text.replace(/\s+/g, ' '), /lines \d+–\d+\s*canceled/);
-    const runRow = wb.sideBarRows.first();
-    assert.match((await runRow.innerText()).replace(/\s+/g, ' '), new RegExp(`${MODEL.id} · ${total - 2} canceled`));
+    const runRow = wb.viewRows('Unfinished Chunks').first();
+    assert.match((await runRow.innerText()).replace(/\s+/g, ' '), new RegExp(`${total - 2} canceled · ${MODEL.id}`));
     await wb.screenshot('canceled-chunks-listed');
 
     // Nothing reached the server between the cancel and the retry (the view, the outcome and the
@@ -90,7 +90,7 @@ describe('Cancel from the progress notification (UI)', () => {
     // The run's summary counts all its chunks again.
     await wb.waitForNotification(`${total} of ${total} chunks succeeded`, HANG_GUARD_MS);
     assert.strictEqual(server.requests.length - before, total - 2, 'the retry sent the canceled chunks (one per request)');
-    await wb.page.locator('#workbench\\.parts\\.sidebar .welcome-view-content', { hasText: 'No failed chunks' }).waitFor({ state: 'visible', timeout: HANG_GUARD_MS });
+    await wb.page.locator('#workbench\\.parts\\.sidebar .welcome-view-content', { hasText: 'No unfinished chunks' }).waitFor({ state: 'visible', timeout: HANG_GUARD_MS });
     await wb.screenshot('view-empty-after-retry');
     for (const f of files) {
       assert.ok(fs.existsSync(`${path.join(run, 'outputs', ...f.split('/'))}.md`), `${f}: complete output`);

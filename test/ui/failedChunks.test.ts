@@ -54,17 +54,20 @@ describe('Failed Chunks view and inline Retry (UI)', () => {
     assert.ok(!fs.existsSync(output(BAD)), 'and no complete one');
     assert.ok(fs.existsSync(output(GOOD)), 'good.txt is complete');
 
-    // "Show Failures" opens the view: run → file → one row per failed chunk, with the reason.
+    // "Show Failures" opens the view: run → reason → file → one row per failed chunk, with the reason.
     await wb.clickNotificationButton(done, 'Show Failures');
-    const chunkRows = wb.sideBarRows.filter({ hasText: /lines \d+–\d+/ });
+    const unfinished = wb.viewRows('Unfinished Chunks');
+    const chunkRows = unfinished.filter({ hasText: /lines \d+–\d+/ });
     await chunkRows.nth(failed - 1).waitFor({ state: 'visible', timeout: 15000 });
     assert.strictEqual(await chunkRows.count(), failed, 'one row per failed chunk');
     for (const text of await chunkRows.allInnerTexts()) assert.match(text.replace(/\s+/g, ' '), /lines \d+–\d+\s*server error/);
-    const fileRow = wb.sideBarRows.filter({ hasText: BAD }).first();
+    const fileRow = wb.viewRows('Unfinished Chunks').filter({ hasText: BAD }).first();
     assert.match((await fileRow.innerText()).replace(/\s+/g, ' '), new RegExp(`${BAD}\\s*${failed} chunks`));
-    assert.strictEqual(await wb.sideBarRows.filter({ hasText: GOOD }).count(), 0, 'the file that succeeded is not listed');
-    const runRow = wb.sideBarRows.first();
-    assert.match((await runRow.innerText()).replace(/\s+/g, ' '), new RegExp(`Summarize this file in one sentence\\.\\s*${MODEL.id} · ${failed} failed`));
+    assert.strictEqual(await wb.viewRows('Unfinished Chunks').filter({ hasText: GOOD }).count(), 0, 'the file that succeeded is not listed');
+    const runRow = wb.viewRows('Unfinished Chunks').first();
+    // A short label (the time), then the counts and the model; the reason row groups the chunks.
+    assert.match((await runRow.innerText()).replace(/\s+/g, ' '), new RegExp(`${failed} failed · ${MODEL.id}`));
+    assert.match((await unfinished.filter({ hasText: /^\s*server error/ }).first().innerText()).replace(/\s+/g, ' '), new RegExp(`server error\\s*${failed} chunks in 1 file`));
     await wb.screenshot('failed-chunks-view');
 
     // The full reason in a chunk's tooltip.
@@ -83,7 +86,7 @@ describe('Failed Chunks view and inline Retry (UI)', () => {
       badChunks().sort(),
       'the retry sent exactly the failed chunks',
     );
-    await wb.page.locator('#workbench\\.parts\\.sidebar .welcome-view-content', { hasText: 'No failed chunks' }).waitFor({ state: 'visible', timeout: 15000 });
+    await wb.page.locator('#workbench\\.parts\\.sidebar .welcome-view-content', { hasText: 'No unfinished chunks' }).waitFor({ state: 'visible', timeout: 15000 });
     assert.strictEqual(await chunkRows.count(), 0, 'the view is empty');
     await wb.screenshot('view-empty-after-retry');
 

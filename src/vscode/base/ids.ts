@@ -25,12 +25,23 @@ export const Commands = {
   reviewEdits: 'batchPrompt.reviewEdits',
   openEditDiff: 'batchPrompt.openEditDiff',
   combineResults: 'batchPrompt.combineResults',
+  runsRefresh: 'batchPrompt.runs.refresh',
+  runsOpenReport: 'batchPrompt.runs.openReport',
+  runsOpenOutputs: 'batchPrompt.runs.openOutputs',
+  runsResume: 'batchPrompt.runs.resume',
+  runsRetryFailed: 'batchPrompt.runs.retryFailed',
+  runsReviewEdits: 'batchPrompt.runs.reviewEdits',
+  runsDelete: 'batchPrompt.runs.delete',
+  runsActions: 'batchPrompt.runs.actions',
+  runsCombine: 'batchPrompt.runs.combine',
+  addModel: 'batchPrompt.addModel',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
 export const Views = {
   failures: 'batchPrompt.failures',
+  runs: 'batchPrompt.runs',
 } as const;
 
 export const ContextKeys = {

@@ -18,9 +18,17 @@ export function readSettings(scope?: vscode.ConfigurationScope, problems?: strin
 export function readSettingsReporting(log: Pick<Log, 'warn'>): Settings {
   const problems: string[] = [];
   const settings = readSettings(undefined, problems);
-  for (const p of problems) log.warn(`Setting ignored: ${p}`);
+  // Once per change of the problems, not at every read (a run reads the settings many times).
+  const key = problems.join('\n');
+  if (key !== lastReported) {
+    lastReported = key;
+    for (const p of problems) log.warn(`Setting ignored: ${p}`);
+  }
   return settings;
 }
+
+/** The problems `readSettingsReporting` logged last. */
+let lastReported = '';
 
 /**
  * The endpoints of the *user's* `batchPrompt.models` (its global value: settings no repository can

@@ -163,12 +163,20 @@ export function normalizeModels(raw: unknown, problems: string[]): EndpointConfi
   const seen = new Set<string>();
   const models: EndpointConfig[] = [];
   for (const [i, entry] of raw.entries()) {
-    const e = (entry ?? {}) as Record<string, unknown>;
-    const where = `batchPrompt.models[${i}]`;
-    if (typeof e.id !== 'string' || !/^[A-Za-z0-9._-]+$/.test(e.id)) {
-      problems.push(`${where}: "id" must be letters, digits, ".", "_" or "-".`);
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) {
+      problems.push(`batchPrompt.models[${i}]: not an object ({ "id", "provider", "model" }).`);
       continue;
     }
+    const e = entry as Record<string, unknown>;
+    const where = `batchPrompt.models[${i}]`;
+    const idProblem = modelIdProblem(e.id);
+    if (idProblem) {
+      // Name the entry by what it has, since it has no usable id.
+      const what = [e.provider, e.model].filter((v) => typeof v === 'string' && v).join(' · ');
+      problems.push(`${where}${what ? ` (${what})` : ''}: ${idProblem}.`);
+      continue;
+    }
+    if (typeof e.id !== 'string') continue;
     if (seen.has(e.id)) {
       problems.push(`${where}: the id "${e.id}" is used twice; the first entry wins.`);
       continue;
@@ -217,6 +225,14 @@ export function normalizeModels(raw: unknown, problems: string[]): EndpointConfi
     });
   }
   return models;
+}
+
+/** What is wrong with an endpoint's id (undefined when nothing): "missing id" for an entry without one. */
+export function modelIdProblem(id: unknown): string | undefined {
+  if (id === undefined || id === null || id === '') return 'missing id (add "id": a name of your choice, e.g. "gpt-4o-mini")';
+  if (typeof id !== 'string') return `"id" must be a string, not ${typeof id === 'object' ? 'an object' : `a ${typeof id}`}`;
+  if (!/^[A-Za-z0-9._-]+$/.test(id)) return `the id "${id}" may hold only letters, digits, ".", "_" or "-"`;
+  return undefined;
 }
 
 function isHttpUrl(s: string): boolean {

@@ -398,3 +398,78 @@ function infoOf(meta: RunMeta): RunInfo {
     fileOrder: new Map(meta.files.map((f, i) => [f.path, i])),
   };
 }
+
+/** A run's unfinished chunks that share a reason ("server error", "canceled"), by file. */
+export interface ReasonGroup {
+  readonly runId: string;
+  readonly dir: string;
+  readonly reason: string;
+  readonly status: FailureStatus;
+  readonly files: readonly FailedFile[];
+  readonly chunks: number;
+}
+
+const STATUS_ORDER: Record<FailureStatus, number> = { failed: 0, interrupted: 1, canceled: 2 };
+
+/** A run's chunks grouped by reason (failures first, then interrupted, then canceled; larger groups first), each by file in plan order. */
+export function groupByReason(run: FailedRun): ReasonGroup[] {
+  const groups = new Map<string, { status: FailureStatus; files: Map<string, FailedChunk[]>; chunks: number }>();
+  for (const file of run.files) {
+    for (const c of file.chunks) {
+      const reason = shortReason(c);
+      const g = groups.get(reason) ?? { status: c.status, files: new Map<string, FailedChunk[]>(), chunks: 0 };
+      const list = g.files.get(file.path) ?? [];
+      list.push(c);
+      g.files.set(file.path, list);
+      g.chunks++;
+      groups.set(reason, g);
+    }
+  }
+  return [...groups]
+    .map(([reason, g]) => ({ runId: run.id, dir: run.dir, reason, status: g.status, chunks: g.chunks, files: [...g.files].map(([p, chunks]) => ({ runId: run.id, dir: run.dir, path: p, chunks })) }))
+    .sort((a, b) => STATUS_ORDER[a.status] - STATUS_ORDER[b.status] || b.chunks - a.chunks || a.reason.localeCompare(b.reason));
+}
+
+/** Rows the view shows expanded at most; a node whose rows do not fit in what is left stays collapsed. */
+export const EXPANDED_ROWS = 50;
+
+/**
+ * Which nodes start expanded: walking runs, then reasons, then files in order, a node is expanded when
+ * all the rows under it fit in what is left of `budget`, and those rows are then counted. 452 canceled
+ * one-chunk files give one collapsed run (or reason) row, not 900 rows. Keys: `run:ID`,
+ * `reason:ID/REASON`, `file:ID/REASON/PATH`.
+ */
+export function expandedNodes(runs: readonly FailedRun[], budget = EXPANDED_ROWS): Set<string> {
+  const out = new Set<string>();
+  let left = budget - runs.length; // the run rows themselves always show
+  for (const run of runs) {
+    const groups = groupByReason(run);
+    const rowsOf = (g: ReasonGroup) => g.files.length + g.chunks;
+    const runRows = groups.reduce((n, g) => n + 1 + rowsOf(g), 0);
+    if (runRows <= left) {
+      // Everything under the run fits: all expanded.
+      out.add(`run:${run.id}`);
+      for (const g of groups) {
+        out.add(`reason:${run.id}/${g.reason}`);
+        for (const f of g.files) out.add(`file:${run.id}/${g.reason}/${f.path}`);
+      }
+      left -= runRows;
+      continue;
+    }
+    if (groups.length > left) continue; // not even the reason rows fit
+    out.add(`run:${run.id}`);
+    left -= groups.length;
+    for (const g of groups) {
+      if (g.files.length > left) continue;
+      // The group's file rows fit: expanded, with as many of its files expanded as fit.
+      out.add(`reason:${run.id}/${g.reason}`);
+      left -= g.files.length;
+      for (const f of g.files) {
+        if (f.chunks.length > left) continue;
+        out.add(`file:${run.id}/${g.reason}/${f.path}`);
+        left -= f.chunks.length;
+      }
+    }
+  }
+  return out;
+}

@@ -1,15 +1,19 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { RunSummary } from '../../core/store/runStore';
-import { FailuresModel, shortReason, type FailedChunk, type FailedFile, type FailedRun, type FailureCounts } from './failuresModel';
+import { expandedNodes, FailuresModel, groupByReason, shortReason, type FailedChunk, type FailedFile, type FailedRun, type FailureCounts, type ReasonGroup } from './failuresModel';
 import { RunRoots } from '../run/fileSelection';
 import { Commands, Views } from '../base/ids';
 import { Disposable, registerCommand } from '../base/lifecycle';
 import { showInfo, showWarning } from '../base/messages';
 import type { Services } from '../services';
 
-/** A row of the Failed Chunks tree. `contextValue` is the kind (the manifest's menus match on it). */
-export type FailureNode = { kind: 'run'; run: FailedRun } | { kind: 'file'; file: FailedFile; run: FailedRun } | { kind: 'chunk'; chunk: FailedChunk };
+/** A row of the Unfinished Chunks tree: run → reason → file → chunk. `contextValue` is the kind (the manifest's menus match on it). */
+export type FailureNode =
+  | { kind: 'run'; run: FailedRun }
+  | { kind: 'reason'; group: ReasonGroup; run: FailedRun }
+  | { kind: 'file'; file: FailedFile; run: FailedRun; reason: string }
+  | { kind: 'chunk'; chunk: FailedChunk };
 
 /** What `activate()` hands to tests (and to other extensions) about this view. */
 export interface FailuresApi {
@@ -21,7 +25,10 @@ export interface FailuresApi {
 /** Tree refreshes wait this long so that a burst of outcomes redraws once. */
 const REFRESH_DELAY_MS = 50;
 
-/** Renders the failures model: run → file → chunk. Reading the first level loads the model (lazily). */
+/**
+ * Renders the failures model: run → reason → file → chunk, with only about 50 rows expanded at first
+ * (`expandedNodes`): a big run shows collapsed. Reading the first level loads the model (lazily).
+ */
 export class FailuresTreeDataProvider extends Disposable implements vscode.TreeDataProvider<FailureNode> {
   private readonly changed = this._register(new vscode.EventEmitter<FailureNode | undefined>());
   readonly onDidChangeTreeData = this.changed.event;
@@ -34,29 +41,37 @@ export class FailuresTreeDataProvider extends Disposable implements vscode.TreeD
     this.changed.fire(undefined);
   }
 
+  private expanded?: { runs: readonly FailedRun[]; keys: Set<string> };
+
   async getChildren(node?: FailureNode): Promise<FailureNode[]> {
     if (!node) {
       await this.model.ensureLoaded();
       return this.model.runs().map((run) => ({ kind: 'run', run }));
     }
-    if (node.kind === 'run') return node.run.files.map((file) => ({ kind: 'file', file, run: node.run }));
+    if (node.kind === 'run') return groupByReason(node.run).map((group) => ({ kind: 'reason', group, run: node.run }));
+    if (node.kind === 'reason') return node.group.files.map((file) => ({ kind: 'file', file, run: node.run, reason: node.group.reason }));
     if (node.kind === 'file') return node.file.chunks.map((chunk) => ({ kind: 'chunk', chunk }));
     return [];
   }
 
   getTreeItem(node: FailureNode): vscode.TreeItem {
-    if (node.kind === 'run') return runItem(node.run);
-    if (node.kind === 'file') return fileItem(node.file, node.run);
-    return chunkItem(node);
+    if (node.kind === 'chunk') return chunkItem(node);
+    const runs = this.model.runs();
+    if (this.expanded?.runs !== runs) this.expanded = { runs, keys: expandedNodes(runs) };
+    const open = (key: string) => (this.expanded!.keys.has(key) ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
+    if (node.kind === 'run') return runItem(node.run, open(`run:${node.run.id}`));
+    if (node.kind === 'reason') return reasonItem(node.group, open(`reason:${node.run.id}/${node.group.reason}`));
+    return fileItem(node.file, node.run, node.reason, open(`file:${node.run.id}/${node.reason}/${node.file.path}`));
   }
 }
 
-function runItem(run: FailedRun): vscode.TreeItem {
-  const item = new vscode.TreeItem(`${timeOf(run)} · ${run.promptLabel || run.model?.id || run.id}`, vscode.TreeItemCollapsibleState.Expanded);
+function runItem(run: FailedRun, state: vscode.TreeItemCollapsibleState): vscode.TreeItem {
+  // A short label (the time): the counts and the model in the description, the prompt in the tooltip.
+  const item = new vscode.TreeItem(timeOf(run), state);
   item.id = run.id;
   item.contextValue = 'run';
   item.iconPath = new vscode.ThemeIcon('history');
-  item.description = [run.model?.id, describeCounts(run.counts)].filter(Boolean).join(' · ');
+  item.description = [describeCounts(run.counts), run.model?.id].filter(Boolean).join(' · ');
   const tip = new vscode.MarkdownString();
   tip.appendMarkdown('**Run** ').appendText(run.id).appendMarkdown('  \n');
   if (run.createdAt) tip.appendMarkdown('Started: ').appendText(new Date(run.createdAt).toLocaleString()).appendMarkdown('  \n');
@@ -67,9 +82,20 @@ function runItem(run: FailedRun): vscode.TreeItem {
   return item;
 }
 
-function fileItem(file: FailedFile, run: FailedRun): vscode.TreeItem {
-  const item = new vscode.TreeItem(file.path, vscode.TreeItemCollapsibleState.Expanded);
-  item.id = `${file.runId}/${file.path}`;
+function reasonItem(group: ReasonGroup, state: vscode.TreeItemCollapsibleState): vscode.TreeItem {
+  const item = new vscode.TreeItem(group.reason, state);
+  item.id = `${group.runId}/reason/${group.reason}`;
+  item.contextValue = 'reason';
+  item.iconPath = group.status === 'failed' ? new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground')) : new vscode.ThemeIcon(group.status === 'canceled' ? 'circle-slash' : 'debug-disconnect');
+  const files = group.files.length;
+  item.description = `${group.chunks.toLocaleString()} chunk${group.chunks === 1 ? '' : 's'} in ${files.toLocaleString()} file${files === 1 ? '' : 's'}`;
+  item.tooltip = `${group.reason}: ${item.description}${group.status === 'canceled' ? ' (canceled, not failed: Retry sends them)' : ''}`;
+  return item;
+}
+
+function fileItem(file: FailedFile, run: FailedRun, reason: string, state: vscode.TreeItemCollapsibleState): vscode.TreeItem {
+  const item = new vscode.TreeItem(file.path, state);
+  item.id = `${file.runId}/${reason}/${file.path}`;
   item.contextValue = 'file';
   const uri = fileUri(file.path, run.root);
   if (uri) item.resourceUri = uri; // the file icon of the theme
@@ -171,10 +197,11 @@ export function registerFailures(context: vscode.ExtensionContext, { runs }: Ser
   async function retry(node?: FailureNode): Promise<RunSummary | undefined> {
     const target = node ?? view.selection[0];
     if (!target) {
-      showInfo('Batch Prompt: choose a run, a file or a chunk in the Failed Chunks view to retry.');
+      showInfo('Batch Prompt: choose a run, a reason, a file or a chunk in the Unfinished Chunks view to retry.');
       return undefined;
     }
     if (target.kind === 'run') return runs.retry(vscode.Uri.file(target.run.dir)); // every unfinished chunk of the run
+    if (target.kind === 'reason') return runs.retry(vscode.Uri.file(target.group.dir), target.group.files.flatMap((f) => f.chunks.map((c) => c.chunkId)));
     if (target.kind === 'file') return runs.retry(vscode.Uri.file(target.file.dir), target.file.chunks.map((c) => c.chunkId));
     return runs.retry(vscode.Uri.file(target.chunk.dir), [target.chunk.chunkId]);
   }
@@ -183,7 +210,7 @@ export function registerFailures(context: vscode.ExtensionContext, { runs }: Ser
     await model.ensureLoaded();
     const list = model.runs();
     if (list.length === 0) {
-      showInfo('Batch Prompt: no failed chunks to retry.');
+      showInfo('Batch Prompt: no unfinished chunks to retry.');
       return [];
     }
     const summaries: RunSummary[] = [];

@@ -8,7 +8,9 @@ import { createModel, defaultBaseUrl, needsApiKey } from '../../providers/factor
 import { LanguageModelApiModel, listLanguageModels, LM_API_PREFIX } from '../../providers/languageModelApi';
 import { describeIdentity } from '../base/keyBinding';
 import type { Log } from '../base/log';
+import { Commands } from '../base/ids';
 import { Actions, openSettings, showWithActions } from '../base/messages';
+import { readSettings } from '../base/settings';
 import { describeRecorded, matchRecorded } from './recordedEndpoints';
 import type { KeyStore } from '../base/secrets';
 import type { Settings } from '../base/settingsSchema';
@@ -31,6 +33,9 @@ const SEVERAL_SEPARATOR = '+';
 const SEVERAL_ITEM_ID = 'batchPrompt.severalEndpoints';
 
 const LAST_MODEL_KEY = 'batchPrompt.lastModel';
+const ADD_MODEL_ITEM_ID = 'batchPrompt.addModelItem';
+/** The title of "Add Model…" where the picker and the no-model message offer it. */
+export const ADD_MODEL = 'Add Model…';
 
 /** Thrown when the chosen endpoint needs a key it does not have: the caller offers "Set API Key". */
 export class MissingKeyError extends Error {
@@ -68,12 +73,14 @@ export class ModelService {
   async pick(settings: Settings, preferred?: string): Promise<ModelChoice | undefined> {
     const choices = await this.choices(settings);
     if (choices.length === 0) {
+      let added = false;
       await showWithActions(
         'error',
-        'Batch Prompt has no model to use. Add an endpoint (OpenAI, Azure, Anthropic, Ollama, LM Studio…) in the setting "batchPrompt.models", start Ollama on this machine, or install a chat model extension such as GitHub Copilot.',
-        { [Actions.openSettings]: openSettings('batchPrompt.models') },
+        'Batch Prompt has no model to use. Add one (OpenAI, Azure, Anthropic, Ollama, LM Studio…) with "Add Model…", start Ollama on this machine, or install a chat model extension such as GitHub Copilot.',
+        { [ADD_MODEL]: async () => (added = !!(await vscode.commands.executeCommand(Commands.addModel))), [Actions.openSettings]: openSettings('batchPrompt.models') },
       );
-      return undefined;
+      // The model just added is the one to run on.
+      return added ? this.pick({ ...settings, models: readSettings().models }, preferred) : undefined;
     }
     const last = preferred ?? this.workspaceState.get<string>(LAST_MODEL_KEY);
     const match = (c: ModelChoice) => !!last && (c.id === last || c.endpoint?.model === last || c.chat?.family === last || c.chat?.id === last);
@@ -81,11 +88,18 @@ export class ModelService {
     const configured = choices.filter((c) => c.endpoint);
     const several: ModelChoice = { id: SEVERAL_ITEM_ID, label: '$(layers) Several endpoints…', description: 'spread the run over endpoints you choose, each within its own limits' };
     const offered = configured.length > 1 ? [...sorted, several] : sorted;
+    const add: ModelChoice = { id: ADD_MODEL_ITEM_ID, label: `$(add) ${ADD_MODEL}`, description: 'an endpoint from its server\'s list of models, tested, saved in your user settings' };
     let picked = offered.length === 1 ? offered[0] : await vscode.window.showQuickPick(
-      offered.map((c) => ({ label: c.label, description: c.description, choice: c })),
+      [...offered, add].map((c) => ({ label: c.label, description: c.description, choice: c })),
       { title: 'Batch Prompt: choose a model', placeHolder: 'Model to send the chunks to', matchOnDescription: true },
     ).then((i) => i?.choice);
     if (picked === several) picked = await this.pickSeveral(configured, last);
+    if (picked === add) {
+      const added = (await vscode.commands.executeCommand(Commands.addModel)) as { entry?: EndpointConfig } | undefined;
+      const models = readSettings().models;
+      const entry = added?.entry && models.find((m) => m.id === added.entry!.id);
+      picked = entry ? { id: entry.id, label: entry.id, description: `${entry.provider} · ${entry.model}`, endpoint: entry } : undefined;
+    }
     if (picked) await this.workspaceState.update(LAST_MODEL_KEY, picked.id);
     return picked;
   }

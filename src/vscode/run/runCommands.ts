@@ -1,10 +1,13 @@
 import * as vscode from 'vscode';
 import { sameEndpoint } from '../../providers/endpointTrust';
+import { needsApiKey } from '../../providers/factory';
 import { askGlob } from './fileSelection';
 import { isProductPath } from './runsFolder';
 import { Commands } from '../base/ids';
 import { registerCommand } from '../base/lifecycle';
-import { Actions, openSettings, showInfo, showWithActions } from '../base/messages';
+import { Actions, openSettings, showInfo, showMessage, showWithActions } from '../base/messages';
+
+const SET_ANYWAY = 'Set a Key Anyway';
 import { promptOf, type RunArgs } from './prompts';
 import { registerClearCache } from './resultCacheFolder';
 import { StatusBarController } from './statusBar';
@@ -71,6 +74,12 @@ export function registerRun(context: vscode.ExtensionContext, { runs, keys, mode
     registerCommand(Commands.setApiKey, async (endpointId?: string | KeyedEndpoint) => {
       const endpoint = await pickEndpoint(endpointId, 'Set the API key of which endpoint?');
       if (!endpoint) return false;
+      // An endpoint that works without a key (Ollama, an OpenAI-compatible server on this machine) is not
+      // asked for one; a server that wants one anyway can still be given it.
+      if (!needsApiKey(endpoint)) {
+        const answer = await showMessage('info', `Batch Prompt: "${endpoint.id}" (${endpoint.provider} at ${endpoint.baseUrl ?? 'its default address'}) needs no API key. Set one anyway (for a local server started with a key)?`, SET_ANYWAY);
+        if (answer !== SET_ANYWAY) return false;
+      }
       const stored = await keys.prompt(endpoint);
       if (stored) showInfo(`Batch Prompt: API key stored for "${endpoint.id}".`);
       return stored;
@@ -100,7 +109,7 @@ export function registerRun(context: vscode.ExtensionContext, { runs, keys, mode
       if (found) return found;
     }
     if (endpoints.length === 0) {
-      await showWithActions('info', 'Batch Prompt: no endpoint is configured. Add one to the setting "batchPrompt.models"; its key is then stored here.', { [Actions.openSettings]: openSettings('batchPrompt.models') });
+      await showWithActions('info', 'Batch Prompt: no endpoint is configured. Add one with "Add Model…" (or in the setting "batchPrompt.models"); its key is then stored here.', { 'Add Model…': () => vscode.commands.executeCommand(Commands.addModel), [Actions.openSettings]: openSettings('batchPrompt.models') });
       return undefined;
     }
     if (endpoints.length === 1) return endpoints[0];

@@ -223,6 +223,12 @@ export class Workbench {
     return this.page.locator('#workbench\\.parts\\.sidebar .monaco-list-row');
   }
 
+  /** The rows of one view of the side bar, by the title of its pane ("Runs", "Unfinished Chunks"). */
+  viewRows(title: string): Locator {
+    const header = this.page.locator('.pane-header', { has: this.page.locator('.title', { hasText: new RegExp(`^${escapeRegExp(title)}$`, 'i') }) });
+    return this.page.locator('#workbench\\.parts\\.sidebar .pane', { has: header }).locator('.monaco-list-row');
+  }
+
   /** Hovers `row` and clicks its inline action `name` (e.g. Retry in the Failed Chunks view). */
   async clickInlineAction(row: Locator, name: string): Promise<void> {
     await row.hover();

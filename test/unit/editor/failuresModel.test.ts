@@ -6,7 +6,8 @@ import { writeJob, type JobRecord } from '../../../src/core/jobs/job';
 import type { ChunkOutcome } from '../../../src/core/execute/events';
 import { RunStore, type RunMeta } from '../../../src/core/store/runStore';
 import type { ChunkRef } from '../../../src/core/plan/types';
-import { CLEARED_KEY, FailuresModel, promptLabelOf, shortReason, type FailuresModelOptions, type StateStore } from '../../../src/vscode/failures/failuresModel';
+import { CLEARED_KEY, EXPANDED_ROWS, expandedNodes, FailuresModel, groupByReason, promptLabelOf, shortReason, type FailedChunk, type FailedRun, type FailuresModelOptions, type StateStore } from '../../../src/vscode/failures/failuresModel';
+import type { ErrorKind } from '../../../src/core/execute/errors';
 
 function ref(id: string, p: string, index: number): ChunkRef {
   return { id, path: p, index, start: index * 100, end: index * 100 + 100, startLine: index * 10 + 1, endLine: index * 10 + 10, overlap: 0, tokens: 20 };
@@ -331,5 +332,75 @@ describe('RunStore: a retry completing a file through concurrent records', () =>
     } finally {
       await fs.rm(base, { recursive: true, force: true });
     }
+  });
+});
+
+describe('Unfinished Chunks grouping (run → reason → file) and collapsing', () => {
+  const chunk = (runId: string, p: string, i: number, status: FailedChunk['status'], kind?: ErrorKind): FailedChunk => ({
+    runId,
+    dir: `/runs/${runId}`,
+    chunkId: `${p}#${i}`,
+    path: p,
+    start: i * 10,
+    end: i * 10 + 10,
+    startLine: i + 1,
+    endLine: i + 1,
+    status,
+    ...(kind ? { error: { kind, message: kind } } : {}),
+    attempts: 1,
+  });
+  const run = (id: string, chunks: FailedChunk[]): FailedRun => {
+    const byPath = new Map<string, FailedChunk[]>();
+    for (const c of chunks) byPath.set(c.path, [...(byPath.get(c.path) ?? []), c]);
+    const counts = { failed: 0, canceled: 0, interrupted: 0, total: chunks.length };
+    for (const c of chunks) counts[c.status]++;
+    return { id, dir: `/runs/${id}`, files: [...byPath].map(([p, cs]) => ({ runId: id, dir: `/runs/${id}`, path: p, chunks: cs })), counts };
+  };
+
+  it('groups a run by reason, failures first, canceled chunks under "canceled" (not failed), each by file', () => {
+    const r = run('r1', [chunk('r1', 'a.ts', 0, 'canceled'), chunk('r1', 'a.ts', 1, 'failed', 'transient'), chunk('r1', 'b.ts', 0, 'canceled'), chunk('r1', 'c.ts', 0, 'failed', 'timeout'), chunk('r1', 'c.ts', 1, 'failed', 'transient')]);
+    const groups = groupByReason(r);
+    assert.deepStrictEqual(
+      groups.map((g) => [g.reason, g.status, g.chunks, g.files.map((f) => `${f.path}:${f.chunks.length}`)]),
+      [
+        ['server error', 'failed', 2, ['a.ts:1', 'c.ts:1']],
+        ['timed out', 'failed', 1, ['c.ts:1']],
+        ['canceled', 'canceled', 2, ['a.ts:1', 'b.ts:1']],
+      ],
+    );
+  });
+
+  it('expands a small run completely', () => {
+    const r = run('r1', [chunk('r1', 'a.ts', 0, 'failed', 'transient'), chunk('r1', 'b.ts', 0, 'canceled')]);
+    assert.deepStrictEqual([...expandedNodes([r])].sort(), ['file:r1/canceled/b.ts', 'file:r1/server error/a.ts', 'reason:r1/canceled', 'reason:r1/server error', 'run:r1']);
+  });
+
+  it('keeps 452 canceled one-chunk files under one collapsed row instead of about 900 expanded ones', () => {
+    const many = run('big', Array.from({ length: 452 }, (_, i) => chunk('big', `gen/f${i}.ts`, 0, 'canceled')));
+    const small = run('small', [chunk('small', 'x.ts', 0, 'failed', 'transient')]);
+    const open = expandedNodes([many, small]);
+    assert.ok(open.has('run:big'), 'the run row shows its reason');
+    assert.ok(!open.has('reason:big/canceled'), 'the 452 files stay collapsed under "canceled"');
+    assert.ok(![...open].some((k) => k.startsWith('file:big/')), 'no file of the big group is expanded');
+    assert.ok(open.has('run:small') && open.has('file:small/server error/x.ts'), 'a small run next to it is still expanded');
+  });
+
+  it('never expands more than about 50 rows, whatever the runs', () => {
+    const runs = Array.from({ length: 5 }, (_, r) => run(`r${r}`, Array.from({ length: 30 }, (_, i) => chunk(`r${r}`, `f${i % 7}.ts`, i, i % 3 ? 'failed' : 'canceled', 'transient'))));
+    const open = expandedNodes(runs);
+    let rows = runs.length;
+    for (const r of runs) {
+      if (!open.has(`run:${r.id}`)) continue;
+      for (const g of groupByReason(r)) {
+        rows++;
+        if (!open.has(`reason:${r.id}/${g.reason}`)) continue;
+        for (const f of g.files) {
+          rows++;
+          if (open.has(`file:${r.id}/${g.reason}/${f.path}`)) rows += f.chunks.length;
+        }
+      }
+    }
+    assert.ok(rows <= EXPANDED_ROWS, `${rows} rows shown`);
+    assert.ok(open.size > 0, 'something is expanded');
   });
 });

@@ -45,8 +45,14 @@ describe('manifest and code agree', () => {
     }
   });
 
-  it('the Failed Chunks view is contributed with its container icon', () => {
-    assert.strictEqual(contributed.views.batchPrompt[0].id, Views.failures);
+  it('the Runs view comes first, above the Unfinished Chunks view, with the container icon', () => {
+    assert.deepStrictEqual(
+      (contributed.views.batchPrompt as { id: string; name: string }[]).map((v) => [v.id, v.name]),
+      [
+        [Views.runs, 'Runs'],
+        [Views.failures, 'Unfinished Chunks'],
+      ],
+    );
     const icon = contributed.viewsContainers.activitybar[0].icon as string;
     assert.ok(fs.existsSync(path.join(root, icon)), icon);
   });
