@@ -81,7 +81,7 @@ describe('CLI run sends while it plans (#17)', function () {
     const chunks = meta.files.reduce((n, f) => n + f.chunks.length, 0);
     assert.strictEqual(summary.succeeded, chunks);
     assert.strictEqual(server.requests.length, chunks, 'each chunk sent once');
-    assert.ok((await fs.readFile(path.join(ws, 'o/outputs', LAST), 'utf8')).startsWith('OUT[5.1]\nLINE 0 OF FILE 4'), 'the last file is sent once planned');
+    assert.ok((await fs.readFile(path.join(ws, 'o/outputs', `${LAST}.md`), 'utf8')).startsWith('OUT[5.1]\nLINE 0 OF FILE 4'), 'the last file is sent once planned');
     assert.match(r.stderr, /planning… \d+ files? so far/, 'progress says planning while it plans');
   });
 });
@@ -156,6 +156,6 @@ describe('CLI run sends while it plans (#17): a kill meanwhile', function () {
     const summary = JSON.parse(await fs.readFile(path.join(crashed, 'summary.json'), 'utf8')) as RunSummary;
     assert.strictEqual(summary.status, 'succeeded');
     assert.strictEqual(summary.succeeded, all.length);
-    assert.ok((await fs.readFile(path.join(crashed, 'outputs', LAST), 'utf8')).startsWith('OUT[5.1]\nLINE 0 OF FILE 4'), 'the last file is planned and sent by the resume');
+    assert.ok((await fs.readFile(path.join(crashed, 'outputs', `${LAST}.md`), 'utf8')).startsWith('OUT[5.1]\nLINE 0 OF FILE 4'), 'the last file is planned and sent by the resume');
   });
 });

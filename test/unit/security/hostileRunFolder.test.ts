@@ -222,7 +222,7 @@ describe('hostile run folder (resume, retry, collect refuse before any request o
     const dir = path.join(ws, '.batch-prompt', 'runs', 'dots');
     const { summary } = await runPlan(plan, { root: ws, dir, prompt: 'Upper.', model, modelInfo: { id: 'm' }, tokenizer, parameters });
     assert.strictEqual(summary.status, 'succeeded');
-    assert.ok((await fs.readFile(path.join(dir, 'outputs', '..notes.md'), 'utf8')).length > 0);
+    assert.ok((await fs.readFile(path.join(dir, 'outputs', '..notes.md.md'), 'utf8')).length > 0);
     const resumed = await resumeRun(dir, { roots: roots(), model, tokenizer });
     assert.strictEqual(resumed.summary.status, 'succeeded');
   });

@@ -89,10 +89,10 @@ describe('result cache: incremental re-runs (CLI, local model server)', function
     assert.strictEqual(summary.cached, recs.filter((r) => r.cached).length);
     const outputs3 = await tree(path.join(ws, 'runs/3/outputs'));
     for (const [p, out] of outputs1) {
-      if (p === edited) continue;
+      if (p === `${edited}.md`) continue;
       assert.strictEqual(outputs3.get(p), out, `${p}: the cached output equals the first run's`);
     }
-    for (const c of sent) assert.ok(outputs3.get(edited)!.includes(defaultOutput(c)), `${c.id} in the new output`);
+    for (const c of sent) assert.ok(outputs3.get(`${edited}.md`)!.includes(defaultOutput(c)), `${c.id} in the new output`);
 
     // Where the cache is (the user's cache folder, never the working folder), and what it holds.
     await assert.rejects(fs.access(path.join(ws, '.batch-prompt/cache')), 'nothing is cached under the working folder');
