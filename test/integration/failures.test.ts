@@ -183,7 +183,7 @@ describe('Failed Chunks view (extension host, local model server)', function () 
     const failedIds = run.run.files.flatMap((f) => f.chunks.map((c) => c.chunkId));
     const dir = path.join(runsRoot(), failedRun);
     const output = path.join(dir, 'outputs', FIXTURE, 'bad.txt.md');
-    assert.ok(fs.existsSync(`${output}.incomplete`), 'the failed file is marked incomplete');
+    assert.ok(fs.existsSync(output.replace(/\.md$/, '.incomplete.md')), 'the failed file is marked incomplete');
     assert.ok(!fs.existsSync(output));
 
     failBad = false;

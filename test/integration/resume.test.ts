@@ -61,7 +61,7 @@ describe('Resume Run and the result cache (extension host, local model server)',
     fs.rmSync(path.join(run.dir, 'report.md'), { force: true });
     for (const r of lost) {
       fs.rmSync(path.join(run.dir, 'chunks', `${r.chunkId}.out`));
-      fs.rmSync(path.join(run.dir, 'outputs', ...r.path.split('/')));
+      fs.rmSync(path.join(run.dir, 'outputs', ...`${r.path}.md`.split('/')));
     }
     const dead = spawnSync(process.execPath, ['-e', '']).pid;
     fs.writeFileSync(path.join(run.dir, 'run.lock'), JSON.stringify({ pid: dead, hostname: os.hostname(), at: '' }));

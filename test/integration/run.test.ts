@@ -106,10 +106,14 @@ describe('Runs (extension host, local model server)', function () {
 
     // Nothing written outside the run folder: neither by the extension's own file calls, nor in the workspace.
     assert.ok(writes.paths.length > 0, 'the recorder saw the run being written');
-    assert.deepStrictEqual(outside(writes.paths, run.dir), [], 'files the extension wrote outside its run folder');
+    // Besides the run folder, only the runs folder and its own .gitignore (#18) when it is created.
+    const runsFolder = path.dirname(run.dir);
+    const allowed = new Set([runsFolder, path.join(runsFolder, '.gitignore')]);
+    assert.deepStrictEqual(outside(writes.paths, run.dir).filter((p) => !allowed.has(p)), [], 'files the extension wrote outside its run folder');
     const added = listFiles(root).filter((f) => !before.has(f));
     const runRel = path.relative(root, run.dir).split(path.sep).join('/');
-    assert.deepStrictEqual(added.filter((f) => !f.startsWith(`${runRel}/`)), [], 'new workspace files outside the run folder');
+    const ignoreRel = path.relative(root, path.join(runsFolder, '.gitignore')).split(path.sep).join('/');
+    assert.deepStrictEqual(added.filter((f) => !f.startsWith(`${runRel}/`) && f !== ignoreRel), [], 'new workspace files outside the run folder');
   });
 
   it('never reads the outputs of earlier runs as input', async () => {
