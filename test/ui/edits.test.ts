@@ -52,7 +52,8 @@ describe('Edit runs: the Refactor Preview and Open Diff (UI)', () => {
     assert.match(await done.innerText(), /Review Proposed Edits/);
     await wb.screenshot('notification-review-edits');
     for (const [name, text] of Object.entries(FILES)) assert.strictEqual(fs.readFileSync(file(name), 'utf8'), text, `${name} untouched by the run`);
-    await wb.closeTab(/live results/);
+    // The run's live document (named after the run: "<prompt> · <run id>").
+    await wb.closeTab(/· \d{8}-\d{6}-[0-9a-f]{4}/);
     await wb.clickNotificationButton(done, 'Review Proposed Edits');
 
     const panel = page.locator('.bulk-edit-panel');
