@@ -250,7 +250,7 @@ export function renderReport(meta: RunMeta, summary: RunSummary, records: readon
   if (estimated) lines.push('', "≈ estimated: these files shared a request with other files, and a request's tokens are reported for the whole request; its share of them is split among its files by their size. The other figures are measured.");
   const notOk = [...latest.values()].filter((r) => r.status !== 'succeeded');
   if (notOk.length) {
-    lines.push('', '## Chunks that did not succeed', '', 'Retry them from the **Failed Chunks** view.', '', '| File | Lines | Status | Reason |', '|---|---|---|---|');
+    lines.push('', '## Chunks that did not succeed', '', 'Retry them from the **Unfinished Chunks** view (Batch Prompt in the activity bar).', '', '| File | Lines | Status | Reason |', '|---|---|---|---|');
     for (const r of notOk) lines.push(`| ${cell(r.path)} | ${r.startLine}–${r.endLine} | ${r.status} | ${cell(r.error ? `${r.error.kind}: ${r.error.message}` : '')} |`);
   }
   return `${lines.join('\n')}\n`;
