@@ -36,3 +36,8 @@ export function setNumberLocale(value: string | undefined): void {
 export function countOf(n: number, singular: string, plural = `${singular}s`): string {
   return `${formatNumber(n)} ${n === 1 ? singular : plural}`;
 }
+
+/** "line 7" or "lines 1–16": a chunk's or a finding's lines, as the views and reports say them. */
+export function lineRange(start: number, end: number): string {
+  return end === start ? `line ${start}` : `lines ${start}–${end}`;
+}

@@ -3,6 +3,7 @@ import { locateFindings, SEVERITIES, type FindingsValue, type LocatedFinding, ty
 import { toSarif, type SarifOptions } from './sarif';
 import { decodeEntries, isStructured, itemSchemaOf, validatorOf, type OutputSpec, type StructuredEntry } from './spec';
 import { dedupeFindings } from './validate';
+import { lineRange } from '../../util/format';
 
 /**
  * What a structured run (#14) leaves beside its outputs, derived from each chunk's latest successful
@@ -181,7 +182,7 @@ export function renderFileOutput(spec: OutputSpec, path: string, parts: readonly
   for (const p of parts) if ('missing' in p) lines.push(`<<<batch-prompt: chunk ${p.chunkId} (lines ${p.startLine}-${p.endLine}) ${p.missing}>>>`, '');
   if (!findings.length) lines.push('No findings.');
   for (const f of findings) {
-    const where = f.endLine !== undefined && f.endLine !== f.line ? `lines ${f.line}–${f.endLine}` : `line ${f.line}`;
+    const where = lineRange(f.line, f.endLine ?? f.line);
     lines.push(`- **${f.severity}** ${where}${f.column !== undefined ? `:${f.column}` : ''}${f.rule ? ` \`${f.rule.replace(/`/g, "'")}\`` : ''}: ${oneLine(f.message)}`);
     if (f.suggestion) lines.push(`  - Suggestion: ${oneLine(f.suggestion)}`);
   }

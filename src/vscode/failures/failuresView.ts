@@ -7,6 +7,7 @@ import { Commands, Views } from '../base/ids';
 import { Disposable, registerCommand } from '../base/lifecycle';
 import { showInfo, showWarning } from '../base/messages';
 import type { Services } from '../services';
+import { lineRange } from '../../util/format';
 
 /** A row of the Unfinished Chunks tree: run → reason → file → chunk. `contextValue` is the kind (the manifest's menus match on it). */
 export type FailureNode =
@@ -106,7 +107,7 @@ function fileItem(file: FailedFile, run: FailedRun, reason: string, state: vscod
 
 function chunkItem(node: FailureNode & { kind: 'chunk' }): vscode.TreeItem {
   const c = node.chunk;
-  const item = new vscode.TreeItem(`lines ${c.startLine}–${c.endLine}`, vscode.TreeItemCollapsibleState.None);
+  const item = new vscode.TreeItem(lineRange(c.startLine, c.endLine), vscode.TreeItemCollapsibleState.None);
   item.id = `${c.runId}/${c.path}#${c.chunkId}`;
   item.contextValue = 'chunk';
   item.description = shortReason(c);
@@ -119,7 +120,7 @@ function chunkItem(node: FailureNode & { kind: 'chunk' }): vscode.TreeItem {
 function chunkTooltip(c: FailedChunk): vscode.MarkdownString {
   const tip = new vscode.MarkdownString();
   const status = c.status === 'failed' ? 'Failed' : c.status === 'canceled' ? 'Canceled' : 'Interrupted';
-  tip.appendMarkdown(`**${status}**`).appendText(` · ${c.path}, lines ${c.startLine}–${c.endLine} (chunk ${c.chunkId})`).appendMarkdown('\n\n');
+  tip.appendMarkdown(`**${status}**`).appendText(` · ${c.path}, ${lineRange(c.startLine, c.endLine)} (chunk ${c.chunkId})`).appendMarkdown('\n\n');
   if (c.status === 'interrupted') {
     tip.appendText('The run ended without an outcome for this chunk (the window was closed or the extension stopped), or it is still running in another window.');
   } else {

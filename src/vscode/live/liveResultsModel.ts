@@ -1,5 +1,6 @@
 import type { ChunkOutcome, RunEvent } from '../../core/execute/events';
 import type { ChunkRef } from '../../core/plan/types';
+import { lineRange } from '../../util/format';
 
 /**
  * The live results document's data, with no `vscode` import (unit-tested in plain Node): each chunk of
@@ -137,7 +138,7 @@ export class LiveResultsModel {
     const out = [`# ${this.title}`, '', `${state}${this.finished ? ` · ${this.pass ? `${this.pass.replace(/ of .*/, '')} finished` : 'run finished'} (outputs are in the run folder)` : ' · streaming…'}`, ''];
     for (const c of all) {
       const state = c.status === 'streaming' ? `streaming${c.attempt > 1 ? ` (attempt ${c.attempt})` : ''}…` : c.status;
-      out.push(`## ${c.ref.path} · lines ${c.ref.startLine}–${c.ref.endLine} · ${state}${c.note ? ` · ${c.note}` : ''}`, '');
+      out.push(`## ${c.ref.path} · ${lineRange(c.ref.startLine, c.ref.endLine)} · ${state}${c.note ? ` · ${c.note}` : ''}`, '');
       if (c.text) out.push(c.text, '');
     }
     return out.join('\n');

@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { countOf, formatNumber, setNumberLocale } from '../../../src/util/format';
+import { countOf, formatNumber, lineRange, setNumberLocale } from '../../../src/util/format';
 
 describe('formatNumber (#18: one number format, the locale\'s)', () => {
   afterEach(() => setNumberLocale('en-US'));
@@ -24,5 +24,10 @@ describe('formatNumber (#18: one number format, the locale\'s)', () => {
     assert.strictEqual(countOf(1, 'file'), '1 file');
     assert.strictEqual(countOf(1200, 'file'), '1,200 files');
     assert.strictEqual(countOf(0, 'match', 'matches'), '0 matches');
+  });
+
+  it('lineRange says one line in the singular ("line 1", not "lines 1–1")', () => {
+    assert.strictEqual(lineRange(1, 1), 'line 1');
+    assert.strictEqual(lineRange(1, 16), 'lines 1–16');
   });
 });
