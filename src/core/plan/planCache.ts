@@ -1,8 +1,5 @@
 import { createHash } from 'crypto';
-import { promises as fs } from 'fs';
-import * as path from 'path';
-import { listFiles, removeStaleTempFiles, tempFileOwner, writeFileAtomic } from '../../util/atomicFile';
-import { PathGuard } from '../store/pathGuard';
+import { EntryFolder } from '../store/entryFolder';
 import { SPAN_FIELDS, type ChunkParams, type FileChunking } from './fileChunks';
 
 /**
@@ -11,7 +8,6 @@ import { SPAN_FIELDS, type ChunkParams, type FileChunking } from './fileChunks';
  */
 export const CHUNKER_VERSION = 1;
 const CACHE_FORMAT = 1;
-const KEY_RE = /^[0-9a-f]{64}$/;
 const MAX_REASON = 1000;
 
 export const DEFAULT_PLAN_CACHE_MAX_ENTRIES = 50_000;
@@ -101,89 +97,48 @@ export interface PlanCacheOptions {
  * refreshes its time).
  */
 export class PlanCache {
-  readonly maxEntries: number;
-  readonly maxBytes: number;
-  private readonly guard: PathGuard;
-  private ignored = false;
+  private readonly folder: EntryFolder;
   /** Entries refused since made (for tests and the log). */
   rejected = 0;
 
   constructor(readonly dir: string, options: PlanCacheOptions = {}) {
-    this.maxEntries = options.maxEntries ?? DEFAULT_PLAN_CACHE_MAX_ENTRIES;
-    this.maxBytes = options.maxBytes ?? DEFAULT_PLAN_CACHE_MAX_BYTES;
-    this.guard = new PathGuard(dir, 'the plan cache');
+    this.folder = new EntryFolder(dir, 'plan cache', options.maxEntries ?? DEFAULT_PLAN_CACHE_MAX_ENTRIES, options.maxBytes ?? DEFAULT_PLAN_CACHE_MAX_BYTES);
+  }
+
+  get maxEntries(): number {
+    return this.folder.maxEntries;
+  }
+
+  get maxBytes(): number {
+    return this.folder.maxBytes;
   }
 
   entryPath(key: string): string {
-    if (!KEY_RE.test(key)) throw new Error(`Not a plan cache key: ${JSON.stringify(key.slice(0, 80))}.`);
-    return path.join(this.dir, key.slice(0, 2), `${key}.json`);
+    return this.folder.entryPath(key);
   }
 
   /** The chunking of `text` (whose sha256 is `textHash`) under `params`, or undefined: missing, unreadable or not valid for this text. */
   async get(text: string, textHash: string, params: ChunkParams): Promise<FileChunking | undefined> {
     const key = planKey(textHash, params);
-    const file = this.entryPath(key);
-    let entry: unknown;
-    try {
-      entry = JSON.parse(await fs.readFile(file, 'utf8'));
-    } catch {
-      return undefined;
-    }
+    const entry = await this.folder.read(key);
+    if (entry === undefined) return undefined;
     if (entryProblem(entry, key, text, params) !== undefined) {
       this.rejected++;
       return undefined;
     }
-    const now = new Date();
-    void fs.utimes(file, now, now).catch(() => undefined);
+    void this.folder.touch(key);
     const e = entry as Entry;
     return e.skipped !== undefined ? { skipped: e.skipped } : { spans: e.spans! };
   }
 
   async put(textHash: string, chars: number, params: ChunkParams, chunking: FileChunking): Promise<void> {
-    await this.ensureIgnored();
     const key = planKey(textHash, params);
     const entry: Entry = { v: CACHE_FORMAT, key, chars, ...(chunking.skipped !== undefined ? { skipped: chunking.skipped } : { spans: chunking.spans }) };
-    const file = this.entryPath(key);
-    await this.guard.checkReal(file, 'the plan cache', path.relative(this.dir, file));
-    await writeFileAtomic(file, JSON.stringify(entry), { sync: false });
-  }
-
-  private async ensureIgnored(): Promise<void> {
-    if (this.ignored) return;
-    const file = path.join(this.dir, '.gitignore');
-    try {
-      await fs.access(file);
-    } catch {
-      await writeFileAtomic(file, '# Batch Prompt plan cache\n*\n');
-    }
-    this.ignored = true;
+    await this.folder.write(key, entry);
   }
 
   /** Deletes the least recently used entries beyond the bounds, and temporary files of dead writers. */
-  async prune(): Promise<{ entries: number; bytes: number; evicted: number }> {
-    await removeStaleTempFiles(this.dir);
-    const all: { file: string; bytes: number; usedAt: number }[] = [];
-    for (const name of await listFiles(this.dir)) {
-      if (!name.endsWith('.json') || tempFileOwner(name) !== undefined) continue;
-      const file = path.join(this.dir, name);
-      try {
-        const st = await fs.lstat(file);
-        if (st.isFile()) all.push({ file, bytes: st.size, usedAt: st.mtimeMs });
-      } catch {
-        // removed by another process meanwhile
-      }
-    }
-    all.sort((a, b) => a.usedAt - b.usedAt);
-    let bytes = all.reduce((n, e) => n + e.bytes, 0);
-    let count = all.length;
-    let evicted = 0;
-    for (const e of all) {
-      if (count <= this.maxEntries && bytes <= this.maxBytes) break;
-      await fs.rm(e.file, { force: true });
-      count--;
-      bytes -= e.bytes;
-      evicted++;
-    }
-    return { entries: count, bytes, evicted };
+  prune(): Promise<{ entries: number; bytes: number; evicted: number }> {
+    return this.folder.prune();
   }
 }

@@ -9,7 +9,7 @@ import type { ChunkOutcome } from '../execute/events';
 import type { BatchFeed } from '../execute/executor';
 import { collectFiles, type CollectResult } from '../input/files';
 import { BatchPacker } from '../plan/packer';
-import { FileChunkSource, type Plan, type PlannedFile } from '../plan/plan';
+import { FileChunkSource, type Plan, type PlannedFile, type PlanOptions } from '../plan/plan';
 import { ParallelPlanner, type PlanServices } from '../plan/parallelPlan';
 import type { ChunkRef, PackedRequest, SourceFile } from '../plan/types';
 import { chunkResultKey } from '../store/cachedChunks';
@@ -81,13 +81,7 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
   };
   const counts = { files: 0, chunks: 0, batches: 0 };
   const planner = new ParallelPlanner(
-    {
-      prompt: options.prompt,
-      tokenizer: options.tokenizer,
-      ...(options.output && options.output.kind !== 'text' ? { output: options.output } : {}),
-      chunk: { chunkTokens: p.chunkTokens, overlapTokens: p.overlapTokens },
-      pack: { chunksPerBatch: p.chunksPerBatch, maxBatchTokens: p.maxBatchTokens, ...packWindow(options) },
-    },
+    planOptions(options),
     options.planServices,
     {
       file: (f) =>
@@ -162,7 +156,6 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
  */
 export async function finishPlanning(store: RunStore, unfinished: PackedRequest<ChunkRef>[], options: SendOptions): Promise<RunSummary> {
   const spec = store.meta.planning!;
-  const p = options.parameters;
   const feed = new FeedQueue();
   const sender = new Sender(store, options, feed, 'rc');
   const stop = new AbortController();
@@ -181,13 +174,7 @@ export async function finishPlanning(store: RunStore, unfinished: PackedRequest<
   };
   for (const b of unfinished) step(() => sender.take(b));
   const planner = new ParallelPlanner(
-    {
-      prompt: options.prompt,
-      tokenizer: options.tokenizer,
-      ...(options.output && options.output.kind !== 'text' ? { output: options.output } : {}),
-      chunk: { chunkTokens: p.chunkTokens, overlapTokens: p.overlapTokens },
-      pack: { chunksPerBatch: p.chunksPerBatch, maxBatchTokens: p.maxBatchTokens, ...packWindow(options) },
-    },
+    planOptions(options),
     {},
     {
       file: (f: PlannedFile) =>
@@ -304,6 +291,18 @@ class Sender {
     }
     return misses;
   }
+}
+
+/** The planner's options for a run's recorded parameters, prompt and output kind. */
+function planOptions(options: Pick<SendOptions, 'prompt' | 'tokenizer' | 'output' | 'parameters' | 'model' | 'endpoints'>): PlanOptions {
+  const p = options.parameters;
+  return {
+    prompt: options.prompt,
+    tokenizer: options.tokenizer,
+    ...(options.output && options.output.kind !== 'text' ? { output: options.output } : {}),
+    chunk: { chunkTokens: p.chunkTokens, overlapTokens: p.overlapTokens },
+    pack: { chunksPerBatch: p.chunksPerBatch, maxBatchTokens: p.maxBatchTokens, ...packWindow(options) },
+  };
 }
 
 /** An async queue of batches: pushed by the planner's side, read by the executor (`BatchFeed`). */

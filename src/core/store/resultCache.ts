@@ -1,8 +1,5 @@
 import { createHash } from 'crypto';
-import { promises as fs } from 'fs';
-import * as path from 'path';
-import { listFiles, removeStaleTempFiles, tempFileOwner, writeFileAtomic } from '../../util/atomicFile';
-import { PathGuard } from './pathGuard';
+import { EntryFolder } from './entryFolder';
 import { PROTOCOL_VERSION } from '../plan/protocol';
 
 /** What a chunk's result depends on. Never a key: the endpoint is named by provider, URL and model. */
@@ -22,8 +19,6 @@ export interface ResultKeyParts {
    */
   output?: { kind: string; schemaHash: string; startLine: number };
 }
-
-const KEY_RE = /^[0-9a-f]{64}$/;
 
 /** Bumped when the entry format or the key's recipe changes, so that old entries are never read. */
 const CACHE_FORMAT = 1;
@@ -74,113 +69,54 @@ export const DEFAULT_CACHE_MAX_BYTES = 256 * 1024 * 1024;
  * chunk text, no key. A `.gitignore` of `*` keeps it out of git and out of a run's own file selection.
  */
 export class ResultCache {
-  readonly maxEntries: number;
-  readonly maxBytes: number;
-  private ignored = false;
-  private readonly guard: PathGuard;
+  private readonly folder: EntryFolder;
 
   constructor(
     readonly dir: string,
     options: ResultCacheOptions = {},
   ) {
-    this.maxEntries = options.maxEntries ?? DEFAULT_CACHE_MAX_ENTRIES;
-    this.maxBytes = options.maxBytes ?? DEFAULT_CACHE_MAX_BYTES;
-    this.guard = new PathGuard(dir, 'the result cache');
+    this.folder = new EntryFolder(dir, 'result cache', options.maxEntries ?? DEFAULT_CACHE_MAX_ENTRIES, options.maxBytes ?? DEFAULT_CACHE_MAX_BYTES);
   }
 
-  private entryPath(key: string): string {
-    // Keys are sha256 digests (`resultKey`): nothing else may name a file of the cache.
-    if (!KEY_RE.test(key)) throw new Error(`Not a result cache key: ${JSON.stringify(key.slice(0, 80))}.`);
-    return path.join(this.dir, key.slice(0, 2), `${key}.json`);
+  get maxEntries(): number {
+    return this.folder.maxEntries;
+  }
+
+  get maxBytes(): number {
+    return this.folder.maxBytes;
   }
 
   /** The cached output, or undefined (a missing, unreadable or foreign entry is a miss). A hit refreshes the entry's time. */
   async get(key: string): Promise<string | undefined> {
     const output = await this.peek(key);
-    if (output === undefined) return undefined;
-    const now = new Date();
-    await fs.utimes(this.entryPath(key), now, now).catch(() => undefined);
+    if (output !== undefined) await this.folder.touch(key);
     return output;
   }
 
   /** As `get`, without refreshing the entry's time (an estimate looks, it does not use). */
   async peek(key: string): Promise<string | undefined> {
-    let entry: Entry;
-    try {
-      entry = JSON.parse(await fs.readFile(this.entryPath(key), 'utf8')) as Entry;
-    } catch {
-      return undefined;
-    }
+    const entry = (await this.folder.read(key)) as Entry | undefined;
     if (entry?.v !== CACHE_FORMAT || entry.key !== key || typeof entry.output !== 'string') return undefined;
     return entry.output;
   }
 
   async put(key: string, output: string): Promise<void> {
-    await this.ensureIgnored();
     const entry: Entry = { v: CACHE_FORMAT, key, output, at: new Date().toISOString() };
-    const file = this.entryPath(key);
-    // A folder of the cache that links elsewhere must not carry the write out of it.
-    await this.guard.checkReal(file, 'the result cache', path.relative(this.dir, file));
-    // Not flushed: after a power loss an entry may be empty, which reads as a miss.
-    await writeFileAtomic(file, JSON.stringify(entry), { sync: false });
-  }
-
-  private async ensureIgnored(): Promise<void> {
-    if (this.ignored) return;
-    const file = path.join(this.dir, '.gitignore');
-    try {
-      await fs.access(file);
-    } catch {
-      await writeFileAtomic(file, '# Batch Prompt result cache\n*\n');
-    }
-    this.ignored = true;
-  }
-
-  /** Every entry with its size and last use, oldest first. */
-  private async entries(): Promise<{ file: string; bytes: number; usedAt: number }[]> {
-    const names = await listFiles(this.dir);
-    const out: { file: string; bytes: number; usedAt: number }[] = [];
-    for (const name of names) {
-      if (!name.endsWith('.json') || tempFileOwner(name) !== undefined) continue;
-      const file = path.join(this.dir, name);
-      try {
-        const st = await fs.lstat(file);
-        if (st.isFile()) out.push({ file, bytes: st.size, usedAt: st.mtimeMs });
-      } catch {
-        // removed by another process meanwhile
-      }
-    }
-    return out.sort((a, b) => a.usedAt - b.usedAt);
+    await this.folder.write(key, entry);
   }
 
   /** Deletes the least recently used entries beyond the bounds, and temporary files of dead writers. */
-  async prune(): Promise<{ entries: number; bytes: number; evicted: number }> {
-    await removeStaleTempFiles(this.dir);
-    const all = await this.entries();
-    let bytes = all.reduce((n, e) => n + e.bytes, 0);
-    let count = all.length;
-    let evicted = 0;
-    for (const e of all) {
-      if (count <= this.maxEntries && bytes <= this.maxBytes) break;
-      await fs.rm(e.file, { force: true });
-      count--;
-      bytes -= e.bytes;
-      evicted++;
-    }
-    return { entries: count, bytes, evicted };
+  prune(): Promise<{ entries: number; bytes: number; evicted: number }> {
+    return this.folder.prune();
   }
 
   /** Number of entries and their bytes. */
-  async stats(): Promise<{ entries: number; bytes: number }> {
-    const all = await this.entries();
-    return { entries: all.length, bytes: all.reduce((n, e) => n + e.bytes, 0) };
+  stats(): Promise<{ entries: number; bytes: number }> {
+    return this.folder.stats();
   }
 
   /** Deletes every entry (the folder itself goes too). Returns how many entries there were. */
-  async clear(): Promise<number> {
-    const { entries } = await this.stats();
-    await fs.rm(this.dir, { recursive: true, force: true });
-    this.ignored = false;
-    return entries;
+  clear(): Promise<number> {
+    return this.folder.clear();
   }
 }

@@ -65,20 +65,7 @@ export class LiveResults implements vscode.TextDocumentContentProvider, vscode.D
       model = new LiveResultsModel(title, chunks, output && isStructured(output) ? (c, text) => renderChunkOutput(output, c, text) : undefined);
       this.current = { runId, uri, title, model };
     }
-    let timer: NodeJS.Timeout | undefined;
-    const draw = () => {
-      if (timer) {
-        clearTimeout(timer);
-        this.timers.delete(timer);
-        timer = undefined;
-      }
-      this.changed.fire(uri);
-    };
-    const later = () => {
-      if (timer) return;
-      timer = setTimeout(draw, REFRESH_MS);
-      this.timers.add(timer);
-    };
+    const { draw, later } = this.redraws(uri);
     await showLive(uri);
     return {
       uri,
@@ -113,6 +100,14 @@ export class LiveResults implements vscode.TextDocumentContentProvider, vscode.D
       uri = liveUri(runId, title);
       this.current = { runId, uri, title, answer };
     }
+    const { draw, later } = this.redraws(uri);
+    await showLive(uri);
+    draw();
+    return { redraw: later, finish: draw };
+  }
+
+  /** Redraws of `uri`: `draw` now (dropping a pending one), `later` at most every REFRESH_MS. */
+  private redraws(uri: vscode.Uri): { draw(): void; later(): void } {
     let timer: NodeJS.Timeout | undefined;
     const draw = () => {
       if (timer) {
@@ -122,16 +117,12 @@ export class LiveResults implements vscode.TextDocumentContentProvider, vscode.D
       }
       this.changed.fire(uri);
     };
-    await showLive(uri);
-    draw();
-    return {
-      redraw: () => {
-        if (timer) return;
-        timer = setTimeout(draw, REFRESH_MS);
-        this.timers.add(timer);
-      },
-      finish: draw,
+    const later = () => {
+      if (timer) return;
+      timer = setTimeout(draw, REFRESH_MS);
+      this.timers.add(timer);
     };
+    return { draw, later };
   }
 
   dispose(): void {
