@@ -22,7 +22,7 @@ const WORKSPACE = {
 };
 
 describe('batch-prompt CLI', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   const server = new ModelServer();
   let baseUrl = '';
   let ws = '';

@@ -15,7 +15,7 @@ const KEY_A = 'sk-endpoint-A-SECRET-1111111111';
 const KEY_B = 'sk-endpoint-B-SECRET-2222222222';
 
 describe('batch-prompt CLI: several endpoints', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   const a = new ModelServer();
   const b = new ModelServer();
   let urlA = '';

@@ -9,7 +9,7 @@ import { useWorkspace } from '../../support/tempWorkspace';
 const KEY = 'sk-ant-cli-SECRET-9876543210';
 
 describe('batch-prompt submit / status / collect / cancel', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   const server = new BatchServer();
   let base = '';
   let ws = '';

@@ -13,7 +13,7 @@ const AZURE_KEY = 'azure0cli0SECRET0key0123456789';
 
 
 describe('batch-prompt CLI providers', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   const anthropic = new AnthropicServer();
   const ollama = new OllamaServer();
   const openai = new ModelServer();

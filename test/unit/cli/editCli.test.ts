@@ -23,7 +23,7 @@ const FILES = {
 const DOC_A = '/** add: documented by the model. */\n';
 
 describe('batch-prompt CLI: edit runs and apply (#15)', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   let ws = '';
   let baseUrl = '';
   const server = new ModelServer();

@@ -30,7 +30,7 @@ const FILES: FixtureFile[] = [
 ];
 
 describe('batch-prompt CLI: output kinds, --fail-on, --sarif, --shard, merge', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   let ws = '';
   useWorkspace('bp-cli-structured-', { 'src/x.ts': 'const x = 1;\n', 'schema.json': '{"type":"object","properties":{"n":{"type":"integer"}}}', 'bad.json': '{"type": 7}' }, (dir) => (ws = dir));
 

@@ -28,7 +28,7 @@ function checkChunks(file: SourceFile, chunks: readonly Chunk[], budget: number,
 }
 
 describe('edit chunks (#15)', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   const budget = 300;
   const ctx = 40;
 

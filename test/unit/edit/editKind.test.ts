@@ -18,7 +18,7 @@ import { EDIT, EDIT_PARAMETERS, editModel, editPlan, tokenizer } from '../../sup
 import { useWorkspace, writeFiles } from '../../support/tempWorkspace';
 
 describe('the edit output kind (#15)', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
 
   it('is read from a prompt file\'s `output: edit`, and takes no schema', () => {
     assert.deepStrictEqual(parsePromptFile('---\noutput: edit\n---\nAdd a doc comment.'), { body: 'Add a doc comment.', output: 'edit' });

@@ -49,7 +49,7 @@ describe('smallestWindow', () => {
 });
 
 describe('several endpoints in one run', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   const names = ['fast', 'slow', 'limited', 'failing'] as const;
   const servers = Object.fromEntries(names.map((n) => [n, new ModelServer()])) as Record<(typeof names)[number], ModelServer>;
   const urls: Record<string, string> = {};

@@ -52,7 +52,7 @@ function assertOwnOutput(o: ChunkOutcome, chunk: Chunk): void {
 }
 
 describe('executor', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   const server = new ModelServer();
   let baseUrl = '';
   useServer(server, (url) => (baseUrl = url));

@@ -339,7 +339,7 @@ describe('streamed replies: Ollama', function () {
 });
 
 describe('executor with streamed replies', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   const server = new ModelServer();
   let baseUrl = '';
   useServer(server, (url) => (baseUrl = url));
@@ -422,7 +422,7 @@ describe('executor with streamed replies', function () {
 });
 
 describe('batch-prompt run --stream', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   const server = new ModelServer();
   let baseUrl = '';
   useServer(server, (url) => (baseUrl = url));

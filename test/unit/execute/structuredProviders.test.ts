@@ -137,7 +137,7 @@ function matrix(make: () => Harness, freeText: boolean): void {
 }
 
 describe('structured output end to end through each provider (#14)', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
 
   describe('OpenAI-compatible', () => {
     const server = new ModelServer();

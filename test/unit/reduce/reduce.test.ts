@@ -25,7 +25,7 @@ const PROMPT = 'Which files mention billing?';
 const FILES: SourceFile[] = Array.from({ length: 12 }, (_, i) => ({ path: `src/m${String(i + 1).padStart(2, '0')}.ts`, text: `export const m${i + 1} = ${i};\n`.repeat(3 + i) }));
 
 describe('reduce: one answer for a run (#16)', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   let ws = '';
   useWorkspace('bp-reduce-', treeOf(FILES), (dir) => (ws = dir));
   const roots = () => ({ allowed: [ws], hint: 'from the workspace' });

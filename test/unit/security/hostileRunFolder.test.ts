@@ -66,7 +66,7 @@ const HOSTILE_PATHS = (top: string): [string, RegExp][] => [
 ];
 
 describe('hostile run folder (resume, retry, collect refuse before any request or write)', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   const server = new ModelServer();
   let baseUrl = '';
   let top = '';

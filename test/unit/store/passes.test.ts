@@ -23,7 +23,7 @@ const parameters: RunParameters = { maxConcurrency: 2, maxRetries: 0, requestTim
 const pass = (over: Partial<RunPass>): RunPass => ({ kind: 'run', at: '2026-12-03T10:00:00.000Z', chunks: 6, succeeded: 6, failed: 0, canceled: 0, cached: 0, attempts: 6, requests: 6, inputTokens: 600, outputTokens: 60, durationMs: 12_000, ...over });
 
 describe('run passes: scope, history, cache hits', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   const server = new ModelServer();
   let baseUrl = '';
   let ws = '';
