@@ -91,7 +91,8 @@ exports.run = async function run(root) {
     // a window, and read what a run wrote in the workspace.
     process.env.BATCH_PROMPT_UI_WORKSPACE = server.profile.workspace;
     process.env.BATCH_PROMPT_UI_USER_SETTINGS = path.join(server.profile.userData, 'User', 'settings.json');
-    const r = await runMocha(files, Number(process.env.BATCH_PROMPT_UI_TIMEOUT_MS) || 600000);
+    // A hang guard for the whole tier (about 7.5 min on a quiet 2-core machine, twice that when it is busy).
+    const r = await runMocha(files, Number(process.env.BATCH_PROMPT_UI_TIMEOUT_MS) || 1_800_000);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     console.log(`  ui: ${seconds} s with packaging, peak memory (PSS) of the processes it started ${mem.stop()} MB, logs in ${path.relative(root, server.profile.dir)}`);
     return r;
