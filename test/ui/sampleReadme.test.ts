@@ -167,13 +167,22 @@ describe('The sample README, step by step (UI)', () => {
     const panel = page.locator('.bulk-edit-panel');
     const rows = panel.locator('.monaco-list-row');
     const fileRow = (name: string) => rows.filter({ hasText: name }).filter({ hasNot: page.locator('.textedit') }).first();
-    for (const name of ['pricing.ts', 'report.py', 'health.go']) {
+    // The files, each with a checkbox: the first two in view, the third once the tree is scrolled
+    // (it draws only the rows in view).
+    for (const name of ['report.py', 'health.go']) {
       await fileRow(name).waitFor({ state: 'visible', timeout: 30000 });
-      // A checkbox per file (and per change under it).
-      assert.ok(await fileRow(name).locator('.edit-checkbox').count(), `${name} has a checkbox`);
+      assert.strictEqual(await fileRow(name).locator('.edit-checkbox').count(), 1, `${name} has a checkbox`);
     }
-    assert.ok(await rows.filter({ has: page.locator('.textedit') }).filter({ hasText: /canned doc comment/ }).count(), 'the changes are listed under the files');
     await wb.screenshot('3-refactor-preview');
+    await fileRow('report.py').hover();
+    await page.mouse.wheel(0, 1000);
+    await fileRow('pricing.ts').waitFor({ state: 'visible', timeout: 15000 });
+    assert.strictEqual(await fileRow('pricing.ts').locator('.edit-checkbox').count(), 1, 'pricing.ts has a checkbox');
+    // And a checkbox per change under them.
+    const changes = rows.filter({ has: page.locator('.textedit') }).filter({ hasText: /canned doc comment/ });
+    assert.ok(await changes.count(), 'the changes are listed under the files');
+    assert.strictEqual(await changes.first().locator('.edit-checkbox').count(), 1, 'a change has a checkbox');
+    await wb.screenshot('3-refactor-preview-scrolled');
     // Discarded: this scenario leaves the files as they are, and no unsaved document behind.
     await panel.locator('.monaco-button', { hasText: /^Discard$/ }).first().click();
     await panel.waitFor({ state: 'hidden', timeout: 15000 });
@@ -232,8 +241,12 @@ describe('The sample README, step by step (UI)', () => {
     await quick.press('Enter');
     await wb.page.locator('.tabs-container .tab.active', { hasText: 'inventory.ts' }).first().waitFor({ state: 'visible', timeout: 15000 });
     // The button itself, in the editor title's own actions (group navigation), not in its "…" menu.
-    const button = wb.page.locator('.editor-group-container.active .title-actions .action-label[aria-label^="Run Prompt on This File"]').first();
-    await button.waitFor({ state: 'visible', timeout: 30000 });
+    const actions = wb.page.locator('.editor-group-container.active .editor-actions .action-label');
+    const button = actions.and(wb.page.locator('[aria-label*="Run Prompt on This File"]')).first();
+    await button.waitFor({ state: 'visible', timeout: 30000 }).catch(async (e: unknown) => {
+      const labels = await actions.evaluateAll((ls) => ls.map((l) => `${l.getAttribute('aria-label')} (${l.className})`));
+      throw new Error(`no Run button among the editor title's actions: ${JSON.stringify(labels)} (${String(e)})`);
+    });
     assert.match((await button.getAttribute('class')) ?? '', /codicon-play/, 'a ▷ (play) icon');
     await wb.screenshot('5-editor-title-run-button');
     await button.click();
