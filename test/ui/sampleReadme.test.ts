@@ -88,6 +88,15 @@ describe('The sample README, step by step (UI)', () => {
     folder: copyDir,
   });
 
+  /**
+   * Picks the quick pick's row `label`, filtered to it, with the mouse out of the way first: the
+   * tooltip of a row hovered by the previous pick would cover the row to click.
+   */
+  async function pick(wb: Workbench, label: string): Promise<void> {
+    await wb.page.mouse.move(640, 780);
+    await wb.pickQuickItem(label, label);
+  }
+
   /** Clears the notifications of earlier steps, so that the next one read is this step's. */
   async function clearNotifications(wb: Workbench): Promise<void> {
     await wb.runCommand('Notifications: Clear All Notifications');
@@ -104,19 +113,23 @@ describe('The sample README, step by step (UI)', () => {
   it('1. right-click src → Run Prompt on Selection… → "Explain a file": every file under src sent, a canned answer each', async function () {
     this.timeout(180000);
     const wb = workbench();
+    const runs = runFolders().length;
     const src = wb.explorerRow('src');
     await src.waitFor({ state: 'visible' });
     await wb.contextMenu(src, 'Run Prompt on Selection…');
     await wb.waitForQuickInput('Batch Prompt: choose a prompt');
     await wb.screenshot('1-prompt-picker');
     // The sample's prompt files, offered by name; one model configured: no model picker.
-    await wb.pickQuickItem('Explain a file');
-    const { said } = await runEnded(wb, 1, /chunks succeeded/);
+    await pick(wb, 'Explain a file');
+    const { said } = await runEnded(wb, runs + 1, /chunks succeeded/);
+    // The answers in the run's live document ("<prompt> · <run id>"), beside the editor.
+    const live = wb.page.locator('.tabs-container .tab', { hasText: new RegExp(`^\\s*Explain a file · ${path.basename(runFolders()[runs])}`) }).first();
+    await live.waitFor({ state: 'visible', timeout: 15000 });
     await wb.screenshot('1-explained');
     const chunks = /(\d+) of (\d+) chunks succeeded/.exec(said);
     assert.ok(chunks && chunks[1] === chunks[2], said);
     assert.deepStrictEqual(sentPaths(), ['src/generated/inventory.ts', 'src/pricing.ts'], 'the files under src, nothing else');
-    const run = runFolders()[0];
+    const run = runFolders()[runs];
     const outputs = filesIn(path.join(run, 'outputs'));
     assert.deepStrictEqual(outputs, ['src/generated/inventory.ts.md', 'src/pricing.ts.md']);
     assert.match(fs.readFileSync(path.join(run, 'outputs', 'src/pricing.ts.md'), 'utf8'), /canned answer from npm start's sample model/);
@@ -127,9 +140,10 @@ describe('The sample README, step by step (UI)', () => {
     const wb = workbench();
     await clearNotifications(wb);
     const before = sent.length;
+    const runs = runFolders().length;
     await wb.runOnFiles('**/*.{ts,py,go}');
-    await wb.pickQuickItem('Find bugs');
-    const { toast, said } = await runEnded(wb, 2, /Show Problems/);
+    await pick(wb, 'Find bugs');
+    const { toast, said } = await runEnded(wb, runs + 1, /Show Problems/);
     await wb.screenshot('2-findings-notification');
     assert.deepStrictEqual(sentPaths(before), CODE_FILES.slice().sort(), 'the code files, nothing else');
     const planted = Object.values(PLANTED_FINDINGS).flat();
@@ -154,9 +168,10 @@ describe('The sample README, step by step (UI)', () => {
     const wb = workbench();
     const page = wb.page;
     await clearNotifications(wb);
+    const runs = runFolders().length;
     await wb.runOnFiles('**/*.{ts,py,go}');
-    await wb.pickQuickItem('Add doc comments');
-    const { toast, said } = await runEnded(wb, 3, /Review Proposed Edits/);
+    await pick(wb, 'Add doc comments');
+    const { toast, said } = await runEnded(wb, runs + 1, /Review Proposed Edits/);
     await wb.screenshot('3-edits-notification');
     // The sample model comments the exported functions of the three small files (the generated module has its comments).
     assert.match(said, /3 files with proposed edits \(nothing written yet\)/, said);
@@ -191,7 +206,7 @@ describe('The sample README, step by step (UI)', () => {
 
     await wb.runCommand('Batch Prompt: Open Diff of a Proposed Edit…');
     await wb.waitForQuickInput('Batch Prompt: open the diff of a proposed file');
-    await wb.pickQuickItem('src/pricing.ts');
+    await pick(wb, 'src/pricing.ts');
     await page.locator('.monaco-diff-editor').first().waitFor({ state: 'visible', timeout: 15000 });
     await page.locator('.tabs-container .tab.active', { hasText: /pricing\.ts ↔ proposed/ }).first().waitFor({ state: 'visible' });
     await wb.screenshot('3-open-diff');
@@ -213,7 +228,7 @@ describe('The sample README, step by step (UI)', () => {
     await wb.screenshot('4-estimate-glob');
     await glob.press('Enter');
     await wb.waitForQuickInput('Batch Prompt: choose a prompt');
-    await wb.pickQuickItem('Explain a file');
+    await pick(wb, 'Explain a file');
     const estimate = wb.page.locator('.editor-group-container.active [data-uri^="batch-prompt-estimate:"]');
     await estimate.first().waitFor({ state: 'visible', timeout: 30000 });
     const text = (await wb.activeEditorText()).replace(/\s+/g, ' ');
@@ -231,6 +246,7 @@ describe('The sample README, step by step (UI)', () => {
     this.timeout(180000);
     const wb = workbench();
     await clearNotifications(wb);
+    const runs = runFolders().length;
     // Opened as a user would: Quick Open (Ctrl+P) and its name.
     await wb.page.keyboard.press('Escape');
     await wb.page.keyboard.press('Control+P');
@@ -252,22 +268,23 @@ describe('The sample README, step by step (UI)', () => {
     await button.click();
     await wb.waitForQuickInput('Batch Prompt: choose a prompt');
     // The chunks step 1 sent with this prompt come from the cache.
-    await wb.pickQuickItem('Explain a file');
-    const { toast, said } = await runEnded(wb, 4, /chunks succeeded/);
+    await pick(wb, 'Explain a file');
+    const { toast, said } = await runEnded(wb, runs + 1, /chunks succeeded/);
     // Kept up (hovered) for step 6.
     await toast.hover();
     lastToast = toast;
     await wb.screenshot('5-one-file-several-chunks');
     const chunks = /(\d+) of (\d+) chunks succeeded/.exec(said);
     assert.ok(chunks && chunks[1] === chunks[2] && Number(chunks[1]) >= 2, `several chunks: ${said}`);
-    const run = runFolders()[3];
+    assert.match(said, new RegExp(`${chunks[1]} from the cache`), 'step 1 sent them already');
+    const run = runFolders()[runs];
     assert.deepStrictEqual(filesIn(path.join(run, 'outputs')), [`${LARGE_FILE}.md`], 'one file');
   });
 
   it('6. the notification says how the run went; Open Results opens its report; the Batch Prompt view lists the runs', async function () {
     this.timeout(180000);
     const wb = workbench();
-    const run = runFolders()[3];
+    const run = runFolders()[runFolders().length - 1];
     assert.ok(lastToast, 'step 5 ended with a notification');
     await wb.clickNotificationButton(lastToast, 'Open Results');
     await wb.page.locator('.tabs-container .tab', { hasText: 'report.md' }).first().waitFor({ state: 'visible', timeout: 30000 });
@@ -280,6 +297,12 @@ describe('The sample README, step by step (UI)', () => {
     const texts = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
     assert.strictEqual(texts.length, 4, texts.join('\n'));
     for (const t of texts) assert.match(t, /(succeeded|cached) · /, t);
+    // Newest first: step 5's run (all from the cache) on top.
+    assert.match(texts[0], /cached · /, texts[0]);
+    // With their actions, and the Unfinished Chunks view below.
+    await rows.first().hover();
+    await rows.first().locator('.actions .action-label[aria-label="Open Report"], .actions .action-label[title="Open Report"]').first().waitFor({ state: 'visible' });
+    await wb.page.locator('#workbench\\.parts\\.sidebar .pane-header', { hasText: /Unfinished Chunks/i }).first().waitFor({ state: 'visible' });
     await wb.screenshot('6-batch-prompt-view');
   });
 });
