@@ -209,8 +209,9 @@ describe('The sample README, step by step (UI)', () => {
     await pick(wb, 'src/pricing.ts');
     await page.locator('.monaco-diff-editor').first().waitFor({ state: 'visible', timeout: 15000 });
     await page.locator('.tabs-container .tab.active', { hasText: /pricing\.ts ↔ proposed/ }).first().waitFor({ state: 'visible' });
+    // The proposal's side drawn (left open: closing it while the diff still loads fails the command).
+    await page.locator('.monaco-diff-editor .editor.modified .view-lines', { hasText: /canned doc comment|Order totals/ }).first().waitFor({ state: 'visible', timeout: 30000 });
     await wb.screenshot('3-open-diff');
-    await wb.closeTab(/pricing\.ts ↔ proposed/);
   });
 
   it('4. Estimate Run… on **/*: files, chunks, requests and tokens, nothing sent', async function () {
