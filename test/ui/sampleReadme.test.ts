@@ -133,6 +133,8 @@ describe('The sample README, step by step (UI)', () => {
     const outputs = filesIn(path.join(run, 'outputs'));
     assert.deepStrictEqual(outputs, ['src/generated/inventory.ts.md', 'src/pricing.ts.md']);
     assert.match(fs.readFileSync(path.join(run, 'outputs', 'src/pricing.ts.md'), 'utf8'), /canned answer from npm start's sample model/);
+    // The runs folder's own .gitignore.
+    assert.strictEqual(fs.readFileSync(path.join(copyDir(), RUNS_DIR, '.gitignore'), 'utf8').trim(), '*');
   });
 
   it('2. Run Prompt on Files… on **/*.{ts,py,go} → "Find bugs": the planted bugs in the Problems panel; Clear Findings removes them', async function () {
@@ -177,6 +179,8 @@ describe('The sample README, step by step (UI)', () => {
     assert.match(said, /3 files with proposed edits \(nothing written yet\)/, said);
     const original = sampleContents(sampleDir());
     for (const file of CODE_FILES) assert.ok(fs.readFileSync(path.join(copyDir(), file)).equals(original[file]), `${file}: nothing written`);
+    // The proposals: proposed/<file>.proposed in the run folder.
+    assert.deepStrictEqual(filesIn(path.join(runFolders()[runs], 'proposed')), ['scripts/report.py.proposed', 'server/health.go.proposed', 'src/pricing.ts.proposed']);
 
     await wb.clickNotificationButton(toast, 'Review Proposed Edits');
     const panel = page.locator('.bulk-edit-panel');
@@ -209,8 +213,8 @@ describe('The sample README, step by step (UI)', () => {
     await pick(wb, 'src/pricing.ts');
     await page.locator('.monaco-diff-editor').first().waitFor({ state: 'visible', timeout: 15000 });
     await page.locator('.tabs-container .tab.active', { hasText: /pricing\.ts ↔ proposed/ }).first().waitFor({ state: 'visible' });
-    // The proposal's side drawn (left open: closing it while the diff still loads fails the command).
-    await page.locator('.monaco-diff-editor .editor.modified .view-lines', { hasText: /canned doc comment|Order totals/ }).first().waitFor({ state: 'visible', timeout: 30000 });
+    // The proposal drawn (the diff is left open: closed while it still loads, the command fails).
+    await page.locator('.monaco-diff-editor .view-lines', { hasText: 'canned doc comment' }).first().waitFor({ state: 'visible', timeout: 30000 });
     await wb.screenshot('3-open-diff');
   });
 
@@ -254,7 +258,12 @@ describe('The sample README, step by step (UI)', () => {
     const quick = wb.quickInput.locator('input.input');
     await quick.waitFor({ state: 'visible' });
     await quick.fill('inventory.ts');
-    await wb.quickInput.locator('.quick-input-list .monaco-list-row', { hasText: 'inventory.ts' }).first().waitFor({ state: 'visible' });
+    const found = wb.quickInput.locator('.quick-input-list .monaco-list-row', { hasText: 'inventory.ts' });
+    await found.first().waitFor({ state: 'visible' });
+    await wb.quickInput.locator('.quick-input-progress').waitFor({ state: 'hidden' }).catch(() => undefined);
+    await wb.screenshot('5-quick-open');
+    // One file: the runs' outputs (inventory.ts.md) stay out of Quick Open.
+    assert.strictEqual(await found.count(), 1, (await found.allInnerTexts()).join(' | '));
     await quick.press('Enter');
     await wb.page.locator('.tabs-container .tab.active', { hasText: 'inventory.ts' }).first().waitFor({ state: 'visible', timeout: 15000 });
     // The button itself, in the editor title's own actions (group navigation), not in its "…" menu.
