@@ -26,8 +26,9 @@ function escapeRegExp(text: string): string {
 
 /** The tier's workbench URL, opening `folder` instead of the tier's workspace when given (code-server's `?folder=`). */
 function workbenchUrl(folder?: string): string {
+  if (!folder) return env('BATCH_PROMPT_UI_URL');
   const url = new URL(env('BATCH_PROMPT_UI_URL'));
-  if (folder) url.searchParams.set('folder', folder);
+  url.searchParams.set('folder', folder);
   return url.toString();
 }
 
