@@ -119,6 +119,11 @@ function answer(body) {
   return chunks.map((c) => `<result id="${c.id}">\n${findings ? JSON.stringify({ findings: findingsFor(c) }) : cannedText(c)}\n</result>`).join('\n');
 }
 
+/** The `batchPrompt.models` entry of the sample model served at `baseUrl` (loopback: no key). */
+function sampleEndpoint(baseUrl) {
+  return { id: 'sample-model', provider: 'openai', baseUrl, model: MODEL };
+}
+
 /** Serves the canned answers on 127.0.0.1 (`port` 0: any free port); resolves to the server and its base URL. */
 function startSampleModel(port = 0) {
   const server = http.createServer((req, res) => {
@@ -157,4 +162,4 @@ function startSampleModel(port = 0) {
   });
 }
 
-module.exports = { MODEL, PLANTED_FINDINGS, answer, chunksOf, findingsFor, wantsFindings, wantsEdit, addDocComments, startSampleModel };
+module.exports = { MODEL, sampleEndpoint, PLANTED_FINDINGS, answer, chunksOf, findingsFor, wantsFindings, wantsEdit, addDocComments, startSampleModel };

@@ -13,7 +13,8 @@ const path = require('path');
 const { locateHost, missingHostError } = require('./vscode-host/paths');
 const { groupAlive, stopGroup, freePort, sleep } = require('./vscode-host/processes');
 const { healthz, USER_SETTINGS } = require('./vscode-host/server');
-const { startSampleModel, MODEL: SAMPLE_MODEL } = require('./sampleModel');
+const { startSampleModel, sampleEndpoint } = require('./sampleModel');
+const { sampleContents, writeSampleFiles } = require('./sampleWorkspace');
 const opts = require('./startOptions');
 
 const root = path.resolve(__dirname, '..');
@@ -140,22 +141,9 @@ function probeOllama() {
   });
 }
 
-function listFiles(dir, rel = '') {
-  const out = [];
-  for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-    const r = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory()) out.push(...listFiles(dir, r));
-    else if (e.isFile()) out.push(r);
-  }
-  return out;
-}
-
 /** Copies sample/ (and the generated large file) into the try-out workspace; keeps the user's edits. */
 function syncWorkspace(state) {
-  const contents = {};
-  for (const rel of listFiles(SAMPLE)) contents[rel] = fs.readFileSync(path.join(SAMPLE, rel));
-  const large = opts.generateLargeFile();
-  contents[large.path] = Buffer.from(large.text);
+  const contents = sampleContents(SAMPLE);
   const sample = {};
   const copy = {};
   for (const [rel, buf] of Object.entries(contents)) {
@@ -164,11 +152,7 @@ function syncWorkspace(state) {
     copy[rel] = fs.existsSync(target) ? sha256(fs.readFileSync(target)) : undefined;
   }
   const plan = opts.planWorkspaceSync(sample, copy, state.workspace || {});
-  for (const rel of plan.copy) {
-    const target = path.join(P.workspace, rel);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.writeFileSync(target, contents[rel]);
-  }
+  writeSampleFiles(contents, P.workspace, plan.copy);
   state.workspace = plan.recorded;
   return plan;
 }
@@ -277,7 +261,7 @@ async function main() {
   if (args.sampleModel) {
     // Served by this process: it stops with Ctrl-C like the rest. Its answers are canned (scripts/sampleModel.js).
     const { baseUrl } = await startSampleModel();
-    args.endpoint = { id: 'sample-model', provider: 'openai', baseUrl, model: SAMPLE_MODEL };
+    args.endpoint = sampleEndpoint(baseUrl);
     step(`sample model (canned answers) on ${baseUrl}`);
   }
   const ollama = args.endpoint ? { answered: false, models: [] } : await probeOllama();

@@ -24,6 +24,14 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** The tier's workbench URL, opening `folder` instead of the tier's workspace when given (code-server's `?folder=`). */
+function workbenchUrl(folder?: string): string {
+  if (!folder) return env('BATCH_PROMPT_UI_URL');
+  const url = new URL(env('BATCH_PROMPT_UI_URL'));
+  url.searchParams.set('folder', folder);
+  return url.toString();
+}
+
 export class Workbench {
   private step = 0;
 
@@ -35,8 +43,11 @@ export class Workbench {
     readonly screenshotDir: string,
   ) {}
 
-  /** Opens the workbench on the test workspace in a fresh browser context and waits until it is usable. */
-  static async open(scenario: string): Promise<Workbench> {
+  /**
+   * Opens the workbench in a fresh browser context and waits until it is usable: on the tier's test
+   * workspace, or on `folder` (an absolute path code-server can read).
+   */
+  static async open(scenario: string, folder?: string): Promise<Workbench> {
     const dir = path.join(env('BATCH_PROMPT_UI_RESULTS'), scenario);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
@@ -45,7 +56,7 @@ export class Workbench {
     context.setDefaultTimeout(30000);
     const page = await context.newPage();
     const wb = new Workbench(scenario, page, browser, context, dir);
-    await page.goto(env('BATCH_PROMPT_UI_URL'), { timeout: 60000 });
+    await page.goto(workbenchUrl(folder), { timeout: 60000 });
     await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60000 });
     // The status bar and the explorer appear once the workbench has restored its parts.
     await page.locator('#workbench\\.parts\\.statusbar').waitFor({ state: 'visible', timeout: 60000 });
@@ -310,17 +321,18 @@ export class Workbench {
 
 /**
  * Call inside a `describe`: opens a fresh workbench before the scenario's tests (after `prepare`, which
- * may write settings or files), saves a screenshot and the state of the screen when a test fails, and
+ * may write settings or files; `folder`, when given, names the folder to open instead of the tier's
+ * workspace), saves a screenshot and the state of the screen when a test fails, and
  * closes the workbench afterwards. Returns a getter for the tests.
  */
-export function useWorkbench(scenario: string, options: { prepare?: () => void | Promise<void> } = {}): () => Workbench {
+export function useWorkbench(scenario: string, options: { prepare?: () => void | Promise<void>; folder?: () => string } = {}): () => Workbench {
   let wb: Workbench | undefined;
   before(async function () {
     this.timeout(120000);
     // Unsaved documents a failed scenario left behind are restored from these backups by the next window.
     fs.rmSync(path.join(path.dirname(env('BATCH_PROMPT_UI_USER_SETTINGS')), 'Backups'), { recursive: true, force: true });
     await options.prepare?.();
-    wb = await Workbench.open(scenario);
+    wb = await Workbench.open(scenario, options.folder?.());
   });
   afterEach(async function () {
     if (wb && this.currentTest?.state === 'failed') {

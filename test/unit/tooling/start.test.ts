@@ -1,5 +1,6 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { chunkFile, DEFAULT_CHUNK_OPTIONS } from '../../../src/core/plan/chunker';
 import { parsePromptFile } from '../../../src/core/input/promptFile';
@@ -20,6 +21,8 @@ import {
   vsixContentId,
   type StartEndpoint,
 } from '../../../scripts/startOptions.js';
+import { MODEL as SAMPLE_MODEL, sampleEndpoint } from '../../../scripts/sampleModel.js';
+import { copySampleWorkspace } from '../../../scripts/sampleWorkspace.js';
 
 const root = path.resolve(__dirname, '../../../..');
 const NO_OLLAMA = { answered: false, models: [] };
@@ -253,5 +256,29 @@ describe('npm start: reinstalling the .vsix', () => {
     const changed = vsixContentId(zipDirectory([{ ...files[0], time: 1 }, { ...files[1], crc: 0xdeadbeee, time: 1 }]));
     assert.notStrictEqual(changed, a);
     assert.throws(() => vsixContentId(Buffer.from('not a zip at all, just some text')), /not a zip/);
+  });
+});
+
+describe('npm start: the sample copy (shared with the sample README scenario)', () => {
+  it('copies every file of sample/, prompt files included, and the generated module, into an emptied folder', () => {
+    const target = fs.mkdtempSync(path.join(os.tmpdir(), 'bp-sample-copy-'));
+    try {
+      fs.mkdirSync(path.join(target, '.batch-prompt', 'runs'), { recursive: true });
+      fs.writeFileSync(path.join(target, 'stale.txt'), 'from an earlier copy');
+      const written = copySampleWorkspace(path.join(root, 'sample'), target);
+      assert.ok(written.includes('.github/prompts/find-bugs.prompt.md') && written.includes('src/pricing.ts'), written.join(', '));
+      assert.ok(written.includes(LARGE_FILE_PATH));
+      assert.strictEqual(fs.readFileSync(path.join(target, LARGE_FILE_PATH), 'utf8'), generateLargeFile().text);
+      assert.strictEqual(fs.readFileSync(path.join(target, 'src/pricing.ts'), 'utf8'), fs.readFileSync(path.join(root, 'sample/src/pricing.ts'), 'utf8'));
+      assert.ok(!fs.existsSync(path.join(target, 'stale.txt')) && !fs.existsSync(path.join(target, '.batch-prompt')), 'nothing of an earlier copy is left');
+    } finally {
+      fs.rmSync(target, { recursive: true, force: true });
+    }
+  });
+
+  it("the sample model's endpoint: an OpenAI-compatible loopback URL that needs no key", () => {
+    const e = sampleEndpoint('http://127.0.0.1:4321/v1');
+    assert.deepStrictEqual(e, { id: 'sample-model', provider: 'openai', baseUrl: 'http://127.0.0.1:4321/v1', model: SAMPLE_MODEL });
+    assert.strictEqual(needsApiKey(e), false);
   });
 });
