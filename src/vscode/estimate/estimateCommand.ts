@@ -19,6 +19,7 @@ import { registerCommand } from '../base/lifecycle';
 import { readSettingsReporting } from '../base/settings';
 import type { Settings } from '../base/settingsSchema';
 import type { Services } from '../services';
+import { formatNumber } from '../../util/format';
 
 /**
  * The estimate feature: "Estimate Run…" (the plan and its estimate as a read-only document; nothing
@@ -101,17 +102,17 @@ export async function showEstimate(ctx: EstimateContext, request: RunRequest): P
     '',
     '| | |',
     '|---|---|',
-    `| Files | ${t.files} |`,
-    `| Chunks | ${t.chunks} (at most ${plan.chunkTokens} tokens each) |`,
-    `| Requests (batches) | ${t.requests} |`,
-    `| Input tokens | ${t.inputTokens} (prompt and wrapping included) |`,
+    `| Files | ${formatNumber(t.files)} |`,
+    `| Chunks | ${formatNumber(t.chunks)} (at most ${formatNumber(plan.chunkTokens)} tokens each) |`,
+    `| Requests (batches) | ${formatNumber(t.requests)} |`,
+    `| Input tokens | ${formatNumber(t.inputTokens)} (prompt and wrapping included) |`,
     `| Skipped | ${describeSkipped(read, plan)} |`,
     '',
     renderEstimateMarkdown(estimate),
     ...(reduce ? [reduceEstimateMarkdown(reduce)] : []),
     '| File | Tokens | Chunks |',
     '|---|---:|---:|',
-    ...plan.files.map((f) => `| ${f.path} | ${f.tokens} | ${f.chunks.length} |`),
+    ...plan.files.map((f) => `| ${f.path} | ${formatNumber(f.tokens)} | ${formatNumber(f.chunks.length)} |`),
     ...read.skipped.map((s) => `| ${s.path} | skipped: ${s.reason} (${s.detail}) | 0 |`),
   ].join('\n');
   if (ctx.documents) await ctx.documents.show(md);
