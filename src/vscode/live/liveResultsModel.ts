@@ -126,7 +126,8 @@ export class LiveResultsModel {
     if (!c) return;
     c.status = o.status;
     c.text = o.status === 'succeeded' ? this.format(o.chunk, o.output ?? '') : c.text;
-    c.note = o.cached ? 'from the cache' : o.error ? `${o.error.kind}: ${o.error.message}` : undefined;
+    // "canceled: Canceled" says nothing the state does not; a reason that adds something (budget) is kept.
+    c.note = o.cached ? 'from the cache' : o.error ? (o.error.message.toLowerCase() === o.error.kind.toLowerCase() ? undefined : `${o.error.kind}: ${o.error.message}`) : undefined;
   }
 
   /** The document: a heading per chunk with its state, then its text. */
@@ -134,7 +135,12 @@ export class LiveResultsModel {
     const all = [...this.chunks.values()];
     const done = all.filter((c) => c.status === 'succeeded' || c.status === 'failed' || c.status === 'canceled').length;
     const cached = all.filter((c) => c.status === 'succeeded' && c.note === 'from the cache').length;
-    const state = `${done} of ${all.length} chunks done${cached ? ` (${cached} from the cache)` : ''}${this.pass ? ` · ${this.pass}` : ''}`;
+    const failed = all.filter((c) => c.status === 'failed').length;
+    const canceled = all.filter((c) => c.status === 'canceled').length;
+    // "done" covers chunks that ended without an answer: say how many, so a canceled run does not read as a success.
+    const unfinished = [failed ? `${failed} failed` : '', canceled ? `${canceled} canceled` : ''].filter(Boolean);
+    const ended = unfinished.length ? `: ${done - failed - canceled} succeeded, ${unfinished.join(', ')}` : '';
+    const state = `${done} of ${all.length} chunks done${ended}${cached ? ` (${cached} from the cache)` : ''}${this.pass ? ` · ${this.pass}` : ''}`;
     const out = [`# ${this.title}`, '', `${state}${this.finished ? ` · ${this.pass ? `${this.pass.replace(/ of .*/, '')} finished` : 'run finished'} (outputs are in the run folder)` : ' · streaming…'}`, ''];
     for (const c of all) {
       const state = c.status === 'streaming' ? `streaming${c.attempt > 1 ? ` (attempt ${c.attempt})` : ''}…` : c.status;

@@ -47,9 +47,22 @@ describe('live results', () => {
     m.applyOutcome({ chunk: b, status: 'failed', error: { kind: 'bad-reply', message: 'no result' }, attempts: 2, batchId: 'b1', inputTokens: 1, outputTokens: 1, latencyMs: 1 });
     m.applyEvent({ type: 'run-finished', summary: { succeeded: 1, failed: 1, canceled: 0, requests: 2, inputTokens: 2, outputTokens: 2, durationMs: 9 } });
     doc = m.render();
-    assert.match(doc, /2 of 2 chunks done · run finished/);
+    assert.match(doc, /2 of 2 chunks done: 1 succeeded, 1 failed · run finished/);
     assert.match(doc, /src\/a\.ts · lines 1–5 · succeeded\n\nFINAL A\n/);
     assert.match(doc, /src\/b\.ts · lines 1–5 · failed · bad-reply: no result/);
+  });
+
+  it('a canceled run says how many chunks were canceled; a canceled chunk is not labelled "canceled: Canceled"', () => {
+    const a = ref('1.1', 'src/a.ts');
+    const b = ref('2.1', 'src/b.ts');
+    const m = new LiveResultsModel('Run', [a, b]);
+    m.applyOutcome({ chunk: a, status: 'succeeded', output: 'A', attempts: 1, batchId: 'b1', inputTokens: 1, outputTokens: 1, latencyMs: 1 });
+    m.applyOutcome({ chunk: b, status: 'canceled', error: { kind: 'canceled', message: 'Canceled' }, attempts: 0, batchId: 'b2', inputTokens: 0, outputTokens: 0, latencyMs: 0 });
+    m.applyEvent({ type: 'run-finished', summary: { succeeded: 1, failed: 0, canceled: 1, requests: 1, inputTokens: 1, outputTokens: 1, durationMs: 9 } });
+    const doc = m.render();
+    assert.match(doc, /2 of 2 chunks done: 1 succeeded, 1 canceled · run finished/);
+    assert.match(doc, /src\/b\.ts · lines 1–5 · canceled\n/);
+    assert.ok(!/canceled: Canceled/i.test(doc), doc);
   });
 
   it('a one-chunk reply without tags shows as it streams, but not the start of a tag', () => {
@@ -83,7 +96,7 @@ describe('live results', () => {
     m.applyOutcome({ chunk: a, status: 'succeeded', output: 'A', cached: true, attempts: 0, batchId: 'cache', inputTokens: 0, outputTokens: 0, latencyMs: 0 });
     m.applyOutcome({ chunk: b, status: 'failed', error: { kind: 'transient', message: 'HTTP 500' }, attempts: 3, batchId: 'b1', inputTokens: 0, outputTokens: 0, latencyMs: 1 });
     m.applyEvent({ type: 'run-finished', summary: { succeeded: 1, failed: 1, canceled: 0, requests: 3, inputTokens: 0, outputTokens: 0, durationMs: 9 } });
-    assert.match(m.render(), /2 of 2 chunks done \(1 from the cache\) · run finished/);
+    assert.match(m.render(), /2 of 2 chunks done: 1 succeeded, 1 failed \(1 from the cache\) · run finished/);
     assert.match(m.render(), /src\/b\.ts · lines 1–5 · failed · transient: HTTP 500/);
     m.restart([b], 'retry of 1 chunk');
     assert.match(m.render(), /1 of 2 chunks done \(1 from the cache\) · retry of 1 chunk · streaming…/);
