@@ -84,8 +84,7 @@ describe('Edit runs: the Refactor Preview and Open Diff (UI)', () => {
     await wb.waitForUnsavedFiles(2);
     await wb.screenshot('applied-unsaved');
     assert.strictEqual(fs.readFileSync(file('shapes.ts'), 'utf8'), FILES['shapes.ts'], 'not written before saving');
-    await wb.runCommand('File: Save All Files');
-    await wb.waitForUnsavedFiles(0);
+    await wb.saveAll();
     const all = addDocComments(FILES['shapes.ts']);
     const butPerimeter = all.replace('/** perimeter: documented by the model. */\n', '');
     assert.notStrictEqual(butPerimeter, all);

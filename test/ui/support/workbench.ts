@@ -290,7 +290,8 @@ export class Workbench {
    * moment after the panel closes: wait for this before saving.
    */
   async waitForUnsavedFiles(count: number, timeout = 15000): Promise<void> {
-    const badge = this.page.locator('.part.activitybar .action-item .badge .badge-content').filter({ hasText: /^\d+$/ });
+    // The Explorer's own badge: other containers (Batch Prompt's unfinished chunks) carry numbers too.
+    const badge = this.page.locator('.part.activitybar .action-item:has(.codicon-explorer-view-icon) .badge .badge-content').filter({ hasText: /^\d+$/ });
     if (count === 0) {
       await badge.first().waitFor({ state: 'detached', timeout }).catch(async () => {
         if (await badge.first().isVisible()) throw new Error(`still ${await badge.first().innerText()} unsaved file(s) after ${timeout} ms`);
@@ -298,6 +299,20 @@ export class Workbench {
       return;
     }
     await badge.filter({ hasText: new RegExp(`^${count}$`) }).first().waitFor({ state: 'visible', timeout });
+  }
+
+  /**
+   * File: Save All Files, until no file is unsaved. Under load the palette may take the Enter before its
+   * list caught up with the typed title, so the command is run once more if files are still unsaved.
+   */
+  async saveAll(): Promise<void> {
+    await this.runCommand('File: Save All Files');
+    try {
+      await this.waitForUnsavedFiles(0);
+    } catch {
+      await this.runCommand('File: Save All Files');
+      await this.waitForUnsavedFiles(0);
+    }
   }
 
   /** What is on screen, for the log of a failed scenario: toasts, quick input, status bar. */
