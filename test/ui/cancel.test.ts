@@ -71,7 +71,7 @@ describe('Cancel from the progress notification (UI)', () => {
 
     // The canceled chunks in the Failed Chunks view.
     await wb.clickNotificationButton(done, 'Show Failures');
-    const chunkRows = wb.viewRows('Unfinished Chunks').filter({ hasText: /\blines? \d+(–\d+)?\b/ });
+    const chunkRows = wb.viewRows('Unfinished Chunks').filter({ hasText: /lines? \d+(–\d+)?/ });
     await chunkRows.nth(total - 3).waitFor({ state: 'visible', timeout: HANG_GUARD_MS });
     assert.strictEqual(await chunkRows.count(), total - 2, 'one row per canceled chunk');
     for (const text of await chunkRows.allInnerTexts()) assert.match(text.replace(/\s+/g, ' '), /lines? \d+(–\d+)?\s*canceled/);
