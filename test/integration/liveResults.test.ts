@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import type { RunSummary } from '../../src/core/store/runStore';
 import { defaultOutput, ModelServer } from '../support/modelServer';
 import { activateExtension, HANG_GUARD_MS, runOnFiles, settlesWithin, until } from './support/extension';
-import { resetSettings, useLocalEndpoint } from './support/settings';
+import { resetSettings, useLocalEndpoint, useModelServerEachTest } from './support/settings';
 import { removeTree, RunFolder, writeTree } from './support/workspace';
 import { spyMessages } from './support/messages';
 
@@ -35,15 +35,12 @@ describe('Live results (extension host, streamed replies)', function () {
     removeTree('live');
   });
 
-  beforeEach(async () => {
-    server = new ModelServer();
-    baseUrl = await server.start();
+  useModelServerEachTest((s, url) => {
+    server = s;
+    baseUrl = url;
   });
-
   afterEach(async () => {
-    await resetSettings('batchPrompt');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
-    await server.stop();
   });
 
   it('fills the live document in as the tokens arrive, then shows the recorded output; the run folder has it too', async () => {

@@ -9,7 +9,7 @@ import type { RunSummary } from '../../src/core/store/runStore';
 import { ModelServer } from '../support/modelServer';
 import { activateExtension, runOnFiles } from './support/extension';
 import { stubQuickPick } from './support/messages';
-import { resetSettings, useLocalEndpoint } from './support/settings';
+import { useLocalEndpoint, useModelServerEachTest } from './support/settings';
 import { listFiles, removeTree, RunFolder, workspaceRoot, writeTree } from './support/workspace';
 
 const PROMPT = 'Upper-case every chunk.';
@@ -34,13 +34,9 @@ describe('Resume Run and the result cache (extension host, local model server)',
   });
   after(() => removeTree('resume-corpus'));
 
-  beforeEach(async () => {
-    server = new ModelServer();
-    baseUrl = await server.start();
-  });
-  afterEach(async () => {
-    await resetSettings('batchPrompt');
-    await server.stop();
+  useModelServerEachTest((s, url) => {
+    server = s;
+    baseUrl = url;
   });
 
   /** A finished run of the corpus, one chunk per request. */

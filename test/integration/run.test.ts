@@ -8,7 +8,7 @@ import { defaultOutput, ModelServer } from '../support/modelServer';
 import { activateExtension, extensionApi, HANG_GUARD_MS, runOnFiles, runOnSelection, settlesWithin, until } from './support/extension';
 import { outside, recordFsWrites } from './support/fsWrites';
 import { spyMessages, stubInputBox } from './support/messages';
-import { resetSettings, setSettings, useLocalEndpoint } from './support/settings';
+import { resetSettings, setSettings, useLocalEndpoint, useModelServerEachTest } from './support/settings';
 import { listFiles, removeTree, RunFolder, runFolders, workspaceRoot, writeTree } from './support/workspace';
 
 const PROMPT = 'Upper-case every chunk.';
@@ -53,14 +53,9 @@ describe('Runs (extension host, local model server)', function () {
     removeTree('corpus');
   });
 
-  beforeEach(async () => {
-    server = new ModelServer();
-    baseUrl = await server.start();
-  });
-
-  afterEach(async () => {
-    await resetSettings('batchPrompt');
-    await server.stop();
+  useModelServerEachTest((s, url) => {
+    server = s;
+    baseUrl = url;
   });
 
   it('writes one output per text file, run.jsonl, summary.json and report.md into its run folder, and nothing elsewhere', async () => {

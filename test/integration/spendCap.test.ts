@@ -5,7 +5,7 @@ import * as assert from 'assert';
 import { ModelServer } from '../support/modelServer';
 import { activateExtension, HANG_GUARD_MS, runOnFiles, until } from './support/extension';
 import { spyMessages } from './support/messages';
-import { resetSettings, setSettings } from './support/settings';
+import { resetSettings, setSettings, useModelServerEachTest } from './support/settings';
 import { removeTree, RunFolder, writeTree } from './support/workspace';
 
 describe('Spend cap (extension host, local model server)', function () {
@@ -22,14 +22,9 @@ describe('Spend cap (extension host, local model server)', function () {
     removeTree('capped');
   });
 
-  beforeEach(async () => {
-    server = new ModelServer();
-    baseUrl = await server.start();
-  });
-
-  afterEach(async () => {
-    await resetSettings('batchPrompt');
-    await server.stop();
+  useModelServerEachTest((s, url) => {
+    server = s;
+    baseUrl = url;
   });
 
   it('batchPrompt.maxTokensPerRun: the run stops at the cap, the rest canceled (budget), and the notification says the spend', async () => {

@@ -1,6 +1,7 @@
 // User settings for one test, put back afterwards. User (Global) settings, so nothing is written into the
 // workspace folder whose listing the tests compare.
 import * as vscode from 'vscode';
+import { ModelServer } from '../../support/modelServer';
 
 const touched = new Set<string>();
 
@@ -39,5 +40,21 @@ export async function useLocalEndpoint(baseUrl: string, extra: Record<string, un
     confirmAbove: 100000,
     useCache: false,
     ...extra,
+  });
+}
+
+/**
+ * A local model server of its own for each test (`onStart` gets it and its URL); after the test,
+ * batchPrompt's settings are reset, then the server stops.
+ */
+export function useModelServerEachTest(onStart: (server: ModelServer, baseUrl: string) => void): void {
+  let server: ModelServer | undefined;
+  beforeEach(async () => {
+    server = new ModelServer();
+    onStart(server, await server.start());
+  });
+  afterEach(async () => {
+    await resetSettings('batchPrompt');
+    await server?.stop();
   });
 }
