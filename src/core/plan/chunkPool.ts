@@ -3,16 +3,34 @@ import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { ChunkParams, FileChunking } from './fileChunks';
+import type { EncodingName } from './tokenizer';
 
-/** A text to chunk, as posted to a worker. */
-export interface ChunkTask {
-  id: number;
-  text: string;
-  params: ChunkParams;
+/** Where a file's chunks go in a run: their ids and wrapper lines depend on it. */
+export interface ChunkPlace {
+  path: string;
+  /** The file's place among the run's files, from 0. */
+  fileIndex: number;
 }
 
+/**
+ * A task posted to a worker: a text to chunk (with `place`, the tokens of each chunk's opener line are
+ * counted too, so that packing needs no tokenizer in the caller's thread), or texts to count.
+ */
+export type ChunkTask =
+  | { id: number; kind: 'chunk'; text: string; params: ChunkParams; place?: ChunkPlace }
+  | { id: number; kind: 'count'; texts: string[]; encoding: EncodingName };
+
+/** A text's chunking, with the tokens of each chunk's opener when it was asked with a place. */
+export interface PlacedChunking {
+  chunking: FileChunking;
+  openerTokens?: number[];
+}
+
+/** What a worker answers a `ChunkTask` with: a `PlacedChunking`, or the counts. */
+export type ChunkResult = PlacedChunking | number[];
+
 /** A worker's answer to a `ChunkTask`. */
-export type ChunkReply = { id: number; result: FileChunking; error?: undefined } | { id: number; result?: undefined; error: string };
+export type ChunkReply = { id: number; result: ChunkResult; error?: undefined } | { id: number; result?: undefined; error: string };
 
 /** The bundled worker entry's file name (esbuild.js builds it next to extension.js and cli.js). */
 export const PLAN_WORKER_FILE = 'planWorker.js';
@@ -42,6 +60,8 @@ export interface ChunkPoolOptions {
   workerFile?: string;
 }
 
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 interface Slot {
   worker: Worker;
   /** Ids of the tasks it holds, oldest first. */
@@ -50,7 +70,7 @@ interface Slot {
 
 interface Waiting {
   task: ChunkTask;
-  resolve: (r: FileChunking) => void;
+  resolve: (r: ChunkResult) => void;
   reject: (e: Error) => void;
 }
 
@@ -98,11 +118,26 @@ export class ChunkPool {
   }
 
   /** `text`'s chunking by a worker; rejects when the chunker throws or the worker dies. */
-  chunk(text: string, params: ChunkParams): Promise<FileChunking> {
+  async chunk(text: string, params: ChunkParams): Promise<FileChunking> {
+    return ((await this.post({ kind: 'chunk', text, params })) as PlacedChunking).chunking;
+  }
+
+  /** `text`'s chunking as the file at `place`, with each chunk's opener counted (see `ChunkTask`). */
+  async chunkPlaced(text: string, params: ChunkParams, place: ChunkPlace): Promise<PlacedChunking> {
+    return (await this.post({ kind: 'chunk', text, params, place })) as PlacedChunking;
+  }
+
+  /** Each text's tokens (`Tokenizer.count` of `encoding`), counted by a worker. */
+  async count(texts: readonly string[], encoding: EncodingName): Promise<number[]> {
+    if (texts.length === 0) return [];
+    return (await this.post({ kind: 'count', texts: [...texts], encoding })) as number[];
+  }
+
+  private post(task: DistributiveOmit<ChunkTask, 'id'>): Promise<ChunkResult> {
     if (!this.workerFile) return Promise.reject(new Error(`the planning worker ${PLAN_WORKER_FILE} is missing`));
     this.cancelIdle();
-    return new Promise<FileChunking>((resolve, reject) => {
-      this.queue.push({ task: { id: this.nextId++, text, params }, resolve, reject });
+    return new Promise((resolve, reject) => {
+      this.queue.push({ task: { ...task, id: this.nextId++ } as ChunkTask, resolve, reject });
       this.dispatch();
     });
   }

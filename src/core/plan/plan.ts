@@ -61,6 +61,28 @@ export function hashText(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/** Texts longer than this are hashed by `hashTextAsync` in slices of this many UTF-16 units (~1–2 ms each). */
+export const HASH_SLICE_CHARS = 256 * 1024;
+
+/**
+ * `hashText(text)` without holding the thread for a large text: hashed in slices, yielding to the
+ * event loop between them. A slice never ends between the halves of a surrogate pair (UTF-8 encodes
+ * the pair, not its halves), so the hash is `hashText`'s.
+ */
+export async function hashTextAsync(text: string, sliceChars = HASH_SLICE_CHARS): Promise<string> {
+  if (text.length <= sliceChars) return hashText(text);
+  const hash = createHash('sha256');
+  for (let start = 0; start < text.length;) {
+    let end = Math.min(start + sliceChars, text.length);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end++;
+    hash.update(text.slice(start, end));
+    start = end;
+    if (start < text.length) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return hash.digest('hex');
+}
+
 /**
  * Plans a run, one file at a time: chunks every file, packs the chunks in file order, and totals
  * tokens. Chunk texts are dropped as soon as a file is chunked, so a plan's memory is its ranges, not
