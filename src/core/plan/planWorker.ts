@@ -7,14 +7,14 @@ import { parentPort } from 'worker_threads';
 import { chunkText, refsOf } from './fileChunks';
 import { chunkOpener } from './protocol';
 import { getTokenizer } from './tokenizer';
-import type { ChunkReply, ChunkResult, ChunkTask } from './chunkPool';
+import { textOfShared, type ChunkReply, type ChunkResult, type ChunkTask } from './chunkPool';
 
 function answer(task: ChunkTask): ChunkResult {
   if (task.kind === 'count') {
     const tokenizer = getTokenizer(task.encoding);
     return task.texts.map((t) => tokenizer.count(t));
   }
-  const chunking = chunkText(task.text, task.params);
+  const chunking = chunkText(task.shared ? textOfShared(task.shared) : task.text, task.params);
   if (!task.place || chunking.spans === undefined) return { chunking };
   const tokenizer = getTokenizer(task.params.encoding);
   const openerTokens = refsOf(chunking.spans, task.place.path, task.place.fileIndex).map((r) => tokenizer.count(chunkOpener(r)));

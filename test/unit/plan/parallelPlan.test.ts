@@ -3,7 +3,7 @@ import * as assert from 'assert';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ChunkPool } from '../../../src/core/plan/chunkPool';
+import { ChunkPool, sharedText, textOfShared } from '../../../src/core/plan/chunkPool';
 import { chunkText, refsOf } from '../../../src/core/plan/fileChunks';
 import { IN_THREAD_CHARS, ParallelPlanner } from '../../../src/core/plan/parallelPlan';
 import { createPlan, hashText, hashTextAsync, Planner, type Plan, type PlanOptions } from '../../../src/core/plan/plan';
@@ -237,6 +237,21 @@ describe('planning in worker threads and the plan cache (#17)', function () {
     await one.close();
     assert.ok(helped.planner.counts.pooled >= 1 && helped.planner.counts.inThread >= 1, JSON.stringify(helped.planner.counts));
     assert.deepStrictEqual(helped.plan, createPlan(files, options));
+  });
+
+  it('posts a large text through shared memory, unchanged (lone surrogates, pairs at slice edges)', async () => {
+    const text = files.map((f) => f.text).join('\n') + '\ud800 x 😀 \udfff\n'.repeat(300);
+    assert.strictEqual(textOfShared(await sharedText(text, 7)), text);
+    const shared = new ChunkPool({ size: 1, sharedTextChars: 1000 });
+    const params = new Planner(optionsOf()).chunkParams;
+    assert.deepStrictEqual(await shared.chunk(text, params), chunkText(text, params));
+    await shared.close();
+    const big = files.filter((f) => f.text.length > 1000);
+    assert.ok(big.length > 3);
+    const sharedPool = new ChunkPool({ size: 1, sharedTextChars: 1000 });
+    const plan = await parallelPlan(files, optionsOf(), { pool: sharedPool, encodingInThread: 'never' });
+    await sharedPool.close();
+    assert.deepStrictEqual(plan.plan, createPlan(files, optionsOf()));
   });
 
   it('rebuilds the refs of a chunking exactly', () => {
