@@ -273,7 +273,7 @@ class Collector {
       } else if (bytes.length === 0) {
         this.skip(e.rel, 'empty', 'the file is empty (0 bytes); nothing to send');
       } else {
-        const text = bytes.length > DECODE_SLICE_BYTES ? await decodeInSlices(bytes) : decode(bytes, decoder);
+        const text = bytes.length > DECODE_WHOLE_BYTES ? await decodeInSlices(bytes) : decode(bytes, decoder);
         if (typeof text === 'string') {
           if (onFile) await onFile({ path: e.rel, text });
           else files.push({ path: e.rel, text });
@@ -425,8 +425,10 @@ function decode(bytes: Uint8Array, decoder: TextDecoder, sniffOnly = false): str
   }
 }
 
-/** Files larger than this are decoded in slices of this many bytes (~1–3 ms each), yielding between them. */
-export const DECODE_SLICE_BYTES = 1024 * 1024;
+/** Files larger than this (the default size limit) are decoded in slices, yielding between them... */
+export const DECODE_WHOLE_BYTES = DEFAULT_MAX_FILE_BYTES;
+/** ...of this many bytes (a few ms each on a busy machine). */
+export const DECODE_SLICE_BYTES = 256 * 1024;
 
 /**
  * `decode(bytes)` without holding the thread for a large file (a raised size limit): the UTF-8 is

@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { collectFiles, decodeInSlices, DECODE_SLICE_BYTES, filterGitignored, type CollectResult, type SkippedFile } from '../../../src/core/input/files';
+import { collectFiles, decodeInSlices, DECODE_WHOLE_BYTES, filterGitignored, type CollectResult, type SkippedFile } from '../../../src/core/input/files';
 
 /** Creates `files` (path -> content) under a new temporary folder and returns the folder. */
 function makeTree(files: Record<string, string | Buffer>): string {
@@ -188,9 +188,9 @@ describe('collectFiles', () => {
       assert.match(((await decodeInSlices(Buffer.from([0x61, 0xe9, 0x62]), 1)) as { detail: string }).detail, /UTF-8/);
       assert.match(((await decodeInSlices(Buffer.from([0x61, 0x00]), 1)) as { detail: string }).detail, /NUL byte at offset 1/);
       // Through collectFiles: over the slice size (and the default limit raised).
-      const big = 'x€😀\n'.repeat(Math.ceil((DECODE_SLICE_BYTES * 1.5) / 9));
+      const big = 'x€😀\n'.repeat(Math.ceil((DECODE_WHOLE_BYTES * 1.5) / 9));
       const bigDir = tree({ 'big.txt': big });
-      const r = await collectFiles(['big.txt'], { cwd: bigDir, maxFileBytes: 4 * DECODE_SLICE_BYTES });
+      const r = await collectFiles(['big.txt'], { cwd: bigDir, maxFileBytes: 4 * DECODE_WHOLE_BYTES });
       assert.strictEqual(r.files[0].text, big);
     });
 
