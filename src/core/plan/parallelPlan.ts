@@ -94,6 +94,8 @@ export class ParallelPlanner {
     }
     const precounted = (this.precounted = new PrecountedTokenizer(options.tokenizer.encoding, options.tokenizer));
     this.ready = this.countFixedTexts(precounted).then(() => (this.inner = new Planner({ ...options, tokenizer: precounted }, listener)));
+    // Bad options reject it: `add` and `finish` throw that error; it is not an unhandled rejection meanwhile.
+    this.ready.catch(() => undefined);
   }
 
   /** The planner packing the chunks; made at once, or (off the thread) before the first file is chunked. */
