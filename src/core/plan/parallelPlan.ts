@@ -65,7 +65,9 @@ export interface PlanCounts {
  * Plans a run like `Planner`, with each file's chunking taken from the plan cache, else made in a
  * worker thread (or, for the first small texts, in this thread), and packed in the order the files were
  * added: the plan is the same as `Planner`'s, chunk for chunk. Only hashing and packing run in the
- * caller's thread. A pool failure (a worker that died) chunks that file in this thread.
+ * caller's thread; where it may not load the encoding (`encodingInThread`), packing counts nothing
+ * there either (the pool counts for it). A pool failure (a worker that died) chunks that file in this
+ * thread, loading the encoding if need be: slower, still the same plan.
  */
 export class ParallelPlanner {
   readonly counts: PlanCounts = { cached: 0, inThread: 0, pooled: 0 };
