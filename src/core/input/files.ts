@@ -273,10 +273,12 @@ class Collector {
       } else if (bytes.length === 0) {
         this.skip(e.rel, 'empty', 'the file is empty (0 bytes); nothing to send');
       } else {
-        const text = bytes.length > DECODE_WHOLE_BYTES ? await decodeInSlices(bytes) : decode(bytes, decoder);
+        const pieces = bytes.length > DECODE_WHOLE_BYTES ? await decodePieces(bytes) : undefined;
+        const text = pieces ? (Array.isArray(pieces) ? pieces.reduce((a, b) => a + b, '') : pieces) : decode(bytes, decoder);
         if (typeof text === 'string') {
-          if (onFile) await onFile({ path: e.rel, text });
-          else files.push({ path: e.rel, text });
+          const file = { path: e.rel, text, ...(Array.isArray(pieces) ? { pieces } : {}) };
+          if (onFile) await onFile(file);
+          else files.push(file);
         }
         else this.skip(e.rel, 'binary', text.detail);
       }
@@ -436,6 +438,15 @@ export const DECODE_SLICE_BYTES = 256 * 1024;
  * yielding to the event loop between them. The text is `decode`'s, character for character.
  */
 export async function decodeInSlices(bytes: Uint8Array, sliceBytes = DECODE_SLICE_BYTES): Promise<string | { detail: string }> {
+  const pieces = await decodePieces(bytes, sliceBytes);
+  return Array.isArray(pieces) ? pieces.join('') : (pieces as { detail: string });
+}
+
+/**
+ * `decodeInSlices`'s pieces, not joined (joining copies the whole text in one go: 60–80 ms for 9 MB
+ * here). A piece never ends inside a character (the decoder keeps a cut one for the next slice).
+ */
+export async function decodePieces(bytes: Uint8Array, sliceBytes = DECODE_SLICE_BYTES): Promise<string[] | { detail: string }> {
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   const head = decode(bytes.subarray(0, SNIFF_BYTES), decoder, true);
   if (typeof head !== 'string') return head;
@@ -449,7 +460,7 @@ export async function decodeInSlices(bytes: Uint8Array, sliceBytes = DECODE_SLIC
   } catch {
     return { detail: NOT_UTF8 };
   }
-  return parts.join('');
+  return parts;
 }
 
 function tooLargeDetail(size: number, limit: number): string {

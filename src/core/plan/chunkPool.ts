@@ -25,14 +25,17 @@ export type ChunkTask =
  * between them: posting a string copies it in one go (a 9 MB file held the thread ~200 ms); a
  * SharedArrayBuffer is posted without a copy. The worker reads it back with `textOfShared`.
  */
-export async function sharedText(text: string, sliceChars = 256 * 1024): Promise<SharedArrayBuffer> {
-  const shared = new SharedArrayBuffer(text.length * 2);
+export async function sharedText(text: string | readonly string[], sliceChars = 256 * 1024): Promise<SharedArrayBuffer> {
+  const pieces = typeof text === 'string' ? [text] : text;
+  const shared = new SharedArrayBuffer(pieces.reduce((n, p) => n + p.length, 0) * 2);
   const bytes = Buffer.from(shared);
-  for (let start = 0; start < text.length; start += sliceChars) {
-    const end = Math.min(start + sliceChars, text.length);
-    // utf16le writes code units as they are (a lone surrogate too), so the text comes back unchanged.
-    bytes.write(text.slice(start, end), start * 2, 'utf16le');
-    if (end < text.length) await new Promise<void>((resolve) => setImmediate(resolve));
+  let at = 0;
+  for (const piece of pieces) {
+    for (let start = 0; start < piece.length; start += sliceChars) {
+      if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      // utf16le writes code units as they are (a lone surrogate too), so the text comes back unchanged.
+      at += bytes.write(piece.slice(start, Math.min(start + sliceChars, piece.length)), at, 'utf16le');
+    }
   }
   return shared;
 }
@@ -144,18 +147,21 @@ export class ChunkPool {
   }
 
   /** `text`'s chunking by a worker; rejects when the chunker throws or the worker dies. */
-  async chunk(text: string, params: ChunkParams): Promise<FileChunking> {
-    return ((await this.post(await this.chunkTask(text, params))) as PlacedChunking).chunking;
+  async chunk(text: string, params: ChunkParams, pieces?: readonly string[]): Promise<FileChunking> {
+    return ((await this.post(await this.chunkTask(text, params, pieces))) as PlacedChunking).chunking;
   }
 
-  /** `text`'s chunking as the file at `place`, with each chunk's opener counted (see `ChunkTask`). */
-  async chunkPlaced(text: string, params: ChunkParams, place: ChunkPlace): Promise<PlacedChunking> {
-    return (await this.post({ ...(await this.chunkTask(text, params)), place })) as PlacedChunking;
+  /**
+   * `text`'s chunking as the file at `place`, with each chunk's opener counted (see `ChunkTask`).
+   * `pieces`: the text in pieces (`SourceFile.pieces`), posted without joining them.
+   */
+  async chunkPlaced(text: string, params: ChunkParams, place: ChunkPlace, pieces?: readonly string[]): Promise<PlacedChunking> {
+    return (await this.post({ ...(await this.chunkTask(text, params, pieces)), place })) as PlacedChunking;
   }
 
-  private async chunkTask(text: string, params: ChunkParams): Promise<Omit<Extract<ChunkTask, { kind: 'chunk' }>, 'id'>> {
+  private async chunkTask(text: string, params: ChunkParams, pieces?: readonly string[]): Promise<Omit<Extract<ChunkTask, { kind: 'chunk' }>, 'id'>> {
     if (text.length <= this.sharedTextChars || !this.workerFile) return { kind: 'chunk', text, params };
-    return { kind: 'chunk', text: '', params, shared: await sharedText(text) };
+    return { kind: 'chunk', text: '', params, shared: await sharedText(pieces ?? text) };
   }
 
   /** Each text's tokens (`Tokenizer.count` of `encoding`), counted by a worker. */

@@ -127,8 +127,8 @@ export class ParallelPlanner {
     if (this.failure !== undefined) throw this.failure;
     const text = file.text;
     const place = { path: file.path, fileIndex: this.added++ };
-    const hashed = hashTextAsync(text);
-    const chunking = hashed.then((hash) => this.chunkingOf(text, hash, place));
+    const hashed = hashTextAsync(file.pieces ?? text);
+    const chunking = hashed.then((hash) => this.chunkingOf(text, hash, place, file.pieces));
     const chars = text.length;
     this.pendingChars += chars;
     const done = (this.tail = this.tail.then(async () => {
@@ -157,7 +157,7 @@ export class ParallelPlanner {
    * The file's chunking, from the cache, the pool or this thread; off the thread, with each chunk's
    * opener counted in the pool (`openerTokens`), so that packing it counts nothing here.
    */
-  private async chunkingOf(text: string, hash: string, place: { path: string; fileIndex: number }): Promise<{ chunking: FileChunking; openerTokens?: number[] }> {
+  private async chunkingOf(text: string, hash: string, place: { path: string; fileIndex: number }, pieces?: readonly string[]): Promise<{ chunking: FileChunking; openerTokens?: number[] }> {
     const params = (await this.ready).chunkParams;
     const offThread = this.precounted !== undefined;
     const cache = this.services.cache;
@@ -179,11 +179,11 @@ export class ParallelPlanner {
     this.chunkedChars += text.length;
     if (!inThread) {
       if (offThread) {
-        const placed = await this.pool!.chunkPlaced(text, params, place).catch(() => undefined);
+        const placed = await this.pool!.chunkPlaced(text, params, place, pieces).catch(() => undefined);
         chunking = placed?.chunking;
         openerTokens = placed?.openerTokens;
       } else {
-        chunking = await this.pool!.chunk(text, params).catch(() => undefined);
+        chunking = await this.pool!.chunk(text, params, pieces).catch(() => undefined);
       }
       if (chunking) this.counts.pooled++;
     }

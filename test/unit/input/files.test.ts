@@ -192,6 +192,9 @@ describe('collectFiles', () => {
       const bigDir = tree({ 'big.txt': big });
       const r = await collectFiles(['big.txt'], { cwd: bigDir, maxFileBytes: 4 * DECODE_WHOLE_BYTES });
       assert.strictEqual(r.files[0].text, big);
+      // Its pieces too (the planner hashes and posts them without joining them).
+      assert.ok(r.files[0].pieces!.length > 1);
+      assert.strictEqual(r.files[0].pieces!.join(''), big);
     });
 
     it('defaults the limit to 1 MiB', async () => {

@@ -140,6 +140,10 @@ describe('planning in worker threads and the plan cache (#17)', function () {
   it('hashes a large text in slices to the same sha256, a surrogate pair straddling a slice edge included', async () => {
     const text = 'ab😀cd😀'.repeat(1000) + 'é\n'.repeat(500);
     for (const slice of [1, 2, 3, 7, 1024]) assert.strictEqual(await hashTextAsync(text, slice), hashText(text), `slices of ${slice}`);
+    // In pieces (cut between characters, as decodePieces cuts): the hash of their concatenation.
+    const pieces = [text.slice(0, 4), text.slice(4, 1001), text.slice(1001)];
+    assert.strictEqual(pieces.join(''), text);
+    for (const slice of [1, 5, 100_000]) assert.strictEqual(await hashTextAsync(pieces, slice), hashText(text), `pieces, slices of ${slice}`);
     assert.strictEqual(await hashTextAsync(''), hashText(''));
   });
 
@@ -242,14 +246,19 @@ describe('planning in worker threads and the plan cache (#17)', function () {
   it('posts a large text through shared memory, unchanged (lone surrogates, pairs at slice edges)', async () => {
     const text = files.map((f) => f.text).join('\n') + '\ud800 x 😀 \udfff\n'.repeat(300);
     assert.strictEqual(textOfShared(await sharedText(text, 7)), text);
+    const pieces = [text.slice(0, 10), text.slice(10, 5000), '', text.slice(5000)];
+    assert.strictEqual(textOfShared(await sharedText(pieces, 7)), text);
     const shared = new ChunkPool({ size: 1, sharedTextChars: 1000 });
     const params = new Planner(optionsOf()).chunkParams;
     assert.deepStrictEqual(await shared.chunk(text, params), chunkText(text, params));
+    assert.deepStrictEqual(await shared.chunk(text, params, pieces), chunkText(text, params));
     await shared.close();
     const big = files.filter((f) => f.text.length > 1000);
     assert.ok(big.length > 3);
     const sharedPool = new ChunkPool({ size: 1, sharedTextChars: 1000 });
-    const plan = await parallelPlan(files, optionsOf(), { pool: sharedPool, encodingInThread: 'never' });
+    // Files given in pieces too (as collectFiles gives a large file): the same plan.
+    const inPieces = files.map((f) => ({ ...f, pieces: [f.text.slice(0, f.text.length >> 1), f.text.slice(f.text.length >> 1)] }));
+    const plan = await parallelPlan(inPieces, optionsOf(), { pool: sharedPool, encodingInThread: 'never' });
     await sharedPool.close();
     assert.deepStrictEqual(plan.plan, createPlan(files, optionsOf()));
   });
