@@ -115,7 +115,15 @@ export interface EstimateOptions extends Pick<EstimateInput, 'prompt' | 'tokeniz
   /** Why the cache is not looked up, when it is not (shown instead of a count). */
   cacheNote?: string;
   signal?: AbortSignal;
+  /**
+   * Runs the estimate's counting (the packing of `buildEstimate`) its own way: the editor's counts are
+   * made off its thread (`countedOffThread`). Default: with `tokenizer`, in this thread.
+   */
+  counted?: Counted;
 }
+
+/** Runs `compute` with a tokenizer whose counts are made somewhere (see `EstimateOptions.counted`). */
+export type Counted = <T>(compute: (tokenizer: Tokenizer) => T) => Promise<T>;
 
 /**
  * Estimates a plan with what the disk knows: the newest runs under `runsRoot` (latency of this
@@ -128,10 +136,10 @@ export async function estimatePlan(plan: Plan, o: EstimateOptions): Promise<Plan
     const base = { prompt: o.prompt, model: o.model, maxOutputTokens: o.pack.maxOutputTokens, output: o.pack.output };
     cached = await findCachedChunks(plan.files.flatMap((f) => f.chunks), new FileChunkSource(o.read, plan.files), o.cache, base, o.signal);
   }
-  return buildEstimate({
+  const build = (tokenizer: Tokenizer) => buildEstimate({
     plan,
     prompt: o.prompt,
-    tokenizer: o.tokenizer,
+    tokenizer,
     pack: o.pack,
     limits: o.limits,
     prices: o.prices,
@@ -141,6 +149,7 @@ export async function estimatePlan(plan: Plan, o: EstimateOptions): Promise<Plan
     output: outputRatioOf(runs, o.prompt || undefined, o.endpoints?.[0]?.id ?? o.model?.id),
     endpoints: o.endpoints?.map((e) => ({ id: e.id, limits: limitsOf(e, o.limits), latency: latencyOf(runs, e.id), prices: e.inputCostPerMTok !== undefined || e.outputCostPerMTok !== undefined ? { inputCostPerMTok: e.inputCostPerMTok, outputCostPerMTok: e.outputCostPerMTok } : o.prices })),
   });
+  return o.counted ? o.counted(build) : build(o.tokenizer);
 }
 
 /** An endpoint's limits: its own, else the run's. */

@@ -3,16 +3,59 @@ import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { ChunkParams, FileChunking } from './fileChunks';
+import type { EncodingName } from './tokenizer';
 
-/** A text to chunk, as posted to a worker. */
-export interface ChunkTask {
-  id: number;
-  text: string;
-  params: ChunkParams;
+/** Where a file's chunks go in a run: their ids and wrapper lines depend on it. */
+export interface ChunkPlace {
+  path: string;
+  /** The file's place among the run's files, from 0. */
+  fileIndex: number;
 }
 
+/**
+ * A task posted to a worker: a text to chunk (with `place`, the tokens of each chunk's opener line are
+ * counted too, so that packing needs no tokenizer in the caller's thread), or texts to count.
+ */
+export type ChunkTask =
+  | { id: number; kind: 'chunk'; text: string; params: ChunkParams; place?: ChunkPlace; shared?: SharedArrayBuffer }
+  | { id: number; kind: 'count'; texts: string[]; encoding: EncodingName };
+
+/**
+ * A large text's UTF-16 code units in shared memory, written in slices with a turn of the event loop
+ * between them: posting a string copies it in one go (a 9 MB file held the thread ~200 ms); a
+ * SharedArrayBuffer is posted without a copy. The worker reads it back with `textOfShared`.
+ */
+export async function sharedText(text: string | readonly string[], sliceChars = 256 * 1024): Promise<SharedArrayBuffer> {
+  const pieces = typeof text === 'string' ? [text] : text;
+  const shared = new SharedArrayBuffer(pieces.reduce((n, p) => n + p.length, 0) * 2);
+  const bytes = Buffer.from(shared);
+  let at = 0;
+  for (const piece of pieces) {
+    for (let start = 0; start < piece.length; start += sliceChars) {
+      if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      // utf16le writes code units as they are (a lone surrogate too), so the text comes back unchanged.
+      at += bytes.write(piece.slice(start, Math.min(start + sliceChars, piece.length)), at, 'utf16le');
+    }
+  }
+  return shared;
+}
+
+/** The text `sharedText` wrote. */
+export function textOfShared(shared: SharedArrayBuffer): string {
+  return Buffer.from(shared).toString('utf16le');
+}
+
+/** A text's chunking, with the tokens of each chunk's opener when it was asked with a place. */
+export interface PlacedChunking {
+  chunking: FileChunking;
+  openerTokens?: number[];
+}
+
+/** What a worker answers a `ChunkTask` with: a `PlacedChunking`, or the counts. */
+export type ChunkResult = PlacedChunking | number[];
+
 /** A worker's answer to a `ChunkTask`. */
-export type ChunkReply = { id: number; result: FileChunking; error?: undefined } | { id: number; result?: undefined; error: string };
+export type ChunkReply = { id: number; result: ChunkResult; error?: undefined } | { id: number; result?: undefined; error: string };
 
 /** The bundled worker entry's file name (esbuild.js builds it next to extension.js and cli.js). */
 export const PLAN_WORKER_FILE = 'planWorker.js';
@@ -40,7 +83,11 @@ export interface ChunkPoolOptions {
   idleMs?: number;
   /** The worker entry (default `findWorkerFile()`). */
   workerFile?: string;
+  /** Texts longer than this many UTF-16 units go to a worker through shared memory (default 1 Mi; see `sharedText`). */
+  sharedTextChars?: number;
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 interface Slot {
   worker: Worker;
@@ -50,7 +97,7 @@ interface Slot {
 
 interface Waiting {
   task: ChunkTask;
-  resolve: (r: FileChunking) => void;
+  resolve: (r: ChunkResult) => void;
   reject: (e: Error) => void;
 }
 
@@ -68,6 +115,7 @@ export class ChunkPool {
   readonly size: number;
   private readonly idleMs: number;
   private readonly workerFile: string | undefined;
+  private readonly sharedTextChars: number;
   private readonly slots: Slot[] = [];
   private readonly queue: Waiting[] = [];
   private readonly inFlight = new Map<number, Waiting & { slot: Slot }>();
@@ -80,6 +128,7 @@ export class ChunkPool {
     this.size = Math.max(1, Math.floor(options.size ?? defaultPoolSize()));
     this.idleMs = options.idleMs ?? 5000;
     this.workerFile = options.workerFile ?? findWorkerFile();
+    this.sharedTextChars = options.sharedTextChars ?? 1024 * 1024;
   }
 
   /** Whether the pool can start workers (the worker entry exists). */
@@ -98,11 +147,34 @@ export class ChunkPool {
   }
 
   /** `text`'s chunking by a worker; rejects when the chunker throws or the worker dies. */
-  chunk(text: string, params: ChunkParams): Promise<FileChunking> {
+  async chunk(text: string, params: ChunkParams, pieces?: readonly string[]): Promise<FileChunking> {
+    return ((await this.post(await this.chunkTask(text, params, pieces))) as PlacedChunking).chunking;
+  }
+
+  /**
+   * `text`'s chunking as the file at `place`, with each chunk's opener counted (see `ChunkTask`).
+   * `pieces`: the text in pieces (`SourceFile.pieces`), posted without joining them.
+   */
+  async chunkPlaced(text: string, params: ChunkParams, place: ChunkPlace, pieces?: readonly string[]): Promise<PlacedChunking> {
+    return (await this.post({ ...(await this.chunkTask(text, params, pieces)), place })) as PlacedChunking;
+  }
+
+  private async chunkTask(text: string, params: ChunkParams, pieces?: readonly string[]): Promise<Omit<Extract<ChunkTask, { kind: 'chunk' }>, 'id'>> {
+    if (text.length <= this.sharedTextChars || !this.workerFile) return { kind: 'chunk', text, params };
+    return { kind: 'chunk', text: '', params, shared: await sharedText(pieces ?? text) };
+  }
+
+  /** Each text's tokens (`Tokenizer.count` of `encoding`), counted by a worker. */
+  async count(texts: readonly string[], encoding: EncodingName): Promise<number[]> {
+    if (texts.length === 0) return [];
+    return (await this.post({ kind: 'count', texts: [...texts], encoding })) as number[];
+  }
+
+  private post(task: DistributiveOmit<ChunkTask, 'id'>): Promise<ChunkResult> {
     if (!this.workerFile) return Promise.reject(new Error(`the planning worker ${PLAN_WORKER_FILE} is missing`));
     this.cancelIdle();
-    return new Promise<FileChunking>((resolve, reject) => {
-      this.queue.push({ task: { id: this.nextId++, text, params }, resolve, reject });
+    return new Promise((resolve, reject) => {
+      this.queue.push({ task: { ...task, id: this.nextId++ } as ChunkTask, resolve, reject });
       this.dispatch();
     });
   }

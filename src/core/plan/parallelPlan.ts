@@ -1,9 +1,19 @@
 import type { ChunkPool } from './chunkPool';
-import { chunkText, type FileChunking } from './fileChunks';
-import { hashText, Planner, type Plan, type PlanListener, type PlanOptions } from './plan';
+import { chunkText, refsOf, type FileChunking } from './fileChunks';
+import { hashTextAsync, Planner, type Plan, type PlanListener, type PlanOptions } from './plan';
 import type { PlanCache } from './planCache';
-import { isShippedTokenizer } from './tokenizer';
+import { PrecountedTokenizer } from './offThreadCounts';
+import { CHUNK_CLOSER, chunkOpener } from './protocol';
+import { isEncodingLoaded, isShippedTokenizer, type Tokenizer } from './tokenizer';
 import type { SourceFile } from './types';
+
+/**
+ * Whether this thread may load the encoding to count (300–900 ms of it, once per process): `load`
+ * (the CLI); `if-loaded`, only when it is loaded already; `never` (the editor's extension host, which
+ * every extension shares). Where it may not, every file is chunked in the worker pool, and the counts
+ * packing needs (the prompt and instructions, each chunk's opener line) are made there too.
+ */
+export type EncodingInThread = 'load' | 'if-loaded' | 'never';
 
 export interface PlanServices {
   /** Worker threads to chunk in (absent: every file is chunked in this thread). */
@@ -20,9 +30,24 @@ export interface PlanServices {
    * (the CLI). Never in the editor, whose thread every extension shares.
    */
   helpInThread?: boolean;
-  /** `add` waits while the texts not yet packed pass this many UTF-16 units (default 16 Mi), so memory stays bounded. */
+  /**
+   * `add` waits while the texts not yet packed pass this many UTF-16 units (default 16 Mi), so memory
+   * stays bounded (and, in the editor, the thread is not flooded with texts read ahead).
+   */
   maxPendingChars?: number;
+  /**
+   * Whether this thread may load the encoding (default `load`; see `EncodingInThread`). Without a pool
+   * (or when a worker fails on a file), files are chunked in this thread whatever this says.
+   */
+  encodingInThread?: EncodingInThread;
 }
+
+/**
+ * How the editor plans (vscode/run/planServices.ts adds the pool and the cache; the planning bench
+ * measures these): small plans in its thread only once the encoding is loaded there, at most 2 Mi
+ * UTF-16 units of texts read ahead.
+ */
+export const EDITOR_PLAN_SETTINGS = { inThreadChars: 64 * 1024, encodingInThread: 'if-loaded', maxPendingChars: 2 * 1024 * 1024 } as const satisfies PlanServices;
 
 /** Below this much text, a plan stays in the caller's thread (measured in `npm run bench -- planning`). */
 export const IN_THREAD_CHARS = 512 * 1024;
@@ -40,11 +65,18 @@ export interface PlanCounts {
  * Plans a run like `Planner`, with each file's chunking taken from the plan cache, else made in a
  * worker thread (or, for the first small texts, in this thread), and packed in the order the files were
  * added: the plan is the same as `Planner`'s, chunk for chunk. Only hashing and packing run in the
- * caller's thread. A pool failure (a worker that died) chunks that file in this thread.
+ * caller's thread; where it may not load the encoding (`encodingInThread`), packing counts nothing
+ * there either (the pool counts for it). A pool failure (a worker that died) chunks that file in this
+ * thread, loading the encoding if need be: slower, still the same plan.
  */
 export class ParallelPlanner {
-  readonly planner: Planner;
   readonly counts: PlanCounts = { cached: 0, inThread: 0, pooled: 0 };
+  private inner: Planner | undefined;
+  /** Resolves once the planner is made (off the thread: once the prompt's counts came back). */
+  private readonly ready: Promise<Planner>;
+  /** The packer's counts, when they are made in the pool (see `EncodingInThread`). */
+  private readonly precounted: PrecountedTokenizer | undefined;
+  private added = 0;
   private tail: Promise<void> = Promise.resolve();
   private readonly waits: { chars: number; done: Promise<void> }[] = [];
   private pendingChars = 0;
@@ -54,9 +86,35 @@ export class ParallelPlanner {
   private readonly pool: ChunkPool | undefined;
 
   constructor(private readonly options: PlanOptions, private readonly services: PlanServices = {}, listener?: PlanListener) {
-    this.planner = new Planner(options, listener);
     // A tokenizer of the caller's own (tests) counts its own way: only the shipped ones match a worker's.
     this.pool = services.pool?.available && isShippedTokenizer(options.tokenizer) ? services.pool : undefined;
+    const mode = services.encodingInThread ?? 'load';
+    if (!this.pool || mode === 'load' || (mode === 'if-loaded' && isEncodingLoaded(options.tokenizer))) {
+      this.inner = new Planner(options, listener);
+      this.ready = Promise.resolve(this.inner);
+      return;
+    }
+    const precounted = (this.precounted = new PrecountedTokenizer(options.tokenizer.encoding, options.tokenizer));
+    this.ready = this.countFixedTexts(precounted).then(() => (this.inner = new Planner({ ...options, tokenizer: precounted }, listener)));
+    // Bad options reject it: `add` and `finish` throw that error; it is not an unhandled rejection meanwhile.
+    this.ready.catch(() => undefined);
+  }
+
+  /** The planner packing the chunks; made at once, or (off the thread) before the first file is chunked. */
+  get planner(): Planner {
+    if (!this.inner) throw new Error('The planner is not ready yet: await finish() first.');
+    return this.inner;
+  }
+
+  /** Counts in the pool what every request costs (the texts a `Planner` counts when made) and the chunk closer. */
+  private async countFixedTexts(into: PrecountedTokenizer): Promise<void> {
+    const texts = new Set<string>([CHUNK_CLOSER]);
+    const recorder: Tokenizer = { encoding: into.encoding, count: (t) => (texts.add(t), 0) };
+    void new Planner({ ...this.options, tokenizer: recorder });
+    const list = [...texts];
+    // A worker that fails leaves these to the fallback (this thread): the plan stays right.
+    const counts = await this.pool!.count(list, into.encoding).catch(() => undefined);
+    if (counts) list.forEach((t, i) => into.set(t, counts[i]));
   }
 
   /** The plan cache in use, if any. */
@@ -68,14 +126,21 @@ export class ParallelPlanner {
   async add(file: SourceFile): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
     const text = file.text;
-    const hash = hashText(text);
-    const chunking = this.chunkingOf(text, hash);
-    const meta = { path: file.path, chars: text.length, hash };
+    const place = { path: file.path, fileIndex: this.added++ };
+    const hashed = hashTextAsync(file.pieces ?? text);
+    const chunking = hashed.then((hash) => this.chunkingOf(text, hash, place, file.pieces));
     const chars = text.length;
     this.pendingChars += chars;
     const done = (this.tail = this.tail.then(async () => {
-      const c = await chunking;
-      this.planner.addChunked(meta, c);
+      const [hash, c] = await Promise.all([hashed, chunking]);
+      const planner = await this.ready;
+      const openers = c.openerTokens && c.chunking.spans ? refsOf(c.chunking.spans, place.path, place.fileIndex).map(chunkOpener) : [];
+      openers.forEach((o, i) => this.precounted!.set(o, c.openerTokens![i]));
+      try {
+        planner.addChunked({ path: file.path, chars, hash }, c.chunking);
+      } finally {
+        for (const o of openers) this.precounted!.delete(o);
+      }
     }).catch((e: unknown) => {
       this.failure ??= e;
     }).finally(() => {
@@ -88,26 +153,42 @@ export class ParallelPlanner {
     while (this.waits.length && this.waits.length > 256) this.waits.shift();
   }
 
-  private async chunkingOf(text: string, hash: string): Promise<FileChunking> {
-    const params = this.planner.chunkParams;
+  /**
+   * The file's chunking, from the cache, the pool or this thread; off the thread, with each chunk's
+   * opener counted in the pool (`openerTokens`), so that packing it counts nothing here.
+   */
+  private async chunkingOf(text: string, hash: string, place: { path: string; fileIndex: number }, pieces?: readonly string[]): Promise<{ chunking: FileChunking; openerTokens?: number[] }> {
+    const params = (await this.ready).chunkParams;
+    const offThread = this.precounted !== undefined;
     const cache = this.services.cache;
     if (cache) {
       const hit = await cache.get(text, hash, params);
       if (hit) {
         this.counts.cached++;
-        return hit;
+        if (!offThread || !hit.spans) return { chunking: hit };
+        const openers = refsOf(hit.spans, place.path, place.fileIndex).map(chunkOpener);
+        const openerTokens = await this.pool!.count(openers, params.encoding).catch(() => undefined);
+        return { chunking: hit, ...(openerTokens ? { openerTokens } : {}) };
       }
     }
     let chunking: FileChunking | undefined;
+    let openerTokens: number[] | undefined;
     // A file that would pass the threshold goes to the pool: one large first file must not block this thread.
-    const inThread = !this.pool || this.chunkedChars + text.length <= (this.services.inThreadChars ?? IN_THREAD_CHARS) ||
-      (this.services.helpInThread === true && this.pool.saturated);
+    const inThread = !this.pool || (!offThread && (this.chunkedChars + text.length <= (this.services.inThreadChars ?? IN_THREAD_CHARS) ||
+      (this.services.helpInThread === true && this.pool.saturated)));
     this.chunkedChars += text.length;
     if (!inThread) {
-      chunking = await this.pool!.chunk(text, params).catch(() => undefined);
+      if (offThread) {
+        const placed = await this.pool!.chunkPlaced(text, params, place, pieces).catch(() => undefined);
+        chunking = placed?.chunking;
+        openerTokens = placed?.openerTokens;
+      } else {
+        chunking = await this.pool!.chunk(text, params, pieces).catch(() => undefined);
+      }
       if (chunking) this.counts.pooled++;
     }
     if (!chunking) {
+      // No pool, or its worker failed on this file: chunked here (off the thread, loading the encoding: slow, still right).
       chunking = chunkText(text, params, this.options.tokenizer);
       this.counts.inThread++;
     }
@@ -115,11 +196,17 @@ export class ParallelPlanner {
       const w = cache.put(hash, text.length, params, chunking).catch(() => undefined).finally(() => this.writes.delete(w));
       this.writes.add(w);
     }
-    return chunking;
+    return { chunking, ...(openerTokens ? { openerTokens } : {}) };
+  }
+
+  /** Texts the packer had to count in this thread (off the thread: 0 unless a worker failed). */
+  get countedInThread(): number {
+    return this.precounted?.fellBack ?? 0;
   }
 
   /** The plan, once every file added is packed (and the cache entries written). */
   async finish(): Promise<Plan> {
+    await this.ready;
     await this.tail;
     if (this.failure !== undefined) throw this.failure;
     await Promise.all([...this.writes]);

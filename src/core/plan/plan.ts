@@ -61,6 +61,34 @@ export function hashText(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/** Texts longer than this are hashed by `hashTextAsync` in slices of this many UTF-16 units (~1–2 ms each). */
+export const HASH_SLICE_CHARS = 256 * 1024;
+
+/**
+ * `hashText(text)` without holding the thread for a large text: hashed in slices, yielding to the
+ * event loop between them. A slice never ends between the halves of a surrogate pair (UTF-8 encodes
+ * the pair, not its halves), so the hash is `hashText`'s. `text` may come in pieces (`SourceFile.pieces`,
+ * none ending inside a pair): the hash of their concatenation, which is never made.
+ */
+export async function hashTextAsync(text: string | readonly string[], sliceChars = HASH_SLICE_CHARS): Promise<string> {
+  const pieces = typeof text === 'string' ? [text] : text;
+  if (pieces.length === 1 && pieces[0].length <= sliceChars) return hashText(pieces[0]);
+  const hash = createHash('sha256');
+  let first = true;
+  for (const piece of pieces) {
+    for (let start = 0; start < piece.length;) {
+      if (!first) await new Promise<void>((resolve) => setImmediate(resolve));
+      first = false;
+      let end = Math.min(start + sliceChars, piece.length);
+      const last = piece.charCodeAt(end - 1);
+      if (end < piece.length && last >= 0xd800 && last <= 0xdbff) end++;
+      hash.update(piece.slice(start, end));
+      start = end;
+    }
+  }
+  return hash.digest('hex');
+}
+
 /**
  * Plans a run, one file at a time: chunks every file, packs the chunks in file order, and totals
  * tokens. Chunk texts are dropped as soon as a file is chunked, so a plan's memory is its ranges, not

@@ -171,7 +171,7 @@ export function segmentBoundaries(text: string): Segmentation {
 }
 
 /** The part of gpt-tokenizer's encoding API this module uses. */
-interface EncodingApi {
+export interface EncodingApi {
   countTokens(text: string, options: { disallowedSpecial: Set<string> }): number;
   clearMergeCache(): void;
 }
@@ -192,7 +192,11 @@ const MEMO_CHAR_LIMIT = 1 << 22;
  */
 const LIBRARY_CACHE_ENTRIES = 100_000;
 
-function loadEncoding(encoding: EncodingName): EncodingApi {
+/** The part of gpt-tokenizer's encoding API this module uses (for a test's own loader). */
+export type EncodingLoader = (encoding: EncodingName) => EncodingApi;
+
+/** Loads an encoding's rank tables: 300–900 ms of the calling thread, once per process. */
+export function loadEncoding(encoding: EncodingName): EncodingApi {
   // Required here, not imported at the top: the rank tables are megabytes and only the one in use
   // should be evaluated, on first use. esbuild bundles both, so nothing is fetched at run time.
   /* eslint-disable @typescript-eslint/no-require-imports */
@@ -284,7 +288,13 @@ class SegmentedTokenizer implements Tokenizer {
   private lib: Library | undefined;
   private readonly memo = new SegmentMemo();
 
-  constructor(readonly encoding: EncodingName) {}
+  /** `loader`: a test's own (its library is this tokenizer's alone); absent, the process's shared one. */
+  constructor(readonly encoding: EncodingName, private readonly loader?: EncodingLoader) {}
+
+  /** Whether counting now would not load the encoding in this thread. */
+  get loaded(): boolean {
+    return this.lib !== undefined || (this.loader === undefined && libraries.has(this.encoding));
+  }
 
   count(text: string): number {
     let total = 0;
@@ -305,7 +315,7 @@ class SegmentedTokenizer implements Tokenizer {
     // is given) would otherwise keep the whole file alive. V8 flattens the concatenation.
     const slice = text.slice(start, end);
     const segment = slice.length < 13 ? slice : (' ' + slice).slice(1);
-    const lib = (this.lib ??= library(this.encoding));
+    const lib = (this.lib ??= this.loader ? { api: this.loader(this.encoding), cacheBound: 0 } : library(this.encoding));
     if (lib.cacheBound + segment.length > LIBRARY_CACHE_ENTRIES) {
       lib.api.clearMergeCache();
       lib.cacheBound = 0;
@@ -321,11 +331,19 @@ class SegmentedTokenizer implements Tokenizer {
  * A new tokenizer for `encoding` with its own memo; prefer the shared `getTokenizer`.
  * (Benchmarks use this to start each measurement from an empty memo.)
  */
-export function createTokenizer(encoding: EncodingName = 'o200k_base'): Tokenizer {
+export function createTokenizer(encoding: EncodingName = 'o200k_base', options: { loader?: EncodingLoader } = {}): Tokenizer {
   if (encoding !== 'o200k_base' && encoding !== 'cl100k_base') {
     throw new RangeError(`unknown encoding: ${String(encoding)}`);
   }
-  return new SegmentedTokenizer(encoding);
+  return new SegmentedTokenizer(encoding, options.loader);
+}
+
+/**
+ * Whether `tokenizer` can count in this thread without loading its encoding's rank tables first (a
+ * tokenizer not made here is taken as loaded: its cost is its own).
+ */
+export function isEncodingLoaded(tokenizer: Tokenizer): boolean {
+  return tokenizer instanceof SegmentedTokenizer ? tokenizer.loaded : true;
 }
 
 /**

@@ -5,6 +5,11 @@ export interface SourceFile {
   /** Path relative to the run's root, with forward slashes. Used in prompts and outputs. */
   readonly path: string;
   readonly text: string;
+  /**
+   * A large file's text in the pieces it was decoded in (`text` is their concatenation, left as such):
+   * the planner hashes and posts them piece by piece, so the thread never copies the whole text at once.
+   */
+  readonly pieces?: readonly string[];
 }
 
 /** Where a chunk lies in its file, without its text (plans keep only these, so memory stays small). */

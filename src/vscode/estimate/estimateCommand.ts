@@ -13,6 +13,7 @@ import { pickPrompt, promptOf, type RunArgs } from '../run/prompts';
 import { capWarning } from '../../core/estimate/capWarning';
 import { CAP_SETTING_NAMES, capOfSettings } from '../run/spendCap';
 import { describeSkipped, hasFolder, matchingFiles, modelInfoOf, planFiles, pricesOf } from '../run/runPlanning';
+import { countedInEditor } from '../run/planServices';
 import type { RunRequest } from '../run/runService';
 import { Commands } from '../base/ids';
 import { registerCommand } from '../base/lifecycle';
@@ -90,9 +91,12 @@ export async function showEstimate(ctx: EstimateContext, request: RunRequest): P
     model: choice && modelInfoOf(choice.endpoints ? { ...choice, id: choice.endpoints[0].id } : choice),
     cache: ctx.cache,
     cacheNote: !settings.useCache ? 'the cache is off (batchPrompt.useCache)' : !choice ? 'no model chosen' : undefined,
+    // Counted in the planning pool: the host's thread never loads the encoding for an estimate (#17).
+    counted: countedInEditor,
   });
   // A prompt file's reduce (#16): its requests and tokens from the expected result sizes.
-  const reduce = prompt.reduce && estimatePlanReduce(plan, { prompt: prompt.reduce.prompt, output: prompt.reduce.output, tokenizer: getTokenizer(), outputRatio: estimate.output.ratio, maxBatchTokens: settings.maxBatchTokens, ...fit });
+  const reduceOf = prompt.reduce;
+  const reduce = reduceOf && (await countedInEditor((tokenizer) => estimatePlanReduce(plan, { prompt: reduceOf.prompt, output: reduceOf.output, tokenizer, outputRatio: estimate.output.ratio, maxBatchTokens: settings.maxBatchTokens, ...fit })));
   const overCap = capWarning(estimate, capOfSettings(settings), CAP_SETTING_NAMES);
   const md = [
     '# Batch Prompt estimate',

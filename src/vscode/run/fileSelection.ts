@@ -150,7 +150,7 @@ export async function readFiles(uris: readonly vscode.Uri[], roots: RunRoots, se
       maxFileBytes: settings.maxFileSizeKB * 1024,
       respectGitignore: false,
       signal,
-      onFile: (f) => onFile({ path: prefix + f.path, text: f.text }),
+      onFile: (f) => onFile({ ...f, path: prefix + f.path }),
     });
     skipped.push(...result.skipped.map((s) => ({ ...s, path: prefix + s.path })));
   }

@@ -2,7 +2,9 @@ import * as path from 'path';
 import type * as vscode from 'vscode';
 import { sharedChunkPool } from '../../core/plan/chunkPool';
 import { PlanCache } from '../../core/plan/planCache';
-import type { PlanServices } from '../../core/plan/parallelPlan';
+import { countedOffThread } from '../../core/plan/offThreadCounts';
+import { EDITOR_PLAN_SETTINGS, type PlanServices } from '../../core/plan/parallelPlan';
+import { getTokenizer, isEncodingLoaded, type Tokenizer } from '../../core/plan/tokenizer';
 
 /**
  * Chunking in the editor (#17): worker threads, so the extension host's thread (shared by every
@@ -18,14 +20,26 @@ export function registerPlanning(context: vscode.ExtensionContext): void {
   context.subscriptions.push({ dispose: () => void sharedChunkPool().close() });
 }
 
-/** Small plans chunk in this thread only while each costs well under 50 ms of the host's thread. */
-const EDITOR_IN_THREAD_CHARS = 64 * 1024;
-
-/** What an editor plan chunks with: the pool, and the plan cache when `useCache` is on. */
+/**
+ * What an editor plan chunks with: the pool, and the plan cache when `useCache` is on. The host's
+ * thread never loads the encoding for it (300–900 ms): unless something loaded it already, every file
+ * and every count packing needs goes to the pool; texts read ahead are bounded (`EDITOR_PLAN_SETTINGS`).
+ */
 export function editorPlanServices(useCache: boolean): PlanServices {
   return {
     pool: sharedChunkPool(),
-    inThreadChars: EDITOR_IN_THREAD_CHARS,
+    ...EDITOR_PLAN_SETTINGS,
     ...(useCache && planCacheDir ? { cache: new PlanCache(planCacheDir) } : {}),
   };
+}
+
+/**
+ * `compute` with the shared tokenizer's counts, made in the planning pool unless the host's thread has
+ * loaded the encoding already (Estimate Run…: its packing counts every chunk's wrapper, #17).
+ */
+export function countedInEditor<T>(compute: (tokenizer: Tokenizer) => T): Promise<T> {
+  const tokenizer = getTokenizer();
+  const pool = sharedChunkPool();
+  if (isEncodingLoaded(tokenizer) || !pool.available) return Promise.resolve(compute(tokenizer));
+  return countedOffThread(tokenizer.encoding, (texts, encoding) => pool.count(texts, encoding), compute, { fallback: tokenizer });
 }

@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { collectFiles, filterGitignored, type CollectResult, type SkippedFile } from '../../../src/core/input/files';
+import { collectFiles, decodeInSlices, DECODE_WHOLE_BYTES, filterGitignored, type CollectResult, type SkippedFile } from '../../../src/core/input/files';
 
 /** Creates `files` (path -> content) under a new temporary folder and returns the folder. */
 function makeTree(files: Record<string, string | Buffer>): string {
@@ -177,6 +177,24 @@ describe('collectFiles', () => {
       const s = skip(r, 'eleven.txt');
       assert.strictEqual(s?.reason, 'too-large');
       assert.strictEqual(s?.detail, '11 bytes is over the 10 bytes limit; raise the file size limit (maxFileBytes) to include it');
+    });
+
+    it('decodes a large file in slices to the same text, a multi-byte character straddling every slice edge included', async () => {
+      // 2-, 3- and 4-byte characters at every offset against the slice size (7 bytes per round).
+      const text = '\ufeffa' + 'é€😀'.repeat(50) + '\nb';
+      const bytes = Buffer.from(text, 'utf8');
+      for (const slice of [1, 2, 3, 4, 5, 64]) assert.strictEqual(await decodeInSlices(bytes, slice), text, `slices of ${slice} bytes`);
+      assert.deepStrictEqual(await decodeInSlices(Buffer.concat([bytes, Buffer.from([0xe2, 0x82])]), 5), { detail: 'not valid UTF-8 (another encoding, or binary); re-save it as UTF-8 to include it' }, 'a cut character at the end');
+      assert.match(((await decodeInSlices(Buffer.from([0x61, 0xe9, 0x62]), 1)) as { detail: string }).detail, /UTF-8/);
+      assert.match(((await decodeInSlices(Buffer.from([0x61, 0x00]), 1)) as { detail: string }).detail, /NUL byte at offset 1/);
+      // Through collectFiles: over the slice size (and the default limit raised).
+      const big = 'x€😀\n'.repeat(Math.ceil((DECODE_WHOLE_BYTES * 1.5) / 9));
+      const bigDir = tree({ 'big.txt': big });
+      const r = await collectFiles(['big.txt'], { cwd: bigDir, maxFileBytes: 4 * DECODE_WHOLE_BYTES });
+      assert.strictEqual(r.files[0].text, big);
+      // Its pieces too (the planner hashes and posts them without joining them).
+      assert.ok(r.files[0].pieces!.length > 1);
+      assert.strictEqual(r.files[0].pieces!.join(''), big);
     });
 
     it('defaults the limit to 1 MiB', async () => {

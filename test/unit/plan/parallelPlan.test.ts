@@ -3,14 +3,17 @@ import * as assert from 'assert';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ChunkPool } from '../../../src/core/plan/chunkPool';
+import { ChunkPool, sharedText, textOfShared } from '../../../src/core/plan/chunkPool';
 import { chunkText, refsOf } from '../../../src/core/plan/fileChunks';
 import { IN_THREAD_CHARS, ParallelPlanner } from '../../../src/core/plan/parallelPlan';
-import { createPlan, hashText, Planner, type Plan, type PlanOptions } from '../../../src/core/plan/plan';
+import { createPlan, hashText, hashTextAsync, Planner, type Plan, type PlanOptions } from '../../../src/core/plan/plan';
 import { entryProblem, PlanCache, planKey } from '../../../src/core/plan/planCache';
-import { createTokenizer, getTokenizer } from '../../../src/core/plan/tokenizer';
+import { createTokenizer, getTokenizer, isEncodingLoaded, loadEncoding, type Tokenizer } from '../../../src/core/plan/tokenizer';
 import type { SourceFile } from '../../../src/core/plan/types';
 import { runCli, testCacheHome } from '../../support/cli';
+import { estimatePlan } from '../../../src/core/estimate/planEstimate';
+import { estimatePlanReduce } from '../../../src/core/reduce/estimate';
+import { countedOffThread } from '../../../src/core/plan/offThreadCounts';
 import { corpusSample, generatedFiles } from '../../support/editCorpus';
 import { rng } from '../../support/random';
 
@@ -81,6 +84,68 @@ describe('planning in worker threads and the plan cache (#17)', function () {
       assert.deepStrictEqual(cached.planner.counts, { cached: files.length, inThread: 0, pooled: 0 });
     });
   }
+
+  /** A tokenizer of its own whose encoding loads are counted (the shared one may be loaded by other tests). */
+  function spyTokenizer(): { tokenizer: Tokenizer; loads: () => number } {
+    let loads = 0;
+    const tokenizer = createTokenizer('o200k_base', { loader: (e) => (loads++, loadEncoding(e)) });
+    return { tokenizer, loads: () => loads };
+  }
+
+  for (const kind of KINDS) {
+    it(`${kind.name}: with encodingInThread 'never' (the editor), this thread never loads the encoding; the plan is the in-thread plan, fresh and from the cache`, async () => {
+      const expected = createPlan(files, optionsOf(kind.output));
+      const spy = spyTokenizer();
+      const options = { ...optionsOf(kind.output), tokenizer: spy.tokenizer };
+      const cache = new PlanCache(dir);
+      const pooled = await parallelPlan(files, options, { pool, cache, encodingInThread: 'never' });
+      assert.deepStrictEqual(pooled.plan, expected);
+      assert.deepStrictEqual(pooled.planner.counts, { cached: 0, inThread: 0, pooled: files.length }, 'small files too go to the pool');
+      const cached = await parallelPlan(files, options, { pool, cache: new PlanCache(dir), encodingInThread: 'never' });
+      assert.deepStrictEqual(cached.plan, expected);
+      assert.deepStrictEqual(cached.planner.counts, { cached: files.length, inThread: 0, pooled: 0 });
+      assert.strictEqual(pooled.planner.countedInThread + cached.planner.countedInThread, 0);
+      assert.strictEqual(spy.loads(), 0, 'the encoding was loaded in this thread');
+      assert.strictEqual(isEncodingLoaded(spy.tokenizer), false);
+    });
+  }
+
+  it("with encodingInThread 'if-loaded', chunks small files in this thread only once the encoding is loaded here", async () => {
+    const spy = spyTokenizer();
+    const options = { ...optionsOf(), tokenizer: spy.tokenizer };
+    const services = { pool, inThreadChars: Number.MAX_SAFE_INTEGER, encodingInThread: 'if-loaded' as const };
+    const before = await parallelPlan(files.slice(0, 5), options, services);
+    assert.deepStrictEqual(before.planner.counts, { cached: 0, inThread: 0, pooled: 5 });
+    assert.strictEqual(spy.loads(), 0);
+    spy.tokenizer.count('x');
+    const after = await parallelPlan(files.slice(0, 5), options, services);
+    assert.deepStrictEqual(after.planner.counts, { cached: 0, inThread: 5, pooled: 0 });
+    assert.deepStrictEqual(after.plan, before.plan);
+    assert.strictEqual(spy.loads(), 1);
+  });
+
+  it('Estimate Run…: counted off the thread (through the pool), the estimate and the reduce estimate are the in-thread ones, the encoding never loaded here', async () => {
+    const output = { kind: 'findings' } as const;
+    const plan = createPlan(files, optionsOf(output));
+    const spy = spyTokenizer();
+    const counted = <T>(compute: (t: Tokenizer) => T) => countedOffThread(spy.tokenizer.encoding, (texts, e) => pool.count(texts, e), compute);
+    const base = { prompt: 'Review.', pack: { chunksPerBatch: 3, maxBatchTokens: 4096, output }, limits: { concurrency: 4 }, prices: { inputCostPerMTok: 1, outputCostPerMTok: 2 }, read: dir };
+    const expected = await estimatePlan(plan, { ...base, tokenizer });
+    assert.deepStrictEqual(await estimatePlan(plan, { ...base, tokenizer: spy.tokenizer, counted }), expected);
+    const reduce = (t: Tokenizer) => estimatePlanReduce(plan, { prompt: 'Combine.', tokenizer: t, outputRatio: 0.3, maxBatchTokens: 4096 });
+    assert.deepStrictEqual(await counted(reduce), reduce(tokenizer));
+    assert.strictEqual(spy.loads(), 0, 'the encoding was loaded in this thread');
+  });
+
+  it('hashes a large text in slices to the same sha256, a surrogate pair straddling a slice edge included', async () => {
+    const text = 'ab😀cd😀'.repeat(1000) + 'é\n'.repeat(500);
+    for (const slice of [1, 2, 3, 7, 1024]) assert.strictEqual(await hashTextAsync(text, slice), hashText(text), `slices of ${slice}`);
+    // In pieces (cut between characters, as decodePieces cuts): the hash of their concatenation.
+    const pieces = [text.slice(0, 4), text.slice(4, 1001), text.slice(1001)];
+    assert.strictEqual(pieces.join(''), text);
+    for (const slice of [1, 5, 100_000]) assert.strictEqual(await hashTextAsync(pieces, slice), hashText(text), `pieces, slices of ${slice}`);
+    assert.strictEqual(await hashTextAsync(''), hashText(''));
+  });
 
   it('re-chunks only a file changed by one byte; its old entry is never used', async () => {
     const options = optionsOf();
@@ -176,6 +241,26 @@ describe('planning in worker threads and the plan cache (#17)', function () {
     await one.close();
     assert.ok(helped.planner.counts.pooled >= 1 && helped.planner.counts.inThread >= 1, JSON.stringify(helped.planner.counts));
     assert.deepStrictEqual(helped.plan, createPlan(files, options));
+  });
+
+  it('posts a large text through shared memory, unchanged (lone surrogates, pairs at slice edges)', async () => {
+    const text = files.map((f) => f.text).join('\n') + '\ud800 x 😀 \udfff\n'.repeat(300);
+    assert.strictEqual(textOfShared(await sharedText(text, 7)), text);
+    const pieces = [text.slice(0, 10), text.slice(10, 5000), '', text.slice(5000)];
+    assert.strictEqual(textOfShared(await sharedText(pieces, 7)), text);
+    const shared = new ChunkPool({ size: 1, sharedTextChars: 1000 });
+    const params = new Planner(optionsOf()).chunkParams;
+    assert.deepStrictEqual(await shared.chunk(text, params), chunkText(text, params));
+    assert.deepStrictEqual(await shared.chunk(text, params, pieces), chunkText(text, params));
+    await shared.close();
+    const big = files.filter((f) => f.text.length > 1000);
+    assert.ok(big.length > 3);
+    const sharedPool = new ChunkPool({ size: 1, sharedTextChars: 1000 });
+    // Files given in pieces too (as collectFiles gives a large file): the same plan.
+    const inPieces = files.map((f) => ({ ...f, pieces: [f.text.slice(0, f.text.length >> 1), f.text.slice(f.text.length >> 1)] }));
+    const plan = await parallelPlan(inPieces, optionsOf(), { pool: sharedPool, encodingInThread: 'never' });
+    await sharedPool.close();
+    assert.deepStrictEqual(plan.plan, createPlan(files, optionsOf()));
   });
 
   it('rebuilds the refs of a chunking exactly', () => {
