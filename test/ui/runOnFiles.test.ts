@@ -4,7 +4,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { filesUnder, localModels, MODEL, onlyRunFolder, removeRuns, useModelServer, writeUserSettings } from './support/scenario';
+import { extensionLog, filesUnder, localModels, MODEL, onlyRunFolder, removeRuns, until, useModelServer, writeUserSettings } from './support/scenario';
 import { useWorkbench } from './support/workbench';
 
 const PROMPT = 'Upper-case every line of this file.';
@@ -20,7 +20,8 @@ describe('Run Prompt on Files… from the command palette (UI)', () => {
       // test has seen a count part way through. confirmAbove 1: the confirmation is part of the scenario.
       const held = new Promise<void>((go) => (seenPartWay = go));
       local.server().script = (r) => (r.n === 1 ? { kind: 'ok' } : { kind: 'ok', after: held });
-      writeUserSettings({ 'batchPrompt.models': localModels(local.url()), 'batchPrompt.chunksPerBatch': 1, 'batchPrompt.maxConcurrency': 1, 'batchPrompt.confirmAbove': 1 });
+      // chunkTokens of this scenario's own: no plan cached by another scenario serves it (the files are chunked here).
+      writeUserSettings({ 'batchPrompt.models': localModels(local.url()), 'batchPrompt.chunksPerBatch': 1, 'batchPrompt.maxConcurrency': 1, 'batchPrompt.confirmAbove': 1, 'batchPrompt.chunkTokens': 8191 });
     },
   });
 
@@ -78,5 +79,9 @@ describe('Run Prompt on Files… from the command palette (UI)', () => {
     const preview = wb.page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
     await preview.locator('h1', { hasText: `Batch Prompt run ${path.basename(run)}` }).waitFor({ state: 'visible', timeout: 15000 });
     await wb.screenshot('report');
+    // Planned in the packaged extension's worker threads (its bundled worker entry ships in the .vsix):
+    // a fresh extension host has not loaded the encoding, so every file is chunked in the pool.
+    const planned = new RegExp(`Planning: ${expected.length} files planned: ${expected.length} chunked in worker threads \\(pool of \\d+\\), 0 in this thread`);
+    await until(() => planned.test(extensionLog()), 15000, `the log line "${planned.source}"`).catch(() => assert.match(extensionLog(), planned));
   });
 });

@@ -61,6 +61,12 @@ export interface PlanCounts {
   pooled: number;
 }
 
+/** Where a plan's files were chunked, for the log: "3 files planned: 3 chunked in worker threads (pool of 1), 0 in this thread, 0 from the plan cache". */
+export function describePlanCounts(c: PlanCounts, poolSize: number): string {
+  const files = c.cached + c.inThread + c.pooled;
+  return `${files} file${files === 1 ? '' : 's'} planned: ${c.pooled} chunked in worker threads (pool of ${poolSize}), ${c.inThread} in this thread, ${c.cached} from the plan cache`;
+}
+
 /**
  * Plans a run like `Planner`, with each file's chunking taken from the plan cache, else made in a
  * worker thread (or, for the first small texts, in this thread), and packed in the order the files were

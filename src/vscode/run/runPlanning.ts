@@ -5,7 +5,8 @@ import * as vscode from 'vscode';
 import { planningText } from '../../core/execute/progress';
 import type { ChatModel } from '../../core/execute/model';
 import type { Plan } from '../../core/plan/plan';
-import { ParallelPlanner } from '../../core/plan/parallelPlan';
+import { describePlanCounts, ParallelPlanner } from '../../core/plan/parallelPlan';
+import { sharedChunkPool } from '../../core/plan/chunkPool';
 import { costOf, formatCost, type Prices } from '../../core/store/report';
 import { modelInfoOf as modelInfoOfEndpoint, type RunSettings } from '../../core/session/prepare';
 import type { RunMeta } from '../../core/store/runStore';
@@ -37,7 +38,7 @@ export async function matchingFiles(uris: vscode.Uri[] | undefined, glob: string
 }
 
 /** Reads and plans the files, with a cancellable "Planning" notification for large selections. */
-export async function planFiles(uris: vscode.Uri[], roots: RunRoots, settings: Settings, prompt: string, model: Pick<ChatModel, 'contextWindow' | 'maxOutputTokens'>, output?: OutputSpec): Promise<{ plan: Plan; read: ReadResult } | undefined> {
+export async function planFiles(uris: vscode.Uri[], roots: RunRoots, settings: Settings, prompt: string, model: Pick<ChatModel, 'contextWindow' | 'maxOutputTokens'>, output?: OutputSpec): Promise<{ plan: Plan; read: ReadResult; /** Where the files were chunked (for the log). */ chunkedWhere: string } | undefined> {
   const tokenizer = getTokenizer();
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Batch Prompt', cancellable: true }, async (progress, token) => {
     const controller = new AbortController();
@@ -71,7 +72,7 @@ export async function planFiles(uris: vscode.Uri[], roots: RunRoots, settings: S
       );
       const plan = await planner.finish();
       if (planner.counts.inThread + planner.counts.pooled > 0) void planner.cache?.prune().catch(() => undefined);
-      return { plan, read };
+      return { plan, read, chunkedWhere: describePlanCounts(planner.counts, sharedChunkPool().size) };
     } catch (e) {
       if (controller.signal.aborted) return undefined;
       throw e;

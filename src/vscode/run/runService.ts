@@ -275,6 +275,7 @@ export class RunService extends Disposable {
     const planned = await planFiles(uris, roots, settings, prompt.text, endpoints ? smallestWindow(endpoints.map((e) => e.model)) : model, prompt.output);
     if (!planned) return undefined;
     const { plan, read } = planned;
+    this.log.info(`Planning: ${planned.chunkedWhere}.`);
     if (plan.totals.chunks === 0) {
       showWarning(`Batch Prompt: nothing to send. ${describeSkipped(read, plan)}`);
       return undefined;

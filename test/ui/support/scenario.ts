@@ -51,6 +51,22 @@ export function filesUnder(rel: string): string[] {
     .sort();
 }
 
+/**
+ * What the installed extension wrote to its log ("Batch Prompt" output channel) in this tier's profile:
+ * every window's log file, oldest first.
+ */
+export function extensionLog(): string {
+  const logs = path.join(path.dirname(path.dirname(env('BATCH_PROMPT_UI_USER_SETTINGS'))), 'logs');
+  if (!fs.existsSync(logs)) return '';
+  return fs
+    .readdirSync(logs, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name === 'Batch Prompt.log')
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort()
+    .map((f) => fs.readFileSync(f, 'utf8'))
+    .join('\n');
+}
+
 // Each scenario file is bundled on its own: the profile's original settings are kept on globalThis,
 // which all of them share in the mocha process.
 const BASE_KEY = '__batchPromptUiBaseUserSettings';
