@@ -45,5 +45,5 @@ export async function runMemoryBench(): Promise<void> {
   console.log(`\n## Memory (MiB, peaks): plan and run over growing corpora, files up to 16 MiB included (fresh process each; local server answers at once; run at concurrency ${process.env.BENCH_CONCURRENCY ?? 16})`);
   console.log('heap = heapUsed with garbage; live heap = heapUsed right after a full GC (sampled every 250 ms)');
   console.log(table(rows));
-  console.log('baselines (#17, 2026-12-03): run RSS 218 / 575 / 418 MiB for 15 / 23 / 38 MB at concurrency 8, first request after the whole plan (5.9 s for 34.5 MB); targets: run RSS <= 300 MiB at concurrency 16, first request <= 1.5 s');
+  console.log('baselines (branch memory before its changes, 2026-12-04, load 2.4-6.5 on 2 cores): run RSS 363 / 913 / 529 MiB, run live heap 82 / 349 / 118 MiB, first request 0.80 / 6.44 / 1.41 s for 16.3 / 23.2 / 39.5 MB at concurrency 16 (#17, 2026-12-03: 218 / 575 / 418 MiB at concurrency 8); targets: run RSS <= 300 MiB at concurrency 16, first request <= 1.5 s');
 }
