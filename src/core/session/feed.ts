@@ -17,8 +17,14 @@ export class FeedQueue implements BatchFeed {
   private closed = false;
   private wake?: () => void;
   private readonly waiting: (() => void)[] = [];
+  private starving = false;
 
   constructor(readonly bound = FEED_BOUND) {}
+
+  /** True while the reader waits on an empty feed: requests wait for the plan (the executor has room). */
+  get starved(): boolean {
+    return this.starving;
+  }
 
   /** Batches pushed and not yet read. */
   get length(): number {
@@ -53,7 +59,9 @@ export class FeedQueue implements BatchFeed {
         continue;
       }
       if (this.closed) return;
+      this.starving = true;
       await new Promise<void>((resolve) => (this.wake = resolve));
+      this.starving = false;
       this.wake = undefined;
     }
   }

@@ -83,9 +83,14 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
   };
   const counts = { files: 0, chunks: 0, batches: 0 };
   const texts = new PlannedTexts();
+  // The CLI (it may chunk in this thread): the first files, and any file while the executor is not
+  // waiting on an empty feed (requests are behind, not waiting for the plan), are chunked here and idle
+  // workers end: a worker costs 100 MB and more of RSS (its heap, the bundle, the tokenizer's tables)
+  // and buys nothing then. The editor never chunks here.
+  const services = options.planServices?.helpInThread ? { ...options.planServices, inThreadNow: () => counts.batches === 0 || !feed.starved } : options.planServices;
   const planner = new ParallelPlanner(
     planOptions(options),
-    options.planServices,
+    services,
     {
       file: (f) => {
         const text = texts.take(f.path);
