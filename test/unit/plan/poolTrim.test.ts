@@ -32,19 +32,15 @@ describe('chunking in this thread while requests are behind (#17)', function () 
   it('while inThreadNow says so, files are chunked here and idle workers end; the plan is the same', async () => {
     const pool = new ChunkPool({ size: 1 });
     try {
-      let behind = false;
-      const planner = new ParallelPlanner(options, { pool, inThreadChars: 0, helpInThread: true, inThreadNow: () => behind });
-      await planner.add(files[0]);
-      // Hang guard only: the worker's answer comes on its own.
-      for (let i = 0; planner.counts.pooled === 0 && i < 100_000; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-      const pooled = planner.counts.pooled;
-      assert.strictEqual(pooled, 1, 'requests waiting for the plan: the pool chunks');
+      const first = new ParallelPlanner(options, { pool, inThreadChars: 0, helpInThread: true, inThreadNow: () => false });
+      await first.add(files[0]);
+      await first.finish();
+      assert.strictEqual(first.counts.pooled, 1, 'requests waiting for the plan: the pool chunks');
       assert.strictEqual(pool.workers, 1);
-      behind = true;
-      for (const f of files.slice(1)) await planner.add(f);
-      const plan = await planner.finish();
-      assert.strictEqual(planner.counts.pooled, pooled, 'requests behind: nothing more went to the pool');
-      assert.strictEqual(planner.counts.inThread, files.length - 1);
+      const behind = new ParallelPlanner(options, { pool, inThreadChars: 0, helpInThread: true, inThreadNow: () => true });
+      for (const f of files) await behind.add(f);
+      const plan = await behind.finish();
+      assert.deepStrictEqual(behind.counts, { cached: 0, inThread: files.length, pooled: 0 }, 'requests behind: nothing went to the pool');
       assert.strictEqual(pool.workers, 0, 'the idle worker was ended');
       assert.deepStrictEqual(plan, createPlan(files, options));
     } finally {
