@@ -86,8 +86,10 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
   // The CLI (it may chunk in this thread): the first files, and any file while the executor is not
   // waiting on an empty feed (requests are behind, not waiting for the plan), are chunked here and idle
   // workers end: a worker costs 100 MB and more of RSS (its heap, the bundle, the tokenizer's tables)
-  // and buys nothing then. The editor never chunks here.
-  const services = options.planServices?.helpInThread ? { ...options.planServices, inThreadNow: () => counts.batches === 0 || !feed.starved } : options.planServices;
+  // and buys nothing then. Nor does a pool of one worker (a 2-core machine): it competes with this
+  // thread, which sends the requests (memory bench: no faster, 50-100 MB more). The editor never chunks here.
+  const pooled = (options.planServices?.pool?.size ?? 0) >= 2;
+  const services = options.planServices?.helpInThread ? { ...options.planServices, inThreadNow: () => !pooled || counts.batches === 0 || !feed.starved } : options.planServices;
   const planner = new ParallelPlanner(
     planOptions(options),
     services,
