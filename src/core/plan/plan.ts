@@ -198,7 +198,7 @@ export class FileChunkSource {
     files: readonly Pick<PlannedFile, 'path' | 'hash'>[],
     private readonly cacheSize = 8,
     private readonly cacheChars = 8 * 1024 * 1024,
-    private readonly heldChars = 32 * 1024 * 1024,
+    private readonly heldChars = 16 * 1024 * 1024,
   ) {
     this.read = typeof rootOrReader === 'string' ? diskReader(rootOrReader) : rootOrReader;
     this.hashes = new Map(files.map((f) => [f.path, f.hash]));
