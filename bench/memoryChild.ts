@@ -7,8 +7,12 @@ const [baseUrl, outDir, cwd, ...inputs] = process.argv.slice(2);
 let peakRss = 0;
 let peakHeap = 0;
 let peakLive = 0;
+// Where RSS goes besides this thread's heap: buffers outside the heap (undici's, file reads), and what
+// is left (worker threads' heaps, code, the allocator's free pages), at the RSS peak.
+let atPeak = { external: 0, arrayBuffers: 0, heapTotal: 0 };
 const sample = () => {
   const m = process.memoryUsage();
+  if (m.rss > peakRss) atPeak = { external: m.external, arrayBuffers: m.arrayBuffers, heapTotal: m.heapTotal };
   peakRss = Math.max(peakRss, m.rss);
   peakHeap = Math.max(peakHeap, m.heapUsed);
 };
@@ -33,5 +37,5 @@ void main(args, { stdout: sink, stderr: sink, env: {}, cwd }).then((code) => {
   sample();
   clearInterval(timer);
   clearInterval(liveTimer);
-  process.stdout.write(`${JSON.stringify({ code, peakRss, peakHeap, peakLive, seconds: (performance.now() - t0) / 1000, firstRequestSeconds: firstRequest === undefined ? undefined : (firstRequest - t0) / 1000 })}\n`);
+  process.stdout.write(`${JSON.stringify({ code, peakRss, peakHeap, peakLive, atPeak, seconds: (performance.now() - t0) / 1000, firstRequestSeconds: firstRequest === undefined ? undefined : (firstRequest - t0) / 1000 })}\n`);
 });

@@ -48,7 +48,8 @@ export async function runCommand(opts: CliOptions, io: Io): Promise<number> {
     planning,
     files: specFiles(io.cwd, planning, io.signal, io.beforePlanningFile),
     // Chunking runs in worker threads, each file's chunking kept in the user's plan cache (#17).
-    planServices: { pool: sharedChunkPool(), helpInThread: true, ...(opts.useCache ? { cache: planCacheOf(io) } : {}) },
+    // Texts waiting to be chunked: little is needed ahead of the requests, the feed holds 32 batches (#17).
+    planServices: { pool: sharedChunkPool(), helpInThread: true, maxPendingChars: 4 * 1024 * 1024, ...(opts.useCache ? { cache: planCacheOf(io) } : {}) },
     root: io.cwd,
     dir,
     prompt,

@@ -9,6 +9,8 @@ export interface DispatchHooks<U> {
   cancel(unit: U): Promise<void>;
   /** Called once per unit taken off the queue, when its run or cancel has ended. */
   done(): void;
+  /** Called each time a unit is taken off the queue (to run or to cancel): there is room for another. */
+  taken?(): void;
 }
 
 /**
@@ -33,6 +35,11 @@ export class Dispatcher<U> {
     stop.addEventListener('abort', () => this.pump(), { once: true });
   }
 
+  /** Units waiting for a slot. */
+  get length(): number {
+    return this.queue.length;
+  }
+
   /** Queues a unit last and hands out what can go now. */
   push(unit: U): void {
     this.queue.push(unit);
@@ -51,6 +58,7 @@ export class Dispatcher<U> {
       while (this.queue.length) {
         if (this.stop.aborted) {
           void this.hooks.cancel(this.queue.shift()!).finally(() => this.hooks.done());
+          this.hooks.taken?.();
           continue;
         }
         const ep = this.pool.pick(this.clock.now());
@@ -65,6 +73,7 @@ export class Dispatcher<U> {
           this.pump();
           this.hooks.done();
         });
+        this.hooks.taken?.();
       }
     } finally {
       this.pumping = false;

@@ -171,6 +171,8 @@ class Execution {
   private readonly spend?: SpendGate;
   /** Per unit being run, the slot its reservation is kept in (a new slot per run: a unit handed back runs again). */
   private readonly reservations = new Map<Unit, { r?: Reservation }>();
+  /** A feed waiting for room in the queue (see `drain`). */
+  private room?: () => void;
 
   constructor(private readonly o: ExecutorOptions) {
     if (hasCap(o.budget?.cap)) this.spend = new SpendGate(o.budget);
@@ -190,6 +192,7 @@ class Execution {
       run: (unit, ep) => this.runCapped(unit, ep),
       cancel: (unit) => this.cancelUnit(unit),
       done: () => this.release(),
+      taken: () => this.roomMade(),
     });
   }
 
@@ -219,16 +222,35 @@ class Execution {
     return { batchId: b.id, items: b.chunks.map((ref) => ({ ref, attempts: 0 })) };
   }
 
-  /** Queues a feed's batches as they come; the run cannot end while the feed is open. */
+  /**
+   * Queues a feed's batches as they come, taking the next only when fewer units wait than there are
+   * slots (so batches not yet sendable stay with the feed's owner, which can then wait: memory stays
+   * bounded by the work in flight). The run cannot end while the feed is open.
+   */
   private async drain(feed: BatchFeed): Promise<void> {
     this.outstanding++;
     try {
-      for await (const b of feed) this.enqueue(this.unitOf(b));
+      for await (const b of feed) {
+        this.enqueue(this.unitOf(b));
+        if (!this.hasRoom()) await new Promise<void>((resolve) => (this.room = resolve));
+      }
     } catch {
       // The feed's owner knows why it stopped and says so; what it gave still runs to its end.
     } finally {
       this.release();
     }
+  }
+
+  /** Fewer units wait than the live endpoints have slots (always after a stop: queued units are canceled at once). */
+  private hasRoom(): boolean {
+    return this.stop.signal.aborted || this.queue.length < Math.max(1, this.pool.concurrency());
+  }
+
+  private roomMade(): void {
+    if (!this.room || !this.hasRoom()) return;
+    const resolve = this.room;
+    this.room = undefined;
+    resolve();
   }
 
   private finish(started: number): ExecutionSummary {

@@ -194,7 +194,8 @@ export class ChunkPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(this.workerFile!);
+    // A small young generation: a worker's garbage is collected sooner, so its heap does not add up with the others' (#17).
+    const worker = new Worker(this.workerFile!, { resourceLimits: { maxYoungGenerationSizeMb: 8 } });
     this.started++;
     const slot: Slot = { worker, busy: [] };
     worker.on('message', (reply: ChunkReply) => {
@@ -236,6 +237,19 @@ export class ChunkPool {
     if (this.queue.length || this.inFlight.size || this.idleTimer || this.slots.length === 0) return;
     this.idleTimer = setTimeout(() => void this.close(), this.idleMs);
     this.idleTimer.unref();
+  }
+
+  /**
+   * Ends the workers that hold no task now (their heaps go with them); busy ones go on, and the next
+   * task starts new ones. For a caller that chunks in its own thread for a while (the CLI, while its
+   * requests are behind).
+   */
+  trim(): void {
+    for (const s of this.slots.filter((x) => x.busy.length === 0)) {
+      this.slots.splice(this.slots.indexOf(s), 1);
+      void s.worker.terminate();
+    }
+    if (this.slots.length === 0) this.cancelIdle();
   }
 
   /** Ends every worker (waiting tasks are rejected); the pool starts new ones on the next task. */

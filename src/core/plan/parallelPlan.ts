@@ -31,6 +31,12 @@ export interface PlanServices {
    */
   helpInThread?: boolean;
   /**
+   * Asked before each file the pool would take: true chunks it in this thread and ends the pool's idle
+   * workers (the CLI, while its requests are behind: planning need not hurry, and the workers' heaps
+   * need not add up). Only with `helpInThread`.
+   */
+  inThreadNow?: () => boolean;
+  /**
    * `add` waits while the texts not yet packed pass this many UTF-16 units (default 16 Mi), so memory
    * stays bounded (and, in the editor, the thread is not flooded with texts read ahead).
    */
@@ -181,7 +187,7 @@ export class ParallelPlanner {
     let openerTokens: number[] | undefined;
     // A file that would pass the threshold goes to the pool: one large first file must not block this thread.
     const inThread = !this.pool || (!offThread && (this.chunkedChars + text.length <= (this.services.inThreadChars ?? IN_THREAD_CHARS) ||
-      (this.services.helpInThread === true && this.pool.saturated)));
+      (this.services.helpInThread === true && (this.pool.saturated || this.trimmed()))));
     this.chunkedChars += text.length;
     if (!inThread) {
       if (offThread) {
@@ -208,6 +214,13 @@ export class ParallelPlanner {
   /** Texts the packer had to count in this thread (off the thread: 0 unless a worker failed). */
   get countedInThread(): number {
     return this.precounted?.fellBack ?? 0;
+  }
+
+  /** True when the caller wants this file chunked here (`inThreadNow`); the pool's idle workers end then. */
+  private trimmed(): boolean {
+    if (this.services.inThreadNow?.() !== true) return false;
+    this.pool?.trim();
+    return true;
   }
 
   /** The plan, once every file added is packed (and the cache entries written). */

@@ -203,13 +203,21 @@ export function diskReader(root: string): FileReader {
 
 /**
  * Reads chunk texts just before they are sent, checking that each file is still the one that was
- * planned. Keeps the last few files in memory (at most `cacheSize` files and `cacheChars` characters,
- * the newest always), so a run's memory does not grow with the corpus; a chunk's text is a copy, so a
- * request in flight never holds its whole file.
+ * planned. A file is read once for all its chunks: reads in flight are shared, and the last few files
+ * stay in memory (at most `cacheSize` files and `cacheChars` characters, the newest always). A run
+ * that sends while it plans hands over the text it planned (`addFile`), held until each of its chunks
+ * has been taken once (at most `heldChars` in all), so a file is not read twice either. Chunks are
+ * ranges of the one shared text; a chunk's text is sliced (a flat copy) only when its request is built,
+ * so a request in flight never holds its whole file. Memory is bounded by the work in flight.
  */
 export class FileChunkSource {
-  private readonly cache = new Map<string, string>();
+  /** Reads done or in flight, oldest first (LRU). */
+  private readonly reads = new Map<string, Promise<string>>();
+  private readonly readChars = new Map<string, number>();
   private cachedChars = 0;
+  /** Texts handed over by the planner, with the ids of the chunks not yet taken. */
+  private readonly held = new Map<string, { text: string; left: Set<string> }>();
+  private heldTotal = 0;
   private readonly hashes: Map<string, string>;
   private readonly read: FileReader;
 
@@ -218,47 +226,103 @@ export class FileChunkSource {
     files: readonly Pick<PlannedFile, 'path' | 'hash'>[],
     private readonly cacheSize = 8,
     private readonly cacheChars = 8 * 1024 * 1024,
+    private readonly heldChars = 16 * 1024 * 1024,
   ) {
     this.read = typeof rootOrReader === 'string' ? diskReader(rootOrReader) : rootOrReader;
     this.hashes = new Map(files.map((f) => [f.path, f.hash]));
   }
 
-  /** A file planned after this source was made (a run that sends while it plans). */
-  addFile(file: Pick<PlannedFile, 'path' | 'hash'>): void {
+  /**
+   * A file planned after this source was made (a run that sends while it plans). With `text`, the
+   * text it was planned from (whose sha256 is `hash`), kept until each of its chunks is taken once,
+   * unless the texts held would pass `heldChars` (then it is read again when sent).
+   */
+  addFile(file: Pick<PlannedFile, 'path' | 'hash'> & { chunks?: readonly Pick<ChunkRef, 'id'>[] }, text?: string): void {
     this.hashes.set(file.path, file.hash);
+    this.drop(file.path);
+    if (text === undefined || !file.chunks?.length || this.heldTotal + text.length > this.heldChars) return;
+    this.held.set(file.path, { text, left: new Set(file.chunks.map((c) => c.id)) });
+    this.heldTotal += text.length;
+  }
+
+  /** Texts held for chunks not yet taken (for tests and benchmarks), in UTF-16 units. */
+  get heldSize(): number {
+    return this.heldTotal;
   }
 
   async text(chunk: ChunkRef): Promise<string> {
-    let text = this.cache.get(chunk.path);
-    if (text === undefined) {
-      try {
-        text = await this.read(chunk.path);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        const gone = code === 'ENOENT' || code === 'FileNotFound' || (e as Error).name === 'EntryNotFound (FileSystemError)';
-        throw new SourceChangedError(gone ? `${chunk.path} was deleted after the run was planned.` : `${chunk.path} could not be read (${code ?? String(e)}).`);
-      }
-      const expected = this.hashes.get(chunk.path);
-      // A missing, empty or malformed hash proves nothing: the text is refused, never sent unchecked.
-      if (typeof expected !== 'string' || !SHA256_RE.test(expected)) {
-        throw new SourceChangedError(`${chunk.path} has no valid sha256 recorded in run.json, so its text cannot be checked against the plan; run the prompt on it again.`);
-      }
-      if (hashText(text) !== expected) {
-        throw new SourceChangedError(`${chunk.path} changed after the run was planned; run the prompt on it again.`);
-      }
-      this.cache.set(chunk.path, text);
-      this.cachedChars += text.length;
-      while (this.cache.size > 1 && (this.cache.size > this.cacheSize || this.cachedChars > this.cacheChars)) {
-        const oldest = this.cache.keys().next().value as string;
-        this.cachedChars -= this.cache.get(oldest)!.length;
-        this.cache.delete(oldest);
-      }
-    } else {
-      // Refresh its place in the LRU order.
-      this.cache.delete(chunk.path);
-      this.cache.set(chunk.path, text);
+    const held = this.held.get(chunk.path);
+    if (held) {
+      held.left.delete(chunk.id);
+      if (held.left.size === 0) this.drop(chunk.path);
+      return flatCopy(held.text.slice(chunk.start, chunk.end));
     }
+    const text = await this.fileText(chunk.path);
     return flatCopy(text.slice(chunk.start, chunk.end));
+  }
+
+  private drop(p: string): void {
+    const held = this.held.get(p);
+    if (!held) return;
+    this.held.delete(p);
+    this.heldTotal -= held.text.length;
+  }
+
+  /** The file's checked text: one read shared by every chunk asking while it is in flight or cached. */
+  private fileText(p: string): Promise<string> {
+    let read = this.reads.get(p);
+    if (read) {
+      // Refresh its place in the LRU order.
+      this.reads.delete(p);
+      this.reads.set(p, read);
+      return read;
+    }
+    read = this.readChecked(p);
+    this.reads.set(p, read);
+    read.then(
+      (text) => {
+        if (this.reads.get(p) !== read) return;
+        this.readChars.set(p, text.length);
+        this.cachedChars += text.length;
+        this.evict();
+      },
+      () => {
+        // A failed read is not kept: the next chunk tries again (and fails with its own message).
+        if (this.reads.get(p) === read) this.reads.delete(p);
+      },
+    );
+    return read;
+  }
+
+  private evict(): void {
+    for (const oldest of this.reads.keys()) {
+      if (this.reads.size <= 1 || (this.reads.size <= this.cacheSize && this.cachedChars <= this.cacheChars)) return;
+      const chars = this.readChars.get(oldest);
+      if (chars === undefined) continue; // still in flight: its chunks are waiting for it
+      this.reads.delete(oldest);
+      this.readChars.delete(oldest);
+      this.cachedChars -= chars;
+    }
+  }
+
+  private async readChecked(p: string): Promise<string> {
+    let text: string;
+    try {
+      text = await this.read(p);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const gone = code === 'ENOENT' || code === 'FileNotFound' || (e as Error).name === 'EntryNotFound (FileSystemError)';
+      throw new SourceChangedError(gone ? `${p} was deleted after the run was planned.` : `${p} could not be read (${code ?? String(e)}).`);
+    }
+    const expected = this.hashes.get(p);
+    // A missing, empty or malformed hash proves nothing: the text is refused, never sent unchecked.
+    if (typeof expected !== 'string' || !SHA256_RE.test(expected)) {
+      throw new SourceChangedError(`${p} has no valid sha256 recorded in run.json, so its text cannot be checked against the plan; run the prompt on it again.`);
+    }
+    if (hashText(text) !== expected) {
+      throw new SourceChangedError(`${p} changed after the run was planned; run the prompt on it again.`);
+    }
+    return text;
   }
 }
 

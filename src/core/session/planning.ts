@@ -6,7 +6,6 @@
 // resume of a folder still planned sends what did not succeed and plans the rest (`finishPlanning`).
 import { createHash } from 'crypto';
 import type { ChunkOutcome } from '../execute/events';
-import type { BatchFeed } from '../execute/executor';
 import { collectFiles, type CollectResult } from '../input/files';
 import { BatchPacker } from '../plan/packer';
 import { FileChunkSource, type Plan, type PlannedFile, type PlanOptions } from '../plan/plan';
@@ -14,6 +13,7 @@ import { ParallelPlanner, type PlanServices } from '../plan/parallelPlan';
 import type { ChunkRef, PackedRequest, SourceFile } from '../plan/types';
 import { chunkResultKey } from '../store/cachedChunks';
 import type { PlanningSpec, RunStore, RunSummary } from '../store/runStore';
+import { Backlog, FeedQueue } from './feed';
 import { createRunStore, newTally, packWindow, sendRecorded, tally, type RunOptions, type SendOptions } from './record';
 
 /** Files fed to a planner, in order; resolves once every file is fed. */
@@ -74,17 +74,28 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
   let sender: Sender | undefined;
   let failure: unknown;
   let chain: Promise<void> = Promise.resolve();
+  const backlog = new Backlog();
   const step = (f: () => Promise<void>) => {
+    backlog.enter();
     chain = chain.then(async () => {
       if (failure === undefined) await f().catch((e: unknown) => void (failure = e));
-    });
+    }).finally(() => backlog.leave());
   };
   const counts = { files: 0, chunks: 0, batches: 0 };
+  const texts = new PlannedTexts();
+  // The CLI (it may chunk in this thread): the first files, and any file while the executor is not
+  // waiting on an empty feed (requests are behind, not waiting for the plan), are chunked here and idle
+  // workers end: a worker costs 100 MB and more of RSS (its heap, the bundle, the tokenizer's tables)
+  // and buys nothing then. Nor does a pool of one worker (a 2-core machine): it competes with this
+  // thread, which sends the requests (memory bench: no faster, 50-100 MB more). The editor never chunks here.
+  const pooled = (options.planServices?.pool?.size ?? 0) >= 2;
+  const services = options.planServices?.helpInThread ? { ...options.planServices, inThreadNow: () => !pooled || counts.batches === 0 || !feed.starved } : options.planServices;
   const planner = new ParallelPlanner(
     planOptions(options),
-    options.planServices,
+    services,
     {
-      file: (f) =>
+      file: (f) => {
+        const text = texts.take(f.path);
         step(async () => {
           if (!store) {
             store = await createRunStore({ files: [], chunkTokens: p.chunkTokens }, { ...options, planning: options.planning });
@@ -93,11 +104,12 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
             sending = sendRecorded(store, feed, sender.keys, send, sender.source, sender.pass);
           }
           await store.addPlannedFile(f);
-          sender!.source.addFile(f);
+          sender!.source.addFile(f, text);
           counts.files++;
           counts.chunks += f.chunks.length;
           emit({ type: 'planning', ...counts });
-        }),
+        });
+      },
       batch: (b) =>
         step(async () => {
           counts.batches++;
@@ -115,8 +127,12 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
   let collected: CollectResult | void = undefined;
   let planError: unknown;
   try {
-    collected = await (options.files ?? specFiles(options.root, options.planning, options.signal))((f) => {
+    collected = await (options.files ?? specFiles(options.root, options.planning, options.signal))(async (f) => {
+      // Requests are behind: plan no further until the executor takes a batch (the feed is bounded).
+      await backlog.below();
+      await feed.room();
       if (failure !== undefined) throw failure;
+      texts.add(f);
       return planner.add(f);
     });
   } catch (e) {
@@ -126,6 +142,7 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
     planError ??= e;
     return planner.planner.finish();
   });
+  texts.clear();
   if (planner.counts.inThread + planner.counts.pooled > 0) await planner.cache?.prune().catch(() => undefined);
   await chain;
   const error = failure ?? (options.signal?.aborted ? undefined : planError);
@@ -167,10 +184,12 @@ export async function finishPlanning(store: RunStore, unfinished: PackedRequest<
   const skipped: { path: string; reason: string }[] = [];
   let failure: unknown;
   let chain: Promise<void> = Promise.resolve();
+  const backlog = new Backlog();
   const step = (f: () => Promise<void>) => {
+    backlog.enter();
     chain = chain.then(async () => {
       if (failure === undefined) await f().catch((e: unknown) => void (failure = e));
-    });
+    }).finally(() => backlog.leave());
   };
   for (const b of unfinished) step(() => sender.take(b));
   const planner = new ParallelPlanner(
@@ -195,7 +214,11 @@ export async function finishPlanning(store: RunStore, unfinished: PackedRequest<
   );
   let planError: unknown;
   try {
-    await specFiles(store.meta.root, spec, options.signal)((f) => planner.add(f));
+    await specFiles(store.meta.root, spec, options.signal)(async (f) => {
+      await backlog.below();
+      await feed.room();
+      return planner.add(f);
+    });
   } catch (e) {
     planError = e;
   }
@@ -218,6 +241,39 @@ export async function finishPlanning(store: RunStore, unfinished: PackedRequest<
   const summary = await sending;
   if (failure ?? error) throw failure ?? error;
   return summary;
+}
+
+/**
+ * The texts of files added to a planner and not yet planned, in order: a planned file's text goes to
+ * the chunk source, so its chunks are sliced from the text read for planning (no second read). Files
+ * planned come out in the order they went in; those before a planned one gave no chunk and are dropped.
+ * Holds only what the planner holds anyway (its texts not yet packed).
+ */
+class PlannedTexts {
+  private readonly items: SourceFile[] = [];
+  private head = 0;
+
+  add(f: SourceFile): void {
+    this.items.push(f);
+  }
+
+  take(p: string): string | undefined {
+    while (this.head < this.items.length) {
+      const f = this.items[this.head];
+      this.items[this.head++] = undefined as unknown as SourceFile;
+      if (this.head > 1024 && this.head * 2 > this.items.length) {
+        this.items.splice(0, this.head);
+        this.head = 0;
+      }
+      if (f.path === p) return f.text;
+    }
+    return undefined;
+  }
+
+  clear(): void {
+    this.items.length = 0;
+    this.head = 0;
+  }
 }
 
 /**
@@ -253,14 +309,14 @@ class Sender {
     for (const c of misses) {
       const closed = this.packer.add(c);
       this.pending = closed ? 1 : this.pending + 1;
-      if (closed) this.feed.push({ ...closed, id: `${this.prefix}${closed.id.replace(/^b/, '')}` });
+      if (closed) await this.feed.push({ ...closed, id: `${this.prefix}${closed.id.replace(/^b/, '')}` });
     }
   }
 
   async flush(): Promise<void> {
     const last = this.packer.flush();
     this.pending = 0;
-    if (last) this.feed.push({ ...last, id: `${this.prefix}${last.id.replace(/^b/, '')}` });
+    if (last) await this.feed.push({ ...last, id: `${this.prefix}${last.id.replace(/^b/, '')}` });
   }
 
   private async lookUp(chunks: readonly ChunkRef[]): Promise<ChunkRef[]> {
@@ -303,34 +359,4 @@ function planOptions(options: Pick<SendOptions, 'prompt' | 'tokenizer' | 'output
     chunk: { chunkTokens: p.chunkTokens, overlapTokens: p.overlapTokens },
     pack: { chunksPerBatch: p.chunksPerBatch, maxBatchTokens: p.maxBatchTokens, ...packWindow(options) },
   };
-}
-
-/** An async queue of batches: pushed by the planner's side, read by the executor (`BatchFeed`). */
-class FeedQueue implements BatchFeed {
-  private readonly items: PackedRequest<ChunkRef>[] = [];
-  private closed = false;
-  private wake?: () => void;
-
-  push(item: PackedRequest<ChunkRef>): void {
-    if (this.closed) throw new Error('The feed is closed.');
-    this.items.push(item);
-    this.wake?.();
-  }
-
-  close(): void {
-    this.closed = true;
-    this.wake?.();
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<PackedRequest<ChunkRef>> {
-    for (;;) {
-      if (this.items.length) {
-        yield this.items.shift()!;
-        continue;
-      }
-      if (this.closed) return;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = undefined;
-    }
-  }
 }

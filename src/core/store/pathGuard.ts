@@ -191,24 +191,40 @@ interface StoredFile {
  * appears once in the run, and each chunk belongs to its file. Throws `UnsafePathError` naming `file`
  * and the entry (a folder that is no run at all is an `Error` naming the file).
  */
+/** The paths and chunk ids of a run's files so far (see `checkStoredFile`). */
+export interface StoredNames {
+  readonly paths: Set<string>;
+  readonly ids: Set<string>;
+}
+
+/**
+ * Checks one entry of a run's `files` (the `index`-th, read from `file`): a safe relative path, chunk
+ * ids that can be file names, each chunk of this file's path, and no path or id already in `known`.
+ * Adds its path and ids to `known` only when the whole entry passes. Costs the entry's size, not the
+ * run's: a run that plans as it sends checks each file as it joins (`RunStore.addPlannedFile`).
+ */
+export function checkStoredFile(f: unknown, index: number, known: StoredNames, file = 'run.json'): void {
+  const p = (f as StoredFile | null)?.path;
+  checkRelativePath(p, file, `files[${index}].path`);
+  if (known.paths.has(p)) throw new UnsafePathError(file, `files[${index}].path`, p, 'appears twice');
+  const chunks = (f as StoredFile).chunks as unknown;
+  if (!Array.isArray(chunks)) throw new UnsafePathError(file, `files[${index}].chunks`, p, 'is not a list of chunks');
+  const ids = new Set<string>();
+  (chunks as { id?: unknown; path?: unknown }[]).forEach((c, j) => {
+    checkChunkId(c?.id, file, `files[${index}].chunks[${j}].id`);
+    if (ids.has(c.id) || known.ids.has(c.id)) throw new UnsafePathError(file, `files[${index}].chunks[${j}].id`, c.id, 'appears twice');
+    ids.add(c.id);
+    if (c.path !== p) throw new UnsafePathError(file, `files[${index}].chunks[${j}].path`, String(c.path), `is not its file's path (${p})`);
+  });
+  known.paths.add(p);
+  for (const id of ids) known.ids.add(id);
+}
+
 export function checkRunMeta(meta: unknown, file = 'run.json'): void {
   const files = (meta as { files?: unknown } | null)?.files;
   if (!meta || typeof meta !== 'object' || !Array.isArray(files)) throw new Error(`${file} is not a run record (no "files" list).`);
-  const paths = new Set<string>();
-  const ids = new Set<string>();
-  (files as StoredFile[]).forEach((f, i) => {
-    const p = f?.path;
-    checkRelativePath(p, file, `files[${i}].path`);
-    if (paths.has(p)) throw new UnsafePathError(file, `files[${i}].path`, p, 'appears twice');
-    paths.add(p);
-    if (!Array.isArray(f.chunks)) throw new UnsafePathError(file, `files[${i}].chunks`, p, 'is not a list of chunks');
-    (f.chunks as { id?: unknown; path?: unknown }[]).forEach((c, j) => {
-      checkChunkId(c?.id, file, `files[${i}].chunks[${j}].id`);
-      if (ids.has(c.id)) throw new UnsafePathError(file, `files[${i}].chunks[${j}].id`, c.id, 'appears twice');
-      ids.add(c.id);
-      if (c.path !== p) throw new UnsafePathError(file, `files[${i}].chunks[${j}].path`, String(c.path), `is not its file's path (${p})`);
-    });
-  });
+  const known: StoredNames = { paths: new Set(), ids: new Set() };
+  (files as unknown[]).forEach((f, i) => checkStoredFile(f, i, known, file));
   const skipped = (meta as { skipped?: unknown }).skipped;
   if (skipped !== undefined) {
     if (!Array.isArray(skipped)) throw new UnsafePathError(file, 'skipped', String(skipped), 'is not a list of files');

@@ -13,7 +13,7 @@ import type { ErrorKind } from '../execute/errors';
 import { joinOutputs } from '../../util/text';
 import type { EndpointLimits } from '../execute/endpointPool';
 import type { ChunkOutcome, ExecutionSummary } from '../execute/events';
-import { checkRecord, checkRunMeta, checkRunRoot, PathGuard, type RootPolicy } from './pathGuard';
+import { checkRecord, checkRunMeta, checkRunRoot, checkStoredFile, PathGuard, type RootPolicy, type StoredNames } from './pathGuard';
 import { redactUrlCredentials } from '../../util/redact';
 import type { ChunkRef, ChunkStatus } from '../plan/types';
 import { exists } from '../../util/fs';
@@ -172,6 +172,8 @@ export class RunStore {
   private readonly usage = new Map<string | undefined, { inputTokens: number; outputTokens: number }>();
   private appendChain: Promise<void> = Promise.resolve();
   private planChain: Promise<void> = Promise.resolve();
+  /** The paths and chunk ids of the run's files, once a file is added while planning (`addPlannedFile`). */
+  private names?: StoredNames;
   private locked = false;
   /** Every write into the folder is checked against the real path of what is on disk. */
   private readonly guard: PathGuard;
@@ -247,11 +249,19 @@ export class RunStore {
    */
   async addPlannedFile(file: { path: string; hash: string; chunks: ChunkRef[] }): Promise<void> {
     if (!this.meta.planning) throw new Error(`${this.dir}: its plan is complete; no file can be added.`);
-    checkRunMeta({ files: [...this.meta.files, file] }, PLAN_JOURNAL);
+    // This file alone, against the names already in the run (not the whole list again: that was quadratic).
+    const known = (this.names ??= storedNames(this.meta.files));
+    checkStoredFile(file, this.meta.files.length, known, PLAN_JOURNAL);
     const entry = { path: file.path, hash: file.hash, chunks: file.chunks };
     const next = this.planChain.then(async () => fs.appendFile(await this.checked(path.join(this.dir, PLAN_JOURNAL)), `${JSON.stringify(entry)}\n`, 'utf8'));
     this.planChain = next.catch(() => undefined);
-    await next;
+    try {
+      await next;
+    } catch (e) {
+      known.paths.delete(file.path);
+      for (const c of file.chunks) known.ids.delete(c.id);
+      throw e;
+    }
     this.meta.files.push(entry);
     this.files.set(file.path, { path: file.path, chunks: file.chunks, status: new Map(), errors: new Map(), cached: new Set(), writing: Promise.resolve() });
   }
@@ -741,4 +751,14 @@ export function invalidReplyPathOf(dir: string, id: string): string {
 function withoutUrlCredentials(meta: RunMeta): RunMeta {
   const clean = <T extends { baseUrl?: string }>(e: T): T => (e.baseUrl === undefined ? e : { ...e, baseUrl: redactUrlCredentials(e.baseUrl) });
   return { ...meta, model: clean(meta.model), ...(meta.endpoints ? { endpoints: meta.endpoints.map(clean) } : {}) };
+}
+
+/** The names of files already checked (`checkRunMeta` passed on them when the folder was made or read). */
+function storedNames(files: readonly { path: string; chunks: readonly { id: string }[] }[]): StoredNames {
+  const names: StoredNames = { paths: new Set(), ids: new Set() };
+  for (const f of files) {
+    names.paths.add(f.path);
+    for (const c of f.chunks) names.ids.add(c.id);
+  }
+  return names;
 }

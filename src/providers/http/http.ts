@@ -18,8 +18,16 @@ export interface HttpReply {
  * request goes through that endpoint's keep-alive connections (see `connectionPool`).
  */
 export async function postJson(url: string, payload: unknown, headers: Record<string, string>, signal: AbortSignal, redact: readonly string[] = [], pool?: ConnectionPool): Promise<HttpReply> {
-  const res = await send(url, { method: 'POST', headers: lowerCaseHeaders({ 'content-type': 'application/json', accept: 'application/json' }, headers), body: JSON.stringify(payload) }, signal, redact, pool);
+  const res = await send(url, { method: 'POST', headers: lowerCaseHeaders({ 'content-type': 'application/json', accept: 'application/json' }, headers), body: jsonBody(payload) }, signal, redact, pool);
   return readReply(res, url, signal, redact);
+}
+
+/**
+ * A request's JSON as UTF-8 bytes (#17): a string body is encoded by `fetch` into a copy of its own,
+ * so the string (chunk texts and all) and its bytes were both held while the request was in flight.
+ */
+export function jsonBody(payload: unknown): Uint8Array {
+  return Buffer.from(JSON.stringify(payload), 'utf8');
 }
 
 /** `fetch` through the pool, a network failure or an abort typed as `postJson` says. */
@@ -176,7 +184,7 @@ export interface StreamOptions {
  */
 export async function postJsonStream(url: string, payload: unknown, headers: Record<string, string>, signal: AbortSignal, options: StreamOptions): Promise<StreamReply> {
   const redact = options.redact ?? [];
-  const init = { method: 'POST', headers: lowerCaseHeaders({ 'content-type': 'application/json', accept: options.accept }, headers), body: JSON.stringify(payload) };
+  const init = { method: 'POST', headers: lowerCaseHeaders({ 'content-type': 'application/json', accept: options.accept }, headers), body: jsonBody(payload) };
   const res = await send(url, init, signal, redact, options.pool);
   if (res.status < 200 || res.status >= 300 || !res.body) return { ok: false, reply: await readReply(res, url, signal, redact) };
   const body = res.body;

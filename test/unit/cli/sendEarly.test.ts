@@ -71,7 +71,10 @@ describe('CLI run sends while it plans (#17)', function () {
     };
     const r = await cli(runArgs('o'), { beforePlanningFile });
     assert.strictEqual(r.code, 0, r.stderr);
-    assert.deepStrictEqual(order.slice(0, 3), ['planner held at its last file', 'request 1', 'last file planned']);
+    // The planner may also wait for the executor (the feed between them is bounded): request 1 can come
+    // before the planner reaches its last file; either way it comes before that file is planned.
+    assert.ok(order.indexOf('request 1') >= 0 && order.indexOf('request 1') < order.indexOf('last file planned'), order.join(', '));
+    assert.ok(order.indexOf('planner held at its last file') < order.indexOf('last file planned'), order.join(', '));
     const meta = JSON.parse(await fs.readFile(path.join(ws, 'o/run.json'), 'utf8')) as RunMeta;
     assert.strictEqual(meta.planning, undefined, 'run.json is whole once the plan is complete');
     assert.deepStrictEqual(meta.files.map((f) => f.path), PATHS);

@@ -4,7 +4,7 @@ import * as assert from 'assert';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { checkRelativePath, checkRunMeta, isOutside, PathGuard, relativePathProblem, UnsafePathError } from '../../../src/core/store/pathGuard';
+import { checkRelativePath, checkRunMeta, checkStoredFile, isOutside, PathGuard, relativePathProblem, UnsafePathError } from '../../../src/core/store/pathGuard';
 import { redactUrlCredentials } from '../../../src/util/redact';
 import { FileChunkSource, hashText } from '../../../src/core/plan/plan';
 import { SourceChangedError } from '../../../src/core/execute/errors';
@@ -251,3 +251,33 @@ describe('userCacheDir', () => {
 function link(target: string, at: string, type: 'dir' | 'file' = 'dir'): Promise<void> {
   return fs.symlink(target, at, type);
 }
+
+describe('checkStoredFile (#17: one file checked as it joins a run)', () => {
+  const file = (p: string, ids: string[]) => ({ path: p, chunks: ids.map((id) => ({ id, path: p })) });
+
+  it('refuses a path that escapes the run folder, and leaves the names known unchanged', () => {
+    const known = { paths: new Set(['a.ts']), ids: new Set(['1.1']) };
+    for (const bad of ['../x.ts', '/etc/passwd', 'a/../../x', 'C:x', 'a\\b']) {
+      assert.throws(() => checkStoredFile(file(bad, ['2.1']), 1, known, 'plan.jsonl'), (e: Error) => UnsafePathError.is(e) && /plan\.jsonl: files\[1\]\.path/.test(e.message));
+    }
+    assert.throws(() => checkStoredFile(file('b.ts', ['../1']), 1, known), (e: Error) => UnsafePathError.is(e));
+    assert.deepStrictEqual([...known.paths], ['a.ts']);
+    assert.deepStrictEqual([...known.ids], ['1.1']);
+  });
+
+  it('refuses a path or a chunk id already in the run, or twice in the file; adds a good file', () => {
+    const known = { paths: new Set(['a.ts']), ids: new Set(['1.1']) };
+    assert.throws(() => checkStoredFile(file('a.ts', ['2.1']), 1, known), /appears twice/);
+    assert.throws(() => checkStoredFile(file('b.ts', ['1.1']), 1, known), /appears twice/);
+    assert.throws(() => checkStoredFile(file('b.ts', ['2.1', '2.1']), 1, known), /appears twice/);
+    assert.throws(() => checkStoredFile({ path: 'b.ts', chunks: [{ id: '2.1', path: 'c.ts' }] }, 1, known), /is not its file's path/);
+    checkStoredFile(file('b.ts', ['2.1', '2.2']), 1, known);
+    assert.deepStrictEqual([...known.paths], ['a.ts', 'b.ts']);
+    assert.deepStrictEqual([...known.ids], ['1.1', '2.1', '2.2']);
+  });
+
+  it('checkRunMeta still refuses the same files (it checks each file this way)', () => {
+    assert.throws(() => checkRunMeta({ files: [file('a.ts', ['1.1']), file('../b.ts', ['2.1'])] }), /files\[1\]\.path/);
+    assert.throws(() => checkRunMeta({ files: [file('a.ts', ['1.1']), file('b.ts', ['1.1'])] }), /files\[1\]\.chunks\[0\]\.id.*appears twice/);
+  });
+});
