@@ -62,7 +62,10 @@ describe('Run results stay out of the way (UI)', () => {
     for (const name of ['.batch-prompt', 'runs', run, 'outputs', 'src']) {
       const row = wb.explorerRow(name);
       await row.waitFor({ state: 'visible' });
+      // Waits for the row to open before the next name: "outputs / src" is one compact row, and a second
+      // click on it before it opened would close it again.
       if ((await row.getAttribute('aria-expanded')) !== 'true') await row.click();
+      await row.and(wb.page.locator('[aria-expanded="true"]')).waitFor({ state: 'visible', timeout: 15000 });
     }
     await wb.explorerRow('app.ts.md').click();
     await wb.page.locator('.tabs-container .tab.active', { hasText: 'app.ts.md' }).waitFor({ state: 'visible' });
