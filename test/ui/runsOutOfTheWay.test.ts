@@ -64,8 +64,13 @@ describe('Run results stay out of the way (UI)', () => {
       await row.waitFor({ state: 'visible' });
       // Waits for the row to open before the next name: "outputs / src" is one compact row, and a second
       // click on it before it opened would close it again.
+      // ArrowRight on the focused row only ever opens it (a click toggles: a late redraw can make it close).
       if ((await row.getAttribute('aria-expanded')) !== 'true') await row.click();
-      await row.and(wb.page.locator('[aria-expanded="true"]')).waitFor({ state: 'visible', timeout: 15000 });
+      for (let i = 0; (await row.getAttribute('aria-expanded')) !== 'true'; i++) {
+        if (i === 40) throw new Error(`${name} does not open in the Explorer`);
+        await wb.page.keyboard.press('ArrowRight');
+        await new Promise((r) => setTimeout(r, 250));
+      }
     }
     await wb.explorerRow('app.ts.md').click();
     await wb.page.locator('.tabs-container .tab.active', { hasText: 'app.ts.md' }).waitFor({ state: 'visible' });
