@@ -53,7 +53,8 @@ describe('CLI run sends while it plans (#17)', function () {
     return { promise, arrived };
   }
 
-  const runArgs = (out: string) => ['run', '--prompt', 'Upper-case it.', '--base-url', baseUrl, '--model', 'm', '--out', out, '--chunk-tokens', '40', '--overlap', '0', '--chunks-per-batch', '1', '--concurrency', '1', 'src'];
+  // --no-cache: each test's chunks go to the server (the result cache would answer the second test's from the first's).
+  const runArgs = (out: string) => ['run', '--prompt', 'Upper-case it.', '--base-url', baseUrl, '--model', 'm', '--out', out, '--chunk-tokens', '40', '--overlap', '0', '--chunks-per-batch', '1', '--concurrency', '1', '--no-cache', 'src'];
 
   it('sends the first request before the planner has read its last file, then finishes the plan and the run', async () => {
     const order: string[] = [];
@@ -87,36 +88,6 @@ describe('CLI run sends while it plans (#17)', function () {
     assert.ok((await fs.readFile(path.join(ws, 'o/outputs', `${LAST}.md`), 'utf8')).startsWith('OUT[5.1]\nLINE 0 OF FILE 4'), 'the last file is sent once planned');
     assert.match(r.stderr, /planning… \d+ files? so far/, 'progress says planning while it plans');
   });
-});
-
-describe('CLI run sends while it plans (#17): a kill meanwhile', function () {
-  this.timeout(120_000);
-  const server = new ModelServer();
-  let baseUrl = '';
-  let ws = '';
-  useServer(server, (url) => (baseUrl = url));
-  useWorkspace('bp-sendearly-', WORKSPACE, (dir) => (ws = dir));
-  beforeEach(() => server.reset());
-
-  /** `batch-prompt ARGS` in this process, with the hook and a signal. */
-  async function cli(args: string[], hooks: { beforePlanningFile?: (p: string) => Promise<void>; signal?: AbortSignal } = {}): Promise<{ code: number; stderr: string }> {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let err = '';
-    stdout.resume();
-    stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await main(args, { stdout, stderr, env: { OPENAI_API_KEY: KEY }, cwd: ws, ...hooks });
-    return { code, stderr: err };
-  }
-
-  /** A promise resolved when request `n` arrives (the server script calls `arrived`). */
-  function arrival(): { promise: Promise<void>; arrived: () => void } {
-    let arrived!: () => void;
-    const promise = new Promise<void>((resolve) => (arrived = resolve));
-    return { promise, arrived };
-  }
-
-  const runArgs = (out: string) => ['run', '--prompt', 'Upper-case it.', '--base-url', baseUrl, '--model', 'm', '--out', out, '--chunk-tokens', '40', '--overlap', '0', '--chunks-per-batch', '1', '--concurrency', '1', 'src'];
 
   it('a kill during planning and sending leaves a folder whose resume plans the rest and never resends a success', async () => {
     // The first request is answered, the second held; at that moment the folder is copied as a kill -9
