@@ -13,6 +13,7 @@ import { globMatcher, isGlob, splitGlobBase } from './glob';
 import { isOutside, relativePathProblem } from '../store/pathGuard';
 import type { SourceFile } from '../plan/types';
 import { exists } from '../../util/fs';
+import { setImmediate as nextTurn } from 'timers/promises';
 
 export interface CollectOptions {
   /** Inputs are relative to this folder, and so are the output paths (with forward slashes). */
@@ -455,7 +456,7 @@ export async function decodePieces(bytes: Uint8Array, sliceBytes = DECODE_SLICE_
     for (let start = 0; start < bytes.length; start += sliceBytes) {
       const end = Math.min(start + sliceBytes, bytes.length);
       parts.push(decoder.decode(bytes.subarray(start, end), { stream: end < bytes.length }));
-      if (end < bytes.length) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (end < bytes.length) await nextTurn();
     }
   } catch {
     return { detail: NOT_UTF8 };

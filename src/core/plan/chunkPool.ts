@@ -4,6 +4,7 @@ import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { ChunkParams, FileChunking } from './fileChunks';
 import type { EncodingName } from './tokenizer';
+import { setImmediate as nextTurn } from 'timers/promises';
 
 /** Where a file's chunks go in a run: their ids and wrapper lines depend on it. */
 export interface ChunkPlace {
@@ -32,7 +33,7 @@ export async function sharedText(text: string | readonly string[], sliceChars = 
   let at = 0;
   for (const piece of pieces) {
     for (let start = 0; start < piece.length; start += sliceChars) {
-      if (at > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (at > 0) await nextTurn();
       // utf16le writes code units as they are (a lone surrogate too), so the text comes back unchanged.
       at += bytes.write(piece.slice(start, Math.min(start + sliceChars, piece.length)), at, 'utf16le');
     }

@@ -8,6 +8,7 @@ import { batchBudget, BatchPacker, requestOverhead, type PackOptions } from './p
 import type { Tokenizer } from './tokenizer';
 import type { PackedRequest, ChunkRef, SourceFile } from './types';
 import type { OutputSpec } from '../output/spec';
+import { setImmediate as nextTurn } from 'timers/promises';
 
 export interface PlanOptions {
   prompt: string;
@@ -77,7 +78,7 @@ export async function hashTextAsync(text: string | readonly string[], sliceChars
   let first = true;
   for (const piece of pieces) {
     for (let start = 0; start < piece.length;) {
-      if (!first) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (!first) await nextTurn();
       first = false;
       let end = Math.min(start + sliceChars, piece.length);
       const last = piece.charCodeAt(end - 1);

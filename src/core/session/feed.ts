@@ -71,21 +71,33 @@ export class FeedQueue implements BatchFeed {
 export const STEP_BACKLOG = 8;
 
 /**
- * Counts the steps queued between the planner and the feed: a step waiting on a full feed holds the
- * ones behind it, and `below` lets the planner wait for them instead of planning on (their texts and
- * batches would pile up in the queue of steps instead of the feed).
+ * The steps between the planner and the feed, done one after another in the order they were added.
+ * The first failure is kept (`failure`) and the steps after it are skipped. A step waiting on a full
+ * feed holds the ones behind it: `below` lets the planner wait for them instead of planning on (their
+ * texts and batches would pile up here instead of in the feed).
  */
-export class Backlog {
+export class StepQueue {
+  /** The first step's error, or one a caller records (`??=`): what the run ends with. */
+  failure: unknown;
+  private chain: Promise<void> = Promise.resolve();
   private pending = 0;
   private readonly waiting: (() => void)[] = [];
 
-  enter(): void {
+  add(step: () => Promise<void>): void {
     this.pending++;
+    this.chain = this.chain
+      .then(async () => {
+        if (this.failure === undefined) await step().catch((e: unknown) => void (this.failure = e));
+      })
+      .finally(() => {
+        this.pending--;
+        for (const w of this.waiting.splice(0)) w();
+      });
   }
 
-  leave(): void {
-    this.pending--;
-    for (const w of this.waiting.splice(0)) w();
+  /** Resolves once every step added so far is done. */
+  done(): Promise<void> {
+    return this.chain;
   }
 
   /** Resolves once at most `n` steps are pending. */

@@ -13,7 +13,7 @@ import { ParallelPlanner, type PlanServices } from '../plan/parallelPlan';
 import type { ChunkRef, PackedRequest, SourceFile } from '../plan/types';
 import { chunkResultKey } from '../store/cachedChunks';
 import type { PlanningSpec, RunStore, RunSummary } from '../store/runStore';
-import { Backlog, FeedQueue } from './feed';
+import { FeedQueue, StepQueue } from './feed';
 import { createRunStore, newTally, packWindow, sendRecorded, tally, type RunOptions, type SendOptions } from './record';
 
 /** Files fed to a planner, in order; resolves once every file is fed. */
@@ -72,15 +72,8 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
   let sender: Sender | undefined;
-  let failure: unknown;
-  let chain: Promise<void> = Promise.resolve();
-  const backlog = new Backlog();
-  const step = (f: () => Promise<void>) => {
-    backlog.enter();
-    chain = chain.then(async () => {
-      if (failure === undefined) await f().catch((e: unknown) => void (failure = e));
-    }).finally(() => backlog.leave());
-  };
+  const steps = new StepQueue();
+  const step = (f: () => Promise<void>) => steps.add(f);
   const counts = { files: 0, chunks: 0, batches: 0 };
   const texts = new PlannedTexts();
   // The CLI (it may chunk in this thread): the first files, and any file while the executor is not
@@ -129,9 +122,9 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
   try {
     collected = await (options.files ?? specFiles(options.root, options.planning, options.signal))(async (f) => {
       // Requests are behind: plan no further until the executor takes a batch (the feed is bounded).
-      await backlog.below();
+      await steps.below();
       await feed.room();
-      if (failure !== undefined) throw failure;
+      if (steps.failure !== undefined) throw steps.failure;
       texts.add(f);
       return planner.add(f);
     });
@@ -144,8 +137,8 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
   });
   texts.clear();
   if (planner.counts.inThread + planner.counts.pooled > 0) await planner.cache?.prune().catch(() => undefined);
-  await chain;
-  const error = failure ?? (options.signal?.aborted ? undefined : planError);
+  await steps.done();
+  const error = steps.failure ?? (options.signal?.aborted ? undefined : planError);
   if (store && sender) {
     try {
       if (error === undefined && planError === undefined) emit({ type: 'plan-finished', ...counts });
@@ -154,15 +147,15 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
         await store.completePlan({ order: plan.files.map((f) => f.path), skipped: plan.skipped ?? [], chunkTokens: plan.chunkTokens });
       }
     } catch (e) {
-      failure ??= e;
+      steps.failure ??= e;
     }
-    if (failure !== undefined || error !== undefined) stop.abort();
+    if (steps.failure !== undefined || error !== undefined) stop.abort();
     feed.close();
     const summary = await sending!;
-    if (failure ?? error) throw failure ?? error;
+    if (steps.failure ?? error) throw steps.failure ?? error;
     return { plan, collected: collected || undefined, summary, store };
   }
-  if (failure ?? error) throw failure ?? error;
+  if (steps.failure ?? error) throw steps.failure ?? error;
   return { plan, collected: collected || undefined };
 }
 
@@ -182,15 +175,8 @@ export async function finishPlanning(store: RunStore, unfinished: PackedRequest<
   // Files planned now (their chunks go), and files whose new chunks clash with recorded ones (left out).
   const fresh = new Set<string>();
   const skipped: { path: string; reason: string }[] = [];
-  let failure: unknown;
-  let chain: Promise<void> = Promise.resolve();
-  const backlog = new Backlog();
-  const step = (f: () => Promise<void>) => {
-    backlog.enter();
-    chain = chain.then(async () => {
-      if (failure === undefined) await f().catch((e: unknown) => void (failure = e));
-    }).finally(() => backlog.leave());
-  };
+  const steps = new StepQueue();
+  const step = (f: () => Promise<void>) => steps.add(f);
   for (const b of unfinished) step(() => sender.take(b));
   const planner = new ParallelPlanner(
     planOptions(options),
@@ -215,7 +201,7 @@ export async function finishPlanning(store: RunStore, unfinished: PackedRequest<
   let planError: unknown;
   try {
     await specFiles(store.meta.root, spec, options.signal)(async (f) => {
-      await backlog.below();
+      await steps.below();
       await feed.room();
       return planner.add(f);
     });
@@ -226,20 +212,20 @@ export async function finishPlanning(store: RunStore, unfinished: PackedRequest<
     planError ??= e;
     return planner.planner.finish();
   });
-  await chain;
-  const error = failure ?? (options.signal?.aborted ? undefined : planError);
+  await steps.done();
+  const error = steps.failure ?? (options.signal?.aborted ? undefined : planError);
   try {
     if (error === undefined) await sender.flush();
     if (error === undefined && planError === undefined) {
       await store.completePlan({ order: plan.files.map((f) => f.path), skipped: [...(plan.skipped ?? []), ...skipped], chunkTokens: plan.chunkTokens });
     }
   } catch (e) {
-    failure ??= e;
+    steps.failure ??= e;
   }
-  if (failure !== undefined || error !== undefined) stop.abort();
+  if (steps.failure !== undefined || error !== undefined) stop.abort();
   feed.close();
   const summary = await sending;
-  if (failure ?? error) throw failure ?? error;
+  if (steps.failure ?? error) throw steps.failure ?? error;
   return summary;
 }
 
