@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PassThrough } from 'stream';
 import { main } from '../../src/cli/main';
+import { testCacheHome } from './tempWorkspace';
 
 /** The built command line (`npm test` builds it before the unit tier). */
 /** The repository root: the first folder above this bundle (out/test/…) that holds package.json. */
@@ -23,12 +24,12 @@ export interface CliResult {
   stderr: string;
 }
 
-/**
- * The user cache folder a test CLI gets (`XDG_CACHE_HOME`, `LOCALAPPDATA`): beside its working folder,
- * never the developer's own `~/.cache`, and the same for every call in one working folder.
- */
-export function testCacheHome(cwd: string): string {
-  return `${path.resolve(cwd)}.user-cache`;
+export { testCacheHome };
+
+/** The environment a test CLI gets besides what a test adds: its own user cache folder (`testCacheHome`), no key. */
+export function testCliEnv(cwd: string): Record<string, string> {
+  const home = testCacheHome(cwd);
+  return { XDG_CACHE_HOME: home, LOCALAPPDATA: home };
 }
 
 /**
@@ -38,8 +39,7 @@ export function testCacheHome(cwd: string): string {
  */
 export function runCli(args: string[], cwd: string, env: Record<string, string> = {}, onStart?: (child: ChildProcess) => void): Promise<CliResult> {
   return new Promise((resolve) => {
-    const home = testCacheHome(cwd);
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '', XDG_CACHE_HOME: home, LOCALAPPDATA: home, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...testCliEnv(cwd), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -57,6 +57,6 @@ export async function inProcessCli(args: string[], cwd: string): Promise<{ code:
   let err = '';
   stdout.on('data', (d: Buffer) => (out += d.toString()));
   stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await main(args, { stdout, stderr, env: {}, cwd });
+  const code = await main(args, { stdout, stderr, env: testCliEnv(cwd), cwd });
   return { code, stdout: out, stderr: err };
 }

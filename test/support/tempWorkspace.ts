@@ -26,7 +26,16 @@ export function useWorkspace(prefix: string, files: TreeFiles, onDir: (dir: stri
     await writeFiles(dir, files);
     onDir(dir);
   });
-  afterEach(() => fs.rm(dir, { recursive: true, force: true }));
+  afterEach(() => Promise.all([dir, testCacheHome(dir)].map((d) => fs.rm(d, { recursive: true, force: true }))));
+}
+
+/**
+ * The user cache folder a test CLI gets (`XDG_CACHE_HOME`, `LOCALAPPDATA`): beside its working folder,
+ * never the developer's own `~/.cache`, and the same for every call in one working folder; removed with
+ * a `useWorkspace` folder.
+ */
+export function testCacheHome(cwd: string): string {
+  return `${path.resolve(cwd)}.user-cache`;
 }
 
 /** The files of `SourceFile`-like entries, as a tree to write. */
