@@ -18,8 +18,37 @@ export class FeedQueue implements BatchFeed {
   private wake?: () => void;
   private readonly waiting: (() => void)[] = [];
   private starving = false;
+  private holding = false;
 
   constructor(readonly bound = FEED_BOUND) {}
+
+  /** True while `hold` keeps the reader waiting (see `hold`). */
+  get held(): boolean {
+    return this.holding;
+  }
+
+  /**
+   * The reader gets nothing more until `release` (a run waiting for its confirmation, #17): what is
+   * pushed meanwhile is kept without bound (pushes no longer wait), so the planner can finish the plan
+   * the confirmation shows. Batches are chunk ranges, not texts: holding them costs little.
+   */
+  hold(): void {
+    this.holding = true;
+    for (const w of this.waiting.splice(0)) w();
+  }
+
+  /** The reader goes on with what was held. */
+  release(): void {
+    this.holding = false;
+    this.wake?.();
+  }
+
+  /** Takes every batch not yet read (what a declined confirmation leaves unsent). */
+  takeAll(): PackedRequest<ChunkRef>[] {
+    const all = this.items.splice(0);
+    for (const w of this.waiting.splice(0)) w();
+    return all;
+  }
 
   /** True while the reader waits on an empty feed: requests wait for the plan (the executor has room). */
   get starved(): boolean {
@@ -33,12 +62,12 @@ export class FeedQueue implements BatchFeed {
 
   /** Resolves once the feed holds fewer than `bound` batches and no push waits (or it is closed): the planner may go on. */
   async room(): Promise<void> {
-    while (!this.closed && (this.items.length >= this.bound || this.waiting.length > 0)) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    while (!this.closed && !this.holding && (this.items.length >= this.bound || this.waiting.length > 0)) await new Promise<void>((resolve) => this.waiting.push(resolve));
   }
 
   /** Queues `item` once the feed holds fewer than `bound` batches (at once when it does). */
   async push(item: PackedRequest<ChunkRef>): Promise<void> {
-    while (!this.closed && this.items.length >= this.bound) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    while (!this.closed && !this.holding && this.items.length >= this.bound) await new Promise<void>((resolve) => this.waiting.push(resolve));
     if (this.closed) throw new Error('The feed is closed.');
     this.items.push(item);
     this.wake?.();
@@ -52,14 +81,15 @@ export class FeedQueue implements BatchFeed {
 
   async *[Symbol.asyncIterator](): AsyncIterator<PackedRequest<ChunkRef>> {
     for (;;) {
-      if (this.items.length) {
+      // A closed feed gives what it holds (a stopped run cancels it) rather than wait for a release.
+      if (this.items.length && (!this.holding || this.closed)) {
         const item = this.items.shift()!;
         for (const w of this.waiting.splice(0)) w();
         yield item;
         continue;
       }
       if (this.closed) return;
-      this.starving = true;
+      this.starving = this.items.length === 0;
       await new Promise<void>((resolve) => (this.wake = resolve));
       this.starving = false;
       this.wake = undefined;

@@ -9,7 +9,7 @@ import type { ChunkOutcome } from '../execute/events';
 import { collectFiles, type CollectResult } from '../input/files';
 import { BatchPacker } from '../plan/packer';
 import { FileChunkSource, type Plan, type PlannedFile, type PlanOptions } from '../plan/plan';
-import { ParallelPlanner, type PlanServices } from '../plan/parallelPlan';
+import { ParallelPlanner, type PlanCounts, type PlanServices } from '../plan/parallelPlan';
 import type { ChunkRef, PackedRequest, SourceFile } from '../plan/types';
 import { chunkResultKey } from '../store/cachedChunks';
 import type { PlanningSpec, RunStore, RunSummary } from '../store/runStore';
@@ -48,7 +48,22 @@ export interface PlanningRunOptions extends RunOptions {
   files?: FileFeed;
   /** Worker threads and the plan cache to chunk with (#17); every file is chunked in this thread when left out. */
   planServices?: PlanServices;
+  /**
+   * A run that asks before it sends much (the editor's batchPrompt.confirmAbove): requests go out at once
+   * while fewer than `holdAt` batches are planned; from the `holdAt`-th on, sending waits until the
+   * plan is complete and `planned` said yes. Never held when left out.
+   */
+  holdAt?: number;
+  /**
+   * Told the complete plan of a run that planned a chunk (and what the file feed returned) before the run ends: the editor opens its
+   * live document, or asks its confirmation. Resolving false when sending was held (see `holdAt`)
+   * declines the rest: it is not sent, its chunks end `canceled` ("not confirmed"), a resume sends them.
+   */
+  planned?: (plan: Plan, collected: CollectResult | undefined) => boolean | Promise<boolean>;
 }
+
+/** Why the chunks of a run that was not confirmed were not sent. */
+export const NOT_CONFIRMED = 'Not sent: the run was not confirmed; resume it to send the rest.';
 
 export interface PlanningRunResult {
   plan: Plan;
@@ -57,6 +72,10 @@ export interface PlanningRunResult {
   /** Absent when nothing was planned (no chunk): no run folder was written. */
   summary?: RunSummary;
   store?: RunStore;
+  /** `planned` declined the rest of the run (see `holdAt`). */
+  declined?: true;
+  /** Where files were chunked: in this thread, in the pool, from the plan cache (for the log). */
+  planCounts: PlanCounts;
 }
 
 /**
@@ -75,6 +94,7 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
   const steps = new StepQueue();
   const step = (f: () => Promise<void>) => steps.add(f);
   const counts = { files: 0, chunks: 0, batches: 0 };
+  let confirmed = false;
   const texts = new PlannedTexts();
   // The CLI (it may chunk in this thread): the first files, and any file while the executor is not
   // waiting on an empty feed (requests are behind, not waiting for the plan), are chunked here and idle
@@ -97,7 +117,8 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
             sending = sendRecorded(store, feed, sender.keys, send, sender.source, sender.pass);
           }
           await store.addPlannedFile(f);
-          sender!.source.addFile(f, text);
+          // Held batches wait for a confirmation: their files are read again when sent, not kept.
+          sender!.source.addFile(f, feed.held ? undefined : text);
           counts.files++;
           counts.chunks += f.chunks.length;
           emit({ type: 'planning', ...counts });
@@ -106,6 +127,7 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
       batch: (b) =>
         step(async () => {
           counts.batches++;
+          if (options.holdAt !== undefined && counts.batches >= options.holdAt && !confirmed) feed.hold();
           await sender!.take(b);
         }),
     },
@@ -139,12 +161,20 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
   if (planner.counts.inThread + planner.counts.pooled > 0) await planner.cache?.prune().catch(() => undefined);
   await steps.done();
   const error = steps.failure ?? (options.signal?.aborted ? undefined : planError);
+  let declined: true | undefined;
   if (store && sender) {
     try {
       if (error === undefined && planError === undefined) emit({ type: 'plan-finished', ...counts });
       if (error === undefined) await sender.flush();
       if (error === undefined && planError === undefined) {
         await store.completePlan({ order: plan.files.map((f) => f.path), skipped: plan.skipped ?? [], chunkTokens: plan.chunkTokens });
+        const go = (await options.planned?.(plan, collected || undefined)) ?? true;
+        confirmed = true;
+        if (!go && feed.held) {
+          declined = true;
+          await sender.decline(feed.takeAll());
+        }
+        feed.release();
       }
     } catch (e) {
       steps.failure ??= e;
@@ -153,10 +183,10 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
     feed.close();
     const summary = await sending!;
     if (steps.failure ?? error) throw steps.failure ?? error;
-    return { plan, collected: collected || undefined, summary, store };
+    return { plan, collected: collected || undefined, summary, store, planCounts: planner.counts, ...(declined ? { declined } : {}) };
   }
   if (steps.failure ?? error) throw steps.failure ?? error;
-  return { plan, collected: collected || undefined };
+  return { plan, collected: collected || undefined, planCounts: planner.counts };
 }
 
 /**
@@ -299,6 +329,24 @@ class Sender {
     }
   }
 
+  /** Records the chunks of batches that will not be sent (a declined confirmation) as canceled. */
+  async decline(batches: readonly PackedRequest<ChunkRef>[]): Promise<void> {
+    for (const b of batches) {
+      for (const c of b.chunks) {
+        this.keys.delete(c.id);
+        await this.settle({ chunk: c, status: 'canceled', error: { kind: 'canceled', message: NOT_CONFIRMED }, attempts: 0, batchId: b.id, inputTokens: 0, outputTokens: 0, latencyMs: 0 });
+      }
+    }
+  }
+
+  /** Records an outcome decided here (from the cache, not confirmed), counted by progress displays like any other. */
+  private async settle(outcome: ChunkOutcome): Promise<void> {
+    await this.store.record(outcome);
+    tally(this.pass, outcome);
+    this.options.onEvent?.({ type: 'chunk-finished', outcome });
+    this.options.onOutcome?.(outcome);
+  }
+
   async flush(): Promise<void> {
     const last = this.packer.flush();
     this.pending = 0;
@@ -324,12 +372,7 @@ class Sender {
         misses.push(c);
         continue;
       }
-      const outcome: ChunkOutcome = { chunk: c, status: 'succeeded', output, cached: true, attempts: 0, batchId: 'cache', inputTokens: 0, outputTokens: 0, latencyMs: 0 };
-      await this.store.record(outcome);
-      tally(this.pass, outcome);
-      // Counted by progress displays like any finished chunk (shown as from the cache).
-      this.options.onEvent?.({ type: 'chunk-finished', outcome });
-      this.options.onOutcome?.(outcome);
+      await this.settle({ chunk: c, status: 'succeeded', output, cached: true, attempts: 0, batchId: 'cache', inputTokens: 0, outputTokens: 0, latencyMs: 0 });
     }
     return misses;
   }
