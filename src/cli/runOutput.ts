@@ -1,7 +1,7 @@
 import type { RunEvent } from '../core/execute/events';
 import { ProgressTracker } from '../core/execute/progress';
 import { describeEndpoints } from '../core/store/report';
-import { describePass } from '../core/store/passes';
+import { describePass, planStoppedNote } from '../core/store/passes';
 import { REPORT_FILE, writeRunReport } from '../core/store/runReport';
 import type { RunSummary } from '../core/store/runStore';
 import { countOf, formatDuration, formatNumber } from '../util/format';
@@ -29,6 +29,7 @@ export function finished(summary: RunSummary, dir: string, io: Io, keyVars?: Rea
   io.stdout.write(`Run ${summary.runId}: ${counts}${took} (${countOf(summary.requests, 'request')}, ${formatNumber(summary.inputTokens)} input / ${formatNumber(summary.outputTokens)} output tokens)\n`);
   for (const line of describeEndpoints(summary)) io.stdout.write(`${line}\n`);
   io.stdout.write(`Results: ${dir}\n`);
+  if (summary.planStopped) io.stdout.write(`The run ended while it planned: ${planStoppedNote(summary.planStopped)} (batch-prompt resume ${dir}).\n`);
   const incomplete = summary.files.filter((f) => f.status === 'incomplete');
   if (incomplete.length) {
     io.stdout.write(`Incomplete files (${incomplete.length}): ${incomplete.slice(0, 10).map((f) => f.path).join(', ')}${incomplete.length > 10 ? ', …' : ''}; details in run.jsonl\n`);

@@ -135,6 +135,7 @@ export interface OutcomeCounts {
   requests: number;
   durationMs: number;
   pass?: RunPass;
+  planStopped?: { files: number };
 }
 
 /**
@@ -144,11 +145,17 @@ export interface OutcomeCounts {
  * run's counts.
  */
 export function describeOutcome(s: OutcomeCounts): string {
-  if (s.pass?.kind === 'run') return describePass(s.pass);
-  if (s.pass) return `${describePass(s.pass)}; ${describeRunState(s)}`;
+  const stopped = s.planStopped ? `; ${planStoppedNote(s.planStopped)}` : '';
+  if (s.pass?.kind === 'run') return describePass(s.pass) + stopped;
+  if (s.pass) return `${describePass(s.pass)}; ${describeRunState(s)}${stopped}`;
   const took = s.requests > 0 ? ` (${formatDuration(s.durationMs)})` : '';
   const parts = [`${s.succeeded} of ${s.succeeded + s.failed + s.canceled} chunks succeeded`, s.cached && `${s.cached} from the cache`, s.failed && `${s.failed} failed`, s.canceled && `${s.canceled} canceled`];
-  return `${parts.filter(Boolean).join(', ')}${took}`;
+  return `${parts.filter(Boolean).join(', ')}${took}${stopped}`;
+}
+
+/** "planning stopped after 38 files: a resume plans and sends the rest" (a run canceled while it planned). */
+export function planStoppedNote(p: { files: number }): string {
+  return `planning stopped after ${plural(p.files, 'file')}: a resume plans and sends the rest`;
 }
 
 /** The report's history: one row per pass, with its scope, outcome, attempts, requests, tokens and duration. */

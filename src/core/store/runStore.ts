@@ -130,6 +130,11 @@ export interface RunSummary extends ExecutionSummary {
   cached?: number;
   /** This pass alone (the run, a resume or a retry): its scope and outcome; also a line of `passes.jsonl`. */
   pass?: RunPass;
+  /**
+   * The run ended before its plan was complete (canceled while it sent as it planned, #17): `files`
+   * files were planned; a resume plans the rest and sends them.
+   */
+  planStopped?: { files: number };
 }
 
 export const RUN_FILE = 'run.json';
@@ -498,7 +503,8 @@ export class RunStore {
       }
     }
     const status: RunSummary['status'] = execution.fatal ? 'failed' : failed === 0 && canceled === 0 ? 'succeeded' : failed === 0 ? 'canceled' : 'partial';
-    const summary: RunSummary = { ...execution, succeeded, failed, canceled, ...(cached ? { cached } : {}), ...(pass ? { pass } : {}), runId: this.meta.runId, status, files, finishedAt: new Date().toISOString() };
+    const planStopped = this.meta.planning ? { planStopped: { files: this.files.size } } : {};
+    const summary: RunSummary = { ...execution, succeeded, failed, canceled, ...(cached ? { cached } : {}), ...(pass ? { pass } : {}), ...planStopped, runId: this.meta.runId, status, files, finishedAt: new Date().toISOString() };
     await writeFileAtomic(await this.checked(path.join(this.dir, SUMMARY_FILE)), JSON.stringify(summary, null, 2));
     await this.release();
     return summary;

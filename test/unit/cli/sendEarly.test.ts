@@ -8,6 +8,7 @@ import * as path from 'path';
 import { PassThrough } from 'stream';
 import { main } from '../../../src/cli/main';
 import type { RunMeta, RunSummary } from '../../../src/core/store/runStore';
+import { testCliEnv } from '../../support/cli';
 import { useServer } from '../../support/localServer';
 import { ModelServer } from '../../support/modelServer';
 import { useWorkspace } from '../../support/tempWorkspace';
@@ -36,14 +37,15 @@ describe('CLI run sends while it plans (#17)', function () {
   beforeEach(() => server.reset());
 
   /** `batch-prompt ARGS` in this process, with the hook and a signal. */
-  async function cli(args: string[], hooks: { beforePlanningFile?: (p: string) => Promise<void>; signal?: AbortSignal } = {}): Promise<{ code: number; stderr: string }> {
+  async function cli(args: string[], hooks: { beforePlanningFile?: (p: string) => Promise<void>; signal?: AbortSignal } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
     const stdout = new PassThrough();
     const stderr = new PassThrough();
+    let out = '';
     let err = '';
-    stdout.resume();
+    stdout.on('data', (d: Buffer) => (out += d.toString()));
     stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await main(args, { stdout, stderr, env: { OPENAI_API_KEY: KEY }, cwd: ws, ...hooks });
-    return { code, stderr: err };
+    const code = await main(args, { stdout, stderr, env: { ...testCliEnv(ws), OPENAI_API_KEY: KEY }, cwd: ws, ...hooks });
+    return { code, stdout: out, stderr: err };
   }
 
   /** A promise resolved when request `n` arrives (the server script calls `arrived`). */
@@ -89,6 +91,27 @@ describe('CLI run sends while it plans (#17)', function () {
     assert.match(r.stderr, /planning… \d+ files? so far/, 'progress says planning while it plans');
   });
 
+  it('canceled while it plans: the summary and the last lines say planning stopped, and how to go on', async () => {
+    const stop = new AbortController();
+    // Stopped as the third file is about to be planned: the files after it are never planned.
+    const beforePlanningFile = async (p: string) => {
+      if (p === PATHS[2]) stop.abort();
+    };
+    const stopped = await cli(runArgs('o'), { beforePlanningFile, signal: stop.signal });
+    assert.strictEqual(stopped.code, 2, stopped.stderr);
+    const summary = JSON.parse(await fs.readFile(path.join(ws, 'o/summary.json'), 'utf8')) as RunSummary;
+    assert.ok(summary.planStopped && summary.planStopped.files < PATHS.length, `summary.json says the plan was not complete: ${JSON.stringify(summary.planStopped)}`);
+    assert.strictEqual(summary.files.length, summary.planStopped.files);
+    assert.ok(stopped.stdout.includes(`The run ended while it planned: planning stopped after ${summary.planStopped.files} file${summary.planStopped.files === 1 ? '' : 's'}: a resume plans and sends the rest (batch-prompt resume ${path.join(ws, 'o')}).`), stopped.stdout);
+    server.reset();
+    const r = await cli(['resume', 'o', '--base-url', baseUrl]);
+    assert.strictEqual(r.code, 0, r.stderr);
+    const resumed = JSON.parse(await fs.readFile(path.join(ws, 'o/summary.json'), 'utf8')) as RunSummary;
+    assert.strictEqual(resumed.planStopped, undefined);
+    assert.deepStrictEqual(resumed.files.map((f) => f.path), PATHS);
+    assert.strictEqual(resumed.status, 'succeeded');
+  });
+
   it('a kill during planning and sending leaves a folder whose resume plans the rest and never resends a success', async () => {
     // The first request is answered, the second held; at that moment the folder is copied as a kill -9
     // would leave it (the planner held before its last file), then the run is stopped.
@@ -129,6 +152,7 @@ describe('CLI run sends while it plans (#17)', function () {
     assert.deepStrictEqual([...resent].sort(), all.filter((id) => id !== succeeded[0]).sort(), 'every other chunk is sent exactly once');
     const summary = JSON.parse(await fs.readFile(path.join(crashed, 'summary.json'), 'utf8')) as RunSummary;
     assert.strictEqual(summary.status, 'succeeded');
+    assert.strictEqual(summary.planStopped, undefined, 'the resume completed the plan');
     assert.strictEqual(summary.succeeded, all.length);
     assert.ok((await fs.readFile(path.join(crashed, 'outputs', `${LAST}.md`), 'utf8')).startsWith('OUT[5.1]\nLINE 0 OF FILE 4'), 'the last file is planned and sent by the resume');
   });
