@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import type { ChunkOutcome, RunEvent } from '../../core/execute/events';
 import type { ExecutorOptions } from '../../core/execute/executor';
 import type { ChunkRef } from '../../core/plan/types';
-import { fileNameOf, LiveResultsModel, shouldStream, type StreamMode } from './liveResultsModel';
+import { DeferredLiveFeed, fileNameOf, LiveResultsModel, shouldStream, type StreamMode } from './liveResultsModel';
 import { renderChunkOutput } from '../../core/output/artifacts';
 import { isStructured, type OutputSpec } from '../../core/output/spec';
 
@@ -82,6 +82,23 @@ export class LiveResults implements vscode.TextDocumentContentProvider, vscode.D
         later();
       },
       finish: draw,
+    };
+  }
+
+  /**
+   * The live document of a run that sends while it plans (#17): opened once its plan is complete, when
+   * `mode` says a run of its size streams, with what the run said until then; undefined for `never`.
+   */
+  whilePlanning(mode: StreamMode): (Omit<LiveSession, 'uri'> & { planned(requests: number, runId: string, title: string, chunks: readonly ChunkRef[], output?: OutputSpec): Promise<void> }) | undefined {
+    if (mode === 'never') return undefined;
+    const feed = new DeferredLiveFeed(mode);
+    let session: LiveSession | undefined;
+    return {
+      onEvent: feed.onEvent,
+      onOutcome: feed.onOutcome,
+      onText: feed.onText,
+      planned: (requests, runId, title, chunks, output) => feed.planned(requests, async () => (session = await this.open(mode, requests, runId, title, chunks, output))),
+      finish: () => session?.finish(),
     };
   }
 

@@ -174,3 +174,54 @@ export function splitReply(reply: string): Map<string, string> {
   }
   return out;
 }
+
+/** What a streaming run feeds its live document. */
+export interface LiveFeed {
+  onEvent(e: RunEvent): void;
+  onOutcome(o: ChunkOutcome): void;
+  onText(batchId: string, chunkIds: readonly string[], delta: string): void;
+}
+
+/**
+ * The live document of a run that sends while it plans (#17): whether it streams (`shouldStream`) is
+ * known once its plan is complete, so what the run says before that is kept, and replayed into the
+ * document when it opens. In `auto`, a plan that grows past `STREAM_AUTO_MAX_REQUESTS` stops keeping at
+ * once (it will not stream); `never` keeps nothing.
+ */
+export class DeferredLiveFeed implements LiveFeed {
+  private kept: ((f: LiveFeed) => void)[] | undefined;
+  private target?: LiveFeed;
+
+  constructor(private readonly mode: StreamMode) {
+    this.kept = mode === 'never' ? undefined : [];
+  }
+
+  readonly onEvent = (e: RunEvent): void => {
+    if (e.type === 'planning' && !shouldStream(this.mode, e.batches)) this.kept = undefined;
+    this.pass((f) => f.onEvent(e));
+  };
+
+  readonly onOutcome = (o: ChunkOutcome): void => this.pass((f) => f.onOutcome(o));
+
+  readonly onText = (batchId: string, chunkIds: readonly string[], delta: string): void => this.pass((f) => f.onText(batchId, chunkIds, delta));
+
+  /** The plan is complete with `requests` requests: `open` gives the document's feed when it streams, and what was kept is replayed into it. */
+  async planned(requests: number, open: () => Promise<LiveFeed | undefined>): Promise<void> {
+    if (!this.kept || !shouldStream(this.mode, requests)) {
+      this.kept = undefined;
+      return;
+    }
+    const feed = await open();
+    // What arrived while the document opened was kept too: replayed in order, then the feed goes straight on.
+    const kept = this.kept;
+    this.kept = undefined;
+    if (!feed) return;
+    for (const call of kept) call(feed);
+    this.target = feed;
+  }
+
+  private pass(call: (f: LiveFeed) => void): void {
+    if (this.target) call(this.target);
+    else this.kept?.push(call);
+  }
+}

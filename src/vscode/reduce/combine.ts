@@ -25,7 +25,7 @@ import { refusalMessage } from '../run/recordedEndpoints';
 import type { ResultCacheFolder } from '../run/resultCacheFolder';
 import { logRunEvent } from '../run/runLog';
 import { pricesOf, runSettingsOf } from '../run/runPlanning';
-import { CHOOSE_MODEL, type PreparedRun, type RunService } from '../run/runService';
+import { CHOOSE_MODEL, type RunBasis, type RunService } from '../run/runService';
 import type { Services } from '../services';
 import { CombineProgress } from './combineProgress';
 import { LiveAnswerModel } from './liveAnswer';
@@ -122,7 +122,7 @@ export class ReduceService {
   }
 
   /** After a run whose prompt asks for a reduce: combines it on the run's own model. */
-  afterRun(p: PreparedRun): Promise<CombineOutcome> {
+  afterRun(p: RunBasis): Promise<CombineOutcome> {
     return this.reduce(p.dir, p.prompt.reduce, { model: p.model, endpoints: p.endpoints, tokenizer: p.tokenizer, prices: p.prices, settings: p.settings });
   }
 

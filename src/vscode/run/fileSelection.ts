@@ -119,12 +119,20 @@ export interface ReadResult {
   gitignored: number;
 }
 
+/** The files of a selection a run may read: run-relative paths by workspace folder (sorted), and what was left out unread. */
+export interface Selection {
+  folders: { folder: vscode.WorkspaceFolder; /** Relative to the folder, `/`-separated, sorted. */ paths: string[] }[];
+  /** Files that are not in the workspace (never read). */
+  outside: number;
+  /** Files left out by `.gitignore`. */
+  gitignored: number;
+}
+
 /**
- * Reads the text files among `uris` one at a time into `onFile` (run-relative paths): binary, empty and
- * oversized files are skipped and listed; `.gitignore` is honoured when the setting says so; nothing
- * outside the workspace is read, nor anything in the runs folder (`outputDirectory`: earlier results).
+ * The files among `uris` a run may read (see `readFiles`), not read yet: `.gitignore` honoured when the
+ * setting says so; nothing outside the workspace, nor anything in the runs folder (earlier results).
  */
-export async function readFiles(uris: readonly vscode.Uri[], roots: RunRoots, settings: Settings, onFile: (f: SourceFile) => void | Promise<void>, signal?: AbortSignal): Promise<ReadResult> {
+export async function selectFiles(uris: readonly vscode.Uri[], roots: RunRoots, settings: Settings): Promise<Selection> {
   const byFolder = new Map<vscode.WorkspaceFolder, string[]>();
   let outside = 0;
   const runsDir = roots.primary ? workspaceRunsFolder(roots.primary.uri.fsPath, settings) : undefined;
@@ -136,16 +144,28 @@ export async function readFiles(uris: readonly vscode.Uri[], roots: RunRoots, se
     }
     if (runsDir && isInside(runsDir, uri.fsPath)) continue;
     const list = byFolder.get(folder) ?? [];
-    list.push(path.relative(folder.uri.fsPath, uri.fsPath));
+    list.push(path.relative(folder.uri.fsPath, uri.fsPath).split(path.sep).join('/'));
     byFolder.set(folder, list);
   }
-  const skipped: SkippedFile[] = [];
+  const folders: Selection['folders'] = [];
   let gitignored = 0;
   for (const [folder, rels] of byFolder) {
     const kept = settings.respectGitignore ? await filterGitignored(folder.uri.fsPath, rels) : rels;
     gitignored += rels.length - kept.length;
+    folders.push({ folder, paths: kept.sort() });
+  }
+  return { folders, outside, gitignored };
+}
+
+/**
+ * Reads the text files of a selection one at a time into `onFile` (run-relative paths): binary, empty
+ * and oversized files are skipped and listed.
+ */
+export async function readSelection(selection: Selection, settings: Settings, onFile: (f: SourceFile) => void | Promise<void>, signal?: AbortSignal): Promise<ReadResult> {
+  const skipped: SkippedFile[] = [];
+  for (const { folder, paths } of selection.folders) {
     const prefix = (vscode.workspace.workspaceFolders?.length ?? 0) > 1 ? `${folder.name}/` : '';
-    const result = await collectFiles(kept.sort(), {
+    const result = await collectFiles(paths, {
       cwd: folder.uri.fsPath,
       maxFileBytes: settings.maxFileSizeKB * 1024,
       respectGitignore: false,
@@ -154,7 +174,16 @@ export async function readFiles(uris: readonly vscode.Uri[], roots: RunRoots, se
     });
     skipped.push(...result.skipped.map((s) => ({ ...s, path: prefix + s.path })));
   }
-  return { skipped, outside, gitignored };
+  return { skipped, outside: selection.outside, gitignored: selection.gitignored };
+}
+
+/**
+ * Reads the text files among `uris` one at a time into `onFile` (run-relative paths): binary, empty and
+ * oversized files are skipped and listed; `.gitignore` is honoured when the setting says so; nothing
+ * outside the workspace is read, nor anything in the runs folder (`outputDirectory`: earlier results).
+ */
+export async function readFiles(uris: readonly vscode.Uri[], roots: RunRoots, settings: Settings, onFile: (f: SourceFile) => void | Promise<void>, signal?: AbortSignal): Promise<ReadResult> {
+  return readSelection(await selectFiles(uris, roots, settings), settings, onFile, signal);
 }
 
 /** Strictly under `dir` (not `dir` itself). */

@@ -80,15 +80,21 @@ export async function planFiles(uris: vscode.Uri[], roots: RunRoots, settings: S
   });
 }
 
-export async function confirmRun(plan: Plan, read: ReadResult, settings: Settings, prices: Prices, choice: ModelChoice): Promise<boolean> {
+/**
+ * Asks before a run of `batchPrompt.confirmAbove` requests or more (true at once below it). A run that
+ * sends as it plans (#17) may have sent fewer than that many while planning: `sent` says so.
+ */
+export async function confirmRun(plan: Plan, read: ReadResult, settings: Settings, prices: Prices, choice: ModelChoice, sent = 0): Promise<boolean> {
   const t = plan.totals;
   if (t.requests < settings.confirmAbove) return true;
   const cost = costOf(t.inputTokens, 0, prices);
-  const send = `Send ${t.requests} Request${t.requests === 1 ? '' : 's'}`;
+  const rest = Math.max(0, t.requests - sent);
+  const send = sent ? `Send the Other ${rest}` : `Send ${t.requests} Request${t.requests === 1 ? '' : 's'}`;
+  const early = sent ? `${sent} of them went out while the files were planned (fewer than batchPrompt.confirmAbove); the others wait for this answer.` : undefined;
   return askModal(
     'info',
     `Batch Prompt: send ${t.chunks} chunks of ${t.files} files to ${choice.label} in ${t.requests} requests?`,
-    [`About ${formatNumber(t.inputTokens)} input tokens${cost !== undefined ? `, ${formatCost(cost)} of input` : ''}.`, describeSkipped(read, plan), `Asked for runs of ${settings.confirmAbove} or more requests (setting batchPrompt.confirmAbove).`].join('\n'),
+    [`About ${formatNumber(t.inputTokens)} input tokens${cost !== undefined ? `, ${formatCost(cost)} of input` : ''}.`, describeSkipped(read, plan), ...(early ? [early] : []), `Asked for runs of ${settings.confirmAbove} or more requests (setting batchPrompt.confirmAbove).`].join('\n'),
     send,
   );
 }

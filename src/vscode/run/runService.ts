@@ -3,6 +3,7 @@
 // Over 400 lines for a reason: start, retry/resume and the tracking of the active runs (cancel, status
 // bar, finished and recorded events, Open Results) share one piece of state, the active runs; split
 // apart, each part would need the same state passed around. What the CLI shares lives in core/session.
+import { promises as fs } from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { BatchPromptError } from '../../core/execute/errors';
@@ -16,12 +17,15 @@ import { describeEndpoints, droppedEndpointsNote, type Prices } from '../../core
 import type { ResultCache } from '../../core/store/resultCache';
 import { REPORT_FILE, writeRunReport } from '../../core/store/runReport';
 import { describeOutcome } from '../../core/store/passes';
-import { endpointsOf, newRunId, retryChunks, runPlan, smallestWindow, type RunEndpoint, type RunParameters } from '../../core/session/run';
+import { endpointsOf, newRunId, retryChunks, runPlan, runPlanning, smallestWindow, type RunEndpoint, type RunParameters } from '../../core/session/run';
+import { describePlanCounts } from '../../core/plan/parallelPlan';
+import { sharedChunkPool } from '../../core/plan/chunkPool';
 import { runLockHolder, RunStore, type EndpointInfo, type RunMeta, type RunSummary } from '../../core/store/runStore';
 import { getTokenizer, type Tokenizer } from '../../core/plan/tokenizer';
 import { parameterOverrides, resendRefusal, runParameters, tokenizerOf } from '../../core/session/prepare';
 import { ensureRunsFolder } from '../../core/store/runFolders';
-import { RunRoots } from './fileSelection';
+import { readSelection, RunRoots, selectFiles, type ReadResult } from './fileSelection';
+import { editorPlanServices } from './planServices';
 import { resultsInStorage } from './runsFolder';
 import { EndpointDropNotices, SHOW_LOG } from './endpointNotices';
 import { Commands, ContextKeys } from '../base/ids';
@@ -61,9 +65,10 @@ export interface ActiveRun {
   readonly starts: number[];
 }
 
-/** What `prepare` gathered: enough to send the plan (a run, or a provider batch job). */
-export interface PreparedRun {
-  plan: Plan;
+/** What a run needs before its files are planned: the files chosen, the prompt, the model and the settings. */
+export interface ChosenRun {
+  request: RunRequest;
+  uris: vscode.Uri[];
   prompt: ChosenPrompt;
   choice: ModelChoice;
   model: ChatModel;
@@ -72,11 +77,19 @@ export interface PreparedRun {
   endpoints?: RunEndpoint[];
   tokenizer: Tokenizer;
   roots: RunRoots;
-  dir: vscode.Uri;
   parameters: RunParameters;
   prices: Prices;
   settings: Settings;
 }
+
+/** What `prepare` gathered: enough to send the plan (a run, or a provider batch job). */
+export interface PreparedRun extends ChosenRun {
+  plan: Plan;
+  dir: vscode.Uri;
+}
+
+/** A run that ended, as the step after it (a reduce) needs it. */
+export type RunBasis = Pick<PreparedRun, 'dir' | 'prompt' | 'model' | 'endpoints' | 'tokenizer' | 'prices' | 'settings'>;
 
 export interface FinishedRun {
   dir: vscode.Uri;
@@ -194,21 +207,101 @@ export class RunService extends Disposable {
    * Sets the step run after a run whose prompt asks for a reduce (#16, a prompt file's `reduce:`): the
    * editor's combine, awaited before `start` resolves. Not run after a canceled or stopped run.
    */
-  setReducer(reducer: (p: PreparedRun, summary: RunSummary) => Promise<unknown>): vscode.Disposable {
+  setReducer(reducer: (p: RunBasis, summary: RunSummary) => Promise<unknown>): vscode.Disposable {
     this.reducer = reducer;
     return toDisposable(() => (this.reducer = undefined));
   }
-  private reducer?: (p: PreparedRun, summary: RunSummary) => Promise<unknown>;
+  private reducer?: (p: RunBasis, summary: RunSummary) => Promise<unknown>;
 
   /** Runs a prompt over files; resolves when the run ends (undefined when the user stopped before it began). */
   async start(request: RunRequest): Promise<RunSummary | undefined> {
     if (!(await this.mayStart())) return undefined;
-    const p = await this.prepare(request);
-    if (!p) return undefined;
-    const summary = await this.runPrepared(p);
+    const c = await this.choose(request);
+    if (!c) return undefined;
+    // One workspace folder: sent as it is planned (#17), the confirmation asked once the plan is complete.
+    // Several: planned first (a resume of a run still planned finds its files by paths of one folder).
+    let ran: { summary: RunSummary; dir: vscode.Uri } | undefined;
+    if ((vscode.workspace.workspaceFolders?.length ?? 0) === 1) ran = await this.runWhilePlanning(c);
+    else {
+      const p = await this.planChosen(c);
+      const summary = p && (await this.runPrepared(p));
+      ran = p && summary && { summary, dir: p.dir };
+    }
     // A prompt with a reduce (#16) is combined over what succeeded, as the CLI does; not after a cancel or a fatal error.
-    if (summary && p.prompt.reduce && summary.status !== 'canceled' && !summary.fatal) await this.reducer?.(p, summary);
-    return summary;
+    if (ran && c.prompt.reduce && ran.summary.status !== 'canceled' && !ran.summary.fatal) await this.reducer?.({ ...c, dir: ran.dir }, ran.summary);
+    return ran?.summary;
+  }
+
+  /**
+   * Plans and sends at once (core/session `runPlanning`): fewer than `batchPrompt.confirmAbove` requests
+   * leave while the files are planned; from there on sending waits for the complete plan, and for the
+   * confirmation when it is that large. Declined before anything was sent, the run leaves no folder.
+   */
+  private async runWhilePlanning(c: ChosenRun): Promise<{ summary: RunSummary; dir: vscode.Uri } | undefined> {
+    const { settings, roots } = c;
+    const { budget, refused } = editorBudget(settings, c.prices, c.model, c.endpoints);
+    if (refused) {
+      showError(`Batch Prompt: ${refused}`);
+      return undefined;
+    }
+    const runsRoot = this.runsRoot(settings, roots);
+    if (!runsRoot) return undefined;
+    await ensureRunsFolder(runsRoot.fsPath);
+    await this.rememberLast(c);
+    const dir = vscode.Uri.joinPath(runsRoot, newRunId());
+    const selection = await selectFiles(c.uris, roots, settings);
+    let read: ReadResult = { skipped: [], outside: selection.outside, gitignored: selection.gitignored };
+    let plan: Plan | undefined;
+    let quiet = false;
+    const summary = await this.track(dir, c.prompt.label, undefined, c.prices, c.model, async (run, onEvent) => {
+      const live = this.live?.whilePlanning(settings.stream);
+      const sent = new Set<string>();
+      const result = await runPlanning({
+        planning: { inputs: selection.folders[0]?.paths ?? [], respectGitignore: false, maxFileBytes: settings.maxFileSizeKB * 1024 },
+        files: async (add) => void (read = await readSelection(selection, settings, add, run.controller.signal)),
+        planServices: editorPlanServices(settings.useCache),
+        root: roots.primary!.uri.fsPath,
+        read: roots.reader(),
+        dir: dir.fsPath,
+        prompt: c.prompt.text,
+        model: c.model,
+        modelInfo: c.modelInfo,
+        endpoints: c.endpoints,
+        tokenizer: c.tokenizer,
+        parameters: c.parameters,
+        cache: this.cache(settings),
+        ...(budget ? { budget } : {}),
+        ...(c.prompt.output ? { output: c.prompt.output } : {}),
+        signal: run.controller.signal,
+        holdAt: settings.confirmAbove,
+        planned: async (p) => {
+          await live?.planned(p.totals.requests, run.id, `${c.prompt.label} · ${run.id}`, p.files.flatMap((f) => f.chunks), c.prompt.output);
+          return confirmRun(p, read, settings, c.prices, c.choice, sent.size);
+        },
+        onEvent: (e) => {
+          if (e.type === 'batch-started') sent.add(e.batchId);
+          live?.onEvent(e);
+          onEvent(e);
+        },
+        onText: live?.onText,
+        onOutcome: (outcome) => (live?.onOutcome(outcome), this.recorded.fire({ dir, outcome })),
+      }).finally(() => live?.finish());
+      plan = result.plan;
+      quiet = run.controller.signal.aborted;
+      this.log.info(`Planning: ${describePlanCounts(result.planCounts, sharedChunkPool().size)}.`);
+      if (result.declined && result.summary && sent.size === 0 && result.summary.succeeded === 0) {
+        // Nothing was sent: as before a run that was not confirmed, no folder is left.
+        quiet = true;
+        await fs.rm(dir.fsPath, { recursive: true, force: true }).catch(() => undefined);
+        return undefined;
+      }
+      return result.summary;
+    });
+    if (!summary) {
+      if (plan && plan.totals.chunks === 0 && !quiet) showWarning(`Batch Prompt: nothing to send. ${describeSkipped(read, plan)}`);
+      return undefined;
+    }
+    return { summary, dir };
   }
 
   private async runPrepared(p: PreparedRun): Promise<RunSummary | undefined> {
@@ -249,6 +342,12 @@ export class RunService extends Disposable {
    * shown as an error) before its key is asked for. Undefined when the user stopped or was told why not.
    */
   async prepare(request: RunRequest, accept?: (choice: ModelChoice) => string | undefined): Promise<PreparedRun | undefined> {
+    const c = await this.choose(request, accept);
+    return c && this.planChosen(c);
+  }
+
+  /** The steps of `prepare` before the plan: files, prompt and model (asked for when missing). */
+  private async choose(request: RunRequest, accept?: (choice: ModelChoice) => string | undefined): Promise<ChosenRun | undefined> {
     const settings = this.settings();
     const roots = RunRoots.current();
     if (!hasFolder(roots)) return undefined;
@@ -272,7 +371,13 @@ export class RunService extends Disposable {
     if (endpoints === null) return undefined;
     const model = endpoints?.[0].model ?? (await this.resolveModel(choice, tokenizer));
     if (!model) return undefined;
-    const planned = await planFiles(uris, roots, settings, prompt.text, endpoints ? smallestWindow(endpoints.map((e) => e.model)) : model, prompt.output);
+    return { request, uris, prompt, choice, model, modelInfo: modelInfoOf(choice), endpoints: endpoints ?? undefined, tokenizer, roots, parameters: runParameters(runSettingsOf(settings)), prices: pricesOf(choice), settings };
+  }
+
+  /** Plans a chosen run whole, asks before a large one, and places its folder (a batch job; a run over several workspace folders). */
+  private async planChosen(c: ChosenRun): Promise<PreparedRun | undefined> {
+    const { settings, roots, prompt, choice, endpoints, model } = c;
+    const planned = await planFiles(c.uris, roots, settings, prompt.text, endpoints ? smallestWindow(endpoints.map((e) => e.model)) : model, prompt.output);
     if (!planned) return undefined;
     const { plan, read } = planned;
     this.log.info(`Planning: ${planned.chunkedWhere}.`);
@@ -280,15 +385,19 @@ export class RunService extends Disposable {
       showWarning(`Batch Prompt: nothing to send. ${describeSkipped(read, plan)}`);
       return undefined;
     }
-    const prices = pricesOf(choice);
-    if (!(await confirmRun(plan, read, settings, prices, choice))) return undefined;
+    if (!(await confirmRun(plan, read, settings, c.prices, choice))) return undefined;
     const runsRoot = this.runsRoot(settings, roots);
     if (!runsRoot) return undefined;
     // Created with its own .gitignore (`*`): results are not the user's source.
     await ensureRunsFolder(runsRoot.fsPath);
-    await this.workspaceState.update(LAST_RUN_KEY, { uris: request.uris?.map((u) => u.toString()), glob: request.glob, prompt, modelId: choice.id, mode: request.mode });
-    const dir = vscode.Uri.joinPath(runsRoot, newRunId());
-    return { plan, prompt, choice, model, modelInfo: modelInfoOf(choice), endpoints: endpoints ?? undefined, tokenizer, roots, dir, parameters: runParameters(runSettingsOf(settings)), prices, settings };
+    await this.rememberLast(c);
+    return { ...c, plan, dir: vscode.Uri.joinPath(runsRoot, newRunId()) };
+  }
+
+  /** What "Run Last Prompt Again" does again. */
+  private rememberLast(c: ChosenRun): Thenable<void> {
+    const { request } = c;
+    return this.workspaceState.update(LAST_RUN_KEY, { uris: request.uris?.map((u) => u.toString()), glob: request.glob, prompt: c.prompt, modelId: c.choice.id, mode: request.mode });
   }
 
   /**
@@ -501,12 +610,12 @@ export class RunService extends Disposable {
   }
 
   /** Runs `work` with the progress notification, the events, the log and the final report. */
-  private async track(dir: vscode.Uri, label: string, chunks: number, prices: Prices, model: ChatModel, work: (run: ActiveRun, onEvent: (e: RunEvent) => void) => Promise<RunSummary>): Promise<RunSummary | undefined> {
+  private async track(dir: vscode.Uri, label: string, chunks: number | undefined, prices: Prices, model: ChatModel, work: (run: ActiveRun, onEvent: (e: RunEvent) => void) => Promise<RunSummary | undefined>): Promise<RunSummary | undefined> {
     const run: ActiveRun = { id: path.basename(dir.fsPath), dir, label, tracker: new ProgressTracker(), controller: new AbortController(), startedAt: Date.now(), starts: [] };
     this.active.add(run);
     await vscode.commands.executeCommand('setContext', ContextKeys.running, true);
     this.changed.fire(run);
-    this.log.info(`Run ${run.id} (${label}): ${chunks} chunks on ${model.id}, results in ${dir.fsPath}`);
+    this.log.info(`Run ${run.id} (${label}): ${chunks === undefined ? 'sent as it is planned' : `${chunks} chunks`} on ${model.id}, results in ${dir.fsPath}`);
     const drops = new EndpointDropNotices();
     let summary: RunSummary | undefined;
     try {
@@ -515,6 +624,7 @@ export class RunService extends Disposable {
         async (progress, token) => {
           token.onCancellationRequested(() => run.controller.abort());
           let reported = 0;
+          let planningDrawn = 0;
           const report = () => {
             const pct = run.tracker.total ? (run.tracker.done / run.tracker.total) * 100 : 0;
             progress.report({ message: run.tracker.describe(), increment: pct - reported });
@@ -545,8 +655,14 @@ export class RunService extends Disposable {
                 run.starts.push(now);
                 while (run.starts.length && run.starts[0] < now - 60_000) run.starts.shift();
               }
+              // A file planned: redrawn at most ten times a second (a large plan has thousands a second).
+              if (e.type === 'planning') {
+                const now = Date.now();
+                if (now - planningDrawn < 100) return;
+                planningDrawn = now;
+              }
               // A batch's chunks are counted by their chunk-finished events, which come after its batch-finished.
-              if (e.type === 'chunk-finished' || e.type === 'batch-finished' || e.type === 'waiting' || e.type === 'run-started' || e.type === 'retry-scheduled' || e.type === 'planning') {
+              if (e.type === 'chunk-finished' || e.type === 'batch-finished' || e.type === 'waiting' || e.type === 'run-started' || e.type === 'retry-scheduled' || e.type === 'planning' || e.type === 'plan-finished') {
                 report();
                 this.changed.fire(run);
               }

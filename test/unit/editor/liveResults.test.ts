@@ -1,6 +1,7 @@
 import * as assert from 'assert';
 import type { ChunkRef } from '../../../src/core/plan/types';
-import { fileNameOf, LiveResultsModel, shouldStream, splitReply, STREAM_AUTO_MAX_REQUESTS } from '../../../src/vscode/live/liveResultsModel';
+import { DeferredLiveFeed, fileNameOf, LiveResultsModel, shouldStream, splitReply, STREAM_AUTO_MAX_REQUESTS, type LiveFeed } from '../../../src/vscode/live/liveResultsModel';
+import type { ChunkOutcome } from '../../../src/core/execute/events';
 import { normalizeSettings } from '../../../src/vscode/base/settingsSchema';
 import { renderChunkOutput } from '../../../src/core/output/artifacts';
 import { encodeEntries, type OutputSpec } from '../../../src/core/output/spec';
@@ -115,5 +116,46 @@ describe('live results', () => {
     assert.strictEqual(fileNameOf('a/b: c?.prompt.md · 20261203-101500-ab12'), 'a b c .prompt.md · 20261203-101500-ab12');
     assert.strictEqual(fileNameOf('///'), 'live results');
     assert.ok(fileNameOf('x'.repeat(200)).length <= 80);
+  });
+
+  describe('the live document of a run that sends while it plans (#17)', () => {
+    const a = ref('0:0', 'src/a.ts');
+    const outcome = (c: ChunkRef): ChunkOutcome => ({ chunk: c, status: 'succeeded', output: 'A', attempts: 1, batchId: 'b1', inputTokens: 1, outputTokens: 1, latencyMs: 1 });
+    const recorder = (log: string[]): LiveFeed => ({
+      onEvent: (e) => log.push(e.type),
+      onOutcome: (o) => log.push(`outcome ${o.chunk.id}`),
+      onText: (_b, _c, delta) => log.push(`text ${delta}`),
+    });
+
+    it('keeps what the run says until the plan is complete, then replays it in order into the document, and goes straight on', async () => {
+      const feed = new DeferredLiveFeed('auto');
+      const log: string[] = [];
+      feed.onEvent({ type: 'planning', files: 1, chunks: 1, batches: 1 });
+      feed.onEvent({ type: 'batch-started', batchId: 'b1', chunkIds: [a.id], tokens: 10, attempt: 1 });
+      feed.onText('b1', [a.id], 'AB');
+      let opened = 0;
+      await feed.planned(1, async () => {
+        opened++;
+        feed.onText('b1', [a.id], 'C'); // arrives while the document opens
+        return recorder(log);
+      });
+      feed.onOutcome(outcome(a));
+      assert.strictEqual(opened, 1);
+      assert.deepStrictEqual(log, ['planning', 'batch-started', 'text AB', 'text C', 'outcome 0:0']);
+    });
+
+    it('auto: a plan past the streaming size keeps nothing from then on and never opens a document', async () => {
+      const feed = new DeferredLiveFeed('auto');
+      let opened = 0;
+      feed.onEvent({ type: 'planning', files: 9, chunks: 9, batches: STREAM_AUTO_MAX_REQUESTS + 1 });
+      feed.onText('b1', [a.id], 'x');
+      await feed.planned(STREAM_AUTO_MAX_REQUESTS + 1, async () => (opened++, recorder([])));
+      assert.strictEqual(opened, 0);
+      const always = new DeferredLiveFeed('always');
+      const log: string[] = [];
+      always.onEvent({ type: 'planning', files: 9, chunks: 9, batches: STREAM_AUTO_MAX_REQUESTS + 1 });
+      await always.planned(STREAM_AUTO_MAX_REQUESTS + 1, async () => recorder(log));
+      assert.deepStrictEqual(log, ['planning'], 'always streams a run of any size, with what it said before');
+    });
   });
 });
