@@ -109,7 +109,7 @@ describe('Progress during retries and after Cancel (UI)', () => {
       .then(() => wb.screenshot('canceling'))
       .catch(() => undefined);
     // Canceled while planning: what was planned is counted, and the rest is said to be left for a resume.
-    const result = await wb.waitForNotification(/2 of \d+ chunks succeeded, \d+ canceled; planning stopped after \d+ files: a resume plans and sends the rest/, HANG_GUARD_MS);
+    const result = await wb.waitForNotification(/2 of \d+ chunks succeeded, \d+ canceled.*; planning stopped after \d+ files: a resume plans and sends the rest/, HANG_GUARD_MS);
     const planned = Number(/2 of (\d+) chunks/.exec(await result.innerText())![1]);
     assert.ok(planned < MANY_FILES, `canceled before the plan was complete: ${planned} of ${MANY_FILES} files planned`);
     await wb.statusBarItem(`Batch Prompt: ${planned - 2} canceled`).waitFor({ state: 'visible', timeout: HANG_GUARD_MS });

@@ -24,6 +24,13 @@ import { joinOutputs } from '../../util/text';
 import type { Tokenizer } from '../plan/tokenizer';
 import type { PackedRequest, Chunk, ChunkRef } from '../plan/types';
 
+/** Token counts made elsewhere (see `ExecutorOptions.measure`). */
+export interface Measure {
+  <T>(compute: (tokenizer: Tokenizer) => T): Promise<T>;
+  /** Answers at once what was measured so far (a text not measured is counted in this thread). */
+  readonly known?: Tokenizer;
+}
+
 export interface ExecutorOptions {
   prompt: string;
   model: ChatModel;
@@ -49,6 +56,13 @@ export interface ExecutorOptions {
    * so), and only a complete reply becomes outcomes. A throwing listener is ignored.
    */
   onText?: (batchId: string, chunkIds: readonly string[], delta: string) => void;
+  /**
+   * Where the executor's token counts are made (a request's size, the tokens of a reply without usage):
+   * `compute` is given a tokenizer and its result awaited. In this thread with `tokenizer` by default;
+   * the editor counts in its planning pool until the encoding is loaded in its thread (#17), so that a
+   * run never loads it on the extension host's thread.
+   */
+  measure?: Measure;
   clock?: Clock;
   random?: () => number;
   /**
@@ -297,13 +311,33 @@ class Execution {
     }
   }
 
-  private overhead(count: number): number {
+  private overhead(count: number, tokenizer = this.o.tokenizer): number {
     let v = this.overheadByCount.get(count);
     if (v === undefined) {
-      v = this.o.framing ? this.o.framing.overhead(count) : requestOverhead(this.o.prompt, this.o.tokenizer, count, this.o.output);
-      this.overheadByCount.set(count, v);
+      v = this.o.framing ? this.o.framing.overhead(count) : requestOverhead(this.o.prompt, tokenizer, count, this.o.output);
+      // A measuring pass may count what it does not know yet as 0 (see `measure`): kept once measured.
+      if (!this.o.measure) this.overheadByCount.set(count, v);
     }
     return v;
+  }
+
+  /** A unit's tokens as sent: the request's overhead and each chunk with its wrapper. */
+  private unitCost(unit: Unit, tokenizer: Tokenizer): number {
+    return this.overhead(unit.items.length, tokenizer) + unit.items.reduce((n, i) => n + chunkCost(i.ref, tokenizer), 0);
+  }
+
+  /** `unitCost` where `measure` says (the overhead measured once per chunk count). */
+  private async measuredUnitCost(unit: Unit, measure: NonNullable<ExecutorOptions['measure']>): Promise<number> {
+    const count = unit.items.length;
+    if (!this.overheadByCount.has(count) && !this.o.framing) {
+      this.overheadByCount.set(count, await measure((t) => requestOverhead(this.o.prompt, t, count, this.o.output)));
+    }
+    return measure((t) => this.unitCost(unit, t));
+  }
+
+  /** The tokens of a text (a reply without usage), where `measure` says. */
+  private countTokens(text: string): number | Promise<number> {
+    return this.o.measure ? this.o.measure((t) => t.count(text)) : this.o.tokenizer.count(text);
   }
 
   private async textOf(item: Item): Promise<Chunk> {
@@ -326,7 +360,7 @@ class Execution {
       await this.failUnit(unit, SourceChangedError.is(e) ? describeError(e) : { kind: 'source-changed', message: `Could not read the chunk's file: ${describeError(e).message}` }, 0, 0);
       return;
     }
-    const tokens = this.overhead(unit.items.length) + unit.items.reduce((n, i) => n + chunkCost(i.ref, this.o.tokenizer), 0);
+    const tokens = this.o.measure ? await this.measuredUnitCost(unit, this.o.measure) : this.unitCost(unit, this.o.tokenizer);
     const window = ep.model.contextWindow;
     if (window && tokens > window - (ep.model.maxOutputTokens ?? 0)) {
       return this.onOverflow(unit, new ContextOverflowError(`The request needs ${tokens} tokens; the model's window is ${window}.`));
@@ -386,7 +420,8 @@ class Execution {
     const inputTokens = response.usage?.inputTokens ?? 0;
     const outputTokens = response.usage?.outputTokens ?? 0;
     // A reply without usage is charged its counted input and the tokens of its text.
-    this.settleSpend(unit, response.usage ?? { inputTokens: tokens, outputTokens: this.o.tokenizer.count(response.text) });
+    const counted = response.usage ? undefined : this.countTokens(response.text);
+    this.settleSpend(unit, response.usage ?? { inputTokens: tokens, outputTokens: typeof counted === 'number' ? counted : await counted! });
     ep.onReply(latencyMs, inputTokens, outputTokens);
     this.summary.inputTokens += inputTokens;
     this.summary.outputTokens += outputTokens;

@@ -48,8 +48,8 @@ export class PrecountedTokenizer implements Tokenizer {
  * counted may depend on counts), at most `maxPasses` times; then the last texts go to `fallback`.
  * `compute` must be a pure function of the counts (it runs more than once).
  */
-export async function countedOffThread<T>(encoding: EncodingName, countTexts: CountTexts, compute: (tokenizer: Tokenizer) => T, options: { fallback?: Tokenizer; maxPasses?: number } = {}): Promise<T> {
-  const known = new PrecountedTokenizer(encoding, options.fallback);
+export async function countedOffThread<T>(encoding: EncodingName, countTexts: CountTexts, compute: (tokenizer: Tokenizer) => T, options: { fallback?: Tokenizer; maxPasses?: number; /** Counts kept across calls (and filled by this one). */ known?: PrecountedTokenizer } = {}): Promise<T> {
+  const known = options.known ?? new PrecountedTokenizer(encoding, options.fallback);
   const maxPasses = options.maxPasses ?? 4;
   for (let pass = 1; ; pass++) {
     const missing = new Set<string>();

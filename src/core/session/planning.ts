@@ -7,7 +7,8 @@
 import { createHash } from 'crypto';
 import type { ChunkOutcome } from '../execute/events';
 import { collectFiles, type CollectResult } from '../input/files';
-import { BatchPacker } from '../plan/packer';
+import { BatchPacker, chunkCost } from '../plan/packer';
+import type { Tokenizer } from '../plan/tokenizer';
 import { FileChunkSource, type Plan, type PlannedFile, type PlanOptions } from '../plan/plan';
 import { ParallelPlanner, type PlanCounts, type PlanServices } from '../plan/parallelPlan';
 import type { ChunkRef, PackedRequest, SourceFile } from '../plan/types';
@@ -303,7 +304,8 @@ class Sender {
   readonly keys = new Map<string, string>();
   /** The pass's own counts, cache hits included. */
   readonly pass: ReturnType<typeof newTally>;
-  private readonly packer: BatchPacker<ChunkRef>;
+  /** Made when a batch first comes back partly from the cache (its counts measured first: see `SendOptions.measure`). */
+  private packer?: BatchPacker<ChunkRef>;
   private pending = 0;
 
   constructor(
@@ -314,16 +316,28 @@ class Sender {
   ) {
     this.source = new FileChunkSource(options.read ?? options.root, store.meta.files);
     this.pass = newTally(options.pass);
-    const p = options.parameters;
-    this.packer = new BatchPacker<ChunkRef>(options.prompt, options.tokenizer, { chunksPerBatch: p.chunksPerBatch, maxBatchTokens: p.maxBatchTokens, ...packWindow(options), output: options.output });
+  }
+
+  /** The packer for chunks a cache hit left over, with what it will count measured where `measure` says. */
+  private async packerFor(chunks: readonly ChunkRef[]): Promise<BatchPacker<ChunkRef>> {
+    const p = this.options.parameters;
+    const make = (t: Tokenizer) => new BatchPacker<ChunkRef>(this.options.prompt, t, { chunksPerBatch: p.chunksPerBatch, maxBatchTokens: p.maxBatchTokens, ...packWindow(this.options), output: this.options.output });
+    if (this.options.measure) {
+      await this.options.measure((t) => {
+        make(t);
+        for (const c of chunks) chunkCost(c, t);
+      });
+    }
+    return (this.packer ??= make(this.options.measure?.known ?? this.options.tokenizer));
   }
 
   async take(b: PackedRequest<ChunkRef>): Promise<void> {
     const misses = await this.lookUp(b.chunks);
     if (misses.length === 0) return;
     if (misses.length === b.chunks.length && this.pending === 0) return this.feed.push(b);
+    const packer = await this.packerFor(misses);
     for (const c of misses) {
-      const closed = this.packer.add(c);
+      const closed = packer.add(c);
       this.pending = closed ? 1 : this.pending + 1;
       if (closed) await this.feed.push({ ...closed, id: `${this.prefix}${closed.id.replace(/^b/, '')}` });
     }
@@ -348,7 +362,7 @@ class Sender {
   }
 
   async flush(): Promise<void> {
-    const last = this.packer.flush();
+    const last = this.packer?.flush();
     this.pending = 0;
     if (last) await this.feed.push({ ...last, id: `${this.prefix}${last.id.replace(/^b/, '')}` });
   }

@@ -71,6 +71,8 @@ export interface RunOptions {
    * nothing there: front ends refuse it first (`capRefusal`).
    */
   budget?: { cap: SpendCap; prices?: TokenPrices };
+  /** Where the executor counts tokens (see `ExecutorOptions.measure`); in this thread by default. */
+  measure?: ExecutorOptions['measure'];
 }
 
 
@@ -145,7 +147,12 @@ function stripLimits(info: EndpointInfo & EndpointLimits): EndpointInfo {
 }
 
 
-export type SendOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'endpoints' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache' | 'onText' | 'output' | 'budget'> & { pass: PassKind };
+export type SendOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'endpoints' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache' | 'onText' | 'output' | 'budget' | 'measure'> & { pass: PassKind };
+
+/** `compute` with the run's token counts, made where `measure` says (in this thread by default). */
+export function measured<T>(options: Pick<RunOptions, 'measure' | 'tokenizer'>, compute: (tokenizer: Tokenizer) => T): Promise<T> {
+  return options.measure ? options.measure(compute) : Promise.resolve(compute(options.tokenizer));
+}
 
 /** The executor's spend cap for a run folder: the cap, each endpoint's prices, and what the folder records as spent. */
 export function runBudget(store: Pick<RunStore, 'recordedUsage' | 'meta'>, options: Pick<RunOptions, 'budget' | 'model' | 'endpoints'>): BudgetOptions | undefined {
@@ -196,6 +203,7 @@ export async function sendRecorded(
     signal: options.signal,
     budget: runBudget(store, options),
     loadText: (c) => source.text(c),
+    ...(options.measure ? { measure: options.measure } : {}),
     onEvent: options.onEvent,
     onText: options.onText,
     onOutcome: async (o: ChunkOutcome) => {

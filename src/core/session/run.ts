@@ -12,7 +12,7 @@ import { definedOnly } from '../../util/objects';
 import type { ChunkOutcome } from '../execute/events';
 import type { EndpointLimits } from '../execute/endpointPool';
 import { FileChunkSource } from '../plan/plan';
-import { createRunStore, newTally, packWindow, sendRecorded, tally, type RunOptions, type RunParameters } from './record';
+import { createRunStore, measured, newTally, packWindow, sendRecorded, tally, type RunOptions, type RunParameters } from './record';
 import { finishPlanning } from './planning';
 
 export { createRunStore, executorLimits, newRunId, runBudget, smallestWindow, type RunEndpoint, type RunOptions, type RunParameters } from './record';
@@ -64,12 +64,15 @@ export async function retryChunks(dir: string, options: RetryOptions): Promise<{
   const parameters = { ...(meta.parameters as unknown as RunParameters), ...definedOnly(options.parameters ?? {}) };
   let batches: PackedRequest<ChunkRef>[];
   try {
-    batches = packRequests(chunks, meta.prompt, options.tokenizer, {
-      chunksPerBatch: parameters.chunksPerBatch,
-      maxBatchTokens: parameters.maxBatchTokens,
-      ...packWindow(options),
-      output: meta.output,
-    }).map((b) => ({ ...b, id: `r${b.id}` }));
+    const packed = await measured(options, (t) =>
+      packRequests(chunks, meta.prompt, t, {
+        chunksPerBatch: parameters.chunksPerBatch,
+        maxBatchTokens: parameters.maxBatchTokens,
+        ...packWindow(options),
+        output: meta.output,
+      }),
+    );
+    batches = packed.map((b) => ({ ...b, id: `r${b.id}` }));
   } catch (e) {
     await store.release();
     throw e;
@@ -96,7 +99,7 @@ export function resumeRun(dir: string, options: Omit<RetryOptions, 'chunkIds'>):
   return retryChunks(dir, { ...options, pass: 'resume' });
 }
 
-type ExecuteOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'endpoints' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache' | 'onText' | 'output' | 'budget'> & { pass: PassKind };
+type ExecuteOptions = Pick<RunOptions, 'root' | 'read' | 'prompt' | 'model' | 'endpoints' | 'tokenizer' | 'parameters' | 'signal' | 'onEvent' | 'onOutcome' | 'cache' | 'onText' | 'output' | 'budget' | 'measure'> & { pass: PassKind };
 
 async function execute(store: RunStore, batches: PackedRequest<ChunkRef>[], options: ExecuteOptions, batchPrefix: string): Promise<{ summary: RunSummary; store: RunStore }> {
   try {
@@ -142,12 +145,15 @@ async function executeWithStore(store: RunStore, planned: PackedRequest<ChunkRef
     }
     if (misses.length < planned.reduce((n, b) => n + b.chunks.length, 0)) {
       // Only the chunks not found are sent, packed again so that no request goes out half empty.
-      batches = packRequests(misses, options.prompt, options.tokenizer, {
-        chunksPerBatch: p.chunksPerBatch,
-        maxBatchTokens: p.maxBatchTokens,
-        ...packWindow(options),
-        output: options.output,
-      }).map((b) => ({ ...b, id: `${batchPrefix}${b.id.replace(/^b/, '')}` }));
+      const packed = await measured(options, (t) =>
+        packRequests(misses, options.prompt, t, {
+          chunksPerBatch: p.chunksPerBatch,
+          maxBatchTokens: p.maxBatchTokens,
+          ...packWindow(options),
+          output: options.output,
+        }),
+      );
+      batches = packed.map((b) => ({ ...b, id: `${batchPrefix}${b.id.replace(/^b/, '')}` }));
     }
   }
   const summary = await sendRecorded(store, batches, keys, options, source, pass);

@@ -2,7 +2,8 @@ import * as path from 'path';
 import type * as vscode from 'vscode';
 import { sharedChunkPool } from '../../core/plan/chunkPool';
 import { PlanCache } from '../../core/plan/planCache';
-import { countedOffThread } from '../../core/plan/offThreadCounts';
+import { countedOffThread, PrecountedTokenizer } from '../../core/plan/offThreadCounts';
+import type { Measure } from '../../core/execute/executor';
 import { EDITOR_PLAN_SETTINGS, type PlanServices } from '../../core/plan/parallelPlan';
 import { getTokenizer, isEncodingLoaded, type Tokenizer } from '../../core/plan/tokenizer';
 
@@ -37,9 +38,23 @@ export function editorPlanServices(useCache: boolean): PlanServices {
  * `compute` with the shared tokenizer's counts, made in the planning pool unless the host's thread has
  * loaded the encoding already (Estimate Run…: its packing counts every chunk's wrapper, #17).
  */
-export function countedInEditor<T>(compute: (tokenizer: Tokenizer) => T): Promise<T> {
-  const tokenizer = getTokenizer();
+export function countedInEditor<T>(compute: (tokenizer: Tokenizer) => T, tokenizer: Tokenizer = getTokenizer()): Promise<T> {
   const pool = sharedChunkPool();
   if (isEncodingLoaded(tokenizer) || !pool.available) return Promise.resolve(compute(tokenizer));
   return countedOffThread(tokenizer.encoding, (texts, encoding) => pool.count(texts, encoding), compute, { fallback: tokenizer });
+}
+
+/**
+ * A run's token counts in the editor (#17, `ExecutorOptions.measure`): made in the planning pool until
+ * the host's thread has the encoding, and kept, so that `known` answers them at once (packing after
+ * cache hits measures first); a text not measured is counted in this thread.
+ */
+export function editorRunCounts(runTokenizer: Tokenizer): Measure {
+  const known = new PrecountedTokenizer(runTokenizer.encoding, runTokenizer);
+  const pool = sharedChunkPool();
+  const measure = <T>(compute: (tokenizer: Tokenizer) => T): Promise<T> => {
+    if (isEncodingLoaded(runTokenizer) || !pool.available) return Promise.resolve(compute(runTokenizer));
+    return countedOffThread(runTokenizer.encoding, (texts, encoding) => pool.count(texts, encoding), compute, { known });
+  };
+  return Object.assign(measure, { known });
 }

@@ -25,7 +25,7 @@ import { getTokenizer, type Tokenizer } from '../../core/plan/tokenizer';
 import { parameterOverrides, resendRefusal, runParameters, tokenizerOf } from '../../core/session/prepare';
 import { ensureRunsFolder } from '../../core/store/runFolders';
 import { readSelection, RunRoots, selectFiles, type ReadResult } from './fileSelection';
-import { editorPlanServices } from './planServices';
+import { editorPlanServices, editorRunCounts } from './planServices';
 import { resultsInStorage } from './runsFolder';
 import { EndpointDropNotices, SHOW_LOG } from './endpointNotices';
 import { Commands, ContextKeys } from '../base/ids';
@@ -268,6 +268,7 @@ export class RunService extends Disposable {
         modelInfo: c.modelInfo,
         endpoints: c.endpoints,
         tokenizer: c.tokenizer,
+        measure: editorRunCounts(c.tokenizer),
         parameters: c.parameters,
         cache: this.cache(settings),
         ...(budget ? { budget } : {}),
@@ -323,6 +324,7 @@ export class RunService extends Disposable {
         modelInfo: p.modelInfo,
         endpoints: p.endpoints,
         tokenizer: p.tokenizer,
+        measure: editorRunCounts(p.tokenizer),
         parameters: p.parameters,
         cache: this.cache(p.settings),
         ...(budget ? { budget } : {}),
@@ -489,6 +491,7 @@ export class RunService extends Disposable {
         model,
         endpoints,
         tokenizer,
+        measure: editorRunCounts(tokenizer),
         read: roots.reader(),
         chunkIds,
         pass: mode,
