@@ -108,10 +108,14 @@ describe('Progress during retries and after Cancel (UI)', () => {
       .waitFor({ state: 'visible', timeout: 2_000 })
       .then(() => wb.screenshot('canceling'))
       .catch(() => undefined);
-    // Canceled while planning: what was planned is counted, and the rest is said to be left for a resume.
-    const result = await wb.waitForNotification(/2 of \d+ chunks succeeded, \d+ canceled.*; planning stopped after \d+ files: a resume plans and sends the rest/, HANG_GUARD_MS);
-    const planned = Number(/2 of (\d+) chunks/.exec(await result.innerText())![1]);
-    assert.ok(planned < MANY_FILES, `canceled before the plan was complete: ${planned} of ${MANY_FILES} files planned`);
+    // It sends as it plans: canceled before its plan was complete, what was planned is counted and the
+    // rest is said to be left for a resume (whether the planner got to the end first is a race).
+    const result = await wb.waitForNotification(/2 of \d+ chunks succeeded, \d+ canceled/, HANG_GUARD_MS);
+    const text = (await result.innerText()).replace(/\s+/g, ' ');
+    const planned = Number(/2 of (\d+) chunks/.exec(text)![1]);
+    assert.ok(planned <= MANY_FILES, text);
+    if (planned < MANY_FILES) assert.match(text, new RegExp(`; planning stopped after ${planned} files: a resume plans and sends the rest`));
+    else assert.ok(!/planning stopped/.test(text), text);
     await wb.statusBarItem(`Batch Prompt: ${planned - 2} canceled`).waitFor({ state: 'visible', timeout: HANG_GUARD_MS });
     await wb.screenshot('canceled-result');
 

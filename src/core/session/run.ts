@@ -64,15 +64,7 @@ export async function retryChunks(dir: string, options: RetryOptions): Promise<{
   const parameters = { ...(meta.parameters as unknown as RunParameters), ...definedOnly(options.parameters ?? {}) };
   let batches: PackedRequest<ChunkRef>[];
   try {
-    const packed = await measured(options, (t) =>
-      packRequests(chunks, meta.prompt, t, {
-        chunksPerBatch: parameters.chunksPerBatch,
-        maxBatchTokens: parameters.maxBatchTokens,
-        ...packWindow(options),
-        output: meta.output,
-      }),
-    );
-    batches = packed.map((b) => ({ ...b, id: `r${b.id}` }));
+    batches = await packAgain(chunks, { ...options, prompt: meta.prompt, parameters, output: meta.output }, (id) => `r${id}`);
   } catch (e) {
     await store.release();
     throw e;
@@ -111,7 +103,6 @@ async function execute(store: RunStore, batches: PackedRequest<ChunkRef>[], opti
 
 async function executeWithStore(store: RunStore, planned: PackedRequest<ChunkRef>[], options: ExecuteOptions, batchPrefix: string): Promise<{ summary: RunSummary; store: RunStore }> {
   const source = new FileChunkSource(options.read ?? options.root, store.meta.files);
-  const p = options.parameters;
   const cache = options.cache;
   const keys = new Map<string, string>();
   let batches = planned;
@@ -145,18 +136,19 @@ async function executeWithStore(store: RunStore, planned: PackedRequest<ChunkRef
     }
     if (misses.length < planned.reduce((n, b) => n + b.chunks.length, 0)) {
       // Only the chunks not found are sent, packed again so that no request goes out half empty.
-      const packed = await measured(options, (t) =>
-        packRequests(misses, options.prompt, t, {
-          chunksPerBatch: p.chunksPerBatch,
-          maxBatchTokens: p.maxBatchTokens,
-          ...packWindow(options),
-          output: options.output,
-        }),
-      );
-      batches = packed.map((b) => ({ ...b, id: `${batchPrefix}${b.id.replace(/^b/, '')}` }));
+      batches = await packAgain(misses, options, (id) => `${batchPrefix}${id.replace(/^b/, '')}`);
     }
   }
   const summary = await sendRecorded(store, batches, keys, options, source, pass);
   return { summary, store };
 }
 
+/**
+ * Chunks packed into requests again (a retry's, or those a cache lookup left), under the run's
+ * parameters and window, counted where `measure` says; each batch id made by `id`.
+ */
+async function packAgain(chunks: readonly ChunkRef[], options: Pick<RunOptions, 'prompt' | 'tokenizer' | 'measure' | 'model' | 'endpoints' | 'parameters' | 'output'>, id: (packedId: string) => string): Promise<PackedRequest<ChunkRef>[]> {
+  const p = options.parameters;
+  const packed = await measured(options, (t) => packRequests(chunks, options.prompt, t, { chunksPerBatch: p.chunksPerBatch, maxBatchTokens: p.maxBatchTokens, ...packWindow(options), output: options.output }));
+  return packed.map((b) => ({ ...b, id: id(b.id) }));
+}

@@ -13,12 +13,9 @@ import { getTokenizer } from '../../../src/core/plan/tokenizer';
 import type { SourceFile } from '../../../src/core/plan/types';
 import { RunStore } from '../../../src/core/store/runStore';
 import { chunksOf, taggedReply } from '../../support/scriptedModel';
+import { settle } from '../../support/turns';
 import { treeOf, useWorkspace } from '../../support/tempWorkspace';
 
-/** Lets queued callbacks and I/O run (event-loop turns, not time). */
-async function settle(turns = 50): Promise<void> {
-  for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
 
 /** Answers at once, and writes each request's files into `events`. */
 class LoggingModel implements ChatModel {

@@ -13,13 +13,10 @@ import { runPlanning } from '../../../src/core/session/planning';
 import { getTokenizer } from '../../../src/core/plan/tokenizer';
 import type { ChunkRef, PackedRequest, SourceFile } from '../../../src/core/plan/types';
 import { chunksOf, taggedReply } from '../../support/scriptedModel';
+import { settle } from '../../support/turns';
 
 const batch = (n: number): PackedRequest<ChunkRef> => ({ id: `b${n}`, chunks: [], tokens: 1 });
 
-/** Lets every queued promise callback and I/O callback run (event-loop turns, not time). */
-async function settle(turns = 50): Promise<void> {
-  for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
 
 /** A model whose replies wait until the test releases them. */
 class HeldModel implements ChatModel {
