@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { ChatModel, ChatRequest, ChatResponse } from '../../../src/core/execute/model';
 import type { RunParameters } from '../../../src/core/session/record';
-import { FEED_BOUND, FeedQueue } from '../../../src/core/session/feed';
+import { FEED_BOUND, FeedQueue, STEP_BACKLOG } from '../../../src/core/session/feed';
 import { runPlanning } from '../../../src/core/session/planning';
 import { getTokenizer } from '../../../src/core/plan/tokenizer';
 import type { ChunkRef, PackedRequest, SourceFile } from '../../../src/core/plan/types';
@@ -93,8 +93,13 @@ describe('the bounded feed between planner and executor (#17)', () => {
       });
       while (model.requests === 0) await settle(1);
       await settle(200);
-      // In flight 1, queued 1 (one slot), the feed's bound, and what the planner holds between them.
-      assert.ok(fed <= FEED_BOUND + 4, `the planner was fed ${fed} of ${files.length} files while one request was held`);
+      // In flight 1, queued 1 (one slot), the feed's bound, then what waits between planner and feed: the
+      // steps' backlog (a file step and a batch step per file here), the packer's open batch and the file
+      // being added. The exact number within that depends on how the steps interleave (40 seen on a busy
+      // machine, 36 on a quiet one): the point is a bound well below the corpus, not an exact count.
+      const bound = FEED_BOUND + 2 + STEP_BACKLOG + 2;
+      assert.ok(bound < files.length, 'the corpus is larger than the bound');
+      assert.ok(fed <= bound, `the planner was fed ${fed} of ${files.length} files while one request was held (bound ${bound})`);
       assert.strictEqual(model.requests, 1);
       model.release();
       const { summary } = await run;
