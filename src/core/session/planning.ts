@@ -95,7 +95,6 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
   const steps = new StepQueue();
   const step = (f: () => Promise<void>) => steps.add(f);
   const counts = { files: 0, chunks: 0, batches: 0 };
-  let confirmed = false;
   const texts = new PlannedTexts();
   // The CLI (it may chunk in this thread): the first files, and any file while the executor is not
   // waiting on an empty feed (requests are behind, not waiting for the plan), are chunked here and idle
@@ -128,7 +127,7 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
       batch: (b) =>
         step(async () => {
           counts.batches++;
-          if (options.holdAt !== undefined && counts.batches >= options.holdAt && !confirmed) feed.hold();
+          if (options.holdAt !== undefined && counts.batches >= options.holdAt) feed.hold();
           await sender!.take(b);
         }),
     },
@@ -170,7 +169,6 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
       if (error === undefined && planError === undefined) {
         await store.completePlan({ order: plan.files.map((f) => f.path), skipped: plan.skipped ?? [], chunkTokens: plan.chunkTokens });
         const go = (await options.planned?.(plan, collected || undefined)) ?? true;
-        confirmed = true;
         if (!go && feed.held) {
           declined = true;
           await sender.decline(feed.takeAll());
