@@ -315,8 +315,8 @@ class Execution {
     let v = this.overheadByCount.get(count);
     if (v === undefined) {
       v = this.o.framing ? this.o.framing.overhead(count) : requestOverhead(this.o.prompt, tokenizer, count, this.o.output);
-      // A measuring pass may count what it does not know yet as 0 (see `measure`): kept once measured.
-      if (!this.o.measure) this.overheadByCount.set(count, v);
+      // With `measure`, `measuredUnitCost` fills this first: no measuring pass's count is kept here.
+      this.overheadByCount.set(count, v);
     }
     return v;
   }

@@ -322,7 +322,7 @@ class Sender {
     const make = (t: Tokenizer) => new BatchPacker<ChunkRef>(this.options.prompt, t, { chunksPerBatch: p.chunksPerBatch, maxBatchTokens: p.maxBatchTokens, ...packWindow(this.options), output: this.options.output });
     if (this.options.measure) {
       await this.options.measure((t) => {
-        make(t);
+        if (!this.packer) make(t); // what every request costs, counted once
         for (const c of chunks) chunkCost(c, t);
       });
     }

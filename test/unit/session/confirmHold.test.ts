@@ -132,7 +132,7 @@ describe('a run that asks before it sends much: held at holdAt, then confirmed o
     assert.strictEqual(summary?.requests, 0);
   });
 
-  it('a plan under holdAt is never held: every request may leave before the plan is complete', async () => {
+  it('a plan under holdAt is never held: the answer to planned does not stop it', async () => {
     const events: string[] = [];
     const model = new LoggingModel(events);
     let told = 0;
