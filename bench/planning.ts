@@ -2,7 +2,7 @@
 // the plan cache (nothing changed, one file edited), the event loop's longest block while the pool
 // plans, the in-thread threshold, and base64's cost per MB beside the corpus's. Figures only.
 import { spawnSync } from 'child_process';
-import { promises as fs, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ChunkPool, defaultPoolSize } from '../src/core/plan/chunkPool';
@@ -10,9 +10,9 @@ import { DEFAULT_CHUNK_OPTIONS } from '../src/core/plan/chunker';
 import { chunkText } from '../src/core/plan/fileChunks';
 import { DEFAULT_PACK_OPTIONS } from '../src/core/plan/packer';
 import { EDITOR_PLAN_SETTINGS, ParallelPlanner, IN_THREAD_CHARS } from '../src/core/plan/parallelPlan';
-import { DEFAULT_MAX_FILE_BYTES } from '../src/core/input/files';
 import type { ChildResult, Delay } from './planningChild';
-import { createPlan, Planner, type Plan, type PlanOptions } from '../src/core/plan/plan';
+import { createPlan, hashTextAsync, Planner, type Plan, type PlanOptions } from '../src/core/plan/plan';
+import { collectFiles, DEFAULT_MAX_FILE_BYTES } from '../src/core/input/files';
 import { PlanCache } from '../src/core/plan/planCache';
 import { createTokenizer } from '../src/core/plan/tokenizer';
 import type { SourceFile } from '../src/core/plan/types';
@@ -32,15 +32,21 @@ async function timed<T>(run: () => Promise<T>): Promise<{ value: T; seconds: num
   return { value, seconds: (performance.now() - t) / 1000 };
 }
 
-/** Plans `paths` read from disk (async, one at a time, as the CLI does) through a ParallelPlanner. */
-async function planFromDisk(paths: readonly string[], names: readonly string[], services: ConstructorParameters<typeof ParallelPlanner>[1], edit?: { index: number; text: string }): Promise<ParallelPlanner & { plan?: Plan }> {
+/**
+ * Plans the corpus read from disk as the CLI and the editor read it (`collectFiles`: stat'ed, read a
+ * few files ahead, decoded, handed on in order) through a ParallelPlanner; `edit` replaces one file's text.
+ */
+async function planFromDisk(inputs: Inputs, services: ConstructorParameters<typeof ParallelPlanner>[1], edit?: { path: string; text: string }): Promise<ParallelPlanner & { plan?: Plan }> {
   const planner = new ParallelPlanner(options(), services) as ParallelPlanner & { plan?: Plan };
-  for (let i = 0; i < paths.length; i++) {
-    const text = edit?.index === i ? edit.text : await fs.readFile(paths[i], 'utf8');
-    await planner.add({ path: names[i], text });
-  }
+  await collectFiles(inputs.paths, { cwd: inputs.cwd, maxFileBytes: 64 * MB, respectGitignore: false, onFile: (f) => planner.add(edit?.path === f.path ? { path: f.path, text: edit.text } : f) });
   planner.plan = await planner.finish();
   return planner;
+}
+
+/** The corpus's files, relative to the real path of its folder (collectFiles refuses a link out of it). */
+interface Inputs {
+  cwd: string;
+  paths: string[];
 }
 
 export async function runPlanningBench(): Promise<void> {
@@ -49,24 +55,24 @@ export async function runPlanningBench(): Promise<void> {
   const files = corpus.files;
   const mb = corpus.bytes / MB;
   const paths = files.map((f) => path.join(root, 'node_modules', ...f.path.split('/')));
-  const names = files.map((f) => f.path);
+  const inputs: Inputs = { cwd: realpathSync(path.join(root, 'node_modules')), paths: files.map((f) => f.path) };
   console.log(`\n## Planning (#17): ${files.length} files, ${mb.toFixed(1)} MB; ${os.cpus().length} cores here, pool default ${defaultPoolSize()} worker(s); load average ${os.loadavg()[0].toFixed(1)} (wall times scale with it); one round each`);
 
   // Cold plans: files read from disk, chunked in one thread or in a fresh pool (worker start included).
-  const oneThread = await timed(() => planFromDisk(paths, names, {}));
+  const oneThread = await timed(() => planFromDisk(inputs, {}));
   const reference = oneThread.value.plan!;
   const rows: (string | number)[][] = [['plan, cold', 'seconds', 'MB/s', 'x one thread', 'same plan']];
   rows.push(['one thread (Planner)', oneThread.seconds.toFixed(2), (mb / oneThread.seconds).toFixed(1), '1.00', 'yes']);
   for (const size of [1, 2, 4]) {
     const pool = new ChunkPool({ size });
-    const r = await timed(() => planFromDisk(paths, names, { pool, inThreadChars: 0 }));
+    const r = await timed(() => planFromDisk(inputs, { pool, inThreadChars: 0 }));
     await pool.close();
     const same = JSON.stringify(r.value.plan) === JSON.stringify(reference);
     rows.push([`pool of ${size}`, r.seconds.toFixed(2), (mb / r.seconds).toFixed(1), (oneThread.seconds / r.seconds).toFixed(2), same ? 'yes' : 'NO']);
   }
   {
     const pool = new ChunkPool();
-    const r = await timed(() => planFromDisk(paths, names, { pool, helpInThread: true }));
+    const r = await timed(() => planFromDisk(inputs, { pool, helpInThread: true }));
     await pool.close();
     const same = JSON.stringify(r.value.plan) === JSON.stringify(reference);
     rows.push([`CLI: pool of ${pool.size} + this thread`, r.seconds.toFixed(2), (mb / r.seconds).toFixed(1), (oneThread.seconds / r.seconds).toFixed(2), same ? 'yes' : 'NO']);
@@ -77,28 +83,28 @@ export async function runPlanningBench(): Promise<void> {
   // The plan cache: cold (filling it), nothing changed, one file edited.
   const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'bp-bench-plans-'));
   try {
+    // The CLI's settings (the pool, helped by this thread).
     const pool = new ChunkPool();
-    const cold = await timed(() => planFromDisk(paths, names, { pool, cache: new PlanCache(cacheDir) }));
-    const warm = await timed(() => planFromDisk(paths, names, { pool, cache: new PlanCache(cacheDir) }));
-    const k = Math.floor(files.length / 2);
+    const cold = await timed(() => planFromDisk(inputs, { pool, helpInThread: true, cache: new PlanCache(cacheDir) }));
+    const warm = await timed(() => planFromDisk(inputs, { pool, helpInThread: true, cache: new PlanCache(cacheDir) }));
+    // A file of a typical size (10–60 KB), near the middle of the list.
+    const sized = files.map((f, i) => ({ i, n: f.text.length })).filter((f) => f.n > 10_000 && f.n < 60_000);
+    const k = sized[sized.length >> 1].i;
     const text = files[k].text;
     const editedText = text.slice(0, text.length >> 1) + '\n// edited\n' + text.slice(text.length >> 1);
-    const edited = await timed(() => planFromDisk(paths, names, { pool, cache: new PlanCache(cacheDir) }, { index: k, text: editedText }));
+    const edited = await timed(() => planFromDisk(inputs, { pool, helpInThread: true, cache: new PlanCache(cacheDir) }, { path: files[k].path, text: editedText }));
     await pool.close();
-    // Reading and hashing alone: the floor of a warm plan.
-    const hashOnly = await timed(async () => {
-      const { createHash } = await import('crypto');
-      for (const p of paths) createHash('sha256').update(await fs.readFile(p, 'utf8')).digest('hex');
-    });
-    const oneFile = await timed(async () => createPlan([{ path: names[k], text: editedText }], options()));
+    // Collecting (stat, read, decode) and hashing alone: the floor of a warm plan.
+    const hashOnly = await timed(() => collectFiles(inputs.paths, { cwd: inputs.cwd, maxFileBytes: 64 * MB, respectGitignore: false, onFile: async (f) => void (await hashTextAsync(f.pieces ?? f.text)) }));
+    const oneFile = await timed(async () => createPlan([{ path: files[k].path, text: editedText }], options()));
     const sameWarm = JSON.stringify(warm.value.plan) === JSON.stringify(reference);
     const c = (p: ParallelPlanner) => `${p.counts.cached} cached, ${p.counts.inThread + p.counts.pooled} chunked`;
     console.log(table([
       ['plan cache', 'seconds', 'x faster than cold', 'files', 'same plan'],
-      ['cold, filling the cache (pool)', cold.seconds.toFixed(2), '1.0', c(cold.value), JSON.stringify(cold.value.plan) === JSON.stringify(reference) ? 'yes' : 'NO'],
+      ['cold, filling the cache (CLI: pool + this thread)', cold.seconds.toFixed(2), '1.0', c(cold.value), JSON.stringify(cold.value.plan) === JSON.stringify(reference) ? 'yes' : 'NO'],
       ['nothing changed', warm.seconds.toFixed(2), (cold.seconds / warm.seconds).toFixed(1), c(warm.value), sameWarm ? 'yes' : 'NO'],
       [`one file edited (${(editedText.length / 1024).toFixed(0)} KB)`, edited.seconds.toFixed(2), (cold.seconds / edited.seconds).toFixed(1), c(edited.value), '-'],
-      ['(reading + sha256 of the corpus)', hashOnly.seconds.toFixed(2), '', '', ''],
+      ['(collecting + sha256 of the corpus: the floor)', hashOnly.seconds.toFixed(2), '', '', ''],
       ['(that one file planned alone)', oneFile.seconds.toFixed(2), '', '', ''],
     ]));
     console.log('baseline (issue #17): every plan 5.9 s; targets: nothing changed >= 10x faster than cold; one file edited ~ hashing + that file');

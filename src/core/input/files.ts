@@ -12,8 +12,9 @@ import ignore from 'ignore';
 import { globMatcher, isGlob, splitGlobBase } from './glob';
 import { isOutside, relativePathProblem } from '../store/pathGuard';
 import type { SourceFile } from '../plan/types';
-import { exists } from '../../util/fs';
+import { exists, readBytes } from '../../util/fs';
 import { setImmediate as nextTurn } from 'timers/promises';
+import pLimit from 'p-limit';
 
 export interface CollectOptions {
   /** Inputs are relative to this folder, and so are the output paths (with forward slashes). */
@@ -49,6 +50,11 @@ export interface CollectResult {
 
 export const DEFAULT_MAX_FILE_BYTES = 1_048_576;
 
+/** Files stat'ed at once while collecting. */
+const STAT_CONCURRENCY = 16;
+/** Files read ahead of the one handed on, and at most this many bytes of them (one larger file alone). */
+const READ_AHEAD_FILES = 8;
+const READ_AHEAD_BYTES = 8 * 1024 * 1024;
 /** How much of a file is searched for a NUL byte, as git and most editors do. */
 const SNIFF_BYTES = 8192;
 
@@ -71,7 +77,8 @@ interface Rules {
 
 /**
  * Collects the text files named by `inputs`: files, folders (walked recursively) and globs (`*?[{`,
- * matched against paths relative to `cwd`; see glob.ts). Files are read one at a time.
+ * matched against paths relative to `cwd`; see glob.ts). Files are read a few at a time and
+ * handed on in path order.
  *
  * Caveats:
  * - A file named explicitly is read even if gitignored or inside `node_modules`; a folder named
@@ -155,21 +162,23 @@ class Collector {
   async resolveInputs(inputs: string[]): Promise<void> {
     // Globs sharing a literal folder share one walk.
     const globsByBase = new Map<string, { glob: string; matches: (path: string) => boolean; matched: boolean }[]>();
-    for (const input of inputs) {
-      this.signal?.throwIfAborted();
+    // The inputs' stats several at a time (a long list of files from the editor), then taken in order;
+    // each path is worked out inside its task, so a long list never holds the thread in one go.
+    const limit = pLimit(STAT_CONCURRENCY);
+    const looked = await Promise.all(inputs.map((input) => limit(async () => {
       const rel = path.relative(this.cwd, path.resolve(this.cwd, input));
-      if (isOutside(rel)) {
+      if (isOutside(rel)) return { input, rel };
+      const abs = path.join(this.root, rel);
+      return fs.promises.stat(abs).then((stat) => ({ input, rel, abs, stat }), (error: unknown) => ({ input, rel, abs, stat: undefined, error }));
+    })));
+    for (const found of looked) {
+      this.signal?.throwIfAborted();
+      const { input, rel } = found;
+      if (!('abs' in found)) {
         this.skip(toPosix(rel), 'outside-root', this.outsideDetail());
         continue;
       }
-      const abs = path.join(this.root, rel);
-      let stat: fs.Stats | undefined;
-      let error: unknown;
-      try {
-        stat = await fs.promises.stat(abs);
-      } catch (e) {
-        error = e;
-      }
+      const { abs, stat, error } = found as { abs: string; stat: fs.Stats | undefined; error?: unknown };
       if (stat?.isDirectory()) {
         await this.walk(abs, (file) => this.candidates.set(this.relative(file), file));
       } else if (stat) {
@@ -215,33 +224,37 @@ class Collector {
   /** Reads the candidates in path order, one at a time. */
   async read(maxFileBytes: number, onFile?: (file: SourceFile) => void | Promise<void>): Promise<CollectResult> {
     type Entry = { rel: string; abs: string; real: string; size: number };
-    const entries: Entry[] = [];
-    for (const rel of [...this.candidates.keys()].sort(compare)) {
+    // Stats and real paths several at a time (one at a time, each is a thread-pool round trip), kept in path order.
+    const limit = pLimit(STAT_CONCURRENCY);
+    const looked = await Promise.all([...this.candidates.keys()].sort(compare).map((rel) => limit(async (): Promise<Entry | undefined> => {
       this.signal?.throwIfAborted();
       const abs = this.candidates.get(rel) as string;
       // A name the run folder could not hold safely (a backslash in a Linux file name): refused by the path guard on resume.
       const problem = relativePathProblem(rel);
       if (problem) {
         this.skip(rel, 'unreadable', `its path ${problem}, which a run folder cannot record; rename it to include it`);
-        continue;
+        return undefined;
       }
       try {
         const stat = await fs.promises.stat(abs);
         if (!stat.isFile()) {
           this.skip(rel, 'unreadable', 'not a regular file (a device, socket or pipe)');
-          continue;
+          return undefined;
         }
         const real = await fs.promises.realpath(abs);
         if (isOutside(path.relative(this.root, real))) {
           this.skip(rel, 'outside-root', `is a link to ${real}, ${this.outsideDetail()}`);
-          continue;
+          return undefined;
         }
-        entries.push({ rel, abs, real, size: stat.size });
+        return { rel, abs, real, size: stat.size };
       } catch (e) {
         if (isMissing(e)) this.skip(rel, 'not-found', 'no such file (a broken link, or deleted while collecting)');
         else this.skip(rel, 'unreadable', `cannot access it (${errorCode(e)})`);
+        return undefined;
       }
-    }
+    })));
+    this.signal?.throwIfAborted();
+    const entries = looked.filter((e): e is Entry => e !== undefined);
 
     // One read per real file; its own path wins over a link's, else the first path in order.
     const chosen = new Map<string, Entry>();
@@ -250,24 +263,39 @@ class Collector {
       if (!prev || (prev.abs !== prev.real && e.abs === e.real)) chosen.set(e.real, e);
     }
     const keep = new Set(chosen.values());
+    const toRead: Entry[] = [];
+    for (const e of entries) {
+      if (!keep.has(e)) continue;
+      if (e.size > maxFileBytes) this.skip(e.rel, 'too-large', tooLargeDetail(e.size, maxFileBytes));
+      else toRead.push(e);
+    }
 
+    // Reads run a few files ahead of the one handed on (bounded in files and bytes); files are handed on in order.
+    type Read = { bytes: Buffer } | { error: unknown };
+    const reads: Promise<Read>[] = [];
+    let next = 0;
+    let aheadBytes = 0;
+    const readAhead = () => {
+      while (next < toRead.length && reads.length < READ_AHEAD_FILES && (reads.length === 0 || aheadBytes + toRead[next].size <= READ_AHEAD_BYTES)) {
+        const e = toRead[next++];
+        aheadBytes += e.size;
+        reads.push(readBytes(e.abs, this.signal).then((bytes) => ({ bytes }), (error: unknown) => ({ error })));
+      }
+    };
     const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
     const files: SourceFile[] = [];
-    for (const e of entries) {
+    for (const e of toRead) {
       this.signal?.throwIfAborted();
-      if (!keep.has(e)) continue;
-      if (e.size > maxFileBytes) {
-        this.skip(e.rel, 'too-large', tooLargeDetail(e.size, maxFileBytes));
-        continue;
-      }
-      let bytes: Buffer;
-      try {
-        bytes = await fs.promises.readFile(e.abs, { signal: this.signal });
-      } catch (err) {
+      readAhead();
+      const read = await reads.shift()!;
+      aheadBytes -= e.size;
+      if ('error' in read) {
         if (this.signal?.aborted) throw this.signal.reason;
-        this.skip(e.rel, 'unreadable', `cannot read it (${errorCode(err)})`);
+        if (isMissing(read.error)) this.skip(e.rel, 'not-found', 'no such file (deleted while collecting)');
+        else this.skip(e.rel, 'unreadable', `cannot read it (${errorCode(read.error)})`);
         continue;
       }
+      const bytes = read.bytes;
       // The size is checked again: the file may have changed since the stat.
       if (bytes.length > maxFileBytes) {
         this.skip(e.rel, 'too-large', tooLargeDetail(bytes.length, maxFileBytes));

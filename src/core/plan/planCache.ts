@@ -46,7 +46,8 @@ export function entryProblem(entry: unknown, key: string, text: string, params: 
   const spans = e.spans;
   if (!Array.isArray(spans) || spans.length % SPAN_FIELDS !== 0) return 'malformed spans';
   if (spans.length === 0) return text.length === 0 ? undefined : 'no chunk for a text';
-  const lines = new LineIndex(text);
+  const starts = new LineCursor(text);
+  const ends = new LineCursor(text);
   let covered = 0;
   for (let i = 0; i < spans.length; i += SPAN_FIELDS) {
     for (let k = 0; k < SPAN_FIELDS; k++) if (!Number.isSafeInteger(spans[i + k])) return 'a span that is not integers';
@@ -57,30 +58,49 @@ export function entryProblem(entry: unknown, key: string, text: string, params: 
     const freshEnd = end - Math.max(0, trailing);
     if (overlap < 0 || fresh !== covered || freshEnd <= fresh) return 'chunks that do not tile the text';
     covered = freshEnd;
-    if (startLine !== lines.lineOf(start) || endLine !== lines.lineOf(end - 1)) return 'a wrong line range';
+    if (startLine !== starts.lineOf(start) || endLine !== ends.lineOf(end - 1)) return 'a wrong line range';
     if (tokens < 1 || tokens > params.chunkTokens) return 'a count outside the budget';
   }
   return covered === text.length ? undefined : 'chunks that do not reach the end of the text';
 }
 
-/** 1-based lines of offsets (binary search over line starts). */
-class LineIndex {
-  private readonly starts: number[] = [0];
+/**
+ * 1-based lines of offsets, asked mostly in increasing order (a chunk's starts, or its ends): newlines
+ * are counted forward from the last offset asked, with no table of line starts (a million entries for
+ * a large corpus). An offset before the last one (a malformed entry) makes the table once, and binary
+ * search answers from then on: never more than one pass plus a table, whatever the entry says.
+ */
+class LineCursor {
+  private offset = 0;
+  private line = 1;
+  private starts: number[] | undefined;
 
-  constructor(text: string) {
-    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) this.starts.push(i + 1);
-  }
+  constructor(private readonly text: string) {}
 
   lineOf(offset: number): number {
+    if (offset < this.offset || this.starts) return this.search(offset);
+    for (let i = this.text.indexOf('\n', this.offset); i !== -1 && i < offset; i = this.text.indexOf('\n', i + 1)) this.line++;
+    this.offset = offset;
+    return this.line;
+  }
+
+  private search(offset: number): number {
+    const starts = (this.starts ??= lineStarts(this.text));
     let lo = 0;
-    let hi = this.starts.length - 1;
+    let hi = starts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
-      if (this.starts[mid] <= offset) lo = mid;
+      if (starts[mid] <= offset) lo = mid;
       else hi = mid - 1;
     }
     return lo + 1;
   }
+}
+
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
 }
 
 export interface PlanCacheOptions {

@@ -2,6 +2,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { listFiles, removeStaleTempFiles, tempFileOwner, writeFileAtomic } from '../../util/atomicFile';
 import { PathGuard } from './pathGuard';
+import { readBytes } from '../../util/fs';
 
 const KEY_RE = /^[0-9a-f]{64}$/;
 
@@ -38,7 +39,7 @@ export class EntryFolder {
   /** The entry's JSON, or undefined when it is missing or unreadable (untrusted: the caller checks it). */
   async read(key: string): Promise<unknown> {
     try {
-      return JSON.parse(await fs.readFile(this.entryPath(key), 'utf8')) as unknown;
+      return JSON.parse((await readBytes(this.entryPath(key))).toString('utf8')) as unknown;
     } catch {
       return undefined;
     }

@@ -263,6 +263,49 @@ describe('collectFiles', () => {
     });
   });
 
+  it('hands files on one at a time in path order while reading ahead; a file deleted meanwhile is reported, the rest read', async () => {
+    // Sizes that vary, so reads finish out of order; 60 files, far more than are read ahead.
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 60; i++) files[`f${String(i).padStart(2, '0')}.txt`] = `${i}\n`.repeat(1 + ((i * 7919) % 97) * 200);
+    const cwd = tree(files);
+    const names = Object.keys(files).sort();
+    const seen: string[] = [];
+    let inside = 0;
+    const r = await collectFiles(['.'], {
+      cwd,
+      onFile: async (f) => {
+        assert.strictEqual(inside++, 0, 'one file at a time');
+        seen.push(f.path);
+        assert.strictEqual(f.text, files[f.path]);
+        // While the first file is handed on, the last one goes away: too far ahead to be read yet.
+        if (f.path === names[0]) fs.rmSync(path.join(cwd, names[59]));
+        await new Promise((resolve) => setImmediate(resolve));
+        inside--;
+      },
+    });
+    assert.deepStrictEqual(seen, names.slice(0, 59));
+    assert.deepStrictEqual(r.files, []);
+    assert.deepStrictEqual(r.skipped, [{ path: names[59], reason: 'not-found', detail: 'no such file (deleted while collecting)' }]);
+  });
+
+  it('stops handing files on when aborted mid-way, with the signal reason', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 30; i++) files[`f${String(i).padStart(2, '0')}.txt`] = `text ${i}\n`;
+    const cwd = tree(files);
+    const controller = new AbortController();
+    const reason = new Error('stop');
+    const seen: string[] = [];
+    await assert.rejects(collectFiles(['.'], {
+      cwd,
+      signal: controller.signal,
+      onFile: (f) => {
+        seen.push(f.path);
+        if (seen.length === 3) controller.abort(reason);
+      },
+    }), (e) => e === reason);
+    assert.deepStrictEqual(seen, ['f00.txt', 'f01.txt', 'f02.txt']);
+  });
+
   it('throws the signal reason when aborted', async () => {
     const cwd = tree({ 'a.txt': 'a' });
     const controller = new AbortController();

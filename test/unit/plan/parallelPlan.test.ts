@@ -219,6 +219,32 @@ describe('planning in worker threads and the plan cache (#17)', function () {
     assert.strictEqual(entryProblem({ ...base }, key, file.text, params), undefined);
   });
 
+  it('checks every line range of an entry, also where a chunk starts before the one it follows', () => {
+    const params = new Planner(optionsOf()).chunkParams;
+    const file = files.find((f) => f.text.split('\n').length > 50 && chunkText(f.text, params).spans!.length > 14)!;
+    const good = chunkText(file.text, params).spans!;
+    const key = planKey(hashText(file.text), params);
+    const entry = (spans: number[]) => ({ v: 1, key, chars: file.text.length, spans });
+    assert.strictEqual(entryProblem(entry(good), key, file.text, params), undefined);
+    // Each chunk's start and end line, one at a time, off by one: refused (the last chunk's too).
+    const last = good.length - 7;
+    const middle = 7 * Math.floor(good.length / 14);
+    assert.ok(middle > 7 && middle < last);
+    for (const field of [2, 3, middle + 2, middle + 3, last + 2, last + 3]) {
+      for (const by of [-1, 1]) {
+        const spans = good.map((n, j) => (j === field ? n + by : n));
+        assert.strictEqual(entryProblem(entry(spans), key, file.text, params), 'a wrong line range', `field ${field} ${by}`);
+      }
+    }
+    // A third chunk overlapping the two before it starts before the second: its lines are still checked.
+    const text = 'a\nb\nc\nd\n';
+    const small = planKey(hashText(text), params);
+    const third = (startLine: number, endLine: number) => ({ v: 1, key: small, chars: text.length, spans: [0, 2, 1, 1, 0, -1, 1, 2, 4, 2, 2, 0, -1, 1, 0, 8, startLine, endLine, 4, -1, 3] });
+    assert.strictEqual(entryProblem(third(1, 4), small, text, params), undefined);
+    assert.strictEqual(entryProblem(third(2, 4), small, text, params), 'a wrong line range');
+    assert.strictEqual(entryProblem(third(1, 3), small, text, params), 'a wrong line range');
+  });
+
   it('stays in this thread for small plans and with a tokenizer of its own', async () => {
     const options = optionsOf();
     const small = await parallelPlan(files, options, { pool, inThreadChars: Number.MAX_SAFE_INTEGER });
