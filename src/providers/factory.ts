@@ -10,7 +10,7 @@ export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
 export interface CreateModelOptions {
   /** The run's token counter; Ollama sizes `num_ctx` and judges truncation with it. */
-  tokenCounter?: (text: string) => number;
+  tokenCounter?: (text: string) => number | undefined;
   temperature?: number;
   /**
    * Connections kept open to the endpoint: the run's concurrency (its ceiling, since adaptive

@@ -26,10 +26,12 @@ export interface OllamaOptions extends PoolOptions {
   temperature?: number;
   headers?: Record<string, string>;
   /**
-   * Counts tokens of a text (the run's tokenizer). Ollama's models use other tokenizers, so the count
-   * is widened by margins (see `estimateRequestTokens`); without it a character heuristic is used.
+   * Counts tokens of a text (the run's tokenizer), for a request that does not carry its count
+   * (`ChatRequest.inputTokens`). Ollama's models use other tokenizers, so the count is widened by
+   * margins (see `estimateRequestTokens`); without it, or when it answers undefined (the editor, whose
+   * thread must not load the encoding), a character heuristic is used.
    */
-  tokenCounter?: (text: string) => number;
+  tokenCounter?: (text: string) => number | undefined;
 }
 
 /** Tokens of a request, three ways: `high` sizes `num_ctx` (should never be short), `low` judges truncation (should never be long). */
@@ -50,10 +52,10 @@ const PER_PROMPT = 32;
  * code run at 3–4.5), other characters at 1.5 (high) / 0.2 (low) tokens each (CJK is about one token a
  * character, Cyrillic or Greek three to five characters a token).
  */
-export function estimateRequestTokens(messages: readonly ChatMessage[], counter?: (text: string) => number): TokenEstimate {
+export function estimateRequestTokens(messages: readonly ChatMessage[], counter?: (text: string) => number | undefined, counted?: number): TokenEstimate {
   const overhead = PER_PROMPT + PER_MESSAGE * messages.length;
-  if (counter) {
-    const n = messages.reduce((sum, m) => sum + counter(m.content), 0);
+  const n = counted ?? (counter ? countAll(messages, counter) : undefined);
+  if (n !== undefined) {
     return { central: n + overhead, high: Math.ceil(n * 1.3) + overhead, low: Math.floor(n * 0.8) };
   }
   let ascii = 0;
@@ -69,6 +71,17 @@ export function estimateRequestTokens(messages: readonly ChatMessage[], counter?
     high: Math.ceil(ascii / 3 + other * 1.5) + overhead,
     low: Math.floor(ascii / 7 + other / 5),
   };
+}
+
+/** The messages' tokens by `counter`, or undefined when it cannot count one of them. */
+function countAll(messages: readonly ChatMessage[], counter: (text: string) => number | undefined): number | undefined {
+  let n = 0;
+  for (const m of messages) {
+    const k = counter(m.content);
+    if (k === undefined) return undefined;
+    n += k;
+  }
+  return n;
 }
 
 /**
@@ -113,7 +126,7 @@ export class OllamaModel implements ChatModel {
   }
 
   async complete(request: ChatRequest, { signal, onText, idleTimeoutMs }: CompleteOptions): Promise<ChatResponse> {
-    const est = estimateRequestTokens(request.messages, this.options.tokenCounter);
+    const est = estimateRequestTokens(request.messages, this.options.tokenCounter, request.inputTokens);
     const maxOutput = request.maxOutputTokens ?? this.options.maxOutputTokens;
     const numCtx = this.sizeNumCtx(est, maxOutput);
     this.numCtx = numCtx;

@@ -398,7 +398,7 @@ class Execution {
     let response: ChatResponse;
     const mode = this.modeFor(ep);
     try {
-      const request_ = this.requestFor(unit, chunks, ep, mode);
+      const request_ = this.requestFor(unit, chunks, ep, mode, tokens);
       response = await ep.model.complete(request_, { signal: request.signal, ...this.streaming(unit.batchId, chunkIds, sent, firstToken) });
     } catch (raw) {
       const latencyMs = this.clock.now() - sent;
@@ -490,7 +490,7 @@ class Execution {
   }
 
   /** The request for a unit: the protocol's messages (a repair's when the unit is one), with the answer schema in structured mode. */
-  private requestFor(unit: Unit, chunks: readonly Chunk[], ep: EndpointState, mode: AnswerMode): ChatRequest {
+  private requestFor(unit: Unit, chunks: readonly Chunk[], ep: EndpointState, mode: AnswerMode, tokens: number): ChatRequest {
     const output = this.o.output;
     const repair = unit.items.length === 1 ? unit.items[0].repair : undefined;
     const messages = this.o.framing
@@ -498,7 +498,9 @@ class Execution {
       : repair && output
       ? buildRepairMessages(this.o.prompt, chunks[0], ep.model.supportsSystemMessage, output, mode, repair)
       : buildMessages(this.o.prompt, chunks, ep.model.supportsSystemMessage, output, mode);
-    return { messages, maxOutputTokens: this.maxOutputOf(ep), ...(mode === 'structured' ? structuredRequest(output, chunks) : {}) };
+    // A repair carries the invalid answer too: not what was counted.
+    const counted = repair && output ? {} : { inputTokens: tokens };
+    return { messages, maxOutputTokens: this.maxOutputOf(ep), ...counted, ...(mode === 'structured' ? structuredRequest(output, chunks) : {}) };
   }
 
   /**
@@ -651,7 +653,8 @@ class Execution {
     try {
       const whole = await this.textOf(item);
       // An edit chunk is split in its editable part, at a line end, its contexts re-derived (a one-line part fails).
-      parts = this.o.output?.kind === 'edit' ? splitEditChunk(whole, this.o.tokenizer) : splitChunk(whole, this.o.tokenizer, { lineNumbers: this.o.output?.kind === 'findings' });
+      const split = (t: Tokenizer): [Chunk, Chunk] => (this.o.output?.kind === 'edit' ? splitEditChunk(whole, t) : splitChunk(whole, t, { lineNumbers: this.o.output?.kind === 'findings' }));
+      parts = this.o.measure ? await this.o.measure(split) : split(this.o.tokenizer);
     } catch (e) {
       // An edit part of one line cannot be cut: it fails for the overflow itself, saying why.
       const why = this.o.output?.kind === 'edit' ? { kind: error.kind, message: `${error.message} ${describeError(e).message}.` } : describeError(e);

@@ -19,6 +19,12 @@ export interface ChatRequest {
    * JSON's text. A server that refuses the mode rejects with `StructuredModeRefusedError`.
    */
   responseSchema?: ResponseSchema;
+  /**
+   * The messages' tokens in the run's tokenizer, when the caller counted them (the executor does, off
+   * the editor's thread): a provider that sizes a request from its tokens (Ollama's `num_ctx`) takes
+   * this instead of counting again.
+   */
+  inputTokens?: number;
 }
 
 export interface ResponseSchema {

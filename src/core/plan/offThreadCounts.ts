@@ -46,7 +46,9 @@ export class PrecountedTokenizer implements Tokenizer {
  * thread. A first pass notes the texts `compute` counts (answering 0); they are counted elsewhere and
  * `compute` runs again with the counts. Passes repeat while one asks for a text not yet counted (what is
  * counted may depend on counts), at most `maxPasses` times; then the last texts go to `fallback`.
- * `compute` must be a pure function of the counts (it runs more than once).
+ * `compute` must be a pure function of the counts (it runs more than once); what it throws in a pass
+ * that lacked counts is dropped (a split that found no cut with placeholder counts), not what it throws
+ * with them all.
  */
 export async function countedOffThread<T>(encoding: EncodingName, countTexts: CountTexts, compute: (tokenizer: Tokenizer) => T, options: { fallback?: Tokenizer; maxPasses?: number; /** Counts kept across calls (and filled by this one). */ known?: PrecountedTokenizer } = {}): Promise<T> {
   const known = options.known ?? new PrecountedTokenizer(encoding, options.fallback);
@@ -61,7 +63,15 @@ export async function countedOffThread<T>(encoding: EncodingName, countTexts: Co
         return 0;
       },
     };
-    const result = compute(pass >= maxPasses ? known : recording);
+    let result: T;
+    try {
+      result = compute(pass >= maxPasses ? known : recording);
+    } catch (e) {
+      // A pass that was answered 0 for some counts may fail where the real counts would not: only a pass
+      // with every count real (or the last) decides.
+      if (missing.size === 0 || pass >= maxPasses) throw e;
+      result = undefined as T;
+    }
     if (missing.size === 0 || pass >= maxPasses) return result;
     const texts = [...missing];
     const counts = await countTexts(texts, encoding);

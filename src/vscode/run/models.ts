@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { ChatModel } from '../../core/execute/model';
 import type { RunEndpoint } from '../../core/session/run';
-import type { Tokenizer } from '../../core/plan/tokenizer';
+import { isEncodingLoaded, type Tokenizer } from '../../core/plan/tokenizer';
 import type { EndpointInfo } from '../../core/store/runStore';
 import type { EndpointConfig } from '../../providers/endpoint';
 import { createModel, defaultBaseUrl, needsApiKey } from '../../providers/factory';
@@ -179,7 +179,9 @@ export class ModelService {
     const endpoint = choice.endpoint!;
     const key = await this.keys.get(endpoint);
     if (!key && needsApiKey(endpoint)) throw new MissingKeyError(endpoint);
-    return createModel(endpoint, key, { tokenCounter: (t) => tokenizer.count(t), connections });
+    // Requests of a run carry their counts (made off this thread); any other text is counted here only
+    // when the encoding is loaded already: this thread, every extension's, never loads it (the heuristic instead).
+    return createModel(endpoint, key, { tokenCounter: (t) => (isEncodingLoaded(tokenizer) ? tokenizer.count(t) : undefined), connections });
   }
 }
 

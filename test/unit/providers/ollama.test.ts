@@ -76,6 +76,21 @@ describe('Ollama provider', () => {
     assert.strictEqual(server.requests[2].body.options!.num_ctx, 3000);
   });
 
+  it("sizes num_ctx from a request's own count (inputTokens) without counting; a counter that cannot count falls back to the heuristic", async () => {
+    const counted: string[] = [];
+    const messages = request(16_000);
+    const m = model({ tokenCounter: (t) => (counted.push(t), Math.ceil(t.length / 4)), maxOutputTokens: 500 });
+    await m.complete({ messages, maxOutputTokens: 500, inputTokens: 4500 }, { signal: new AbortController().signal });
+    assert.deepStrictEqual(counted, [], 'the counter is not asked');
+    const expected = estimateRequestTokens(messages, undefined, 4500);
+    assert.strictEqual(expected.high, Math.ceil(4500 * 1.3) + 32 + 8 * messages.length);
+    assert.strictEqual(server.requests[0].body.options!.num_ctx, Math.ceil((expected.high + 500) / NUM_CTX_STEP) * NUM_CTX_STEP);
+    // The editor's counter answers undefined while its thread has no encoding: the character heuristic sizes it.
+    await ask(model({ tokenCounter: () => undefined, maxOutputTokens: 500 }), messages, 500);
+    assert.strictEqual(server.requests[1].body.options!.num_ctx, Math.ceil((estimateRequestTokens(messages).high + 500) / NUM_CTX_STEP) * NUM_CTX_STEP);
+    assert.notStrictEqual(estimateRequestTokens(messages).high, expected.high);
+  });
+
   it('a reply whose prompt_eval_count shows the prompt was cut is a TruncatedError, never a success', async () => {
     const messages = request(16_000); // ~4,000 tokens
     server.script = () => ({ kind: 'ok', promptEvalCount: 1024 });
