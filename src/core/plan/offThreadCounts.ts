@@ -6,6 +6,18 @@
  */
 import type { EncodingName, Tokenizer } from './tokenizer';
 
+/**
+ * Runs a computation that counts tokens, with its counts made where the caller says: in this thread
+ * (`inThread`), or elsewhere (`countedOffThread`, the editor's `Measure`). The computation must be a
+ * pure function of the counts (it may run more than once).
+ */
+export type Counted = <T>(compute: (tokenizer: Tokenizer) => T) => Promise<T>;
+
+/** `Counted` in this thread, by `tokenizer`. */
+export function inThread(tokenizer: Tokenizer): Counted {
+  return (compute) => Promise.resolve(compute(tokenizer));
+}
+
 /** Counts `texts` elsewhere (a worker thread): `ChunkPool.count`. */
 export type CountTexts = (texts: readonly string[], encoding: EncodingName) => Promise<number[]>;
 

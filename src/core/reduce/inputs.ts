@@ -10,6 +10,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { chunkFileOf, findingsOf, readEntries, type PlacedEntry } from '../output/artifacts';
 import { isStructured, validatorOf, type OutputSpec } from '../output/spec';
+import type { Counted } from '../plan/offThreadCounts';
 import type { Tokenizer } from '../plan/tokenizer';
 import type { RunMeta, RunRecord } from '../store/runStore';
 import { joinOutputs } from '../../util/text';
@@ -62,12 +63,13 @@ function renderValues(entries: readonly PlacedEntry[]): string {
  * at most `room` tokens inside a group (larger ones are cut). Chunk outputs are read from `chunks/`;
  * a structured one that cannot be read back is not included, with that reason.
  */
-export async function readRunResults(dir: string, meta: RunMeta, records: readonly RunRecord[], tokenizer: Tokenizer, room: number): Promise<RunResults> {
+export async function readRunResults(dir: string, meta: RunMeta, records: readonly RunRecord[], counted: Counted, room: number): Promise<RunResults> {
   const latest = new Map<string, RunRecord>();
   for (const r of records) latest.set(r.chunkId, r);
   const spec: OutputSpec | undefined = meta.output;
   const validator = spec && isStructured(spec) ? validatorOf(spec) : undefined;
   const out: RunResults = { inputs: [], notIncluded: [], files: 0 };
+  const bodies: { id: string; path: string; lines: string; body: string }[] = [];
   for (const [fi, f] of meta.files.entries()) {
     const ok: { startLine: number; endLine: number; text: string; chunkId: string }[] = [];
     for (const c of f.chunks) {
@@ -104,24 +106,31 @@ export async function readRunResults(dir: string, meta: RunMeta, records: readon
       body = joinOutputs(ok.map((c) => c.text));
     }
     out.files++;
-    const lines = lineRanges(used);
-    const id = `F${fi + 1}`;
-    const whole = { id, path: f.path, lines };
-    const tokens = tokenizer.count(body);
-    if (inputCost({ ...whole, tokens }, tokenizer) <= room) {
-      out.inputs.push({ ...whole, text: body, tokens, cost: inputCost({ ...whole, tokens }, tokenizer), hash: hashOf(body) });
-      continue;
-    }
-    // Too large for one request: pieces that each fit, with their wrapper.
-    const wrapper = inputCost({ ...whole, part: '999 of 999', tokens: 0 }, tokenizer);
-    const pieces = cutText(body, room - wrapper, tokenizer);
-    pieces.forEach((text, k) => {
-      const piece = { id: `${id}.${k + 1}`, path: f.path, lines, part: `${k + 1} of ${pieces.length}` };
-      const t = tokenizer.count(text);
-      out.inputs.push({ ...piece, text, tokens: t, cost: inputCost({ ...piece, tokens: t }, tokenizer), hash: hashOf(text) });
-    });
+    bodies.push({ id: `F${fi + 1}`, path: f.path, lines: lineRanges(used), body });
   }
+  // Every count in one go (off the editor's thread, a few round trips to the pool, not a few per file).
+  const sized = await counted((t) => bodies.map((b) => sizedInputs(b, t, room)));
+  for (const pieces of sized) out.inputs.push(...pieces.map((p) => ({ ...p, hash: hashOf(p.text) })));
   return out;
+}
+
+/**
+ * A file's results as inputs costing at most `room` tokens each: the whole body, or pieces of it cut by
+ * the chunker, each with its wrapper. A pure function of the counts (see `countedOffThread`).
+ */
+function sizedInputs(b: { id: string; path: string; lines: string; body: string }, tokenizer: Tokenizer, room: number): (ReduceItem & Omit<InputRecord, 'hash'>)[] {
+  const whole = { id: b.id, path: b.path, lines: b.lines };
+  const tokens = tokenizer.count(b.body);
+  const cost = inputCost({ ...whole, tokens }, tokenizer);
+  if (cost <= room) return [{ ...whole, text: b.body, tokens, cost }];
+  // Too large for one request: pieces that each fit, with their wrapper.
+  const wrapper = inputCost({ ...whole, part: '999 of 999', tokens: 0 }, tokenizer);
+  const pieces = cutText(b.body, room - wrapper, tokenizer);
+  return pieces.map((text, k) => {
+    const piece = { id: `${b.id}.${k + 1}`, path: b.path, lines: b.lines, part: `${k + 1} of ${pieces.length}` };
+    const t = tokenizer.count(text);
+    return { ...piece, text, tokens: t, cost: inputCost({ ...piece, tokens: t }, tokenizer) };
+  });
 }
 
 export function hashOf(text: string): string {

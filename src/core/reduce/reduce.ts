@@ -12,9 +12,10 @@
  */
 import * as path from 'path';
 import type { ChunkOutcome, RunEvent } from '../execute/events';
-import { executeRequests, type ExecutorOptions } from '../execute/executor';
+import { executeRequests, type ExecutorOptions, type Measure } from '../execute/executor';
 import type { ChatModel } from '../execute/model';
 import { decodeEntries, isStructured, outputKeyOf, type OutputSpec } from '../output/spec';
+import { inThread, type Counted } from '../plan/offThreadCounts';
 import type { Tokenizer } from '../plan/tokenizer';
 import type { Chunk, PackedRequest } from '../plan/types';
 import { checkRunRoot, type RootPolicy } from '../store/pathGuard';
@@ -36,6 +37,8 @@ export interface ReduceOptions {
   /** Several endpoints, as for a run (the first is `model`). */
   endpoints?: RunEndpoint[];
   tokenizer: Tokenizer;
+  /** Where the reduce's counts are made (the editor: off its thread, `editorRunCounts`); default `tokenizer` in this thread. */
+  measure?: Measure;
   /** Overrides of the run's recorded parameters (concurrency, retries, limits); the budgets are the run's. */
   parameters?: Partial<RunParameters>;
   /** Required: the folders the run may have been made in (a cloned run.json may name any root). */
@@ -104,10 +107,11 @@ async function reduceLocked(dir: string, meta: Awaited<ReturnType<typeof checkRu
   const p = { ...(meta.parameters as unknown as RunParameters), ...o.parameters };
   const models = o.endpoints?.length ? o.endpoints.map((e) => e.model) : [o.model];
   const budget = reduceBudget({ maxBatchTokens: Number(p.maxBatchTokens) || 32768, ...smallestWindow(models) });
-  const room = budget - reduceOverhead(prompt, o.tokenizer, output);
+  const counted: Counted = o.measure ?? inThread(o.tokenizer);
+  const room = budget - (await counted((t) => reduceOverhead(prompt, t, output)));
   if (room < 64) throw new ReduceRefusedError('budget', `A reduce request has ${budget} tokens (maxBatchTokens, the context window minus the reply), and its prompt and instructions take ${budget - room}: no room is left for the results. Shorten the reduce prompt or raise --max-batch-tokens.`);
 
-  const results = await readRunResults(dir, meta, await readRecords(dir, { check: true }), o.tokenizer, room);
+  const results = await readRunResults(dir, meta, await readRecords(dir, { check: true }), counted, room);
   if (!results.inputs.length) {
     throw new ReduceRefusedError('no-results', `Run ${meta.runId} has no successful result to combine${results.notIncluded.length ? ` (${results.notIncluded.length} chunk(s) did not succeed: resume or retry them first)` : ''}; nothing was sent.`);
   }
@@ -149,7 +153,7 @@ async function reduceLocked(dir: string, meta: Awaited<ReturnType<typeof checkRu
     o.onLevel?.(level, recorded.groups.length, recorded.final);
     // A level the next one was recorded after is closed: a group of it that failed stays failed (named), never resent.
     const closed = st.levels.some((l) => l.level > level);
-    const outcome = await runLevel(recorded.groups, recorded.final, items, closed, { dir, journal, state: st, prompt, output, o, meta });
+    const outcome = await runLevel(recorded.groups, recorded.final, items, closed, { dir, journal, state: st, prompt, output, o, meta, counted });
     if (outcome.stopped) {
       const shape = reduceShape((await readReduceState(dir))!);
       return { status: 'interrupted', notIncluded: [], shape, message: outcome.stopped.message, ...(outcome.fatal ? { fatal: outcome.fatal } : {}) };
@@ -175,8 +179,7 @@ async function reduceLocked(dir: string, meta: Awaited<ReturnType<typeof checkRu
       return finishedResult(dir, (await readReduceState(dir))!, answer);
     }
     // The next level's inputs: the partial answers, in group order, cut when one exceeds a request.
-    items = [];
-    for (const g of succeeded) items.push(...partialItems(g.id, outcome.answers.get(g.id)!, output, o.tokenizer, room));
+    items = (await counted((t) => succeeded.map((g) => partialItems(g.id, outcome.answers.get(g.id)!, output, t, room)))).flat();
     expected = succeeded.map((g) => g.id);
   }
   throw new ReduceRefusedError('budget', `The reduce did not reach one answer in ${MAX_LEVELS} levels; raise --max-batch-tokens.`);
@@ -235,6 +238,8 @@ interface LevelContext {
   output?: OutputSpec;
   o: ReduceOptions;
   meta: Awaited<ReturnType<typeof checkRunFolder>>;
+  /** Where counts are made (`ReduceOptions.measure`). */
+  counted: Counted;
 }
 
 /**
@@ -253,13 +258,13 @@ async function runLevel(groups: readonly GroupRecord[], final: boolean, items: r
     const onDisk = await c.journal.readGroup(g.id);
     // A group's answer is written only when it succeeded (a new reduce removes the old ones).
     if (onDisk !== undefined) {
-      if (line?.status !== 'succeeded') await record(c, g.id, { status: 'succeeded', attempts: 0, inputTokens: 0, outputTokens: 0, answerTokens: c.o.tokenizer.count(onDisk) });
+      if (line?.status !== 'succeeded') await record(c, g.id, { status: 'succeeded', attempts: 0, inputTokens: 0, outputTokens: 0, answerTokens: await c.counted((t) => t.count(onDisk)) });
       answers.set(g.id, onDisk);
       continue;
     }
     if (closed) continue;
     const text = groupText(g.inputs.map((id) => byId.get(id)!));
-    const chunk: Chunk = { id: g.id, path: 'reduce', index: 0, start: 0, end: text.length, startLine: 1, endLine: 1, overlap: 0, tokens: c.o.tokenizer.count(text), text };
+    const chunk: Chunk = { id: g.id, path: 'reduce', index: 0, start: 0, end: text.length, startLine: 1, endLine: 1, overlap: 0, tokens: await c.counted((t) => t.count(text)), text };
     if (c.o.cache) {
       const key = resultKey({ prompt: keyPrompt, model: c.meta.model, generation: { maxOutputTokens: c.o.model.maxOutputTokens }, path: 'reduce', text, ...(outputKey ? { output: { ...outputKey, startLine: 1 } } : {}) });
       keys.set(g.id, key);
@@ -278,7 +283,8 @@ async function runLevel(groups: readonly GroupRecord[], final: boolean, items: r
     prompt: c.prompt,
     model: c.o.model,
     tokenizer: c.o.tokenizer,
-    framing: reduceFraming(c.prompt, c.o.tokenizer, c.output, final),
+    ...(c.o.measure ? { measure: c.o.measure } : {}),
+    framing: await c.counted((t) => reduceFraming(c.prompt, t, c.output, final)),
     ...executorLimits(p, c.o.endpoints),
     ...(c.output ? { output: c.output } : {}),
     signal: c.o.signal,
@@ -307,7 +313,7 @@ type GroupOutcome = Omit<Extract<ReduceLine, { type: 'group' }>, 'type' | 'id' |
 /** A group's answer, written before its journal line (a kill between the two leaves the answer, adopted on the next run). */
 async function keep(c: LevelContext, id: string, answer: string, line: GroupOutcome): Promise<void> {
   await c.journal.write(groupFile(id), answer);
-  await record(c, id, { ...line, answerTokens: c.o.tokenizer.count(answer) });
+  await record(c, id, { ...line, answerTokens: await c.counted((t) => t.count(answer)) });
 }
 
 async function record(c: LevelContext, id: string, line: GroupOutcome): Promise<void> {

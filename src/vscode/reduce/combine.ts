@@ -26,6 +26,7 @@ import type { ResultCacheFolder } from '../run/resultCacheFolder';
 import { logRunEvent } from '../run/runLog';
 import { pricesOf, runSettingsOf } from '../run/runPlanning';
 import { CHOOSE_MODEL, type RunBasis, type RunService } from '../run/runService';
+import { editorRunCounts } from '../run/planServices';
 import type { Services } from '../services';
 import { CombineProgress } from './combineProgress';
 import { LiveAnswerModel } from './liveAnswer';
@@ -167,6 +168,8 @@ export class ReduceService {
             model: m.model,
             ...(m.endpoints?.length ? { endpoints: m.endpoints } : {}),
             tokenizer: m.tokenizer,
+            // Counted in the planning workers: this thread, every extension's, never loads the encoding.
+            measure: editorRunCounts(m.tokenizer),
             parameters: parameterOverrides({ maxConcurrency, maxRetries, requestTimeoutSeconds, dropAfterFailures, dropAfterWaitSeconds }),
             // Read only through the workspace folders: a run folder naming another root is refused.
             roots: { allowed: folders, hint: 'Open the folder the run was made in to combine its results.' },

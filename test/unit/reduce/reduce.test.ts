@@ -7,7 +7,9 @@ import * as path from 'path';
 import type { ChatRequest } from '../../../src/core/execute/model';
 import { TransientError } from '../../../src/core/execute/errors';
 import { createPlan } from '../../../src/core/plan/plan';
-import { getTokenizer } from '../../../src/core/plan/tokenizer';
+import { getTokenizer, type Tokenizer } from '../../../src/core/plan/tokenizer';
+import { countedOffThread, PrecountedTokenizer } from '../../../src/core/plan/offThreadCounts';
+import type { Measure } from '../../../src/core/execute/executor';
 import type { SourceFile } from '../../../src/core/plan/types';
 import { readReduceState, type InputRecord } from '../../../src/core/reduce/journal';
 import { reduceRun, type ReduceOptions, type ReduceResult } from '../../../src/core/reduce/reduce';
@@ -20,6 +22,7 @@ import { ScriptedModel, taggedReply } from '../../support/scriptedModel';
 import { treeOf, useWorkspace } from '../../support/tempWorkspace';
 
 const tokenizer = getTokenizer();
+const byText = (x: unknown, y: unknown) => JSON.stringify(x).localeCompare(JSON.stringify(y));
 const parameters: RunParameters = { maxConcurrency: 3, maxRetries: 1, requestTimeoutMs: 10_000, chunkTokens: 400, overlapTokens: 0, chunksPerBatch: 1, maxBatchTokens: 32768 };
 const PROMPT = 'Which files mention billing?';
 const FILES: SourceFile[] = Array.from({ length: 12 }, (_, i) => ({ path: `src/m${String(i + 1).padStart(2, '0')}.ts`, text: `export const m${i + 1} = ${i};\n`.repeat(3 + i) }));
@@ -138,6 +141,46 @@ describe('reduce: one answer for a run (#16)', function () {
     assert.ok(inputs.length > 3 && inputs.every((i) => /^F1\.\d+$/.test(i.id) && i.part), JSON.stringify(inputs.map((i) => i.id)));
     assert.deepStrictEqual(idsInAnswer(result.answer!), inputs.map((i) => i.id));
     for (const r of model.requests) assert.ok(tokenizer.count(r.messages.map((m) => m.content).join('\n')) <= reduceOverhead(PROMPT, tokenizer, undefined) + 700, 'every request within its budget');
+  });
+
+  it('counts elsewhere with measure (the editor: off its thread), never with the run tokenizer here, to the same tree, inputs and requests', async () => {
+    const forbidden: Tokenizer = { encoding: tokenizer.encoding, count: (t) => assert.fail(`counted in this thread: ${t.slice(0, 40)}`) };
+    let passes = 0;
+    const known = new PrecountedTokenizer(tokenizer.encoding);
+    const measure: Measure = Object.assign(<T>(compute: (t: Tokenizer) => T) => countedOffThread(tokenizer.encoding, async (texts) => (passes++, texts.map((t) => tokenizer.count(t))), compute, { known }), { known });
+    const budget = { parameters: { maxBatchTokens: budgetFor(80) } };
+    const here = await mapRun('here');
+    const there = await mapRun('there');
+    const hereModel = new ScriptedModel(combineReply);
+    const thereModel = new ScriptedModel(combineReply);
+    const a = await reduce(here, hereModel, budget);
+    const b = await reduce(there, thereModel, { ...budget, tokenizer: forbidden, measure });
+    assert.strictEqual(b.status, 'succeeded', b.message);
+    assert.ok(passes > 0);
+    assert.deepStrictEqual(b.shape, a.shape);
+    assert.strictEqual(b.shape.levels.length, 3);
+    assert.deepStrictEqual(await inputsOf(there), await inputsOf(here));
+    assert.deepStrictEqual((await readReduceState(there))!.levels, (await readReduceState(here))!.levels);
+    assert.deepStrictEqual(thereModel.requests.map((r) => r.messages).sort(byText), hereModel.requests.map((r) => r.messages).sort(byText));
+    assert.strictEqual(b.answer, a.answer);
+
+    // A result cut into pieces by the chunker (counts that depend on counts: several passes).
+    const big: SourceFile[] = [{ path: 'big.md', text: 'x\n' }];
+    await fs.writeFile(path.join(ws, 'big.md'), 'x\n');
+    const plan = createPlan(big, { prompt: 'Summarise.', tokenizer, chunk: { chunkTokens: 400, overlapTokens: 0 }, pack: { chunksPerBatch: 1, maxBatchTokens: 32768 } });
+    const long = Array.from({ length: 200 }, (_, i) => `point ${i}: the billing module does thing number ${i}.`).join('\n');
+    const cut = { parameters: { maxBatchTokens: reduceOverhead(PROMPT, tokenizer, undefined) + 700 } };
+    const runs = await Promise.all(['cut-here', 'cut-there'].map(async (name) => {
+      const dir = path.join(ws, '.batch-prompt/runs', name);
+      await runPlan(plan, { root: ws, dir, prompt: 'Summarise.', model: new ScriptedModel((_r, _n, chunks) => taggedReply(chunks, () => long)), modelInfo: { id: 'm' }, tokenizer, parameters });
+      return dir;
+    }));
+    const c = await reduce(runs[0], new ScriptedModel(combineReply), cut);
+    const d = await reduce(runs[1], new ScriptedModel(combineReply), { ...cut, tokenizer: forbidden, measure });
+    assert.strictEqual(d.status, 'succeeded', d.message);
+    assert.ok((await inputsOf(runs[1])).length > 3);
+    assert.deepStrictEqual(await inputsOf(runs[1]), await inputsOf(runs[0]));
+    assert.strictEqual(d.answer, c.answer);
   });
 
   it('refuses a run with no successful result, an empty prompt, and a folder with no reduce to go on with, before any request', async () => {
