@@ -136,19 +136,25 @@ export function registerRunsView(context: vscode.ExtensionContext, { runs }: Ser
     }, REFRESH_DELAY_MS);
   };
 
-  let watcher: vscode.FileSystemWatcher | undefined;
+  let watchers: vscode.FileSystemWatcher[] = [];
   const watch = () => {
-    watcher?.dispose();
+    for (const w of watchers) w.dispose();
     const root = runs.runsRoot(undefined, undefined, true);
-    // First level (a run folder made or deleted) and each run's run.json / summary.json.
-    watcher = root ? vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(root, '{*,*/run.json,*/summary.json}')) : undefined;
-    watcher?.onDidCreate(schedule);
-    watcher?.onDidChange(schedule);
-    watcher?.onDidDelete((uri) => {
-      schedule();
-      // A run folder deleted (here or by hand): the Unfinished Chunks view forgets it too.
-      if (root && path.dirname(uri.fsPath) === root.fsPath) void options.onRunDeleted?.();
-    });
+    // Two watchers. The run folders made or deleted (a CLI's run, a folder removed by hand): a pattern
+    // of one level is watched on its own, without files.watcherExclude, even inside the workspace, so a
+    // folder copied in whole is reported at once; a recursive pattern there only filters the workspace's
+    // recursive watcher, which missed such a folder about one time in five (the Runs view's test). And
+    // each run's run.json / summary.json, for runs of other windows going on.
+    watchers = root ? [new vscode.RelativePattern(root, '*'), new vscode.RelativePattern(root, '*/{run.json,summary.json}')].map((p) => vscode.workspace.createFileSystemWatcher(p)) : [];
+    for (const w of watchers) {
+      w.onDidCreate(schedule);
+      w.onDidChange(schedule);
+      w.onDidDelete((uri) => {
+        schedule();
+        // A run folder deleted (here or by hand): the Unfinished Chunks view forgets it too.
+        if (root && path.dirname(uri.fsPath) === root.fsPath) void options.onRunDeleted?.();
+      });
+    }
   };
   watch();
 
@@ -158,7 +164,7 @@ export function registerRunsView(context: vscode.ExtensionContext, { runs }: Ser
     {
       dispose: () => {
         clearTimeout(timer);
-        watcher?.dispose();
+        for (const w of watchers) w.dispose();
       },
     },
     runs.onDidChange(schedule),
