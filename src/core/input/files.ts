@@ -5,6 +5,7 @@
  * Over 400 lines because the walk, the `.gitignore` stack and the refusals share one `Collector`'s state
  * (root, candidates, skips, the `.gitignore` rules per folder); glob matching lives in glob.ts.
  */
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { TextDecoder } from 'util';
@@ -305,7 +306,9 @@ class Collector {
         const pieces = bytes.length > DECODE_WHOLE_BYTES ? await decodePieces(bytes) : undefined;
         const text = pieces ? (Array.isArray(pieces) ? pieces.reduce((a, b) => a + b, '') : pieces) : decode(bytes, decoder);
         if (typeof text === 'string') {
-          const file = { path: e.rel, text, ...(Array.isArray(pieces) ? { pieces } : {}) };
+          // The bytes' sha256 is the text's (valid UTF-8, re-encoded byte for byte): cheaper than hashing
+          // the text again. A large file is hashed by the planner, in slices.
+          const file = { path: e.rel, text, ...(Array.isArray(pieces) ? { pieces } : { hash: createHash('sha256').update(bytes).digest('hex') }) };
           if (onFile) await onFile(file);
           else files.push(file);
         }

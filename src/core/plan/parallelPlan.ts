@@ -139,7 +139,7 @@ export class ParallelPlanner {
     if (this.failure !== undefined) throw this.failure;
     const text = file.text;
     const place = { path: file.path, fileIndex: this.added++ };
-    const hashed = hashTextAsync(file.pieces ?? text);
+    const hashed = file.hash !== undefined ? Promise.resolve(file.hash) : hashTextAsync(file.pieces ?? text);
     const chunking = hashed.then((hash) => this.chunkingOf(text, hash, place, file.pieces));
     const chars = text.length;
     this.pendingChars += chars;

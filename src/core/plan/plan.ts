@@ -132,7 +132,7 @@ export class Planner {
 
   /** Chunks `file` in this thread and packs its chunks. */
   add(file: SourceFile): void {
-    this.addChunked({ path: file.path, chars: file.text.length, hash: hashText(file.text) }, chunkText(file.text, this.chunkParams, this.options.tokenizer));
+    this.addChunked({ path: file.path, chars: file.text.length, hash: file.hash ?? hashText(file.text) }, chunkText(file.text, this.chunkParams, this.options.tokenizer));
   }
 
   /**

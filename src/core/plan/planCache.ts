@@ -114,7 +114,7 @@ export interface PlanCacheOptions {
  * (`planKey`), so a changed file, or a run with other parameters, never finds an entry, and is chunked
  * again alone. Untrusted input: an entry read that is not exactly a chunking of the text (`entryProblem`)
  * is a miss. Bounded like the result cache: `prune()` deletes the least recently used entries (a hit
- * refreshes its time).
+ * refreshes its time, at most once an hour).
  */
 export class PlanCache {
   private readonly folder: EntryFolder;
@@ -140,13 +140,14 @@ export class PlanCache {
   /** The chunking of `text` (whose sha256 is `textHash`) under `params`, or undefined: missing, unreadable or not valid for this text. */
   async get(text: string, textHash: string, params: ChunkParams): Promise<FileChunking | undefined> {
     const key = planKey(textHash, params);
-    const entry = await this.folder.read(key);
-    if (entry === undefined) return undefined;
+    const read = await this.folder.readUsed(key);
+    if (read === undefined) return undefined;
+    const entry = read.entry;
     if (entryProblem(entry, key, text, params) !== undefined) {
       this.rejected++;
       return undefined;
     }
-    void this.folder.touch(key);
+    void this.folder.touchStale(key, read.usedAt);
     const e = entry as Entry;
     return e.skipped !== undefined ? { skipped: e.skipped } : { spans: e.spans! };
   }

@@ -10,6 +10,11 @@ export interface SourceFile {
    * the planner hashes and posts them piece by piece, so the thread never copies the whole text at once.
    */
   readonly pieces?: readonly string[];
+  /**
+   * `hashText(text)`, when the reader had it already: the sha256 of the file's bytes, which are the
+   * text's UTF-8 (collectFiles decodes valid UTF-8 only, a BOM kept), so the planner need not hash again.
+   */
+  readonly hash?: string;
 }
 
 /** Where a chunk lies in its file, without its text (plans keep only these, so memory stays small). */

@@ -2,9 +2,15 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { listFiles, removeStaleTempFiles, tempFileOwner, writeFileAtomic } from '../../util/atomicFile';
 import { PathGuard } from './pathGuard';
-import { readBytes } from '../../util/fs';
+import { readBytes, readBytesAndTime } from '../../util/fs';
 
 const KEY_RE = /^[0-9a-f]{64}$/;
+
+/**
+ * An entry used within this long is not touched again when used: the pruning order needs no finer
+ * time, and a warm plan of thousands of files then writes nothing.
+ */
+export const TOUCH_AFTER_MS = 60 * 60 * 1000;
 
 /**
  * A folder of JSON entries keyed by sha256 (`ab/abcdef….json`): the result cache and the plan cache.
@@ -43,6 +49,21 @@ export class EntryFolder {
     } catch {
       return undefined;
     }
+  }
+
+  /** The entry's JSON and when it was last used (its file's time), or undefined as `read`. */
+  async readUsed(key: string): Promise<{ entry: unknown; usedAt: number } | undefined> {
+    try {
+      const { bytes, mtimeMs } = await readBytesAndTime(this.entryPath(key));
+      return { entry: JSON.parse(bytes.toString('utf8')) as unknown, usedAt: mtimeMs };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** `touch`, unless the entry was used within `TOUCH_AFTER_MS` of `now` (`usedAt`, from `readUsed`). */
+  async touchStale(key: string, usedAt: number, now = Date.now()): Promise<void> {
+    if (now - usedAt >= TOUCH_AFTER_MS || usedAt > now) await this.touch(key);
   }
 
   /** Marks the entry used now (the pruning order). */

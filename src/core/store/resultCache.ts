@@ -59,12 +59,18 @@ interface Entry {
   at: string;
 }
 
+/** The output of an entry read for `key`, or undefined when it is not one (untrusted input). */
+function outputOf(entry: unknown, key: string): string | undefined {
+  const e = entry as Entry | undefined;
+  return e?.v === CACHE_FORMAT && e.key === key && typeof e.output === 'string' ? e.output : undefined;
+}
+
 export const DEFAULT_CACHE_MAX_ENTRIES = 20_000;
 export const DEFAULT_CACHE_MAX_BYTES = 256 * 1024 * 1024;
 
 /**
  * Chunk results on disk, one JSON file per key (`ab/abcdef….json`), written atomically, so several
- * processes can share the folder without a lock. A hit refreshes the entry's time; `prune()` (after a
+ * processes can share the folder without a lock. A hit refreshes the entry's time (at most once an hour); `prune()` (after a
  * run) deletes the least recently used entries beyond the bounds. Holds outputs only: no prompt, no
  * chunk text, no key. A `.gitignore` of `*` keeps it out of git and out of a run's own file selection.
  */
@@ -88,16 +94,15 @@ export class ResultCache {
 
   /** The cached output, or undefined (a missing, unreadable or foreign entry is a miss). A hit refreshes the entry's time. */
   async get(key: string): Promise<string | undefined> {
-    const output = await this.peek(key);
-    if (output !== undefined) await this.folder.touch(key);
+    const read = await this.folder.readUsed(key);
+    const output = outputOf(read?.entry, key);
+    if (output !== undefined) await this.folder.touchStale(key, read!.usedAt);
     return output;
   }
 
   /** As `get`, without refreshing the entry's time (an estimate looks, it does not use). */
   async peek(key: string): Promise<string | undefined> {
-    const entry = (await this.folder.read(key)) as Entry | undefined;
-    if (entry?.v !== CACHE_FORMAT || entry.key !== key || typeof entry.output !== 'string') return undefined;
-    return entry.output;
+    return outputOf(await this.folder.read(key), key);
   }
 
   async put(key: string, output: string): Promise<void> {

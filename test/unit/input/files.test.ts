@@ -2,6 +2,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { hashText } from '../../../src/core/plan/plan';
 import { collectFiles, decodeInSlices, DECODE_WHOLE_BYTES, filterGitignored, type CollectResult, type SkippedFile } from '../../../src/core/input/files';
 
 /** Creates `files` (path -> content) under a new temporary folder and returns the folder. */
@@ -286,6 +287,17 @@ describe('collectFiles', () => {
     assert.deepStrictEqual(seen, names.slice(0, 59));
     assert.deepStrictEqual(r.files, []);
     assert.deepStrictEqual(r.skipped, [{ path: names[59], reason: 'not-found', detail: 'no such file (deleted while collecting)' }]);
+  });
+
+  it("hands each file on with the sha256 of its bytes, which is hashText of its text (a BOM, CRLF, astral and accented characters)", async () => {
+    const texts: Record<string, string> = { 'bom.txt': '\ufeffhello\r\nworld\r\n', 'astral.md': 'caf\u00e9 \ud83d\ude00 \u4e2d\u6587\n', 'plain.ts': 'export const a = 1;\n' };
+    const cwd = tree(texts);
+    const r = await collectFiles(['.'], { cwd });
+    assert.deepStrictEqual(r.files.map((f) => f.path).sort(), Object.keys(texts).sort());
+    for (const f of r.files) {
+      assert.strictEqual(f.text, texts[f.path]);
+      assert.strictEqual(f.hash, hashText(texts[f.path]), f.path);
+    }
   });
 
   it('stops handing files on when aborted mid-way, with the signal reason', async () => {

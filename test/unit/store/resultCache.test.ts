@@ -5,6 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { createPlan } from '../../../src/core/plan/plan';
 import { ResultCache, resultKey, type ResultKeyParts } from '../../../src/core/store/resultCache';
+import { TOUCH_AFTER_MS } from '../../../src/core/store/entryFolder';
 import { runPlan } from '../../../src/core/session/run';
 import { readRecords } from '../../../src/core/store/runStore';
 import { getTokenizer } from '../../../src/core/plan/tokenizer';
@@ -79,6 +80,28 @@ describe('result cache', () => {
     const r = await cache.prune();
     assert.deepStrictEqual(r, { entries: 3, bytes: r.bytes, evicted: 2 });
     assert.deepStrictEqual(await Promise.all(keys.map((k) => cache.get(k))), ['out 0', undefined, undefined, 'out 3', 'out 4']);
+  });
+
+  it("a hit refreshes the entry's time at most once an hour, so a re-run of a warm cache writes nothing; peek never", async () => {
+    const cache = new ResultCache(dir);
+    const key = resultKey({ ...base, text: 'hourly' });
+    await cache.put(key, 'out');
+    const file = path.join(dir, key.slice(0, 2), `${key}.json`);
+    const at = async (t: number) => {
+      await fs.utimes(file, new Date(t), new Date(t));
+      return Math.round((await fs.stat(file)).mtimeMs);
+    };
+    const recent = await at(Date.now() - 10 * 60_000);
+    assert.strictEqual(await cache.get(key), 'out');
+    assert.strictEqual(Math.round((await fs.stat(file)).mtimeMs), recent, 'used 10 minutes ago: not touched');
+    const old = await at(Date.now() - TOUCH_AFTER_MS - 60_000);
+    assert.strictEqual(await cache.peek(key), 'out');
+    assert.strictEqual(Math.round((await fs.stat(file)).mtimeMs), old, 'a peek is no use');
+    assert.strictEqual(await cache.get(key), 'out');
+    assert.ok((await fs.stat(file)).mtimeMs > old + TOUCH_AFTER_MS, 'used over an hour ago: touched');
+    const ahead = await at(Date.now() + 24 * TOUCH_AFTER_MS);
+    await cache.get(key);
+    assert.ok((await fs.stat(file)).mtimeMs < ahead, 'a time ahead of the clock is set right');
   });
 
   it('keeps its size under the byte bound', async () => {
