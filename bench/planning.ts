@@ -4,6 +4,7 @@
 import { spawnSync } from 'child_process';
 import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
+import { Worker } from 'worker_threads';
 import * as path from 'path';
 import { ChunkPool, defaultPoolSize } from '../src/core/plan/chunkPool';
 import { DEFAULT_CHUNK_OPTIONS } from '../src/core/plan/chunker';
@@ -49,6 +50,23 @@ interface Inputs {
   paths: string[];
 }
 
+/**
+ * How fast this machine runs several busy threads at once against one alone (cores shared with other
+ * machines or hyper-threads run slower together): a CPU loop in one worker, then in as many as cores, at once.
+ */
+async function parallelCeiling(): Promise<{ threads: number; efficiency: number }> {
+  const threads = Math.max(1, os.cpus().length);
+  const loop = `const { parentPort } = require('worker_threads'); const t = performance.now(); let x = 0; for (let i = 0; i < 4e8; i++) x = (x + i * 7) % 1000003; parentPort.postMessage([performance.now() - t, x]);`;
+  const run = (n: number) => Promise.all(Array.from({ length: n }, () => new Promise<number>((resolve, reject) => {
+    const w = new Worker(loop, { eval: true });
+    w.once('message', (m: [number, number]) => void w.terminate().then(() => resolve(m[0])));
+    w.once('error', reject);
+  })));
+  const alone = Math.min(...(await run(1)), ...(await run(1)));
+  const together = await run(threads);
+  return { threads, efficiency: alone / (together.reduce((a, b) => a + b, 0) / together.length) };
+}
+
 export async function runPlanningBench(): Promise<void> {
   const root = path.resolve(__dirname, '../..');
   const corpus = realCorpus(root);
@@ -78,6 +96,8 @@ export async function runPlanningBench(): Promise<void> {
     rows.push([`CLI: pool of ${pool.size} + this thread`, r.seconds.toFixed(2), (mb / r.seconds).toFixed(1), (oneThread.seconds / r.seconds).toFixed(2), same ? 'yes' : 'NO']);
   }
   console.log(table(rows));
+  const ceiling = await parallelCeiling();
+  console.log(`this machine: ${ceiling.threads} busy threads at once each run at ${ceiling.efficiency.toFixed(2)}x the speed of one alone (a plain CPU loop), so ${ceiling.threads} threads can plan at most ${(ceiling.threads * ceiling.efficiency).toFixed(2)}x one thread here`);
   console.log('baseline (issue #17): 5.9 s, 5.8 MB/s in one thread; target >= 1.7x one thread with 2 cores');
 
   // The plan cache: cold (filling it), nothing changed, one file edited.
