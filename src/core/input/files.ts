@@ -56,6 +56,8 @@ const STAT_CONCURRENCY = 16;
 /** Files read ahead of the one handed on, and at most this many bytes of them (one larger file alone). */
 const READ_AHEAD_FILES = 8;
 const READ_AHEAD_BYTES = 8 * 1024 * 1024;
+/** Bytes handed on between two turns of the event loop (decoding and hashing them takes a few ms). */
+const YIELD_BYTES = 512 * 1024;
 /** How much of a file is searched for a NUL byte, as git and most editors do. */
 const SNIFF_BYTES = 8192;
 
@@ -285,11 +287,19 @@ class Collector {
     };
     const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
     const files: SourceFile[] = [];
+    // Reads done ahead resolve at once: awaiting them does not give the event loop a turn, so one is
+    // given every YIELD_BYTES handed on (the editor's thread is every extension's).
+    let sinceTurn = 0;
     for (const e of toRead) {
       this.signal?.throwIfAborted();
       readAhead();
       const read = await reads.shift()!;
       aheadBytes -= e.size;
+      sinceTurn += e.size;
+      if (sinceTurn >= YIELD_BYTES) {
+        sinceTurn = 0;
+        await nextTurn();
+      }
       if ('error' in read) {
         if (this.signal?.aborted) throw this.signal.reason;
         if (isMissing(read.error)) this.skip(e.rel, 'not-found', 'no such file (deleted while collecting)');
