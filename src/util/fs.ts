@@ -1,4 +1,4 @@
-import { close, fstat, open, promises as fs, read, readFile as readFileWithCallback } from 'fs';
+import { close, constants, fstat, open, promises as fs, read, readFile as readFileWithCallback } from 'fs';
 
 /**
  * The bytes of `file`, read by the callback `readFile`: for many small files several times cheaper
@@ -10,16 +10,24 @@ export function readBytes(file: string, signal?: AbortSignal): Promise<Buffer> {
 
 /**
  * The bytes of `file` and its modification time, from one open (open, fstat, read, close: the steps
- * `readBytes` takes, so the time costs nothing more).
+ * `readBytes` takes, so the time costs nothing more). Anything but a regular file, or a file over
+ * `maxBytes`, is refused unread.
  */
-export function readBytesAndTime(file: string): Promise<{ bytes: Buffer; mtimeMs: number }> {
+export function readBytesAndTime(file: string, maxBytes = Number.MAX_SAFE_INTEGER): Promise<{ bytes: Buffer; mtimeMs: number }> {
   return new Promise((resolve, reject) => {
-    open(file, 'r', (openError, fd) => {
+    // Non-blocking: a FIFO in the file's place does not hold a thread-pool thread forever (refused below).
+    open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0), (openError, fd) => {
       if (openError) return reject(openError);
       const done = (error: Error | null, value?: { bytes: Buffer; mtimeMs: number }) => close(fd, () => (error ? reject(error) : resolve(value!)));
       fstat(fd, (statError, stat) => {
         if (statError) return done(statError);
-        const bytes = Buffer.allocUnsafe(stat.size);
+        if (!stat.isFile() || stat.size > maxBytes) return done(new RangeError(`${file} is not a file of at most ${maxBytes} bytes`));
+        let bytes: Buffer;
+        try {
+          bytes = Buffer.allocUnsafe(stat.size);
+        } catch (e) {
+          return done(e as Error);
+        }
         const readFrom = (offset: number): void => {
           if (offset === bytes.length) return done(null, { bytes, mtimeMs: stat.mtimeMs });
           read(fd, bytes, offset, bytes.length - offset, offset, (readError, n) => {

@@ -224,7 +224,7 @@ class Collector {
     }
   }
 
-  /** Reads the candidates in path order, one at a time. */
+  /** Reads the candidates a few at a time, handing them on in path order. */
   async read(maxFileBytes: number, onFile?: (file: SourceFile) => void | Promise<void>): Promise<CollectResult> {
     type Entry = { rel: string; abs: string; real: string; size: number };
     // Stats and real paths several at a time (one at a time, each is a thread-pool round trip), kept in path order.

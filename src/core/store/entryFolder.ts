@@ -2,7 +2,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 import { listFiles, removeStaleTempFiles, tempFileOwner, writeFileAtomic } from '../../util/atomicFile';
 import { PathGuard } from './pathGuard';
-import { readBytes, readBytesAndTime } from '../../util/fs';
+import { readBytesAndTime } from '../../util/fs';
 
 const KEY_RE = /^[0-9a-f]{64}$/;
 
@@ -44,17 +44,14 @@ export class EntryFolder {
 
   /** The entry's JSON, or undefined when it is missing or unreadable (untrusted: the caller checks it). */
   async read(key: string): Promise<unknown> {
-    try {
-      return JSON.parse((await readBytes(this.entryPath(key))).toString('utf8')) as unknown;
-    } catch {
-      return undefined;
-    }
+    return (await this.readUsed(key))?.entry;
   }
 
   /** The entry's JSON and when it was last used (its file's time), or undefined as `read`. */
   async readUsed(key: string): Promise<{ entry: unknown; usedAt: number } | undefined> {
     try {
-      const { bytes, mtimeMs } = await readBytesAndTime(this.entryPath(key));
+      // An entry larger than the whole folder's bound is no entry of it: not read.
+      const { bytes, mtimeMs } = await readBytesAndTime(this.entryPath(key), this.maxBytes);
       return { entry: JSON.parse(bytes.toString('utf8')) as unknown, usedAt: mtimeMs };
     } catch {
       return undefined;

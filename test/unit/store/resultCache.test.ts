@@ -104,6 +104,21 @@ describe('result cache', () => {
     assert.ok((await fs.stat(file)).mtimeMs < ahead, 'a time ahead of the clock is set right');
   });
 
+  it('an entry larger than the bound, or a FIFO in its place, is a miss, read no further', async () => {
+    const cache = new ResultCache(dir, { maxBytes: 1000 });
+    const big = resultKey({ ...base, text: 'big' });
+    await cache.put(big, 'x'.repeat(2000));
+    assert.strictEqual(await cache.peek(big), undefined, 'over the bound: not read');
+    assert.strictEqual(await cache.get(big), undefined);
+    assert.strictEqual(await new ResultCache(dir).get(big), 'x'.repeat(2000), 'within a larger bound: read');
+    const fifo = resultKey({ ...base, text: 'fifo' });
+    const file = path.join(dir, fifo.slice(0, 2), `${fifo}.json`);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    assert.strictEqual(spawnSync('mkfifo', [file]).status, 0);
+    assert.strictEqual(await cache.get(fifo), undefined, 'a FIFO neither hangs nor answers');
+    assert.strictEqual(await cache.peek(fifo), undefined);
+  });
+
   it('keeps its size under the byte bound', async () => {
     const cache = new ResultCache(dir, { maxBytes: 3000 });
     for (let i = 0; i < 10; i++) {
