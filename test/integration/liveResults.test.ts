@@ -105,9 +105,11 @@ describe('Live results (extension host, streamed replies)', function () {
       assert.strictEqual(retried?.status, 'succeeded');
       assert.deepStrictEqual([retried.pass?.kind, retried.pass?.chunks, retried.pass?.succeeded], ['retry', 1, 1], 'the retry counts its own scope');
       await until(() => /live\/one\.txt · lines 1–2 · succeeded/.test(text()), HANG_GUARD_MS, 'the retry to replace the failed entry');
+      // The entry is drawn at its chunk's end, the header's "finished" at the run's end: two redraws, maybe apart.
+      await until(() => /retry finished/.test(text()), HANG_GUARD_MS, "the header to say the retry finished");
       assert.deepStrictEqual(liveTabs().map(String), [uri.toString()], 'still the one document, the run\'s own');
       assert.ok(!text().includes('upstream overloaded'), text());
-      assert.match(text(), /retry finished/);
+      assert.match(text(), /live\/one\.txt · lines 1–2 · succeeded/);
       await until(() => spy.shown.some((m) => m.message.includes('retried 1 chunk: succeeded')), HANG_GUARD_MS, "the retry's notification");
       const note = spy.shown.find((m) => m.message.includes('retried 1 chunk'))!.message;
       assert.match(note, /^Batch Prompt: retried 1 chunk: succeeded \(.+\); the run now has 1 of 1 chunks succeeded\.$/);
