@@ -64,9 +64,9 @@ describe('Live results (extension host, streamed replies)', function () {
     const summary = await settlesWithin(run, HANG_GUARD_MS, 'the run');
     assert.ok(summary && summary.status === 'succeeded', JSON.stringify(summary));
     const expected = defaultOutput({ id: '1.1', path: 'live/one.txt', lines: '', text: 'first line\nsecond line\n' });
-    await until(() => (liveText() ?? '').includes('· succeeded'), HANG_GUARD_MS, 'the live document to show the outcome');
+    // The entry is drawn at its chunk's end, the header's "run finished" at the run's end: wait for both.
+    await until(() => (liveText() ?? '').includes('· succeeded') && /1 of 1 chunks done · run finished/.test(liveText() ?? ''), HANG_GUARD_MS, 'the live document to show the outcome and the end of the run');
     assert.ok(liveText()!.includes(expected), liveText());
-    assert.match(liveText()!, /1 of 1 chunks done · run finished/);
     assert.strictEqual(RunFolder.of(summary).output('live/one.txt').trimEnd(), expected.trimEnd());
   });
 
