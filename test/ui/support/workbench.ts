@@ -188,9 +188,14 @@ export class Workbench {
     return this.page.locator('#workbench\\.parts\\.statusbar .statusbar-item', { hasText: text }).first();
   }
 
-  /** A row of the Explorer, by the file or folder name shown. */
+  /**
+   * A row of the Explorer, by the file or folder name shown, also as one segment of a compact row
+   * (`.batch-prompt/runs`): the Explorer folds a folder whose only child is a folder into one row once
+   * it knows its children, and may redraw a row that way at any time (a run writing its folder).
+   */
   explorerRow(name: string): Locator {
-    return this.page.locator('.explorer-folders-view .monaco-list-row', { has: this.page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(name)}$`) }) }).first();
+    const segment = new RegExp(`(^|/)\\s*${escapeRegExp(name)}\\s*(/|$)`);
+    return this.page.locator('.explorer-folders-view .monaco-list-row', { has: this.page.locator('.monaco-icon-name-container', { hasText: segment }) }).first();
   }
 
   /**
