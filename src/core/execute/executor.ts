@@ -21,15 +21,15 @@ import { backoffDelay, realClock, type Clock } from './rateLimit';
 import { Dispatcher } from './dispatcher';
 import { BUDGET_KIND, CAPPED_MAX_OUTPUT_TOKENS, hasCap, SpendGate, type BudgetOptions, type Reservation } from './budget';
 import { joinOutputs } from '../../util/text';
+import { inThread, type Counted } from '../plan/offThreadCounts';
 import type { Tokenizer } from '../plan/tokenizer';
 import type { PackedRequest, Chunk, ChunkRef } from '../plan/types';
 
 /** Token counts made elsewhere (see `ExecutorOptions.measure`). */
-export interface Measure {
-  <T>(compute: (tokenizer: Tokenizer) => T): Promise<T>;
+export type Measure = Counted & {
   /** Answers at once what was measured so far (a text not measured is counted in this thread). */
   readonly known?: Tokenizer;
-}
+};
 
 export interface ExecutorOptions {
   prompt: string;
@@ -654,7 +654,7 @@ class Execution {
       const whole = await this.textOf(item);
       // An edit chunk is split in its editable part, at a line end, its contexts re-derived (a one-line part fails).
       const split = (t: Tokenizer): [Chunk, Chunk] => (this.o.output?.kind === 'edit' ? splitEditChunk(whole, t) : splitChunk(whole, t, { lineNumbers: this.o.output?.kind === 'findings' }));
-      parts = this.o.measure ? await this.o.measure(split) : split(this.o.tokenizer);
+      parts = await (this.o.measure ?? inThread(this.o.tokenizer))(split);
     } catch (e) {
       // An edit part of one line cannot be cut: it fails for the overflow itself, saying why.
       const why = this.o.output?.kind === 'edit' ? { kind: error.kind, message: `${error.message} ${describeError(e).message}.` } : describeError(e);

@@ -75,16 +75,15 @@ export async function countedOffThread<T>(encoding: EncodingName, countTexts: Co
         return 0;
       },
     };
-    let result: T;
+    const decides = () => missing.size === 0 || pass >= maxPasses;
     try {
-      result = compute(pass >= maxPasses ? known : recording);
+      const result = compute(pass >= maxPasses ? known : recording);
+      if (decides()) return result;
     } catch (e) {
       // A pass that was answered 0 for some counts may fail where the real counts would not: only a pass
       // with every count real (or the last) decides.
-      if (missing.size === 0 || pass >= maxPasses) throw e;
-      result = undefined as T;
+      if (decides()) throw e;
     }
-    if (missing.size === 0 || pass >= maxPasses) return result;
     const texts = [...missing];
     const counts = await countTexts(texts, encoding);
     texts.forEach((t, i) => known.set(t, counts[i]));

@@ -58,8 +58,9 @@ export class EntryFolder {
     }
   }
 
-  /** `touch`, unless the entry was used within `TOUCH_AFTER_MS` of `now` (`usedAt`, from `readUsed`). */
-  async touchStale(key: string, usedAt: number, now = Date.now()): Promise<void> {
+  /** `touch`, unless the entry was used within the last `TOUCH_AFTER_MS` (`usedAt`, from `readUsed`). */
+  async touchStale(key: string, usedAt: number): Promise<void> {
+    const now = Date.now();
     if (now - usedAt >= TOUCH_AFTER_MS || usedAt > now) await this.touch(key);
   }
 
