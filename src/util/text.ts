@@ -16,3 +16,42 @@ export function joinOutputs(outputs: readonly string[]): string {
   }
   return parts.join('');
 }
+
+/**
+ * 1-based lines of offsets (the line of the character at the offset), asked mostly in increasing order:
+ * line breaks are counted forward from the last offset asked, with no table of line starts (a million
+ * entries for a large corpus). An offset before the last one makes the table once, and binary search
+ * answers from then on: never more than one pass plus a table, whatever order the offsets come in.
+ */
+export class LineCursor {
+  private offset = 0;
+  private line = 1;
+  private starts: number[] | undefined;
+
+  constructor(private readonly text: string) {}
+
+  lineOf(offset: number): number {
+    if (offset < this.offset || this.starts) return this.search(offset);
+    for (let i = this.text.indexOf('\n', this.offset); i !== -1 && i < offset; i = this.text.indexOf('\n', i + 1)) this.line++;
+    this.offset = offset;
+    return this.line;
+  }
+
+  private search(offset: number): number {
+    const starts = (this.starts ??= lineStarts(this.text));
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (starts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  }
+}
+
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
+}

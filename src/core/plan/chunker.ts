@@ -8,6 +8,7 @@
 import { CutKind, cutKind, nextCut, segmentCounter, type Tokenizer } from './tokenizer';
 import { lineNumberTokens } from './protocol';
 import type { Chunk, SourceFile } from './types';
+import { LineCursor } from '../../util/text';
 
 /** Budget of one chunk. */
 export interface ChunkOptions {
@@ -79,11 +80,12 @@ export function chunkFile(file: SourceFile, fileIndex: number, tokenizer: Tokeni
   }
   const n = kinds.length;
 
+  // Starts and last characters each come in increasing order: a cursor for each.
   const starts = new LineCursor(text);
   const ends = new LineCursor(text);
   const emit = (start: number, end: number, overlap: number, tokens: number, prefixCounted = true): void => {
     const index = chunks.length;
-    const startLine = starts.lineAt(start);
+    const startLine = starts.lineOf(start);
     const midLine = start > 0 && text.charCodeAt(start - 1) !== LF;
     chunks.push({
       id: `${fileIndex + 1}.${index + 1}`,
@@ -92,7 +94,7 @@ export function chunkFile(file: SourceFile, fileIndex: number, tokenizer: Tokeni
       start,
       end,
       startLine,
-      endLine: ends.lineAt(end - 1),
+      endLine: ends.lineOf(end - 1),
       overlap,
       tokens: numbered && (midLine || !prefixCounted) ? tokens + lineNumberTokens(startLine, 1, tokenizer) : tokens,
       text: start === 0 && end === text.length ? text : text.slice(start, end),
@@ -211,23 +213,6 @@ function splitsPair(text: string, i: number): boolean {
 /** `i`, or `i + 1` when a cut at `i` would split a pair. */
 function safeCutAfter(text: string, i: number): number {
   return i < text.length && splitsPair(text, i) ? i + 1 : i;
-}
-
-/** 1-based line numbers of offsets asked in non-decreasing order; linear over all calls. */
-class LineCursor {
-  private offset = 0;
-  private line = 1;
-
-  constructor(private readonly text: string) {}
-
-  /** Line of the character at `offset`. */
-  lineAt(offset: number): number {
-    for (let i = this.text.indexOf('\n', this.offset); i !== -1 && i < offset; i = this.text.indexOf('\n', i + 1)) {
-      this.line++;
-    }
-    this.offset = Math.max(this.offset, offset);
-    return this.line;
-  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createHash } from 'crypto';
 import { EntryFolder } from '../store/entryFolder';
 import { SPAN_FIELDS, type ChunkParams, type FileChunking } from './fileChunks';
+import { LineCursor } from '../../util/text';
 
 /**
  * Bumped when the chunkers or the segmenter change what they cut, or the entry format changes: old
@@ -46,61 +47,40 @@ export function entryProblem(entry: unknown, key: string, text: string, params: 
   const spans = e.spans;
   if (!Array.isArray(spans) || spans.length % SPAN_FIELDS !== 0) return 'malformed spans';
   if (spans.length === 0) return text.length === 0 ? undefined : 'no chunk for a text';
-  const starts = new LineCursor(text);
-  const ends = new LineCursor(text);
   let covered = 0;
   for (let i = 0; i < spans.length; i += SPAN_FIELDS) {
     for (let k = 0; k < SPAN_FIELDS; k++) if (!Number.isSafeInteger(spans[i + k])) return 'a span that is not integers';
-    const [start, end, startLine, endLine, overlap, trailing, tokens] = spans.slice(i, i + SPAN_FIELDS);
+    const [start, end, , , overlap, trailing, tokens] = spans.slice(i, i + SPAN_FIELDS);
     if (start < 0 || end > text.length || start >= end) return 'a chunk outside the text';
     if (params.edit ? trailing < 0 : trailing !== -1) return 'a wrong trailing context';
     const fresh = start + overlap;
     const freshEnd = end - Math.max(0, trailing);
     if (overlap < 0 || fresh !== covered || freshEnd <= fresh) return 'chunks that do not tile the text';
     covered = freshEnd;
-    if (startLine !== starts.lineOf(start) || endLine !== ends.lineOf(end - 1)) return 'a wrong line range';
     if (tokens < 1 || tokens > params.chunkTokens) return 'a count outside the budget';
   }
+  if (!lineRangesHold(spans, text)) return 'a wrong line range';
   return covered === text.length ? undefined : 'chunks that do not reach the end of the text';
 }
 
 /**
- * 1-based lines of offsets, asked mostly in increasing order (a chunk's starts, or its ends): newlines
- * are counted forward from the last offset asked, with no table of line starts (a million entries for
- * a large corpus). An offset before the last one (a malformed entry) makes the table once, and binary
- * search answers from then on: never more than one pass plus a table, whatever the entry says.
+ * Whether each span's line range is the lines its first and last characters are on. The offsets are
+ * asked in increasing order (chunks' starts and last characters, merged), so the text's line breaks
+ * are counted in one pass (the check was the largest cost of a cache hit after reading the entry).
  */
-class LineCursor {
-  private offset = 0;
-  private line = 1;
-  private starts: number[] | undefined;
-
-  constructor(private readonly text: string) {}
-
-  lineOf(offset: number): number {
-    if (offset < this.offset || this.starts) return this.search(offset);
-    for (let i = this.text.indexOf('\n', this.offset); i !== -1 && i < offset; i = this.text.indexOf('\n', i + 1)) this.line++;
-    this.offset = offset;
-    return this.line;
-  }
-
-  private search(offset: number): number {
-    const starts = (this.starts ??= lineStarts(this.text));
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (starts[mid] <= offset) lo = mid;
-      else hi = mid - 1;
+function lineRangesHold(spans: readonly number[], text: string): boolean {
+  const lines = new LineCursor(text);
+  const n = spans.length / SPAN_FIELDS;
+  const first = (k: number) => spans[k * SPAN_FIELDS];
+  const last = (k: number) => spans[k * SPAN_FIELDS + 1] - 1;
+  for (let a = 0, b = 0; a < n || b < n;) {
+    if (b >= n || (a < n && first(a) <= last(b))) {
+      if (lines.lineOf(first(a)) !== spans[a++ * SPAN_FIELDS + 2]) return false;
+    } else if (lines.lineOf(last(b)) !== spans[b++ * SPAN_FIELDS + 3]) {
+      return false;
     }
-    return lo + 1;
   }
-}
-
-function lineStarts(text: string): number[] {
-  const starts = [0];
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-  return starts;
+  return true;
 }
 
 export interface PlanCacheOptions {

@@ -3,7 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { hashText } from '../../../src/core/plan/plan';
-import { collectFiles, decodeInSlices, DECODE_WHOLE_BYTES, filterGitignored, type CollectResult, type SkippedFile } from '../../../src/core/input/files';
+import { rng } from '../../support/random';
+import { collectFiles, decode, decodeInSlices, DECODE_WHOLE_BYTES, filterGitignored, type CollectResult, type SkippedFile } from '../../../src/core/input/files';
 
 /** Creates `files` (path -> content) under a new temporary folder and returns the folder. */
 function makeTree(files: Record<string, string | Buffer>): string {
@@ -198,6 +199,28 @@ describe('collectFiles', () => {
       assert.strictEqual(r.files[0].pieces!.join(''), big);
     });
 
+    it('decodes exactly what a fatal TextDecoder decodes, and refuses exactly what it refuses (random bytes)', () => {
+      const fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+      const next = rng(17);
+      // Bytes biased toward lead and continuation bytes, so that valid and invalid sequences both come often.
+      const pick = () => { const r = next(); return r < 0.3 ? 1 + Math.floor(next() * 127) : r < 0.65 ? 0x80 + Math.floor(next() * 64) : 0xc0 + Math.floor(next() * 64); };
+      let valid = 0;
+      for (let i = 0; i < 20000; i++) {
+        const bytes = Buffer.from(Array.from({ length: 1 + Math.floor(next() * 9) }, pick));
+        let expected: string | undefined;
+        try {
+          expected = fatal.decode(bytes);
+        } catch {
+          expected = undefined;
+        }
+        const got = decode(bytes);
+        if (expected === undefined) assert.match((got as { detail: string }).detail, /not valid UTF-8/, bytes.toString('hex'));
+        else assert.strictEqual(got, expected, bytes.toString('hex'));
+        if (expected !== undefined) valid++;
+      }
+      assert.ok(valid > 1000 && valid < 19000, `both kinds tried (${valid} valid)`);
+    });
+
     it('defaults the limit to 1 MiB', async () => {
       const big = tree({ 'big.txt': 'x'.repeat(1_048_577), 'ok.txt': 'x'.repeat(1_048_576) });
       const r = await collectFiles(['.'], { cwd: big });
@@ -233,6 +256,20 @@ describe('collectFiles', () => {
       const r = await collectFiles(['src', 'src/x.ts', './src/**/*.ts', '0-link.txt', '.'], { cwd });
       assert.deepStrictEqual(paths(r), ['a.txt', 'src/x.ts']);
       assert.deepStrictEqual(r.skipped, []);
+    });
+
+    it('refuses a file named through a linked folder that leads outside cwd, and reads one through a link inside it once, under its own path', async () => {
+      const outer = tree({ 'away/secret.txt': 'secret', 'cwd/real/f.txt': 'f' });
+      const cwd = path.join(outer, 'cwd');
+      fs.symlinkSync(path.join(outer, 'away'), path.join(cwd, 'out'));
+      fs.symlinkSync(path.join(cwd, 'real'), path.join(cwd, 'in'));
+      const r = await collectFiles(['out/secret.txt', 'in/f.txt', 'real/f.txt'], { cwd });
+      assert.deepStrictEqual(paths(r), ['real/f.txt']);
+      assert.strictEqual(skip(r, 'out/secret.txt')?.reason, 'outside-root');
+      assert.match(skip(r, 'out/secret.txt')?.detail ?? '', /away/);
+      // Alone, the file through the inner link is read under the name it was given.
+      const alone = await collectFiles(['in/f.txt'], { cwd });
+      assert.deepStrictEqual(alone.files.map((f) => [f.path, f.text]), [['in/f.txt', 'f']]);
     });
 
     it('does not follow directory symlinks (no cycles)', async () => {
