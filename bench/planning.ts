@@ -120,7 +120,7 @@ export async function runPlanningBench(): Promise<void> {
     const edited = await timed(() => planFromDisk(inputs, { pool, helpInThread: true, cache: new PlanCache(cacheDir) }, { path: files[k].path, text: editedText }));
     await pool.close();
     // Collecting (stat, read, decode) and hashing alone: the floor of a warm plan.
-    const hashOnly = await timed(() => collectFiles(inputs.paths, { cwd: inputs.cwd, maxFileBytes: 64 * MB, respectGitignore: false, onFile: async (f) => void (await hashTextAsync(f.pieces ?? f.text)) }));
+    const hashOnly = await timed(() => collectFiles(inputs.paths, { cwd: inputs.cwd, maxFileBytes: 64 * MB, respectGitignore: false, onFile: async (f) => void (await hashTextAsync((f as SourceFile).pieces ?? (f as SourceFile).text)) }));
     const oneFile = await timed(async () => createPlan([{ path: files[k].path, text: editedText }], options()));
     const sameWarm = JSON.stringify(warm.value.plan) === JSON.stringify(reference);
     const c = (p: ParallelPlanner) => `${p.counts.cached} cached, ${p.counts.inThread + p.counts.pooled} chunked`;

@@ -31,7 +31,8 @@ export async function planFiles(opts: CliOptions, io: Io, prompt: string, tokeni
     pack: { chunksPerBatch: opts.chunksPerBatch, maxBatchTokens: opts.maxBatchTokens, ...window },
   }, { pool: sharedChunkPool(), helpInThread: true, ...(opts.useCache ? { cache: planCacheOf(io) } : {}) });
   // Files stream into the planner one at a time: the corpus is never held in memory.
-  const collected = await collectFiles(opts.inputs, { cwd: io.cwd, maxFileBytes: opts.maxFileBytes, respectGitignore: opts.respectGitignore, signal: io.signal, onFile: (f) => {
+  const known = planner.known;
+  const collected = await collectFiles(opts.inputs, { cwd: io.cwd, maxFileBytes: opts.maxFileBytes, respectGitignore: opts.respectGitignore, signal: io.signal, ...(known ? { known } : {}), onFile: (f) => {
     return !opts.shard || shardOf(f.path, opts.shard.n) === opts.shard.k ? planner.add(f) : undefined;
   } });
   reportSkipped(collected.skipped, io);

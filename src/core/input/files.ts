@@ -12,7 +12,8 @@ import { isUtf8 } from 'buffer';
 import ignore from 'ignore';
 import { globMatcher, isGlob, splitGlobBase } from './glob';
 import { isOutside, relativePathProblem } from '../store/pathGuard';
-import type { SourceFile } from '../plan/types';
+import type { FileSignature, PlanInput, SourceFile, UnreadFile } from '../plan/types';
+import { signatureOf } from '../plan/planIndex';
 import { exists, readBytes } from '../../util/fs';
 import { setImmediate as nextTurn } from 'timers/promises';
 import pLimit from 'p-limit';
@@ -29,7 +30,21 @@ export interface CollectOptions {
    * Streams each text file here, in order, instead of keeping it in `files` (which is then empty), so
    * that a caller who only needs each text once (the planner) holds one file at a time.
    */
-  onFile?: (file: SourceFile) => void | Promise<void>;
+  onFile?: (file: PlanInput) => void | Promise<void>;
+  /**
+   * Files the caller may know unread (#17: a planner's plan index and plan cache): each file is offered
+   * with its signature before it is read; one it answers for is handed to `onFile` in its place,
+   * unread. Each file read is told to it with its sha256 and length. Only with `onFile`.
+   */
+  known?: KnownFiles;
+}
+
+/** See `CollectOptions.known`; `root` is the real path of the folder collected (paths are relative to it). */
+export interface KnownFiles {
+  /** The file as the caller knows it unread, or undefined (it is read). */
+  unread(root: string, file: { path: string; signature: FileSignature }): Promise<UnreadFile | undefined>;
+  /** A file read and handed on: what it was when stat'ed, the sha256 and the length of its text. */
+  read(root: string, file: { path: string; signature: FileSignature; hash: string; chars: number }): void;
 }
 
 export type SkipReason = 'binary' | 'too-large' | 'empty' | 'unreadable' | 'outside-root' | 'not-found';
@@ -103,7 +118,7 @@ export async function collectFiles(inputs: string[], options: CollectOptions): P
   signal?.throwIfAborted();
   const collector = new Collector(options.cwd, await fs.promises.realpath(options.cwd), options.respectGitignore !== false, signal);
   await collector.resolveInputs(inputs);
-  return collector.read(maxFileBytes, options.onFile);
+  return collector.read(maxFileBytes, options.onFile, options.onFile ? options.known : undefined);
 }
 
 /**
@@ -231,8 +246,8 @@ class Collector {
   }
 
   /** Reads the candidates a few at a time, handing them on in path order. */
-  async read(maxFileBytes: number, onFile?: (file: SourceFile) => void | Promise<void>): Promise<CollectResult> {
-    type Entry = { rel: string; abs: string; real: string; size: number };
+  async read(maxFileBytes: number, onFile?: (file: PlanInput) => void | Promise<void>, known?: KnownFiles): Promise<CollectResult> {
+    type Entry = { rel: string; abs: string; real: string; size: number; signature: FileSignature };
     // Stats and real paths several at a time (one at a time, each is a thread-pool round trip), kept in path order.
     const limit = pLimit(STAT_CONCURRENCY);
     const looked = await Promise.all([...this.candidates.keys()].sort(compare).map((rel) => limit(async (): Promise<Entry | undefined> => {
@@ -258,7 +273,7 @@ class Collector {
           this.skip(rel, 'outside-root', `is a link to ${real}, ${this.outsideDetail()}`);
           return undefined;
         }
-        return { rel, abs, real, size: stat.size };
+        return { rel, abs, real, size: stat.size, signature: signatureOf(stat) };
       } catch (e) {
         if (isMissing(e)) this.skip(rel, 'not-found', 'no such file (a broken link, or deleted while collecting)');
         else this.skip(rel, 'unreadable', `cannot access it (${errorCode(e)})`);
@@ -283,7 +298,13 @@ class Collector {
     }
 
     // Reads run a few files ahead of the one handed on (bounded in files and bytes); files are handed on in order.
-    type Read = { bytes: Buffer } | { error: unknown };
+    type Read = { bytes: Buffer } | { error: unknown } | { unread: UnreadFile };
+    // A file the caller knows unread (`known`) is not read; an error asking is a read.
+    const readOrKnow = (e: Entry): Promise<Read> => {
+      const read = () => readBytes(e.abs, e.size, this.signal).then((bytes): Read => ({ bytes }), (error: unknown): Read => ({ error }));
+      if (!known) return read();
+      return known.unread(this.root, { path: e.rel, signature: e.signature }).then((unread) => (unread ? { unread } : read()), read);
+    };
     const reads: Promise<Read>[] = [];
     let next = 0;
     let aheadBytes = 0;
@@ -291,7 +312,7 @@ class Collector {
       while (next < toRead.length && reads.length < READ_AHEAD_FILES && (reads.length === 0 || aheadBytes + toRead[next].size <= READ_AHEAD_BYTES)) {
         const e = toRead[next++];
         aheadBytes += e.size;
-        reads.push(readBytes(e.abs, e.size, this.signal).then((bytes) => ({ bytes }), (error: unknown) => ({ error })));
+        reads.push(readOrKnow(e));
       }
     };
     const files: SourceFile[] = [];
@@ -307,6 +328,10 @@ class Collector {
       if (sinceTurn >= YIELD_BYTES) {
         sinceTurn = 0;
         await nextTurn();
+      }
+      if ('unread' in read) {
+        await onFile!(read.unread);
+        continue;
       }
       if ('error' in read) {
         if (this.signal?.aborted) throw this.signal.reason;
@@ -326,7 +351,9 @@ class Collector {
         if (typeof text === 'string') {
           // The bytes' sha256 is the text's (valid UTF-8, re-encoded byte for byte): cheaper than hashing
           // the text again. A large file is hashed by the planner, in slices.
-          const file = { path: e.rel, text, ...(Array.isArray(pieces) ? { pieces } : { hash: createHash('sha256').update(bytes).digest('hex') }) };
+          const hash = Array.isArray(pieces) ? undefined : createHash('sha256').update(bytes).digest('hex');
+          const file: SourceFile = { path: e.rel, text, ...(hash === undefined ? { pieces: pieces as string[] } : { hash }) };
+          if (hash !== undefined) known?.read(this.root, { path: e.rel, signature: e.signature, hash, chars: text.length });
           if (onFile) await onFile(file);
           else files.push(file);
         }

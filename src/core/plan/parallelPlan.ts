@@ -1,11 +1,12 @@
 import type { ChunkPool } from './chunkPool';
-import { chunkText, refsOf, type FileChunking } from './fileChunks';
+import { chunkText, refsOf, type ChunkParams, type FileChunking } from './fileChunks';
 import { hashTextAsync, Planner, type Plan, type PlanListener, type PlanOptions } from './plan';
 import type { PlanCache } from './planCache';
 import { PrecountedTokenizer } from './offThreadCounts';
 import { CHUNK_CLOSER, chunkOpener } from './protocol';
 import { isEncodingLoaded, isShippedTokenizer, type Tokenizer } from './tokenizer';
-import type { SourceFile } from './types';
+import type { PlanInput, UnreadFile } from './types';
+import type { KnownFiles } from '../input/files';
 
 /**
  * Whether this thread may load the encoding to count (300–900 ms of it, once per process): `load`
@@ -134,15 +135,46 @@ export class ParallelPlanner {
     return this.services.cache;
   }
 
+  /**
+   * What `collectFiles` may take unread (#17), with a plan cache: a file whose signature the folder's
+   * plan index knows (unchanged since a plan read it) and whose chunking the cache holds is planned
+   * without being read. Undefined without a cache. The indexes are written when the plan finishes.
+   */
+  get known(): KnownFiles | undefined {
+    const cache = this.services.cache;
+    if (!cache) return undefined;
+    return {
+      unread: async (root, file) => {
+        const index = await cache.index(root);
+        const hit = index.lookup(file.path, file.signature);
+        if (!hit) return undefined;
+        const chunking = await cache.getUnread(hit.hash, hit.chars, (await this.ready).chunkParams);
+        return chunking ? { path: file.path, hash: hit.hash, chars: hit.chars, chunking } : undefined;
+      },
+      read: (root, file) => void cache.index(root).then((index) => index.record(file.path, file.signature, file.hash, file.chars)),
+    };
+  }
+
   /** Starts planning `file`; resolves once there is room for the next (see `maxPendingChars`). */
-  async add(file: SourceFile): Promise<void> {
+  async add(file: PlanInput): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
-    const text = file.text;
     const place = { path: file.path, fileIndex: this.added++ };
-    const hashed = file.hash !== undefined ? Promise.resolve(file.hash) : hashTextAsync(file.pieces ?? text);
-    const chunking = hashed.then((hash) => this.chunkingOf(text, hash, place, file.pieces));
-    const chars = text.length;
-    this.pendingChars += chars;
+    let hashed: Promise<string>;
+    let chunking: Promise<{ chunking: FileChunking; openerTokens?: number[] }>;
+    let chars: number;
+    // Texts held until packed count against `maxPendingChars`; an unread file holds none.
+    let held = 0;
+    if ('text' in file) {
+      const text = file.text;
+      hashed = file.hash !== undefined ? Promise.resolve(file.hash) : hashTextAsync(file.pieces ?? text);
+      chunking = hashed.then((hash) => this.chunkingOf(text, hash, place, file.pieces));
+      chars = held = text.length;
+    } else {
+      hashed = Promise.resolve(file.hash);
+      chunking = this.knownChunking(file, place);
+      chars = file.chars;
+    }
+    this.pendingChars += held;
     const done = (this.tail = this.tail.then(async () => {
       const [hash, c] = await Promise.all([hashed, chunking]);
       const planner = await this.ready;
@@ -156,13 +188,27 @@ export class ParallelPlanner {
     }).catch((e: unknown) => {
       this.failure ??= e;
     }).finally(() => {
-      this.pendingChars -= chars;
+      this.pendingChars -= held;
     }));
-    this.waits.push({ chars, done });
+    this.waits.push({ chars: held, done });
     while (this.pendingChars > (this.services.maxPendingChars ?? 16 * 1024 * 1024) && this.waits.length) {
       await this.waits.shift()!.done;
     }
     while (this.waits.length && this.waits.length > 256) this.waits.shift();
+  }
+
+  /** An unread file's chunking (from the plan cache), with its openers counted in the pool off the thread. */
+  private async knownChunking(file: UnreadFile, place: { path: string; fileIndex: number }): Promise<{ chunking: FileChunking; openerTokens?: number[] }> {
+    this.counts.cached++;
+    return this.withOpeners(file.chunking, place, (await this.ready).chunkParams);
+  }
+
+  /** `chunking`, with the tokens of each chunk's opener when they are counted off the thread. */
+  private async withOpeners(chunking: FileChunking, place: { path: string; fileIndex: number }, params: ChunkParams): Promise<{ chunking: FileChunking; openerTokens?: number[] }> {
+    if (this.precounted === undefined || !chunking.spans) return { chunking };
+    const openers = refsOf(chunking.spans, place.path, place.fileIndex).map(chunkOpener);
+    const openerTokens = await this.pool!.count(openers, params.encoding).catch(() => undefined);
+    return { chunking, ...(openerTokens ? { openerTokens } : {}) };
   }
 
   /**
@@ -177,10 +223,7 @@ export class ParallelPlanner {
       const hit = await cache.get(text, hash, params);
       if (hit) {
         this.counts.cached++;
-        if (!offThread || !hit.spans) return { chunking: hit };
-        const openers = refsOf(hit.spans, place.path, place.fileIndex).map(chunkOpener);
-        const openerTokens = await this.pool!.count(openers, params.encoding).catch(() => undefined);
-        return { chunking: hit, ...(openerTokens ? { openerTokens } : {}) };
+        return this.withOpeners(hit, place, params);
       }
     }
     let chunking: FileChunking | undefined;
@@ -229,6 +272,7 @@ export class ParallelPlanner {
     await this.tail;
     if (this.failure !== undefined) throw this.failure;
     await Promise.all([...this.writes]);
+    await this.services.cache?.saveIndexes();
     return this.planner.finish();
   }
 }

@@ -2,6 +2,7 @@ import { createHash } from 'crypto';
 import { EntryFolder } from '../store/entryFolder';
 import { SPAN_FIELDS, type ChunkParams, type FileChunking } from './fileChunks';
 import { LineCursor } from '../../util/text';
+import { PlanIndex } from './planIndex';
 
 /**
  * Bumped when the chunkers or the segmenter change what they cut, or the entry format changes: old
@@ -34,7 +35,7 @@ interface Entry {
  * tile it exactly (each chunk's new text starts where the last one's ended, the last ends at the end);
  * line ranges that are the lines those offsets are on; counts that are integers within the budget.
  */
-export function entryProblem(entry: unknown, key: string, text: string, params: ChunkParams): string | undefined {
+export function entryProblem(entry: unknown, key: string, text: string | { readonly length: number }, params: ChunkParams): string | undefined {
   if (typeof entry !== 'object' || entry === null) return 'not an object';
   const e = entry as Partial<Entry>;
   if (e.v !== CACHE_FORMAT) return 'another format';
@@ -59,8 +60,19 @@ export function entryProblem(entry: unknown, key: string, text: string, params: 
     covered = freshEnd;
     if (tokens < 1 || tokens > params.chunkTokens) return 'a count outside the budget';
   }
-  if (!lineRangesHold(spans, text)) return 'a wrong line range';
+  // Without the text (a file known unread, #17), line ranges can only be in order.
+  if (typeof text === 'string' ? !lineRangesHold(spans, text) : !lineRangesOrdered(spans)) return 'a wrong line range';
   return covered === text.length ? undefined : 'chunks that do not reach the end of the text';
+}
+
+/** Whether line ranges start at 1 or later, each ends at or after its start, and starts and ends never go back. */
+function lineRangesOrdered(spans: readonly number[]): boolean {
+  for (let i = 0; i < spans.length; i += SPAN_FIELDS) {
+    const [startLine, endLine] = [spans[i + 2], spans[i + 3]];
+    if (startLine < 1 || endLine < startLine) return false;
+    if (i > 0 && (startLine < spans[i + 2 - SPAN_FIELDS] || endLine < spans[i + 3 - SPAN_FIELDS])) return false;
+  }
+  return true;
 }
 
 /**
@@ -86,6 +98,8 @@ function lineRangesHold(spans: readonly number[], text: string): boolean {
 export interface PlanCacheOptions {
   maxEntries?: number;
   maxBytes?: number;
+  /** The time a plan starts at, for its plan index (tests move it; default `Date.now`). */
+  clock?: () => number;
 }
 
 /**
@@ -101,8 +115,33 @@ export class PlanCache {
   /** Entries refused since made (for tests and the log). */
   rejected = 0;
 
+  private readonly clock: () => number;
+
   constructor(readonly dir: string, options: PlanCacheOptions = {}) {
+    this.clock = options.clock ?? Date.now;
     this.folder = new EntryFolder(dir, 'plan cache', options.maxEntries ?? DEFAULT_PLAN_CACHE_MAX_ENTRIES, options.maxBytes ?? DEFAULT_PLAN_CACHE_MAX_BYTES);
+  }
+
+  /** Where the plan indexes are (#17): beside the entries' folder, so that pruning entries never counts them. */
+  get indexDir(): string {
+    return `${this.dir}-index`;
+  }
+
+  private readonly indexes = new Map<string, Promise<PlanIndex>>();
+
+  /** The plan index of the folder `root` (a real path), opened once for the plans this cache serves. */
+  index(root: string): Promise<PlanIndex> {
+    let index = this.indexes.get(root);
+    if (!index) {
+      index = PlanIndex.open(this.indexDir, root, this.clock());
+      this.indexes.set(root, index);
+    }
+    return index;
+  }
+
+  /** Writes the indexes opened (what this plan read or knew); a failure to write one is no error (a cache). */
+  async saveIndexes(): Promise<void> {
+    await Promise.all([...this.indexes.values()].map((i) => i.then((index) => index.save()).catch(() => undefined)));
   }
 
   get maxEntries(): number {
@@ -119,6 +158,10 @@ export class PlanCache {
 
   /** The chunking of `text` (whose sha256 is `textHash`) under `params`, or undefined: missing, unreadable or not valid for this text. */
   async get(text: string, textHash: string, params: ChunkParams): Promise<FileChunking | undefined> {
+    return this.read(textHash, text, params);
+  }
+
+  private async read(textHash: string, text: string | { readonly length: number }, params: ChunkParams): Promise<FileChunking | undefined> {
     const key = planKey(textHash, params);
     const read = await this.folder.readUsed(key);
     if (read === undefined) return undefined;
@@ -130,6 +173,15 @@ export class PlanCache {
     void this.folder.touchStale(key, read.usedAt);
     const e = entry as Entry;
     return e.skipped !== undefined ? { skipped: e.skipped } : { spans: e.spans! };
+  }
+
+  /**
+   * The chunking of a text known only by its sha256 and length (a file a plan index knew unread, #17),
+   * or undefined. The entry is checked as `get` checks it, except its line ranges against the text
+   * (only their order): the text is read, and checked against the sha256, when its chunks are sent.
+   */
+  async getUnread(textHash: string, chars: number, params: ChunkParams): Promise<FileChunking | undefined> {
+    return this.read(textHash, { length: chars }, params);
   }
 
   async put(textHash: string, chars: number, params: ChunkParams, chunking: FileChunking): Promise<void> {

@@ -17,6 +17,30 @@ export interface SourceFile {
   readonly hash?: string;
 }
 
+/**
+ * What a file was when it was read (`signatureOf`): size, modification and change times (ms), inode
+ * and device. A plan index knows a file by it without reading it (#17).
+ */
+export type FileSignature = [size: number, mtimeMs: number, ctimeMs: number, ino: number, dev: number];
+
+/**
+ * A file planned without being read (#17): a plan index knew it by its signature, and the plan cache
+ * held its chunking. Its text is read when its chunks are sent, and checked against `hash` then.
+ */
+export interface UnreadFile {
+  /** As `SourceFile.path`. */
+  readonly path: string;
+  /** The sha256 of its text when it was last read. */
+  readonly hash: string;
+  /** Its text's length in UTF-16 units. */
+  readonly chars: number;
+  /** Its chunking (`FileChunking`): SPAN_FIELDS numbers per chunk, or why it was skipped. */
+  readonly chunking: { spans: number[]; skipped?: undefined } | { spans?: undefined; skipped: string };
+}
+
+/** What a planner is given: a file read, or one known unread. */
+export type PlanInput = SourceFile | UnreadFile;
+
 /** Where a chunk lies in its file, without its text (plans keep only these, so memory stays small). */
 export interface ChunkRef {
   /** Unique within a run: `${fileIndex}:${index}` style ids are produced by the planner. */

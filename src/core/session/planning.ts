@@ -6,19 +6,19 @@
 // resume of a folder still planned sends what did not succeed and plans the rest (`finishPlanning`).
 import { createHash } from 'crypto';
 import type { ChunkOutcome } from '../execute/events';
-import { collectFiles, type CollectResult } from '../input/files';
+import { collectFiles, type CollectResult, type KnownFiles } from '../input/files';
 import { BatchPacker, chunkCost } from '../plan/packer';
 import type { Tokenizer } from '../plan/tokenizer';
 import { FileChunkSource, type Plan, type PlannedFile, type PlanOptions } from '../plan/plan';
 import { ParallelPlanner, type PlanCounts, type PlanServices } from '../plan/parallelPlan';
-import type { ChunkRef, PackedRequest, SourceFile } from '../plan/types';
+import type { ChunkRef, PackedRequest, PlanInput } from '../plan/types';
 import { chunkResultKey } from '../store/cachedChunks';
 import type { PlanningSpec, RunStore, RunSummary } from '../store/runStore';
 import { FeedQueue, StepQueue } from './feed';
 import { createRunStore, newTally, packWindow, sendRecorded, tally, type RunOptions, type SendOptions } from './record';
 
 /** Files fed to a planner, in order; resolves once every file is fed. */
-export type FileFeed = (add: (file: SourceFile) => void | Promise<void>) => Promise<CollectResult | void>;
+export type FileFeed = (add: (file: PlanInput) => void | Promise<void>, known?: KnownFiles) => Promise<CollectResult | void>;
 
 /** The 1-based shard (of `n`) a planned file belongs to: sha256 of its path, mod `n`; the same on every machine. */
 export function shardOf(p: string, n: number): number {
@@ -28,12 +28,13 @@ export function shardOf(p: string, n: number): number {
 
 /** The files a planning spec names under `root`, read from disk one at a time (the CLI's `run`, a resume). */
 export function specFiles(root: string, spec: PlanningSpec, signal?: AbortSignal, before?: (path: string) => Promise<void> | void): FileFeed {
-  return (add) =>
+  return (add, known) =>
     collectFiles(spec.inputs, {
       cwd: root,
       maxFileBytes: spec.maxFileBytes,
       respectGitignore: spec.respectGitignore,
       signal,
+      ...(known ? { known } : {}),
       onFile: async (f) => {
         if (spec.shard && shardOf(f.path, spec.shard.n) !== spec.shard.k) return;
         await before?.(f.path);
@@ -149,7 +150,7 @@ export async function runPlanning(options: PlanningRunOptions): Promise<Planning
       if (steps.failure !== undefined) throw steps.failure;
       texts.add(f);
       return planner.add(f);
-    });
+    }, planner.known);
   } catch (e) {
     planError = e;
   }
@@ -265,22 +266,23 @@ export async function finishPlanning(store: RunStore, unfinished: PackedRequest<
  * Holds only what the planner holds anyway (its texts not yet packed).
  */
 class PlannedTexts {
-  private readonly items: SourceFile[] = [];
+  private readonly items: PlanInput[] = [];
   private head = 0;
 
-  add(f: SourceFile): void {
+  add(f: PlanInput): void {
     this.items.push(f);
   }
 
   take(p: string): string | undefined {
     while (this.head < this.items.length) {
       const f = this.items[this.head];
-      this.items[this.head++] = undefined as unknown as SourceFile;
+      this.items[this.head++] = undefined as unknown as PlanInput;
       if (this.head > 1024 && this.head * 2 > this.items.length) {
         this.items.splice(0, this.head);
         this.head = 0;
       }
-      if (f.path === p) return f.text;
+      // A file planned unread (#17) holds no text: its chunks read it when sent.
+      if (f.path === p) return 'text' in f ? f.text : undefined;
     }
     return undefined;
   }

@@ -1,9 +1,9 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { collectFiles, filterGitignored, type SkippedFile } from '../../core/input/files';
+import { collectFiles, filterGitignored, type KnownFiles, type SkippedFile } from '../../core/input/files';
 import { isOutside } from '../../core/store/pathGuard';
 import type { FileReader } from '../../core/plan/plan';
-import type { SourceFile } from '../../core/plan/types';
+import type { PlanInput } from '../../core/plan/types';
 import { selectionGlob } from '../../core/input/glob';
 import { countOf } from '../../util/format';
 import { readSettings } from '../base/settings';
@@ -161,7 +161,7 @@ export async function selectFiles(uris: readonly vscode.Uri[], roots: RunRoots, 
  * Reads the text files of a selection one at a time into `onFile` (run-relative paths): binary, empty
  * and oversized files are skipped and listed.
  */
-export async function readSelection(selection: Selection, settings: Settings, onFile: (f: SourceFile) => void | Promise<void>, signal?: AbortSignal): Promise<ReadResult> {
+export async function readSelection(selection: Selection, settings: Settings, onFile: (f: PlanInput) => void | Promise<void>, signal?: AbortSignal, known?: KnownFiles): Promise<ReadResult> {
   const skipped: SkippedFile[] = [];
   for (const { folder, paths } of selection.folders) {
     const prefix = (vscode.workspace.workspaceFolders?.length ?? 0) > 1 ? `${folder.name}/` : '';
@@ -170,6 +170,7 @@ export async function readSelection(selection: Selection, settings: Settings, on
       maxFileBytes: settings.maxFileSizeKB * 1024,
       respectGitignore: false,
       signal,
+      ...(known ? { known } : {}),
       onFile: (f) => onFile({ ...f, path: prefix + f.path }),
     });
     skipped.push(...result.skipped.map((s) => ({ ...s, path: prefix + s.path })));
@@ -182,8 +183,8 @@ export async function readSelection(selection: Selection, settings: Settings, on
  * oversized files are skipped and listed; `.gitignore` is honoured when the setting says so; nothing
  * outside the workspace is read, nor anything in the runs folder (`outputDirectory`: earlier results).
  */
-export async function readFiles(uris: readonly vscode.Uri[], roots: RunRoots, settings: Settings, onFile: (f: SourceFile) => void | Promise<void>, signal?: AbortSignal): Promise<ReadResult> {
-  return readSelection(await selectFiles(uris, roots, settings), settings, onFile, signal);
+export async function readFiles(uris: readonly vscode.Uri[], roots: RunRoots, settings: Settings, onFile: (f: PlanInput) => void | Promise<void>, signal?: AbortSignal, known?: KnownFiles): Promise<ReadResult> {
+  return readSelection(await selectFiles(uris, roots, settings), settings, onFile, signal, known);
 }
 
 /** Strictly under `dir` (not `dir` itself). */

@@ -69,6 +69,7 @@ export async function planFiles(uris: vscode.Uri[], roots: RunRoots, settings: S
           }
         },
         controller.signal,
+        planner.known,
       );
       const plan = await planner.finish();
       if (planner.counts.inThread + planner.counts.pooled > 0) void planner.cache?.prune().catch(() => undefined);

@@ -258,7 +258,7 @@ export class RunService extends Disposable {
       const sent = new Set<string>();
       const result = await runPlanning({
         planning: { inputs: selection.folders[0]?.paths ?? [], respectGitignore: false, maxFileBytes: settings.maxFileSizeKB * 1024 },
-        files: async (add) => void (read = await readSelection(selection, settings, add, run.controller.signal)),
+        files: async (add, known) => void (read = await readSelection(selection, settings, add, run.controller.signal, known)),
         planServices: editorPlanServices(settings.useCache),
         root: roots.primary!.uri.fsPath,
         read: roots.reader(),

@@ -39,7 +39,7 @@ describe('plan', () => {
       await fs.writeFile(path.join(dir, 'b.ts'), files[2].text);
       const planner = new Planner({ prompt: 'x', tokenizer, chunk: { chunkTokens: 500, overlapTokens: 20 }, pack: { chunksPerBatch: 4, maxBatchTokens: 32768 } });
       const seen: string[] = [];
-      const result = await collectFiles(['.'], { cwd: dir, onFile: (f) => (seen.push(f.path), planner.add(f)) });
+      const result = await collectFiles(['.'], { cwd: dir, onFile: (f) => (seen.push(f.path), planner.add(f as SourceFile)) });
       assert.deepStrictEqual(result.files, [], 'streamed files are not kept');
       assert.deepStrictEqual(seen, ['a.ts', 'b.ts']);
       const plan = planner.finish();
