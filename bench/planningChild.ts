@@ -67,7 +67,8 @@ async function main(): Promise<void> {
       { prompt: 'Review this code.', tokenizer: getTokenizer(), chunk: DEFAULT_CHUNK_OPTIONS, pack: DEFAULT_PACK_OPTIONS },
       { pool, ...settings, ...(cacheDir ? { cache: new PlanCache(cacheDir) } : {}) },
     );
-    await collectFiles(inputs, { cwd, maxFileBytes: Number(arg), respectGitignore: false, onFile: (f) => planner.add(f) });
+    const known = planner.known;
+    await collectFiles(inputs, { cwd, maxFileBytes: Number(arg), respectGitignore: false, ...(known ? { known } : {}), onFile: (f) => planner.add(f) });
     return { planner, plan: await planner.finish() };
   });
   try {

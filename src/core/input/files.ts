@@ -350,10 +350,10 @@ class Collector {
         const text = pieces ? (Array.isArray(pieces) ? pieces.reduce((a, b) => a + b, '') : pieces) : decode(bytes);
         if (typeof text === 'string') {
           // The bytes' sha256 is the text's (valid UTF-8, re-encoded byte for byte): cheaper than hashing
-          // the text again. A large file is hashed by the planner, in slices.
-          const hash = Array.isArray(pieces) ? undefined : createHash('sha256').update(bytes).digest('hex');
-          const file: SourceFile = { path: e.rel, text, ...(hash === undefined ? { pieces: pieces as string[] } : { hash }) };
-          if (hash !== undefined) known?.read(this.root, { path: e.rel, signature: e.signature, hash, chars: text.length });
+          // the text again. A large file's, in slices.
+          const hash = Array.isArray(pieces) ? await sha256InSlices(bytes) : createHash('sha256').update(bytes).digest('hex');
+          const file: SourceFile = { path: e.rel, text, hash, ...(Array.isArray(pieces) ? { pieces } : {}) };
+          known?.read(this.root, { path: e.rel, signature: e.signature, hash, chars: text.length });
           if (onFile) await onFile(file);
           else files.push(file);
         }
@@ -551,6 +551,16 @@ export async function decodePieces(bytes: Buffer, sliceBytes = DECODE_SLICE_BYTE
     if (start < bytes.length) await nextTurn();
   }
   return parts;
+}
+
+/** The sha256 of `bytes`, a slice at a time with a turn of the event loop between slices (a large file). */
+async function sha256InSlices(bytes: Buffer, sliceBytes = 4 * DECODE_SLICE_BYTES): Promise<string> {
+  const hash = createHash('sha256');
+  for (let start = 0; start < bytes.length; start += sliceBytes) {
+    if (start > 0) await nextTurn();
+    hash.update(bytes.subarray(start, start + sliceBytes));
+  }
+  return hash.digest('hex');
 }
 
 function tooLargeDetail(size: number, limit: number): string {

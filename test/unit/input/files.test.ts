@@ -197,6 +197,8 @@ describe('collectFiles', () => {
       // Its pieces too (the planner hashes and posts them without joining them).
       assert.ok(r.files[0].pieces!.length > 1);
       assert.strictEqual(r.files[0].pieces!.join(''), big);
+      // Hashed from its bytes in slices: the sha256 of its text.
+      assert.strictEqual(r.files[0].hash, hashText(big));
     });
 
     it('decodes exactly what a fatal TextDecoder decodes, and refuses exactly what it refuses (random bytes)', () => {
