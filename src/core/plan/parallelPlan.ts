@@ -66,12 +66,15 @@ export interface PlanCounts {
   inThread: number;
   /** Files chunked by the worker pool. */
   pooled: number;
+  /** Of the files from the plan cache, those not read (the plan index knew them unchanged); absent when none. */
+  unread?: number;
 }
 
 /** Where a plan's files were chunked, for the log: "3 files planned: 3 chunked in worker threads (pool of 1), 0 in this thread, 0 from the plan cache". */
 export function describePlanCounts(c: PlanCounts, poolSize: number): string {
   const files = c.cached + c.inThread + c.pooled;
-  return `${files} file${files === 1 ? '' : 's'} planned: ${c.pooled} chunked in worker threads (pool of ${poolSize}), ${c.inThread} in this thread, ${c.cached} from the plan cache`;
+  const unread = c.unread ? ` (${c.unread} of them unchanged since the last plan, not read)` : '';
+  return `${files} file${files === 1 ? '' : 's'} planned: ${c.pooled} chunked in worker threads (pool of ${poolSize}), ${c.inThread} in this thread, ${c.cached} from the plan cache${unread}`;
 }
 
 /**
@@ -200,6 +203,7 @@ export class ParallelPlanner {
   /** An unread file's chunking (from the plan cache), with its openers counted in the pool off the thread. */
   private async knownChunking(file: UnreadFile, place: { path: string; fileIndex: number }): Promise<{ chunking: FileChunking; openerTokens?: number[] }> {
     this.counts.cached++;
+    this.counts.unread = (this.counts.unread ?? 0) + 1;
     return this.withOpeners(file.chunking, place, (await this.ready).chunkParams);
   }
 

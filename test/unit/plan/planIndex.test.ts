@@ -5,7 +5,7 @@ import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { collectFiles } from '../../../src/core/input/files';
-import { ParallelPlanner } from '../../../src/core/plan/parallelPlan';
+import { describePlanCounts, ParallelPlanner } from '../../../src/core/plan/parallelPlan';
 import { createPlan, hashText, type Plan, type PlanOptions } from '../../../src/core/plan/plan';
 import { PlanCache } from '../../../src/core/plan/planCache';
 import { PlanIndex, RACY_MS } from '../../../src/core/plan/planIndex';
@@ -15,6 +15,7 @@ import type { ChatModel, ChatRequest, ChatResponse } from '../../../src/core/exe
 import { runPlanning } from '../../../src/core/session/planning';
 import { corpusSample } from '../../support/editCorpus';
 import { chunksOf, taggedReply } from '../../support/scriptedModel';
+import { runCli, testCacheHome } from '../../support/cli';
 
 const HASH = 'a'.repeat(64);
 const SIG: FileSignature = [120, 1_000_000, 1_000_500, 42, 7];
@@ -150,7 +151,8 @@ describe('the plan index (#17)', () => {
       const warm = await planDisk(later);
       assert.deepStrictEqual(warm.unread, files.map((f) => f.path), 'every file known unread');
       assert.deepStrictEqual(warm.read, []);
-      assert.deepStrictEqual(warm.counts, { cached: files.length, inThread: 0, pooled: 0 });
+      assert.deepStrictEqual(warm.counts, { cached: files.length, inThread: 0, pooled: 0, unread: files.length });
+      assert.match(describePlanCounts(warm.counts, 1), new RegExp(`${files.length} from the plan cache \\(${files.length} of them unchanged since the last plan, not read\\)`));
       assert.deepStrictEqual(warm.plan, expected);
 
       // One byte changed in place, the same size, its modification time put back: its change time moved.
@@ -166,7 +168,7 @@ describe('the plan index (#17)', () => {
       const changed = files.map((f, j) => (j === k ? { path: f.path, text } : f));
       const edited = await planDisk(later);
       assert.deepStrictEqual(edited.read, [files[k].path], 'only the changed file read');
-      assert.deepStrictEqual(edited.counts, { cached: files.length - 1, inThread: 1, pooled: 0 });
+      assert.deepStrictEqual(edited.counts, { cached: files.length - 1, inThread: 1, pooled: 0, unread: files.length - 1 });
       assert.deepStrictEqual(edited.plan, createPlan(changed, options));
       assert.notStrictEqual(edited.plan.files[k].hash, expected.files[k].hash);
     });
@@ -182,6 +184,34 @@ describe('the plan index (#17)', () => {
       const otherPlan = await planDisk(later, other);
       assert.deepStrictEqual(otherPlan.unread, [], 'known by signature, but no chunking for chunks of 300 tokens');
       assert.deepStrictEqual(otherPlan.plan, createPlan(files, other));
+    });
+
+    it('the CLI records what it read in the index and plans a file the index knows unread (its old counts, though its bytes changed unseen)', async () => {
+      const first = await runCli(['plan', '--prompt', 'Review.', '--chunk-tokens', '400', '.'], root);
+      assert.strictEqual(first.code, 0, first.stderr);
+      const indexDir = path.join(testCacheHome(root), 'batch-prompt', 'plans-index');
+      const indexFile = PlanIndex.fileOf(indexDir, await fs.realpath(root));
+      const index = JSON.parse(await fs.readFile(indexFile, 'utf8'));
+      assert.deepStrictEqual(Object.keys(index.files).sort(), files.map((f) => f.path));
+      // As if the files had not been touched for a while: then change one file's bytes (the same length,
+      // other tokens) and give its row the file's new signature, so that only the index can tell.
+      index.startedAt = Date.now() + 10 * RACY_MS;
+      const k = 2;
+      const file = path.join(root, files[k].path);
+      const text = files[k].text.replace(/[a-z]{6}/g, (w) => w.split('').join(' ').slice(0, 6));
+      assert.strictEqual(text.length, files[k].text.length);
+      await fs.writeFile(file, text);
+      const st = await fs.stat(file);
+      index.files[files[k].path] = [st.size, st.mtimeMs, st.ctimeMs, st.ino, st.dev, ...index.files[files[k].path].slice(5)];
+      await fs.writeFile(indexFile, JSON.stringify(index));
+      const line = (out: string) => out.split('\n').find((l) => l.startsWith(`${files[k].path}:`));
+      const trusted = await runCli(['plan', '--prompt', 'Review.', '--chunk-tokens', '400', '.'], root);
+      assert.strictEqual(trusted.code, 0, trusted.stderr);
+      assert.strictEqual(line(trusted.stdout), line(first.stdout), 'planned unread: the counts of the text the index knew');
+      // Without the index (its folder gone) the file is read: its new text counts otherwise.
+      await fs.rm(indexDir, { recursive: true, force: true });
+      const read = await runCli(['plan', '--prompt', 'Review.', '--chunk-tokens', '400', '.'], root);
+      assert.notStrictEqual(line(read.stdout), line(first.stdout));
     });
 
     it('a run of files planned unread reads each text when sent, checked against its sha256, and every chunk succeeds', async () => {
