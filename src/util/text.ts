@@ -38,16 +38,20 @@ export class LineCursor {
   }
 
   private search(offset: number): number {
-    const starts = (this.starts ??= lineStarts(this.text));
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (starts[mid] <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo + 1;
+    return lineAt((this.starts ??= lineStarts(this.text)), offset);
   }
+}
+
+/** 1-based line of the character at `offset`, given the offsets where lines start (`starts[0]` is 0): a binary search. */
+export function lineAt(starts: readonly number[], offset: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (starts[mid] <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo + 1;
 }
 
 function lineStarts(text: string): number[] {

@@ -7,6 +7,7 @@
  */
 import type { Tokenizer } from './tokenizer';
 import type { Chunk, SourceFile } from './types';
+import { lineAt } from '../../util/text';
 
 export interface EditChunkOptions {
   /** Most tokens in one chunk's span (contexts included). */
@@ -36,18 +37,6 @@ function isBlankLine(text: string, from: number, to: number): boolean {
     if (c !== 32 && c !== 9 && c !== 10 && c !== 13) return false;
   }
   return true;
-}
-
-/** 1-based line of the character at `offset`, given `starts` (binary search). */
-function lineOf(starts: readonly number[], offset: number): number {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1;
-    if (starts[mid] <= offset) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo + 1;
 }
 
 /**
@@ -82,7 +71,7 @@ export function chunkFileForEdit(file: SourceFile, fileIndex: number, tokenizer:
       start,
       end,
       startLine: lead + 1,
-      endLine: lineOf(starts, end - 1),
+      endLine: lineAt(starts, end - 1),
       overlap: at(a) - start,
       trailing: end - at(b),
       tokens,
