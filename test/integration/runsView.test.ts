@@ -87,6 +87,9 @@ describe('Runs view (extension host, local model server)', function () {
 
   it('a run folder written outside this window (the CLI) appears without a refresh', async () => {
     const api = (await extensionApi()).runsView;
+    // As the user sees it: the view shown (a visible view also looks at the run folders every few seconds).
+    await vscode.commands.executeCommand('batchPrompt.runs.focus');
+    await until(() => api.view.visible, 15_000, 'the Runs view is shown');
     await api.refreshed();
     const [newest] = await api.provider.getChildren();
     const copy = `29990101-000000-${process.pid}`;
@@ -105,6 +108,36 @@ describe('Runs view (extension host, local model server)', function () {
     const after = await api.provider.getChildren();
     assert.strictEqual(after.length, Math.min(before + 1, RUNS_LISTED));
     assert.strictEqual(after[0].id, copy);
+  });
+
+  it('a runs folder that did not exist when the view began watching, made by the CLI with a run in it, is listed', async () => {
+    const api = (await extensionApi()).runsView;
+    await vscode.commands.executeCommand('batchPrompt.runs.focus');
+    await until(() => api.view.visible, 15_000, 'the Runs view is shown');
+    const [source] = await api.provider.getChildren();
+    const folder = `.bp-runs-${process.pid}`;
+    const copy = `29990202-000000-${process.pid}`;
+    const changed = new Promise<void>((resolve) => {
+      const sub = vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('batchPrompt.outputDirectory') && (sub.dispose(), resolve()));
+    });
+    await vscode.workspace.getConfiguration('batchPrompt').update('outputDirectory', folder, vscode.ConfigurationTarget.Workspace);
+    await changed;
+    try {
+      await api.refreshed();
+      assert.deepStrictEqual(await api.provider.getChildren(), [], 'no runs folder yet');
+      fs.mkdirSync(path.join(workspaceRoot(), folder));
+      fs.cpSync(source.dir, path.join(workspaceRoot(), folder, copy), { recursive: true });
+      let seen = false;
+      const sub = api.provider.onDidChangeTreeData(() => void api.provider.getChildren().then((r) => (seen ||= r.some((x) => x.id === copy))));
+      try {
+        await until(() => seen, 20_000, 'the run in the new runs folder is listed');
+      } finally {
+        sub.dispose();
+      }
+    } finally {
+      await vscode.workspace.getConfiguration('batchPrompt').update('outputDirectory', undefined, vscode.ConfigurationTarget.Workspace);
+      removeTree(folder);
+    }
   });
 
   it('Open Report opens report.md; Delete Run asks first and removes only that folder', async () => {

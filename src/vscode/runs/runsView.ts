@@ -20,6 +20,8 @@ export interface RunsApi {
 
 /** Refreshes wait this long so that a burst of changes (a run's progress, a watcher's events) reads once. */
 const REFRESH_DELAY_MS = 200;
+/** How often a visible Runs view looks at the run folders' names (see `look` in `registerRunsView`). */
+const POLL_MS = 3000;
 
 const ICONS: Record<RunState, vscode.ThemeIcon> = {
   running: new vscode.ThemeIcon('sync~spin'),
@@ -137,9 +139,13 @@ export function registerRunsView(context: vscode.ExtensionContext, { runs }: Ser
   };
 
   let watchers: vscode.FileSystemWatcher[] = [];
-  const watch = () => {
+  /** The run folders' names when last looked at (`look`), and whether the runs folder existed when the watchers were made. */
+  let names: string | undefined;
+  let watchedExisting = false;
+  const watch = (root = runs.runsRoot(undefined, undefined, true)) => {
     for (const w of watchers) w.dispose();
-    const root = runs.runsRoot(undefined, undefined, true);
+    watchedExisting = false;
+    if (root) void fs.stat(root.fsPath).then((st) => (watchedExisting = st.isDirectory()), () => undefined);
     // Two watchers. The run folders made or deleted (a CLI's run, a folder removed by hand): a pattern
     // of one level is watched on its own, without files.watcherExclude, even inside the workspace, so a
     // folder copied in whole is reported at once; a recursive pattern there only filters the workspace's
@@ -158,7 +164,33 @@ export function registerRunsView(context: vscode.ExtensionContext, { runs }: Ser
   };
   watch();
 
+  // A safety net while the view is visible: the run folders' names, every few seconds (one readdir).
+  // File watchers can miss a run folder copied in whole (the Runs view's test saw it about one run in
+  // ten), and watch nothing where the runs folder did not exist yet when they were made: then they are
+  // made again once it does.
+  const look = async () => {
+    const root = runs.runsRoot(undefined, undefined, true);
+    if (!root) return;
+    const now = await fs.readdir(root.fsPath).then((n) => `${root.fsPath}\n${n.sort().join('\n')}`, () => `${root.fsPath} (none)`);
+    if (!watchedExisting && !now.endsWith(' (none)')) watch(root);
+    if (names !== undefined && now !== names) schedule();
+    names = now;
+  };
+  let poll: ReturnType<typeof setInterval> | undefined;
+  const follow = () => {
+    clearInterval(poll);
+    poll = view.visible ? setInterval(() => void look(), POLL_MS) : undefined;
+    if (view.visible) void look();
+  };
+  follow();
+
   context.subscriptions.push(
+    view.onDidChangeVisibility(() => {
+      // Shown again: what changed while it was hidden is read now.
+      if (view.visible) schedule();
+      follow();
+    }),
+    { dispose: () => clearInterval(poll) },
     provider,
     view,
     {
