@@ -34,6 +34,17 @@ function stubInputs(answers: Record<string, string | true>): { asked: vscode.Inp
   return { asked, restore: () => (win.showInputBox = original) };
 }
 
+/** Resolves once the view, refreshing on its own, lists the run `id` (20 s at most). */
+async function listedSoon(api: Awaited<ReturnType<typeof extensionApi>>['runsView'], id: string, what: string): Promise<void> {
+  let seen = false;
+  const sub = api.provider.onDidChangeTreeData(() => void api.provider.getChildren().then((r) => (seen ||= r.some((x) => x.id === id))));
+  try {
+    await until(() => seen, 20_000, what);
+  } finally {
+    sub.dispose();
+  }
+}
+
 describe('Runs view (extension host, local model server)', function () {
   this.timeout(120_000);
   let server: ModelServer;
@@ -96,14 +107,8 @@ describe('Runs view (extension host, local model server)', function () {
     made.push(copy);
     const before = (await api.provider.getChildren()).length;
     fs.cpSync(newest.dir, path.join(runsRoot(), copy), { recursive: true });
-    // The watcher (not this test) refreshes the view.
-    let seen = false;
-    const sub = api.provider.onDidChangeTreeData(() => void api.provider.getChildren().then((r) => (seen ||= r.some((x) => x.id === copy))));
-    try {
-      await until(() => seen, 20_000, 'the copied run folder is listed');
-    } finally {
-      sub.dispose();
-    }
+    // The view (a watcher, or its look at the folders' names), not this test, refreshes itself.
+    await listedSoon(api, copy, 'the copied run folder is listed');
     // The newest runs are listed, at most RUNS_LISTED of them: the copy (dated far ahead) is the first.
     const after = await api.provider.getChildren();
     assert.strictEqual(after.length, Math.min(before + 1, RUNS_LISTED));
@@ -127,13 +132,7 @@ describe('Runs view (extension host, local model server)', function () {
       assert.deepStrictEqual(await api.provider.getChildren(), [], 'no runs folder yet');
       fs.mkdirSync(path.join(workspaceRoot(), folder));
       fs.cpSync(source.dir, path.join(workspaceRoot(), folder, copy), { recursive: true });
-      let seen = false;
-      const sub = api.provider.onDidChangeTreeData(() => void api.provider.getChildren().then((r) => (seen ||= r.some((x) => x.id === copy))));
-      try {
-        await until(() => seen, 20_000, 'the run in the new runs folder is listed');
-      } finally {
-        sub.dispose();
-      }
+      await listedSoon(api, copy, 'the run in the new runs folder is listed');
     } finally {
       await vscode.workspace.getConfiguration('batchPrompt').update('outputDirectory', undefined, vscode.ConfigurationTarget.Workspace);
       removeTree(folder);
