@@ -6,7 +6,7 @@
 import { chunkFile } from './chunker';
 import { chunkFileForEdit } from './editChunker';
 import { getTokenizer, type EncodingName, type Tokenizer } from './tokenizer';
-import type { Chunk, ChunkRef } from './types';
+import type { Chunk, ChunkRef, FileChunking } from './types';
 
 /** Everything a file's chunks depend on besides its text. */
 export interface ChunkParams {
@@ -24,11 +24,7 @@ export interface ChunkParams {
 /** Numbers per chunk in `FileChunking.spans`: start, end, startLine, endLine, overlap, trailing, tokens. */
 export const SPAN_FIELDS = 7;
 
-/**
- * A file's chunks: `spans` holds `SPAN_FIELDS` numbers per chunk (`trailing` is -1 where the chunker
- * gives none), or `skipped` says why the file cannot be chunked (an edit run's over-long line).
- */
-export type FileChunking = { spans: number[]; skipped?: undefined } | { spans?: undefined; skipped: string };
+export type { FileChunking };
 
 /** Chunks `text` in this thread (the worker threads call this too). */
 export function chunkText(text: string, params: ChunkParams, tokenizer: Tokenizer = getTokenizer(params.encoding)): FileChunking {

@@ -94,11 +94,6 @@ export class PlanIndex {
     if (this.next.size < MAX_FILES) this.next.set(rel, [...signature, hash, chars]);
   }
 
-  /** Files recorded or kept so far. */
-  get size(): number {
-    return this.next.size;
-  }
-
   /**
    * Writes the index of this plan (the files it read or knew; the others are dropped) atomically,
    * checked against the real path of `dir`, and deletes the oldest indexes beyond `MAX_INDEXES`.

@@ -34,9 +34,16 @@ export interface UnreadFile {
   readonly hash: string;
   /** Its text's length in UTF-16 units. */
   readonly chars: number;
-  /** Its chunking (`FileChunking`): SPAN_FIELDS numbers per chunk, or why it was skipped. */
-  readonly chunking: { spans: number[]; skipped?: undefined } | { spans?: undefined; skipped: string };
+  /** Its chunking, from the plan cache. */
+  readonly chunking: FileChunking;
 }
+
+/**
+ * A file's chunks as plain numbers (fileChunks.ts): `spans` holds `SPAN_FIELDS` numbers per chunk
+ * (`trailing` is -1 where the chunker gives none), or `skipped` says why the file cannot be chunked
+ * (an edit run's over-long line).
+ */
+export type FileChunking = { spans: number[]; skipped?: undefined } | { spans?: undefined; skipped: string };
 
 /** What a planner is given: a file read, or one known unread. */
 export type PlanInput = SourceFile | UnreadFile;
